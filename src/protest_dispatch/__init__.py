@@ -1,0 +1,1 @@
+"""protest: email protest letters to the officials a campaign targets, safely."""

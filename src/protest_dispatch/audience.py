@@ -1,0 +1,50 @@
+"""Who gets a letter from this sender, and who is a call to make."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .errors import InputError
+from .model import Campaign, Target
+
+
+@dataclass(frozen=True)
+class Selected:
+    """One target with its position in the file (for line numbers in messages)."""
+
+    index: int
+    target: Target
+
+
+@dataclass(frozen=True)
+class Audience:
+    letters: tuple[Selected, ...]
+    calls: tuple[Selected, ...]
+    other_countries: tuple[Target, ...]
+    needs_country: tuple[Target, ...]
+    """Country-scoped targets skipped because the sender has not said where they are."""
+
+
+def select(*, campaign: Campaign, country: str | None, only: Sequence[str] = ()) -> Audience:
+    known = {t.id for t in campaign.targets}
+    unknown = [i for i in only if i not in known]
+    if unknown:
+        raise InputError(
+            f"--only names {', '.join(repr(i) for i in unknown)}, which "
+            f"{'is' if len(unknown) == 1 else 'are'} not a target of this campaign.",
+            hint=f"Targets: {', '.join(sorted(known))}.",
+        )
+    wanted = set(only)
+    letters: list[Selected] = []
+    calls: list[Selected] = []
+    other: list[Target] = []
+    needs: list[Target] = []
+    for index, target in enumerate(campaign.targets):
+        if wanted and target.id not in wanted:
+            continue
+        if target.country is not None and target.country != country:
+            (needs if country is None else other).append(target)
+            continue
+        (calls if target.is_call else letters).append(Selected(index, target))
+    return Audience(tuple(letters), tuple(calls), tuple(other), tuple(needs))

@@ -1,0 +1,318 @@
+"""The ``protest`` command: parse, call the core, render. Nothing else lives here.
+
+Heavy modules (pydantic, jinja2, aiosmtplib) are imported inside the commands so
+``protest --help`` starts as fast as a bare Typer app.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from .errors import InputError, ProtestError
+
+
+class _Group(TyperGroup):
+    """Maps every ProtestError to its message and exit code, in this one place."""
+
+    def invoke(self, ctx: Any) -> Any:  # typer.Context is a subclass; the base takes its own
+        try:
+            return super().invoke(ctx)
+        except ProtestError as exc:
+            from . import output
+
+            output.error(exc)
+            raise typer.Exit(exc.exit_code) from None
+
+
+app = typer.Typer(
+    cls=_Group,
+    name="protest",
+    help="Email protest letters to the officials a campaign targets, safely.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+
+TargetsOpt = Annotated[
+    Path,
+    typer.Option(
+        "--targets",
+        "-t",
+        help="The campaign file (or its folder); letters/ lies beside it.",
+        show_default=True,
+    ),
+]
+OnlyOpt = Annotated[
+    list[str] | None,
+    typer.Option("--only", help="Only this target id (repeat for more).", show_default=False),
+]
+CountryOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--country",
+        envvar="PROTEST_COUNTRY",
+        help="Your country (ISO code such as GB): selects targets meant for senders there.",
+    ),
+]
+LangOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--lang", envvar="PROTEST_LANG", help="Letter language: uses name.LL.md.j2 where it exists."
+    ),
+]
+FromOpt = Annotated[
+    str | None,
+    typer.Option("--from", envvar="PROTEST_FROM", help='You, as "Your Name <you@example.org>".'),
+]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        envvar="PROTEST_CONFIG",
+        help="Config file [default: protest/config.toml in your config folder].",
+    ),
+]
+LogOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--log",
+        envvar="PROTEST_LOG",
+        help="Send log [default: protest/sendlog.sqlite3 in your data folder].",
+    ),
+]
+NoteOpt = Annotated[
+    str | None,
+    typer.Option("--note", help="Your own paragraph, placed where the letter puts sender.note."),
+]
+NoteFileOpt = Annotated[
+    Path | None, typer.Option("--note-file", help="Read your own paragraph from this file.")
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"protest {version('protest-dispatch')}")
+        raise typer.Exit
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Email protest letters to the officials a campaign targets, safely.
+
+    Preview with 'protest send --dry-run', then send with 'protest send'.
+    """
+
+
+@app.command()
+def validate(
+    targets: TargetsOpt = Path("targets.yaml"),
+    from_: FromOpt = None,
+    country: CountryOpt = None,
+    lang: LangOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Check the campaign file and render every letter for you, sending nothing."""
+    from . import views
+    from .session import prepare
+
+    session = prepare(
+        targets=targets, config_path=config, from_=from_, country=country, lang=lang, dry_run=True
+    )
+    count = session.composer.check_all()
+    views.validation(session, letters=count)
+
+
+@app.command()
+def send(
+    targets: TargetsOpt = Path("targets.yaml"),
+    only: OnlyOpt = None,
+    country: CountryOpt = None,
+    lang: LangOpt = None,
+    from_: FromOpt = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show every letter and call, send nothing.")
+    ] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="With --dry-run: also write each letter as DIR/<target-id>.eml."
+        ),
+    ] = None,
+    yes: Annotated[
+        bool,
+        typer.Option("--yes", "-y", help="Send without asking (needed when not on a terminal)."),
+    ] = False,
+    test: Annotated[
+        bool,
+        typer.Option(
+            "--test", help="Send every letter to yourself only, subject [TEST]; not recorded."
+        ),
+    ] = False,
+    note: NoteOpt = None,
+    note_file: NoteFileOpt = None,
+    copy_me: Annotated[
+        bool | None,
+        typer.Option(
+            "--copy-me/--no-copy-me",
+            help="Bcc yourself a copy of each letter as a receipt.",
+            show_default=False,
+        ),
+    ] = None,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", min=1, max=32, help="SMTP connections used at once.")
+    ] = 2,
+    rate: Annotated[
+        float,
+        typer.Option(
+            "--rate", min=0, help="Letters per minute across all connections (0: no cap)."
+        ),
+    ] = 20,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=0, help="Send at most N letters in this run.")
+    ] = None,
+    attempts: Annotated[
+        int,
+        typer.Option(
+            "--attempts", min=1, max=10, help="Tries per letter in this run on temporary errors."
+        ),
+    ] = 3,
+    retry_failed: Annotated[
+        bool,
+        typer.Option(
+            "--retry-failed", help="Also resend letters an earlier run recorded as failed."
+        ),
+    ] = False,
+    retry_uncertain: Annotated[
+        bool,
+        typer.Option(
+            "--retry-uncertain",
+            help="Also resend letters whose delivery is uncertain (the server may have them).",
+        ),
+    ] = False,
+    log: LogOpt = None,
+    smtp_host: Annotated[
+        str | None,
+        typer.Option("--smtp-host", envvar="PROTEST_SMTP_HOST", help="SMTP server host name."),
+    ] = None,
+    smtp_port: Annotated[
+        int | None,
+        typer.Option(
+            "--smtp-port",
+            envvar="PROTEST_SMTP_PORT",
+            help="SMTP port [default: 587 starttls, 465 tls, 25 none].",
+        ),
+    ] = None,
+    smtp_security: Annotated[
+        str | None,
+        typer.Option(
+            "--smtp-security",
+            envvar="PROTEST_SMTP_SECURITY",
+            help="starttls (required STARTTLS, the default), tls, or none.",
+        ),
+    ] = None,
+    smtp_ca_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--smtp-ca-file",
+            envvar="PROTEST_SMTP_CA_FILE",
+            help="PEM file of a private certificate authority to trust.",
+        ),
+    ] = None,
+    config: ConfigOpt = None,
+    json_: Annotated[
+        bool, typer.Option("--json", help="Print a machine-readable summary instead of tables.")
+    ] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Say more.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print only what needs attention (for cron).")
+    ] = False,
+) -> None:
+    """Send the campaign's letters (preview first with --dry-run)."""
+    from . import views
+    from .session import prepare, read_note
+
+    if out is not None and not dry_run:
+        raise InputError("--out only goes with --dry-run.")
+    if dry_run and test:
+        raise InputError("--dry-run and --test do not go together: --test sends mail.")
+    session = prepare(
+        targets=targets,
+        config_path=config,
+        from_=from_,
+        country=country,
+        lang=lang,
+        only=only or (),
+        note=read_note(note=note, note_file=note_file),
+        copy_me=copy_me,
+        dry_run=dry_run,
+    )
+    if dry_run:
+        views.dry_run(session, out=out)
+        return
+    from .sending import SendRequest, run_send
+
+    request = SendRequest(
+        yes=yes,
+        test=test,
+        concurrency=concurrency,
+        rate=rate,
+        limit=limit,
+        attempts=attempts,
+        retry_failed=retry_failed,
+        retry_uncertain=retry_uncertain,
+        log=log,
+        smtp_host=smtp_host,
+        smtp_port=smtp_port,
+        smtp_security=smtp_security,
+        smtp_ca_file=smtp_ca_file,
+        json=json_,
+        verbose=verbose,
+        quiet=quiet,
+    )
+    raise typer.Exit(run_send(session=session, request=request))
+
+
+@app.command("log")
+def log_(
+    campaign: Annotated[
+        str | None, typer.Option("--campaign", help="Only this campaign id.")
+    ] = None,
+    status: Annotated[
+        str | None,
+        typer.Option(
+            "--status",
+            help="Only letters with this status: sending, sent, deferred, failed, uncertain.",
+        ),
+    ] = None,
+    json_: Annotated[
+        bool, typer.Option("--json", help="Print the rows as one JSON array.")
+    ] = False,
+    csv_: Annotated[bool, typer.Option("--csv", help="Print the rows as CSV.")] = False,
+    log: LogOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Show what happened to each letter (and call), from the send log."""
+    from . import views
+    from .session import open_log
+
+    if json_ and csv_:
+        raise InputError("Choose one of --json and --csv.")
+    with open_log(log=log, config_path=config) as sendlog:
+        views.log(sendlog, campaign=campaign, status=status, as_json=json_, as_csv=csv_)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,86 @@
+"""Turn a validated campaign and a sender into letters and call scripts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from .audience import Audience, Selected, select
+from .errors import CampaignError, Problem
+from .loading import LoadedCampaign
+from .message import Letter, make_letter
+from .model import Sender, Target
+from .templates import LetterRenderer
+
+PLACEHOLDER_SENDER = Sender(name="Your Name", email="you@example.org")
+
+
+@dataclass(frozen=True)
+class CallToMake:
+    target: Target
+    script: str | None
+
+
+class Composer:
+    """Renders each selected target's letter for one sender, one at a time."""
+
+    def __init__(
+        self, *, loaded: LoadedCampaign, sender: Sender, lang: str | None = None,
+        only: Sequence[str] = (), today: date | None = None, copy_me: bool = False,
+    ) -> None:
+        self.loaded = loaded
+        self.sender = sender
+        self.copy_me = copy_me
+        info = loaded.campaign.campaign
+        self.audience: Audience = select(
+            campaign=loaded.campaign, country=sender.country, only=only
+        )
+        self.renderer = LetterRenderer(
+            letters_dir=loaded.letters_dir, campaign_file=loaded.path,
+            campaign={"id": info.id, "title": info.title}, subject=info.subject,
+            sender=sender, lang=lang, today=today or datetime.now(UTC).date(),
+        )
+
+    def letter(self, selected: Selected) -> Letter:
+        info = self.loaded.campaign.campaign
+        rendered = self.renderer.render(
+            target=selected.target, line=self.loaded.target_line(selected.index)
+        )
+        return make_letter(
+            target=selected.target, sender=self.sender, campaign_cc=info.cc,
+            reply_to=info.reply_to, rendered=rendered, campaign_file=self.loaded.path,
+            bcc=(self.sender.email,) if self.copy_me else (),
+        )
+
+    def letters(self) -> Iterator[Letter]:
+        for selected in self.audience.letters:
+            yield self.letter(selected)
+
+    def calls(self) -> list[CallToMake]:
+        return [
+            CallToMake(
+                target=s.target,
+                script=self.renderer.render_call_script(
+                    target=s.target, line=self.loaded.target_line(s.index)),
+            )
+            for s in self.audience.calls
+        ]
+
+    def check_all(self) -> int:
+        """Render every letter once, collecting every problem, before anything is sent."""
+        problems: list[Problem] = []
+        count = 0
+        for selected in self.audience.letters:
+            try:
+                self.letter(selected)
+                count += 1
+            except CampaignError as exc:
+                problems.extend(exc.problems)
+        try:
+            self.calls()
+        except CampaignError as exc:
+            problems.extend(exc.problems)
+        if problems:
+            raise CampaignError(problems)
+        return count

@@ -1,0 +1,283 @@
+"""Settings from options, environment and the config file, in that order.
+
+Every ``PROTEST_X`` environment variable has a config-file key ``x`` (lower
+case), so a setting is spelt the same way everywhere. The SMTP password is never
+an option (argv is world-readable): it comes from ``PROTEST_SMTP_PASSWORD``,
+a password command, the system keyring, or a config file only its owner can read.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import SecretStr, ValidationError
+
+from .errors import ConfigError
+from .model import Sender
+
+if TYPE_CHECKING:
+    from .smtp import SmtpSettings
+
+KEYS: dict[str, type | tuple[type, ...]] = {
+    "from": str,
+    "country": str,
+    "lang": str,
+    "log": str,
+    "copy_me": bool,
+    "provider": str,
+    "limit_per_hour": int,
+    "limit_per_day": int,
+    "smtp_host": str,
+    "smtp_port": int,
+    "smtp_security": str,
+    "smtp_username": str,
+    "smtp_password": str,
+    "smtp_password_command": str,
+    "smtp_password_keyring": bool,
+    "smtp_ca_file": str,
+}
+SECURITY_CHOICES = ("starttls", "tls", "none")
+PASSWORD_COMMAND_SECONDS = 60
+KEYRING_SERVICE = "protest"
+
+
+def default_config_path() -> Path:
+    import platformdirs
+
+    return platformdirs.user_config_path("protest") / "config.toml"
+
+
+def default_log_path() -> Path:
+    import platformdirs
+
+    return platformdirs.user_data_path("protest") / "sendlog.sqlite3"
+
+
+@dataclass(frozen=True)
+class Config:
+    """The merged view of one invocation's settings."""
+
+    path: Path
+    file_values: dict[str, Any] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def load(cls, *, path: Path | None = None, env: dict[str, str] | None = None) -> Config:
+        environ = dict(os.environ if env is None else env)
+        explicit = path or (Path(environ["PROTEST_CONFIG"]) if environ.get("PROTEST_CONFIG")
+                            else None)
+        chosen = explicit or default_config_path()
+        if not chosen.exists():
+            if explicit is not None:
+                raise ConfigError(f"There is no config file at {chosen}.", file=chosen,
+                                  hint="Check the path, or run 'protest init' to write one.")
+            return cls(path=chosen, env=environ)
+        return cls(path=chosen, file_values=_read(chosen), env=environ)
+
+    def get(self, key: str, option: Any = None) -> Any:
+        """The option if given, else PROTEST_<KEY>, else the file's key, else None."""
+        if option is not None:
+            return option
+        raw = self.env.get(f"PROTEST_{key.upper()}")
+        if raw not in (None, ""):
+            return _coerce(key, raw, source=f"PROTEST_{key.upper()}")
+        return self.file_values.get(key)
+
+    def source(self, key: str) -> str:
+        if self.env.get(f"PROTEST_{key.upper()}"):
+            return f"the environment variable PROTEST_{key.upper()}"
+        return f"'{key}' in {self.path}"
+
+    def sender(
+        self, *, from_option: str | None = None, country_option: str | None = None,
+        note: str | None = None,
+    ) -> Sender | None:
+        """The configured sender, or None when nobody has said who they are."""
+        value = self.get("from", from_option)
+        if value is None:
+            return None
+        name, address = parse_from(value, source="--from" if from_option else self.source("from"))
+        country = self.get("country", country_option)
+        try:
+            return Sender(name=name, email=address, country=country, note=note)
+        except ValidationError as exc:
+            details = "; ".join(
+                f"{'.'.join(map(str, e['loc']))} {e['msg'].removeprefix('Value error, ')}"
+                for e in exc.errors(include_url=False)
+            )
+            raise ConfigError(f"The sender is not valid: {details}.", key="from",
+                              hint="Set it like --from \"Your Name <you@example.org>\" "
+                              "and --country GB.") from None
+
+    def password(self, *, username: str, host: str) -> SecretStr | None:
+        """Look the password up only when it is needed, from the safest place given."""
+        env_password = self.env.get("PROTEST_SMTP_PASSWORD")
+        if env_password:
+            return SecretStr(env_password)
+        command = self.get("smtp_password_command")
+        if command:
+            return SecretStr(run_password_command(command))
+        if self.get("smtp_password_keyring"):
+            return _from_keyring(username=username, host=host)
+        in_file = self.file_values.get("smtp_password")
+        if in_file:
+            _check_private(self.path)
+            return SecretStr(in_file)
+        return None
+
+
+def parse_from(value: str, *, source: str) -> tuple[str, str]:
+    from email_validator import EmailNotValidError, validate_email
+
+    if "\r" in value or "\n" in value:
+        raise ConfigError(f"The sender from {source} contains a line break.", key="from")
+    try:
+        checked = validate_email(value.strip(), check_deliverability=False,
+                                 allow_display_name=True, allow_smtputf8=False)
+    except EmailNotValidError as exc:
+        raise ConfigError(
+            f"The sender from {source} is not a valid 'Name <address>': {exc}", key="from",
+            hint="Write it like \"Your Name <you@example.org>\".",
+        ) from None
+    if not checked.display_name:
+        raise ConfigError(
+            f"The sender from {source} has no name; letters are signed with it.", key="from",
+            hint=f"Write it like \"Your Name <{checked.normalized}>\".",
+        )
+    return checked.display_name, checked.ascii_email or checked.normalized
+
+
+def run_password_command(command: str) -> str:
+    """Like msmtp's passwordeval: the command's first output line is the password."""
+    try:
+        done = subprocess.run(  # noqa: S602 - the user's own command, like msmtp passwordeval
+            command, shell=True, capture_output=True, text=True,
+            timeout=PASSWORD_COMMAND_SECONDS, stdin=subprocess.DEVNULL, check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise ConfigError(
+            f"The password command did not finish within {PASSWORD_COMMAND_SECONDS} s.",
+            key="smtp_password_command",
+        ) from None
+    if done.returncode != 0:
+        raise ConfigError(
+            f"The password command exited with status {done.returncode}.",
+            key="smtp_password_command",
+            hint="Run it yourself to see why; its output is not shown here because it may "
+            "hold the password.",
+        )
+    password = done.stdout.splitlines()[0] if done.stdout else ""
+    if not password:
+        raise ConfigError("The password command printed nothing.", key="smtp_password_command")
+    return password
+
+
+def _from_keyring(*, username: str, host: str) -> SecretStr:
+    import keyring
+    from keyring.errors import KeyringError
+
+    try:
+        value = keyring.get_password(KEYRING_SERVICE, f"{username}@{host}")
+    except KeyringError as exc:
+        raise ConfigError(f"The system keyring could not be read: {exc}",
+                          key="smtp_password_keyring") from None
+    if value is None:
+        raise ConfigError(
+            f"The keyring has no password for {username}@{host}.", key="smtp_password_keyring",
+            hint="Run 'protest init' again and choose to store the password in the keyring.",
+        )
+    return SecretStr(value)
+
+
+def _check_private(path: Path) -> None:
+    mode = path.stat().st_mode
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(
+            f"{path} holds a password but other users may read it.", file=path,
+            key="smtp_password", hint=f"Run: chmod 600 {path}",
+        )
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"Cannot read the config file {path}: {exc}", file=path) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"The config file {path} is not valid TOML: {exc}", file=path) from None
+    for key, value in data.items():
+        if key not in KEYS:
+            raise ConfigError(
+                f"Unknown key '{key}' in the config file {path}.", file=path, key=key,
+                hint=f"Known keys: {', '.join(KEYS)}.",
+            )
+        expected = KEYS[key]
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            raise ConfigError(f"'{key}' in {path} has the wrong type.", file=path, key=key)
+    return data
+
+
+def _coerce(key: str, raw: str, *, source: str) -> Any:
+    expected = KEYS.get(key, str)
+    if expected is bool:
+        lowered = raw.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{source} must be true or false, not {raw!r}.", key=key)
+    if expected is int:
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"{source} must be a whole number, not {raw!r}.", key=key) from None
+    return raw
+
+
+def smtp_settings(
+    config: Config, *, host: str | None, port: int | None, security: str | None,
+    ca_file: Path | None, helo_name: str,
+) -> SmtpSettings:
+    """The SMTP settings for a run; the password is looked up only if a username is set."""
+    from .smtp import DEFAULT_PORTS, SmtpSettings
+
+    chosen_host = config.get("smtp_host", host)
+    if not chosen_host:
+        raise ConfigError(
+            "No SMTP server is configured.", key="smtp_host",
+            hint="Run 'protest init', or set --smtp-host (PROTEST_SMTP_HOST) and "
+            "PROTEST_SMTP_USERNAME.",
+        )
+    chosen_security = str(config.get("smtp_security", security) or "starttls").lower()
+    if chosen_security not in SECURITY_CHOICES:
+        raise ConfigError(
+            f"The SMTP security {chosen_security!r} is not one of "
+            f"{', '.join(SECURITY_CHOICES)}.", key="smtp_security",
+        )
+    chosen_port = config.get("smtp_port", port) or DEFAULT_PORTS[chosen_security]  # type: ignore[index]  # checked above
+    if not 0 < int(chosen_port) < 65536:
+        raise ConfigError(f"The SMTP port {chosen_port} is not a port number.", key="smtp_port")
+    ca = config.get("smtp_ca_file", ca_file)
+    if ca is not None and not Path(ca).expanduser().is_file():
+        raise ConfigError(f"The CA file {ca} does not exist.", key="smtp_ca_file")
+    username = config.get("smtp_username")
+    password = None
+    if username:
+        password = config.password(username=username, host=chosen_host)
+        if password is None:
+            raise ConfigError(
+                f"A username ({username}) is set but no password.", key="smtp_password",
+                hint="Set PROTEST_SMTP_PASSWORD or PROTEST_SMTP_PASSWORD_COMMAND, or run "
+                "'protest init' to store it.",
+            )
+    return SmtpSettings(
+        host=chosen_host, port=int(chosen_port), security=chosen_security,  # type: ignore[arg-type]  # checked above
+        helo_name=helo_name, username=username or None, password=password,
+        ca_file=Path(ca).expanduser() if ca else None,
+    )

@@ -1,0 +1,227 @@
+"""Deliver a run's letters over a few reused SMTP connections, at most once each.
+
+Each connection works through letters one at a time: the send log row is
+committed as ``sending`` before the transaction starts and as the outcome after
+the server's reply, so a killed run leaves at most one letter per connection
+whose fate is unknown, and the next run marks exactly those ``uncertain``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from .audience import Selected
+from .compose import Composer
+from .errors import EXIT_FAILED, EXIT_OK, EXIT_TEMPFAIL, ProtestError, SmtpUnavailableError
+from .message import Letter, as_test, build_message, make_message_id, message_bytes
+from .sendlog import Entry, SendLog
+from .smtp import Delivery, SmtpConnection, SmtpSettings
+
+BACKOFF_FIRST = 1.0
+BACKOFF_BUDGET = 60.0
+
+
+@dataclass(frozen=True)
+class Job:
+    selected: Selected
+    previous: Entry | None = None
+
+
+@dataclass(frozen=True)
+class Result:
+    target: str
+    to: str
+    status: str
+    code: int | None
+    message: str
+    refused: tuple[str, ...] = ()
+    attempts: int = 0
+
+
+class Budget(Protocol):
+    """Provider sending limits; ``take`` answers whether n more recipients may go now."""
+
+    def take(self, recipients: int) -> bool: ...
+
+
+@dataclass
+class Summary:
+    results: list[Result] = field(default_factory=list)
+    not_attempted: int = 0
+    stopped: ProtestError | None = None
+    quota_reached: bool = False
+    quota_free_at: datetime | None = None
+    interrupted: bool = False
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+    @property
+    def exit_code(self) -> int:
+        """1 wins over 75: a failure needs a person, a deferral only time."""
+        if self.count("failed") or self.count("uncertain") or self.interrupted:
+            return EXIT_FAILED
+        if self.stopped is not None:
+            return self.stopped.exit_code
+        if self.count("deferred") or self.quota_reached:
+            return EXIT_TEMPFAIL
+        return EXIT_OK
+
+
+class RateLimiter:
+    """Spaces letters evenly across all connections: one every 60/N seconds, no bursts."""
+
+    def __init__(self, per_minute: float) -> None:
+        self.interval = 60.0 / per_minute if per_minute > 0 else 0.0
+        self.next_slot = 0.0
+
+    async def wait(self) -> None:
+        if not self.interval:
+            return
+        now = time.monotonic()
+        slot = max(now, self.next_slot)
+        self.next_slot = slot + self.interval
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+
+@dataclass(frozen=True)
+class SendOptions:
+    concurrency: int = 2
+    rate: float = 20.0
+    attempts: int = 3
+    test: bool = False
+
+
+class Dispatcher:
+    def __init__(
+        self, *, composer: Composer, log: SendLog, settings: SmtpSettings, campaign_id: str,
+        options: SendOptions, on_result: Callable[[Result], None] = lambda _: None,
+        budget: Budget | None = None,
+    ) -> None:
+        self.composer = composer
+        self.log = log
+        self.settings = settings
+        self.campaign_id = campaign_id
+        self.options = options
+        self.on_result = on_result
+        self.budget = budget
+        self.limiter = RateLimiter(options.rate)
+        self.summary = Summary()
+        self.sender = composer.sender
+
+    async def run(self, jobs: Sequence[Job]) -> Summary:
+        queue: Iterator[Job] = iter(jobs)
+        workers = max(1, min(self.options.concurrency, len(jobs)))
+        await asyncio.gather(*(self._worker(queue) for _ in range(workers)))
+        self.summary.not_attempted = sum(1 for _ in queue)
+        return self.summary
+
+    def _stop(self, reason: ProtestError) -> None:
+        if self.summary.stopped is None:
+            self.summary.stopped = reason
+
+    async def _worker(self, queue: Iterator[Job]) -> None:
+        connection = SmtpConnection(settings=self.settings)
+        try:
+            while self.summary.stopped is None and not self.summary.quota_reached:
+                job = next(queue, None)
+                if job is None:
+                    return
+                letter = self.composer.letter(job.selected)
+                if self.options.test:
+                    letter = as_test(letter)
+                if self.budget is not None and not self.budget.take(
+                    len(letter.envelope_recipients)
+                ):
+                    self.summary.quota_reached = True
+                    self.summary.not_attempted += 1
+                    return
+                try:
+                    await self._send(connection, job, letter)
+                except ProtestError as exc:
+                    self._stop(exc)
+                    self.summary.not_attempted += 1
+        finally:
+            await connection.close()
+
+    async def _send(self, connection: SmtpConnection, job: Job, letter: Letter) -> None:
+        """One letter, retried on transient failures within a bounded wait."""
+        message_id = (job.previous.message_id if job.previous else None) or make_message_id(
+            domain=self.sender.domain
+        )
+        waited = 0.0
+        last: Delivery | None = None
+        for attempt in range(1, self.options.attempts + 1):
+            if attempt > 1:
+                delay = min(BACKOFF_FIRST * 2 ** (attempt - 2), BACKOFF_BUDGET - waited)
+                delay *= random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not a secret
+                waited += delay
+                await asyncio.sleep(delay)
+            if not connection.is_open:
+                try:
+                    await connection.open()
+                except SmtpUnavailableError:
+                    if attempt == self.options.attempts or waited >= BACKOFF_BUDGET:
+                        raise
+                    continue
+            await self.limiter.wait()
+            last = await self._attempt(connection, letter, message_id)
+            if last.reconnect:
+                await connection.close()
+            if last.outcome != "deferred" or waited >= BACKOFF_BUDGET:
+                break
+        assert last is not None, "the loop either delivers once or raises"
+        self._report(letter, last)
+
+    async def _attempt(
+        self, connection: SmtpConnection, letter: Letter, message_id: str
+    ) -> Delivery:
+        test = self.options.test
+        data = message_bytes(build_message(letter=letter, message_id=message_id))
+        recipients = letter.envelope_recipients
+        if test:
+            self.log.add_usage(sender=self.sender.email, recipients=len(recipients))
+        else:
+            self.log.begin(
+                campaign=self.campaign_id, target=letter.target.id, sender=self.sender.email,
+                to=letter.to, cc=letter.cc, message_id=message_id, recipients=len(recipients),
+            )
+        try:
+            delivery = await connection.deliver(
+                mail_from=self.sender.email, to=recipients[0], copies=recipients[1:], data=data
+            )
+        except asyncio.CancelledError:
+            if not test:
+                self.log.finish(
+                    campaign=self.campaign_id, target=letter.target.id, sender=self.sender.email,
+                    status="uncertain", error="the run was interrupted while this letter was "
+                    "being sent; the server may have it",
+                )
+            raise
+        if not test:
+            self.log.finish(
+                campaign=self.campaign_id, target=letter.target.id, sender=self.sender.email,
+                status=delivery.outcome, smtp_code=delivery.code,
+                error=None if delivery.outcome == "sent" else delivery.message,
+                refused=delivery.refused,
+            )
+        return delivery
+
+    def _report(self, letter: Letter, delivery: Delivery) -> None:
+        entry = None if self.options.test else self.log.get(
+            campaign=self.campaign_id, target=letter.target.id, sender=self.sender.email
+        )
+        result = Result(
+            target=letter.target.id, to=letter.to,
+            status=delivery.outcome, code=delivery.code, message=delivery.message,
+            refused=delivery.refused, attempts=entry.attempts if entry else 0,
+        )
+        self.summary.results.append(result)
+        self.on_result(result)

@@ -1,0 +1,126 @@
+"""One exception root for everything the user can cause or meet.
+
+The CLI maps these to exit codes in one place (``cli.main``); the core raises
+them with enough data for a message that says what is wrong, where, and what to
+do next. Library exceptions are wrapped at the edge where they happen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_INVALID = 2
+EXIT_TEMPFAIL = 75  # EX_TEMPFAIL from sysexits.h: cron should try again later
+
+
+class ProtestError(Exception):
+    """Root of every error the tool reports to the user instead of a traceback."""
+
+    exit_code: int = EXIT_INVALID
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if self.hint is None else f"{self.message}\n{self.hint}"
+
+
+class InputError(ProtestError):
+    """Invalid input of any kind: usage, campaign file, template, config, send log."""
+
+    exit_code = EXIT_INVALID
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a campaign, located so a non-programmer can find it."""
+
+    file: Path
+    message: str
+    line: int | None = None
+    target: str | None = None
+    field: str | None = None
+
+    def location(self) -> str:
+        parts = [str(self.file) if self.line is None else f"{self.file}, line {self.line}"]
+        if self.target is not None:
+            parts.append(f"target '{self.target}'")
+        if self.field is not None:
+            parts.append(f"field '{self.field}'")
+        return ", ".join(parts)
+
+    def __str__(self) -> str:
+        return f"{self.location()}: {self.message}"
+
+
+class CampaignError(InputError):
+    """The campaign file or its letters are invalid; carries every problem found."""
+
+    def __init__(self, problems: Sequence[Problem], *, hint: str | None = None) -> None:
+        self.problems = list(problems)
+        count = len(self.problems)
+        head = "1 problem" if count == 1 else f"{count} problems"
+        body = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(
+            f"The campaign is not valid ({head}):\n{body}",
+            hint=hint or "Fix the campaign file or letter named above and run the command again.",
+        )
+
+
+class ConfigError(InputError):
+    """A setting is missing or wrong (config file, environment or option)."""
+
+    def __init__(
+        self, message: str, *, key: str | None = None, file: Path | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.key = key
+        self.file = file
+
+
+class SendLogError(InputError):
+    """The send log cannot be opened, read or written: nothing may be sent blind."""
+
+    def __init__(self, message: str, *, path: Path, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.path = path
+
+
+class LockedError(ProtestError):
+    """Another run holds the send log for this campaign."""
+
+    exit_code = EXIT_TEMPFAIL
+
+
+class SmtpError(ProtestError):
+    """A failure talking to the SMTP server that stops the whole run."""
+
+    exit_code = EXIT_FAILED
+
+    def __init__(
+        self, message: str, *, host: str, port: int, code: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.host = host
+        self.port = port
+        self.code = code
+
+
+class SmtpUnavailableError(SmtpError):
+    """The server could not be reached or said "try later": cron should retry."""
+
+    exit_code = EXIT_TEMPFAIL
+
+
+class SmtpRefusedError(SmtpError):
+    """The server refused us in a way waiting will not fix (TLS, certificate, auth)."""
+
+    exit_code = EXIT_FAILED

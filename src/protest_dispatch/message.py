@@ -1,0 +1,132 @@
+"""Build the exact message that is sent (and written by ``--dry-run --out``).
+
+The headers say who the letter is from and to, and nothing about the machine it
+was written on: no host name in the Message-ID, no mailer banner, and the Date
+in UTC, since a local offset tells a regime which time zone a critic lives in.
+Envelope recipients come from the validated model, never from parsing headers.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime
+from pathlib import Path
+
+from .errors import CampaignError, Problem
+from .model import MAX_RECIPIENTS, Sender, Target
+from .templates import RenderedLetter
+
+_HTML_PAGE = (
+    '<!DOCTYPE html>\n<html><head><meta charset="utf-8"></head>\n<body>\n{body}</body></html>\n'
+)
+
+
+@dataclass(frozen=True)
+class Letter:
+    """A letter ready to send: addressing decided, text rendered."""
+
+    target: Target
+    sender: Sender
+    to: str
+    to_name: str
+    cc: tuple[str, ...]
+    bcc: tuple[str, ...]
+    reply_to: str | None
+    rendered: RenderedLetter
+
+    @property
+    def subject(self) -> str:
+        return self.rendered.subject
+
+    @property
+    def envelope_recipients(self) -> tuple[str, ...]:
+        return (self.to, *self.cc, *self.bcc)
+
+
+def copies(*, to: str, campaign_cc: Sequence[str], target_cc: Sequence[str]) -> tuple[str, ...]:
+    """Campaign copies then the target's own, once each (ignoring case), never the To."""
+    seen = {to.casefold()}
+    result: list[str] = []
+    for address in (*campaign_cc, *target_cc):
+        if address.casefold() not in seen:
+            seen.add(address.casefold())
+            result.append(address)
+    return tuple(result)
+
+
+def make_letter(
+    *, target: Target, sender: Sender, campaign_cc: Sequence[str], reply_to: str | None,
+    rendered: RenderedLetter, campaign_file: Path, bcc: Sequence[str] = (),
+) -> Letter:
+    assert target.email is not None, "calls have no letter"
+    cc = copies(to=target.email, campaign_cc=campaign_cc, target_cc=target.cc)
+    seen = {a.casefold() for a in (target.email, *cc)}
+    blind = tuple(a for a in bcc if a.casefold() not in seen)
+    total = 1 + len(cc) + len(blind)
+    if total > MAX_RECIPIENTS:
+        raise CampaignError([Problem(
+            file=campaign_file, target=target.id, field="cc",
+            message=f"this letter would go to {total} addresses; mail providers refuse more "
+            f"than {MAX_RECIPIENTS} on one message",
+        )])
+    return Letter(target=target, sender=sender, to=target.email, to_name=target.name, cc=cc,
+                  bcc=blind, reply_to=reply_to, rendered=rendered)
+
+
+def as_test(letter: Letter) -> Letter:
+    """The same letter addressed to its sender only, for ``send --test``."""
+    return replace(
+        letter, to=letter.sender.email, to_name=letter.sender.name, cc=(), bcc=(),
+        rendered=replace(letter.rendered, subject=f"[TEST] {letter.rendered.subject}"),
+    )
+
+
+def make_message_id(*, domain: str) -> str:
+    """A Message-ID in the sender's own domain (make_msgid would use the host name)."""
+    return f"<{secrets.token_hex(16)}@{domain}>"
+
+
+def render_html(markdown: str) -> str:
+    """Markdown to HTML with raw HTML disabled, so campaign text cannot inject markup."""
+    from markdown_it import MarkdownIt
+
+    return _HTML_PAGE.format(body=MarkdownIt("commonmark", {"html": False}).render(markdown))
+
+
+def build_message(
+    *, letter: Letter, message_id: str, date: datetime | None = None
+) -> EmailMessage:
+    msg = EmailMessage(policy=SMTP)
+    msg["From"] = Address(display_name=letter.sender.name, addr_spec=letter.sender.email)
+    msg["To"] = Address(display_name=letter.to_name, addr_spec=letter.to)
+    if letter.cc:
+        msg["Cc"] = [Address(addr_spec=a) for a in letter.cc]
+    if letter.reply_to:
+        msg["Reply-To"] = Address(addr_spec=letter.reply_to)
+    msg["Subject"] = letter.subject
+    msg["Date"] = format_datetime((date or datetime.now(UTC)).astimezone(UTC))
+    msg["Message-ID"] = message_id
+    msg.set_content(letter.rendered.text, charset="utf-8", cte="quoted-printable")
+    if letter.rendered.markdown:
+        msg.add_alternative(
+            render_html(letter.rendered.text), subtype="html", charset="utf-8",
+            cte="quoted-printable",
+        )
+    return msg
+
+
+def message_bytes(message: EmailMessage) -> bytes:
+    return message.as_bytes(policy=SMTP)
+
+
+def write_eml(*, letter: Letter, folder: Path, message_id: str) -> Path:
+    """The very bytes delivery would send, for reading or for another mail program."""
+    path = folder / f"{letter.target.id}.eml"
+    path.write_bytes(message_bytes(build_message(letter=letter, message_id=message_id)))
+    return path

@@ -1,0 +1,180 @@
+"""The campaign file's contract, as pydantic models.
+
+Everything that can reach a mail header is checked here, once, so the message
+builder can trust its input: addresses are bare addresses, header texts carry no
+line breaks and no RFC 2047 encoded words (CVE-2024-6923 turned those into
+injected headers on unpatched Pythons).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+from .countries import is_country_code
+
+MAX_RECIPIENTS = 100
+MAX_SUBJECT = 250
+MAX_NAME = 200
+
+_SLUG = re.compile(r"[a-z0-9-]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\u2028\u2029\x85]")
+_PHONE = re.compile(r"\+?[0-9 ()./-]{3,40}(?:\s*(?:ext\.?|x)\s*[0-9]{1,6})?")
+
+
+def header_safe(value: str) -> str:
+    """Refuse what could break out of a header: line breaks, controls, encoded words."""
+    if "\r" in value or "\n" in value:
+        raise ValueError("must be on one line: it contains a line break")
+    if _CONTROL.search(value):
+        raise ValueError("contains a control character")
+    if "=?" in value:
+        raise ValueError(
+            "contains '=?', which mail programs decode as an encoded header word; "
+            "write the text plainly"
+        )
+    return value
+
+
+def email_address(value: Any) -> str:
+    """One bare address: no display name, no list, no quoted tricks."""
+    if not isinstance(value, str):
+        raise ValueError("must be an email address written as text, like name@example.org")
+    header_safe(value)
+    try:
+        checked = validate_email(
+            value.strip(),
+            check_deliverability=False,
+            allow_smtputf8=False,
+            allow_display_name=False,
+            allow_quoted_local=False,
+            allow_domain_literal=False,
+        )
+    except EmailNotValidError as exc:
+        raise ValueError(f"is not a single valid email address ({exc})") from None
+    return checked.ascii_email or checked.normalized
+
+
+def slug(value: str) -> str:
+    if not _SLUG.fullmatch(value):
+        raise ValueError(
+            "must use only lower-case letters a-z, digits and '-', like 'supreme-court'"
+        )
+    return value
+
+
+def country_code(value: Any) -> str:
+    if isinstance(value, str) and value.strip().upper() == "UK":
+        raise ValueError("'UK' is not an ISO 3166-1 code: the United Kingdom is GB")
+    if not isinstance(value, str) or not is_country_code(value.strip().upper()):
+        raise ValueError(
+            "must be a two-letter ISO 3166-1 country code such as GB, DE or KZ"
+        )
+    return value.strip().upper()
+
+
+def phone_number(value: Any) -> str:
+    if isinstance(value, int):
+        value = str(value)
+    if not isinstance(value, str) or not _PHONE.fullmatch(value.strip()):
+        raise ValueError("must be a phone number like \"+7 7172 747570\" (write it in quotes)")
+    return value.strip()
+
+
+def template_name(value: str) -> str:
+    if not value.endswith((".md.j2", ".txt.j2")):
+        raise ValueError("must name a letter file ending in .md.j2 or .txt.j2")
+    return value
+
+
+def timezone_name(value: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("must be a time zone name like Asia/Almaty or Europe/London") from None
+    return value
+
+
+NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+Slug = Annotated[NonEmpty, StringConstraints(max_length=64), AfterValidator(slug)]
+HeaderText = Annotated[NonEmpty, AfterValidator(header_safe)]
+Name = Annotated[HeaderText, StringConstraints(max_length=MAX_NAME)]
+Email = Annotated[str, BeforeValidator(email_address)]
+Country = Annotated[str, BeforeValidator(country_code)]
+Phone = Annotated[str, BeforeValidator(phone_number)]
+TemplateName = Annotated[NonEmpty, AfterValidator(template_name)]
+CallScriptName = Annotated[NonEmpty, StringConstraints(pattern=r".*\.j2$")]
+TimeZone = Annotated[NonEmpty, AfterValidator(timezone_name)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CampaignInfo(Strict):
+    id: Slug
+    title: str | None = None
+    subject: HeaderText
+    cc: tuple[Email, ...] = ()
+    reply_to: Email | None = None
+
+
+class Target(Strict):
+    id: Slug
+    name: Name
+    role: str | None = None
+    email: Email | None = None
+    cc: tuple[Email, ...] = ()
+    phone: Phone | None = None
+    country: Country | None = None
+    template: TemplateName | None = None
+    subject: HeaderText | None = None
+    timezone: TimeZone | None = None
+    office_hours: str | None = None
+    call_script: CallScriptName | None = None
+
+    @model_validator(mode="after")
+    def _reachable(self) -> Target:
+        if self.email is None and self.phone is None:
+            raise ValueError("needs an email address or a phone number (or both)")
+        if self.email is not None and self.template is None:
+            raise ValueError(
+                "has an email address, so it needs a 'template' (a letter in letters/)"
+            )
+        return self
+
+    @property
+    def is_call(self) -> bool:
+        """A target without an email is a call to make, never a failed letter."""
+        return self.email is None
+
+
+class Campaign(Strict):
+    campaign: CampaignInfo
+    targets: tuple[Target, ...] = Field(min_length=1)
+
+
+class Sender(Strict):
+    """Who the letters are from; notes are the sender's own words, not a header."""
+
+    name: Name
+    email: Email
+    country: Country | None = None
+    note: str | None = None
+
+    @property
+    def domain(self) -> str:
+        return self.email.rpartition("@")[2]

@@ -1,0 +1,108 @@
+"""All printing goes through here: one console for results, one for messages.
+
+Campaign data is untrusted, so it is always printed as ``Text`` (never parsed
+as rich markup, control characters stripped) and never as a format string.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.rule import Rule
+from rich.table import Table
+from rich.text import Text
+
+from .errors import CampaignError, ProtestError
+
+stdout = Console(highlight=False, soft_wrap=False)
+stderr = Console(stderr=True, highlight=False)
+
+STATUS_STYLES = {
+    "sent": "green",
+    "sending": "yellow",
+    "deferred": "yellow",
+    "failed": "red",
+    "uncertain": "magenta",
+    "reached": "green",
+    "voicemail": "yellow",
+    "no-answer": "yellow",
+    "wrong-number": "red",
+}
+
+
+def plain(value: object, style: str = "") -> Text:
+    return Text("" if value is None else str(value), style=style)
+
+
+def is_terminal() -> bool:
+    return stdout.is_terminal
+
+
+def say(message: str, style: str = "") -> None:
+    """A line for the person at the terminal (on stderr, so stdout stays clean data)."""
+    stderr.print(plain(message, style))
+
+
+def info(message: str) -> None:
+    stdout.print(plain(message))
+
+
+def warn(message: str) -> None:
+    stderr.print(Text.assemble(("warning: ", "yellow bold"), plain(message)))
+
+
+def error(exc: ProtestError) -> None:
+    if isinstance(exc, CampaignError):
+        stderr.print(Text.assemble(("error: ", "red bold"), plain(exc.message)))
+    else:
+        stderr.print(Text.assemble(("error: ", "red bold"), plain(exc.message)))
+    if exc.hint:
+        stderr.print(plain(exc.hint, "dim"))
+
+
+def table(
+    title: str | None, columns: Sequence[str], rows: Iterable[Sequence[object]],
+    *, styles: Mapping[int, Mapping[str, str]] | None = None,
+) -> Table:
+    """A table of untrusted cells; ``styles`` colours column i by its value."""
+    grid = Table(title=title, title_justify="left", show_lines=False)
+    for column in columns:
+        grid.add_column(column, overflow="fold")
+    for row in rows:
+        cells = []
+        for i, value in enumerate(row):
+            style = (styles or {}).get(i, {}).get(str(value), "")
+            cells.append(plain(value, style))
+        grid.add_row(*cells)
+    return grid
+
+
+def show(renderable: Any) -> None:
+    stdout.print(renderable)
+
+
+def rule(title: str) -> None:
+    stdout.print(Rule(plain(title), align="left"))
+
+
+def headers_and_body(headers: Sequence[tuple[str, str]], body: str) -> None:
+    for name, value in headers:
+        stdout.print(Text.assemble((f"{name}: ", "bold"), plain(value)))
+    stdout.print()
+    stdout.print(plain(body.rstrip("\n")))
+    stdout.print()
+
+
+def print_json(data: object) -> None:
+    """Machine-readable output, written raw so no console wrapping can change it."""
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    sys.stdout.flush()
+
+
+def print_raw(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()

@@ -1,0 +1,794 @@
+"""The send log: the crash-safe record of every letter, so none is lost and none goes twice.
+
+One SQLite file holds one row per (campaign, target, sender) plus usage records for
+provider quotas and logged phone calls. A letter is committed as ``sending`` *before*
+it is handed to the SMTP server and committed again with its outcome afterwards, so a
+run killed in between leaves a row that the next run turns into ``uncertain`` instead
+of sending the letter again.
+
+Durability: WAL mode with ``synchronous=NORMAL``. Every commit is written to the WAL
+file before it returns, so it survives a killed process (``kill -9``, crash, OOM); only
+a power cut or kernel crash can lose the last few commits, which is the trade we make
+for thousands of commits per second. If the file system cannot do WAL (some network
+file systems), the log falls back to a rollback journal with ``synchronous=FULL``.
+
+The log stores addresses, outcomes and server replies, never message bodies or
+passwords; there is deliberately no API for them.
+
+All methods are synchronous and fast (well under a millisecond per commit on a local
+disk), so asyncio code may call them directly on the event loop thread. The connection
+belongs to the thread that opened it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Literal, Self
+
+import platformdirs
+
+from protest_dispatch.errors import InputError, LockedError, SendLogError
+
+Status = Literal["sending", "sent", "deferred", "failed", "uncertain"]
+STATUSES: tuple[Status, ...] = ("sending", "sent", "deferred", "failed", "uncertain")
+
+CallOutcome = Literal["reached", "voicemail", "no-answer", "wrong-number"]
+CALL_OUTCOMES: tuple[CallOutcome, ...] = ("reached", "voicemail", "no-answer", "wrong-number")
+
+APPLICATION_ID = int.from_bytes(b"PrtS", "big")
+"""Marks the file as ours in the SQLite header (``PRAGMA application_id``)."""
+
+SCHEMA_VERSION = 1
+"""Stored as ``PRAGMA user_version``; bump it with a migration when the schema changes."""
+
+DEFAULT_BUSY_TIMEOUT = 2.0
+
+UNCERTAIN_ERROR = (
+    "the previous run stopped while this letter was being sent; the server may have it"
+)
+
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_TABLES = frozenset({"letters", "usage", "calls"})
+
+_SCHEMA = f"""
+CREATE TABLE letters (
+    campaign        TEXT NOT NULL,
+    target          TEXT NOT NULL,
+    sender          TEXT NOT NULL,
+    to_addr         TEXT NOT NULL,
+    cc              TEXT NOT NULL DEFAULT '[]',
+    status          TEXT NOT NULL CHECK (status IN ({", ".join(repr(s) for s in STATUSES)})),
+    attempts        INTEGER NOT NULL CHECK (attempts >= 0),
+    smtp_code       INTEGER,
+    error           TEXT,
+    message_id      TEXT,
+    updated_at      TEXT NOT NULL,
+    refused         TEXT NOT NULL DEFAULT '[]',
+    next_attempt_at TEXT,
+    PRIMARY KEY (campaign, target, sender)
+) WITHOUT ROWID;
+CREATE INDEX letters_status ON letters (campaign, status);
+CREATE TABLE usage (
+    id         INTEGER PRIMARY KEY,
+    sender     TEXT NOT NULL,
+    at         TEXT NOT NULL,
+    recipients INTEGER NOT NULL CHECK (recipients >= 0)
+);
+CREATE INDEX usage_sender_at ON usage (sender, at);
+CREATE TABLE calls (
+    id       INTEGER PRIMARY KEY,
+    campaign TEXT NOT NULL,
+    target   TEXT NOT NULL,
+    sender   TEXT NOT NULL,
+    outcome  TEXT NOT NULL CHECK (outcome IN ({", ".join(repr(o) for o in CALL_OUTCOMES)})),
+    note     TEXT,
+    at       TEXT NOT NULL
+);
+CREATE INDEX calls_campaign ON calls (campaign, target);
+"""
+
+_LETTER_COLUMNS = (
+    "campaign, target, sender, to_addr, cc, status, attempts, smtp_code, error, message_id,"
+    " updated_at, refused, next_attempt_at"
+)
+
+
+def utc_now() -> str:
+    """Now as ISO 8601 UTC at second precision, the only time format in the log."""
+    return format_time(datetime.now(UTC))
+
+
+def format_time(moment: datetime) -> str:
+    """Format an aware datetime the way the log stores it, e.g. ``2026-11-28T23:59:01Z``."""
+    if moment.tzinfo is None:
+        raise ValueError(f"timestamp without a time zone: {moment.isoformat()}")
+    return moment.astimezone(UTC).strftime(_TIME_FORMAT)
+
+
+def parse_time(value: str) -> datetime:
+    """Parse an ISO 8601 timestamp with a zone (``Z`` or an offset) into an aware UTC datetime."""
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise ValueError(f"timestamp without a time zone: {value!r} (add 'Z' for UTC)")
+    return moment.astimezone(UTC)
+
+
+def default_path() -> Path:
+    """Where the send log lives unless the config says otherwise."""
+    return platformdirs.user_data_path("protest") / "sendlog.sqlite3"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One letter: who it goes to, what happened to it last, and when to try again."""
+
+    campaign: str
+    target: str
+    sender: str
+    to: str
+    cc: tuple[str, ...]
+    status: Status
+    attempts: int
+    smtp_code: int | None
+    error: str | None
+    message_id: str | None
+    updated_at: str
+    refused: tuple[str, ...]
+    next_attempt_at: str | None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "campaign": self.campaign,
+            "target": self.target,
+            "sender": self.sender,
+            "to": self.to,
+            "cc": list(self.cc),
+            "status": self.status,
+            "attempts": self.attempts,
+            "smtp_code": self.smtp_code,
+            "error": self.error,
+            "message_id": self.message_id,
+            "updated_at": self.updated_at,
+            "refused": list(self.refused),
+            "next_attempt_at": self.next_attempt_at,
+        }
+
+
+@dataclass(frozen=True)
+class Call:
+    """A phone call an activist logged alongside the letters."""
+
+    campaign: str
+    target: str
+    sender: str
+    outcome: CallOutcome
+    note: str | None
+    at: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "campaign": self.campaign,
+            "target": self.target,
+            "sender": self.sender,
+            "outcome": self.outcome,
+            "note": self.note,
+            "at": self.at,
+        }
+
+
+def _as_status(value: object) -> Status:
+    for status in STATUSES:
+        if value == status:
+            return status
+    raise ValueError(f"unknown status {value!r}; expected one of {', '.join(STATUSES)}")
+
+
+def _as_outcome(value: object) -> CallOutcome | None:
+    for outcome in CALL_OUTCOMES:
+        if value == outcome:
+            return outcome
+    return None
+
+
+def _json_list(value: object) -> tuple[str, ...]:
+    items = json.loads(str(value))
+    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+        raise ValueError(f"expected a JSON list of strings, found {value!r}")
+    return tuple(items)
+
+
+def _opt_int(value: object) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int):
+        raise ValueError(f"expected an integer, found {value!r}")
+    return value
+
+
+def _opt_str(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _check_count(name: str, value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name} must be a whole number >= 0, got {value!r}")
+
+
+def _damaged_hint(path: Path) -> str:
+    return (
+        "Do not delete it: it is the record of which letters already went out. Keep a copy "
+        f"and try `sqlite3 {path} .recover | sqlite3 {path}.recovered`, or restore a backup; "
+        "start a new send log only if you know which letters were sent."
+    )
+
+
+def _wrap(exc: sqlite3.Error, *, path: Path, action: str) -> SendLogError:
+    """Turn a SQLite error into a message that says what to do, keyed on SQLite's error code."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = None if code is None else code & 0xFF
+    if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return SendLogError(
+            f"The send log {path} is locked by another program; could not {action}.",
+            path=path,
+            hint="Another `protest` run or a database tool has it open for writing. "
+            "Wait for it to finish or close it, then run the command again.",
+        )
+    if primary == sqlite3.SQLITE_NOTADB:
+        return SendLogError(
+            f"{path} is not a SQLite database (file is not a database), so it cannot be the "
+            "send log.",
+            path=path,
+            hint="Check the send log path in your config or --send-log option; "
+            "move the file away if it is not needed.",
+        )
+    if primary == sqlite3.SQLITE_CORRUPT:
+        return SendLogError(
+            f"The send log {path} is damaged (database disk image is malformed); "
+            f"could not {action}.",
+            path=path,
+            hint=_damaged_hint(path),
+        )
+    if primary in (
+        sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM,
+        sqlite3.SQLITE_AUTH,
+    ):
+        return SendLogError(
+            f"The send log {path} cannot be written; could not {action} ({exc}).",
+            path=path,
+            hint="Make the file and its folder writable by you, or point the send log "
+            "path at a folder you own.",
+        )
+    if primary in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR):
+        return SendLogError(
+            f"The send log {path} could not be written; could not {action} ({exc}).",
+            path=path,
+            hint="Check free disk space and that the disk is healthy, then run again.",
+        )
+    return SendLogError(
+        f"The send log {path} failed; could not {action} ({exc}).",
+        path=path,
+        hint="Run the command again; if it keeps failing, check the file with "
+        f"`sqlite3 {path} 'PRAGMA integrity_check'`.",
+    )
+
+
+def _lock_name(campaign: str) -> str:
+    """A file-name-safe, collision-free stand-in for the campaign id."""
+    safe = re.sub(r"[^A-Za-z0-9_-]", "_", campaign)[:64]
+    if safe != campaign or not safe:
+        safe += "-" + hashlib.sha256(campaign.encode()).hexdigest()[:12]
+    return safe
+
+
+def _make_folder(folder: Path, *, path: Path) -> None:
+    """Create missing folders private to the user (0o700): the log names whom they wrote to."""
+    missing: list[Path] = []
+    current = folder
+    while not current.exists() and current != current.parent:
+        missing.append(current)
+        current = current.parent
+    try:
+        for item in reversed(missing):
+            item.mkdir(mode=0o700)
+            os.chmod(item, 0o700)
+    except FileExistsError:
+        pass  # another process created it between our check and mkdir
+    except OSError as exc:
+        raise SendLogError(
+            f"Cannot create the folder {folder} for the send log {path}: "
+            f"{exc.strerror or exc}.",
+            path=path,
+            hint="Check the send log path in your config or --send-log option; every part "
+            "of it before the file name must be a folder you can write.",
+        ) from exc
+    if not folder.is_dir():
+        raise SendLogError(
+            f"Cannot use {folder} as the folder of the send log {path}: it is not a folder.",
+            path=path,
+            hint="Check the send log path in your config or --send-log option.",
+        )
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise SendLogError(
+            f"The folder {folder} of the send log {path} cannot be written.",
+            path=path,
+            hint="SQLite needs to create files beside the log. Make the folder writable "
+            "by you or point the send log path at a folder you own.",
+        )
+
+
+def _check_file(path: Path) -> None:
+    """Refuse files that are obviously not ours before SQLite touches them."""
+    if path.is_dir():
+        raise SendLogError(
+            f"The send log path {path} is a folder, not a file.",
+            path=path,
+            hint="Point the send log path at a file name inside that folder, e.g. "
+            f"{path / 'sendlog.sqlite3'}.",
+        )
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise SendLogError(
+            f"Cannot open the send log {path} for writing: {exc.strerror or exc}.",
+            path=path,
+            hint="Make the file and its folder writable by you, or point the send log "
+            "path at a folder you own.",
+        ) from exc
+    with os.fdopen(fd, "rb") as handle:
+        head = handle.read(len(_SQLITE_MAGIC))
+    if head and head != _SQLITE_MAGIC:
+        raise SendLogError(
+            f"{path} is not a SQLite database (file is not a database), so it cannot be "
+            "the send log.",
+            path=path,
+            hint="Check the send log path in your config or --send-log option; "
+            "move the file away if it is not needed.",
+        )
+
+
+class SendLog:
+    """An open send log. Use ``SendLog.open(path=...)``, ideally as a context manager."""
+
+    def __init__(self, *, path: Path, connection: sqlite3.Connection) -> None:
+        self._path = path
+        self._conn: sqlite3.Connection | None = connection
+        self._locked: set[str] = set()
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @classmethod
+    def open(cls, *, path: Path, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> SendLog:
+        """Open or create the log, refusing anything we cannot trust before a letter is sent.
+
+        ``busy_timeout`` (seconds) is how long to wait for another writer; the log is never
+        held for longer than one commit by a well-behaved run.
+        """
+        if busy_timeout < 0:
+            raise ValueError(f"busy_timeout must be >= 0 seconds, got {busy_timeout!r}")
+        _make_folder(path.parent, path=path)
+        _check_file(path)
+        try:
+            conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise _wrap(exc, path=path, action="open it") from exc
+        try:
+            _prepare(conn, path=path, busy_timeout=busy_timeout)
+        except BaseException:
+            conn.close()
+            raise
+        return cls(path=path, connection=conn)
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            conn.close()
+        except sqlite3.Error as exc:
+            raise _wrap(exc, path=self._path, action="close it") from exc
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def lock_path(self, *, campaign: str) -> Path:
+        return self._path.with_name(f"{self._path.name}.{_lock_name(campaign)}.lock")
+
+    @contextlib.contextmanager
+    def lock(self, *, campaign: str) -> Iterator[None]:
+        """Hold the one-run-per-campaign lock; the OS drops it when the process dies.
+
+        The lock file stays on disk: deleting a flock file while others wait on it would
+        let two runs hold "the" lock at once.
+        """
+        lock_path = self.lock_path(campaign=campaign)
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            raise SendLogError(
+                f"Cannot create the lock file {lock_path}: {exc.strerror or exc}.",
+                path=self._path,
+                hint="Make the send log's folder writable by you.",
+            ) from exc
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+                by = f" (process {holder})" if holder.isdigit() else ""
+                raise LockedError(
+                    f"Another `protest send` is running for campaign '{campaign}' with the "
+                    f"send log {self._path}{by}; lock file {lock_path}.",
+                    hint="Wait for it to finish and run the command again. The lock is "
+                    "released automatically when that process ends.",
+                ) from None
+            except OSError as exc:
+                raise SendLogError(
+                    f"Cannot lock {lock_path}: {exc.strerror or exc}.",
+                    path=self._path,
+                    hint="Keep the send log on a local disk; network file systems may not "
+                    "support file locks.",
+                ) from exc
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            self._locked.add(campaign)
+            try:
+                yield
+            finally:
+                self._locked.discard(campaign)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+    def recover(self, *, campaign: str) -> list[Entry]:
+        """Mark letters a dead run left ``sending`` as ``uncertain`` and return them.
+
+        Must run inside ``lock(campaign=...)``: without it a live run's letters would be
+        marked uncertain.
+        """
+        if campaign not in self._locked:
+            raise RuntimeError("SendLog.recover() needs lock(campaign=...) held by this log")
+        with self._write("mark interrupted letters as uncertain") as conn:
+            keys = conn.execute(
+                "SELECT target, sender FROM letters WHERE campaign = ? AND status = 'sending'",
+                (campaign,),
+            ).fetchall()
+            conn.execute(
+                "UPDATE letters SET status = 'uncertain', error = ?, updated_at = ?"
+                " WHERE campaign = ? AND status = 'sending'",
+                (UNCERTAIN_ERROR, utc_now(), campaign),
+            )
+            found = [self._get(conn, campaign, str(t), str(s)) for t, s in keys]
+        return sorted((e for e in found if e is not None), key=lambda e: (e.target, e.sender))
+
+    def get(self, *, campaign: str, target: str, sender: str) -> Entry | None:
+        with self._read("read a letter") as conn:
+            return self._get(conn, campaign, target, sender)
+
+    def entries(
+        self, *, campaign: str | None = None, status: Status | None = None,
+        sender: str | None = None,
+    ) -> list[Entry]:
+        """Letters matching every filter given, ordered by campaign, target, sender."""
+        if status is not None:
+            _as_status(status)
+        where, args = _filters(campaign=campaign, status=status, sender=sender)
+        with self._read("list letters") as conn:
+            rows = conn.execute(
+                f"SELECT {_LETTER_COLUMNS} FROM letters{where}"  # noqa: S608 - fixed column names; values are bound
+                " ORDER BY campaign, target, sender",
+                args,
+            ).fetchall()
+            return [self._entry(row) for row in rows]
+
+    def begin(
+        self, *, campaign: str, target: str, sender: str, to: str, cc: Sequence[str],
+        message_id: str, recipients: int,
+    ) -> Entry:
+        """Commit "about to send" before the letter leaves, with its quota usage.
+
+        This commit is what lets the next run see that a killed run may have sent it.
+        """
+        _check_count("recipients", recipients)
+        if isinstance(cc, str):
+            raise TypeError("cc must be a sequence of addresses, not one string")
+        now = utc_now()
+        with self._write("record a letter as being sent") as conn:
+            conn.execute(
+                f"INSERT INTO letters ({_LETTER_COLUMNS})"  # noqa: S608 - fixed column names; values are bound
+                " VALUES (?, ?, ?, ?, ?, 'sending', 1, NULL, NULL, ?, ?, '[]', NULL)"
+                " ON CONFLICT (campaign, target, sender) DO UPDATE SET"
+                " to_addr = excluded.to_addr, cc = excluded.cc, status = 'sending',"
+                " attempts = letters.attempts + 1, smtp_code = NULL, error = NULL,"
+                " message_id = excluded.message_id, updated_at = excluded.updated_at,"
+                " refused = '[]', next_attempt_at = NULL",
+                (campaign, target, sender, to, json.dumps(list(cc)), message_id, now),
+            )
+            conn.execute(
+                "INSERT INTO usage (sender, at, recipients) VALUES (?, ?, ?)",
+                (sender, now, recipients),
+            )
+            entry = self._get(conn, campaign, target, sender)
+        assert entry is not None  # written in the same transaction
+        return entry
+
+    def finish(
+        self, *, campaign: str, target: str, sender: str, status: Status,
+        smtp_code: int | None = None, error: str | None = None, refused: Sequence[str] = (),
+        next_attempt_at: str | None = None,
+    ) -> Entry:
+        """Commit what the server said about a letter that ``begin`` recorded."""
+        if _as_status(status) == "sending":
+            raise ValueError("finish() records an outcome; 'sending' is not one")
+        if isinstance(refused, str):
+            raise TypeError("refused must be a sequence of strings, not one string")
+        retry_at = None if next_attempt_at is None else format_time(parse_time(next_attempt_at))
+        with self._write("record the outcome of a letter") as conn:
+            cursor = conn.execute(
+                "UPDATE letters SET status = ?, smtp_code = ?, error = ?, refused = ?,"
+                " next_attempt_at = ?, updated_at = ?"
+                " WHERE campaign = ? AND target = ? AND sender = ?",
+                (status, smtp_code, error, json.dumps(list(refused)), retry_at, utc_now(),
+                 campaign, target, sender),
+            )
+            if cursor.rowcount != 1:
+                raise SendLogError(
+                    f"The send log {self._path} has no letter for campaign '{campaign}', "
+                    f"target '{target}', sender {sender} to record the outcome '{status}' on.",
+                    path=self._path,
+                    hint="Another program may have changed the send log during the run. "
+                    "Check `protest status` before sending again.",
+                )
+            entry = self._get(conn, campaign, target, sender)
+        assert entry is not None  # updated in the same transaction
+        return entry
+
+    def add_usage(self, *, sender: str, recipients: int) -> None:
+        """Count a message that is not a letter (a test send) against the sender's quota."""
+        _check_count("recipients", recipients)
+        with self._write("record quota usage") as conn:
+            conn.execute(
+                "INSERT INTO usage (sender, at, recipients) VALUES (?, ?, ?)",
+                (sender, utc_now(), recipients),
+            )
+
+    def usage_since(self, *, sender: str, since: datetime) -> list[tuple[str, int]]:
+        """(time, recipients) sent by ``sender`` at or after ``since``, oldest first.
+
+        ``since`` is cut to whole seconds, so a quota window counts slightly more, never less.
+        """
+        with self._read("read quota usage") as conn:
+            rows = conn.execute(
+                "SELECT at, recipients FROM usage WHERE sender = ? AND at >= ? ORDER BY at, id",
+                (sender, format_time(since)),
+            ).fetchall()
+            return [(str(at), int(count)) for at, count in rows]
+
+    def record_call(
+        self, *, campaign: str, target: str, sender: str, outcome: str, note: str | None,
+    ) -> Call:
+        checked = _as_outcome(outcome)
+        if checked is None:
+            raise InputError(
+                f"Unknown call outcome '{outcome}'.",
+                hint=f"Use one of: {', '.join(CALL_OUTCOMES)}.",
+            )
+        call = Call(campaign=campaign, target=target, sender=sender, outcome=checked,
+                    note=note, at=utc_now())
+        with self._write("record a call") as conn:
+            conn.execute(
+                "INSERT INTO calls (campaign, target, sender, outcome, note, at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (call.campaign, call.target, call.sender, call.outcome, call.note, call.at),
+            )
+        return call
+
+    def calls(
+        self, *, campaign: str | None = None, target: str | None = None,
+        sender: str | None = None,
+    ) -> list[Call]:
+        """Logged calls matching every filter given, oldest first."""
+        where, args = _filters(campaign=campaign, target=target, sender=sender)
+        with self._read("list calls") as conn:
+            rows = conn.execute(
+                "SELECT campaign, target, sender, outcome, note, at FROM calls"  # noqa: S608 - fixed column names; values are bound
+                f"{where} ORDER BY at, id",
+                args,
+            ).fetchall()
+            try:
+                calls = []
+                for campaign_, target_, sender_, outcome, note, at in rows:
+                    checked = _as_outcome(outcome)
+                    if checked is None:
+                        raise ValueError(f"unknown call outcome {outcome!r}")
+                    calls.append(Call(campaign=str(campaign_), target=str(target_),
+                                      sender=str(sender_), outcome=checked,
+                                      note=_opt_str(note), at=str(at)))
+            except ValueError as exc:
+                raise self._damaged_row(exc) from exc
+            return calls
+
+    @contextlib.contextmanager
+    def _read(self, action: str) -> Iterator[sqlite3.Connection]:
+        conn = self._connection()
+        try:
+            yield conn
+        except sqlite3.Error as exc:
+            raise _wrap(exc, path=self._path, action=action) from exc
+
+    @contextlib.contextmanager
+    def _write(self, action: str) -> Iterator[sqlite3.Connection]:
+        """One IMMEDIATE transaction, committed on success and rolled back on any error."""
+        conn = self._connection()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise _wrap(exc, path=self._path, action=action) from exc
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise SendLogError(
+                f"The send log {self._path} is already closed.",
+                path=self._path,
+                hint="This is a bug in protest; please report it.",
+            )
+        return self._conn
+
+    def _get(
+        self, conn: sqlite3.Connection, campaign: str, target: str, sender: str,
+    ) -> Entry | None:
+        row = conn.execute(
+            f"SELECT {_LETTER_COLUMNS} FROM letters"  # noqa: S608 - fixed column names; values are bound
+            " WHERE campaign = ? AND target = ? AND sender = ?",
+            (campaign, target, sender),
+        ).fetchone()
+        return None if row is None else self._entry(row)
+
+    def _entry(self, row: tuple[object, ...]) -> Entry:
+        try:
+            attempts = _opt_int(row[6])
+            return Entry(
+                campaign=str(row[0]), target=str(row[1]), sender=str(row[2]), to=str(row[3]),
+                cc=_json_list(row[4]), status=_as_status(row[5]),
+                attempts=0 if attempts is None else attempts, smtp_code=_opt_int(row[7]),
+                error=_opt_str(row[8]), message_id=_opt_str(row[9]), updated_at=str(row[10]),
+                refused=_json_list(row[11]), next_attempt_at=_opt_str(row[12]),
+            )
+        except ValueError as exc:
+            raise self._damaged_row(exc) from exc
+
+    def _damaged_row(self, exc: ValueError) -> SendLogError:
+        return SendLogError(
+            f"The send log {self._path} has a damaged row: {exc}.",
+            path=self._path,
+            hint="Was it edited by hand? " + _damaged_hint(self._path),
+        )
+
+
+def _filters(**columns: str | None) -> tuple[str, list[str]]:
+    """A WHERE clause for the given non-None column filters; names come from our code only."""
+    given = [(name, value) for name, value in columns.items() if value is not None]
+    if not given:
+        return "", []
+    return (
+        " WHERE " + " AND ".join(f"{name} = ?" for name, _ in given),
+        [value for _, value in given],
+    )
+
+
+def _prepare(conn: sqlite3.Connection, *, path: Path, busy_timeout: float) -> None:
+    """Check the file is a healthy log of ours, then set it up; writes nothing to foreign files."""
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        app_id, version, tables = _identity(conn)
+        _check_identity(path=path, app_id=app_id, version=version, tables=tables)
+        problems = [
+            line.strip()
+            for row in conn.execute("PRAGMA quick_check").fetchall()
+            for line in str(row[0]).splitlines()
+            if line.strip()
+        ]
+    except sqlite3.Error as exc:
+        raise _wrap(exc, path=path, action="open it") from exc
+    if problems != ["ok"]:
+        shown = "; ".join(problems[:3]) + ("; ..." if len(problems) > 3 else "")
+        raise SendLogError(
+            f"The send log {path} is damaged (integrity check failed: {shown}).",
+            path=path,
+            hint=_damaged_hint(path),
+        )
+    try:
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+        wal = mode is not None and str(mode[0]).lower() == "wal"
+        conn.execute(f"PRAGMA synchronous = {'NORMAL' if wal else 'FULL'}")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Re-read under the write lock: another process may have created the schema.
+            app_id, version, tables = _identity(conn)
+            _check_identity(path=path, app_id=app_id, version=version, tables=tables)
+            if version == 0:
+                # Statement by statement: executescript() would commit our transaction first.
+                for statement in filter(None, (s.strip() for s in _SCHEMA.split(";"))):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            raise
+    except sqlite3.Error as exc:
+        raise _wrap(exc, path=path, action="open it") from exc
+
+
+def _identity(conn: sqlite3.Connection) -> tuple[int, int, set[str]]:
+    app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
+    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    tables = {
+        str(row[0])
+        for row in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')"
+            " AND name NOT LIKE 'sqlite_%'"
+        ).fetchall()
+    }
+    return app_id, version, tables
+
+
+def _check_identity(*, path: Path, app_id: int, version: int, tables: set[str]) -> None:
+    if app_id == 0 and version == 0 and not tables:
+        return  # new or empty database: we will create our schema
+    if app_id != APPLICATION_ID:
+        listed = ", ".join(sorted(tables)[:5]) or "none"
+        raise SendLogError(
+            f"{path} is a SQLite database of another program (application id {app_id}, "
+            f"tables: {listed}), not a protest send log.",
+            path=path,
+            hint="Point the send log path in your config or --send-log option at a new "
+            "file; protest will not change this one.",
+        )
+    if version > SCHEMA_VERSION:
+        raise SendLogError(
+            f"The send log {path} was written by a newer protest (schema version {version}; "
+            f"this one knows up to {SCHEMA_VERSION}).",
+            path=path,
+            hint="Upgrade protest-dispatch (e.g. `pipx upgrade protest-dispatch`) and run "
+            "the command again.",
+        )
+    missing = _TABLES - tables
+    if version != SCHEMA_VERSION or missing:
+        raise SendLogError(
+            f"The send log {path} is incomplete (schema version {version}, missing "
+            f"tables: {', '.join(sorted(missing)) or 'none'}).",
+            path=path,
+            hint=_damaged_hint(path),
+        )

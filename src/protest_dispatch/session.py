@@ -1,0 +1,96 @@
+"""What every command needs first: settings, the campaign, and who is sending."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+
+from .compose import PLACEHOLDER_SENDER, Composer
+from .config import Config, default_log_path
+from .errors import ConfigError, InputError
+from .loading import LoadedCampaign, load_campaign
+from .model import Sender
+from .sendlog import SendLog
+
+MAX_NOTE_CHARS = 10_000
+
+
+@dataclass(frozen=True)
+class Session:
+    config: Config
+    loaded: LoadedCampaign
+    sender: Sender
+    placeholder: bool
+    composer: Composer
+
+    @property
+    def campaign_id(self) -> str:
+        return self.loaded.campaign.campaign.id
+
+
+def prepare(
+    *, targets: Path, config_path: Path | None, from_: str | None, country: str | None,
+    lang: str | None, only: Sequence[str] = (), note: str | None = None,
+    copy_me: bool | None = None, dry_run: bool,
+) -> Session:
+    config = Config.load(path=config_path)
+    sender = config.sender(from_option=from_, country_option=country, note=note)
+    placeholder = sender is None
+    if sender is None:
+        if not dry_run:
+            raise ConfigError(
+                "No sender is configured, so nothing can be sent.", key="from",
+                hint='Run \'protest init\', or set --from "Your Name <you@example.org>" '
+                "(or PROTEST_FROM) and --country.",
+            )
+        sender = config.sender(
+            from_option=f"{PLACEHOLDER_SENDER.name} <{PLACEHOLDER_SENDER.email}>",
+            country_option=country, note=note,
+        )
+        assert sender is not None, "a --from was given"
+    loaded = load_campaign(path=targets)
+    composer = Composer(
+        loaded=loaded, sender=sender, lang=_lang(config.get("lang", lang)), only=only,
+        copy_me=bool(config.get("copy_me", copy_me)),
+    )
+    return Session(config=config, loaded=loaded, sender=sender, placeholder=placeholder,
+                   composer=composer)
+
+
+def _lang(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip().lower()
+    if not value.isascii() or not value.isalpha() or not 2 <= len(value) <= 3:
+        raise InputError(f"The language {value!r} is not a language code like 'ru' or 'de'.")
+    return value
+
+
+def read_note(*, note: str | None, note_file: Path | None) -> str | None:
+    """The sender's own paragraph: from --note or a file, trimmed, bounded."""
+    if note is not None and note_file is not None:
+        raise InputError("Give your note with --note or with --note-file, not both.")
+    if note_file is not None:
+        try:
+            note = note_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"Cannot read the note file {note_file}: {exc}") from None
+    if note is None:
+        return None
+    note = note.strip()
+    if len(note) > MAX_NOTE_CHARS:
+        raise InputError(f"The note is {len(note)} characters long; keep it under "
+                         f"{MAX_NOTE_CHARS}.")
+    return note or None
+
+
+def log_path(*, log: Path | None, config: Config) -> Path:
+    chosen = config.get("log", log)
+    return Path(chosen).expanduser() if chosen else default_log_path()
+
+
+def open_log(*, log: Path | None, config_path: Path | None) -> AbstractContextManager[SendLog]:
+    config = Config.load(path=config_path)
+    return SendLog.open(path=log_path(log=log, config=config))
