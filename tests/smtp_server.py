@@ -167,7 +167,11 @@ class Handler:
         self.commands.append(Command(connection, verb, None if verb == "AUTH" else arg))
 
     async def handle_EHLO(
-        self, server: SMTP, session: Session, envelope: Envelope, hostname: str,
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
         responses: list[str],
     ) -> list[str]:
         await self._delay()
@@ -189,7 +193,11 @@ class Handler:
         return "250 OK"
 
     async def handle_MAIL(
-        self, server: SMTP, session: Session, envelope: Envelope, address: str,
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
         mail_options: list[str],
     ) -> str:
         await self._delay()
@@ -203,7 +211,11 @@ class Handler:
         return "250 OK"
 
     async def handle_RCPT(
-        self, server: SMTP, session: Session, envelope: Envelope, address: str,
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
         rcpt_options: list[str],
     ) -> str:
         await self._delay()
@@ -243,7 +255,11 @@ class Handler:
         return f"250 2.0.0 Ok: queued as {queue_id}"
 
     def authenticate(
-        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str,
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        mechanism: str,
         auth_data: Any,
     ) -> AuthResult:
         if not isinstance(auth_data, LoginPassword) or self._auth is None:
@@ -259,7 +275,12 @@ class Handler:
         parsed = email.message_from_bytes(data, policy=email.policy.default)
         assert isinstance(parsed, email.message.EmailMessage)
         transport = server.transport
-        login = session.auth_data.login.decode() if session.authenticated else None
+        auth_data: Any = session.auth_data
+        login = (
+            auth_data.login.decode()
+            if session.authenticated and isinstance(auth_data, LoginPassword)
+            else None
+        )
         return Received(
             mail_from=envelope.mail_from or "",
             rcpt_tos=list(envelope.rcpt_tos),

@@ -149,6 +149,7 @@ def test_begin_again_counts_the_attempt_and_clears_the_old_outcome(log: SendLog)
     second = log.begin(campaign=CAMPAIGN, target="judge-a", sender=ALICE,
                        to="new@example.org", cc=[], message_id="<second@example.org>",
                        recipients=1)
+    log.finish(campaign=CAMPAIGN, target="judge-a", sender=ALICE, status="uncertain")
     third = begin(log, "judge-a")
 
     assert second.attempts == 2
@@ -158,6 +159,16 @@ def test_begin_again_counts_the_attempt_and_clears_the_old_outcome(log: SendLog)
         "new@example.org", (), "<second@example.org>")
     assert third.attempts == 3
     assert begin(log, "judge-b").attempts == 1
+
+
+@pytest.mark.parametrize("status", ["sent", None])
+def test_begin_refuses_a_letter_already_sent_or_in_flight(log: SendLog, status: str | None) -> None:
+    begin(log, "judge-a")
+    if status is not None:
+        log.finish(campaign=CAMPAIGN, target="judge-a", sender=ALICE, status="sent")
+    with pytest.raises(SendLogError, match="not sent again"):
+        begin(log, "judge-a")
+    assert log.get(campaign=CAMPAIGN, target="judge-a", sender=ALICE).attempts == 1  # type: ignore[union-attr]  # row exists
 
 
 def test_finish_refuses_sending_and_unknown_letters(log: SendLog) -> None:

@@ -515,16 +515,26 @@ class SendLog:
             raise TypeError("cc must be a sequence of addresses, not one string")
         now = utc_now()
         with self._write("record a letter as being sent") as conn:
-            conn.execute(
+            cursor = conn.execute(
                 f"INSERT INTO letters ({_LETTER_COLUMNS})"  # noqa: S608 - fixed column names; values are bound
                 " VALUES (?, ?, ?, ?, ?, 'sending', 1, NULL, NULL, ?, ?, '[]', NULL)"
                 " ON CONFLICT (campaign, target, sender) DO UPDATE SET"
                 " to_addr = excluded.to_addr, cc = excluded.cc, status = 'sending',"
                 " attempts = letters.attempts + 1, smtp_code = NULL, error = NULL,"
                 " message_id = excluded.message_id, updated_at = excluded.updated_at,"
-                " refused = '[]', next_attempt_at = NULL",
+                " refused = '[]', next_attempt_at = NULL"
+                " WHERE letters.status NOT IN ('sent', 'sending')",
                 (campaign, target, sender, to, json.dumps(list(cc)), message_id, now),
             )
+            if cursor.rowcount != 1:
+                raise SendLogError(
+                    f"The send log {self._path} already records the letter of campaign "
+                    f"'{campaign}' to target '{target}' from {sender} as sent or being sent; "
+                    "it was not sent again.",
+                    path=self._path,
+                    hint="Another program may have changed the send log during the run. "
+                    "Check `protest status` before sending again.",
+                )
             conn.execute(
                 "INSERT INTO usage (sender, at, recipients) VALUES (?, ?, ?)",
                 (sender, now, recipients),
