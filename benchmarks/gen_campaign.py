@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 
 CAMPAIGN_ID = "bench"
-TEMPLATE_NAME = "letter.txt.j2"
+TEMPLATE_TXT = "letter.txt.j2"
+TEMPLATE_MD = "letter.md.j2"  # Markdown letters also get an HTML part, as real campaigns do
 CC_PER_TARGET = 3
 
 _PARAGRAPH = (
@@ -38,7 +39,7 @@ def target_email(index: int) -> str:
     return f"target-{index:05d}@example.org"
 
 
-def target_entry(index: int) -> str:
+def target_entry(index: int, template: str) -> str:
     """One ``targets:`` list item as YAML text."""
     cc = ", ".join(f"c{c}-{index:05d}@example.org" for c in range(1, CC_PER_TARGET + 1))
     return (
@@ -46,11 +47,11 @@ def target_entry(index: int) -> str:
         f'    name: "Target {index}"\n'
         f"    email: {target_email(index)}\n"
         f"    cc: [{cc}]\n"
-        f"    template: {TEMPLATE_NAME}\n"
+        f"    template: {template}\n"
     )
 
 
-def campaign_yaml(count: int) -> str:
+def campaign_yaml(count: int, template: str = TEMPLATE_TXT) -> str:
     """The whole targets.yaml for ``count`` targets."""
     head = (
         "campaign:\n"
@@ -58,16 +59,17 @@ def campaign_yaml(count: int) -> str:
         '  subject: "Benchmark letter to {{ target.name }}"\n'
         "targets:\n"
     )
-    return head + "".join(target_entry(i) for i in range(1, count + 1))
+    return head + "".join(target_entry(i, template) for i in range(1, count + 1))
 
 
-def generate(*, out: Path, count: int) -> Path:
+def generate(*, out: Path, count: int, markdown: bool = False) -> Path:
     """Write the campaign into ``out`` and return the path of its targets.yaml."""
+    template = TEMPLATE_MD if markdown else TEMPLATE_TXT
     letters = out / "letters"
     letters.mkdir(parents=True, exist_ok=True)
-    (letters / TEMPLATE_NAME).write_text(LETTER_TEMPLATE, encoding="utf-8")
+    (letters / template).write_text(LETTER_TEMPLATE, encoding="utf-8")
     targets = out / "targets.yaml"
-    targets.write_text(campaign_yaml(count), encoding="utf-8")
+    targets.write_text(campaign_yaml(count, template), encoding="utf-8")
     return targets
 
 
@@ -76,8 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("count", type=int, help="number of targets")
     parser.add_argument("out", type=Path, help="folder to write targets.yaml and letters/ into")
+    parser.add_argument("--markdown", action="store_true", help="letter.md.j2 instead of .txt.j2")
     args = parser.parse_args(argv)
-    print(generate(out=args.out, count=args.count))
+    print(generate(out=args.out, count=args.count, markdown=args.markdown))
     return 0
 
 

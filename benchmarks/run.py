@@ -2,7 +2,7 @@
 
 Usage (from the repository root, with the venv active)::
 
-    python benchmarks/run.py            # full run, about 10 minutes on 2 cores
+    python benchmarks/run.py            # full run: ~11 min on 2 cores at goal speed, longer if not
     python benchmarks/run.py --quick    # smoke run with small sizes, under a minute
 
 Every measured command runs as a whole process, as a user would run it, so start-up is part
@@ -15,10 +15,13 @@ makes this script exit 1.
 from __future__ import annotations
 
 import argparse
+import compileall
+import hashlib
 import importlib.metadata
 import json
 import os
 import platform
+import resource
 import shutil
 import signal
 import statistics
@@ -29,7 +32,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +63,7 @@ class Plan:
     bulk_n: int = 10_000
     startup_runs: int = 10
     repeat: int = 3
+    markdown: bool = False
 
 
 FULL = Plan()
@@ -154,6 +158,7 @@ class Context:
     plan: Plan
     scratch: Path
     protest_ready: bool
+    pythonpath: Path | None = None
 
     def env(self, *, port: int = 0, log: Path | None = None) -> dict[str, str]:
         """A clean environment: no user config, no keyring, no colour, loopback SMTP only."""
@@ -174,11 +179,31 @@ class Context:
             "PROTEST_SMTP_SECURITY": "none",
             "PROTEST_LOG": str(log or self.fresh_path("send-log", ".sqlite3")),
         })
+        if self.pythonpath is not None:
+            env["PYTHONPATH"] = str(self.pythonpath)
         return env
 
     def fresh_path(self, stem: str, suffix: str = "") -> Path:
         """A path no earlier run used, so every run starts with an empty send log."""
         return Path(tempfile.mkdtemp(prefix=f"{stem}-", dir=self.scratch)) / f"{stem}{suffix}"
+
+
+def snapshot_source(scratch: Path) -> tuple[Path, str]:
+    """Copy src/ and byte-compile the copy; return it and a digest of the sources.
+
+    Others edit the tree while a run takes minutes, so every case must measure the same code.
+    The copy goes first on PYTHONPATH, ahead of the editable install. Compiling matters too:
+    with PYTHONDONTWRITEBYTECODE set (as here) the tree has no .pyc files and every run would
+    recompile protest, which an installed copy never does.
+    """
+    dest = scratch / "src"
+    shutil.copytree(ROOT / "src", dest,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "*.pyc"))
+    digest = hashlib.sha256()
+    for path in sorted(dest.rglob("*.py")):
+        digest.update(path.relative_to(dest).as_posix().encode() + b"\0" + path.read_bytes())
+    compileall.compile_dir(dest, quiet=1)
+    return dest, digest.hexdigest()[:12]
 
 
 def find_protest(override: str | None) -> list[str]:
@@ -221,7 +246,7 @@ class Row:
     def cell(self) -> str:
         """Median with min-max, the range showing how noisy the repeats were."""
         if not self.values:
-            return "skipped"
+            return "n/a"
         med = self.fmt.format(statistics.median(self.values))
         if len(self.values) == 1:
             return med
@@ -240,12 +265,19 @@ class Report:
     rows: list[Row] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    load_at_start: float = field(default_factory=lambda: os.getloadavg()[0])
+    cpu_at_start: tuple[float, float] = field(default_factory=lambda: cpu_seconds())
 
     def add(self, row: Row) -> Row:
         """Keep the row and show it at once, so a long run shows progress."""
         self.rows.append(row)
         print(f"  {row.case:<40} {row.metric:<28} {row.cell()}", flush=True)
         return row
+
+    def problem(self, text: str) -> None:
+        """Keep a correctness problem and show it at once."""
+        self.problems.append(text)
+        print(f"  PROBLEM: {text}", flush=True)
 
     def find(self, case: str, metric: str) -> Row | None:
         """Look up an earlier row, for goals that combine two measurements."""
@@ -304,8 +336,16 @@ class SendRun:
         return float("nan") if first is None else first - self.measured.started_at
 
 
+def send_runs(ctx: Context, report: Report, *, argv_for: Callable[[int], list[str]],
+              letters: int, rtt_ms: float, label: str) -> list[SendRun]:
+    """``repeat`` runs; a failed run is reported as a problem and left out of the numbers."""
+    runs = [send_once(ctx, report, argv_for=argv_for, letters=letters, rtt_ms=rtt_ms,
+                      label=label) for _ in range(ctx.plan.repeat)]
+    return [r for r in runs if r is not None]
+
+
 def send_once(ctx: Context, report: Report, *, argv_for: Callable[[int], list[str]],
-              letters: int, rtt_ms: float, label: str) -> SendRun:
+              letters: int, rtt_ms: float, label: str) -> SendRun | None:
     """Start a sink, run one sender process against it, stop the sink, check delivery."""
     timeout = 120 + letters * 12 * max(rtt_ms, 1.0) / 1000.0
     with sink(rtt_ms=rtt_ms, scratch=Path(tempfile.mkdtemp(dir=ctx.scratch))) as handle:
@@ -313,10 +353,12 @@ def send_once(ctx: Context, report: Report, *, argv_for: Callable[[int], list[st
         measured = run_measured(argv_for(handle.port), env=ctx.env(port=handle.port, log=log),
                                 timeout=timeout)
         stats = handle.stop()
+    problems = check_delivery(stats, expected=letters, label=label)
     if measured.returncode != 0:
-        report.problems.append(f"{label}: exit {measured.returncode}: {measured.output_tail}")
-    report.problems.extend(check_delivery(stats, expected=letters, label=label))
-    return SendRun(measured=measured, stats=stats, letters=letters)
+        problems.insert(0, f"{label}: exit {measured.returncode}: {measured.output_tail}")
+    for problem in problems:
+        report.problem(problem)
+    return None if problems else SendRun(measured=measured, stats=stats, letters=letters)
 
 
 def protest_send_argv(ctx: Context, targets: Path, k: int) -> Callable[[int], list[str]]:
@@ -337,9 +379,10 @@ def reference_argv(targets: Path, k: int) -> Callable[[int], list[str]]:
                          "--port", str(port), "-k", str(k)]
 
 
-def campaign(size: int) -> Path:
+def campaign(ctx: Context, size: int) -> Path:
     """A generated campaign of ``size`` targets in the git-ignored work folder."""
-    return generate(out=WORK / f"campaign-{size}", count=size)
+    kind = "md" if ctx.plan.markdown else "txt"
+    return generate(out=WORK / f"campaign-{kind}-{size}", count=size, markdown=ctx.plan.markdown)
 
 
 def ceiling(k: int, run: SendRun, rtt_ms: float) -> float:
@@ -350,12 +393,11 @@ def ceiling(k: int, run: SendRun, rtt_ms: float) -> float:
 def case_concurrency(ctx: Context, report: Report) -> None:
     """RTT 20 ms, K = 1..16: how close protest gets to the round-trip ceiling."""
     plan = ctx.plan
-    targets = campaign(plan.send_n)
+    targets = campaign(ctx, plan.send_n)
     for k in plan.concurrencies:
         label = f"send RTT {plan.rtt_ms:g} ms N={plan.send_n} K={k}"
-        runs = [send_once(ctx, report, argv_for=protest_send_argv(ctx, targets, k),
-                          letters=plan.send_n, rtt_ms=plan.rtt_ms, label=label)
-                for _ in range(plan.repeat)]
+        runs = send_runs(ctx, report, argv_for=protest_send_argv(ctx, targets, k),
+                         letters=plan.send_n, rtt_ms=plan.rtt_ms, label=label)
         report.add(Row(label, "letters/s", [r.letters_per_s for r in runs]))
         report.add(Row(label, "round trips/letter", [r.round_trips_per_letter for r in runs],
                        fmt="{:.2f}"))
@@ -382,11 +424,11 @@ def add_sink_rows(report: Report, label: str, runs: list[SendRun]) -> None:
 def case_reference(ctx: Context, report: Report) -> None:
     """A minimal aiosmtplib sender at K=8: the share of the ceiling Python itself allows."""
     plan = ctx.plan
-    targets = campaign(plan.send_n)
+    targets = campaign(ctx, plan.send_n)
     k = 8
     label = f"reference aiosmtplib RTT {plan.rtt_ms:g} ms N={plan.send_n} K={k}"
-    runs = [send_once(ctx, report, argv_for=reference_argv(targets, k), letters=plan.send_n,
-                      rtt_ms=plan.rtt_ms, label=label) for _ in range(plan.repeat)]
+    runs = send_runs(ctx, report, argv_for=reference_argv(targets, k), letters=plan.send_n,
+                     rtt_ms=plan.rtt_ms, label=label)
     report.add(Row(label, "letters/s", [r.letters_per_s for r in runs]))
     report.add(Row(label, "share of ceiling %",
                    [100 * r.letters_per_s / ceiling(k, r, plan.rtt_ms) for r in runs]))
@@ -396,10 +438,10 @@ def case_reference(ctx: Context, report: Report) -> None:
 def case_fast(ctx: Context, report: Report) -> None:
     """RTT 0: the CPU cost per letter, with the send log on."""
     plan = ctx.plan
-    targets = campaign(plan.fast_n)
+    targets = campaign(ctx, plan.fast_n)
     label = f"send RTT 0 ms N={plan.fast_n} K={plan.fast_k}"
-    runs = [send_once(ctx, report, argv_for=protest_send_argv(ctx, targets, plan.fast_k),
-                      letters=plan.fast_n, rtt_ms=0.0, label=label) for _ in range(plan.repeat)]
+    runs = send_runs(ctx, report, argv_for=protest_send_argv(ctx, targets, plan.fast_k),
+                     letters=plan.fast_n, rtt_ms=0.0, label=label)
     row = report.add(Row(label, "letters/s", [r.letters_per_s for r in runs]))
     row.goal, row.passed = "≥ 400", row.median >= 400
     add_sink_rows(report, label, runs)
@@ -408,15 +450,15 @@ def case_fast(ctx: Context, report: Report) -> None:
 def case_baseline(ctx: Context, report: Report) -> None:
     """The naive tool on the same work, and protest's speed-up over it."""
     plan = ctx.plan
-    targets = campaign(plan.baseline_n)
+    targets = campaign(ctx, plan.baseline_n)
     label = f"naive baseline RTT {plan.rtt_ms:g} ms N={plan.baseline_n}"
-    runs = [send_once(ctx, report, argv_for=baseline_argv(targets), letters=plan.baseline_n,
-                      rtt_ms=plan.rtt_ms, label=label) for _ in range(plan.repeat)]
+    runs = send_runs(ctx, report, argv_for=baseline_argv(targets), letters=plan.baseline_n,
+                     rtt_ms=plan.rtt_ms, label=label)
     base = report.add(Row(label, "letters/s", [r.letters_per_s for r in runs], fmt="{:.2f}"))
     report.add(Row(label, "round trips/letter", [r.round_trips_per_letter for r in runs],
                    fmt="{:.2f}"))
     k8 = report.find(f"send RTT {plan.rtt_ms:g} ms N={plan.send_n} K=8", "letters/s")
-    if k8 is not None and k8.values:
+    if k8 is not None and k8.values and base.values:
         ratio = report.add(Row("protest K=8 / naive baseline", "speed-up x",
                                [v / base.median for v in k8.values]))
         ratio.goal, ratio.passed = "≥ 10x", ratio.median >= 10
@@ -425,7 +467,7 @@ def case_baseline(ctx: Context, report: Report) -> None:
 def case_bulk(ctx: Context, report: Report) -> None:
     """10,000 targets: dry-run rendering and validation must stay fast and small."""
     plan = ctx.plan
-    targets = campaign(plan.bulk_n)
+    targets = campaign(ctx, plan.bulk_n)
     dry: list[Measured] = []
     for _ in range(plan.repeat):
         out = ctx.fresh_path("dry-run-out")
@@ -434,7 +476,7 @@ def case_bulk(ctx: Context, report: Report) -> None:
             env=ctx.env(), timeout=600)))
         produced = len(list(out.glob("*.eml")))
         if produced != plan.bulk_n:
-            report.problems.append(f"dry-run {plan.bulk_n}: wrote {produced} .eml files")
+            report.problem(f"dry-run {plan.bulk_n}: wrote {produced} .eml files")
     add_time_and_rss(report, f"send --dry-run --out, {plan.bulk_n} targets", dry)
     val = [checked(report, f"validate {plan.bulk_n}", run_measured(
         [*ctx.protest, "validate", "-t", str(targets)], env=ctx.env(), timeout=600))
@@ -445,13 +487,14 @@ def case_bulk(ctx: Context, report: Report) -> None:
 def checked(report: Report, label: str, measured: Measured) -> Measured:
     """Record a failing command as a problem; its time would be meaningless."""
     if measured.returncode != 0:
-        report.problems.append(f"{label}: exit {measured.returncode}: {measured.output_tail}")
+        report.problem(f"{label}: exit {measured.returncode}: {measured.output_tail}")
     return measured
 
 
 def add_time_and_rss(report: Report, label: str, runs: list[Measured], *, goals: bool = True
                      ) -> None:
     """Seconds and peak RSS rows; the 10k dry-run goals are < 10 s and < 200 MB."""
+    runs = [m for m in runs if m.returncode == 0]  # a failed run's time means nothing
     secs = report.add(Row(label, "seconds", [m.seconds for m in runs], fmt="{:.2f}"))
     rss = report.add(Row(label, "peak RSS MB", [m.max_rss_mb for m in runs], fmt="{:.0f}"))
     if goals:
@@ -482,8 +525,9 @@ def case_startup(ctx: Context, report: Report) -> None:
 def time_command(ctx: Context, report: Report, argv: list[str], runs: int) -> list[float]:
     """Wall seconds of ``runs`` runs, after one untimed warm-up to fill the OS page cache."""
     run_measured(argv, env=ctx.env(), timeout=60)
-    return [checked(report, " ".join(argv[-3:]), run_measured(argv, env=ctx.env(), timeout=60)
-                    ).seconds for _ in range(runs)]
+    measured = [checked(report, " ".join(argv[-3:]), run_measured(argv, env=ctx.env(), timeout=60))
+                for _ in range(runs)]
+    return [m.seconds for m in measured if m.returncode == 0]
 
 
 # --------------------------------------------------------------------------- output
@@ -508,6 +552,25 @@ def machine_lines() -> list[str]:
     ]
 
 
+def cpu_seconds() -> tuple[float, float]:
+    """(CPU busy seconds on the whole machine, CPU seconds of this run and its children)."""
+    own = sum(getattr(resource.getrusage(who), f) for who in
+              (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN) for f in ("ru_utime", "ru_stime"))
+    busy = float("nan")
+    with _suppress_os_error():
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        idle = fields[3] + fields[4]  # idle + iowait
+        busy = (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+    return busy, own
+
+
+def other_cpu_share(report: Report, elapsed: float) -> float:
+    """Share of one core that other sessions' processes took: noise in every number here."""
+    busy0, own0 = report.cpu_at_start
+    busy1, own1 = cpu_seconds()
+    return max(0.0, (busy1 - busy0) - (own1 - own0)) / max(elapsed, 1e-9)
+
+
 @contextmanager
 def _suppress_os_error() -> Iterator[None]:
     """/proc is Linux-only; elsewhere the machine line just says unknown."""
@@ -524,10 +587,16 @@ def _version(name: str) -> str:
 
 def markdown(report: Report, *, plan: Plan, quick: bool, elapsed: float) -> str:
     """RESULTS.md: context, the table, goals, and any correctness problems."""
+    flags = (" --quick" if quick else "") + (" --markdown" if plan.markdown else "")
+    letters = "Markdown (.md.j2: text and HTML parts)" if plan.markdown else "plain text (.txt.j2)"
     lines = ["# protest benchmark results", "",
-             f"Generated by `python benchmarks/run.py{' --quick' if quick else ''}` on "
+             f"Generated by `python benchmarks/run.py{flags}` on "
              f"{time.strftime('%Y-%m-%d %H:%M %Z')} in {elapsed:.0f} s; "
-             f"{plan.repeat} repeat(s), median (min..max).", "", *machine_lines(), ""]
+             f"{plan.repeat} repeat(s), median (min..max); letters are {letters}.",
+             "", *machine_lines(), ""]
+    lines.append(f"- Other load: 1-min load average {report.load_at_start:.2f} at start; "
+                 f"{other_cpu_share(report, elapsed):.0%} of one core used by processes outside "
+                 "this run while it ran (above ~10%, numbers are pessimistic)")
     lines += [f"- Note: {note}" for note in report.notes]
     lines += ["", "| Case | Metric | Median (min..max) | Goal | Result |",
               "| --- | --- | --- | --- | --- |"]
@@ -567,12 +636,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, one repeat")
     parser.add_argument("--repeat", type=int, help="runs per case (default 3, quick 1)")
+    parser.add_argument("--markdown", action="store_true",
+                        help="Markdown letters (.md.j2, sent with an HTML part) instead of text")
     parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES),
                         help="run only these cases")
     parser.add_argument("--results", type=Path,
                         help="Markdown output (default benchmarks/RESULTS.md; "
                              "quick: benchmarks/.work/RESULTS-quick.md)")
     parser.add_argument("--protest", help="path of the protest executable to measure")
+    parser.add_argument("--live-tree", action="store_true",
+                        help="measure src/ as it is instead of a compiled snapshot of it")
     return parser.parse_args(argv)
 
 
@@ -580,16 +653,22 @@ def main(argv: list[str] | None = None) -> int:
     """Run the chosen cases, print the table and write RESULTS.md."""
     args = parse_args(argv)
     plan = QUICK if args.quick else FULL
-    if args.repeat:
-        plan = Plan(**{**plan.__dict__, "repeat": args.repeat})
+    plan = replace(plan, repeat=args.repeat or plan.repeat, markdown=args.markdown)
     WORK.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="protest-bench-") as tmp:
-        protest = find_protest(args.protest)
-        probe = Context(protest=protest, plan=plan, scratch=Path(tmp), protest_ready=False)
-        ready = protest_send_ready(protest, probe.env())
-        ctx = Context(protest=protest, plan=plan, scratch=Path(tmp), protest_ready=ready)
         report = Report()
+        protest = find_protest(args.protest)
+        pythonpath = None
+        if not args.live_tree:
+            pythonpath, digest = snapshot_source(Path(tmp))
+            report.notes.append(f"protest measured from a byte-compiled snapshot of src/ "
+                                f"(sha256 of the .py files: {digest})")
+        probe = Context(protest=protest, plan=plan, scratch=Path(tmp), protest_ready=False,
+                        pythonpath=pythonpath)
+        ready = protest_send_ready(protest, probe.env())
+        ctx = Context(protest=protest, plan=plan, scratch=Path(tmp), protest_ready=ready,
+                      pythonpath=pythonpath)
         if not ready:
             report.notes.append("`protest send` is not ready (its --help lacks --concurrency/"
                                 "--rate): protest cases skipped.")

@@ -416,8 +416,12 @@ def test_nothing_listening_is_unavailable() -> None:
 @contextlib.asynccontextmanager
 async def raw_server(greeting: bytes | None) -> AsyncIterator[int]:
     """A bare TCP server: says ``greeting`` (or nothing) and waits for the client to leave."""
+    handlers: set[asyncio.Task[Any]] = set()
 
     async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        handlers.add(task)
         if greeting is not None:
             writer.write(greeting)
             await writer.drain()
@@ -425,8 +429,13 @@ async def raw_server(greeting: bytes | None) -> AsyncIterator[int]:
         writer.close()
 
     server = await asyncio.start_server(client, HOST, 0)
-    async with server:
-        yield int(server.sockets[0].getsockname()[1])
+    try:
+        async with server:
+            yield int(server.sockets[0].getsockname()[1])
+    finally:
+        # let each handler see the client leave, so none is cancelled at loop shutdown
+        if handlers:
+            await asyncio.wait(handlers, timeout=2.0)
 
 
 def test_421_greeting_is_unavailable() -> None:

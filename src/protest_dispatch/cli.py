@@ -6,6 +6,7 @@ Heavy modules (pydantic, jinja2, aiosmtplib) are imported inside the commands so
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -306,12 +307,171 @@ def log_(
 ) -> None:
     """Show what happened to each letter (and call), from the send log."""
     from . import views
-    from .session import open_log
+    from .session import existing_log
 
     if json_ and csv_:
         raise InputError("Choose one of --json and --csv.")
-    with open_log(log=log, config_path=config) as sendlog:
+    path, sendlog = existing_log(log=log, config_path=config)
+    if sendlog is None:
+        views.no_log(path, as_json=json_, as_csv=csv_)
+        return
+    with sendlog:
         views.log(sendlog, campaign=campaign, status=status, as_json=json_, as_csv=csv_)
+
+
+# -- set-up, calls and status (issue 6) ---------------------------------------------
+
+SmtpHostOpt = Annotated[
+    str | None,
+    typer.Option("--smtp-host", envvar="PROTEST_SMTP_HOST", help="SMTP server host name."),
+]
+SmtpPortOpt = Annotated[
+    int | None,
+    typer.Option("--smtp-port", envvar="PROTEST_SMTP_PORT",
+                 help="SMTP port [default: 587 starttls, 465 tls, 25 none]."),
+]
+SmtpSecurityOpt = Annotated[
+    str | None,
+    typer.Option("--smtp-security", envvar="PROTEST_SMTP_SECURITY",
+                 help="starttls (required STARTTLS, the default), tls, or none."),
+]
+SmtpCaFileOpt = Annotated[
+    Path | None,
+    typer.Option("--smtp-ca-file", envvar="PROTEST_SMTP_CA_FILE",
+                 help="PEM file of a private certificate authority to trust."),
+]
+
+
+class CallOutcome(StrEnum):
+    reached = "reached"
+    voicemail = "voicemail"
+    no_answer = "no-answer"
+    wrong_number = "wrong-number"
+
+
+@app.command()
+def init(
+    config: ConfigOpt = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing config file without asking.")
+    ] = False,
+) -> None:
+    """Set up in a minute: who you are and how to send mail (writes the config file)."""
+    from . import setupviews, wizard
+    from .config import default_config_path
+    from .init import config_values, dump_toml, header, write_config
+
+    path = config or default_config_path()
+    if path.exists() and not force and not wizard.confirm_replace(path):
+        setupviews.keep_existing(path)
+        return
+    answers = wizard.ask(config_path=path)
+    text = dump_toml(config_values(answers), comment=header(answers))
+    setupviews.written(path=write_config(path=path, text=text, replace=True), answers=answers)
+
+
+@app.command()
+def doctor(
+    from_: FromOpt = None,
+    config: ConfigOpt = None,
+    log: LogOpt = None,
+    smtp_host: SmtpHostOpt = None,
+    smtp_port: SmtpPortOpt = None,
+    smtp_security: SmtpSecurityOpt = None,
+    smtp_ca_file: SmtpCaFileOpt = None,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=0.1, max=120, help="Seconds to wait for each step.")
+    ] = 10.0,
+) -> None:
+    """Check the settings and the way to your mail server (DNS, TLS, login), sending nothing."""
+    from . import setupviews
+    from .doctor import DoctorRequest, run
+
+    report = run(request=DoctorRequest(
+        config_path=config, from_=from_, log=log, smtp_host=smtp_host, smtp_port=smtp_port,
+        smtp_security=smtp_security, smtp_ca_file=smtp_ca_file, timeout=timeout,
+    ))
+    setupviews.doctor(report)
+    raise typer.Exit(report.exit_code)
+
+
+@app.command()
+def calls(
+    targets: TargetsOpt = Path("targets.yaml"),
+    only: OnlyOpt = None,
+    country: CountryOpt = None,
+    lang: LangOpt = None,
+    from_: FromOpt = None,
+    all_: Annotated[
+        bool,
+        typer.Option("--all", help="Also targets already reached, and letter targets with a "
+                     "phone number."),
+    ] = False,
+    log: LogOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """The call sheet: whom to phone, the time there, what to say, and how it went so far."""
+    from . import callsheet, callviews
+    from .session import prepare
+
+    session = prepare(targets=targets, config_path=config, from_=from_, country=country,
+                      lang=lang, only=only or (), dry_run=True)
+    with callsheet.existing_log(session=session, log=log) as sendlog:
+        sheet = callsheet.build(session=session, log=sendlog, all_phones=all_)
+    callviews.sheet(sheet, placeholder=session.placeholder)
+
+
+@app.command()
+def called(
+    target_id: Annotated[str, typer.Argument(metavar="ID", help="The target's id.")],
+    outcome: Annotated[CallOutcome, typer.Option("--outcome", help="How the call went.")],
+    note: Annotated[
+        str | None, typer.Option("--note", help="What they said, whom you spoke to.")
+    ] = None,
+    targets: TargetsOpt = Path("targets.yaml"),
+    from_: FromOpt = None,
+    log: LogOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Record a call you made; a target stays on the call sheet until it is reached."""
+    from . import callsheet, callviews
+    from .sendlog import SendLog
+    from .session import log_path, prepare
+
+    session = prepare(targets=targets, config_path=config, from_=from_, country=None,
+                      lang=None, dry_run=True)
+    callsheet.require_sender(session)
+    target = callsheet.find_target(session, target_id)
+    clean = callsheet.clean_note(note)
+    with SendLog.open(path=log_path(log=log, config=session.config)) as sendlog:
+        call = sendlog.record_call(campaign=session.campaign_id, target=target.id,
+                                   sender=session.sender.email, outcome=outcome.value,
+                                   note=clean)
+        left = len(callsheet.unreached(session, sendlog))
+    callviews.recorded(call=call, target=target, left=left)
+
+
+@app.command()
+def status(
+    campaign: Annotated[
+        str | None, typer.Option("--campaign", help="Only this campaign id.")
+    ] = None,
+    targets: Annotated[
+        Path | None,
+        typer.Option("--targets", "-t", help="The campaign file, to count letters not sent "
+                     "yet and calls to make [default: targets.yaml here, if there is one]."),
+    ] = None,
+    from_: FromOpt = None,
+    country: CountryOpt = None,
+    log: LogOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Each campaign at a glance: sent, deferred, failed, uncertain, and calls."""
+    from . import callviews
+    from .status import gather
+
+    callviews.status(gather(config_path=config, targets=targets, campaign=campaign,
+                            from_=from_, country=country, log=log))
 
 
 def main() -> None:

@@ -115,20 +115,28 @@ class Dispatcher:
         self.limiter = RateLimiter(options.rate)
         self.summary = Summary()
         self.sender = composer.sender
+        self._first_open = asyncio.Event()  # set once the first connection is in (or gave up)
 
     async def run(self, jobs: Sequence[Job]) -> Summary:
         queue: Iterator[Job] = iter(jobs)
         workers = max(1, min(self.options.concurrency, len(jobs)))
-        await asyncio.gather(*(self._worker(queue) for _ in range(workers)))
-        self.summary.not_attempted = sum(1 for _ in queue)
+        await asyncio.gather(*(self._worker(queue, first=n == 0) for n in range(workers)))
+        self.summary.not_attempted += sum(1 for _ in queue)
         return self.summary
 
     def _stop(self, reason: ProtestError) -> None:
         if self.summary.stopped is None:
             self.summary.stopped = reason
 
-    async def _worker(self, queue: Iterator[Job]) -> None:
+    async def _worker(self, queue: Iterator[Job], *, first: bool) -> None:
+        """Work through the queue on one connection.
+
+        Only the first worker connects at once; the others wait until it is in, so a
+        wrong password, certificate or host costs one failed login, not one per worker.
+        """
         connection = SmtpConnection(settings=self.settings)
+        if not first:
+            await self._first_open.wait()
         try:
             while self.summary.stopped is None and not self.summary.quota_reached:
                 job = next(queue, None)
@@ -149,6 +157,8 @@ class Dispatcher:
                     self._stop(exc)
                     self.summary.not_attempted += 1
         finally:
+            if first:
+                self._first_open.set()
             await connection.close()
 
     async def _send(self, connection: SmtpConnection, job: Job, letter: Letter) -> None:
@@ -158,25 +168,31 @@ class Dispatcher:
         )
         waited = 0.0
         last: Delivery | None = None
+        unreachable: SmtpUnavailableError | None = None
         for attempt in range(1, self.options.attempts + 1):
             if attempt > 1:
-                delay = min(BACKOFF_FIRST * 2 ** (attempt - 2), BACKOFF_BUDGET - waited)
+                delay = BACKOFF_FIRST * 2 ** (attempt - 2)
+                if waited + delay > BACKOFF_BUDGET:
+                    break  # a longer wait is the next run's job, not a burst of quick retries
                 delay *= random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not a secret
                 waited += delay
                 await asyncio.sleep(delay)
             if not connection.is_open:
                 try:
                     await connection.open()
-                except SmtpUnavailableError:
-                    if attempt == self.options.attempts or waited >= BACKOFF_BUDGET:
-                        raise
+                except SmtpUnavailableError as exc:
+                    unreachable = exc
                     continue
+                unreachable = None
+                self._first_open.set()
             await self.limiter.wait()
             last = await self._attempt(connection, letter, message_id)
             if last.reconnect:
                 await connection.close()
-            if last.outcome != "deferred" or waited >= BACKOFF_BUDGET:
+            if last.outcome != "deferred":
                 break
+        if unreachable is not None:
+            raise unreachable
         assert last is not None, "the loop either delivers once or raises"
         self._report(letter, last)
 
@@ -198,12 +214,17 @@ class Dispatcher:
                 mail_from=self.sender.email, to=recipients[0], copies=recipients[1:], data=data
             )
         except asyncio.CancelledError:
+            why = "the run was interrupted while this letter was being sent; the server may have it"
             if not test:
                 self.log.finish(
                     campaign=self.campaign_id, target=letter.target.id, sender=self.sender.email,
-                    status="uncertain", error="the run was interrupted while this letter was "
-                    "being sent; the server may have it",
+                    status="uncertain", error=why,
                 )
+            # reported too, so an interrupted run still accounts for this letter
+            result = Result(target=letter.target.id, to=letter.to, status="uncertain",
+                            code=None, message=f"Delivery is uncertain: {why}.")
+            self.summary.results.append(result)
+            self.on_result(result)
             raise
         if not test:
             self.log.finish(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +19,11 @@ import yaml
 from pydantic import ValidationError
 
 from .errors import CampaignError, InputError, Problem
-from .model import Campaign, CampaignInfo, Target
+from .model import MAX_RECIPIENTS, Campaign, CampaignInfo, FieldError, Target
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_VALUES = 500_000
+MAX_DEPTH = 50
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -51,8 +52,8 @@ def resolve_campaign_path(path: Path) -> Path:
 def load_campaign(*, path: Path) -> LoadedCampaign:
     path = resolve_campaign_path(path)
     text = _read_text(path)
-    data, lines = _parse(path, text)
-    campaign = _validate(path, data, lines)
+    data, lines, found = _parse(path, text)
+    campaign = _validate(path, data, lines, found)
     return LoadedCampaign(
         campaign=campaign, path=path, letters_dir=path.parent / "letters", lines=lines
     )
@@ -89,7 +90,7 @@ def _single(path: Path, message: str, *, line: int | None = None) -> CampaignErr
     return CampaignError([Problem(file=path, message=message, line=line)])
 
 
-def _parse(path: Path, text: str) -> tuple[Any, dict[Path_, int]]:
+def _parse(path: Path, text: str) -> tuple[Any, dict[Path_, int], list[Problem]]:
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
@@ -109,11 +110,61 @@ def _parse(path: Path, text: str) -> tuple[Any, dict[Path_, int]]:
             "not a list or a single value",
             line=node.start_mark.line + 1,
         )
+    _check_shape(path, node)
     builder = _Builder(path)
     data = builder.build(node, ())
-    if builder.problems:
-        raise CampaignError(builder.problems)
-    return data, builder.lines
+    return data, builder.lines, builder.problems
+
+
+def _bomb(path: Path, node: yaml.Node) -> CampaignError:
+    return _single(
+        path,
+        f"the file expands to more than {MAX_VALUES:,} values; YAML anchors and "
+        "aliases seem to be used to multiply it (a 'billion laughs' file)",
+        line=node.start_mark.line + 1,
+    )
+
+
+def _check_shape(path: Path, root: yaml.Node) -> None:
+    """Refuse alias bombs and absurd nesting before building anything.
+
+    Counts what the document would expand to, each shared (aliased) node once
+    per use, in time linear in the nodes actually written, so a "billion laughs"
+    file is refused in milliseconds without being expanded.
+    """
+    known: dict[int, tuple[int, int]] = {}  # id(node) -> (values, height)
+    active: set[int] = set()
+
+    def measure(node: yaml.Node, depth: int) -> tuple[int, int]:
+        key = id(node)
+        if key in active:
+            raise _single(path, "an alias refers to itself", line=node.start_mark.line + 1)
+        if key not in known:
+            if depth > MAX_DEPTH:
+                raise _single(path, f"the file is nested more than {MAX_DEPTH} levels deep",
+                              line=node.start_mark.line + 1)
+            children: list[yaml.Node] = []
+            if isinstance(node, yaml.SequenceNode):
+                children = list(node.value)
+            elif isinstance(node, yaml.MappingNode):
+                children = [part for pair in node.value for part in pair]
+            active.add(key)
+            values, height = 1, 0
+            for child in children:
+                child_values, child_height = measure(child, depth + 1)
+                values += child_values
+                height = max(height, child_height + 1)
+                if values > MAX_VALUES:
+                    raise _bomb(path, node)
+            active.discard(key)
+            known[key] = (values, height)
+        values, height = known[key]
+        if depth + height > MAX_DEPTH:
+            raise _single(path, f"the file is nested more than {MAX_DEPTH} levels deep",
+                          line=node.start_mark.line + 1)
+        return values, height
+
+    measure(root, 0)
 
 
 class _Builder:
@@ -130,12 +181,7 @@ class _Builder:
     def build(self, node: yaml.Node, where: Path_) -> Any:
         self.values += 1
         if self.values > MAX_VALUES:
-            raise _single(
-                self.path,
-                f"the file expands to more than {MAX_VALUES:,} values; YAML anchors and "
-                "aliases seem to be used to multiply it (a 'billion laughs' file)",
-                line=node.start_mark.line + 1,
-            )
+            raise _bomb(self.path, node)
         if id(node) in self.active:
             raise _single(self.path, "an alias refers to itself", line=node.start_mark.line + 1)
         self.lines.setdefault(where, node.start_mark.line + 1)
@@ -156,9 +202,16 @@ class _Builder:
             return self.constructor.construct_object(node)
         except yaml.constructor.ConstructorError:
             raise _tag_error(self.path, node) from None
+        except (ValueError, OverflowError):  # e.g. an integer of 5,000 digits
+            raise _single(
+                self.path, f"the value '{node.value[:40]}...' is not a number YAML can read "
+                "(far too many digits?); if it is text, put it in quotes",
+                line=node.start_mark.line + 1,
+            ) from None
 
     def _mapping(self, node: yaml.MappingNode, where: Path_) -> dict[str, Any]:
         result: dict[str, Any] = {}
+        start = len(self.problems)
         for key_node, value_node in node.value:
             line = key_node.start_mark.line + 1
             if key_node.tag == "tag:yaml.org,2002:merge":
@@ -177,6 +230,10 @@ class _Builder:
                 continue
             self.lines[(*where, key)] = line
             result[key] = self.build(value_node, (*where, key))
+        target = result.get("id")
+        if len(where) == 2 and where[0] == "targets" and isinstance(target, str):
+            self.problems[start:] = [p if p.target is not None else replace(p, target=target)
+                                     for p in self.problems[start:]]
         return result
 
 
@@ -189,29 +246,62 @@ def _tag_error(path: Path, node: yaml.Node) -> CampaignError:
     )
 
 
-def _validate(path: Path, data: dict[str, Any], lines: dict[Path_, int]) -> Campaign:
+def _validate(
+    path: Path, data: dict[str, Any], lines: dict[Path_, int], found: list[Problem]
+) -> Campaign:
+    """Every problem at once: YAML-level ones, field ones and duplicate ids together."""
+    problems = list(found)
+    campaign: Campaign | None = None
     try:
         campaign = Campaign.model_validate(data)
     except ValidationError as exc:
-        raise CampaignError(list(_problems(path, data, lines, exc))) from None
-    problems = list(_duplicate_ids(path, campaign, lines))
-    if problems:
-        raise CampaignError(problems)
+        problems.extend(_problems(path, data, lines, exc))
+    problems.extend(_duplicate_ids(path, data, lines))
+    if campaign is not None:
+        problems.extend(_too_many_recipients(path, campaign, lines))
+    if problems or campaign is None:
+        raise CampaignError(sorted(problems, key=lambda p: p.line or 0))
     return campaign
 
 
-def _duplicate_ids(path: Path, campaign: Campaign, lines: dict[Path_, int]) -> Iterator[Problem]:
+def _duplicate_ids(path: Path, data: Any, lines: dict[Path_, int]) -> Iterator[Problem]:
+    targets = data.get("targets") if isinstance(data, dict) else None
+    if not isinstance(targets, list):
+        return
     seen: dict[str, int] = {}
-    for index, target in enumerate(campaign.targets):
-        if target.id in seen:
-            first = lines.get(("targets", seen[target.id]))
+    for index, item in enumerate(targets):
+        raw = item.get("id") if isinstance(item, dict) else None
+        if not isinstance(raw, str):
+            continue
+        target_id = raw.strip()
+        if target_id in seen:
+            first = lines.get(("targets", seen[target_id]))
             yield Problem(
-                file=path, line=lines.get(("targets", index, "id")), target=target.id, field="id",
-                message=f"the id '{target.id}' is already used by the target on line {first}; "
+                file=path, line=lines.get(("targets", index, "id")), target=target_id, field="id",
+                message=f"the id '{target_id}' is already used by the target on line {first}; "
                 "every target needs its own id",
             )
         else:
-            seen[target.id] = index
+            seen[target_id] = index
+
+
+def _too_many_recipients(
+    path: Path, campaign: Campaign, lines: dict[Path_, int]
+) -> Iterator[Problem]:
+    """Providers refuse a message with too many recipients; say so before sending."""
+    shared = campaign.campaign.cc
+    for index, target in enumerate(campaign.targets):
+        if target.email is None:
+            continue
+        count = len({a.casefold() for a in (target.email, *shared, *target.cc)})
+        if count > MAX_RECIPIENTS:
+            yield Problem(
+                file=path, line=lines.get(("targets", index, "cc"), lines.get(("targets", index))),
+                target=target.id, field="cc",
+                message=f"this letter would go to {count} addresses (the target, the campaign's "
+                f"copies and its own); mail providers refuse more than {MAX_RECIPIENTS} on "
+                "one message",
+            )
 
 
 _FIELDS = {"campaign": set(CampaignInfo.model_fields), "targets": set(Target.model_fields)}
@@ -222,6 +312,11 @@ def _problems(
 ) -> Iterator[Problem]:
     for error in exc.errors(include_url=False):
         loc: Path_ = tuple(error["loc"])
+        if error["type"] == "too_short" and loc == ("targets",) and error.get("input"):
+            continue  # pydantic counts only valid targets; the invalid ones are reported already
+        cause = (error.get("ctx") or {}).get("error")
+        if isinstance(cause, FieldError):
+            loc = (*loc, cause.field)
         target = _target_id(data, loc)
         line = _nearest_line(lines, loc)
         field_name = _field_name(loc)
@@ -276,8 +371,13 @@ def _humane(kind: str, msg: str, loc: Path_, ctx: dict[str, Any]) -> str:
         return "must be text (put it in quotes)"
     if kind in ("string_too_long",):
         return f"is too long: at most {ctx.get('max_length')} characters"
+    if kind == "too_long":  # a length checked after another validator ran
+        unit = "items" if ctx.get("field_type") in ("List", "Tuple") else "characters"
+        return f"is too long: at most {ctx.get('max_length')} {unit}"
     if kind in ("string_too_short",):
         return "must not be empty"
+    if kind in ("tuple_type", "list_type") and loc == ("targets",):
+        return "must be a list of targets, each starting with '- id:'"
     if kind in ("tuple_type", "list_type"):
         return "must be a list, like [a@example.org, b@example.org]"
     if kind in ("model_type", "model_attributes_type", "dict_type"):

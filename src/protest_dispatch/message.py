@@ -8,6 +8,7 @@ Envelope recipients come from the validated model, never from parsing headers.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -118,7 +119,17 @@ def build_message(
             render_html(letter.rendered.text), subtype="html", charset="utf-8",
             cte="quoted-printable",
         )
+        msg.set_boundary(_boundary(letter.rendered.text))
     return msg
+
+
+def _boundary(text: str) -> str:
+    """Derived from the letter, so two builds differ only in Date and Message-ID.
+
+    Both parts are quoted-printable, where '=' is always followed by a hex digit or a
+    line break, so a boundary starting '=_' can never occur in the content.
+    """
+    return "=_" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:40]
 
 
 def message_bytes(message: EmailMessage) -> bytes:

@@ -33,6 +33,14 @@ _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\u2028\u2029\x85]")
 _PHONE = re.compile(r"\+?[0-9 ()./-]{3,40}(?:\s*(?:ext\.?|x)\s*[0-9]{1,6})?")
 
 
+class FieldError(ValueError):
+    """A rule about the whole target that one field can fix, so messages can name it."""
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 def header_safe(value: str) -> str:
     """Refuse what could break out of a header: line breaks, controls, encoded words."""
     if "\r" in value or "\n" in value:
@@ -45,6 +53,11 @@ def header_safe(value: str) -> str:
             "write the text plainly"
         )
     return value
+
+
+def single_spaced(value: str) -> str:
+    """One space between words: a display name's runs of spaces collapse in mail readers."""
+    return " ".join(value.split())
 
 
 def email_address(value: Any) -> str:
@@ -111,7 +124,7 @@ def timezone_name(value: str) -> str:
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 Slug = Annotated[NonEmpty, StringConstraints(max_length=64), AfterValidator(slug)]
 HeaderText = Annotated[NonEmpty, AfterValidator(header_safe)]
-Name = Annotated[HeaderText, StringConstraints(max_length=MAX_NAME)]
+Name = Annotated[HeaderText, StringConstraints(max_length=MAX_NAME), AfterValidator(single_spaced)]
 Email = Annotated[str, BeforeValidator(email_address)]
 Country = Annotated[str, BeforeValidator(country_code)]
 Phone = Annotated[str, BeforeValidator(phone_number)]
@@ -149,10 +162,12 @@ class Target(Strict):
     @model_validator(mode="after")
     def _reachable(self) -> Target:
         if self.email is None and self.phone is None:
-            raise ValueError("needs an email address or a phone number (or both)")
+            raise FieldError("needs an email address or a phone number (or both)",
+                             field="email")
         if self.email is not None and self.template is None:
-            raise ValueError(
-                "has an email address, so it needs a 'template' (a letter in letters/)"
+            raise FieldError(
+                "has an email address, so it needs a 'template' (a letter in letters/)",
+                field="template",
             )
         return self
 

@@ -127,6 +127,7 @@ def _deliver(
         except KeyboardInterrupt:
             summary = dispatcher.summary
             summary.interrupted = True
+            summary.not_attempted = len(plan.jobs) - len(summary.results)
     if budget is not None and budget.blocked_until is not None:
         summary.quota_free_at = budget.blocked_until
     return summary

@@ -250,7 +250,7 @@ def _wrap(exc: sqlite3.Error, *, path: Path, action: str) -> SendLogError:
             f"{path} is not a SQLite database (file is not a database), so it cannot be the "
             "send log.",
             path=path,
-            hint="Check the send log path in your config or --send-log option; "
+            hint="Check the send log path (--log, PROTEST_LOG or the config file); "
             "move the file away if it is not needed.",
         )
     if primary == sqlite3.SQLITE_CORRUPT:
@@ -310,14 +310,14 @@ def _make_folder(folder: Path, *, path: Path) -> None:
             f"Cannot create the folder {folder} for the send log {path}: "
             f"{exc.strerror or exc}.",
             path=path,
-            hint="Check the send log path in your config or --send-log option; every part "
+            hint="Check the send log path (--log, PROTEST_LOG or the config file); every part "
             "of it before the file name must be a folder you can write.",
         ) from exc
     if not folder.is_dir():
         raise SendLogError(
             f"Cannot use {folder} as the folder of the send log {path}: it is not a folder.",
             path=path,
-            hint="Check the send log path in your config or --send-log option.",
+            hint="Check the send log path (--log, PROTEST_LOG or the config file).",
         )
     if not os.access(folder, os.W_OK | os.X_OK):
         raise SendLogError(
@@ -353,7 +353,7 @@ def _check_file(path: Path) -> None:
             f"{path} is not a SQLite database (file is not a database), so it cannot be "
             "the send log.",
             path=path,
-            hint="Check the send log path in your config or --send-log option; "
+            hint="Check the send log path (--log, PROTEST_LOG or the config file); "
             "move the file away if it is not needed.",
         )
 
@@ -783,7 +783,7 @@ def _check_identity(*, path: Path, app_id: int, version: int, tables: set[str]) 
             f"{path} is a SQLite database of another program (application id {app_id}, "
             f"tables: {listed}), not a protest send log.",
             path=path,
-            hint="Point the send log path in your config or --send-log option at a new "
+            hint="Point the send log path (--log, PROTEST_LOG or the config file) at a new "
             "file; protest will not change this one.",
         )
     if version > SCHEMA_VERSION:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,6 +90,7 @@ def log_path(*, log: Path | None, config: Config) -> Path:
     return Path(chosen).expanduser() if chosen else default_log_path()
 
 
-def open_log(*, log: Path | None, config_path: Path | None) -> AbstractContextManager[SendLog]:
-    config = Config.load(path=config_path)
-    return SendLog.open(path=log_path(log=log, config=config))
+def existing_log(*, log: Path | None, config_path: Path | None) -> tuple[Path, SendLog | None]:
+    """The send log if there is one; reading must not create an empty one."""
+    path = log_path(log=log, config=Config.load(path=config_path))
+    return path, (SendLog.open(path=path) if path.exists() else None)

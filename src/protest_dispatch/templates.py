@@ -2,16 +2,22 @@
 
 Templates come with the campaign, so they run in Jinja2's sandbox with
 ``StrictUndefined`` (a misspelt variable is an error, not an empty gap), may
-only load files inside ``letters/``, and are bounded in output size, numbers and
-time, so a hostile or careless template fails with a message instead of
-hanging or exhausting memory.
+only load files inside ``letters/``, and are bounded in output size, numbers,
+time and memory, so a hostile or careless template fails with a message instead
+of hanging or exhausting memory. Operations that could build a huge value in one
+uninterruptible C call (``*`` on text, ``%`` and ``format`` widths, ``replace``,
+``join``, ``indent``) are sized before they run; on Linux the address space is
+also capped while a template runs, as a backstop for whatever was not foreseen.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import re
+import resource
 import signal
+import string
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,8 +28,10 @@ from types import FrameType, TracebackType
 from typing import Any
 
 import jinja2
+from jinja2 import nodes
+from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .errors import CampaignError, Problem
 from .model import MAX_SUBJECT, Sender, Target, header_safe
@@ -31,6 +39,9 @@ from .model import MAX_SUBJECT, Sender, Target, header_safe
 MAX_LETTER_CHARS = 256 * 1024
 MAX_NUMBER = 100_000
 RENDER_SECONDS = 5.0
+MAX_TEMPLATE_BYTES = 1024 * 1024
+MAX_RENDER_MEMORY = 256 * 1024 * 1024
+_PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
 
 
 class _Limit(Exception):
@@ -51,12 +62,119 @@ def _bounded(value: Any) -> Any:
     return value
 
 
-def _bounded_filter(func: Callable[..., Any]) -> Callable[..., Any]:
+def _too_big(size: int) -> None:
+    if size > MAX_LETTER_CHARS:
+        raise SecurityError("the template builds a value larger than a letter may be")
+
+
+def _weight(value: Any) -> int:
+    """Roughly how long a value is as text, without building that text (shallow)."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, list | tuple):
+        return sum(len(i) if isinstance(i, str | list | tuple) else 1 for i in value)
+    return 1
+
+
+def _check_size(value: Any) -> Any:
+    if isinstance(value, str | list | tuple):
+        _too_big(len(value))
+    return value
+
+
+def _check_repeat(left: Any, right: Any) -> None:
+    """``'x' * n`` is one C call: size it before it runs."""
+    for seq, times in ((left, right), (right, left)):
+        if isinstance(seq, str | list | tuple) and isinstance(times, int):
+            _too_big(_weight(seq) * max(times, 0))
+
+
+def _width(number: str) -> int:
+    return int(number) if len(number) < 10 else MAX_LETTER_CHARS + 1
+
+
+def _check_percent(template: str) -> None:
+    """printf-style widths ('%999999999s') build their padding in one C call."""
+    total = 0
+    for width, precision in _PERCENT_SPEC.findall(template):
+        if "*" in (width, precision):
+            raise SecurityError("a '*' width in a % format is not allowed in letters")
+        total += _width(width or "0") + _width(precision or "0")
+    _too_big(total)
+
+
+def _check_format(template: str) -> None:
+    """str.format widths ('{:>999999999}') likewise; nested fields hide them, so refuse those."""
+    total = 0
+    for _, field_name, spec, _ in string.Formatter().parse(template):
+        if field_name is None or not spec:
+            continue
+        if "{" in spec:
+            raise SecurityError("nested fields in a format specification are not allowed")
+        total += sum(_width(n) for n in re.findall(r"\d+", spec))
+    _too_big(total)
+
+
+def _check_replace(text: Any, old: Any, new: Any, count: Any = -1) -> None:
+    text, old, new = str(text), str(old), str(new)
+    found = text.count(old) if old else len(text) + 1
+    if isinstance(count, int) and count >= 0:
+        found = min(found, count)
+    _too_big(len(text) + found * len(new))
+
+
+def _collect(items: Any, *, separator: str) -> list[Any]:
+    """Gather what a join will glue together, stopping as soon as it is too much."""
+    collected: list[Any] = []
+    size = 0
+    for item in items:
+        size += len(separator) + (len(item) if isinstance(item, str) else len(str(item)))
+        _too_big(size)
+        collected.append(item)
+    return collected
+
+
+def _sized_call(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
+    """Size the string methods whose output can dwarf their input; may return new args."""
+    owner = getattr(func, "__self__", None)
+    if not isinstance(owner, str):
+        return args
+    name = getattr(func, "__name__", "")
+    if name == "replace" and len(args) >= 2:
+        _check_replace(owner, *args[:3])
+    elif name == "join" and args:
+        return (_collect(args[0], separator=owner), *args[1:])
+    elif name == "expandtabs":
+        tabsize = args[0] if args else kwargs.get("tabsize", 8)
+        if isinstance(tabsize, int):
+            _too_big(len(owner) + owner.count("\t") * tabsize)
+    return args
+
+
+def _sized_filter(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
+    """Size the filters whose output can dwarf their input; may return new args."""
+    if name == "replace" and len(args) >= 4:  # (eval_ctx, s, old, new[, count])
+        _check_replace(*args[1:5])
+    elif name == "join" and len(args) >= 2 and kwargs.get("attribute") is None:
+        separator = str(args[2] if len(args) > 2 else kwargs.get("d", ""))
+        return (args[0], _collect(args[1], separator=separator), *args[2:])
+    elif name == "indent" and args:  # (s, width=4, ...)
+        width = args[1] if len(args) > 1 else kwargs.get("width", 4)
+        step = len(width) if isinstance(width, str) else width if isinstance(width, int) else 0
+        text = str(args[0])
+        _too_big(len(text) + (text.count("\n") + 1) * max(step, 0))
+    elif name == "format" and args:
+        _check_percent(str(args[0]))
+    return args
+
+
+def _bounded_filter(func: Callable[..., Any], name: str = "") -> Callable[..., Any]:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         for value in (*args, *kwargs.values()):
             _bounded(value)
-        return func(*args, **kwargs)
+        args = _sized_filter(name, args, kwargs)
+        return _check_size(func(*args, **kwargs))
 
     return wrapper
 
@@ -67,6 +185,7 @@ class _LettersLoader(jinja2.FileSystemLoader):
     def __init__(self, root: Path) -> None:
         super().__init__(str(root), followlinks=False)
         self.root = root.resolve()
+        self.escapes = not self.root.is_relative_to(root.parent.resolve())
 
     def get_source(
         self, environment: jinja2.Environment, template: str
@@ -74,16 +193,42 @@ class _LettersLoader(jinja2.FileSystemLoader):
         parts = template.replace("\\", "/").split("/")
         if template.startswith(("/", "\\")) or ".." in parts or ":" in parts[0]:
             raise SecurityError(f"'{template}' lies outside the letters/ folder")
+        if self.escapes:
+            raise SecurityError(
+                "the letters/ folder is a link to a place outside the campaign's folder"
+            )
+        path = self.root.joinpath(*parts)
+        if path.is_file() and path.stat().st_size > MAX_TEMPLATE_BYTES:
+            raise SecurityError(
+                f"'{template}' is larger than {MAX_TEMPLATE_BYTES // 1024} KiB; "
+                "a letter template is a few pages of text"
+            )
         source, filename, uptodate = super().get_source(environment, template)
         if not Path(os.path.realpath(filename)).is_relative_to(self.root):
             raise SecurityError(f"'{template}' leads outside the letters/ folder")
         return source, filename, uptodate
 
 
-class LetterEnvironment(SandboxedEnvironment):
-    """The sandbox, with bounds on the arithmetic and calls that build huge strings."""
+class _LetterCodeGenerator(CodeGenerator):
+    """Routes ``a ~ b`` through the environment, so it is sized like ``a + b``."""
+
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        self.write("environment.sized_concat((")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write("))")
+
+
+class LetterEnvironment(ImmutableSandboxedEnvironment):
+    """The sandbox, with bounds on the arithmetic and calls that build huge strings.
+
+    Immutable: letters never need ``list.append`` or ``dict.update``, and
+    ``l.extend(l)`` in a loop doubles a list in C faster than a timer can stop it.
+    """
 
     intercepted_binops = frozenset({"*", "**", "%", "+"})
+    code_generator_class = _LetterCodeGenerator
 
     def __init__(self, letters_dir: Path) -> None:
         super().__init__(
@@ -95,7 +240,7 @@ class LetterEnvironment(SandboxedEnvironment):
             keep_trailing_newline=True,
             auto_reload=False,
         )
-        self.filters = {name: _bounded_filter(f) for name, f in self.filters.items()}
+        self.filters = {name: _bounded_filter(f, name) for name, f in self.filters.items()}
         self.globals["range"] = _bounded_filter(range)
 
     def call_binop(
@@ -104,15 +249,29 @@ class LetterEnvironment(SandboxedEnvironment):
         if operator in ("*", "**"):
             _bounded(left)
             _bounded(right)
-        result = super().call_binop(context, operator, left, right)
-        if isinstance(result, str | list | tuple) and len(result) > MAX_LETTER_CHARS:
-            raise SecurityError("the template builds a value larger than a letter may be")
-        return result
+        if operator == "*":
+            # checked before multiplying: 'a' * 100000 * 100000 would take 10 GB first
+            _check_repeat(left, right)
+        if operator == "%" and isinstance(left, str):
+            _check_percent(left)
+        return _check_size(super().call_binop(context, operator, left, right))
 
     def call(self, __context: jinja2.runtime.Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         for value in (*args, *kwargs.values()):
             _bounded(value)
-        return super().call(__context, __obj, *args, **kwargs)
+        args = _sized_call(__obj, args, kwargs)
+        return _check_size(super().call(__context, __obj, *args, **kwargs))
+
+    def sized_concat(self, values: tuple[Any, ...]) -> str:
+        parts = [str(value) for value in values]
+        _too_big(sum(len(part) for part in parts))
+        return "".join(parts)
+
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        wrapped = super().wrap_str_format(value)
+        if wrapped is not None:
+            _check_format(value.__self__)
+        return wrapped
 
 
 class LetterRenderer:
@@ -131,14 +290,16 @@ class LetterRenderer:
         self.lang = lang
         self.today = today
         self._names: dict[str, str] = {}
+        self._subjects: dict[str, jinja2.Template] = {}  # compiled once, not once per target
 
     def template_for(self, name: str) -> str:
         """The language variant beside the letter if there is one (name.LL.md.j2)."""
         if name not in self._names:
             chosen = name
             if self.lang:
-                stem, _, ext = name.partition(".")
-                variant = f"{stem}.{self.lang}.{ext}"
+                folder, slash, base = name.rpartition("/")
+                stem, _, ext = base.partition(".")
+                variant = f"{folder}{slash}{stem}.{self.lang}.{ext}"
                 if (self.letters_dir / variant).is_file():
                     chosen = variant
             self._names[name] = chosen
@@ -160,6 +321,11 @@ class LetterRenderer:
         name = self.template_for(target.call_script)
         return self._render(name, self._context(target, line=line), target=target, line=line)
 
+    def render_subject(self, *, target: Target, line: int | None = None) -> str:
+        """The target's rendered subject: what a call is about when it has no script."""
+        subject: str = self._context(target, line=line)["campaign"]["subject"]
+        return subject
+
     def _context(self, target: Target, *, line: int | None) -> dict[str, Any]:
         values = target.model_dump()
         source = target.subject or self.subject
@@ -174,8 +340,10 @@ class LetterRenderer:
         self, source: str, context: dict[str, Any], *, target: Target, line: int | None
     ) -> str:
         with self._problems(name=None, target=target, line=line, field="subject"):
-            with _time_limit():
-                subject = self.env.from_string(source).render(context).strip()
+            with _limits():
+                if source not in self._subjects:
+                    self._subjects[source] = self.env.from_string(source)
+                subject = self._subjects[source].render(context).strip()
             if len(subject) > MAX_SUBJECT:
                 raise _Limit(f"the subject is {len(subject)} characters long; "
                              f"keep it under {MAX_SUBJECT}")
@@ -191,10 +359,10 @@ class LetterRenderer:
         self, name: str, context: dict[str, Any], *, target: Target, line: int | None
     ) -> str:
         with self._problems(name=name, target=target, line=line, field="template"):
-            template = self.env.get_template(name)
             parts: list[str] = []
             size = 0
-            with _time_limit():
+            with _limits():
+                template = self.env.get_template(name)
                 for chunk in template.generate(context):
                     size += len(chunk)
                     if size > MAX_LETTER_CHARS:
@@ -212,7 +380,8 @@ class LetterRenderer:
         try:
             yield
         except (_Limit, SecurityError, jinja2.TemplateError, _Timeout, ArithmeticError,
-                TypeError, ValueError, LookupError, AttributeError, RecursionError) as exc:
+                TypeError, ValueError, LookupError, AttributeError, RecursionError,
+                MemoryError) as exc:
             file, template_line = self._where(name, exc)
             raise CampaignError([Problem(
                 file=file or self.campaign_file,
@@ -251,6 +420,9 @@ def _explain(exc: BaseException, name: str | None) -> str:
         return f"rendering took longer than {RENDER_SECONDS:.0f} s; check the template's loops"
     if isinstance(exc, RecursionError):
         return "the template calls itself without end"
+    if isinstance(exc, MemoryError):
+        return (f"rendering needs more than {MAX_RENDER_MEMORY // 2**20} MiB of memory; "
+                "check the template's loops")
     if isinstance(exc, _Limit):
         return str(exc)
     return f"the template failed: {exc}"
@@ -277,3 +449,57 @@ def _time_limit() -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def _address_space_cap() -> tuple[int, int, int] | None:
+    """(cap, soft, hard) for RLIMIT_AS during a render, or None where none can be set.
+
+    Linux only: it reads /proc, and other systems do not enforce RLIMIT_AS. A
+    tighter limit that someone already set is left alone.
+    """
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            in_use = int(statm.read().split()[0]) * resource.getpagesize()
+    except (OSError, ValueError, IndexError):
+        return None
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    cap = in_use + MAX_RENDER_MEMORY
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    if soft != resource.RLIM_INFINITY and soft <= cap:
+        return None
+    return cap, soft, hard
+
+
+@contextmanager
+def _memory_limit() -> Iterator[None]:
+    """Cap the address space while a template runs: one C call must not eat the machine.
+
+    A backstop for what the size checks do not foresee; the limit is put back after.
+    """
+    found = _address_space_cap()
+    if found is not None:
+        cap, soft, hard = found
+        try:
+            resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+        except (ValueError, OSError):
+            found = None
+    try:
+        yield
+    finally:
+        if found is not None:
+            resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+@contextmanager
+def _limits() -> Iterator[None]:
+    """Time and memory bounds for one render.
+
+    Main thread only: signals and a process-wide limit cannot be scoped to
+    another thread. The timer is inside, so it stops before the cap is lifted.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    with _memory_limit(), _time_limit():
+        yield

@@ -5,12 +5,13 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import output
 from .compose import CallToMake
-from .errors import InputError
+from .errors import EXIT_FAILED, InputError
 from .message import Letter, make_message_id, write_eml
 
 if TYPE_CHECKING:
@@ -111,6 +112,17 @@ def calls(to_make: Sequence[CallToMake]) -> None:
 
 LOG_COLUMNS = ("campaign", "target", "to", "status", "attempts", "smtp_code", "updated_at",
                "error")
+CSV_COLUMNS = ("campaign", "target", "sender", "to", "cc", "status", "attempts", "smtp_code",
+               "error", "message_id", "updated_at", "refused", "next_attempt_at")
+
+
+def no_log(path: Path, *, as_json: bool, as_csv: bool) -> None:
+    if as_json:
+        output.print_json([])
+    elif as_csv:
+        output.print_raw(",".join(CSV_COLUMNS) + "\r\n")
+    else:
+        output.info(f"Nothing has been sent yet: there is no send log at {path}.")
 
 
 def log(sendlog: SendLog, *, campaign: str | None, status: str | None, as_json: bool,
@@ -127,7 +139,7 @@ def log(sendlog: SendLog, *, campaign: str | None, status: str | None, as_json: 
         return
     if as_csv:
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else list(LOG_COLUMNS))
+        writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS)
         writer.writeheader()
         for row in rows:
             writer.writerow({k: ";".join(v) if isinstance(v, list) else v for k, v in row.items()})
@@ -221,22 +233,30 @@ class SendProgress:
     def update(self, result: Result) -> None:
         if self.bar is not None:
             self.bar.advance(self.task)
-            if result.status != "sent":
-                self.bar.console.print(_result_line(result))
+            if result.status != "sent" or self.request.verbose:
+                self.bar.console.print(_result_line(result, verbose=self.request.verbose))
             return
-        if self.request.json or (self.request.quiet and result.status == "sent"):
+        if self.request.json or (
+            self.request.quiet and result.status == "sent" and not result.refused
+        ):
             return
-        output.stdout.print(_result_line(result))
+        # one line per letter for cron mail and grep: never wrapped at the 80 columns
+        # rich assumes without a terminal
+        output.stdout.print(_result_line(result, verbose=self.request.verbose), soft_wrap=True)
 
 
-def _result_line(result: Result) -> Text:
-    detail = "" if result.status == "sent" and not result.refused else f" {result.code or ''} " \
-        f"{result.message}".rstrip()
+def _result_line(result: Result, *, verbose: bool) -> Text:
+    quiet_success = result.status == "sent" and not verbose
+    detail = "" if quiet_success else f" {result.code or ''} {result.message}".rstrip()
     line = output.plain(f"{result.status:<9}", output.STATUS_STYLES.get(result.status, ""))
     line.append(f" {result.target} <{result.to}>{detail}")
     for refused in result.refused:
-        line.append(f"\n          copy refused: {refused}")
+        line.append(f" (copy refused: {refused})")
     return line
+
+
+_JSON_COUNT_KEYS = {"skipped (already sent)": "skipped", "held from earlier runs": "held",
+                    "not attempted": "not_attempted", "calls to make": "calls"}
 
 
 def send_summary(session: Session, *, plan: Plan, summary: Summary,
@@ -256,14 +276,13 @@ def send_summary(session: Session, *, plan: Plan, summary: Summary,
         output.print_json({
             "campaign": session.campaign_id, "sender": session.sender.email,
             "test": request.test, "exit_code": summary.exit_code,
-            "counts": {k.split(" ")[0] if k != "calls to make" else "calls": v
-                       for k, v in counts.items()},
-            "results": [r.__dict__ | {"refused": list(r.refused)} for r in summary.results],
+            "counts": {_JSON_COUNT_KEYS.get(k, k): v for k, v in counts.items()},
+            "results": [asdict(r) for r in summary.results],
             "stopped": summary.stopped.message if summary.stopped else None,
             "quota_free_at": summary.quota_free_at.isoformat() if summary.quota_free_at
             else None,
         })
-    elif not request.quiet or summary.exit_code:
+    elif not request.quiet or summary.exit_code == EXIT_FAILED:
         output.show(output.table(
             f"Campaign {session.campaign_id}" + (" (test)" if request.test else ""),
             ("outcome", "letters"), ((k, v) for k, v in counts.items() if v or k == "sent"),

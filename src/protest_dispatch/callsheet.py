@@ -1,0 +1,230 @@
+"""The call sheet: whom to phone, what time it is there, what to say, and how it went.
+
+A call stays on the sheet until someone logs that they reached the person: a
+voicemail or no answer is a call still to make.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import zoneinfo
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .audience import Selected
+from .errors import ConfigError, InputError
+from .model import Target
+from .sendlog import Call, SendLog
+from .session import Session, log_path
+
+MAX_CALL_NOTE = 2000
+
+
+@dataclass(frozen=True)
+class LocalTime:
+    zone: str
+    now: datetime
+
+
+@dataclass(frozen=True)
+class SheetRow:
+    target: Target
+    local: LocalTime | None
+    script: str
+    calls: tuple[Call, ...]
+
+    @property
+    def last(self) -> Call | None:
+        return self.calls[-1] if self.calls else None
+
+    @property
+    def reached(self) -> bool:
+        return self.last is not None and self.last.outcome == "reached"
+
+
+@dataclass(frozen=True)
+class Sheet:
+    campaign: str
+    rows: tuple[SheetRow, ...]
+    hidden_reached: int
+    """Targets already reached, left off the sheet (shown with --all)."""
+
+    @property
+    def to_make(self) -> int:
+        return sum(1 for r in self.rows if not r.reached)
+
+
+def phone_targets(session: Session, *, all_phones: bool) -> list[Selected]:
+    """Call-only targets for this sender; with ``all_phones``, letter targets with a phone too."""
+    audience = session.composer.audience
+    chosen = list(audience.calls)
+    if all_phones:
+        chosen += [s for s in audience.letters if s.target.phone]
+    return sorted(chosen, key=lambda s: s.index)
+
+
+def latest_calls(
+    log: SendLog | None, *, campaign: str, sender: str | None
+) -> dict[str, list[Call]]:
+    """Each target's logged calls, oldest first."""
+    by_target: dict[str, list[Call]] = {}
+    if log is None:
+        return by_target
+    for call in log.calls(campaign=campaign, sender=sender):
+        by_target.setdefault(call.target, []).append(call)
+    return by_target
+
+
+def build(
+    *, session: Session, log: SendLog | None, all_phones: bool, now: datetime | None = None,
+) -> Sheet:
+    moment = now or datetime.now(UTC)
+    sender = None if session.placeholder else session.sender.email
+    logged = latest_calls(log, campaign=session.campaign_id, sender=sender)
+    rows: list[SheetRow] = []
+    hidden = 0
+    for selected in phone_targets(session, all_phones=all_phones):
+        target = selected.target
+        calls = tuple(logged.get(target.id, ()))
+        if calls and calls[-1].outcome == "reached" and not all_phones:
+            hidden += 1
+            continue
+        rows.append(SheetRow(target=target, local=local_time(target, now=moment),
+                             script=script(session, selected), calls=calls))
+    return Sheet(campaign=session.campaign_id, rows=tuple(rows), hidden_reached=hidden)
+
+
+def script(session: Session, selected: Selected) -> str:
+    """The campaign's call script for this target, or a short one built from the subject."""
+    composer = session.composer
+    line = composer.loaded.target_line(selected.index)
+    rendered = composer.renderer.render_call_script(target=selected.target, line=line)
+    if rendered is not None:
+        return rendered.strip()
+    target = selected.target
+    subject = composer.renderer.render_subject(target=target, line=line)
+    sender = session.sender
+    whom = target.name + (f", {target.role}" if target.role else "")
+    origin = f", calling from {sender.country}" if sender.country else ""
+    return (f"Hello, my name is {sender.name}{origin}. I am calling about this: {subject}. "
+            f"Please pass my message on to {whom}, and ask them to act on it. Thank you.")
+
+
+@contextlib.contextmanager
+def existing_log(*, session: Session, log: Path | None) -> Iterator[SendLog | None]:
+    """The send log if there is one: reading commands do not create it."""
+    path = log_path(log=log, config=session.config)
+    if not path.exists():
+        yield None
+        return
+    with SendLog.open(path=path) as sendlog:
+        yield sendlog
+
+
+def unreached(session: Session, log: SendLog) -> list[Target]:
+    """This sender's call targets nobody has logged as reached."""
+    logged = latest_calls(log, campaign=session.campaign_id, sender=session.sender.email)
+    return [s.target for s in session.composer.audience.calls
+            if not (logged.get(s.target.id) and logged[s.target.id][-1].outcome == "reached")]
+
+
+def clean_note(note: str | None) -> str | None:
+    if note is None or not note.strip():
+        return None
+    note = note.strip()
+    if len(note) > MAX_CALL_NOTE:
+        raise InputError(f"The note is {len(note)} characters long; keep it under "
+                         f"{MAX_CALL_NOTE}.")
+    return note
+
+
+def require_sender(session: Session) -> None:
+    """Calls are logged per sender, like letters: a placeholder cannot have made one."""
+    if session.placeholder:
+        raise ConfigError(
+            "No sender is configured, so the call cannot be recorded.", key="from",
+            hint='Run \'protest init\', or add --from "Your Name <you@example.org>" (or set '
+            "PROTEST_FROM).",
+        )
+
+
+def find_target(session: Session, target_id: str) -> Target:
+    """A target of this campaign that has a phone number, by id."""
+    targets = session.loaded.campaign.targets
+    target = next((t for t in targets if t.id == target_id), None)
+    phones = ", ".join(t.id for t in targets if t.phone) or "none"
+    if target is None:
+        raise InputError(f"'{target_id}' is not a target of campaign {session.campaign_id}.",
+                         hint=f"Targets with a phone number: {phones}. See 'protest calls'.")
+    if target.phone is None:
+        raise InputError(f"The target '{target_id}' has no phone number, so there is no call "
+                         "to record.", hint=f"Targets with a phone number: {phones}.")
+    return target
+
+
+# -- local time -------------------------------------------------------------------
+
+
+def local_time(target: Target, *, now: datetime) -> LocalTime | None:
+    zone = target.timezone or (zone_for_country(target.country, now=now)
+                               if target.country else None)
+    if zone is None:
+        return None
+    try:
+        return LocalTime(zone=zone, now=now.astimezone(zoneinfo.ZoneInfo(zone)))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def zone_for_country(country: str, *, now: datetime) -> str | None:
+    """The country's zone if its clocks all agree right now (one zone, or several in step)."""
+    zones = country_zones().get(country.upper(), ())
+    offsets = set()
+    for name in zones:
+        try:
+            offsets.add(now.astimezone(zoneinfo.ZoneInfo(name)).utcoffset())
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            return None
+    return zones[0] if zones and len(offsets) == 1 else None
+
+
+@functools.cache
+def country_zones() -> dict[str, tuple[str, ...]]:
+    """Country code to zones, from the tz database's zone.tab (or zone1970.tab)."""
+    for name in ("zone.tab", "zone1970.tab"):
+        text = _tz_table(name)
+        if text is not None:
+            return _parse_zone_table(text.splitlines())
+    return {}
+
+
+def _tz_table(name: str) -> str | None:
+    for folder in zoneinfo.TZPATH:
+        path = Path(folder) / name
+        try:
+            return path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+    try:
+        from importlib.resources import files
+
+        return files("tzdata").joinpath("zoneinfo", name).read_text(encoding="utf-8")
+    except (ModuleNotFoundError, OSError, UnicodeDecodeError):
+        return None
+
+
+def _parse_zone_table(lines: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    zones: dict[str, list[str]] = {}
+    for line in lines:
+        if not line.strip() or line.startswith("#"):
+            continue
+        fields = line.split("\t")
+        if len(fields) < 3:
+            continue
+        for code in fields[0].split(","):
+            zones.setdefault(code.strip().upper(), []).append(fields[2].strip())
+    return {code: tuple(names) for code, names in zones.items()}
+

@@ -1,0 +1,320 @@
+"""``protest doctor``: every step between the settings and a logged-in SMTP session, checked.
+
+It stops short of MAIL FROM, so nothing is ever sent. Each step that fails says
+what it means and how to fix it; later steps that depend on it are skipped, so
+the first failure is the one to fix. The exit code is the first failure's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import ipaddress
+import socket
+import stat
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Literal
+
+from .config import Config, smtp_settings
+from .errors import (
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_TEMPFAIL,
+    ConfigError,
+    ProtestError,
+    SendLogError,
+)
+from .sendlog import SendLog, parse_time
+from .session import log_path
+from .smtp import SmtpConnection, SmtpSettings, check_plaintext_allowed
+
+Status = Literal["ok", "warn", "fail", "skip"]
+DOCTOR_TIMEOUT = 10.0
+NETWORK_STEPS = ("Server name (DNS)", "Connection", "Greeting, TLS and certificate",
+                 "Login (AUTH)")
+_MISMATCHED = {("starttls", 465): "tls", ("tls", 587): "starttls", ("tls", 25): "starttls"}
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: Status
+    detail: str
+    hint: str | None = None
+    exit_code: int = EXIT_OK
+
+
+@dataclass
+class Report:
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return next((c.exit_code for c in self.checks if c.status == "fail"), EXIT_OK)
+
+
+@dataclass(frozen=True)
+class DoctorRequest:
+    config_path: Path | None = None
+    from_: str | None = None
+    log: Path | None = None
+    smtp_host: str | None = None
+    smtp_port: int | None = None
+    smtp_security: str | None = None
+    smtp_ca_file: Path | None = None
+    timeout: float = DOCTOR_TIMEOUT
+
+
+def _failed(name: str, exc: ProtestError) -> Check:
+    return Check(name, "fail", exc.message, exc.hint, exc.exit_code)
+
+
+def _skipped(names: tuple[str, ...]) -> list[Check]:
+    return [Check(n, "skip", "skipped: fix the problem above first") for n in names]
+
+
+def run(*, request: DoctorRequest) -> Report:
+    report = Report()
+    try:
+        config = Config.load(path=request.config_path)
+    except ConfigError as exc:
+        report.checks += [_failed("Config file", exc),
+                          *_skipped(("Sender", "SMTP settings", "Send log", *NETWORK_STEPS))]
+        return report
+    report.checks.append(_config_file(config))
+    sender_check, sender_domain, sender_email = _sender(config, request.from_)
+    report.checks.append(sender_check)
+    settings_check, settings = _settings(config, request, helo_name=sender_domain)
+    report.checks.append(settings_check)
+    report.checks.append(_send_log(config, request.log, sender=sender_email))
+    if settings is None or sender_domain is None:
+        report.checks += _skipped(NETWORK_STEPS)
+        return report
+    report.checks += _network(dataclasses.replace(settings, timeout=request.timeout))
+    return report
+
+
+def _config_file(config: Config) -> Check:
+    path = config.path
+    if not path.exists():
+        return Check("Config file", "warn",
+                     f"There is no config file at {path}; settings come only from options "
+                     "and PROTEST_* environment variables.",
+                     "Run 'protest init' to write one.")
+    if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        return Check("Config file", "warn", f"{path} is valid, but other users may read it.",
+                     f"Run: chmod 600 {path}")
+    return Check("Config file", "ok", f"{path} is valid and only you can read it.")
+
+
+def _sender(config: Config, from_: str | None) -> tuple[Check, str | None, str | None]:
+    try:
+        sender = config.sender(from_option=from_)
+    except ConfigError as exc:
+        return _failed("Sender", exc), None, None
+    if sender is None:
+        return Check("Sender", "fail", "No sender is set: letters need your name and address.",
+                     "Run 'protest init', or set PROTEST_FROM=\"Your Name <you@example.org>\".",
+                     EXIT_INVALID), None, None
+    where = f", in {sender.country}" if sender.country else (
+        "; no country set, so targets meant for senders in one country are skipped")
+    return Check("Sender", "ok", f"{sender.name} <{sender.email}>{where}."), sender.domain, \
+        sender.email
+
+
+def _password_source(config: Config) -> str:
+    if config.env.get("PROTEST_SMTP_PASSWORD"):
+        return "PROTEST_SMTP_PASSWORD"
+    if config.get("smtp_password_command"):
+        return "the password command"
+    if config.get("smtp_password_keyring"):
+        return "the system keyring"
+    return "the config file"
+
+
+def _settings(
+    config: Config, request: DoctorRequest, *, helo_name: str | None
+) -> tuple[Check, SmtpSettings | None]:
+    try:
+        settings = smtp_settings(
+            config, host=request.smtp_host, port=request.smtp_port,
+            security=request.smtp_security, ca_file=request.smtp_ca_file,
+            helo_name=helo_name or "localhost",
+        )
+        asyncio.run(check_plaintext_allowed(settings=settings))
+    except ConfigError as exc:
+        return _failed("SMTP settings", exc), None
+    login = (f"log in as {settings.username} (password from {_password_source(config)})"
+             if settings.username else "no login")
+    ca = f"; trusting the certificates in {settings.ca_file}" if settings.ca_file else ""
+    return Check("SMTP settings", "ok",
+                 f"{settings.host}, port {settings.port}, {settings.security}; {login}{ca}."), \
+        settings
+
+
+def _send_log(config: Config, log: Path | None, *, sender: str | None) -> Check:
+    path = log_path(log=log, config=config)
+    if not path.exists():
+        return Check("Send log", "ok", f"None yet; the first send creates {path}.")
+    try:
+        with SendLog.open(path=path) as sendlog:
+            letters = len(sendlog.entries())
+            usage = _usage(config, sendlog, sender=sender)
+    except SendLogError as exc:
+        return _failed("Send log", exc)
+    return Check("Send log", "ok", f"{path}: {letters} letter(s) recorded.{usage}")
+
+
+def _usage(config: Config, sendlog: SendLog, *, sender: str | None) -> str:
+    """How much of the provider's allowance this sender has used, as the next send counts it."""
+    per_hour, per_day = config.get("limit_per_hour"), config.get("limit_per_day")
+    if sender is None or not (per_hour or per_day):
+        return ""
+    now = datetime.now(UTC)
+    used = [(parse_time(at), n) for at, n in
+            sendlog.usage_since(sender=sender, since=now - timedelta(days=1))]
+    parts = []
+    for limit, window, label in ((per_hour, timedelta(hours=1), "in the last hour"),
+                                 (per_day, timedelta(days=1), "in the last 24 hours")):
+        if limit:
+            count = sum(n for at, n in used if at > now - window)
+            parts.append(f"{count} of {limit} recipients {label}")
+    return " Sending limits: " + ", ".join(parts) + "."
+
+
+def _network(settings: SmtpSettings) -> list[Check]:
+    dns = _dns(settings.host, settings.timeout)
+    if dns.status == "fail":
+        return [dns, *_skipped(NETWORK_STEPS[1:])]
+    tcp = _tcp(settings.host, settings.port, settings.timeout)
+    if tcp.status == "fail":
+        return [dns, tcp, *_skipped(NETWORK_STEPS[2:])]
+    tls = _handshake(dataclasses.replace(settings, username=None, password=None))
+    if tls.status == "fail":
+        return [dns, tcp, tls, *_skipped(NETWORK_STEPS[3:])]
+    return [dns, tcp, tls, _login(settings)]
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def _resolve(host: str, timeout: float) -> set[str]:
+    """getaddrinfo in a daemon thread, so a hung resolver costs ``timeout`` and no more."""
+    found: list[set[str]] = []
+    failed: list[OSError] = []
+    done = threading.Event()
+
+    def lookup() -> None:
+        try:
+            infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+            found.append({str(info[4][0]) for info in infos})
+        except OSError as exc:
+            failed.append(exc)
+        except UnicodeError as exc:
+            failed.append(OSError(str(exc)))
+        finally:
+            done.set()
+
+    threading.Thread(target=lookup, name="protest-doctor-dns", daemon=True).start()
+    if not done.wait(timeout):
+        raise TimeoutError
+    if failed:
+        raise failed[0]
+    return found[0]
+
+
+def _dns(host: str, timeout: float) -> Check:
+    name = NETWORK_STEPS[0]
+    if _is_address(host):
+        return Check(name, "ok", f"{host} is an address; no lookup needed.")
+    try:
+        addresses = _resolve(host, timeout)
+    except TimeoutError:
+        return Check(name, "fail", f"Looking up {host} took longer than {timeout:g} s.",
+                     "Check that you are online; the network's name service may be slow or "
+                     "blocked. Try again later.", EXIT_TEMPFAIL)
+    except OSError as exc:
+        return Check(name, "fail", f"The name {host} could not be found "
+                     f"({exc.strerror or exc}).",
+                     "Check the spelling of smtp_host (config file or PROTEST_SMTP_HOST) "
+                     "and that you are online.", EXIT_TEMPFAIL)
+    shown = ", ".join(sorted(addresses)[:3]) + (" ..." if len(addresses) > 3 else "")
+    return Check(name, "ok", f"{host} is {shown}.")
+
+
+def _tcp(host: str, port: int, timeout: float) -> Check:
+    name = NETWORK_STEPS[1]
+    try:
+        with socket.create_connection((host.strip("[]"), port), timeout=timeout):
+            pass
+    except ConnectionRefusedError:
+        return Check(name, "fail", f"{host} refused a connection on port {port}: nothing is "
+                     "listening there.",
+                     "Check smtp_port (usually 587 with starttls, 465 with tls). For Proton "
+                     "Mail, start Proton Mail Bridge and use the SMTP port it shows.",
+                     EXIT_TEMPFAIL)
+    except TimeoutError:
+        return Check(name, "fail", f"{host} did not answer on port {port} within "
+                     f"{timeout:g} s.",
+                     "A firewall or your network may block this mail port (many home and "
+                     "public networks do). Try another network, or the provider's other port "
+                     "(465 with tls, 587 with starttls).", EXIT_TEMPFAIL)
+    except OSError as exc:
+        return Check(name, "fail", f"Cannot connect to {host} on port {port}: "
+                     f"{exc.strerror or exc}.", "Check that you are online, then try again.",
+                     EXIT_TEMPFAIL)
+    return Check(name, "ok", f"{host} accepts connections on port {port}.")
+
+
+def _open(settings: SmtpSettings) -> None:
+    """Connect, secure and (with a username) log in, then QUIT: never MAIL FROM."""
+
+    async def go() -> None:
+        connection = SmtpConnection(settings=settings)
+        await connection.open()
+        await connection.close()
+
+    asyncio.run(go())
+
+
+def _handshake(settings: SmtpSettings) -> Check:
+    name = NETWORK_STEPS[2]
+    try:
+        _open(settings)
+    except ProtestError as exc:
+        hint = exc.hint
+        better = _MISMATCHED.get((settings.security, settings.port))
+        if better:
+            hint = (f"Port {settings.port} usually goes with smtp_security = \"{better}\", "
+                    f"not \"{settings.security}\".")
+        return Check(name, "fail", exc.message, hint, exc.exit_code)
+    if settings.security == "none":
+        return Check(name, "warn", "The server answered, without encryption (security "
+                     "none): letters and the password would cross the network readable.",
+                     "Use starttls or tls unless the server runs on this machine.")
+    how = "STARTTLS works" if settings.security == "starttls" else "TLS works"
+    trust = (f"through {settings.ca_file}" if settings.ca_file
+             else "by your system's certificate authorities")
+    return Check(name, "ok", f"{how}; the server's certificate for {settings.host} is "
+                 f"trusted {trust}.")
+
+
+def _login(settings: SmtpSettings) -> Check:
+    name = NETWORK_STEPS[3]
+    if settings.username is None:
+        return Check(name, "skip", "No username is set, so protest will not log in; most "
+                     "providers refuse mail without a login.")
+    try:
+        _open(settings)
+    except ProtestError as exc:
+        return _failed(name, exc)
+    return Check(name, "ok", f"The server accepted the username {settings.username} and its "
+                 "password. Nothing was sent.")

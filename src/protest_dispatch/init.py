@@ -1,0 +1,175 @@
+"""Write the config file ``protest init`` collects: private, atomic, and exactly the known keys.
+
+The file can name a password command or say the password is in the keyring; it
+never receives the password itself from here. It is still created 0600 in a
+0700 folder, because it says whom the user writes to as whom.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from .config import KEYRING_SERVICE, KEYS
+from .errors import ConfigError
+from .providers import Provider
+
+Storage = Literal["no", "command", "keyring"]
+Value = str | int | bool
+
+_NEEDS_QUOTES = set('()<>@,;:\\".[]')
+
+
+@dataclass(frozen=True)
+class Answers:
+    """Everything ``protest init`` asked, already checked one answer at a time."""
+
+    name: str
+    email: str
+    country: str | None
+    provider: Provider
+    host: str
+    port: int
+    security: str
+    username: str
+    storage: Storage = "no"
+    password_command: str | None = None
+    ca_file: str | None = None
+    limit_per_hour: int | None = None
+    limit_per_day: int | None = None
+    copy_me: bool = True
+
+
+def format_from(*, name: str, email: str) -> str:
+    """``Name <address>``, quoting the name where RFC 5322 needs it (``"Doe, Jane"``)."""
+    if any(c in _NEEDS_QUOTES for c in name):
+        name = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return f"{name} <{email}>"
+
+
+def config_values(answers: Answers) -> dict[str, Value]:
+    values: dict[str, Value] = {
+        "from": format_from(name=answers.name, email=answers.email),
+    }
+    if answers.country:
+        values["country"] = answers.country
+    values.update({
+        "provider": answers.provider.key,
+        "smtp_host": answers.host,
+        "smtp_port": answers.port,
+        "smtp_security": answers.security,
+        "smtp_username": answers.username,
+        "copy_me": answers.copy_me,
+    })
+    if answers.ca_file:
+        values["smtp_ca_file"] = answers.ca_file
+    if answers.storage == "command" and answers.password_command:
+        values["smtp_password_command"] = answers.password_command
+    if answers.storage == "keyring":
+        values["smtp_password_keyring"] = True
+    if answers.limit_per_hour:
+        values["limit_per_hour"] = answers.limit_per_hour
+    if answers.limit_per_day:
+        values["limit_per_day"] = answers.limit_per_day
+    unknown = set(values) - set(KEYS)
+    assert not unknown, f"init writes only known config keys, not {unknown}"
+    return values
+
+
+def _toml_value(value: Value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    # JSON string escapes are valid TOML basic-string escapes; TOML also forbids a raw DEL.
+    return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
+def dump_toml(values: Mapping[str, Value], *, comment: str = "") -> str:
+    """Flat keys with simple values, checked by reading the text back with tomllib."""
+    lines = [f"# {line}".rstrip() for line in comment.splitlines()]
+    lines += [f"{key} = {_toml_value(value)}" for key, value in values.items()]
+    text = "\n".join(lines) + "\n"
+    if tomllib.loads(text) != dict(values):
+        raise ConfigError("The config could not be written as TOML exactly as given.",
+                          hint="This is a bug in protest; please report it.")
+    return text
+
+
+def header(answers: Answers) -> str:
+    stored = {
+        "no": "The password is not stored: set PROTEST_SMTP_PASSWORD or "
+        "PROTEST_SMTP_PASSWORD_COMMAND when you send.",
+        "command": "The password comes from smtp_password_command each time it is needed.",
+        "keyring": f"The password is in the system keyring (service '{KEYRING_SERVICE}', "
+        f"entry '{answers.username}@{answers.host}').",
+    }[answers.storage]
+    return (
+        f"protest settings, written by 'protest init' on {datetime.now(UTC):%Y-%m-%d}.\n"
+        "Every key can be overridden by the environment variable PROTEST_<KEY>.\n"
+        f"{stored}"
+    )
+
+
+def write_config(*, path: Path, text: str, replace: bool) -> Path:
+    """Create the file 0600 (its folder 0700) in one step: a crash leaves the old one intact."""
+    if path.exists() and not replace:
+        raise ConfigError(f"A config file already exists at {path}.", file=path,
+                          hint="Run 'protest init --force' to replace it.")
+    if path.is_dir():
+        raise ConfigError(f"{path} is a folder, not a config file.", file=path)
+    _private_folder(path.parent)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        try:
+            os.fchmod(fd, 0o600)  # whatever the umask
+            os.write(fd, text.encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temporary, path)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise ConfigError(f"Cannot write the config file {path}: {exc.strerror or exc}.",
+                          file=path, hint="Choose another place with --config.") from None
+    return path
+
+
+def _private_folder(folder: Path) -> None:
+    missing: list[Path] = []
+    current = folder
+    while not current.exists() and current != current.parent:
+        missing.append(current)
+        current = current.parent
+    try:
+        for item in reversed(missing):
+            item.mkdir(mode=0o700)
+            os.chmod(item, 0o700)
+    except FileExistsError:
+        pass  # made by someone else in between: fine
+    except OSError as exc:
+        raise ConfigError(f"Cannot create the folder {folder}: {exc.strerror or exc}.",
+                          hint="Choose another place with --config.") from None
+
+
+def store_in_keyring(*, username: str, host: str, password: str) -> None:
+    """Keep the password where ``config.password`` will look for it."""
+    import keyring
+    from keyring.errors import KeyringError
+
+    try:
+        keyring.set_password(KEYRING_SERVICE, f"{username}@{host}", password)
+    except (KeyringError, RuntimeError) as exc:
+        raise ConfigError(
+            f"The system keyring could not store the password: {exc}",
+            key="smtp_password_keyring",
+            hint="Choose a password command instead, or set PROTEST_SMTP_PASSWORD when you "
+            "send.",
+        ) from None

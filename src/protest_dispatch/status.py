@@ -1,0 +1,120 @@
+"""``protest status``: each campaign at a glance, from the send log (and the campaign file).
+
+The log alone knows what happened; the campaign file adds what has not happened
+yet: letters never attempted and calls still to make.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from .audience import select
+from .callsheet import latest_calls
+from .config import Config
+from .loading import LoadedCampaign, load_campaign
+from .model import Target
+from .quota import Quota
+from .sendlog import Call, Entry, SendLog
+from .session import log_path
+
+DEFAULT_CAMPAIGN_FILE = Path("targets.yaml")
+
+
+@dataclass(frozen=True)
+class CampaignStatus:
+    campaign: str
+    entries: tuple[Entry, ...]
+    calls: tuple[Call, ...]
+    not_yet_sent: tuple[Target, ...] | None = None
+    """Letters this sender has not attempted; None when the campaign file is not at hand."""
+    to_call: tuple[Target, ...] | None = None
+    """Phone targets not yet reached; None when the campaign file is not at hand."""
+
+    def with_status(self, status: str) -> list[Entry]:
+        return [e for e in self.entries if e.status == status]
+
+    def call_outcomes(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for call in self.calls:
+            counts[call.outcome] = counts.get(call.outcome, 0) + 1
+        return counts
+
+
+@dataclass
+class StatusReport:
+    campaigns: list[CampaignStatus] = field(default_factory=list)
+    sender: str | None = None
+    quota_free_at: datetime | None = None
+    """When the provider limit next lets a letter go, if it is reached now."""
+
+
+def gather(
+    *, config_path: Path | None, targets: Path | None, campaign: str | None, from_: str | None,
+    country: str | None, log: Path | None,
+) -> StatusReport:
+    """Read the settings, the campaign file if there is one here, and the send log."""
+    config = Config.load(path=config_path)
+    sender = config.sender(from_option=from_, country_option=country)
+    if targets is None and DEFAULT_CAMPAIGN_FILE.is_file():
+        targets = DEFAULT_CAMPAIGN_FILE
+    loaded = load_campaign(path=targets) if targets is not None else None
+    path = log_path(log=log, config=config)
+    with contextlib.ExitStack() as stack:
+        sendlog = stack.enter_context(SendLog.open(path=path)) if path.exists() else None
+        return build(log=sendlog, config=config, campaign=campaign, loaded=loaded,
+                     sender=sender.email if sender else None,
+                     country=sender.country if sender else None)
+
+
+def build(
+    *, log: SendLog | None, config: Config, campaign: str | None, loaded: LoadedCampaign | None,
+    sender: str | None, country: str | None,
+) -> StatusReport:
+    """One status per campaign in the log (or just ``campaign``), the file's campaign first."""
+    report = StatusReport(sender=sender)
+    entries = log.entries(campaign=campaign, sender=sender) if log is not None else []
+    calls = log.calls(campaign=campaign, sender=sender) if log is not None else []
+    names = sorted({e.campaign for e in entries} | {c.campaign for c in calls})
+    file_id = loaded.campaign.campaign.id if loaded is not None else None
+    if file_id is not None and campaign in (None, file_id):
+        names = [file_id, *(n for n in names if n != file_id)]
+    for name in names:
+        mine = tuple(e for e in entries if e.campaign == name)
+        made = tuple(c for c in calls if c.campaign == name)
+        if loaded is not None and name == file_id:
+            report.campaigns.append(_with_file(loaded, log=log, entries=mine, calls=made,
+                                               sender=sender, country=country))
+        else:
+            report.campaigns.append(CampaignStatus(campaign=name, entries=mine, calls=made))
+    report.quota_free_at = _quota_free_at(log=log, config=config, sender=sender)
+    return report
+
+
+def _with_file(
+    loaded: LoadedCampaign, *, log: SendLog | None, entries: tuple[Entry, ...],
+    calls: tuple[Call, ...], sender: str | None, country: str | None,
+) -> CampaignStatus:
+    campaign_id = loaded.campaign.campaign.id
+    audience = select(campaign=loaded.campaign, country=country)
+    attempted = {e.target for e in entries}
+    reached = {target for target, made in latest_calls(
+        log, campaign=campaign_id, sender=sender).items() if made[-1].outcome == "reached"}
+    return CampaignStatus(
+        campaign=campaign_id, entries=entries, calls=calls,
+        not_yet_sent=tuple(s.target for s in audience.letters
+                           if s.target.id not in attempted),
+        to_call=tuple(s.target for s in audience.calls if s.target.id not in reached),
+    )
+
+
+def _quota_free_at(
+    *, log: SendLog | None, config: Config, sender: str | None
+) -> datetime | None:
+    per_hour, per_day = config.get("limit_per_hour"), config.get("limit_per_day")
+    if log is None or sender is None or not (per_hour or per_day):
+        return None
+    quota = Quota(log=log, sender=sender, per_hour=per_hour, per_day=per_day)
+    return None if quota.take(1) else quota.blocked_until
