@@ -6,10 +6,9 @@ voicemail or no answer is a call still to make.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import zoneinfo
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +17,7 @@ from .audience import Selected
 from .errors import ConfigError, InputError
 from .model import Target
 from .sendlog import Call, SendLog
-from .session import Session, log_path
+from .session import Session
 
 MAX_CALL_NOTE = 2000
 
@@ -113,15 +112,6 @@ def script(session: Session, selected: Selected) -> str:
             f"Please pass my message on to {whom}, and ask them to act on it. Thank you.")
 
 
-@contextlib.contextmanager
-def existing_log(*, session: Session, log: Path | None) -> Iterator[SendLog | None]:
-    """The send log if there is one: reading commands do not create it."""
-    path = log_path(log=log, config=session.config)
-    if not path.exists():
-        yield None
-        return
-    with SendLog.open(path=path) as sendlog:
-        yield sendlog
 
 
 def unreached(session: Session, log: SendLog) -> list[Target]:

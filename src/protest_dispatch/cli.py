@@ -93,6 +93,26 @@ NoteFileOpt = Annotated[
     Path | None, typer.Option("--note-file", help="Read your own paragraph from this file.")
 ]
 
+SmtpHostOpt = Annotated[
+    str | None,
+    typer.Option("--smtp-host", envvar="PROTEST_SMTP_HOST", help="SMTP server host name."),
+]
+SmtpPortOpt = Annotated[
+    int | None,
+    typer.Option("--smtp-port", envvar="PROTEST_SMTP_PORT",
+                 help="SMTP port [default: 587 starttls, 465 tls, 25 none]."),
+]
+SmtpSecurityOpt = Annotated[
+    str | None,
+    typer.Option("--smtp-security", envvar="PROTEST_SMTP_SECURITY",
+                 help="starttls (required STARTTLS, the default), tls, or none."),
+]
+SmtpCaFileOpt = Annotated[
+    Path | None,
+    typer.Option("--smtp-ca-file", envvar="PROTEST_SMTP_CA_FILE",
+                 help="PEM file of a private certificate authority to trust."),
+]
+
 
 def _version(value: bool) -> None:
     if value:
@@ -204,34 +224,10 @@ def send(
         ),
     ] = False,
     log: LogOpt = None,
-    smtp_host: Annotated[
-        str | None,
-        typer.Option("--smtp-host", envvar="PROTEST_SMTP_HOST", help="SMTP server host name."),
-    ] = None,
-    smtp_port: Annotated[
-        int | None,
-        typer.Option(
-            "--smtp-port",
-            envvar="PROTEST_SMTP_PORT",
-            help="SMTP port [default: 587 starttls, 465 tls, 25 none].",
-        ),
-    ] = None,
-    smtp_security: Annotated[
-        str | None,
-        typer.Option(
-            "--smtp-security",
-            envvar="PROTEST_SMTP_SECURITY",
-            help="starttls (required STARTTLS, the default), tls, or none.",
-        ),
-    ] = None,
-    smtp_ca_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--smtp-ca-file",
-            envvar="PROTEST_SMTP_CA_FILE",
-            help="PEM file of a private certificate authority to trust.",
-        ),
-    ] = None,
+    smtp_host: SmtpHostOpt = None,
+    smtp_port: SmtpPortOpt = None,
+    smtp_security: SmtpSecurityOpt = None,
+    smtp_ca_file: SmtpCaFileOpt = None,
     config: ConfigOpt = None,
     json_: Annotated[
         bool, typer.Option("--json", help="Print a machine-readable summary instead of tables.")
@@ -307,40 +303,19 @@ def log_(
 ) -> None:
     """Show what happened to each letter (and call), from the send log."""
     from . import views
+    from .config import Config
     from .session import existing_log
 
     if json_ and csv_:
         raise InputError("Choose one of --json and --csv.")
-    path, sendlog = existing_log(log=log, config_path=config)
-    if sendlog is None:
-        views.no_log(path, as_json=json_, as_csv=csv_)
-        return
-    with sendlog:
-        views.log(sendlog, campaign=campaign, status=status, as_json=json_, as_csv=csv_)
+    with existing_log(log=log, config=Config.load(path=config)) as (path, sendlog):
+        if sendlog is None:
+            views.no_log(path, as_json=json_, as_csv=csv_)
+        else:
+            views.log(sendlog, campaign=campaign, status=status, as_json=json_, as_csv=csv_)
 
 
 # -- set-up, calls and status (issue 6) ---------------------------------------------
-
-SmtpHostOpt = Annotated[
-    str | None,
-    typer.Option("--smtp-host", envvar="PROTEST_SMTP_HOST", help="SMTP server host name."),
-]
-SmtpPortOpt = Annotated[
-    int | None,
-    typer.Option("--smtp-port", envvar="PROTEST_SMTP_PORT",
-                 help="SMTP port [default: 587 starttls, 465 tls, 25 none]."),
-]
-SmtpSecurityOpt = Annotated[
-    str | None,
-    typer.Option("--smtp-security", envvar="PROTEST_SMTP_SECURITY",
-                 help="starttls (required STARTTLS, the default), tls, or none."),
-]
-SmtpCaFileOpt = Annotated[
-    Path | None,
-    typer.Option("--smtp-ca-file", envvar="PROTEST_SMTP_CA_FILE",
-                 help="PEM file of a private certificate authority to trust."),
-]
-
 
 class CallOutcome(StrEnum):
     reached = "reached"
@@ -412,11 +387,11 @@ def calls(
 ) -> None:
     """The call sheet: whom to phone, the time there, what to say, and how it went so far."""
     from . import callsheet, callviews
-    from .session import prepare
+    from .session import existing_log, prepare
 
     session = prepare(targets=targets, config_path=config, from_=from_, country=country,
                       lang=lang, only=only or (), dry_run=True)
-    with callsheet.existing_log(session=session, log=log) as sendlog:
+    with existing_log(log=log, config=session.config) as (_, sendlog):
         sheet = callsheet.build(session=session, log=sendlog, all_phones=all_)
     callviews.sheet(sheet, placeholder=session.placeholder)
 

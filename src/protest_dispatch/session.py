@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,7 +91,12 @@ def log_path(*, log: Path | None, config: Config) -> Path:
     return Path(chosen).expanduser() if chosen else default_log_path()
 
 
-def existing_log(*, log: Path | None, config_path: Path | None) -> tuple[Path, SendLog | None]:
-    """The send log if there is one; reading must not create an empty one."""
-    path = log_path(log=log, config=Config.load(path=config_path))
-    return path, (SendLog.open(path=path) if path.exists() else None)
+@contextmanager
+def existing_log(*, log: Path | None, config: Config) -> Iterator[tuple[Path, SendLog | None]]:
+    """The send log if there is one: commands that only read must not create it."""
+    path = log_path(log=log, config=config)
+    if not path.exists():
+        yield path, None
+        return
+    with SendLog.open(path=path) as sendlog:
+        yield path, sendlog

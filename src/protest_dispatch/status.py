@@ -6,7 +6,6 @@ yet: letters never attempted and calls still to make.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +17,7 @@ from .loading import LoadedCampaign, load_campaign
 from .model import Target
 from .quota import Quota
 from .sendlog import Call, Entry, SendLog
-from .session import log_path
+from .session import existing_log
 
 DEFAULT_CAMPAIGN_FILE = Path("targets.yaml")
 
@@ -61,9 +60,7 @@ def gather(
     if targets is None and DEFAULT_CAMPAIGN_FILE.is_file():
         targets = DEFAULT_CAMPAIGN_FILE
     loaded = load_campaign(path=targets) if targets is not None else None
-    path = log_path(log=log, config=config)
-    with contextlib.ExitStack() as stack:
-        sendlog = stack.enter_context(SendLog.open(path=path)) if path.exists() else None
+    with existing_log(log=log, config=config) as (_, sendlog):
         return build(log=sendlog, config=config, campaign=campaign, loaded=loaded,
                      sender=sender.email if sender else None,
                      country=sender.country if sender else None)
