@@ -42,6 +42,7 @@ FROM = "Ana Example <ana@example.org>"
 SENDER = "ana@example.org"
 BENIGN_LETTER = "Dear {{ target.name }},\n\nPlease drop the charges.\n\n{{ sender.name }}\n"
 DEFAULT_MAX_MB = 200
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # all but tab and newline
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,7 @@ def _assert_refused(result: Result, *, expects: Sequence[str], names: str | None
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(
         result.exception)
     assert "Traceback" not in output
+    assert not _CONTROL.search(output), "terminal control codes from the input reached the output"
     flat = _flat(output)
     if names is not None:
         assert names in flat, output

@@ -19,7 +19,7 @@ import yaml
 from pydantic import ValidationError
 
 from .errors import CampaignError, InputError, Problem
-from .model import MAX_RECIPIENTS, Campaign, CampaignInfo, FieldError, Target
+from .model import MAX_RECIPIENTS, Campaign, CampaignInfo, FieldError, Target, shown
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_VALUES = 500_000
@@ -87,7 +87,16 @@ def _read_text(path: Path) -> str:
 
 
 def _single(path: Path, message: str, *, line: int | None = None) -> CampaignError:
-    return CampaignError([Problem(file=path, message=message, line=line)])
+    return CampaignError(_visible([Problem(file=path, message=message, line=line)]))
+
+
+def _visible(problems: list[Problem]) -> list[Problem]:
+    """Keys, ids and values quoted from the file cannot carry terminal escape codes."""
+    return [
+        replace(p, message=shown(p.message), target=None if p.target is None else shown(p.target),
+                field=None if p.field is None else shown(p.field))
+        for p in problems
+    ]
 
 
 def _parse(path: Path, text: str) -> tuple[Any, dict[Path_, int], list[Problem]]:
@@ -260,7 +269,7 @@ def _validate(
     if campaign is not None:
         problems.extend(_too_many_recipients(path, campaign, lines))
     if problems or campaign is None:
-        raise CampaignError(sorted(problems, key=lambda p: p.line or 0))
+        raise CampaignError(_visible(sorted(problems, key=lambda p: p.line or 0)))
     return campaign
 
 

@@ -29,7 +29,11 @@ MAX_SUBJECT = 250
 MAX_NAME = 200
 
 _SLUG = re.compile(r"[a-z0-9-]+")
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\u2028\u2029\x85]")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+# C0 and C1 controls but tab and newline: ESC and CSI sequences would drive the
+# activist's terminal when a preview prints the text (clipboard writes, hidden text).
+TERMINAL_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_ANY_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _PHONE = re.compile(r"\+?[0-9 ()./-]{3,40}(?:\s*(?:ext\.?|x)\s*[0-9]{1,6})?")
 
 
@@ -53,6 +57,22 @@ def header_safe(value: str) -> str:
             "write the text plainly"
         )
     return value
+
+
+def printable(value: str) -> str:
+    """Text shown in previews and letters: lines and tabs, but no control characters."""
+    found = TERMINAL_CONTROL.search(value)
+    if found:
+        raise ValueError(
+            f"contains the control character U+{ord(found.group()):04X} "
+            "(terminal escape codes and the like are not allowed)"
+        )
+    return value
+
+
+def shown(text: str) -> str:
+    """Untrusted text made safe to print in a message: every control character escaped."""
+    return _ANY_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def single_spaced(value: str) -> str:
@@ -122,14 +142,17 @@ def timezone_name(value: str) -> str:
 
 
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+Printable = Annotated[str, AfterValidator(printable)]
 Slug = Annotated[NonEmpty, StringConstraints(max_length=64), AfterValidator(slug)]
 HeaderText = Annotated[NonEmpty, AfterValidator(header_safe)]
 Name = Annotated[HeaderText, StringConstraints(max_length=MAX_NAME), AfterValidator(single_spaced)]
 Email = Annotated[str, BeforeValidator(email_address)]
 Country = Annotated[str, BeforeValidator(country_code)]
 Phone = Annotated[str, BeforeValidator(phone_number)]
-TemplateName = Annotated[NonEmpty, AfterValidator(template_name)]
-CallScriptName = Annotated[NonEmpty, StringConstraints(pattern=r".*\.j2$")]
+TemplateName = Annotated[NonEmpty, AfterValidator(template_name), AfterValidator(printable)]
+CallScriptName = Annotated[
+    NonEmpty, StringConstraints(pattern=r".*\.j2$"), AfterValidator(printable)
+]
 TimeZone = Annotated[NonEmpty, AfterValidator(timezone_name)]
 
 
@@ -139,7 +162,7 @@ class Strict(BaseModel):
 
 class CampaignInfo(Strict):
     id: Slug
-    title: str | None = None
+    title: Printable | None = None
     subject: HeaderText
     cc: tuple[Email, ...] = ()
     reply_to: Email | None = None
@@ -148,7 +171,7 @@ class CampaignInfo(Strict):
 class Target(Strict):
     id: Slug
     name: Name
-    role: str | None = None
+    role: Printable | None = None
     email: Email | None = None
     cc: tuple[Email, ...] = ()
     phone: Phone | None = None
@@ -156,7 +179,7 @@ class Target(Strict):
     template: TemplateName | None = None
     subject: HeaderText | None = None
     timezone: TimeZone | None = None
-    office_hours: str | None = None
+    office_hours: Printable | None = None
     call_script: CallScriptName | None = None
 
     @model_validator(mode="after")

@@ -34,7 +34,7 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .errors import CampaignError, Problem
-from .model import MAX_SUBJECT, Sender, Target, header_safe
+from .model import MAX_SUBJECT, TERMINAL_CONTROL, Sender, Target, header_safe, shown
 
 MAX_LETTER_CHARS = 256 * 1024
 MAX_NUMBER = 100_000
@@ -369,7 +369,14 @@ class LetterRenderer:
                         raise _Limit(f"the letter grows beyond {MAX_LETTER_CHARS // 1024} KiB; "
                                      "check the template's loops")
                     parts.append(chunk)
-            return "".join(parts)
+            text = "".join(parts)
+            control = TERMINAL_CONTROL.search(text)
+            if control:  # a preview would print it to the activist's terminal
+                where = text.count("\n", 0, control.start()) + 1
+                raise _Limit(f"the letter contains the control character "
+                             f"U+{ord(control.group()):04X} (on line {where} of the letter); "
+                             "terminal escape codes and the like are not allowed")
+            return text
         raise AssertionError("unreachable")  # pragma: no cover - _problems always raises
 
     @contextmanager
@@ -386,14 +393,14 @@ class LetterRenderer:
             raise CampaignError([Problem(
                 file=file or self.campaign_file,
                 line=template_line or (line if file is None else None),
-                target=target.id, field=field, message=_explain(exc, name),
+                target=target.id, field=field, message=shown(_explain(exc, name)),
             )]) from None
 
     def _where(self, name: str | None, exc: BaseException) -> tuple[Path | None, int | None]:
         if isinstance(exc, jinja2.TemplateSyntaxError) and exc.name:
             return self.letters_dir / exc.name, exc.lineno
-        if isinstance(exc, jinja2.TemplateNotFound):
-            return None, None
+        if isinstance(exc, jinja2.TemplateNotFound) and exc.name == name:
+            return None, None  # the target's own letter is missing: point at the target
         if name is None:
             return None, None
         found: tuple[Path | None, int | None] = (self.letters_dir / name, None)
