@@ -461,7 +461,7 @@ def test_five_thousand_targets_validate_and_the_time_is_reported(tmp_path: Path)
     started = time.monotonic()
     loaded = load_campaign(path=path)
     composer = Composer(loaded=loaded, sender=Sender(name="Ana Example", email=SENDER))
-    assert composer.check_all() == count
+    assert len(composer.check_all()) == count
     core = time.monotonic() - started
 
     started = time.monotonic()

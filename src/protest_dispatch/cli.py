@@ -152,8 +152,7 @@ def validate(
     session = prepare(
         targets=targets, config_path=config, from_=from_, country=country, lang=lang, dry_run=True
     )
-    count = session.composer.check_all()
-    views.validation(session, letters=count)
+    views.validation(session, letters=session.composer.check_all())
 
 
 @app.command()

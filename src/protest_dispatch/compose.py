@@ -22,6 +22,13 @@ class CallToMake:
     script: str | None
 
 
+@dataclass(frozen=True)
+class Checked:
+    target: str
+    recipients: tuple[str, ...]
+    template: str
+
+
 class Composer:
     """Renders each selected target's letter for one sender, one at a time."""
 
@@ -67,20 +74,27 @@ class Composer:
             for s in self.audience.calls
         ]
 
-    def check_all(self) -> int:
-        """Render every letter once, collecting every problem, before anything is sent."""
+    def check_all(self) -> list[Checked]:
+        """Render every letter once, collecting every problem, before anything is sent.
+
+        Returns a small summary per letter (not the letters: memory must not grow with
+        the number of targets).
+        """
         problems: list[Problem] = []
-        count = 0
+        checked: list[Checked] = []
         for selected in self.audience.letters:
             try:
-                self.letter(selected)
-                count += 1
+                letter = self.letter(selected)
             except CampaignError as exc:
                 problems.extend(exc.problems)
+            else:
+                checked.append(Checked(target=letter.target.id,
+                                       recipients=letter.envelope_recipients,
+                                       template=letter.rendered.template))
         try:
             self.calls()
         except CampaignError as exc:
             problems.extend(exc.problems)
         if problems:
             raise CampaignError(problems)
-        return count
+        return checked

@@ -1,12 +1,13 @@
 """All printing goes through here: one console for results, one for messages.
 
 Campaign data is untrusted, so it is always printed as ``Text`` (never parsed
-as rich markup, control characters stripped) and never as a format string.
+as rich markup, control characters shown escaped) and never as a format string.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -16,7 +17,9 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
-from .errors import CampaignError, ProtestError
+from .errors import ProtestError
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 stdout = Console(highlight=False, soft_wrap=False)
 stderr = Console(stderr=True, highlight=False)
@@ -35,7 +38,12 @@ STATUS_STYLES = {
 
 
 def plain(value: object, style: str = "") -> Text:
-    return Text("" if value is None else str(value), style=style)
+    """Untrusted text for the terminal: no markup, and no escape sequences (C0/C1 shown)."""
+    return Text(_visible("" if value is None else str(value)), style=style)
+
+
+def _visible(text: str) -> str:
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def is_terminal() -> bool:
@@ -56,10 +64,7 @@ def warn(message: str) -> None:
 
 
 def error(exc: ProtestError) -> None:
-    if isinstance(exc, CampaignError):
-        stderr.print(Text.assemble(("error: ", "red bold"), plain(exc.message)))
-    else:
-        stderr.print(Text.assemble(("error: ", "red bold"), plain(exc.message)))
+    stderr.print(Text.assemble(("error: ", "red bold"), plain(exc.message)))
     if exc.hint:
         stderr.print(plain(exc.hint, "dim"))
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import output
-from .compose import CallToMake
+from .compose import CallToMake, Checked
 from .errors import EXIT_FAILED, InputError
 from .message import Letter, make_message_id, write_eml
 
@@ -41,13 +41,9 @@ def _notices(session: Session) -> None:
         )
 
 
-def validation(session: Session, *, letters: int) -> None:
+def validation(session: Session, *, letters: Sequence[Checked]) -> None:
     audience = session.composer.audience
-    rows: list[tuple[str, str, str, str]] = []
-    for selected in audience.letters:
-        letter = session.composer.letter(selected)
-        rows.append((letter.target.id, "email", ", ".join(letter.envelope_recipients),
-                     letter.rendered.template))
+    rows = [(c.target, "email", ", ".join(c.recipients), c.template) for c in letters]
     for selected in audience.calls:
         rows.append((selected.target.id, "call", selected.target.phone or "",
                      selected.target.call_script or ""))
@@ -56,8 +52,8 @@ def validation(session: Session, *, letters: int) -> None:
     output.show(output.table(
         f"Campaign {session.campaign_id}", ("target", "channel", "recipients", "template"), rows))
     _notices(session)
-    output.info(f"The campaign is valid: {letters} letter(s) and {len(audience.calls)} call(s) "
-                "for this sender.")
+    output.info(f"The campaign is valid: {len(letters)} letter(s) and {len(audience.calls)} "
+                "call(s) for this sender.")
 
 
 def dry_run(session: Session, *, out: Path | None) -> None:
@@ -249,9 +245,9 @@ def _result_line(result: Result, *, verbose: bool) -> Text:
     quiet_success = result.status == "sent" and not verbose
     detail = "" if quiet_success else f" {result.code or ''} {result.message}".rstrip()
     line = output.plain(f"{result.status:<9}", output.STATUS_STYLES.get(result.status, ""))
-    line.append(f" {result.target} <{result.to}>{detail}")
+    line.append_text(output.plain(f" {result.target} <{result.to}>{detail}"))
     for refused in result.refused:
-        line.append(f" (copy refused: {refused})")
+        line.append_text(output.plain(f" (copy refused: {refused})"))
     return line
 
 
