@@ -18,7 +18,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,  # start-up work differs (Rich help costs ~0.1 s more)
 )
 
-COMMANDS = ("validate", "send", "log")
+COMMANDS = ("validate", "send", "log", "init", "doctor", "calls", "called", "status")
 
 
 def _make_command(name: str) -> None:

@@ -18,6 +18,7 @@ from typing import Literal
 
 from .config import KEYRING_SERVICE, KEYS
 from .errors import ConfigError
+from .files import make_private_folder
 from .providers import Provider
 
 Storage = Literal["no", "command", "keyring"]
@@ -143,17 +144,8 @@ def write_config(*, path: Path, text: str, replace: bool) -> Path:
 
 
 def _private_folder(folder: Path) -> None:
-    missing: list[Path] = []
-    current = folder
-    while not current.exists() and current != current.parent:
-        missing.append(current)
-        current = current.parent
     try:
-        for item in reversed(missing):
-            item.mkdir(mode=0o700)
-            os.chmod(item, 0o700)
-    except FileExistsError:
-        pass  # made by someone else in between: fine
+        make_private_folder(folder)
     except OSError as exc:
         raise ConfigError(f"Cannot create the folder {folder}: {exc.strerror or exc}.",
                           hint="Choose another place with --config.") from None

@@ -39,6 +39,7 @@ from typing import Literal, Self
 import platformdirs
 
 from protest_dispatch.errors import InputError, LockedError, SendLogError
+from protest_dispatch.files import make_private_folder
 
 Status = Literal["sending", "sent", "deferred", "failed", "uncertain"]
 STATUSES: tuple[Status, ...] = ("sending", "sent", "deferred", "failed", "uncertain")
@@ -294,17 +295,8 @@ def _lock_name(campaign: str) -> str:
 
 def _make_folder(folder: Path, *, path: Path) -> None:
     """Create missing folders private to the user (0o700): the log names whom they wrote to."""
-    missing: list[Path] = []
-    current = folder
-    while not current.exists() and current != current.parent:
-        missing.append(current)
-        current = current.parent
     try:
-        for item in reversed(missing):
-            item.mkdir(mode=0o700)
-            os.chmod(item, 0o700)
-    except FileExistsError:
-        pass  # another process created it between our check and mkdir
+        make_private_folder(folder)
     except OSError as exc:
         raise SendLogError(
             f"Cannot create the folder {folder} for the send log {path}: "
