@@ -9,6 +9,7 @@ a password command, the system keyring, or a config file only its owner can read
 from __future__ import annotations
 
 import os
+import re
 import stat
 import subprocess
 import tomllib
@@ -132,25 +133,33 @@ class Config:
         return None
 
 
+_FROM = re.compile(r'\s*(?:"(?P<quoted>[^"]*)"|(?P<name>[^"<>]*?))\s*<(?P<address>[^<>]*)>\s*')
+
+
 def parse_from(value: str, *, source: str) -> tuple[str, str]:
-    from email_validator import EmailNotValidError, validate_email
+    """Split "Name <address>"; names in any script, quoted or not (Ана Бекова is fine)."""
+    from .model import email_address
 
     if "\r" in value or "\n" in value:
         raise ConfigError(f"The sender from {source} contains a line break.", key="from")
-    try:
-        checked = validate_email(value.strip(), check_deliverability=False,
-                                 allow_display_name=True, allow_smtputf8=False)
-    except EmailNotValidError as exc:
+    match = _FROM.fullmatch(value)
+    if match is None:
         raise ConfigError(
-            f"The sender from {source} is not a valid 'Name <address>': {exc}", key="from",
-            hint="Write it like \"Your Name <you@example.org>\".",
-        ) from None
-    if not checked.display_name:
+            f"The sender from {source} is not of the form 'Name <address>': {value!r}.",
+            key="from", hint="Write it like \"Your Name <you@example.org>\".",
+        )
+    try:
+        address = email_address(match["address"])
+    except ValueError as exc:
+        raise ConfigError(f"The sender's address from {source} {exc}.", key="from",
+                          hint="Write it like \"Your Name <you@example.org>\".") from None
+    name = (match["quoted"] if match["quoted"] is not None else match["name"]).strip()
+    if not name:
         raise ConfigError(
             f"The sender from {source} has no name; letters are signed with it.", key="from",
-            hint=f"Write it like \"Your Name <{checked.normalized}>\".",
+            hint=f"Write it like \"Your Name <{address}>\".",
         )
-    return checked.display_name, checked.ascii_email or checked.normalized
+    return name, address
 
 
 def run_password_command(command: str) -> str:
