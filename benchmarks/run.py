@@ -83,6 +83,11 @@ class Measured:
     started_at: float
     output_tail: str
 
+    def failure(self) -> str:
+        """One line for the report: exit code and the last line the command printed."""
+        lines = [line.strip() for line in self.output_tail.splitlines() if line.strip()]
+        return f"exit {self.returncode}: {lines[-1][:300] if lines else '(no output)'}"
+
 
 def run_measured(argv: Sequence[str], *, env: dict[str, str], timeout: float) -> Measured:
     """Run ``argv`` and measure it alone.
@@ -355,7 +360,8 @@ def send_once(ctx: Context, report: Report, *, argv_for: Callable[[int], list[st
         stats = handle.stop()
     problems = check_delivery(stats, expected=letters, label=label)
     if measured.returncode != 0:
-        problems.insert(0, f"{label}: exit {measured.returncode}: {measured.output_tail}")
+        problems.insert(0, f"{label}: {measured.failure()}")
+        print(measured.output_tail, file=sys.stderr)
     for problem in problems:
         report.problem(problem)
     return None if problems else SendRun(measured=measured, stats=stats, letters=letters)
@@ -487,7 +493,8 @@ def case_bulk(ctx: Context, report: Report) -> None:
 def checked(report: Report, label: str, measured: Measured) -> Measured:
     """Record a failing command as a problem; its time would be meaningless."""
     if measured.returncode != 0:
-        report.problem(f"{label}: exit {measured.returncode}: {measured.output_tail}")
+        report.problem(f"{label}: {measured.failure()}")
+        print(measured.output_tail, file=sys.stderr)
     return measured
 
 
@@ -631,6 +638,15 @@ CASES: dict[str, Callable[[Context, Report], None]] = {
 NEEDS_PROTEST_SEND = {"send", "fast", "bulk"}
 
 
+def smoke_test(ctx: Context) -> bool:
+    """Three letters first, so a broken tree fails in seconds, not after ten minutes."""
+    trial = Report()
+    targets = generate(out=WORK / "campaign-smoke", count=3, markdown=ctx.plan.markdown)
+    run = send_once(ctx, trial, argv_for=protest_send_argv(ctx, targets, 2), letters=3,
+                    rtt_ms=0.0, label="smoke run")
+    return run is not None
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Options; the defaults are the documented full run."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -672,6 +688,10 @@ def main(argv: list[str] | None = None) -> int:
         if not ready:
             report.notes.append("`protest send` is not ready (its --help lacks --concurrency/"
                                 "--rate): protest cases skipped.")
+        elif NEEDS_PROTEST_SEND & set(args.cases) and not smoke_test(ctx):
+            print("protest send failed a 3-letter smoke run (above); fix it and run again. "
+                  "RESULTS.md left as it was.", file=sys.stderr)
+            return 1
         for name in args.cases:
             if name in NEEDS_PROTEST_SEND and not ready:
                 continue

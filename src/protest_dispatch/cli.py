@@ -144,6 +144,8 @@ def validate(
     country: CountryOpt = None,
     lang: LangOpt = None,
     config: ConfigOpt = None,
+    all_: Annotated[bool, typer.Option(
+        "--all", help="List every target (the table shows the first 100).")] = False,
 ) -> None:
     """Check the campaign file and render every letter for you, sending nothing."""
     from . import views
@@ -152,7 +154,7 @@ def validate(
     session = prepare(
         targets=targets, config_path=config, from_=from_, country=country, lang=lang, dry_run=True
     )
-    views.validation(session, letters=session.composer.check_all())
+    views.validation(session, letters=session.composer.check_all(), show_all=all_)
 
 
 @app.command()

@@ -91,15 +91,21 @@ def show(renderable: Any) -> None:
 
 
 def rule(title: str) -> None:
-    stdout.print(Rule(plain(title), align="left"))
+    if stdout.is_terminal:
+        stdout.print(Rule(plain(title), align="left"))
+    else:
+        stdout.print(plain(f"{title} ----"), soft_wrap=True)
 
 
 def headers_and_body(headers: Sequence[tuple[str, str]], body: str) -> None:
+    """A letter as it reads: lines as written (the terminal wraps them, rich need not)."""
+    text = Text()
     for name, value in headers:
-        stdout.print(Text.assemble((f"{name}: ", "bold"), plain(value)))
-    stdout.print()
-    stdout.print(plain(body.rstrip("\n")))
-    stdout.print()
+        text.append(f"{name}: ", "bold")
+        text.append_text(plain(value))
+        text.append("\n")
+    text.append_text(plain(f"\n{body.rstrip()}\n"))
+    stdout.print(text, soft_wrap=True)
 
 
 def print_json(data: object) -> None:

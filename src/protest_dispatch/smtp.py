@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
 import ipaddress
 import re
 import socket
@@ -72,6 +71,7 @@ _AUTH_METHODS = ("plain", "login", "cram-md5")
 _MECHANISM_UNSUPPORTED = frozenset({500, 501, 502, 504})
 
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]+")
+_PLAIN_ADDRESS = re.compile(r"[^@,;:()\[\]\\]+@[^@,;:()\[\]\\]+")  # no lists, comments, groups
 _UNSAFE_IN_ADDRESS = re.compile(r"[\s<>\"\x00-\x1f\x7f]")
 _LINE_ENDINGS = re.compile(rb"\r\n|\r|\n")
 _DNS_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -728,7 +728,7 @@ def _address_problem(address: str) -> str | None:
         return "it is not an email address"
     if _UNSAFE_IN_ADDRESS.search(address):
         return "it contains spaces, quotes, angle brackets or control characters"
-    if email.utils.parseaddr(address)[1] != address:
+    if not _PLAIN_ADDRESS.fullmatch(address):
         return "it is not a plain address of the form name@domain"
     return None
 

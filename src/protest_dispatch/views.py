@@ -41,7 +41,10 @@ def _notices(session: Session) -> None:
         )
 
 
-def validation(session: Session, *, letters: Sequence[Checked]) -> None:
+TABLE_ROWS = 100
+
+
+def validation(session: Session, *, letters: Sequence[Checked], show_all: bool = False) -> None:
     audience = session.composer.audience
     rows = [(c.target, "email", ", ".join(c.recipients), c.template) for c in letters]
     for selected in audience.calls:
@@ -49,8 +52,12 @@ def validation(session: Session, *, letters: Sequence[Checked]) -> None:
                      selected.target.call_script or ""))
     for target in (*audience.needs_country, *audience.other_countries):
         rows.append((target.id, f"skipped (only for senders in {target.country})", "", ""))
+    shown = rows if show_all else rows[:TABLE_ROWS]
     output.show(output.table(
-        f"Campaign {session.campaign_id}", ("target", "channel", "recipients", "template"), rows))
+        f"Campaign {session.campaign_id}", ("target", "channel", "recipients", "template"), shown))
+    if len(shown) < len(rows):
+        output.info(f"... and {len(rows) - len(shown)} more targets ('protest validate --all' "
+                    "lists every one).")
     _notices(session)
     output.info(f"The campaign is valid: {len(letters)} letter(s) and {len(audience.calls)} "
                 "call(s) for this sender.")
