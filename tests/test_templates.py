@@ -71,6 +71,17 @@ def test_every_letter_problem_is_listed_at_once(tmp_path: Path) -> None:
         ("court", "court.md.j2"), ("ministry", "ministry.txt.j2")}
 
 
+def test_one_fault_in_a_shared_letter_is_one_problem_naming_how_many_targets(
+    tmp_path: Path,
+) -> None:
+    shared = TWO_LETTERS.replace("ministry.txt.j2", "court.md.j2")
+    path = write_campaign(tmp_path, shared, letters={"court.md.j2": "Dear {{ target.nmae }}\n"})
+    [problem] = render_problems(path)
+    assert (problem.target, problem.others) == ("court", 1)
+    assert "target 'court' (and 1 more)" in str(problem)
+    assert "the letter uses 'nmae', which is not defined" in problem.message
+
+
 def test_missing_letter_file_is_a_problem(tmp_path: Path) -> None:
     path = write_campaign(tmp_path, letters={})
     [problem] = render_problems(path)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 
 from .audience import Audience, Selected, select
@@ -96,5 +96,20 @@ class Composer:
         except CampaignError as exc:
             problems.extend(exc.problems)
         if problems:
-            raise CampaignError(problems)
+            raise CampaignError(_collapse(problems))
         return checked
+
+
+def _collapse(problems: list[Problem]) -> list[Problem]:
+    """One line per fault in a letter, not one per target that uses the letter."""
+    groups: dict[tuple[object, ...], list[Problem]] = {}
+    for problem in problems:
+        key = (problem.file, problem.line, problem.field, problem.message)
+        groups.setdefault(key, []).append(problem)
+    collapsed = []
+    for same in groups.values():
+        first = same[0]
+        if len(same) > 1 and first.target is not None:
+            first = replace(first, others=len(same) - 1)
+        collapsed.append(first)
+    return collapsed

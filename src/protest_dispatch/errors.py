@@ -46,11 +46,14 @@ class Problem:
     line: int | None = None
     target: str | None = None
     field: str | None = None
+    others: int = 0
+    """How many more targets have the same problem (one fault in a shared letter)."""
 
     def location(self) -> str:
         parts = [str(self.file) if self.line is None else f"{self.file}, line {self.line}"]
         if self.target is not None:
-            parts.append(f"target '{self.target}'")
+            more = f" (and {self.others} more)" if self.others else ""
+            parts.append(f"target '{self.target}'{more}")
         if self.field is not None:
             parts.append(f"field '{self.field}'")
         return ", ".join(parts)

@@ -413,12 +413,21 @@ class LetterRenderer:
         return found
 
 
+_NO_ATTRIBUTE = re.compile(r"'dict object' has no attribute '([^']*)'")
+
+
+def _plain_undefined(message: str) -> str:
+    """Jinja2 speaks of dict objects; say which name the letter used instead."""
+    match = _NO_ATTRIBUTE.fullmatch(message)
+    return f"the letter uses '{match[1]}', which is not defined" if match else message
+
+
 def _explain(exc: BaseException, name: str | None) -> str:
     if isinstance(exc, jinja2.TemplateNotFound):
         return f"there is no letter '{exc.name}' in the letters/ folder"
     if isinstance(exc, jinja2.UndefinedError):
-        return (f"{exc.message}; check the spelling (letters can use target, sender, "
-                "campaign and today)")
+        return f"{_plain_undefined(exc.message or '')}; check the spelling (letters can use " \
+            "target, sender, campaign and today, each with the fields the README lists)"
     if isinstance(exc, SecurityError):
         return f"the letter tried something letters may not do: {exc}"
     if isinstance(exc, jinja2.TemplateSyntaxError):
