@@ -74,6 +74,21 @@ class Composer:
             for s in self.audience.calls
         ]
 
+    def each_letter(self, problems: list[Problem]) -> Iterator[Letter]:
+        """Every letter that renders, one at a time; what does not goes to ``problems``."""
+        for selected in self.audience.letters:
+            try:
+                yield self.letter(selected)
+            except CampaignError as exc:
+                problems.extend(exc.problems)
+
+    def checked_calls(self, problems: list[Problem]) -> list[CallToMake]:
+        try:
+            return self.calls()
+        except CampaignError as exc:
+            problems.extend(exc.problems)
+            return []
+
     def check_all(self) -> list[Checked]:
         """Render every letter once, collecting every problem, before anything is sent.
 
@@ -81,23 +96,19 @@ class Composer:
         the number of targets).
         """
         problems: list[Problem] = []
-        checked: list[Checked] = []
-        for selected in self.audience.letters:
-            try:
-                letter = self.letter(selected)
-            except CampaignError as exc:
-                problems.extend(exc.problems)
-            else:
-                checked.append(Checked(target=letter.target.id,
-                                       recipients=letter.envelope_recipients,
-                                       template=letter.rendered.template))
-        try:
-            self.calls()
-        except CampaignError as exc:
-            problems.extend(exc.problems)
-        if problems:
-            raise CampaignError(_collapse(problems))
+        checked = [
+            Checked(target=letter.target.id, recipients=letter.envelope_recipients,
+                    template=letter.rendered.template)
+            for letter in self.each_letter(problems)
+        ]
+        self.checked_calls(problems)
+        raise_problems(problems)
         return checked
+
+
+def raise_problems(problems: list[Problem]) -> None:
+    if problems:
+        raise CampaignError(_collapse(problems))
 
 
 def _collapse(problems: list[Problem]) -> list[Problem]:

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import output
-from .compose import CallToMake, Checked
-from .errors import EXIT_FAILED, InputError
+from .compose import CallToMake, Checked, raise_problems
+from .errors import EXIT_FAILED, InputError, Problem
 from .message import Letter, make_message_id, write_eml
 
 if TYPE_CHECKING:
@@ -69,15 +69,18 @@ def dry_run(session: Session, *, out: Path | None) -> None:
             out.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise InputError(f"Cannot create the folder {out}: {exc.strerror}.") from None
-    session.composer.check_all()
     total = len(session.composer.audience.letters)
-    for number, letter in enumerate(session.composer.letters(), start=1):
+    problems: list[Problem] = []
+    # One pass, letter by letter: a preview may show the good letters before it
+    # lists what is wrong with the others (exit 2); memory stays flat.
+    for number, letter in enumerate(session.composer.each_letter(problems), start=1):
         output.rule(f"Letter {number} of {total}: {letter.target.id} ({letter.rendered.template})")
         output.headers_and_body(letter_headers(letter), letter.rendered.text)
         if out is not None:
             write_eml(letter=letter, folder=out, message_id=make_message_id(
                 domain=letter.sender.domain))
-    calls(session.composer.calls())
+    calls(session.composer.checked_calls(problems))
+    raise_problems(problems)
     _notices(session)
     written = f" and wrote {total} .eml file(s) to {out}" if out is not None else ""
     output.info(f"Dry run: nothing was sent. {total} letter(s) and "
