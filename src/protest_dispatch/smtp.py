@@ -449,7 +449,7 @@ class SmtpConnection:
             return await self._broken_before_data(smtp, exc, during="MAIL FROM")
 
         try:
-            await smtp.rcpt(to, encoding=encoding, timeout=timeout)
+            await _rcpt(smtp, to, encoding=encoding, timeout=timeout)
         except aiosmtplib.SMTPResponseException as exc:
             return await self._refused_before_data(
                 smtp, f"the recipient <{to}>", exc.code, exc.message
@@ -460,7 +460,7 @@ class SmtpConnection:
         refused: list[str] = []
         for copy in extra:
             try:
-                await smtp.rcpt(copy, encoding=encoding, timeout=timeout)
+                await _rcpt(smtp, copy, encoding=encoding, timeout=timeout)
             except aiosmtplib.SMTPResponseException as exc:
                 if exc.code == 421 or not 400 <= exc.code < 600:
                     return await self._refused_before_data(
@@ -653,6 +653,19 @@ def _password(settings: SmtpSettings) -> str:
             "username if the server needs no login.",
         )
     return settings.password.get_secret_value()
+
+
+async def _rcpt(smtp: aiosmtplib.SMTP, address: str, *, encoding: str, timeout: float) -> None:
+    """RCPT TO for an address ``_address_problem`` has passed.
+
+    aiosmtplib's ``rcpt()`` parses the address again with email.utils, which was a
+    third of the time a letter spends in the transport.
+    """
+    reply = await smtp.execute_command(
+        b"RCPT", b"TO:<" + address.encode(encoding) + b">", timeout=timeout
+    )
+    if reply.code not in (250, 251):
+        raise aiosmtplib.SMTPRecipientRefused(reply.code, reply.message, address)
 
 
 def _address_problem(address: str) -> str | None:
