@@ -168,6 +168,7 @@ class Dispatcher:
         )
         waited = 0.0
         last: Delivery | None = None
+        attempts = 0
         unreachable: SmtpUnavailableError | None = None
         for attempt in range(1, self.options.attempts + 1):
             if attempt > 1:
@@ -186,7 +187,7 @@ class Dispatcher:
                 unreachable = None
                 self._first_open.set()
             await self.limiter.wait()
-            last = await self._attempt(connection, letter, message_id)
+            last, attempts = await self._attempt(connection, letter, message_id)
             if last.reconnect:
                 await connection.close()
             if last.outcome != "deferred":
@@ -194,21 +195,23 @@ class Dispatcher:
         if unreachable is not None:
             raise unreachable
         assert last is not None, "the loop either delivers once or raises"
-        self._report(letter, last)
+        self._report(letter, last, attempts)
 
     async def _attempt(
         self, connection: SmtpConnection, letter: Letter, message_id: str
-    ) -> Delivery:
+    ) -> tuple[Delivery, int]:
+        """One transaction between two commits; returns the outcome and the attempts so far."""
         test = self.options.test
         data = message_bytes(build_message(letter=letter, message_id=message_id))
         recipients = letter.envelope_recipients
+        attempts = 0
         if test:
             self.log.add_usage(sender=self.sender.email, recipients=len(recipients))
         else:
-            self.log.begin(
+            attempts = self.log.begin(
                 campaign=self.campaign_id, target=letter.target.id, sender=self.sender.email,
                 to=letter.to, cc=letter.cc, message_id=message_id, recipients=len(recipients),
-            )
+            ).attempts
         try:
             delivery = await connection.deliver(
                 mail_from=self.sender.email, to=recipients[0], copies=recipients[1:], data=data
@@ -233,16 +236,13 @@ class Dispatcher:
                 error=None if delivery.outcome == "sent" else delivery.message,
                 refused=delivery.refused,
             )
-        return delivery
+        return delivery, attempts
 
-    def _report(self, letter: Letter, delivery: Delivery) -> None:
-        entry = None if self.options.test else self.log.get(
-            campaign=self.campaign_id, target=letter.target.id, sender=self.sender.email
-        )
+    def _report(self, letter: Letter, delivery: Delivery, attempts: int) -> None:
         result = Result(
             target=letter.target.id, to=letter.to,
             status=delivery.outcome, code=delivery.code, message=delivery.message,
-            refused=delivery.refused, attempts=entry.attempts if entry else 0,
+            refused=delivery.refused, attempts=attempts,
         )
         self.summary.results.append(result)
         self.on_result(result)
