@@ -131,11 +131,12 @@ class Dispatcher:
     async def _worker(self, queue: Iterator[Job], *, first: bool) -> None:
         """Work through the queue on one connection.
 
-        Only the first worker connects at once; the others wait until it is in, so a
-        wrong password, certificate or host costs one failed login, not one per worker.
+        With a login, only the first worker connects at once and the others wait until
+        it is in, so a wrong password costs one failed login, not one per worker
+        (providers lock accounts after a few). Without one, all connect at once.
         """
         connection = SmtpConnection(settings=self.settings)
-        if not first:
+        if not first and self.settings.username is not None:
             await self._first_open.wait()
         try:
             while self.summary.stopped is None and not self.summary.quota_reached:

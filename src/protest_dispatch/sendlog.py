@@ -644,15 +644,8 @@ class SendLog:
         """One IMMEDIATE transaction, committed on success and rolled back on any error."""
         conn = self._connection()
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with _immediate(conn):
                 yield conn
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    with contextlib.suppress(sqlite3.Error):
-                        conn.execute("ROLLBACK")
-                raise
         except sqlite3.Error as exc:
             raise _wrap(exc, path=self._path, action=action) from exc
 
@@ -696,6 +689,20 @@ class SendLog:
         )
 
 
+@contextlib.contextmanager
+def _immediate(conn: sqlite3.Connection) -> Iterator[None]:
+    """One IMMEDIATE transaction: committed on success, rolled back on any error."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+        raise
+
+
 def _filters(**columns: str | None) -> tuple[str, list[str]]:
     """A WHERE clause for the given non-None column filters; names come from our code only."""
     given = [(name, value) for name, value in columns.items() if value is not None]
@@ -732,8 +739,7 @@ def _prepare(conn: sqlite3.Connection, *, path: Path, busy_timeout: float) -> No
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()
         wal = mode is not None and str(mode[0]).lower() == "wal"
         conn.execute(f"PRAGMA synchronous = {'NORMAL' if wal else 'FULL'}")
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with _immediate(conn):
             # Re-read under the write lock: another process may have created the schema.
             app_id, version, tables = _identity(conn)
             _check_identity(path=path, app_id=app_id, version=version, tables=tables)
@@ -743,12 +749,6 @@ def _prepare(conn: sqlite3.Connection, *, path: Path, busy_timeout: float) -> No
                     conn.execute(statement)
                 conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
-            raise
     except sqlite3.Error as exc:
         raise _wrap(exc, path=path, action="open it") from exc
 
