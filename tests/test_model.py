@@ -7,7 +7,7 @@ from email_validator import EmailNotValidError, validate_email
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from protest_dispatch.model import _plainly_valid, email_address
+from protest_dispatch.model import SPECIAL_USE_DOMAINS, _plainly_valid, email_address
 
 ATOM = "abcXYZ019!#$%&'*+/=?^_`{|}~-."
 DOMAIN = "abcXYZ019-."
@@ -46,3 +46,9 @@ def test_known_addresses_get_the_library_answer(value: str) -> None:
     except ValueError:
         ours = None
     assert ours == library(value)
+
+
+def test_the_special_use_domains_are_the_libraries() -> None:
+    from email_validator import SPECIAL_USE_DOMAIN_NAMES
+
+    assert tuple(SPECIAL_USE_DOMAIN_NAMES) == SPECIAL_USE_DOMAINS

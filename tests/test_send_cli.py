@@ -743,6 +743,10 @@ def test_the_summary_names_every_outcome_and_the_calls(
     assert run.code == 1, run.output
     for label in ("sent", "skipped (already sent)", "deferred", "failed", "calls to make"):
         assert label in run.stdout, label
+    calls = run.stdout.split("Calls to make (1)")[1]
+    assert "Call: Desk" in calls
+    assert "Phone: +44 20 7946 0000" in calls
+    assert "ask them to act on its demands" in calls, "a call without a script gets a short one"
     server.update_faults(drop_after_data=True, greylist=0)
     uncertain = send(campaign, env=env)
     assert "uncertain" in uncertain.stdout
@@ -792,6 +796,7 @@ def test_json_prints_a_machine_readable_summary(
         "sent": 1, "skipped": 0, "deferred": 0, "failed": 1, "uncertain": 0, "held": 0,
         "not_attempted": 0, "calls": 0,
     }
+    assert summary["calls"] == []
     results = {r["target"]: r for r in summary["results"]}
     assert results["t01"]["status"] == "sent"
     assert (results["t02"]["status"], results["t02"]["code"]) == ("failed", 550)

@@ -49,25 +49,36 @@ TargetsOpt = Annotated[
 ]
 OnlyOpt = Annotated[
     list[str] | None,
-    typer.Option("--only", help="Only this target id (repeat for more).", show_default=False),
+    typer.Option(
+        "--only", metavar="ID", help="Only this target id (repeat for more).", show_default=False
+    ),
 ]
 CountryOpt = Annotated[
     str | None,
     typer.Option(
         "--country",
         envvar="PROTEST_COUNTRY",
+        metavar="CC",
         help="Your country (ISO code such as GB): selects targets meant for senders there.",
     ),
 ]
 LangOpt = Annotated[
     str | None,
     typer.Option(
-        "--lang", envvar="PROTEST_LANG", help="Letter language: uses name.LL.md.j2 where it exists."
+        "--lang",
+        envvar="PROTEST_LANG",
+        metavar="LL",
+        help="Letter language: uses name.LL.md.j2 where it exists.",
     ),
 ]
 FromOpt = Annotated[
     str | None,
-    typer.Option("--from", envvar="PROTEST_FROM", help='You, as "Your Name <you@example.org>".'),
+    typer.Option(
+        "--from",
+        envvar="PROTEST_FROM",
+        metavar="'NAME <ADDRESS>'",
+        help='You, as "Your Name <you@example.org>".',
+    ),
 ]
 ConfigOpt = Annotated[
     Path | None,
@@ -99,18 +110,27 @@ SmtpHostOpt = Annotated[
 ]
 SmtpPortOpt = Annotated[
     int | None,
-    typer.Option("--smtp-port", envvar="PROTEST_SMTP_PORT",
-                 help="SMTP port [default: 587 starttls, 465 tls, 25 none]."),
+    typer.Option(
+        "--smtp-port",
+        envvar="PROTEST_SMTP_PORT",
+        help="SMTP port [default: 587 starttls, 465 tls, 25 none].",
+    ),
 ]
 SmtpSecurityOpt = Annotated[
     str | None,
-    typer.Option("--smtp-security", envvar="PROTEST_SMTP_SECURITY",
-                 help="starttls (required STARTTLS, the default), tls, or none."),
+    typer.Option(
+        "--smtp-security",
+        envvar="PROTEST_SMTP_SECURITY",
+        help="starttls (required STARTTLS, the default), tls, or none.",
+    ),
 ]
 SmtpCaFileOpt = Annotated[
     Path | None,
-    typer.Option("--smtp-ca-file", envvar="PROTEST_SMTP_CA_FILE",
-                 help="PEM file of a private certificate authority to trust."),
+    typer.Option(
+        "--smtp-ca-file",
+        envvar="PROTEST_SMTP_CA_FILE",
+        help="PEM file of a private certificate authority to trust.",
+    ),
 ]
 
 
@@ -144,8 +164,9 @@ def validate(
     country: CountryOpt = None,
     lang: LangOpt = None,
     config: ConfigOpt = None,
-    all_: Annotated[bool, typer.Option(
-        "--all", help="List every target (the table shows the first 100).")] = False,
+    all_: Annotated[
+        bool, typer.Option("--all", help="List every target (the table shows the first 100).")
+    ] = False,
 ) -> None:
     """Check the campaign file and render every letter for you, sending nothing."""
     from . import views
@@ -170,7 +191,9 @@ def send(
     out: Annotated[
         Path | None,
         typer.Option(
-            "--out", help="With --dry-run: also write each letter as DIR/<target-id>.eml."
+            "--out",
+            metavar="DIR",
+            help="With --dry-run: also write each letter as DIR/<target-id>.eml.",
         ),
     ] = None,
     yes: Annotated[
@@ -194,21 +217,32 @@ def send(
         ),
     ] = None,
     concurrency: Annotated[
-        int, typer.Option("--concurrency", min=1, max=32, help="SMTP connections used at once.")
+        int,
+        typer.Option(
+            "--concurrency", metavar="K", min=1, max=32, help="SMTP connections used at once."
+        ),
     ] = 2,
     rate: Annotated[
         float,
         typer.Option(
-            "--rate", min=0, help="Letters per minute across all connections (0: no cap)."
+            "--rate",
+            metavar="N",
+            min=0,
+            help="Letters per minute across all connections (0: no cap).",
         ),
     ] = 20,
     limit: Annotated[
-        int | None, typer.Option("--limit", min=0, help="Send at most N letters in this run.")
+        int | None,
+        typer.Option("--limit", metavar="N", min=0, help="Send at most N letters in this run."),
     ] = None,
     attempts: Annotated[
         int,
         typer.Option(
-            "--attempts", min=1, max=10, help="Tries per letter in this run on temporary errors."
+            "--attempts",
+            metavar="N",
+            min=1,
+            max=10,
+            help="Tries per letter in this run on temporary errors.",
         ),
     ] = 3,
     retry_failed: Annotated[
@@ -318,6 +352,7 @@ def log_(
 
 # -- set-up, calls and status (issue 6) ---------------------------------------------
 
+
 class CallOutcome(StrEnum):
     reached = "reached"
     voicemail = "voicemail"
@@ -363,10 +398,18 @@ def doctor(
     from . import setupviews
     from .doctor import DoctorRequest, run
 
-    report = run(request=DoctorRequest(
-        config_path=config, from_=from_, log=log, smtp_host=smtp_host, smtp_port=smtp_port,
-        smtp_security=smtp_security, smtp_ca_file=smtp_ca_file, timeout=timeout,
-    ))
+    report = run(
+        request=DoctorRequest(
+            config_path=config,
+            from_=from_,
+            log=log,
+            smtp_host=smtp_host,
+            smtp_port=smtp_port,
+            smtp_security=smtp_security,
+            smtp_ca_file=smtp_ca_file,
+            timeout=timeout,
+        )
+    )
     setupviews.doctor(report)
     raise typer.Exit(report.exit_code)
 
@@ -380,8 +423,9 @@ def calls(
     from_: FromOpt = None,
     all_: Annotated[
         bool,
-        typer.Option("--all", help="Also targets already reached, and letter targets with a "
-                     "phone number."),
+        typer.Option(
+            "--all", help="Also targets already reached, and letter targets with a phone number."
+        ),
     ] = False,
     log: LogOpt = None,
     config: ConfigOpt = None,
@@ -390,8 +434,15 @@ def calls(
     from . import callsheet, callviews
     from .session import existing_log, prepare
 
-    session = prepare(targets=targets, config_path=config, from_=from_, country=country,
-                      lang=lang, only=only or (), dry_run=True)
+    session = prepare(
+        targets=targets,
+        config_path=config,
+        from_=from_,
+        country=country,
+        lang=lang,
+        only=only or (),
+        dry_run=True,
+    )
     with existing_log(log=log, config=session.config) as (_, sendlog):
         sheet = callsheet.build(session=session, log=sendlog, all_phones=all_)
     callviews.sheet(sheet, placeholder=session.placeholder)
@@ -414,15 +465,20 @@ def called(
     from .sendlog import SendLog
     from .session import log_path, prepare
 
-    session = prepare(targets=targets, config_path=config, from_=from_, country=None,
-                      lang=None, dry_run=True)
+    session = prepare(
+        targets=targets, config_path=config, from_=from_, country=None, lang=None, dry_run=True
+    )
     callsheet.require_sender(session)
     target = callsheet.find_target(session, target_id)
     clean = callsheet.clean_note(note)
     with SendLog.open(path=log_path(log=log, config=session.config)) as sendlog:
-        call = sendlog.record_call(campaign=session.campaign_id, target=target.id,
-                                   sender=session.sender.email, outcome=outcome.value,
-                                   note=clean)
+        call = sendlog.record_call(
+            campaign=session.campaign_id,
+            target=target.id,
+            sender=session.sender.email,
+            outcome=outcome.value,
+            note=clean,
+        )
         left = len(callsheet.unreached(session, sendlog))
     callviews.recorded(call=call, target=target, left=left)
 
@@ -434,8 +490,12 @@ def status(
     ] = None,
     targets: Annotated[
         Path | None,
-        typer.Option("--targets", "-t", help="The campaign file, to count letters not sent "
-                     "yet and calls to make [default: targets.yaml here, if there is one]."),
+        typer.Option(
+            "--targets",
+            "-t",
+            help="The campaign file, to count letters not sent "
+            "yet and calls to make [default: targets.yaml here, if there is one].",
+        ),
     ] = None,
     from_: FromOpt = None,
     country: CountryOpt = None,
@@ -446,8 +506,16 @@ def status(
     from . import callviews
     from .status import gather
 
-    callviews.status(gather(config_path=config, targets=targets, campaign=campaign,
-                            from_=from_, country=country, log=log))
+    callviews.status(
+        gather(
+            config_path=config,
+            targets=targets,
+            campaign=campaign,
+            from_=from_,
+            country=country,
+            log=log,
+        )
+    )
 
 
 def main() -> None:

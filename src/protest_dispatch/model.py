@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -85,6 +84,11 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _PLAIN_EMAIL = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+[A-Za-z]{{2,63}}")
 
 
+# email_validator.SPECIAL_USE_DOMAIN_NAMES, copied so that importing the library (20 ms)
+# waits until an address needs it; tests/test_model.py checks the two stay equal.
+SPECIAL_USE_DOMAINS = ("arpa", "invalid", "local", "localhost", "onion", "test")
+
+
 def _plainly_valid(value: str) -> str | None:
     """The address as email-validator would give it, for the common plain ASCII case.
 
@@ -99,7 +103,7 @@ def _plainly_valid(value: str) -> str | None:
     domain = domain.lower()
     if len(local) > 64 or "xn--" in domain or "--" in domain:
         return None
-    if any(domain == d or domain.endswith("." + d) for d in SPECIAL_USE_DOMAIN_NAMES):
+    if any(domain == d or domain.endswith("." + d) for d in SPECIAL_USE_DOMAINS):
         return None
     return f"{local}@{domain}"
 
@@ -112,6 +116,8 @@ def email_address(value: Any) -> str:
     plain = _plainly_valid(value.strip())
     if plain is not None:
         return plain
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         checked = validate_email(
             value.strip(),

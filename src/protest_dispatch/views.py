@@ -267,7 +267,7 @@ _JSON_COUNT_KEYS = {"skipped (already sent)": "skipped", "held from earlier runs
 
 def send_summary(session: Session, *, plan: Plan, summary: Summary,
                  request: SendRequest) -> None:
-    calls = len(session.composer.audience.calls)
+    to_call = session.composer.audience.calls
     counts = {
         "sent": summary.count("sent"),
         "skipped (already sent)": len(plan.already_sent),
@@ -276,7 +276,7 @@ def send_summary(session: Session, *, plan: Plan, summary: Summary,
         "uncertain": summary.count("uncertain"),
         "held from earlier runs": len(plan.held),
         "not attempted": summary.not_attempted + plan.waiting,
-        "calls to make": calls,
+        "calls to make": len(to_call),
     }
     if request.json:
         output.print_json({
@@ -287,6 +287,8 @@ def send_summary(session: Session, *, plan: Plan, summary: Summary,
             "stopped": summary.stopped.message if summary.stopped else None,
             "quota_free_at": summary.quota_free_at.isoformat() if summary.quota_free_at
             else None,
+            "calls": [{"target": s.target.id, "name": s.target.name, "phone": s.target.phone}
+                      for s in to_call],
         })
     elif not request.quiet or summary.exit_code == EXIT_FAILED:
         output.show(output.table(
@@ -294,6 +296,8 @@ def send_summary(session: Session, *, plan: Plan, summary: Summary,
             ("outcome", "letters"), ((k, v) for k, v in counts.items() if v or k == "sent"),
         ))
         _advice(summary)
+        if not request.quiet:
+            calls(session.composer.calls())
     if summary.stopped is not None:
         output.error(summary.stopped)
 
