@@ -12,7 +12,6 @@ import dataclasses
 import ipaddress
 import socket
 import stat
-import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,6 +26,7 @@ from .errors import (
     ProtestError,
     SendLogError,
 )
+from .loopback import lookup_addresses
 from .sendlog import SendLog, parse_time
 from .session import log_path
 from .smtp import SmtpConnection, SmtpSettings, check_plaintext_allowed
@@ -207,28 +207,13 @@ def _is_address(host: str) -> bool:
 
 
 def _resolve(host: str, timeout: float) -> set[str]:
-    """getaddrinfo in a daemon thread, so a hung resolver costs ``timeout`` and no more."""
-    found: list[set[str]] = []
-    failed: list[OSError] = []
-    done = threading.Event()
+    async def lookup() -> set[str]:
+        return await asyncio.wait_for(lookup_addresses(host), timeout)
 
-    def lookup() -> None:
-        try:
-            infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
-            found.append({str(info[4][0]) for info in infos})
-        except OSError as exc:
-            failed.append(exc)
-        except UnicodeError as exc:
-            failed.append(OSError(str(exc)))
-        finally:
-            done.set()
-
-    threading.Thread(target=lookup, name="protest-doctor-dns", daemon=True).start()
-    if not done.wait(timeout):
-        raise TimeoutError
-    if failed:
-        raise failed[0]
-    return found[0]
+    try:
+        return asyncio.run(lookup())
+    except UnicodeError as exc:  # an impossible name: reported like one that is not found
+        raise OSError(str(exc)) from None
 
 
 def _dns(host: str, timeout: float) -> Check:

@@ -32,7 +32,7 @@ async def resolve_loopback_only(host: str, *, timeout: float = 2.0) -> bool:
     if literal is not None:
         return _is_loopback(literal)
     try:
-        addresses = await asyncio.wait_for(_addresses_of(name), timeout)
+        addresses = await asyncio.wait_for(lookup_addresses(name), timeout)
     except (OSError, UnicodeError, TimeoutError):
         return False
     parsed = [_parse_ip(a) for a in addresses]
@@ -54,7 +54,12 @@ def _is_loopback(ip: IpAddress) -> bool:
     return ip.is_loopback
 
 
-def _addresses_of(name: str) -> asyncio.Future[set[str]]:
+def lookup_addresses(name: str) -> asyncio.Future[set[str]]:
+    """The addresses ``name`` resolves to, looked up in a daemon thread.
+
+    Await it under a timeout: a hung resolver then costs only the timeout, and the
+    thread can neither block the event loop nor keep the process alive at exit.
+    """
     loop = asyncio.get_running_loop()
     future: asyncio.Future[set[str]] = loop.create_future()
 
