@@ -15,6 +15,7 @@ from .errors import EXIT_FAILED, InputError, Problem
 from .message import Letter, make_message_id, write_eml
 
 if TYPE_CHECKING:
+    from rich.progress import Progress
     from rich.text import Text
 
     from .dispatch import Result, Summary
@@ -218,11 +219,11 @@ class SendProgress:
     """A progress bar on a terminal; one plain line per letter for cron mail."""
 
     def __init__(self, *, total: int, request: SendRequest) -> None:
-        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
         self.request = request
         self.bar: Progress | None = None
         if output.stderr.is_terminal and not request.json and not request.quiet:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
             self.bar = Progress(TextColumn("sending"), BarColumn(), TextColumn("{task.completed}"
                                 "/{task.total}"), TimeRemainingColumn(), console=output.stderr)
             self.task = self.bar.add_task("send", total=total)
