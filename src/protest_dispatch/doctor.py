@@ -13,7 +13,6 @@ import ipaddress
 import socket
 import stat
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -27,7 +26,8 @@ from .errors import (
     SendLogError,
 )
 from .loopback import lookup_addresses
-from .sendlog import SendLog, parse_time
+from .quota import DAY, HOUR, Quota
+from .sendlog import SendLog
 from .session import log_path
 from .smtp import SmtpConnection, SmtpSettings, check_plaintext_allowed
 
@@ -173,15 +173,13 @@ def _usage(config: Config, sendlog: SendLog, *, sender: str | None) -> str:
     per_hour, per_day = config.get("limit_per_hour"), config.get("limit_per_day")
     if sender is None or not (per_hour or per_day):
         return ""
-    now = datetime.now(UTC)
-    used = [(parse_time(at), n) for at, n in
-            sendlog.usage_since(sender=sender, since=now - timedelta(days=1))]
-    parts = []
-    for limit, window, label in ((per_hour, timedelta(hours=1), "in the last hour"),
-                                 (per_day, timedelta(days=1), "in the last 24 hours")):
-        if limit:
-            count = sum(n for at, n in used if at > now - window)
-            parts.append(f"{count} of {limit} recipients {label}")
+    quota = Quota(log=sendlog, sender=sender, per_hour=per_hour, per_day=per_day)
+    parts = [
+        f"{quota.used_in(window)} of {limit} recipients {label}"
+        for limit, window, label in ((per_hour, HOUR, "in the last hour"),
+                                     (per_day, DAY, "in the last 24 hours"))
+        if limit
+    ]
     return " Sending limits: " + ", ".join(parts) + "."
 
 

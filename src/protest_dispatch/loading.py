@@ -183,28 +183,18 @@ class _Builder:
         self.path = path
         self.lines: dict[Path_, int] = {}
         self.problems: list[Problem] = []
-        self.values = 0
-        self.active: set[int] = set()
         self.constructor = yaml.SafeLoader("")
 
     def build(self, node: yaml.Node, where: Path_) -> Any:
-        self.values += 1
-        if self.values > MAX_VALUES:
-            raise _bomb(self.path, node)
-        if id(node) in self.active:
-            raise _single(self.path, "an alias refers to itself", line=node.start_mark.line + 1)
+        """Only after _check_shape: the tree is known to be finite and of bounded size."""
         self.lines.setdefault(where, node.start_mark.line + 1)
         if isinstance(node, yaml.ScalarNode):
             return self._scalar(node)
-        self.active.add(id(node))
-        try:
-            if isinstance(node, yaml.SequenceNode) and node.tag == _SEQ_TAG:
-                return [self.build(item, (*where, i)) for i, item in enumerate(node.value)]
-            if isinstance(node, yaml.MappingNode) and node.tag == _MAP_TAG:
-                return self._mapping(node, where)
-            raise _tag_error(self.path, node)
-        finally:
-            self.active.discard(id(node))
+        if isinstance(node, yaml.SequenceNode) and node.tag == _SEQ_TAG:
+            return [self.build(item, (*where, i)) for i, item in enumerate(node.value)]
+        if isinstance(node, yaml.MappingNode) and node.tag == _MAP_TAG:
+            return self._mapping(node, where)
+        raise _tag_error(self.path, node)
 
     def _scalar(self, node: yaml.ScalarNode) -> Any:
         try:

@@ -33,14 +33,15 @@ class Quota:
     def now(self) -> datetime:
         return self.clock()
 
-    def _used(self, window: timedelta) -> int:
+    def used_in(self, window: timedelta) -> int:
+        """Recipients counted in the last ``window``."""
         start = self.now - window
         return sum(n for at, n in self.used if at > start)
 
     def take(self, recipients: int) -> bool:
         """Count ``recipients`` against the limits if they fit; otherwise say when they will."""
         for limit, window in ((self.per_hour, HOUR), (self.per_day, DAY)):
-            if limit is not None and self._used(window) + recipients > limit:
+            if limit is not None and self.used_in(window) + recipients > limit:
                 self.blocked_until = self._free_at(limit, window, recipients)
                 return False
         self.used.append((self.now, recipients))

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from . import output
 from .compose import CallToMake, Checked, raise_problems
 from .errors import EXIT_FAILED, InputError, Problem
-from .message import Letter, make_message_id, write_eml
+from .message import Letter, copies, make_message_id, write_eml
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -190,10 +190,11 @@ def send_plan(session: Session, *, plan: Plan, settings: SmtpSettings,
         f"<{session.sender.email}> via {settings.host}:{settings.port} ({settings.security})."
     )
     if plan.jobs:
-        rows = [(j.selected.target.id, j.selected.target.email or "",
-                 len(j.selected.target.cc) + len(session.loaded.campaign.campaign.cc),
+        campaign_cc = session.loaded.campaign.campaign.cc
+        rows = [(target.id, target.email or "",
+                 len(copies(to=target.email or "", campaign_cc=campaign_cc, target_cc=target.cc)),
                  j.previous.status if j.previous else "new")
-                for j in plan.jobs[:PLAN_ROWS]]
+                for j in plan.jobs[:PLAN_ROWS] for target in (j.selected.target,)]
         output.stderr.print(output.table(None, ("target", "to", "copies", "state"), rows))
         if len(plan.jobs) > PLAN_ROWS:
             output.say(f"... and {len(plan.jobs) - PLAN_ROWS} more.")
