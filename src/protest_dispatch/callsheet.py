@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import zoneinfo
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -69,12 +69,19 @@ def latest_calls(
     log: SendLog | None, *, campaign: str, sender: str | None
 ) -> dict[str, list[Call]]:
     """Each target's logged calls, oldest first."""
-    by_target: dict[str, list[Call]] = {}
-    if log is None:
-        return by_target
-    for call in log.calls(campaign=campaign, sender=sender):
-        by_target.setdefault(call.target, []).append(call)
-    return by_target
+    return by_target(log.calls(campaign=campaign, sender=sender) if log is not None else ())
+
+
+def by_target(calls: Iterable[Call]) -> dict[str, list[Call]]:
+    grouped: dict[str, list[Call]] = {}
+    for call in calls:
+        grouped.setdefault(call.target, []).append(call)
+    return grouped
+
+
+def is_reached(calls: Sequence[Call]) -> bool:
+    """A target is done once its latest call reached someone; until then it stays on the sheet."""
+    return bool(calls) and calls[-1].outcome == "reached"
 
 
 def build(
@@ -88,7 +95,7 @@ def build(
     for selected in phone_targets(session, all_phones=all_phones):
         target = selected.target
         calls = tuple(logged.get(target.id, ()))
-        if calls and calls[-1].outcome == "reached" and not all_phones:
+        if is_reached(calls) and not all_phones:
             hidden += 1
             continue
         rows.append(SheetRow(target=target, local=local_time(target, now=moment),
@@ -118,7 +125,7 @@ def unreached(session: Session, log: SendLog) -> list[Target]:
     """This sender's call targets nobody has logged as reached."""
     logged = latest_calls(log, campaign=session.campaign_id, sender=session.sender.email)
     return [s.target for s in session.composer.audience.calls
-            if not (logged.get(s.target.id) and logged[s.target.id][-1].outcome == "reached")]
+            if not is_reached(logged.get(s.target.id, []))]
 
 
 def clean_note(note: str | None) -> str | None:

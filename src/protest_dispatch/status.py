@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 from .audience import select
-from .callsheet import latest_calls
+from .callsheet import by_target, is_reached
 from .config import Config
 from .loading import LoadedCampaign, load_campaign
 from .model import Target
@@ -82,7 +82,7 @@ def build(
         mine = tuple(e for e in entries if e.campaign == name)
         made = tuple(c for c in calls if c.campaign == name)
         if loaded is not None and name == file_id:
-            report.campaigns.append(_with_file(loaded, log=log, entries=mine, calls=made,
+            report.campaigns.append(_with_file(loaded, entries=mine, calls=made,
                                                sender=sender, country=country))
         else:
             report.campaigns.append(CampaignStatus(campaign=name, entries=mine, calls=made))
@@ -91,14 +91,13 @@ def build(
 
 
 def _with_file(
-    loaded: LoadedCampaign, *, log: SendLog | None, entries: tuple[Entry, ...],
+    loaded: LoadedCampaign, *, entries: tuple[Entry, ...],
     calls: tuple[Call, ...], sender: str | None, country: str | None,
 ) -> CampaignStatus:
     campaign_id = loaded.campaign.campaign.id
     audience = select(campaign=loaded.campaign, country=country)
     attempted = {e.target for e in entries}
-    reached = {target for target, made in latest_calls(
-        log, campaign=campaign_id, sender=sender).items() if made[-1].outcome == "reached"}
+    reached = {target for target, made in by_target(calls).items() if is_reached(made)}
     return CampaignStatus(
         campaign=campaign_id, entries=entries, calls=calls,
         not_yet_sent=tuple(s.target for s in audience.letters
