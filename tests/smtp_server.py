@@ -81,6 +81,7 @@ import socket
 import ssl
 import tempfile
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -399,6 +400,13 @@ class Server:
     def verbs(self) -> list[str]:
         """Command verbs in the order received, e.g. ["EHLO", "MAIL", "RCPT", "RSET"]."""
         return [c.verb for c in self.commands]
+
+    def verbs_until_quit(self, *, timeout: float = 5.0) -> list[str]:
+        """The verbs once a QUIT has arrived: the client hangs up without awaiting 221."""
+        deadline = time.monotonic() + timeout
+        while "QUIT" not in self.verbs() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self.verbs()
 
     def update_faults(self, **changes: Any) -> None:
         self.handler.faults = dataclasses.replace(self.handler.faults, **changes)

@@ -115,7 +115,7 @@ def test_sent_letter_arrives_with_exact_envelope_and_bytes() -> None:
         assert received.data == data  # dot-stuffing undone by the server: bytes as given
         assert received.message["Subject"] == "An appeal"
         assert ".A line that starts with a dot." in received.message.get_content()
-        assert server.verbs() == ["EHLO", "MAIL", "RCPT", "RCPT", "DATA", "QUIT"]
+        assert server.verbs_until_quit() == ["EHLO", "MAIL", "RCPT", "RCPT", "DATA", "QUIT"]
 
 
 def test_ehlo_uses_the_configured_name_not_the_machine_name() -> None:
@@ -146,7 +146,7 @@ def test_refused_to_fails_without_data_or_copies() -> None:
         assert server.messages == []
         assert server.rcpt_attempts[CC] == 0
         assert "DATA" not in server.verbs()
-        assert server.verbs()[-2:] == ["RSET", "QUIT"]
+        assert server.verbs_until_quit()[-2:] == ["RSET", "QUIT"]
 
 
 def test_greylisted_to_is_deferred_then_sent_on_the_same_connection() -> None:
@@ -199,7 +199,7 @@ def test_552_at_end_of_data_fails_and_resets() -> None:
         assert (delivery.outcome, delivery.code, delivery.reconnect) == ("failed", 552, False)
         assert "message too big" in delivery.message
         assert server.messages == []
-        assert server.verbs()[-2:] == ["RSET", "QUIT"]
+        assert server.verbs_until_quit()[-2:] == ["RSET", "QUIT"]
 
 
 def test_451_at_end_of_data_is_deferred() -> None:
@@ -344,7 +344,7 @@ def test_deliver_on_a_closed_connection_defers_without_writing() -> None:
         delivery = asyncio.run(scenario())
 
         assert (delivery.outcome, delivery.reconnect) == ("deferred", True)
-        assert server.verbs() == ["EHLO", "QUIT"]
+        assert server.verbs_until_quit() == ["EHLO", "QUIT"]
 
 
 @pytest.mark.parametrize(
