@@ -656,6 +656,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="Markdown letters (.md.j2, sent with an HTML part) instead of text")
     parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES),
                         help="run only these cases")
+    parser.add_argument("--concurrency", type=int, nargs="+", metavar="K",
+                        help="K values for the 'send' case (default 1 2 4 8 16)")
     parser.add_argument("--results", type=Path,
                         help="Markdown output (default benchmarks/RESULTS.md; "
                              "quick: benchmarks/.work/RESULTS-quick.md)")
@@ -669,7 +671,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the chosen cases, print the table and write RESULTS.md."""
     args = parse_args(argv)
     plan = QUICK if args.quick else FULL
-    plan = replace(plan, repeat=args.repeat or plan.repeat, markdown=args.markdown)
+    plan = replace(plan, repeat=args.repeat or plan.repeat, markdown=args.markdown,
+                   concurrencies=tuple(args.concurrency or plan.concurrencies))
     WORK.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="protest-bench-") as tmp:
