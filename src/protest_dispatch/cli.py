@@ -176,6 +176,7 @@ def validate(
     session = prepare(
         targets=targets, config_path=config, from_=from_, country=country, lang=lang, dry_run=True
     )
+    _start_up_done()
     views.validation(session, letters=session.composer.check_all(), show_all=all_)
 
 
@@ -293,10 +294,12 @@ def send(
         dry_run=dry_run,
     )
     if dry_run:
+        _start_up_done()
         views.dry_run(session, out=out)
         return
     from .sending import SendRequest, run_send
 
+    _start_up_done()
     request = SendRequest(
         yes=yes,
         test=test,
@@ -444,6 +447,7 @@ def calls(
         only=only or (),
         dry_run=True,
     )
+    _start_up_done()
     with existing_log(log=log, config=session.config) as (_, sendlog):
         sheet = callsheet.build(session=session, log=sendlog, all_phones=all_)
     callviews.sheet(sheet, placeholder=session.placeholder)
@@ -469,6 +473,7 @@ def called(
     session = prepare(
         targets=targets, config_path=config, from_=from_, country=None, lang=None, dry_run=True
     )
+    _start_up_done()
     callsheet.require_sender(session)
     target = callsheet.find_target(session, target_id)
     clean = callsheet.clean_note(note)
@@ -520,10 +525,25 @@ def status(
 
 
 def main() -> None:
+    # Start-up (imports, option parsing, loading the campaign) makes objects that live
+    # until exit; collecting them again and again cost ~40 ms of a 0.4 s start. So the
+    # cyclic GC is paused until the command has loaded its campaign (_start_up_done);
+    # commands that load none are short and make next to no garbage.
+    gc.disable()
     try:
         app()
     finally:
-        # The interpreter's last collections at exit walk every object the imports made
-        # (about 45 ms, a tenth of a short run) only to free memory the OS takes back
-        # anyway. Frozen objects are skipped; files, the send log and atexit still close.
+        # The last collections at exit would walk every object only to free memory the
+        # OS takes back anyway (~45 ms). Files, the send log and atexit still close.
         gc.freeze()
+
+
+def _start_up_done() -> None:
+    """Resume the GC that main() paused, freezing first what start-up made.
+
+    Called once a command has loaded its campaign; later collections skip the frozen
+    objects. Where main() did not pause the GC (tests, other callers) nothing changes.
+    """
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()

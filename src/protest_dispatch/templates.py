@@ -308,8 +308,11 @@ class LetterRenderer:
     def render(self, *, target: Target, line: int | None = None) -> RenderedLetter:
         assert target.template is not None, "only targets with a letter are rendered"
         name = self.template_for(target.template)
-        context = self._context(target, line=line)
-        text = self._render(name, context, target=target, line=line)
+        # One bound for subject and body together: arming it costs as much as a small
+        # render. The outer _problems catches a timer that fires between the two.
+        with self._problems(name=name, target=target, line=line, field="template"), _limits():
+            context = self._context(target, line=line)
+            text = self._render(name, context, target=target, line=line)
         return RenderedLetter(
             template=name, subject=context["campaign"]["subject"], text=text,
             markdown=name.endswith(".md.j2"),
@@ -319,11 +322,13 @@ class LetterRenderer:
         if target.call_script is None:
             return None
         name = self.template_for(target.call_script)
-        return self._render(name, self._context(target, line=line), target=target, line=line)
+        with self._problems(name=name, target=target, line=line, field="template"), _limits():
+            return self._render(name, self._context(target, line=line), target=target, line=line)
 
     def render_subject(self, *, target: Target, line: int | None = None) -> str:
         """The target's rendered subject: what a call is about when it has no script."""
-        subject: str = self._context(target, line=line)["campaign"]["subject"]
+        with self._problems(name=None, target=target, line=line, field="subject"), _limits():
+            subject: str = self._context(target, line=line)["campaign"]["subject"]
         return subject
 
     def _context(self, target: Target, *, line: int | None) -> dict[str, Any]:
@@ -340,10 +345,9 @@ class LetterRenderer:
         self, source: str, context: dict[str, Any], *, target: Target, line: int | None
     ) -> str:
         with self._problems(name=None, target=target, line=line, field="subject"):
-            with _limits():
-                if source not in self._subjects:
-                    self._subjects[source] = self.env.from_string(source)
-                subject = self._subjects[source].render(context).strip()
+            if source not in self._subjects:
+                self._subjects[source] = self.env.from_string(source)
+            subject = self._subjects[source].render(context).strip()
             if len(subject) > MAX_SUBJECT:
                 raise _Limit(f"the subject is {len(subject)} characters long; "
                              f"keep it under {MAX_SUBJECT}")
@@ -361,14 +365,13 @@ class LetterRenderer:
         with self._problems(name=name, target=target, line=line, field="template"):
             parts: list[str] = []
             size = 0
-            with _limits():
-                template = self.env.get_template(name)
-                for chunk in template.generate(context):
-                    size += len(chunk)
-                    if size > MAX_LETTER_CHARS:
-                        raise _Limit(f"the letter grows beyond {MAX_LETTER_CHARS // 1024} KiB; "
-                                     "check the template's loops")
-                    parts.append(chunk)
+            template = self.env.get_template(name)
+            for chunk in template.generate(context):
+                size += len(chunk)
+                if size > MAX_LETTER_CHARS:
+                    raise _Limit(f"the letter grows beyond {MAX_LETTER_CHARS // 1024} KiB; "
+                                 "check the template's loops")
+                parts.append(chunk)
             text = "".join(parts)
             control = TERMINAL_CONTROL.search(text)
             if control:  # a preview would print it to the activist's terminal
