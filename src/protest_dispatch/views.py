@@ -222,7 +222,7 @@ class SendProgress:
     def __init__(self, *, total: int, request: SendRequest) -> None:
         self.request = request
         self.bar: Progress | None = None
-        if output.stderr.is_terminal and not request.json and not request.quiet:
+        if not request.json and not request.quiet and output.stderr.is_terminal:
             from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
             self.bar = Progress(TextColumn("sending"), BarColumn(), TextColumn("{task.completed}"
