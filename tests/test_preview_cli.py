@@ -360,3 +360,24 @@ def test_example_campaign_dry_run_in_russian(tmp_path: Path) -> None:
 def test_example_campaign_has_a_russian_supreme_court_letter() -> None:
     assert (REPO / "letters" / "supreme-court.ru.md.j2").is_file()
     assert TODAY.year == 2011
+
+
+# main() pauses the cyclic GC for start-up: every campaign command must resume it, or a long
+# run (a 10,000-letter dry run, a send) would go on without it.
+_REPORT_GC_AT_EXIT = """
+import atexit, gc, sys
+atexit.register(lambda: print("gc enabled at exit:", gc.isenabled()))
+from protest_dispatch.cli import main
+sys.argv = ["protest", *sys.argv[1:]]
+main()
+"""
+
+
+@pytest.mark.parametrize("argv", [["validate"], ["send", "--dry-run"]])
+def test_campaign_commands_resume_the_gc_that_start_up_paused(argv: list[str]) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _REPORT_GC_AT_EXIT, *argv, "-t", str(EXAMPLE), "--country", "GB"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "gc enabled at exit: True" in done.stdout
