@@ -2,7 +2,7 @@
 
 Usage (from the repository root, with the venv active)::
 
-    python benchmarks/run.py            # full run: ~11 min on 2 cores at goal speed, longer if not
+    python benchmarks/run.py            # full run: ~17 min on 2 cores at goal speed, longer if not
     python benchmarks/run.py --quick    # smoke run with small sizes, under a minute
 
 Every measured command runs as a whole process, as a user would run it, so start-up is part
@@ -42,6 +42,7 @@ WORK = HERE / ".work"
 EXAMPLE_CAMPAIGN = ROOT / "targets.yaml"
 SENDER = "Bench Sender <bench@example.org>"
 RECIPIENTS_PER_LETTER = 4  # one To and three Cc, see gen_campaign.py
+CPU_PROBE_LOOPS = 300_000
 PACKAGES = ("protest-dispatch", "aiosmtplib", "aiosmtpd", "typer", "rich", "pydantic", "jinja2")
 
 sys.path.insert(0, str(HERE))
@@ -62,7 +63,7 @@ class Plan:
     baseline_n: int = 100
     bulk_n: int = 10_000
     startup_runs: int = 10
-    repeat: int = 3
+    repeat: int = 5
     markdown: bool = False
 
 
@@ -270,6 +271,7 @@ class Report:
     rows: list[Row] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    cpu_probes_ms: list[float] = field(default_factory=list)
     load_at_start: float = field(default_factory=lambda: os.getloadavg()[0])
     cpu_at_start: tuple[float, float] = field(default_factory=lambda: cpu_seconds())
 
@@ -352,6 +354,7 @@ def send_runs(ctx: Context, report: Report, *, argv_for: Callable[[int], list[st
 def send_once(ctx: Context, report: Report, *, argv_for: Callable[[int], list[str]],
               letters: int, rtt_ms: float, label: str) -> SendRun | None:
     """Start a sink, run one sender process against it, stop the sink, check delivery."""
+    report.cpu_probes_ms.append(cpu_probe_ms())
     timeout = 120 + letters * 12 * max(rtt_ms, 1.0) / 1000.0
     with sink(rtt_ms=rtt_ms, scratch=Path(tempfile.mkdtemp(dir=ctx.scratch))) as handle:
         log = ctx.fresh_path("send-log", ".sqlite3")
@@ -571,6 +574,19 @@ def cpu_seconds() -> tuple[float, float]:
     return busy, own
 
 
+def cpu_probe_ms() -> float:
+    """Time a fixed piece of pure-Python work: how fast this (shared) CPU is right now.
+
+    Sampled before every send run; its spread shows how much of the spread of the other
+    numbers is the machine, not the program (start-up is CPU-bound, sending is not).
+    """
+    started = time.perf_counter()
+    total = 0
+    for i in range(CPU_PROBE_LOOPS):
+        total += i * i
+    return 1000 * (time.perf_counter() - started)
+
+
 def other_cpu_share(report: Report, elapsed: float) -> float:
     """Share of one core that other sessions' processes took: noise in every number here."""
     busy0, own0 = report.cpu_at_start
@@ -604,6 +620,12 @@ def markdown(report: Report, *, plan: Plan, quick: bool, elapsed: float) -> str:
     lines.append(f"- Other load: 1-min load average {report.load_at_start:.2f} at start; "
                  f"{other_cpu_share(report, elapsed):.0%} of one core used by processes outside "
                  "this run while it ran (above ~10%, numbers are pessimistic)")
+    if report.cpu_probes_ms:
+        probes = report.cpu_probes_ms
+        lines.append(f"- CPU speed: a fixed {CPU_PROBE_LOOPS:,}-step loop took "
+                     f"{statistics.median(probes):.1f} ms ({min(probes):.1f}..{max(probes):.1f}) "
+                     f"before the {len(probes)} send runs; this shared host's CPU speed swings, "
+                     "and the start-up rows swing with it")
     lines += [f"- Note: {note}" for note in report.notes]
     lines += ["", "| Case | Metric | Median (min..max) | Goal | Result |",
               "| --- | --- | --- | --- | --- |"]
@@ -651,7 +673,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Options; the defaults are the documented full run."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, one repeat")
-    parser.add_argument("--repeat", type=int, help="runs per case (default 3, quick 1)")
+    parser.add_argument("--repeat", type=int, help="runs per case (default 5, quick 1)")
     parser.add_argument("--markdown", action="store_true",
                         help="Markdown letters (.md.j2, sent with an HTML part) instead of text")
     parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES),
