@@ -49,7 +49,6 @@ DEFAULT_PORTS: dict[Security, int] = {"starttls": 587, "tls": 465, "none": 25}
 
 Outcome = Literal["sent", "deferred", "failed", "uncertain"]
 
-
 _AUTH_HINT = (
     "Check the username and password. For Gmail, Outlook and most big providers use an "
     "app password, not the account password. Set it with PROTEST_SMTP_PASSWORD or "
