@@ -126,11 +126,15 @@ def rule(title: str) -> None:
 
         console.print(Rule(plain(title), align="left"))
     else:
-        console.print(plain(f"{title} ----"), soft_wrap=True)
+        _write_plain(_visible(f"{title} ----"))
 
 
 def headers_and_body(headers: Sequence[tuple[str, str]], body: str) -> None:
     """A letter as it reads: lines as written (the terminal wraps them, rich need not)."""
+    if not _console("stdout").is_terminal:
+        lines = "".join(f"{name}: {_visible(value)}\n" for name, value in headers)
+        _write_plain(lines + _visible(f"\n{body.rstrip()}\n"))
+        return
     from rich.text import Text
 
     text = Text()
@@ -140,6 +144,16 @@ def headers_and_body(headers: Sequence[tuple[str, str]], body: str) -> None:
         text.append("\n")
     text.append_text(plain(f"\n{body.rstrip()}\n"))
     _console("stdout").print(text, soft_wrap=True)
+
+
+def _write_plain(visible: str) -> None:
+    """Text already made visible, to a stdout that is not a terminal (a file, a pipe).
+
+    There rich adds no colour and no wrapping, yet it cost half a millisecond a letter
+    in a 10,000-letter dry run; this writes the same characters, tabs expanded as rich
+    expands them.
+    """
+    sys.stdout.write(visible.expandtabs(8) + "\n")
 
 
 def print_json(data: object) -> None:
