@@ -146,7 +146,9 @@ def test_phone_only_target_is_a_call_with_number_and_script(campaign: Path) -> N
     assert "Hello, I am Ana Example calling Head of the Office." in out
     assert "Call: Hotline" in out
     assert "Phone: +44 20 7946 0002" in out
-    assert "ask them to act on its demands" in out
+    # No script of its own: the same one the call sheet gives, built from the subject.
+    assert "I am calling about this: " in out
+    assert "Please pass my message on to Hotline, and ask them to act on it." in out
     assert "0 letter(s) and 2 call(s)" in out
     assert "error" not in err.lower()
 

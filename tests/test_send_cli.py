@@ -746,7 +746,8 @@ def test_the_summary_names_every_outcome_and_the_calls(
     calls = run.stdout.split("Calls to make (1)")[1]
     assert "Call: Desk" in calls
     assert "Phone: +44 20 7946 0000" in calls
-    assert "ask them to act on its demands" in calls, "a call without a script gets a short one"
+    default_script = "I am calling about this: Drop the charges. Please pass my message on to Desk"
+    assert default_script in calls, "no script of its own: the call sheet's, from the subject"
     server.update_faults(drop_after_data=True, greylist=0)
     uncertain = send(campaign, env=env)
     assert "uncertain" in uncertain.stdout

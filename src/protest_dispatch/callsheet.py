@@ -104,21 +104,8 @@ def build(
 
 
 def script(session: Session, selected: Selected) -> str:
-    """The campaign's call script for this target, or a short one built from the subject."""
-    composer = session.composer
-    line = composer.loaded.target_line(selected.index)
-    rendered = composer.renderer.render_call_script(target=selected.target, line=line)
-    if rendered is not None:
-        return rendered.strip()
-    target = selected.target
-    subject = composer.renderer.render_subject(target=target, line=line)
-    sender = session.sender
-    whom = target.name + (f", {target.role}" if target.role else "")
-    origin = f", calling from {sender.country}" if sender.country else ""
-    return (f"Hello, my name is {sender.name}{origin}. I am calling about this: {subject}. "
-            f"Please pass my message on to {whom}, and ask them to act on it. Thank you.")
-
-
+    """What to say: the same script the preview and the send summary show."""
+    return session.composer.call_script(selected)
 
 
 def unreached(session: Session, log: SendLog) -> list[Target]:

@@ -19,7 +19,7 @@ PLACEHOLDER_SENDER = Sender(name="Your Name", email="you@example.org")
 @dataclass(frozen=True)
 class CallToMake:
     target: Target
-    script: str | None
+    script: str
 
 
 @dataclass(frozen=True)
@@ -65,14 +65,22 @@ class Composer:
             yield self.letter(selected)
 
     def calls(self) -> list[CallToMake]:
-        return [
-            CallToMake(
-                target=s.target,
-                script=self.renderer.render_call_script(
-                    target=s.target, line=self.loaded.target_line(s.index)),
-            )
-            for s in self.audience.calls
-        ]
+        return [CallToMake(target=s.target, script=self.call_script(s))
+                for s in self.audience.calls]
+
+    def call_script(self, selected: Selected) -> str:
+        """The campaign's call script for this target, or a short one built from the subject."""
+        target = selected.target
+        line = self.loaded.target_line(selected.index)
+        rendered = self.renderer.render_call_script(target=target, line=line)
+        if rendered is not None:
+            return rendered.strip()
+        subject = self.renderer.render_subject(target=target, line=line)
+        whom = target.name + (f", {target.role}" if target.role else "")
+        origin = f", calling from {self.sender.country}" if self.sender.country else ""
+        return (f"Hello, my name is {self.sender.name}{origin}. I am calling about this: "
+                f"{subject}. Please pass my message on to {whom}, and ask them to act on it. "
+                "Thank you.")
 
     def each_letter(self, problems: list[Problem]) -> Iterator[Letter]:
         """Every letter that renders, one at a time; what does not goes to ``problems``."""

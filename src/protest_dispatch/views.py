@@ -110,11 +110,7 @@ def calls(to_make: Sequence[CallToMake]) -> None:
     for call in to_make:
         target = call.target
         who = f"{target.name}" + (f", {target.role}" if target.role else "")
-        output.headers_and_body(
-            [("Call", who), ("Phone", target.phone or "")],
-            call.script or "Say who you are, that you support this campaign, and ask them to "
-            "act on its demands.",
-        )
+        output.headers_and_body([("Call", who), ("Phone", target.phone or "")], call.script)
 
 
 LOG_COLUMNS = ("campaign", "target", "to", "status", "attempts", "smtp_code", "updated_at",
