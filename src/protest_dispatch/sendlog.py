@@ -34,24 +34,40 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Literal, Self
+from typing import Self
 
 import platformdirs
 
 from protest_dispatch.errors import InputError, LockedError, SendLogError
-from protest_dispatch.files import make_private_folder
+from protest_dispatch.logfile import (
+    APPLICATION_ID,
+    CALL_OUTCOMES,
+    SCHEMA_VERSION,
+    STATUSES,
+    CallOutcome,
+    Status,
+    connect,
+    damaged_hint,
+    immediate,
+    wrap_error,
+)
 
-Status = Literal["sending", "sent", "deferred", "failed", "uncertain"]
-STATUSES: tuple[Status, ...] = ("sending", "sent", "deferred", "failed", "uncertain")
-
-CallOutcome = Literal["reached", "voicemail", "no-answer", "wrong-number"]
-CALL_OUTCOMES: tuple[CallOutcome, ...] = ("reached", "voicemail", "no-answer", "wrong-number")
-
-APPLICATION_ID = int.from_bytes(b"PrtS", "big")
-"""Marks the file as ours in the SQLite header (``PRAGMA application_id``)."""
-
-SCHEMA_VERSION = 1
-"""Stored as ``PRAGMA user_version``; bump it with a migration when the schema changes."""
+__all__ = [  # the schema's vocabulary is part of this module's interface
+    "APPLICATION_ID",
+    "CALL_OUTCOMES",
+    "SCHEMA_VERSION",
+    "STATUSES",
+    "UNCERTAIN_ERROR",
+    "Call",
+    "CallOutcome",
+    "Entry",
+    "SendLog",
+    "Status",
+    "default_path",
+    "format_time",
+    "parse_time",
+    "utc_now",
+]
 
 DEFAULT_BUSY_TIMEOUT = 2.0
 
@@ -60,46 +76,6 @@ UNCERTAIN_ERROR = (
 )
 
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
-_SQLITE_MAGIC = b"SQLite format 3\x00"
-_TABLES = frozenset({"letters", "usage", "calls"})
-
-_SCHEMA = f"""
-CREATE TABLE letters (
-    campaign        TEXT NOT NULL,
-    target          TEXT NOT NULL,
-    sender          TEXT NOT NULL,
-    to_addr         TEXT NOT NULL,
-    cc              TEXT NOT NULL DEFAULT '[]',
-    status          TEXT NOT NULL CHECK (status IN ({", ".join(repr(s) for s in STATUSES)})),
-    attempts        INTEGER NOT NULL CHECK (attempts >= 0),
-    smtp_code       INTEGER,
-    error           TEXT,
-    message_id      TEXT,
-    updated_at      TEXT NOT NULL,
-    refused         TEXT NOT NULL DEFAULT '[]',
-    next_attempt_at TEXT,
-    PRIMARY KEY (campaign, target, sender)
-) WITHOUT ROWID;
-CREATE INDEX letters_status ON letters (campaign, status);
-CREATE TABLE usage (
-    id         INTEGER PRIMARY KEY,
-    sender     TEXT NOT NULL,
-    at         TEXT NOT NULL,
-    recipients INTEGER NOT NULL CHECK (recipients >= 0)
-);
-CREATE INDEX usage_sender_at ON usage (sender, at);
-CREATE TABLE calls (
-    id       INTEGER PRIMARY KEY,
-    campaign TEXT NOT NULL,
-    target   TEXT NOT NULL,
-    sender   TEXT NOT NULL,
-    outcome  TEXT NOT NULL CHECK (outcome IN ({", ".join(repr(o) for o in CALL_OUTCOMES)})),
-    note     TEXT,
-    at       TEXT NOT NULL
-);
-CREATE INDEX calls_campaign ON calls (campaign, target);
-"""
-
 _LETTER_COLUMNS = (
     "campaign, target, sender, to_addr, cc, status, attempts, smtp_code, error, message_id,"
     " updated_at, refused, next_attempt_at"
@@ -227,127 +203,12 @@ def _check_count(name: str, value: int) -> None:
         raise ValueError(f"{name} must be a whole number >= 0, got {value!r}")
 
 
-def _damaged_hint(path: Path) -> str:
-    return (
-        "Do not delete it: it is the record of which letters already went out. Keep a copy "
-        f"and try `sqlite3 {path} .recover | sqlite3 {path}.recovered`, or restore a backup; "
-        "start a new send log only if you know which letters were sent."
-    )
-
-
-def _wrap(exc: sqlite3.Error, *, path: Path, action: str) -> SendLogError:
-    """Turn a SQLite error into a message that says what to do, keyed on SQLite's error code."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    primary = None if code is None else code & 0xFF
-    if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
-        return SendLogError(
-            f"The send log {path} is locked by another program; could not {action}.",
-            path=path,
-            hint="Another `protest` run or a database tool has it open for writing. "
-            "Wait for it to finish or close it, then run the command again.",
-        )
-    if primary == sqlite3.SQLITE_NOTADB:
-        return SendLogError(
-            f"{path} is not a SQLite database (file is not a database), so it cannot be the "
-            "send log.",
-            path=path,
-            hint="Check the send log path (--log, PROTEST_LOG or the config file); "
-            "move the file away if it is not needed.",
-        )
-    if primary == sqlite3.SQLITE_CORRUPT:
-        return SendLogError(
-            f"The send log {path} is damaged (database disk image is malformed); "
-            f"could not {action}.",
-            path=path,
-            hint=_damaged_hint(path),
-        )
-    if primary in (
-        sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM,
-        sqlite3.SQLITE_AUTH,
-    ):
-        return SendLogError(
-            f"The send log {path} cannot be written; could not {action} ({exc}).",
-            path=path,
-            hint="Make the file and its folder writable by you, or point the send log "
-            "path at a folder you own.",
-        )
-    if primary in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR):
-        return SendLogError(
-            f"The send log {path} could not be written; could not {action} ({exc}).",
-            path=path,
-            hint="Check free disk space and that the disk is healthy, then run again.",
-        )
-    return SendLogError(
-        f"The send log {path} failed; could not {action} ({exc}).",
-        path=path,
-        hint="Run the command again; if it keeps failing, check the file with "
-        f"`sqlite3 {path} 'PRAGMA integrity_check'`.",
-    )
-
-
 def _lock_name(campaign: str) -> str:
     """A file-name-safe, collision-free stand-in for the campaign id."""
     safe = re.sub(r"[^A-Za-z0-9_-]", "_", campaign)[:64]
     if safe != campaign or not safe:
         safe += "-" + hashlib.sha256(campaign.encode()).hexdigest()[:12]
     return safe
-
-
-def _make_folder(folder: Path, *, path: Path) -> None:
-    """Create missing folders private to the user (0o700): the log names whom they wrote to."""
-    try:
-        make_private_folder(folder)
-    except OSError as exc:
-        raise SendLogError(
-            f"Cannot create the folder {folder} for the send log {path}: "
-            f"{exc.strerror or exc}.",
-            path=path,
-            hint="Check the send log path (--log, PROTEST_LOG or the config file); every part "
-            "of it before the file name must be a folder you can write.",
-        ) from exc
-    if not folder.is_dir():
-        raise SendLogError(
-            f"Cannot use {folder} as the folder of the send log {path}: it is not a folder.",
-            path=path,
-            hint="Check the send log path (--log, PROTEST_LOG or the config file).",
-        )
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise SendLogError(
-            f"The folder {folder} of the send log {path} cannot be written.",
-            path=path,
-            hint="SQLite needs to create files beside the log. Make the folder writable "
-            "by you or point the send log path at a folder you own.",
-        )
-
-
-def _check_file(path: Path) -> None:
-    """Refuse files that are obviously not ours before SQLite touches them."""
-    if path.is_dir():
-        raise SendLogError(
-            f"The send log path {path} is a folder, not a file.",
-            path=path,
-            hint="Point the send log path at a file name inside that folder, e.g. "
-            f"{path / 'sendlog.sqlite3'}.",
-        )
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    except OSError as exc:
-        raise SendLogError(
-            f"Cannot open the send log {path} for writing: {exc.strerror or exc}.",
-            path=path,
-            hint="Make the file and its folder writable by you, or point the send log "
-            "path at a folder you own.",
-        ) from exc
-    with os.fdopen(fd, "rb") as handle:
-        head = handle.read(len(_SQLITE_MAGIC))
-    if head and head != _SQLITE_MAGIC:
-        raise SendLogError(
-            f"{path} is not a SQLite database (file is not a database), so it cannot be "
-            "the send log.",
-            path=path,
-            hint="Check the send log path (--log, PROTEST_LOG or the config file); "
-            "move the file away if it is not needed.",
-        )
 
 
 class SendLog:
@@ -371,18 +232,7 @@ class SendLog:
         """
         if busy_timeout < 0:
             raise ValueError(f"busy_timeout must be >= 0 seconds, got {busy_timeout!r}")
-        _make_folder(path.parent, path=path)
-        _check_file(path)
-        try:
-            conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise _wrap(exc, path=path, action="open it") from exc
-        try:
-            _prepare(conn, path=path, busy_timeout=busy_timeout)
-        except BaseException:
-            conn.close()
-            raise
-        return cls(path=path, connection=conn)
+        return cls(path=path, connection=connect(path, busy_timeout=busy_timeout))
 
     def close(self) -> None:
         conn, self._conn = self._conn, None
@@ -391,7 +241,7 @@ class SendLog:
         try:
             conn.close()
         except sqlite3.Error as exc:
-            raise _wrap(exc, path=self._path, action="close it") from exc
+            raise wrap_error(exc, path=self._path, action="close it") from exc
 
     def __enter__(self) -> Self:
         return self
@@ -637,17 +487,17 @@ class SendLog:
         try:
             yield conn
         except sqlite3.Error as exc:
-            raise _wrap(exc, path=self._path, action=action) from exc
+            raise wrap_error(exc, path=self._path, action=action) from exc
 
     @contextlib.contextmanager
     def _write(self, action: str) -> Iterator[sqlite3.Connection]:
         """One IMMEDIATE transaction, committed on success and rolled back on any error."""
         conn = self._connection()
         try:
-            with _immediate(conn):
+            with immediate(conn):
                 yield conn
         except sqlite3.Error as exc:
-            raise _wrap(exc, path=self._path, action=action) from exc
+            raise wrap_error(exc, path=self._path, action=action) from exc
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -685,22 +535,8 @@ class SendLog:
         return SendLogError(
             f"The send log {self._path} has a damaged row: {exc}.",
             path=self._path,
-            hint="Was it edited by hand? " + _damaged_hint(self._path),
+            hint="Was it edited by hand? " + damaged_hint(self._path),
         )
-
-
-@contextlib.contextmanager
-def _immediate(conn: sqlite3.Connection) -> Iterator[None]:
-    """One IMMEDIATE transaction: committed on success, rolled back on any error."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-        raise
 
 
 def _filters(**columns: str | None) -> tuple[str, list[str]]:
@@ -714,83 +550,3 @@ def _filters(**columns: str | None) -> tuple[str, list[str]]:
     )
 
 
-def _prepare(conn: sqlite3.Connection, *, path: Path, busy_timeout: float) -> None:
-    """Check the file is a healthy log of ours, then set it up; writes nothing to foreign files."""
-    try:
-        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-        app_id, version, tables = _identity(conn)
-        _check_identity(path=path, app_id=app_id, version=version, tables=tables)
-        problems = [
-            line.strip()
-            for row in conn.execute("PRAGMA quick_check").fetchall()
-            for line in str(row[0]).splitlines()
-            if line.strip()
-        ]
-    except sqlite3.Error as exc:
-        raise _wrap(exc, path=path, action="open it") from exc
-    if problems != ["ok"]:
-        shown = "; ".join(problems[:3]) + ("; ..." if len(problems) > 3 else "")
-        raise SendLogError(
-            f"The send log {path} is damaged (integrity check failed: {shown}).",
-            path=path,
-            hint=_damaged_hint(path),
-        )
-    try:
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()
-        wal = mode is not None and str(mode[0]).lower() == "wal"
-        conn.execute(f"PRAGMA synchronous = {'NORMAL' if wal else 'FULL'}")
-        with _immediate(conn):
-            # Re-read under the write lock: another process may have created the schema.
-            app_id, version, tables = _identity(conn)
-            _check_identity(path=path, app_id=app_id, version=version, tables=tables)
-            if version == 0:
-                # Statement by statement: executescript() would commit our transaction first.
-                for statement in filter(None, (s.strip() for s in _SCHEMA.split(";"))):
-                    conn.execute(statement)
-                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-    except sqlite3.Error as exc:
-        raise _wrap(exc, path=path, action="open it") from exc
-
-
-def _identity(conn: sqlite3.Connection) -> tuple[int, int, set[str]]:
-    app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
-    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-    tables = {
-        str(row[0])
-        for row in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')"
-            " AND name NOT LIKE 'sqlite_%'"
-        ).fetchall()
-    }
-    return app_id, version, tables
-
-
-def _check_identity(*, path: Path, app_id: int, version: int, tables: set[str]) -> None:
-    if app_id == 0 and version == 0 and not tables:
-        return  # new or empty database: we will create our schema
-    if app_id != APPLICATION_ID:
-        listed = ", ".join(sorted(tables)[:5]) or "none"
-        raise SendLogError(
-            f"{path} is a SQLite database of another program (application id {app_id}, "
-            f"tables: {listed}), not a protest send log.",
-            path=path,
-            hint="Point the send log path (--log, PROTEST_LOG or the config file) at a new "
-            "file; protest will not change this one.",
-        )
-    if version > SCHEMA_VERSION:
-        raise SendLogError(
-            f"The send log {path} was written by a newer protest (schema version {version}; "
-            f"this one knows up to {SCHEMA_VERSION}).",
-            path=path,
-            hint="Upgrade protest-dispatch (e.g. `pipx upgrade protest-dispatch`) and run "
-            "the command again.",
-        )
-    missing = _TABLES - tables
-    if version != SCHEMA_VERSION or missing:
-        raise SendLogError(
-            f"The send log {path} is incomplete (schema version {version}, missing "
-            f"tables: {', '.join(sorted(missing)) or 'none'}).",
-            path=path,
-            hint=_damaged_hint(path),
-        )

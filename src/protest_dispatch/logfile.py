@@ -1,0 +1,298 @@
+"""The send log's file: where it may live, whether it is ours, and setting it up.
+
+Everything here runs before a letter can be sent: a log that is missing its folder,
+is somebody else's database, was written by a newer protest or is damaged is refused
+with a message that says what to do, and SQLite's own errors are worded the same way.
+The records and what they mean live in :mod:`protest_dispatch.sendlog`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Literal
+
+from protest_dispatch.errors import SendLogError
+from protest_dispatch.files import make_private_folder
+
+Status = Literal["sending", "sent", "deferred", "failed", "uncertain"]
+STATUSES: tuple[Status, ...] = ("sending", "sent", "deferred", "failed", "uncertain")
+
+CallOutcome = Literal["reached", "voicemail", "no-answer", "wrong-number"]
+CALL_OUTCOMES: tuple[CallOutcome, ...] = ("reached", "voicemail", "no-answer", "wrong-number")
+
+APPLICATION_ID = int.from_bytes(b"PrtS", "big")
+"""Marks the file as ours in the SQLite header (``PRAGMA application_id``)."""
+
+SCHEMA_VERSION = 1
+"""Stored as ``PRAGMA user_version``; bump it with a migration when the schema changes."""
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_TABLES = frozenset({"letters", "usage", "calls"})
+
+_SCHEMA = f"""
+CREATE TABLE letters (
+    campaign        TEXT NOT NULL,
+    target          TEXT NOT NULL,
+    sender          TEXT NOT NULL,
+    to_addr         TEXT NOT NULL,
+    cc              TEXT NOT NULL DEFAULT '[]',
+    status          TEXT NOT NULL CHECK (status IN ({", ".join(repr(s) for s in STATUSES)})),
+    attempts        INTEGER NOT NULL CHECK (attempts >= 0),
+    smtp_code       INTEGER,
+    error           TEXT,
+    message_id      TEXT,
+    updated_at      TEXT NOT NULL,
+    refused         TEXT NOT NULL DEFAULT '[]',
+    next_attempt_at TEXT,
+    PRIMARY KEY (campaign, target, sender)
+) WITHOUT ROWID;
+CREATE INDEX letters_status ON letters (campaign, status);
+CREATE TABLE usage (
+    id         INTEGER PRIMARY KEY,
+    sender     TEXT NOT NULL,
+    at         TEXT NOT NULL,
+    recipients INTEGER NOT NULL CHECK (recipients >= 0)
+);
+CREATE INDEX usage_sender_at ON usage (sender, at);
+CREATE TABLE calls (
+    id       INTEGER PRIMARY KEY,
+    campaign TEXT NOT NULL,
+    target   TEXT NOT NULL,
+    sender   TEXT NOT NULL,
+    outcome  TEXT NOT NULL CHECK (outcome IN ({", ".join(repr(o) for o in CALL_OUTCOMES)})),
+    note     TEXT,
+    at       TEXT NOT NULL
+);
+CREATE INDEX calls_campaign ON calls (campaign, target);
+"""
+
+
+def connect(path: Path, *, busy_timeout: float) -> sqlite3.Connection:
+    """A connection to a checked, ready log at ``path``, created (private) if missing."""
+    make_folder(path.parent, path=path)
+    check_file(path)
+    try:
+        conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise wrap_error(exc, path=path, action="open it") from exc
+    try:
+        prepare(conn, path=path, busy_timeout=busy_timeout)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def damaged_hint(path: Path) -> str:
+    return (
+        "Do not delete it: it is the record of which letters already went out. Keep a copy "
+        f"and try `sqlite3 {path} .recover | sqlite3 {path}.recovered`, or restore a backup; "
+        "start a new send log only if you know which letters were sent."
+    )
+
+
+def wrap_error(exc: sqlite3.Error, *, path: Path, action: str) -> SendLogError:
+    """Turn a SQLite error into a message that says what to do, keyed on SQLite's error code."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = None if code is None else code & 0xFF
+    if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return SendLogError(
+            f"The send log {path} is locked by another program; could not {action}.",
+            path=path,
+            hint="Another `protest` run or a database tool has it open for writing. "
+            "Wait for it to finish or close it, then run the command again.",
+        )
+    if primary == sqlite3.SQLITE_NOTADB:
+        return SendLogError(
+            f"{path} is not a SQLite database (file is not a database), so it cannot be the "
+            "send log.",
+            path=path,
+            hint="Check the send log path (--log, PROTEST_LOG or the config file); "
+            "move the file away if it is not needed.",
+        )
+    if primary == sqlite3.SQLITE_CORRUPT:
+        return SendLogError(
+            f"The send log {path} is damaged (database disk image is malformed); "
+            f"could not {action}.",
+            path=path,
+            hint=damaged_hint(path),
+        )
+    if primary in (
+        sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM,
+        sqlite3.SQLITE_AUTH,
+    ):
+        return SendLogError(
+            f"The send log {path} cannot be written; could not {action} ({exc}).",
+            path=path,
+            hint="Make the file and its folder writable by you, or point the send log "
+            "path at a folder you own.",
+        )
+    if primary in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR):
+        return SendLogError(
+            f"The send log {path} could not be written; could not {action} ({exc}).",
+            path=path,
+            hint="Check free disk space and that the disk is healthy, then run again.",
+        )
+    return SendLogError(
+        f"The send log {path} failed; could not {action} ({exc}).",
+        path=path,
+        hint="Run the command again; if it keeps failing, check the file with "
+        f"`sqlite3 {path} 'PRAGMA integrity_check'`.",
+    )
+
+
+def make_folder(folder: Path, *, path: Path) -> None:
+    """Create missing folders private to the user (0o700): the log names whom they wrote to."""
+    try:
+        make_private_folder(folder)
+    except OSError as exc:
+        raise SendLogError(
+            f"Cannot create the folder {folder} for the send log {path}: "
+            f"{exc.strerror or exc}.",
+            path=path,
+            hint="Check the send log path (--log, PROTEST_LOG or the config file); every part "
+            "of it before the file name must be a folder you can write.",
+        ) from exc
+    if not folder.is_dir():
+        raise SendLogError(
+            f"Cannot use {folder} as the folder of the send log {path}: it is not a folder.",
+            path=path,
+            hint="Check the send log path (--log, PROTEST_LOG or the config file).",
+        )
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise SendLogError(
+            f"The folder {folder} of the send log {path} cannot be written.",
+            path=path,
+            hint="SQLite needs to create files beside the log. Make the folder writable "
+            "by you or point the send log path at a folder you own.",
+        )
+
+
+def check_file(path: Path) -> None:
+    """Refuse files that are obviously not ours before SQLite touches them."""
+    if path.is_dir():
+        raise SendLogError(
+            f"The send log path {path} is a folder, not a file.",
+            path=path,
+            hint="Point the send log path at a file name inside that folder, e.g. "
+            f"{path / 'sendlog.sqlite3'}.",
+        )
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise SendLogError(
+            f"Cannot open the send log {path} for writing: {exc.strerror or exc}.",
+            path=path,
+            hint="Make the file and its folder writable by you, or point the send log "
+            "path at a folder you own.",
+        ) from exc
+    with os.fdopen(fd, "rb") as handle:
+        head = handle.read(len(_SQLITE_MAGIC))
+    if head and head != _SQLITE_MAGIC:
+        raise SendLogError(
+            f"{path} is not a SQLite database (file is not a database), so it cannot be "
+            "the send log.",
+            path=path,
+            hint="Check the send log path (--log, PROTEST_LOG or the config file); "
+            "move the file away if it is not needed.",
+        )
+
+
+@contextlib.contextmanager
+def immediate(conn: sqlite3.Connection) -> Iterator[None]:
+    """One IMMEDIATE transaction: committed on success, rolled back on any error."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+        raise
+
+
+def prepare(conn: sqlite3.Connection, *, path: Path, busy_timeout: float) -> None:
+    """Check the file is a healthy log of ours, then set it up; writes nothing to foreign files."""
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        app_id, version, tables = _identity(conn)
+        _check_identity(path=path, app_id=app_id, version=version, tables=tables)
+        problems = [
+            line.strip()
+            for row in conn.execute("PRAGMA quick_check").fetchall()
+            for line in str(row[0]).splitlines()
+            if line.strip()
+        ]
+    except sqlite3.Error as exc:
+        raise wrap_error(exc, path=path, action="open it") from exc
+    if problems != ["ok"]:
+        shown = "; ".join(problems[:3]) + ("; ..." if len(problems) > 3 else "")
+        raise SendLogError(
+            f"The send log {path} is damaged (integrity check failed: {shown}).",
+            path=path,
+            hint=damaged_hint(path),
+        )
+    try:
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+        wal = mode is not None and str(mode[0]).lower() == "wal"
+        conn.execute(f"PRAGMA synchronous = {'NORMAL' if wal else 'FULL'}")
+        with immediate(conn):
+            # Re-read under the write lock: another process may have created the schema.
+            app_id, version, tables = _identity(conn)
+            _check_identity(path=path, app_id=app_id, version=version, tables=tables)
+            if version == 0:
+                # Statement by statement: executescript() would commit our transaction first.
+                for statement in filter(None, (s.strip() for s in _SCHEMA.split(";"))):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    except sqlite3.Error as exc:
+        raise wrap_error(exc, path=path, action="open it") from exc
+
+
+def _identity(conn: sqlite3.Connection) -> tuple[int, int, set[str]]:
+    app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
+    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    tables = {
+        str(row[0])
+        for row in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')"
+            " AND name NOT LIKE 'sqlite_%'"
+        ).fetchall()
+    }
+    return app_id, version, tables
+
+
+def _check_identity(*, path: Path, app_id: int, version: int, tables: set[str]) -> None:
+    if app_id == 0 and version == 0 and not tables:
+        return  # new or empty database: we will create our schema
+    if app_id != APPLICATION_ID:
+        listed = ", ".join(sorted(tables)[:5]) or "none"
+        raise SendLogError(
+            f"{path} is a SQLite database of another program (application id {app_id}, "
+            f"tables: {listed}), not a protest send log.",
+            path=path,
+            hint="Point the send log path (--log, PROTEST_LOG or the config file) at a new "
+            "file; protest will not change this one.",
+        )
+    if version > SCHEMA_VERSION:
+        raise SendLogError(
+            f"The send log {path} was written by a newer protest (schema version {version}; "
+            f"this one knows up to {SCHEMA_VERSION}).",
+            path=path,
+            hint="Upgrade protest-dispatch (e.g. `pipx upgrade protest-dispatch`) and run "
+            "the command again.",
+        )
+    missing = _TABLES - tables
+    if version != SCHEMA_VERSION or missing:
+        raise SendLogError(
+            f"The send log {path} is incomplete (schema version {version}, missing "
+            f"tables: {', '.join(sorted(missing)) or 'none'}).",
+            path=path,
+            hint=damaged_hint(path),
+        )
