@@ -99,13 +99,8 @@ def build(
             hidden += 1
             continue
         rows.append(SheetRow(target=target, local=local_time(target, now=moment),
-                             script=script(session, selected), calls=calls))
+                             script=session.composer.call_script(selected), calls=calls))
     return Sheet(campaign=session.campaign_id, rows=tuple(rows), hidden_reached=hidden)
-
-
-def script(session: Session, selected: Selected) -> str:
-    """What to say: the same script the preview and the send summary show."""
-    return session.composer.call_script(selected)
 
 
 def unreached(session: Session, log: SendLog) -> list[Target]:
