@@ -531,7 +531,7 @@ def case_startup(ctx: Context, report: Report) -> None:
         return
     # Paired and interleaved, bare then protest, so a slow spell of the host lands on both
     # sides of a difference instead of on one of them.
-    pairs = time_pairs(ctx, report, bare_argv, [*ctx.protest, "--help"], runs)
+    pairs = time_commands(ctx, report, [bare_argv, [*ctx.protest, "--help"]], runs)
     report.add(Row("bare Typer app --help", "seconds", [b for b, _ in pairs], fmt="{:.3f}"))
     report.add(Row("protest --help", "seconds", [p for _, p in pairs], fmt="{:.3f}"))
     diff = report.add(Row("protest --help minus bare Typer", "ms",
@@ -544,26 +544,28 @@ def case_startup(ctx: Context, report: Report) -> None:
         dry.goal, dry.passed = "< 0.6 s", dry.median < 0.6
 
 
-def time_pairs(ctx: Context, report: Report, first: list[str], second: list[str],
-               runs: int) -> list[tuple[float, float]]:
-    """Wall seconds of ``runs`` (first, second) pairs run back to back, after a warm-up each."""
-    run_measured(first, env=ctx.env(), timeout=60)
-    run_measured(second, env=ctx.env(), timeout=60)
-    pairs = []
+def time_commands(ctx: Context, report: Report, argvs: Sequence[list[str]],
+                  runs: int) -> list[tuple[float, ...]]:
+    """Wall seconds of ``runs`` rounds, each running every command once, back to back.
+
+    One untimed warm-up of each command first fills the OS page cache. A round in which
+    a command failed is left out (and reported).
+    """
+    for argv in argvs:
+        run_measured(argv, env=ctx.env(), timeout=60)
+    rounds = []
     for _ in range(runs):
-        a = checked(report, " ".join(first[-3:]), run_measured(first, env=ctx.env(), timeout=60))
-        b = checked(report, " ".join(second[-3:]), run_measured(second, env=ctx.env(), timeout=60))
-        if a.returncode == 0 and b.returncode == 0:
-            pairs.append((a.seconds, b.seconds))
-    return pairs
+        measured = [checked(report, " ".join(argv[-3:]), run_measured(argv, env=ctx.env(),
+                                                                       timeout=60))
+                    for argv in argvs]
+        if all(m.returncode == 0 for m in measured):
+            rounds.append(tuple(m.seconds for m in measured))
+    return rounds
 
 
 def time_command(ctx: Context, report: Report, argv: list[str], runs: int) -> list[float]:
-    """Wall seconds of ``runs`` runs, after one untimed warm-up to fill the OS page cache."""
-    run_measured(argv, env=ctx.env(), timeout=60)
-    measured = [checked(report, " ".join(argv[-3:]), run_measured(argv, env=ctx.env(), timeout=60))
-                for _ in range(runs)]
-    return [m.seconds for m in measured if m.returncode == 0]
+    """Wall seconds of ``runs`` runs of one command."""
+    return [seconds for (seconds,) in time_commands(ctx, report, [argv], runs)]
 
 
 # --------------------------------------------------------------------------- output
