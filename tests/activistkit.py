@@ -14,7 +14,7 @@ import keyring
 from keyring.backend import KeyringBackend
 from typer.testing import CliRunner
 
-from protest_dispatch.cli import app
+from protest_dispatch.cli.app import app
 from sendkit import FROM, Run, official
 
 CALL_SCRIPT = (

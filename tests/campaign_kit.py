@@ -20,11 +20,11 @@ from typing import cast
 import pytest
 from typer.testing import CliRunner, Result
 
-from protest_dispatch.cli import app
-from protest_dispatch.compose import Composer
+from protest_dispatch.campaign.compose import Composer
+from protest_dispatch.campaign.loading import load_campaign
+from protest_dispatch.campaign.model import Sender
+from protest_dispatch.cli.app import app
 from protest_dispatch.errors import CampaignError, Problem
-from protest_dispatch.loading import load_campaign
-from protest_dispatch.model import Sender
 
 SENDER = Sender(name="Ana Example", email="ana@example.org", country="GB")
 FROM = "Ana Example <ana@example.org>"
@@ -121,7 +121,7 @@ class Run:
 
 def run_cli(args: Sequence[str], *, expect: int | None = None) -> Run:
     """Invoke ``protest`` in-process; bad input must never end in a traceback."""
-    from protest_dispatch import output
+    from protest_dispatch.cli import output
 
     # The consoles read COLUMNS once, at import; keep rows on one line for asserts.
     output.stdout.width = 200

@@ -20,7 +20,7 @@ from typing import Any
 
 from typer.testing import CliRunner
 
-from protest_dispatch.cli import app
+from protest_dispatch.cli.app import app
 from smtp_server import Server
 
 SENDER_NAME = "Ana Example"

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from activistkit import make_call_campaign, run, sender_env
-from protest_dispatch.callsheet import country_zones, zone_for_country
+from protest_dispatch.commands.calls import country_zones, zone_for_country
 from sendkit import SENDER
 
 

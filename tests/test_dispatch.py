@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from protest_dispatch import dispatch
+from protest_dispatch.mail import dispatch
 from sendkit import by_target, env_for, log_rows, make_campaign, official, record_mail_times, send
 from smtp_server import Server
 

@@ -8,7 +8,7 @@ import pytest
 import typer
 
 from campaign_kit import run_cli
-from protest_dispatch.cli import app
+from protest_dispatch.cli.app import app
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 COMMANDS = sorted(typer.main.get_command(app).commands)  # type: ignore[attr-defined]

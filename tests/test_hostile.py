@@ -28,13 +28,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from protest_dispatch import templates
-from protest_dispatch.cli import app
-from protest_dispatch.compose import Composer
-from protest_dispatch.loading import load_campaign
-from protest_dispatch.message import build_message, make_message_id, message_bytes
-from protest_dispatch.model import Sender
-from protest_dispatch.sendlog import SendLog
+from protest_dispatch.campaign import templates
+from protest_dispatch.campaign.compose import Composer
+from protest_dispatch.campaign.loading import load_campaign
+from protest_dispatch.campaign.message import build_message, make_message_id, message_bytes
+from protest_dispatch.campaign.model import Sender
+from protest_dispatch.cli.app import app
+from protest_dispatch.sendlog.store import SendLog
 from smtp_server import Server, running_server
 
 CORPUS = Path(__file__).parent / "hostile"

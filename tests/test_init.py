@@ -11,8 +11,8 @@ import pytest
 from keyring.backends.fail import Keyring as FailKeyring
 
 from activistkit import MemoryKeyring, answers, make_call_campaign, run, using_keyring
-from protest_dispatch.config import KEYS, Config
-from protest_dispatch.init import dump_toml
+from protest_dispatch.settings.config import KEYS, Config
+from protest_dispatch.settings.writer import dump_toml
 from smtp_server import Server
 
 PASSWORD = "correct-horse-battery"

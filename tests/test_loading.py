@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from campaign_kit import BASIC, line_of, only_problem, problems_of, run_cli, write_campaign
-from protest_dispatch.loading import load_campaign
+from protest_dispatch.campaign.loading import load_campaign
 
 
 def test_valid_file_loads_with_every_field(tmp_path: Path) -> None:

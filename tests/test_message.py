@@ -27,16 +27,16 @@ from campaign_kit import (
     parse,
     write_campaign,
 )
-from protest_dispatch.config import Config
-from protest_dispatch.errors import ConfigError
-from protest_dispatch.message import (
+from protest_dispatch.campaign.message import (
     Letter,
     build_message,
     make_message_id,
     message_bytes,
     write_eml,
 )
-from protest_dispatch.model import Sender
+from protest_dispatch.campaign.model import Sender
+from protest_dispatch.errors import ConfigError
+from protest_dispatch.settings.config import Config
 
 FULL = """\
 campaign:

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from campaign_kit import FROM, TODAY, parse, run_cli, write_campaign
-from protest_dispatch.audience import select
+from protest_dispatch.campaign.audience import select
+from protest_dispatch.campaign.loading import load_campaign
 from protest_dispatch.errors import InputError
-from protest_dispatch.loading import load_campaign
 from smtp_server import Server
 
 REPO = Path(__file__).resolve().parents[1]
@@ -369,7 +369,7 @@ def test_example_campaign_has_a_russian_supreme_court_letter() -> None:
 _REPORT_GC_AT_EXIT = """
 import atexit, gc, sys
 atexit.register(lambda: print("gc enabled at exit:", gc.isenabled()))
-from protest_dispatch.cli import main
+from protest_dispatch.cli.app import main
 sys.argv = ["protest", *sys.argv[1:]]
 main()
 """

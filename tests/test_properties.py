@@ -30,12 +30,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from protest_dispatch.compose import Composer
-from protest_dispatch.config import Config
+from protest_dispatch.campaign.compose import Composer
+from protest_dispatch.campaign.loading import load_campaign
+from protest_dispatch.campaign.message import build_message, make_message_id, message_bytes
+from protest_dispatch.campaign.model import Sender
 from protest_dispatch.errors import CampaignError, ConfigError
-from protest_dispatch.loading import load_campaign
-from protest_dispatch.message import build_message, make_message_id, message_bytes
-from protest_dispatch.model import Sender
+from protest_dispatch.settings.config import Config
 
 SETTINGS = settings(
     max_examples=60,

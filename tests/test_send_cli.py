@@ -19,9 +19,10 @@ from typing import Any
 
 import pytest
 
-from protest_dispatch import dispatch, sending
-from protest_dispatch.sendlog import SendLog
-from protest_dispatch.smtp import SmtpSettings
+from protest_dispatch.commands import send as sending
+from protest_dispatch.mail import dispatch
+from protest_dispatch.mail.smtp import SmtpSettings
+from protest_dispatch.sendlog.store import SendLog
 from sendkit import (
     CAMPAIGN,
     CAMPAIGN_CC,

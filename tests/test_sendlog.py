@@ -19,9 +19,9 @@ from typing import get_args
 
 import pytest
 
-import protest_dispatch.sendlog as sendlog_module
+import protest_dispatch.sendlog.store as sendlog_module
 from protest_dispatch.errors import EXIT_TEMPFAIL, InputError, LockedError, SendLogError
-from protest_dispatch.sendlog import (
+from protest_dispatch.sendlog.store import (
     APPLICATION_ID,
     SCHEMA_VERSION,
     STATUSES,
@@ -252,7 +252,7 @@ def test_a_killed_run_leaves_its_begun_letter_in_the_log(db: Path) -> None:
     child = run_python(f"""
         import os, signal
         from pathlib import Path
-        from protest_dispatch.sendlog import SendLog
+        from protest_dispatch.sendlog.store import SendLog
         log = SendLog.open(path=Path({str(db)!r}))
         log.begin(campaign={CAMPAIGN!r}, target="judge-a", sender={ALICE!r},
                   to="judge-a@example.org", cc=[], message_id="<m@example.org>", recipients=1)
@@ -400,7 +400,7 @@ def test_lock_is_released_when_the_holder_is_killed(db: Path) -> None:
     child = run_python(f"""
         import time
         from pathlib import Path
-        from protest_dispatch.sendlog import SendLog
+        from protest_dispatch.sendlog.store import SendLog
         log = SendLog.open(path=Path({str(db)!r}))
         with log.lock(campaign={CAMPAIGN!r}):
             print("locked", flush=True)

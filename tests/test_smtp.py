@@ -20,7 +20,7 @@ from protest_dispatch.errors import (
     SmtpRefusedError,
     SmtpUnavailableError,
 )
-from protest_dispatch.smtp import (
+from protest_dispatch.mail.smtp import (
     DEFAULT_PORTS,
     Delivery,
     SmtpConnection,

@@ -17,7 +17,7 @@ from campaign_kit import (
     run_cli,
     write_campaign,
 )
-from protest_dispatch.model import Sender
+from protest_dispatch.campaign.model import Sender
 
 TWO_LETTERS = """\
 campaign:

@@ -1,3 +1,3 @@
-from .cli import main
+from protest_dispatch.cli.app import main
 
 main()

@@ -9,20 +9,20 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import output
-from .compose import CallToMake, Checked, raise_problems
-from .errors import EXIT_FAILED, InputError, Problem
-from .message import Letter, copies, make_message_id, write_eml
+from protest_dispatch.campaign.compose import CallToMake, Checked, raise_problems
+from protest_dispatch.campaign.message import Letter, copies, make_message_id, write_eml
+from protest_dispatch.cli import output
+from protest_dispatch.errors import EXIT_FAILED, InputError, Problem
 
 if TYPE_CHECKING:
     from rich.progress import Progress
     from rich.text import Text
 
-    from .dispatch import Result, Summary
-    from .sending import Plan, SendRequest
-    from .sendlog import SendLog
-    from .session import Session
-    from .smtp import SmtpSettings
+    from protest_dispatch.commands.send import Plan, SendRequest
+    from protest_dispatch.commands.session import Session
+    from protest_dispatch.mail.dispatch import Result, Summary
+    from protest_dispatch.mail.smtp import SmtpSettings
+    from protest_dispatch.sendlog.store import SendLog
 
 
 def _notices(session: Session) -> None:
@@ -130,7 +130,7 @@ def no_log(path: Path, *, as_json: bool, as_csv: bool) -> None:
 
 def log(sendlog: SendLog, *, campaign: str | None, status: str | None, as_json: bool,
         as_csv: bool) -> None:
-    from .sendlog import STATUSES
+    from protest_dispatch.sendlog.store import STATUSES
 
     if status is not None and status not in STATUSES:
         raise InputError(f"--status {status!r} is not a status.",

@@ -11,14 +11,14 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import views
-from .config import smtp_settings
-from .dispatch import Dispatcher, Job, SendOptions, Summary
-from .errors import EXIT_OK, InputError
-from .quota import Quota
-from .sendlog import Entry, SendLog
-from .session import Session, log_path
-from .smtp import SmtpSettings, check_plaintext_allowed
+from protest_dispatch.cli.views import send as views
+from protest_dispatch.commands.session import Session, log_path
+from protest_dispatch.errors import EXIT_OK, InputError
+from protest_dispatch.mail.dispatch import Dispatcher, Job, SendOptions, Summary
+from protest_dispatch.mail.quota import Quota
+from protest_dispatch.mail.smtp import SmtpSettings, check_plaintext_allowed
+from protest_dispatch.sendlog.store import Entry, SendLog
+from protest_dispatch.settings.config import smtp_settings
 
 
 @dataclass(frozen=True)

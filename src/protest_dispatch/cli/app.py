@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from .errors import InputError, ProtestError
+from protest_dispatch.errors import InputError, ProtestError
 
 
 class _Group(TyperGroup):
@@ -24,7 +24,7 @@ class _Group(TyperGroup):
         try:
             return super().invoke(ctx)
         except ProtestError as exc:
-            from . import output
+            from protest_dispatch.cli import output
 
             output.error(exc)
             raise typer.Exit(exc.exit_code) from None
@@ -170,8 +170,8 @@ def validate(
     ] = False,
 ) -> None:
     """Check the campaign file and render every letter for you, sending nothing."""
-    from . import views
-    from .session import prepare
+    from protest_dispatch.cli.views import send as views
+    from protest_dispatch.commands.session import prepare
 
     session = prepare(
         targets=targets, config_path=config, from_=from_, country=country, lang=lang, dry_run=True
@@ -275,8 +275,8 @@ def send(
     ] = False,
 ) -> None:
     """Send the campaign's letters (preview first with --dry-run)."""
-    from . import views
-    from .session import prepare, read_note
+    from protest_dispatch.cli.views import send as views
+    from protest_dispatch.commands.session import prepare, read_note
 
     if out is not None and not dry_run:
         raise InputError("--out only goes with --dry-run.")
@@ -297,7 +297,7 @@ def send(
         _start_up_done()
         views.dry_run(session, out=out)
         return
-    from .sending import SendRequest, run_send
+    from protest_dispatch.commands.send import SendRequest, run_send
 
     _start_up_done()
     request = SendRequest(
@@ -341,9 +341,9 @@ def log_(
     config: ConfigOpt = None,
 ) -> None:
     """Show what happened to each letter (and call), from the send log."""
-    from . import views
-    from .config import Config
-    from .session import existing_log
+    from protest_dispatch.cli.views import send as views
+    from protest_dispatch.commands.session import existing_log
+    from protest_dispatch.settings.config import Config
 
     if json_ and csv_:
         raise InputError("Choose one of --json and --csv.")
@@ -372,9 +372,10 @@ def init(
     ] = False,
 ) -> None:
     """Set up in a minute: who you are and how to send mail (writes the config file)."""
-    from . import setupviews, wizard
-    from .config import default_config_path
-    from .init import config_values, dump_toml, header, write_config
+    from protest_dispatch.cli import wizard
+    from protest_dispatch.cli.views import setup as setupviews
+    from protest_dispatch.settings.config import default_config_path
+    from protest_dispatch.settings.writer import config_values, dump_toml, header, write_config
 
     path = config or default_config_path()
     if path.exists() and not force and not wizard.confirm_replace(path):
@@ -399,8 +400,8 @@ def doctor(
     ] = 10.0,
 ) -> None:
     """Check the settings and the way to your mail server (DNS, TLS, login), sending nothing."""
-    from . import setupviews
-    from .doctor import DoctorRequest, run
+    from protest_dispatch.cli.views import setup as setupviews
+    from protest_dispatch.commands.doctor import DoctorRequest, run
 
     report = run(
         request=DoctorRequest(
@@ -435,8 +436,9 @@ def calls(
     config: ConfigOpt = None,
 ) -> None:
     """The call sheet: whom to phone, the time there, what to say, and how it went so far."""
-    from . import callsheet, callviews
-    from .session import existing_log, prepare
+    from protest_dispatch.cli.views import calls as callviews
+    from protest_dispatch.commands import calls as callsheet
+    from protest_dispatch.commands.session import existing_log, prepare
 
     session = prepare(
         targets=targets,
@@ -466,9 +468,10 @@ def called(
     config: ConfigOpt = None,
 ) -> None:
     """Record a call you made; a target stays on the call sheet until it is reached."""
-    from . import callsheet, callviews
-    from .sendlog import SendLog
-    from .session import log_path, prepare
+    from protest_dispatch.cli.views import calls as callviews
+    from protest_dispatch.commands import calls as callsheet
+    from protest_dispatch.commands.session import log_path, prepare
+    from protest_dispatch.sendlog.store import SendLog
 
     session = prepare(
         targets=targets, config_path=config, from_=from_, country=None, lang=None, dry_run=True
@@ -509,8 +512,8 @@ def status(
     config: ConfigOpt = None,
 ) -> None:
     """Each campaign at a glance: sent, deferred, failed, uncertain, and calls."""
-    from . import callviews
-    from .status import gather
+    from protest_dispatch.cli.views import calls as callviews
+    from protest_dispatch.commands.status import gather
 
     callviews.status(
         gather(

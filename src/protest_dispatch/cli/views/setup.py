@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING
 
 from rich.text import Text
 
-from . import output
+from protest_dispatch.cli import output
 
 if TYPE_CHECKING:
-    from .doctor import Report
-    from .init import Answers
+    from protest_dispatch.commands.doctor import Report
+    from protest_dispatch.settings.writer import Answers
 
 _MARKS = {"ok": ("✓", "green"), "warn": ("!", "yellow"), "fail": ("✗", "red bold"),
           "skip": ("-", "dim")}

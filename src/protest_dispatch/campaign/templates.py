@@ -33,8 +33,15 @@ from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from .errors import CampaignError, Problem
-from .model import MAX_SUBJECT, TERMINAL_CONTROL, Sender, Target, header_safe, shown
+from protest_dispatch.campaign.model import (
+    MAX_SUBJECT,
+    TERMINAL_CONTROL,
+    Sender,
+    Target,
+    header_safe,
+    shown,
+)
+from protest_dispatch.errors import CampaignError, Problem
 
 MAX_LETTER_CHARS = 256 * 1024
 MAX_NUMBER = 100_000

@@ -6,12 +6,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 
-from .audience import Audience, Selected, select
-from .errors import CampaignError, Problem
-from .loading import LoadedCampaign
-from .message import Letter, make_letter
-from .model import Sender, Target
-from .templates import LetterRenderer
+from protest_dispatch.campaign.audience import Audience, Selected, select
+from protest_dispatch.campaign.loading import LoadedCampaign
+from protest_dispatch.campaign.message import Letter, make_letter
+from protest_dispatch.campaign.model import Sender, Target
+from protest_dispatch.campaign.templates import LetterRenderer
+from protest_dispatch.errors import CampaignError, Problem
 
 PLACEHOLDER_SENDER = Sender(name="Your Name", email="you@example.org")
 

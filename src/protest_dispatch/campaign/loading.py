@@ -18,8 +18,15 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from .errors import CampaignError, InputError, Problem
-from .model import MAX_RECIPIENTS, Campaign, CampaignInfo, FieldError, Target, shown
+from protest_dispatch.campaign.model import (
+    MAX_RECIPIENTS,
+    Campaign,
+    CampaignInfo,
+    FieldError,
+    Target,
+    shown,
+)
+from protest_dispatch.errors import CampaignError, InputError, Problem
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_VALUES = 500_000

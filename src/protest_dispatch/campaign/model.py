@@ -21,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from .countries import is_country_code
+from protest_dispatch.campaign.countries import is_country_code
 
 MAX_RECIPIENTS = 100
 MAX_SUBJECT = 250

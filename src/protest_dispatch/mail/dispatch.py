@@ -16,12 +16,24 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from .audience import Selected
-from .compose import Composer
-from .errors import EXIT_FAILED, EXIT_OK, EXIT_TEMPFAIL, ProtestError, SmtpUnavailableError
-from .message import Letter, as_test, build_message, make_message_id, message_bytes
-from .sendlog import Entry, SendLog
-from .smtp import Delivery, SmtpConnection, SmtpSettings
+from protest_dispatch.campaign.audience import Selected
+from protest_dispatch.campaign.compose import Composer
+from protest_dispatch.campaign.message import (
+    Letter,
+    as_test,
+    build_message,
+    make_message_id,
+    message_bytes,
+)
+from protest_dispatch.errors import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_TEMPFAIL,
+    ProtestError,
+    SmtpUnavailableError,
+)
+from protest_dispatch.mail.smtp import Delivery, SmtpConnection, SmtpSettings
+from protest_dispatch.sendlog.store import Entry, SendLog
 
 BACKOFF_FIRST = 1.0
 BACKOFF_BUDGET = 60.0

@@ -16,10 +16,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from .config import KEYRING_SERVICE, KEYS
-from .errors import ConfigError
-from .files import make_private_folder
-from .providers import Provider
+from protest_dispatch.errors import ConfigError
+from protest_dispatch.files import make_private_folder
+from protest_dispatch.settings.config import KEYRING_SERVICE, KEYS
+from protest_dispatch.settings.providers import Provider
 
 Storage = Literal["no", "command", "keyring"]
 Value = str | int | bool

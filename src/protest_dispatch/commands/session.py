@@ -7,12 +7,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .compose import PLACEHOLDER_SENDER, Composer
-from .config import Config, default_log_path
-from .errors import ConfigError, InputError
-from .loading import LoadedCampaign, load_campaign
-from .model import Sender
-from .sendlog import SendLog
+from protest_dispatch.campaign.compose import PLACEHOLDER_SENDER, Composer
+from protest_dispatch.campaign.loading import LoadedCampaign, load_campaign
+from protest_dispatch.campaign.model import Sender
+from protest_dispatch.errors import ConfigError, InputError
+from protest_dispatch.sendlog.store import SendLog
+from protest_dispatch.settings.config import Config, default_log_path
 
 MAX_NOTE_CHARS = 10_000
 

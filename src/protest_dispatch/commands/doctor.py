@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from .config import Config, smtp_settings
-from .errors import (
+from protest_dispatch.commands.session import log_path
+from protest_dispatch.errors import (
     EXIT_INVALID,
     EXIT_OK,
     EXIT_TEMPFAIL,
@@ -25,11 +25,11 @@ from .errors import (
     ProtestError,
     SendLogError,
 )
-from .loopback import lookup_addresses
-from .quota import DAY, HOUR, Quota
-from .sendlog import SendLog
-from .session import log_path
-from .smtp import SmtpConnection, SmtpSettings, check_plaintext_allowed
+from protest_dispatch.mail.loopback import lookup_addresses
+from protest_dispatch.mail.quota import DAY, HOUR, Quota
+from protest_dispatch.mail.smtp import SmtpConnection, SmtpSettings, check_plaintext_allowed
+from protest_dispatch.sendlog.store import SendLog
+from protest_dispatch.settings.config import Config, smtp_settings
 
 Status = Literal["ok", "warn", "fail", "skip"]
 DOCTOR_TIMEOUT = 10.0

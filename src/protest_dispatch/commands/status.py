@@ -10,14 +10,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from .audience import select
-from .callsheet import by_target, is_reached
-from .config import Config
-from .loading import LoadedCampaign, load_campaign
-from .model import Target
-from .quota import Quota
-from .sendlog import Call, Entry, SendLog
-from .session import existing_log
+from protest_dispatch.campaign.audience import select
+from protest_dispatch.campaign.loading import LoadedCampaign, load_campaign
+from protest_dispatch.campaign.model import Target
+from protest_dispatch.commands.calls import by_target, is_reached
+from protest_dispatch.commands.session import existing_log
+from protest_dispatch.mail.quota import Quota
+from protest_dispatch.sendlog.store import Call, Entry, SendLog
+from protest_dispatch.settings.config import Config
 
 DEFAULT_CAMPAIGN_FILE = Path("targets.yaml")
 

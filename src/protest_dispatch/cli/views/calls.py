@@ -6,13 +6,13 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from . import output
+from protest_dispatch.cli import output
 
 if TYPE_CHECKING:
-    from .callsheet import Sheet, SheetRow
-    from .model import Target
-    from .sendlog import Call, Entry
-    from .status import CampaignStatus, StatusReport
+    from protest_dispatch.campaign.model import Target
+    from protest_dispatch.commands.calls import Sheet, SheetRow
+    from protest_dispatch.commands.status import CampaignStatus, StatusReport
+    from protest_dispatch.sendlog.store import Call, Entry
 
 RECORD_HINT = ("Record each call: protest called <id> --outcome "
                "reached|voicemail|no-answer|wrong-number [--note \"...\"]")

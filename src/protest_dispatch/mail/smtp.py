@@ -31,7 +31,7 @@ from protest_dispatch.errors import (
     SmtpRefusedError,
     SmtpUnavailableError,
 )
-from protest_dispatch.loopback import resolve_loopback_only
+from protest_dispatch.mail.loopback import resolve_loopback_only
 
 __all__ = [
     "DEFAULT_PORTS",

@@ -14,10 +14,10 @@ from typing import Any
 
 import typer
 
-from . import output
-from .errors import ConfigError
-from .init import Answers, Storage, format_from, store_in_keyring
-from .providers import PROTON_CA_HELP, PROVIDERS, Provider, by_key, guess
+from protest_dispatch.cli import output
+from protest_dispatch.errors import ConfigError
+from protest_dispatch.settings.providers import PROTON_CA_HELP, PROVIDERS, Provider, by_key, guess
+from protest_dispatch.settings.writer import Answers, Storage, format_from, store_in_keyring
 
 DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
 _HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[?[0-9A-Fa-f:.]+\]?")
@@ -41,7 +41,7 @@ def _ask(text: str, check: Callable[[str], Any], *, default: str | None = None,
 
 
 def _name(value: str) -> str:
-    from .model import MAX_NAME, header_safe
+    from protest_dispatch.campaign.model import MAX_NAME, header_safe
 
     if not value:
         raise ValueError("letters are signed with your name; please give it")
@@ -51,13 +51,13 @@ def _name(value: str) -> str:
 
 
 def _email(value: str) -> str:
-    from .model import email_address
+    from protest_dispatch.campaign.model import email_address
 
     return email_address(value)
 
 
 def _country(value: str) -> str | None:
-    from .model import country_code
+    from protest_dispatch.campaign.model import country_code
 
     return country_code(value) if value else None
 
@@ -128,7 +128,7 @@ def ask(*, config_path: Path) -> Answers:
         name = _ask("Your name, as your letters are signed", _name)
         email = _ask("Your email address", _email)
         try:
-            from .config import parse_from
+            from protest_dispatch.settings.config import parse_from
 
             parse_from(format_from(name=name, email=email), source="your answers")
             break

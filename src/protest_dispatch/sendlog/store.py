@@ -39,7 +39,7 @@ from typing import Self
 import platformdirs
 
 from protest_dispatch.errors import InputError, LockedError, SendLogError
-from protest_dispatch.logfile import (
+from protest_dispatch.sendlog.logfile import (
     APPLICATION_ID,
     CALL_OUTCOMES,
     SCHEMA_VERSION,

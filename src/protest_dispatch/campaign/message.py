@@ -21,9 +21,9 @@ from email.utils import format_datetime, formataddr
 from pathlib import Path
 from typing import Any
 
-from .errors import CampaignError, Problem
-from .model import MAX_RECIPIENTS, Sender, Target
-from .templates import RenderedLetter
+from protest_dispatch.campaign.model import MAX_RECIPIENTS, Sender, Target
+from protest_dispatch.campaign.templates import RenderedLetter
+from protest_dispatch.errors import CampaignError, Problem
 
 _UTF8 = Charset("utf-8")  # headers: the shorter of Q and base64 words
 _UTF8_BODY = Charset("utf-8")

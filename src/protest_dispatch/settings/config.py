@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr, ValidationError
 
-from .errors import ConfigError
-from .model import Sender
+from protest_dispatch.campaign.model import Sender
+from protest_dispatch.errors import ConfigError
 
 if TYPE_CHECKING:
-    from .smtp import SmtpSettings
+    from protest_dispatch.mail.smtp import SmtpSettings
 
 KEYS: dict[str, type | tuple[type, ...]] = {
     "from": str,
@@ -138,7 +138,7 @@ _FROM = re.compile(r'\s*(?:"(?P<quoted>[^"]*)"|(?P<name>[^"<>]*?))\s*<(?P<addres
 
 def parse_from(value: str, *, source: str) -> tuple[str, str]:
     """Split "Name <address>"; names in any script, quoted or not (Ана Бекова is fine)."""
-    from .model import email_address
+    from protest_dispatch.campaign.model import email_address
 
     if "\r" in value or "\n" in value:
         raise ConfigError(f"The sender from {source} contains a line break.", key="from")
@@ -254,7 +254,7 @@ def smtp_settings(
     ca_file: Path | None, helo_name: str,
 ) -> SmtpSettings:
     """The SMTP settings for a run; the password is looked up only if a username is set."""
-    from .smtp import DEFAULT_PORTS, SmtpSettings
+    from protest_dispatch.mail.smtp import DEFAULT_PORTS, SmtpSettings
 
     chosen_host = config.get("smtp_host", host)
     if not chosen_host:

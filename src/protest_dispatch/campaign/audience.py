@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .errors import InputError
-from .model import Campaign, Target
+from protest_dispatch.campaign.model import Campaign, Target
+from protest_dispatch.errors import InputError
 
 
 @dataclass(frozen=True)

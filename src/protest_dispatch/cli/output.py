@@ -16,7 +16,7 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .errors import ProtestError
+from protest_dispatch.errors import ProtestError
 
 if TYPE_CHECKING:
     from rich.console import Console

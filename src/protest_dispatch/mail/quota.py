@@ -10,7 +10,7 @@ from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from .sendlog import SendLog, parse_time
+from protest_dispatch.sendlog.store import SendLog, parse_time
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)

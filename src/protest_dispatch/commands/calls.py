@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .audience import Selected
-from .errors import ConfigError, InputError
-from .model import Target
-from .sendlog import Call, SendLog
-from .session import Session
+from protest_dispatch.campaign.audience import Selected
+from protest_dispatch.campaign.model import Target
+from protest_dispatch.commands.session import Session
+from protest_dispatch.errors import ConfigError, InputError
+from protest_dispatch.sendlog.store import Call, SendLog
 
 MAX_CALL_NOTE = 2000
 
