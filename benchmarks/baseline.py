@@ -80,8 +80,10 @@ def run(*, targets_path: Path, port: int, sender: str) -> int:
     env = make_environment(targets_path.parent / "letters")
     sent = 0
     for target in campaign["targets"]:
-        send_one(message=build_message(env=env, campaign=campaign, target=target, sender=sender),
-                 port=port)
+        send_one(
+            message=build_message(env=env, campaign=campaign, target=target, sender=sender),
+            port=port,
+        )
         sent += 1
     return sent
 

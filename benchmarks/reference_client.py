@@ -39,8 +39,13 @@ def build(target: dict[str, Any]) -> EmailMessage:
 
 async def worker(queue: asyncio.Queue[dict[str, Any]], port: int) -> None:
     """One connection, reused until the queue is empty."""
-    smtp = aiosmtplib.SMTP(hostname=LOOPBACK, port=port, local_hostname="bench.localhost",
-                           use_tls=False, start_tls=False)
+    smtp = aiosmtplib.SMTP(
+        hostname=LOOPBACK,
+        port=port,
+        local_hostname="bench.localhost",
+        use_tls=False,
+        start_tls=False,
+    )
     await smtp.connect()
     while not queue.empty():
         await smtp.send_message(build(queue.get_nowait()))

@@ -100,8 +100,9 @@ def run_measured(argv: Sequence[str], *, env: dict[str, str], timeout: float) ->
     with tempfile.TemporaryFile() as out:
         started_at = time.time()
         start = time.perf_counter()
-        proc = subprocess.Popen(list(argv), env=env, stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            list(argv), env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
+        )
         killer = threading.Timer(timeout, proc.kill)
         killer.start()
         try:
@@ -112,8 +113,13 @@ def run_measured(argv: Sequence[str], *, env: dict[str, str], timeout: float) ->
         proc.returncode = os.waitstatus_to_exitcode(status)  # already reaped by wait4
         out.seek(0)
         tail = out.read()[-2000:].decode("utf-8", "replace")
-    return Measured(seconds=seconds, max_rss_mb=usage.ru_maxrss / 1024.0,
-                    returncode=proc.returncode, started_at=started_at, output_tail=tail)
+    return Measured(
+        seconds=seconds,
+        max_rss_mb=usage.ru_maxrss / 1024.0,
+        returncode=proc.returncode,
+        started_at=started_at,
+        output_tail=tail,
+    )
 
 
 @contextmanager
@@ -121,9 +127,18 @@ def sink(*, rtt_ms: float, scratch: Path) -> Iterator[SinkHandle]:
     """A fresh sink process per run, so its counters belong to that run alone."""
     stats_path = scratch / "sink-stats.json"
     proc = subprocess.Popen(
-        [sys.executable, str(HERE / "sink.py"), "--rtt-ms", str(rtt_ms), "--stats",
-         str(stats_path), "--lifetime", "1800"],
-        stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
+        [
+            sys.executable,
+            str(HERE / "sink.py"),
+            "--rtt-ms",
+            str(rtt_ms),
+            "--stats",
+            str(stats_path),
+            "--lifetime",
+            "1800",
+        ],
+        stdout=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
     )
     try:
         assert proc.stdout is not None
@@ -170,21 +185,23 @@ class Context:
         """A clean environment: no user config, no keyring, no colour, loopback SMTP only."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("PROTEST_")}
         home = self.scratch / "home"
-        env.update({
-            "XDG_CONFIG_HOME": str(home / "config"),
-            "XDG_DATA_HOME": str(home / "data"),
-            "XDG_STATE_HOME": str(home / "state"),
-            "XDG_CACHE_HOME": str(home / "cache"),
-            "NO_COLOR": "1",
-            "TERM": "dumb",
-            "COLUMNS": "200",
-            "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
-            "PROTEST_FROM": SENDER,
-            "PROTEST_SMTP_HOST": "127.0.0.1",
-            "PROTEST_SMTP_PORT": str(port),
-            "PROTEST_SMTP_SECURITY": "none",
-            "PROTEST_LOG": str(log or self.fresh_path("send-log", ".sqlite3")),
-        })
+        env.update(
+            {
+                "XDG_CONFIG_HOME": str(home / "config"),
+                "XDG_DATA_HOME": str(home / "data"),
+                "XDG_STATE_HOME": str(home / "state"),
+                "XDG_CACHE_HOME": str(home / "cache"),
+                "NO_COLOR": "1",
+                "TERM": "dumb",
+                "COLUMNS": "200",
+                "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+                "PROTEST_FROM": SENDER,
+                "PROTEST_SMTP_HOST": "127.0.0.1",
+                "PROTEST_SMTP_PORT": str(port),
+                "PROTEST_SMTP_SECURITY": "none",
+                "PROTEST_LOG": str(log or self.fresh_path("send-log", ".sqlite3")),
+            }
+        )
         if self.pythonpath is not None:
             env["PYTHONPATH"] = str(self.pythonpath)
         return env
@@ -203,8 +220,9 @@ def snapshot_source(scratch: Path) -> tuple[Path, str]:
     recompile protest, which an installed copy never does.
     """
     dest = scratch / "src"
-    shutil.copytree(ROOT / "src", dest,
-                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "*.pyc"))
+    shutil.copytree(
+        ROOT / "src", dest, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "*.pyc")
+    )
     digest = hashlib.sha256()
     for path in sorted(dest.rglob("*.py")):
         digest.update(path.relative_to(dest).as_posix().encode() + b"\0" + path.read_bytes())
@@ -228,8 +246,14 @@ def protest_send_ready(protest: list[str], env: dict[str, str]) -> bool:
     if not protest:
         return False
     try:
-        done = subprocess.run([*protest, "send", "--help"], env=env, capture_output=True,
-                              text=True, timeout=60, check=False)
+        done = subprocess.run(
+            [*protest, "send", "--help"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False
     return done.returncode == 0 and "--concurrency" in done.stdout and "--rate" in done.stdout
@@ -297,11 +321,15 @@ def check_delivery(stats: dict[str, Any], *, expected: int, label: str) -> list[
     if stats["messages"] != expected:
         problems.append(f"{label}: sink got {stats['messages']} messages, expected {expected}")
     if stats["recipients"] != expected * RECIPIENTS_PER_LETTER:
-        problems.append(f"{label}: sink got {stats['recipients']} recipients, expected "
-                        f"{expected * RECIPIENTS_PER_LETTER}")
+        problems.append(
+            f"{label}: sink got {stats['recipients']} recipients, expected "
+            f"{expected * RECIPIENTS_PER_LETTER}"
+        )
     if stats["duplicate_message_ids"] or stats["duplicate_to"]:
-        problems.append(f"{label}: duplicates: {stats['duplicate_message_ids']} Message-IDs, "
-                        f"{stats['duplicate_to']} To addresses, e.g. {stats['duplicate_examples']}")
+        problems.append(
+            f"{label}: duplicates: {stats['duplicate_message_ids']} Message-IDs, "
+            f"{stats['duplicate_to']} To addresses, e.g. {stats['duplicate_examples']}"
+        )
     if stats["missing_message_id"]:
         problems.append(f"{label}: {stats['missing_message_id']} messages without Message-ID")
     return problems
@@ -343,23 +371,40 @@ class SendRun:
         return float("nan") if first is None else first - self.measured.started_at
 
 
-def send_runs(ctx: Context, report: Report, *, argv_for: Callable[[int], list[str]],
-              letters: int, rtt_ms: float, label: str) -> list[SendRun]:
+def send_runs(
+    ctx: Context,
+    report: Report,
+    *,
+    argv_for: Callable[[int], list[str]],
+    letters: int,
+    rtt_ms: float,
+    label: str,
+) -> list[SendRun]:
     """``repeat`` runs; a failed run is reported as a problem and left out of the numbers."""
-    runs = [send_once(ctx, report, argv_for=argv_for, letters=letters, rtt_ms=rtt_ms,
-                      label=label) for _ in range(ctx.plan.repeat)]
+    runs = [
+        send_once(ctx, report, argv_for=argv_for, letters=letters, rtt_ms=rtt_ms, label=label)
+        for _ in range(ctx.plan.repeat)
+    ]
     return [r for r in runs if r is not None]
 
 
-def send_once(ctx: Context, report: Report, *, argv_for: Callable[[int], list[str]],
-              letters: int, rtt_ms: float, label: str) -> SendRun | None:
+def send_once(
+    ctx: Context,
+    report: Report,
+    *,
+    argv_for: Callable[[int], list[str]],
+    letters: int,
+    rtt_ms: float,
+    label: str,
+) -> SendRun | None:
     """Start a sink, run one sender process against it, stop the sink, check delivery."""
     report.cpu_probes_ms.append(cpu_probe_ms())
     timeout = 120 + letters * 12 * max(rtt_ms, 1.0) / 1000.0
     with sink(rtt_ms=rtt_ms, scratch=Path(tempfile.mkdtemp(dir=ctx.scratch))) as handle:
         log = ctx.fresh_path("send-log", ".sqlite3")
-        measured = run_measured(argv_for(handle.port), env=ctx.env(port=handle.port, log=log),
-                                timeout=timeout)
+        measured = run_measured(
+            argv_for(handle.port), env=ctx.env(port=handle.port, log=log), timeout=timeout
+        )
         stats = handle.stop()
     problems = check_delivery(stats, expected=letters, label=label)
     if measured.returncode != 0:
@@ -372,20 +417,44 @@ def send_once(ctx: Context, report: Report, *, argv_for: Callable[[int], list[st
 
 def protest_send_argv(ctx: Context, targets: Path, k: int) -> Callable[[int], list[str]]:
     """The send command under test; the port reaches it through PROTEST_SMTP_PORT."""
-    return lambda _port: [*ctx.protest, "send", "-t", str(targets), "--yes", "--rate", "0",
-                          "--concurrency", str(k), "-q"]
+    return lambda _port: [
+        *ctx.protest,
+        "send",
+        "-t",
+        str(targets),
+        "--yes",
+        "--rate",
+        "0",
+        "--concurrency",
+        str(k),
+        "-q",
+    ]
 
 
 def baseline_argv(targets: Path) -> Callable[[int], list[str]]:
     """The naive smtplib sender, same campaign."""
-    return lambda port: [sys.executable, str(HERE / "baseline.py"), "-t", str(targets),
-                         "--port", str(port)]
+    return lambda port: [
+        sys.executable,
+        str(HERE / "baseline.py"),
+        "-t",
+        str(targets),
+        "--port",
+        str(port),
+    ]
 
 
 def reference_argv(targets: Path, k: int) -> Callable[[int], list[str]]:
     """The minimal aiosmtplib sender, same campaign."""
-    return lambda port: [sys.executable, str(HERE / "reference_client.py"), "-t", str(targets),
-                         "--port", str(port), "-k", str(k)]
+    return lambda port: [
+        sys.executable,
+        str(HERE / "reference_client.py"),
+        "-t",
+        str(targets),
+        "--port",
+        str(port),
+        "-k",
+        str(k),
+    ]
 
 
 def campaign(ctx: Context, size: int) -> Path:
@@ -403,27 +472,41 @@ def case_concurrency(ctx: Context, report: Report) -> None:
     """RTT 20 ms, K = 1..16: how close protest gets to the round-trip ceiling."""
     plan = ctx.plan
     targets = campaign(ctx, plan.send_n)
-    label_for = {k: f"send RTT {plan.rtt_ms:g} ms N={plan.send_n} K={k}"
-                 for k in plan.concurrencies}
+    label_for = {
+        k: f"send RTT {plan.rtt_ms:g} ms N={plan.send_n} K={k}" for k in plan.concurrencies
+    }
     done: dict[int, list[SendRun]] = {k: [] for k in plan.concurrencies}
     # Round-robin over K rather than K after K: a slow spell of this shared host then costs
     # every K one run instead of one K all its runs.
     for _ in range(plan.repeat):
         for k in plan.concurrencies:
-            run = send_once(ctx, report, argv_for=protest_send_argv(ctx, targets, k),
-                            letters=plan.send_n, rtt_ms=plan.rtt_ms, label=label_for[k])
+            run = send_once(
+                ctx,
+                report,
+                argv_for=protest_send_argv(ctx, targets, k),
+                letters=plan.send_n,
+                rtt_ms=plan.rtt_ms,
+                label=label_for[k],
+            )
             if run is not None:
                 done[k].append(run)
     for k, runs in done.items():
         label = label_for[k]
         report.add(Row(label, "letters/s", [r.letters_per_s for r in runs]))
-        report.add(Row(label, "round trips/letter", [r.round_trips_per_letter for r in runs],
-                       fmt="{:.2f}"))
+        report.add(
+            Row(label, "round trips/letter", [r.round_trips_per_letter for r in runs], fmt="{:.2f}")
+        )
         report.add(Row(label, "ceiling letters/s", [ceiling(k, r, plan.rtt_ms) for r in runs]))
-        share = report.add(Row(label, "share of ceiling %",
-                               [100 * r.letters_per_s / ceiling(k, r, plan.rtt_ms) for r in runs]))
-        report.add(Row(label, "connections", [float(r.stats["connections"]) for r in runs],
-                       fmt="{:.0f}"))
+        share = report.add(
+            Row(
+                label,
+                "share of ceiling %",
+                [100 * r.letters_per_s / ceiling(k, r, plan.rtt_ms) for r in runs],
+            )
+        )
+        report.add(
+            Row(label, "connections", [float(r.stats["connections"]) for r in runs], fmt="{:.0f}")
+        )
         add_sink_rows(report, label, runs)
         goal = {8: 90.0, 16: 80.0}.get(k)
         if goal is not None:
@@ -433,10 +516,17 @@ def case_concurrency(ctx: Context, report: Report) -> None:
 def add_sink_rows(report: Report, label: str, runs: list[SendRun]) -> None:
     """Where the time went: SMTP phase rate, start-up before it, and the delay really given."""
     report.add(Row(label, "in-sink letters/s", [r.in_sink_letters_per_s for r in runs]))
-    report.add(Row(label, "start-up to 1st connection s", [r.startup_s for r in runs],
-                   fmt="{:.2f}"))
-    report.add(Row(label, "sink mean reply delay ms",
-                   [float(r.stats["mean_reply_delay_ms"]) for r in runs], fmt="{:.2f}"))
+    report.add(
+        Row(label, "start-up to 1st connection s", [r.startup_s for r in runs], fmt="{:.2f}")
+    )
+    report.add(
+        Row(
+            label,
+            "sink mean reply delay ms",
+            [float(r.stats["mean_reply_delay_ms"]) for r in runs],
+            fmt="{:.2f}",
+        )
+    )
 
 
 def case_reference(ctx: Context, report: Report) -> None:
@@ -445,11 +535,22 @@ def case_reference(ctx: Context, report: Report) -> None:
     targets = campaign(ctx, plan.send_n)
     k = 8
     label = f"reference aiosmtplib RTT {plan.rtt_ms:g} ms N={plan.send_n} K={k}"
-    runs = send_runs(ctx, report, argv_for=reference_argv(targets, k), letters=plan.send_n,
-                     rtt_ms=plan.rtt_ms, label=label)
+    runs = send_runs(
+        ctx,
+        report,
+        argv_for=reference_argv(targets, k),
+        letters=plan.send_n,
+        rtt_ms=plan.rtt_ms,
+        label=label,
+    )
     report.add(Row(label, "letters/s", [r.letters_per_s for r in runs]))
-    report.add(Row(label, "share of ceiling %",
-                   [100 * r.letters_per_s / ceiling(k, r, plan.rtt_ms) for r in runs]))
+    report.add(
+        Row(
+            label,
+            "share of ceiling %",
+            [100 * r.letters_per_s / ceiling(k, r, plan.rtt_ms) for r in runs],
+        )
+    )
     add_sink_rows(report, label, runs)
 
 
@@ -458,8 +559,14 @@ def case_fast(ctx: Context, report: Report) -> None:
     plan = ctx.plan
     targets = campaign(ctx, plan.fast_n)
     label = f"send RTT 0 ms N={plan.fast_n} K={plan.fast_k}"
-    runs = send_runs(ctx, report, argv_for=protest_send_argv(ctx, targets, plan.fast_k),
-                     letters=plan.fast_n, rtt_ms=0.0, label=label)
+    runs = send_runs(
+        ctx,
+        report,
+        argv_for=protest_send_argv(ctx, targets, plan.fast_k),
+        letters=plan.fast_n,
+        rtt_ms=0.0,
+        label=label,
+    )
     row = report.add(Row(label, "letters/s", [r.letters_per_s for r in runs]))
     row.goal, row.passed = "≥ 400", row.median >= 400
     add_sink_rows(report, label, runs)
@@ -470,15 +577,23 @@ def case_baseline(ctx: Context, report: Report) -> None:
     plan = ctx.plan
     targets = campaign(ctx, plan.baseline_n)
     label = f"naive baseline RTT {plan.rtt_ms:g} ms N={plan.baseline_n}"
-    runs = send_runs(ctx, report, argv_for=baseline_argv(targets), letters=plan.baseline_n,
-                     rtt_ms=plan.rtt_ms, label=label)
+    runs = send_runs(
+        ctx,
+        report,
+        argv_for=baseline_argv(targets),
+        letters=plan.baseline_n,
+        rtt_ms=plan.rtt_ms,
+        label=label,
+    )
     base = report.add(Row(label, "letters/s", [r.letters_per_s for r in runs], fmt="{:.2f}"))
-    report.add(Row(label, "round trips/letter", [r.round_trips_per_letter for r in runs],
-                   fmt="{:.2f}"))
+    report.add(
+        Row(label, "round trips/letter", [r.round_trips_per_letter for r in runs], fmt="{:.2f}")
+    )
     k8 = report.find(f"send RTT {plan.rtt_ms:g} ms N={plan.send_n} K=8", "letters/s")
     if k8 is not None and k8.values and base.values:
-        ratio = report.add(Row("protest K=8 / naive baseline", "speed-up x",
-                               [v / base.median for v in k8.values]))
+        ratio = report.add(
+            Row("protest K=8 / naive baseline", "speed-up x", [v / base.median for v in k8.values])
+        )
         ratio.goal, ratio.passed = "≥ 10x", ratio.median >= 10
 
 
@@ -489,16 +604,31 @@ def case_bulk(ctx: Context, report: Report) -> None:
     dry: list[Measured] = []
     for _ in range(plan.repeat):
         out = ctx.fresh_path("dry-run-out")
-        dry.append(checked(report, f"dry-run {plan.bulk_n}", run_measured(
-            [*ctx.protest, "send", "--dry-run", "-t", str(targets), "--out", str(out)],
-            env=ctx.env(), timeout=600)))
+        dry.append(
+            checked(
+                report,
+                f"dry-run {plan.bulk_n}",
+                run_measured(
+                    [*ctx.protest, "send", "--dry-run", "-t", str(targets), "--out", str(out)],
+                    env=ctx.env(),
+                    timeout=600,
+                ),
+            )
+        )
         produced = len(list(out.glob("*.eml")))
         if produced != plan.bulk_n:
             report.problem(f"dry-run {plan.bulk_n}: wrote {produced} .eml files")
     add_time_and_rss(report, f"send --dry-run --out, {plan.bulk_n} targets", dry)
-    val = [checked(report, f"validate {plan.bulk_n}", run_measured(
-        [*ctx.protest, "validate", "-t", str(targets)], env=ctx.env(), timeout=600))
-        for _ in range(plan.repeat)]
+    val = [
+        checked(
+            report,
+            f"validate {plan.bulk_n}",
+            run_measured(
+                [*ctx.protest, "validate", "-t", str(targets)], env=ctx.env(), timeout=600
+            ),
+        )
+        for _ in range(plan.repeat)
+    ]
     add_time_and_rss(report, f"validate, {plan.bulk_n} targets", val, goals=False)
 
 
@@ -510,8 +640,9 @@ def checked(report: Report, label: str, measured: Measured) -> Measured:
     return measured
 
 
-def add_time_and_rss(report: Report, label: str, runs: list[Measured], *, goals: bool = True
-                     ) -> None:
+def add_time_and_rss(
+    report: Report, label: str, runs: list[Measured], *, goals: bool = True
+) -> None:
     """Seconds and peak RSS rows; the 10k dry-run goals are < 10 s and < 200 MB."""
     runs = [m for m in runs if m.returncode == 0]  # a failed run's time means nothing
     secs = report.add(Row(label, "seconds", [m.seconds for m in runs], fmt="{:.2f}"))
@@ -526,26 +657,49 @@ def case_startup(ctx: Context, report: Report) -> None:
     runs = ctx.plan.startup_runs
     bare_argv = [sys.executable, str(HERE / "bare_typer.py"), "--help"]
     if not ctx.protest:
-        report.add(Row("bare Typer app --help", "seconds",
-                       time_command(ctx, report, bare_argv, runs), fmt="{:.3f}"))
+        report.add(
+            Row(
+                "bare Typer app --help",
+                "seconds",
+                time_command(ctx, report, bare_argv, runs),
+                fmt="{:.3f}",
+            )
+        )
         return
     # Paired and interleaved, bare then protest, so a slow spell of the host lands on both
     # sides of a difference instead of on one of them.
     pairs = time_commands(ctx, report, [bare_argv, [*ctx.protest, "--help"]], runs)
     report.add(Row("bare Typer app --help", "seconds", [b for b, _ in pairs], fmt="{:.3f}"))
     report.add(Row("protest --help", "seconds", [p for _, p in pairs], fmt="{:.3f}"))
-    diff = report.add(Row("protest --help minus bare Typer", "ms",
-                          [1000 * (p - b) for b, p in pairs], fmt="{:.0f}"))
+    diff = report.add(
+        Row(
+            "protest --help minus bare Typer",
+            "ms",
+            [1000 * (p - b) for b, p in pairs],
+            fmt="{:.0f}",
+        )
+    )
     diff.goal, diff.passed = "≤ 30 ms", diff.median <= 30
     if EXAMPLE_CAMPAIGN.exists() and ctx.protest_ready:
-        dry = report.add(Row("protest send --dry-run (example campaign)", "seconds", time_command(
-            ctx, report, [*ctx.protest, "send", "--dry-run", "-t", str(EXAMPLE_CAMPAIGN)], runs),
-            fmt="{:.3f}"))
+        dry = report.add(
+            Row(
+                "protest send --dry-run (example campaign)",
+                "seconds",
+                time_command(
+                    ctx,
+                    report,
+                    [*ctx.protest, "send", "--dry-run", "-t", str(EXAMPLE_CAMPAIGN)],
+                    runs,
+                ),
+                fmt="{:.3f}",
+            )
+        )
         dry.goal, dry.passed = "< 0.6 s", dry.median < 0.6
 
 
-def time_commands(ctx: Context, report: Report, argvs: Sequence[list[str]],
-                  runs: int) -> list[tuple[float, ...]]:
+def time_commands(
+    ctx: Context, report: Report, argvs: Sequence[list[str]], runs: int
+) -> list[tuple[float, ...]]:
     """Wall seconds of ``runs`` rounds, each running every command once, back to back.
 
     One untimed warm-up of each command first fills the OS page cache. A round in which
@@ -555,9 +709,10 @@ def time_commands(ctx: Context, report: Report, argvs: Sequence[list[str]],
         run_measured(argv, env=ctx.env(), timeout=60)
     rounds = []
     for _ in range(runs):
-        measured = [checked(report, " ".join(argv[-3:]), run_measured(argv, env=ctx.env(),
-                                                                       timeout=60))
-                    for argv in argvs]
+        measured = [
+            checked(report, " ".join(argv[-3:]), run_measured(argv, env=ctx.env(), timeout=60))
+            for argv in argvs
+        ]
         if all(m.returncode == 0 for m in measured):
             rounds.append(tuple(m.seconds for m in measured))
     return rounds
@@ -576,11 +731,19 @@ def machine_lines() -> list[str]:
     cpu = "unknown"
     mem = "unknown"
     with _suppress_os_error():
-        cpu = next((line.split(":", 1)[1].strip() for line in
-                    Path("/proc/cpuinfo").read_text().splitlines()
-                    if line.startswith("model name")), cpu)
-        kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                  if line.startswith("MemTotal"))
+        cpu = next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            cpu,
+        )
+        kb = next(
+            int(line.split()[1])
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal")
+        )
         mem = f"{kb / 1024 / 1024:.1f} GiB"
     versions = ", ".join(f"{name} {_version(name)}" for name in PACKAGES)
     return [
@@ -592,8 +755,11 @@ def machine_lines() -> list[str]:
 
 def cpu_seconds() -> tuple[float, float]:
     """(CPU busy seconds on the whole machine, CPU seconds of this run and its children)."""
-    own = sum(getattr(resource.getrusage(who), f) for who in
-              (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN) for f in ("ru_utime", "ru_stime"))
+    own = sum(
+        getattr(resource.getrusage(who), f)
+        for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+        for f in ("ru_utime", "ru_stime")
+    )
     busy = float("nan")
     with _suppress_os_error():
         fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
@@ -640,29 +806,42 @@ def markdown(report: Report, *, plan: Plan, quick: bool, elapsed: float) -> str:
     """RESULTS.md: context, the table, goals, and any correctness problems."""
     flags = (" --quick" if quick else "") + (" --markdown" if plan.markdown else "")
     letters = "Markdown (.md.j2: text and HTML parts)" if plan.markdown else "plain text (.txt.j2)"
-    lines = ["# protest benchmark results", "",
-             f"Generated by `python benchmarks/run.py{flags}` on "
-             f"{time.strftime('%Y-%m-%d %H:%M %Z')} in {elapsed:.0f} s; "
-             f"{plan.repeat} repeat(s), median (min..max); letters are {letters}.",
-             "", *machine_lines(), ""]
-    lines.append(f"- Other load: 1-min load average {report.load_at_start:.2f} at start; "
-                 f"{other_cpu_share(report, elapsed):.0%} of one core used by processes outside "
-                 "this run while it ran (above ~10%, numbers are pessimistic)")
+    lines = [
+        "# protest benchmark results",
+        "",
+        f"Generated by `python benchmarks/run.py{flags}` on "
+        f"{time.strftime('%Y-%m-%d %H:%M %Z')} in {elapsed:.0f} s; "
+        f"{plan.repeat} repeat(s), median (min..max); letters are {letters}.",
+        "",
+        *machine_lines(),
+        "",
+    ]
+    lines.append(
+        f"- Other load: 1-min load average {report.load_at_start:.2f} at start; "
+        f"{other_cpu_share(report, elapsed):.0%} of one core used by processes outside "
+        "this run while it ran (above ~10%, numbers are pessimistic)"
+    )
     if report.cpu_probes_ms:
         probes = report.cpu_probes_ms
-        lines.append(f"- CPU speed: a fixed {CPU_PROBE_LOOPS:,}-step loop took "
-                     f"{statistics.median(probes):.1f} ms ({min(probes):.1f}..{max(probes):.1f}) "
-                     f"before the {len(probes)} send runs; this shared host's CPU speed swings, "
-                     "and the start-up rows swing with it")
+        lines.append(
+            f"- CPU speed: a fixed {CPU_PROBE_LOOPS:,}-step loop took "
+            f"{statistics.median(probes):.1f} ms ({min(probes):.1f}..{max(probes):.1f}) "
+            f"before the {len(probes)} send runs; this shared host's CPU speed swings, "
+            "and the start-up rows swing with it"
+        )
     lines += [f"- Note: {note}" for note in report.notes]
-    lines += ["", "| Case | Metric | Median (min..max) | Goal | Result |",
-              "| --- | --- | --- | --- | --- |"]
+    lines += [
+        "",
+        "| Case | Metric | Median (min..max) | Goal | Result |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for row in report.rows:
         verdict = "" if row.passed is None else ("pass" if row.passed else "FAIL")
         lines.append(f"| {row.case} | {row.metric} | {row.cell()} | {row.goal} | {verdict} |")
     lines += ["", "## Correctness", ""]
     lines += [f"- PROBLEM: {p}" for p in report.problems] or [
-        "Every letter reached the sink exactly once, to all four recipients."]
+        "Every letter reached the sink exactly once, to all four recipients."
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -692,8 +871,14 @@ def smoke_test(ctx: Context) -> bool:
     """Three letters first, so a broken tree fails in seconds, not after ten minutes."""
     trial = Report()
     targets = generate(out=WORK / "campaign-smoke", count=3, markdown=ctx.plan.markdown)
-    run = send_once(ctx, trial, argv_for=protest_send_argv(ctx, targets, 2), letters=3,
-                    rtt_ms=0.0, label="smoke run")
+    run = send_once(
+        ctx,
+        trial,
+        argv_for=protest_send_argv(ctx, targets, 2),
+        letters=3,
+        rtt_ms=0.0,
+        label="smoke run",
+    )
     return run is not None
 
 
@@ -702,18 +887,33 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, one repeat")
     parser.add_argument("--repeat", type=int, help="runs per case (default 5, quick 1)")
-    parser.add_argument("--markdown", action="store_true",
-                        help="Markdown letters (.md.j2, sent with an HTML part) instead of text")
-    parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES),
-                        help="run only these cases")
-    parser.add_argument("--concurrency", type=int, nargs="+", metavar="K",
-                        help="K values for the 'send' case (default 1 2 4 8 16)")
-    parser.add_argument("--results", type=Path,
-                        help="Markdown output (default benchmarks/RESULTS.md; "
-                             "quick: benchmarks/.work/RESULTS-quick.md)")
+    parser.add_argument(
+        "--markdown",
+        action="store_true",
+        help="Markdown letters (.md.j2, sent with an HTML part) instead of text",
+    )
+    parser.add_argument(
+        "--cases", nargs="+", choices=list(CASES), default=list(CASES), help="run only these cases"
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        nargs="+",
+        metavar="K",
+        help="K values for the 'send' case (default 1 2 4 8 16)",
+    )
+    parser.add_argument(
+        "--results",
+        type=Path,
+        help="Markdown output (default benchmarks/RESULTS.md; "
+        "quick: benchmarks/.work/RESULTS-quick.md)",
+    )
     parser.add_argument("--protest", help="path of the protest executable to measure")
-    parser.add_argument("--live-tree", action="store_true",
-                        help="measure src/ as it is instead of a compiled snapshot of it")
+    parser.add_argument(
+        "--live-tree",
+        action="store_true",
+        help="measure src/ as it is instead of a compiled snapshot of it",
+    )
     return parser.parse_args(argv)
 
 
@@ -721,8 +921,12 @@ def main(argv: list[str] | None = None) -> int:
     """Run the chosen cases, print the table and write RESULTS.md."""
     args = parse_args(argv)
     plan = QUICK if args.quick else FULL
-    plan = replace(plan, repeat=args.repeat or plan.repeat, markdown=args.markdown,
-                   concurrencies=tuple(args.concurrency or plan.concurrencies))
+    plan = replace(
+        plan,
+        repeat=args.repeat or plan.repeat,
+        markdown=args.markdown,
+        concurrencies=tuple(args.concurrency or plan.concurrencies),
+    )
     WORK.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="protest-bench-") as tmp:
@@ -731,19 +935,36 @@ def main(argv: list[str] | None = None) -> int:
         pythonpath = None
         if not args.live_tree:
             pythonpath, digest = snapshot_source(Path(tmp))
-            report.notes.append(f"protest measured from a byte-compiled snapshot of src/ "
-                                f"(sha256 of the .py files: {digest})")
-        probe = Context(protest=protest, plan=plan, scratch=Path(tmp), protest_ready=False,
-                        pythonpath=pythonpath)
+            report.notes.append(
+                f"protest measured from a byte-compiled snapshot of src/ "
+                f"(sha256 of the .py files: {digest})"
+            )
+        probe = Context(
+            protest=protest,
+            plan=plan,
+            scratch=Path(tmp),
+            protest_ready=False,
+            pythonpath=pythonpath,
+        )
         ready = protest_send_ready(protest, probe.env())
-        ctx = Context(protest=protest, plan=plan, scratch=Path(tmp), protest_ready=ready,
-                      pythonpath=pythonpath)
+        ctx = Context(
+            protest=protest,
+            plan=plan,
+            scratch=Path(tmp),
+            protest_ready=ready,
+            pythonpath=pythonpath,
+        )
         if not ready:
-            report.notes.append("`protest send` is not ready (its --help lacks --concurrency/"
-                                "--rate): protest cases skipped.")
+            report.notes.append(
+                "`protest send` is not ready (its --help lacks --concurrency/"
+                "--rate): protest cases skipped."
+            )
         elif NEEDS_PROTEST_SEND & set(args.cases) and not smoke_test(ctx):
-            print("protest send failed a 3-letter smoke run (above); fix it and run again. "
-                  "RESULTS.md left as it was.", file=sys.stderr)
+            print(
+                "protest send failed a 3-letter smoke run (above); fix it and run again. "
+                "RESULTS.md left as it was.",
+                file=sys.stderr,
+            )
             return 1
         for name in args.cases:
             if name in NEEDS_PROTEST_SEND and not ready:

@@ -181,8 +181,10 @@ class DelayedSMTP(SMTP):
             if self._rtt > 0:
                 await asyncio.sleep(max(0.0, due - DelayedSMTP.timer_early - self.loop.time()))
                 late = self.loop.time() - due
-                DelayedSMTP.timer_early = min(TIMER_EARLY_MAX_S, max(
-                    0.0, DelayedSMTP.timer_early + TIMER_LEARNING_RATE * late))
+                DelayedSMTP.timer_early = min(
+                    TIMER_EARLY_MAX_S,
+                    max(0.0, DelayedSMTP.timer_early + TIMER_LEARNING_RATE * late),
+                )
             self._stats.note_reply(delay=self.loop.time() - self._received_at)
         await super().push(status)
 

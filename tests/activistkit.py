@@ -80,11 +80,13 @@ def make_call_campaign(root: Path, *, letters: int = 2, campaign_id: str = "free
     return path
 
 
-def run(args: Sequence[str], *, env: Mapping[str, str] | None = None,
-        input: str | None = None) -> Run:
+def run(
+    args: Sequence[str], *, env: Mapping[str, str] | None = None, input: str | None = None
+) -> Run:
     """``protest`` in this process, with answers for its prompts on stdin (not a terminal)."""
-    result = CliRunner().invoke(app, list(args), env=dict(env or {}), input=input,
-                                catch_exceptions=False)
+    result = CliRunner().invoke(
+        app, list(args), env=dict(env or {}), input=input, catch_exceptions=False
+    )
     return Run(result.exit_code, result.stdout, result.stderr)
 
 

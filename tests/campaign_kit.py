@@ -87,8 +87,9 @@ def only_problem(path: Path) -> Problem:
 def composer(
     path: Path, *, sender: Sender = SENDER, lang: str | None = None, only: Sequence[str] = ()
 ) -> Composer:
-    return Composer(loaded=load_campaign(path=path), sender=sender, lang=lang, only=only,
-                    today=TODAY)
+    return Composer(
+        loaded=load_campaign(path=path), sender=sender, lang=lang, only=only, today=TODAY
+    )
 
 
 def render_problems(path: Path, **kwargs: object) -> list[Problem]:
@@ -129,8 +130,9 @@ def run_cli(args: Sequence[str], *, expect: int | None = None) -> Run:
     result = CliRunner().invoke(app, list(args))
     run = Run(result)
     if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise AssertionError(f"protest {' '.join(args)} crashed: {result.exception!r}\n"
-                             f"{run.out}\n{run.err}") from result.exception
+        raise AssertionError(
+            f"protest {' '.join(args)} crashed: {result.exception!r}\n{run.out}\n{run.err}"
+        ) from result.exception
     assert "Traceback" not in result.output
     if expect is not None:
         assert run.code == expect, f"exit {run.code}, wanted {expect}\n{run.out}\n{run.err}"

@@ -31,8 +31,17 @@ CAMPAIGN_CC = "press@example.org"
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 LOG_KEYS = {
-    "campaign", "target", "to", "cc", "status", "attempts", "smtp_code", "error", "message_id",
-    "updated_at", "refused",
+    "campaign",
+    "target",
+    "to",
+    "cc",
+    "status",
+    "attempts",
+    "smtp_code",
+    "error",
+    "message_id",
+    "updated_at",
+    "refused",
 }
 
 
@@ -41,8 +50,12 @@ def official(number: int) -> str:
 
 
 def make_campaign(
-    root: Path, *, targets: int = 3, campaign_cc: Sequence[str] = (CAMPAIGN_CC,),
-    target_cc: Mapping[int, Sequence[str]] | None = None, campaign_id: str = CAMPAIGN,
+    root: Path,
+    *,
+    targets: int = 3,
+    campaign_cc: Sequence[str] = (CAMPAIGN_CC,),
+    target_cc: Mapping[int, Sequence[str]] | None = None,
+    campaign_id: str = CAMPAIGN,
 ) -> Path:
     """A campaign folder with ``targets`` letters to official-1..N@example.org; returns its file.
 
@@ -143,8 +156,11 @@ def spawn(campaign: Path, *args: str, env: Mapping[str, str]) -> subprocess.Pope
     """``protest send --yes`` as a child process (for kill -9 and lock tests)."""
     return subprocess.Popen(
         [sys.executable, "-m", "protest_dispatch", "send", "-t", str(campaign), "--yes", *args],
-        env=subprocess_env(env), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True,
+        env=subprocess_env(env),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 

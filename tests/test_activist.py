@@ -80,9 +80,7 @@ def test_the_note_appears_where_the_letter_puts_it(tmp_path: Path, smtp_server: 
     assert len(smtp_server.messages) == 2
 
 
-def test_copy_me_is_in_the_envelope_and_in_no_header(
-    tmp_path: Path, smtp_server: Server
-) -> None:
+def test_copy_me_is_in_the_envelope_and_in_no_header(tmp_path: Path, smtp_server: Server) -> None:
     campaign = make_campaign(tmp_path / "c", targets=1)
     config = tmp_path / "config.toml"
     config.write_text("copy_me = true\n", encoding="utf-8")

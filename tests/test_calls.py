@@ -35,8 +35,9 @@ def blocks(stdout: str) -> dict[str, str]:
 
 def test_the_sheet_shows_number_local_time_hours_and_script(tmp_path: Path) -> None:
     campaign = make_call_campaign(tmp_path / "c")
-    result = run(["calls", "-t", str(campaign), "--country", "GB"],
-                 env=sender_env(tmp_path / "log.sqlite3"))
+    result = run(
+        ["calls", "-t", str(campaign), "--country", "GB"], env=sender_env(tmp_path / "log.sqlite3")
+    )
     assert result.code == 0, result.output
     sheet = blocks(result.stdout)
     assert list(sheet) == ["court", "admin", "embassy-gb"]  # no letters, no other country
@@ -57,8 +58,10 @@ def test_the_sheet_shows_number_local_time_hours_and_script(tmp_path: Path) -> N
 
 def test_a_country_with_clocks_that_disagree_has_no_local_time(tmp_path: Path) -> None:
     campaign = make_call_campaign(tmp_path / "c")
-    result = run(["calls", "-t", str(campaign), "--country", "US", "--only", "embassy-us"],
-                 env=sender_env(tmp_path / "log.sqlite3"))
+    result = run(
+        ["calls", "-t", str(campaign), "--country", "US", "--only", "embassy-us"],
+        env=sender_env(tmp_path / "log.sqlite3"),
+    )
     assert result.code == 0, result.output
     assert "Local time: unknown" in blocks(result.stdout)["embassy-us"]
 
@@ -67,8 +70,19 @@ def test_a_target_stays_on_the_sheet_until_reached(tmp_path: Path) -> None:
     log = tmp_path / "log.sqlite3"
     env = sender_env(log)
     campaign = make_call_campaign(tmp_path / "c")
-    first = run(["called", "court", "--outcome", "voicemail", "--note", "left a message",
-                 "-t", str(campaign)], env=env)
+    first = run(
+        [
+            "called",
+            "court",
+            "--outcome",
+            "voicemail",
+            "--note",
+            "left a message",
+            "-t",
+            str(campaign),
+        ],
+        env=env,
+    )
     assert first.code == 0, first.output
     assert "court (Judge Example): voicemail" in first.stdout
     assert "2 call(s) left to make" in first.stderr
@@ -91,9 +105,12 @@ def test_a_target_stays_on_the_sheet_until_reached(tmp_path: Path) -> None:
 
     with sqlite3.connect(log) as conn:
         rows = conn.execute(
-            "SELECT target, sender, outcome, note FROM calls ORDER BY id").fetchall()
-    assert rows == [("court", SENDER, "voicemail", "left a message"),
-                    ("court", SENDER, "reached", None)]
+            "SELECT target, sender, outcome, note FROM calls ORDER BY id"
+        ).fetchall()
+    assert rows == [
+        ("court", SENDER, "voicemail", "left a message"),
+        ("court", SENDER, "reached", None),
+    ]
 
     shown = run(["log"], env=env)
     assert shown.code == 0
@@ -102,11 +119,14 @@ def test_a_target_stays_on_the_sheet_until_reached(tmp_path: Path) -> None:
     assert "reached" in shown.stdout
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["nobody", "--outcome", "reached"], "'nobody' is not a target"),
-    (["t01", "--outcome", "reached"], "has no phone number"),
-    (["court", "--outcome", "busy"], "busy"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["nobody", "--outcome", "reached"], "'nobody' is not a target"),
+        (["t01", "--outcome", "reached"], "has no phone number"),
+        (["court", "--outcome", "busy"], "busy"),
+    ],
+)
 def test_called_refuses_what_it_cannot_record(
     tmp_path: Path, args: list[str], message: str
 ) -> None:
@@ -121,8 +141,10 @@ def test_called_refuses_what_it_cannot_record(
 def test_called_needs_a_sender(tmp_path: Path) -> None:
     log = tmp_path / "log.sqlite3"
     campaign = make_call_campaign(tmp_path / "c")
-    result = run(["called", "court", "--outcome", "reached", "-t", str(campaign)],
-                 env={"PROTEST_LOG": str(log)})
+    result = run(
+        ["called", "court", "--outcome", "reached", "-t", str(campaign)],
+        env={"PROTEST_LOG": str(log)},
+    )
     assert result.code == 2
     assert "No sender is configured, so the call cannot be recorded" in result.stderr
     assert not log.exists()
@@ -132,8 +154,9 @@ def test_called_is_logged_per_sender(tmp_path: Path) -> None:
     log = tmp_path / "log.sqlite3"
     campaign = make_call_campaign(tmp_path / "c")
     other = sender_env(log, PROTEST_FROM="Ben Example <ben@example.org>")
-    assert run(["called", "admin", "--outcome", "reached", "-t", str(campaign)],
-               env=other).code == 0
+    assert (
+        run(["called", "admin", "--outcome", "reached", "-t", str(campaign)], env=other).code == 0
+    )
     mine = blocks(run(["calls", "-t", str(campaign)], env=sender_env(log)).stdout)
     assert "Last call: not called yet" in mine["admin"]
     as_json = run(["log", "--json"], env=sender_env(log))

@@ -22,8 +22,11 @@ def test_the_app_has_commands() -> None:
 def test_command_has_help_text(name: str) -> None:
     command = typer.main.get_command(app).commands[name]  # type: ignore[attr-defined]
     assert (command.help or "").strip(), f"'protest {name}' has no help text"
-    undocumented = [p.name for p in command.params
-                    if getattr(p, "help", None) is None and not getattr(p, "hidden", False)]
+    undocumented = [
+        p.name
+        for p in command.params
+        if getattr(p, "help", None) is None and not getattr(p, "hidden", False)
+    ]
     assert not undocumented, f"'protest {name}' options without help: {undocumented}"
     run = run_cli([name, "--help"], expect=0)
     first_line = " ".join(command.help.strip().splitlines()[0].split())
@@ -33,5 +36,6 @@ def test_command_has_help_text(name: str) -> None:
 @pytest.mark.parametrize("name", COMMANDS)
 def test_command_appears_in_the_readme(name: str) -> None:
     assert README.is_file(), "README.md is missing at the repository root"
-    assert f"protest {name}" in README.read_text(encoding="utf-8"), \
+    assert f"protest {name}" in README.read_text(encoding="utf-8"), (
         f"README.md does not mention 'protest {name}'"
+    )

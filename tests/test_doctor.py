@@ -49,15 +49,29 @@ def test_all_good_logs_in_and_sends_nothing(
     tmp_path: Path, smtp_server_factory: Callable[..., Server]
 ) -> None:
     server = smtp_server_factory(tls="starttls", auth=(USER, PASSWORD))
-    config = write_config(tmp_path, 'limit_per_hour = 10\n')
-    result = run(["doctor", "--timeout", "5"], env=env_for(
-        server, tmp_path, PROTEST_CONFIG=str(config), PROTEST_SMTP_USERNAME=USER,
-        PROTEST_SMTP_PASSWORD=PASSWORD))
+    config = write_config(tmp_path, "limit_per_hour = 10\n")
+    result = run(
+        ["doctor", "--timeout", "5"],
+        env=env_for(
+            server,
+            tmp_path,
+            PROTEST_CONFIG=str(config),
+            PROTEST_SMTP_USERNAME=USER,
+            PROTEST_SMTP_PASSWORD=PASSWORD,
+        ),
+    )
     assert result.code == 0, result.output
     checks = lines(result.stdout)
-    assert list(checks) == ["Config file", "Sender", "SMTP settings", "Send log",
-                            "Server name (DNS)", "Connection", "Greeting, TLS and certificate",
-                            "Login (AUTH)"]
+    assert list(checks) == [
+        "Config file",
+        "Sender",
+        "SMTP settings",
+        "Send log",
+        "Server name (DNS)",
+        "Connection",
+        "Greeting, TLS and certificate",
+        "Login (AUTH)",
+    ]
     assert all(line.startswith("✓") for line in checks.values()), result.stdout
     assert "STARTTLS works" in checks["Greeting, TLS and certificate"]
     assert "PROTEST_SMTP_PASSWORD" in checks["SMTP settings"]
@@ -85,8 +99,10 @@ def test_wrong_password_is_refused_with_advice(
     tmp_path: Path, smtp_server_factory: Callable[..., Server]
 ) -> None:
     server = smtp_server_factory(tls="starttls", auth=(USER, PASSWORD))
-    result = run(["doctor", "--timeout", "5"], env=env_for(
-        server, tmp_path, PROTEST_SMTP_USERNAME=USER, PROTEST_SMTP_PASSWORD="wrong"))
+    result = run(
+        ["doctor", "--timeout", "5"],
+        env=env_for(server, tmp_path, PROTEST_SMTP_USERNAME=USER, PROTEST_SMTP_PASSWORD="wrong"),
+    )
     assert result.code == 1
     checks = lines(result.stdout)
     assert checks["Greeting, TLS and certificate"].startswith("✓")
@@ -147,8 +163,7 @@ def test_security_must_match_the_port(
     checks = lines(stuck.stdout)
     assert checks["Connection"].startswith("✓")
     assert checks["Greeting, TLS and certificate"].startswith("✗")
-    ok = run(["doctor", "--timeout", "5", "--smtp-security", "tls"],
-             env=env_for(server, tmp_path))
+    ok = run(["doctor", "--timeout", "5", "--smtp-security", "tls"], env=env_for(server, tmp_path))
     assert ok.code == 0, ok.output
     assert "TLS works" in ok.stdout
 

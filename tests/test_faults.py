@@ -45,8 +45,9 @@ def _short_timeouts(
     real = sending.smtp_settings
 
     def patched(*args: Any, **kwargs: Any) -> SmtpSettings:
-        return dataclasses.replace(real(*args, **kwargs), timeout=timeout,
-                                   data_timeout=data_timeout)
+        return dataclasses.replace(
+            real(*args, **kwargs), timeout=timeout, data_timeout=data_timeout
+        )
 
     monkeypatch.setattr(sending, "smtp_settings", patched)
 
@@ -63,31 +64,60 @@ def _campaign(root: Path, *, targets: int) -> Path:
     """``targets`` letters, each To official-N with two copies: the press and its own clerk."""
     (root / "letters").mkdir(parents=True)
     (root / "letters" / "appeal.txt.j2").write_text(
-        "Dear {{ target.name }},\n\nPlease drop the charges.\n\n{{ sender.name }}\n")
-    lines = ["campaign:", "  id: faults", '  subject: "Drop the charges"', f"  cc: [{PRESS}]",
-             "targets:"]
+        "Dear {{ target.name }},\n\nPlease drop the charges.\n\n{{ sender.name }}\n"
+    )
+    lines = [
+        "campaign:",
+        "  id: faults",
+        '  subject: "Drop the charges"',
+        f"  cc: [{PRESS}]",
+        "targets:",
+    ]
     for number in range(1, targets + 1):
-        lines += [f"  - id: t{number:02d}", f'    name: "Official {number}"',
-                  f"    email: {_to(number)}", f"    cc: [{_clerk(number)}]",
-                  "    template: appeal.txt.j2"]
+        lines += [
+            f"  - id: t{number:02d}",
+            f'    name: "Official {number}"',
+            f"    email: {_to(number)}",
+            f"    cc: [{_clerk(number)}]",
+            "    template: appeal.txt.j2",
+        ]
     path = root / "targets.yaml"
     path.write_text("\n".join(lines) + "\n")
     return path
 
 
 def _send(path: Path, *, port: int, log: Path, args: Sequence[str] = ()) -> Result:
-    return CliRunner().invoke(app, [
-        "send", "--yes", "--rate", "0", "-t", str(path), "--from", FROM,
-        "--smtp-host", "127.0.0.1", "--smtp-port", str(port), "--smtp-security", "none",
-        "--log", str(log), *args,
-    ])
+    return CliRunner().invoke(
+        app,
+        [
+            "send",
+            "--yes",
+            "--rate",
+            "0",
+            "-t",
+            str(path),
+            "--from",
+            FROM,
+            "--smtp-host",
+            "127.0.0.1",
+            "--smtp-port",
+            str(port),
+            "--smtp-security",
+            "none",
+            "--log",
+            str(log),
+            *args,
+        ],
+    )
 
 
 def _rows(log: Path) -> dict[str, tuple[str, int | None]]:
     """target -> (status, smtp_code), straight from the SQLite file."""
     with sqlite3.connect(log) as conn:
-        return {str(t): (str(s), c) for t, s, c in
-                conn.execute("SELECT target, status, smtp_code FROM letters")}
+        return {
+            str(t): (str(s), c)
+            for t, s, c in conn.execute("SELECT target, status, smtp_code FROM letters")
+        }
 
 
 def _letters_by_to(*servers: Server) -> Counter[str]:
@@ -144,8 +174,10 @@ def test_random_temporary_refusals_of_mail_still_deliver_every_letter_once(
     log = tmp_path / "log.sqlite3"
     codes = _run_until_done(path, server, log, most=10, args=["--attempts", attempts])
     refusals = sum(1 for c in server.commands if c.verb == "MAIL") - len(server.messages)
-    print(f"{reply[0]} on 30% of MAIL, --attempts {attempts}: run exit codes {codes}, "
-          f"{refusals} refused MAIL commands")
+    print(
+        f"{reply[0]} on 30% of MAIL, --attempts {attempts}: run exit codes {codes}, "
+        f"{refusals} refused MAIL commands"
+    )
     assert refusals > 0, "the fault was injected"
     if attempts == "1":
         assert codes[0] == 75, "with one try per run, the first run left letters deferred"
@@ -177,8 +209,7 @@ def test_a_greylisted_to_sends_no_duplicate_copies(
 ) -> None:
     """451 on each To the first time: the letter is retried whole, never its copies alone."""
     targets = 4
-    server = smtp_server_factory(greylist=1,
-                                 greylist_only={_to(n) for n in range(1, targets + 1)})
+    server = smtp_server_factory(greylist=1, greylist_only={_to(n) for n in range(1, targets + 1)})
     path = _campaign(tmp_path / "c", targets=targets)
     log = tmp_path / "log.sqlite3"
     _run_until_done(path, server, log, most=3)

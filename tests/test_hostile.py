@@ -80,8 +80,18 @@ def server() -> Iterator[Server]:
 
 
 def _smtp(server: Server, log: Path) -> list[str]:
-    return ["--smtp-host", server.host, "--smtp-port", str(server.port),
-            "--smtp-security", "none", "--log", str(log), "--rate", "0"]
+    return [
+        "--smtp-host",
+        server.host,
+        "--smtp-port",
+        str(server.port),
+        "--smtp-security",
+        "none",
+        "--log",
+        str(log),
+        "--rate",
+        "0",
+    ]
 
 
 def _cli(args: Sequence[str], *, env: dict[str, str] | None = None) -> Result:
@@ -97,7 +107,8 @@ def _assert_refused(result: Result, *, expects: Sequence[str], names: str | None
     output = result.output
     assert result.exit_code == 2, output
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(
-        result.exception)
+        result.exception
+    )
     assert "Traceback" not in output
     assert not _CONTROL.search(output), "terminal control codes from the input reached the output"
     flat = _flat(output)
@@ -128,14 +139,19 @@ def _campaign_folder(root: Path, targets: bytes, *, letters: dict[str, str] | No
 
 def _one_target(template: str) -> bytes:
     return (
-        "campaign:\n  id: hostile\n  subject: \"Drop the charges\"\n"
-        "targets:\n  - id: court\n    name: \"Alina Rakhimbekova\"\n"
+        'campaign:\n  id: hostile\n  subject: "Drop the charges"\n'
+        'targets:\n  - id: court\n    name: "Alina Rakhimbekova"\n'
         f"    email: chair@court.example.org\n    template: {template}\n"
     ).encode()
 
 
 def _refused_everywhere(
-    path: Path, server: Server, log: Path, *, expects: Sequence[str], names: str,
+    path: Path,
+    server: Server,
+    log: Path,
+    *,
+    expects: Sequence[str],
+    names: str,
     extra: Sequence[str] = (),
 ) -> None:
     """validate, send --dry-run and send --yes all refuse, and nothing reaches the server."""
@@ -158,8 +174,9 @@ def test_a_hostile_campaign_file_is_refused_with_its_location(
     text = case.path.read_bytes().replace(b"@PWNED@", str(pwned).encode())
     path = _campaign_folder(tmp_path / "campaign", text)
     assert case.expects, "every corpus file says what its error must contain"
-    _refused_everywhere(path, server, tmp_path / "log.sqlite3", expects=case.expects,
-                        names="targets.yaml")
+    _refused_everywhere(
+        path, server, tmp_path / "log.sqlite3", expects=case.expects, names="targets.yaml"
+    )
     assert not pwned.exists(), "a YAML tag was executed"
 
 
@@ -168,14 +185,16 @@ def test_a_python_tag_is_never_executed(tmp_path: Path) -> None:
     text = (CORPUS / "campaigns" / "python-object-apply.yaml").read_bytes()
     path = _campaign_folder(tmp_path / "c", text.replace(b"@PWNED@", str(marker).encode()))
     for command in (["validate"], ["send", "--dry-run"]):
-        _assert_refused(_cli([*command, "-t", str(path)]), expects=["is not allowed"],
-                        names="targets.yaml")
+        _assert_refused(
+            _cli([*command, "-t", str(path)]), expects=["is not allowed"], names="targets.yaml"
+        )
     assert not marker.exists()
 
 
 def test_a_billion_laughs_file_is_refused_fast_and_small(tmp_path: Path) -> None:
-    path = _campaign_folder(tmp_path / "c", (CORPUS / "campaigns" / "billion-laughs.yaml")
-                            .read_bytes())
+    path = _campaign_folder(
+        tmp_path / "c", (CORPUS / "campaigns" / "billion-laughs.yaml").read_bytes()
+    )
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     tracemalloc.start()
     try:
@@ -186,8 +205,10 @@ def test_a_billion_laughs_file_is_refused_fast_and_small(tmp_path: Path) -> None
     finally:
         tracemalloc.stop()
     rss_growth = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before
-    print(f"billion laughs refused in {elapsed:.3f} s, peak {peak / 2**20:.1f} MiB traced, "
-          f"max RSS grew {rss_growth / 1024:.1f} MiB")
+    print(
+        f"billion laughs refused in {elapsed:.3f} s, peak {peak / 2**20:.1f} MiB traced, "
+        f"max RSS grew {rss_growth / 1024:.1f} MiB"
+    )
     _assert_refused(result, expects=["billion laughs"], names="targets.yaml")
     assert elapsed < 5
     assert peak < 200 * 2**20
@@ -202,8 +223,11 @@ def test_a_hostile_letter_is_refused_in_bounded_time_and_memory(
     case: Case, tmp_path: Path, server: Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     name = case.path.name
-    path = _campaign_folder(tmp_path / "campaign", _one_target(name),
-                            letters={name: case.path.read_text(encoding="utf-8")})
+    path = _campaign_folder(
+        tmp_path / "campaign",
+        _one_target(name),
+        letters={name: case.path.read_text(encoding="utf-8")},
+    )
     limit_before = resource.getrlimit(resource.RLIMIT_AS)
     tracemalloc.start()
     try:
@@ -232,21 +256,31 @@ def test_a_letter_that_is_a_symlink_out_of_letters_is_refused(
 ) -> None:
     path = _campaign_folder(tmp_path / "c", _one_target("evil.txt.j2"))
     (path.parent / "letters" / "evil.txt.j2").symlink_to("/etc/passwd")
-    _refused_everywhere(path, server, tmp_path / "log.sqlite3",
-                        expects=["leads outside the letters/ folder"], names="evil.txt.j2")
+    _refused_everywhere(
+        path,
+        server,
+        tmp_path / "log.sqlite3",
+        expects=["leads outside the letters/ folder"],
+        names="evil.txt.j2",
+    )
 
 
-def test_an_include_of_a_symlink_out_of_letters_is_refused(
-    tmp_path: Path, server: Server
-) -> None:
-    path = _campaign_folder(tmp_path / "c", _one_target("ok.txt.j2"),
-                            letters={"ok.txt.j2": "Dear all,\n{% include 'notes.txt' %}\n"})
+def test_an_include_of_a_symlink_out_of_letters_is_refused(tmp_path: Path, server: Server) -> None:
+    path = _campaign_folder(
+        tmp_path / "c",
+        _one_target("ok.txt.j2"),
+        letters={"ok.txt.j2": "Dear all,\n{% include 'notes.txt' %}\n"},
+    )
     secret = tmp_path / "c" / "secret.txt"
     secret.write_text("SECRET-CONTENT\n")
     (path.parent / "letters" / "notes.txt").symlink_to(secret)
-    _refused_everywhere(path, server, tmp_path / "log.sqlite3",
-                        expects=["'notes.txt' leads outside the letters/ folder"],
-                        names="ok.txt.j2")
+    _refused_everywhere(
+        path,
+        server,
+        tmp_path / "log.sqlite3",
+        expects=["'notes.txt' leads outside the letters/ folder"],
+        names="ok.txt.j2",
+    )
     preview = _cli(["send", "--dry-run", "-t", str(path)])
     assert "SECRET-CONTENT" not in preview.output
 
@@ -261,18 +295,22 @@ def test_a_letters_folder_that_links_elsewhere_is_refused(tmp_path: Path, server
     (campaign / "letters").symlink_to(elsewhere, target_is_directory=True)
     path = campaign / "targets.yaml"
     path.write_bytes(_one_target("letter.txt.j2"))
-    _refused_everywhere(path, server, tmp_path / "log.sqlite3",
-                        expects=["the letters/ folder is a link"], names="letter.txt.j2")
+    _refused_everywhere(
+        path,
+        server,
+        tmp_path / "log.sqlite3",
+        expects=["the letters/ folder is a link"],
+        names="letter.txt.j2",
+    )
 
 
-def test_a_huge_template_file_is_refused_before_it_is_read(
-    tmp_path: Path, server: Server
-) -> None:
+def test_a_huge_template_file_is_refused_before_it_is_read(tmp_path: Path, server: Server) -> None:
     path = _campaign_folder(tmp_path / "c", _one_target("big.txt.j2"))
     with (path.parent / "letters" / "big.txt.j2").open("wb") as handle:
         handle.truncate(templates.MAX_TEMPLATE_BYTES + 1)
-    _refused_everywhere(path, server, tmp_path / "log.sqlite3",
-                        expects=["larger than"], names="big.txt.j2")
+    _refused_everywhere(
+        path, server, tmp_path / "log.sqlite3", expects=["larger than"], names="big.txt.j2"
+    )
 
 
 # -- the sender --------------------------------------------------------------------------
@@ -313,7 +351,7 @@ def test_a_hostile_sender_is_refused_before_anything_is_sent(
 
 TRICKY = (
     "campaign:\n  id: tricky\n"
-    "  subject: \"Re: {{ target.role }}\"\n"
+    '  subject: "Re: {{ target.role }}"\n'
     "  cc: [press@example.org, Clerk@Court.example.org]\n"
     "  reply_to: replies@example.org\n"
     "targets:\n"
@@ -324,8 +362,12 @@ TRICKY = (
     "    cc: [clerk@court.example.org, CHAIR@court.example.org, deputy@court.example.org]\n"
     "    template: letter.txt.j2\n"
 )
-EXPECTED_RCPT = ["chair@court.example.org", "press@example.org", "Clerk@court.example.org",
-                 "deputy@court.example.org"]
+EXPECTED_RCPT = [
+    "chair@court.example.org",
+    "press@example.org",
+    "Clerk@court.example.org",
+    "deputy@court.example.org",
+]
 
 
 def test_the_envelope_is_the_models_to_and_copies_whatever_the_names_say(
@@ -338,8 +380,9 @@ def test_the_envelope_is_the_models_to_and_copies_whatever_the_names_say(
     (letter,) = Composer(loaded=loaded, sender=sender).letters()
     assert list(letter.envelope_recipients) == EXPECTED_RCPT
     assert letter.envelope_recipients == (letter.to, *letter.cc)
-    raw = message_bytes(build_message(letter=letter, message_id=make_message_id(
-        domain=sender.domain)))
+    raw = message_bytes(
+        build_message(letter=letter, message_id=make_message_id(domain=sender.domain))
+    )
     parsed = email.message_from_bytes(raw, policy=email.policy.default)
     assert [a.addr_spec for a in parsed["To"].addresses] == ["chair@court.example.org"]
     assert [a.addr_spec for a in parsed["Cc"].addresses] == EXPECTED_RCPT[1:]
@@ -347,8 +390,17 @@ def test_the_envelope_is_the_models_to_and_copies_whatever_the_names_say(
     assert parsed["To"].addresses[0].display_name == loaded.campaign.targets[0].name
 
     # and through the real send path, to a real server
-    result = _cli(["send", "--yes", "-t", str(path), "--from", FROM,
-                   *_smtp(smtp_server, tmp_path / "log.sqlite3")])
+    result = _cli(
+        [
+            "send",
+            "--yes",
+            "-t",
+            str(path),
+            "--from",
+            FROM,
+            *_smtp(smtp_server, tmp_path / "log.sqlite3"),
+        ]
+    )
     assert result.exit_code == 0, result.output
     (received,) = smtp_server.messages
     assert received.rcpt_tos == EXPECTED_RCPT
@@ -404,9 +456,7 @@ def test_an_unreadable_send_log_stops_the_run_before_any_connection(
     assert log.read_bytes() == before_bytes, "a log we cannot read is never rewritten"
 
 
-def test_a_send_log_locked_by_another_program_stops_the_run(
-    tmp_path: Path, server: Server
-) -> None:
+def test_a_send_log_locked_by_another_program_stops_the_run(tmp_path: Path, server: Server) -> None:
     log = tmp_path / "sendlog.sqlite3"
     _valid_log(log)
     holder = sqlite3.connect(log, isolation_level=None)
@@ -450,12 +500,22 @@ def test_a_send_log_that_cannot_be_written_stops_the_run(
 def test_five_thousand_targets_validate_and_the_time_is_reported(tmp_path: Path) -> None:
     """The issue asks for well under 15 s; the ceiling here only catches a disaster."""
     count = 5000
-    lines = ["campaign:", "  id: big", '  subject: "Drop the charges, {{ target.name }}"',
-             "  cc: [press@example.org]", "targets:"]
+    lines = [
+        "campaign:",
+        "  id: big",
+        '  subject: "Drop the charges, {{ target.name }}"',
+        "  cc: [press@example.org]",
+        "targets:",
+    ]
     for number in range(count):
-        lines += [f"  - id: t{number}", f'    name: "Official {number}"', "    role: Judge",
-                  f"    email: official-{number}@example.org",
-                  f"    cc: [clerk-{number}@example.org]", "    template: letter.txt.j2"]
+        lines += [
+            f"  - id: t{number}",
+            f'    name: "Official {number}"',
+            "    role: Judge",
+            f"    email: official-{number}@example.org",
+            f"    cc: [clerk-{number}@example.org]",
+            "    template: letter.txt.j2",
+        ]
     path = _campaign_folder(tmp_path / "c", ("\n".join(lines) + "\n").encode())
 
     started = time.monotonic()
@@ -467,8 +527,10 @@ def test_five_thousand_targets_validate_and_the_time_is_reported(tmp_path: Path)
     started = time.monotonic()
     result = _cli(["validate", "-t", str(path), "--from", FROM])
     cli = time.monotonic() - started
-    print(f"5,000 targets: load + render every letter {core:.2f} s; "
-          f"`protest validate` with its table {cli:.2f} s")
+    print(
+        f"5,000 targets: load + render every letter {core:.2f} s; "
+        f"`protest validate` with its table {cli:.2f} s"
+    )
     assert result.exit_code == 0, result.output[-2000:]
     assert f"{count} letter(s)" in result.output
     assert cli < 60

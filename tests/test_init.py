@@ -29,18 +29,34 @@ def mode(path: Path) -> int:
 
 def test_init_writes_a_private_config_from_the_answers(tmp_path: Path) -> None:
     path = config_at(tmp_path)
-    result = run(["init", "--config", str(path)], input=answers(
-        "Ana Example", EMAIL, "gb", "gmail", "", "", "",
-    ))
+    result = run(
+        ["init", "--config", str(path)],
+        input=answers(
+            "Ana Example",
+            EMAIL,
+            "gb",
+            "gmail",
+            "",
+            "",
+            "",
+        ),
+    )
     assert result.code == 0, result.output
     assert mode(path) == 0o600
     assert mode(path.parent) == 0o700
     values = tomllib.loads(path.read_text(encoding="utf-8"))
     assert set(values) <= set(KEYS)
     assert values == {
-        "from": "Ana Example <ana@example.org>", "country": "GB", "provider": "gmail",
-        "smtp_host": "smtp.gmail.com", "smtp_port": 587, "smtp_security": "starttls",
-        "smtp_username": EMAIL, "copy_me": True, "limit_per_hour": 80, "limit_per_day": 400,
+        "from": "Ana Example <ana@example.org>",
+        "country": "GB",
+        "provider": "gmail",
+        "smtp_host": "smtp.gmail.com",
+        "smtp_port": 587,
+        "smtp_security": "starttls",
+        "smtp_username": EMAIL,
+        "copy_me": True,
+        "limit_per_hour": 80,
+        "limit_per_day": 400,
     }
     assert "myaccount.google.com/apppasswords" in result.stderr
     assert "PROTEST_SMTP_PASSWORD" in result.output
@@ -51,9 +67,21 @@ def test_init_writes_a_private_config_from_the_answers(tmp_path: Path) -> None:
 
 def test_init_asks_again_after_a_wrong_answer(tmp_path: Path) -> None:
     path = config_at(tmp_path)
-    result = run(["init", "--config", str(path)], input=answers(
-        "Doe, Jane", "not an address", EMAIL, "UK", "DE", "9", "posteo", "", "no", "n",
-    ))
+    result = run(
+        ["init", "--config", str(path)],
+        input=answers(
+            "Doe, Jane",
+            "not an address",
+            EMAIL,
+            "UK",
+            "DE",
+            "9",
+            "posteo",
+            "",
+            "no",
+            "n",
+        ),
+    )
     assert result.code == 0, result.output
     assert "not a single valid email address" in result.stderr
     assert "the United Kingdom is GB" in result.stderr
@@ -69,8 +97,10 @@ def test_init_asks_again_after_a_wrong_answer(tmp_path: Path) -> None:
 
 def test_init_never_overwrites_without_asking(tmp_path: Path) -> None:
     path = config_at(tmp_path)
-    first = run(["init", "--config", str(path)], input=answers(
-        "Ana Example", EMAIL, "", "riseup", "", "", ""))
+    first = run(
+        ["init", "--config", str(path)],
+        input=answers("Ana Example", EMAIL, "", "riseup", "", "", ""),
+    )
     assert first.code == 0, first.output
     before = path.read_text(encoding="utf-8")
 
@@ -80,14 +110,19 @@ def test_init_never_overwrites_without_asking(tmp_path: Path) -> None:
     assert "nothing was changed" in kept.stderr
     assert path.read_text(encoding="utf-8") == before
 
-    forced = run(["init", "--config", str(path), "--force"], input=answers(
-        "Ben Example", "ben@example.org", "", "fastmail", "", "", ""))
+    forced = run(
+        ["init", "--config", str(path), "--force"],
+        input=answers("Ben Example", "ben@example.org", "", "fastmail", "", "", ""),
+    )
     assert forced.code == 0, forced.output
     assert "already exists" not in forced.stderr
     values = tomllib.loads(path.read_text(encoding="utf-8"))
     assert values["from"] == "Ben Example <ben@example.org>"
     assert (values["smtp_host"], values["smtp_port"], values["smtp_security"]) == (
-        "smtp.fastmail.com", 465, "tls")
+        "smtp.fastmail.com",
+        465,
+        "tls",
+    )
     assert mode(path) == 0o600
 
 
@@ -98,21 +133,37 @@ def test_proton_bridge_set_up_then_doctor_then_test_send(
     server: Server = smtp_server_factory(tls="starttls", auth=(EMAIL, PASSWORD))
     assert server.ca_file is not None
     path = config_at(tmp_path)
-    result = run(["init", "--config", str(path)], input=answers(
-        "Ana Example", EMAIL, "GB", "proton", str(server.ca_file), "",
-        "command", f"echo {PASSWORD}", "y",
-    ))
+    result = run(
+        ["init", "--config", str(path)],
+        input=answers(
+            "Ana Example",
+            EMAIL,
+            "GB",
+            "proton",
+            str(server.ca_file),
+            "",
+            "command",
+            f"echo {PASSWORD}",
+            "y",
+        ),
+    )
     assert result.code == 0, result.output
     assert "Export TLS certificates" in result.stderr
     values = tomllib.loads(path.read_text(encoding="utf-8"))
     assert (values["smtp_host"], values["smtp_port"], values["smtp_security"]) == (
-        "127.0.0.1", 1025, "starttls")
+        "127.0.0.1",
+        1025,
+        "starttls",
+    )
     assert values["smtp_ca_file"] == str(server.ca_file.resolve())
     assert values["smtp_password_command"] == f"echo {PASSWORD}"
 
     # Bridge chose another port on this machine: the environment overrides the file.
-    env = {"PROTEST_CONFIG": str(path), "PROTEST_SMTP_PORT": str(server.port),
-           "PROTEST_LOG": str(tmp_path / "log.sqlite3")}
+    env = {
+        "PROTEST_CONFIG": str(path),
+        "PROTEST_SMTP_PORT": str(server.port),
+        "PROTEST_LOG": str(tmp_path / "log.sqlite3"),
+    }
     doctor = run(["doctor", "--timeout", "5"], env=env)
     assert doctor.code == 0, doctor.output
     assert "✗" not in doctor.stdout
@@ -133,10 +184,26 @@ def test_keyring_keeps_the_password_and_doctor_logs_in_with_it(
     path = config_at(tmp_path)
     backend = MemoryKeyring()
     with using_keyring(backend):
-        result = run(["init", "--config", str(path)], input=answers(
-            "Ana Example", EMAIL, "", "other", "127.0.0.1", "starttls", str(server.port), "",
-            "", str(server.ca_file), "", "keyring", PASSWORD, PASSWORD, "",
-        ))
+        result = run(
+            ["init", "--config", str(path)],
+            input=answers(
+                "Ana Example",
+                EMAIL,
+                "",
+                "other",
+                "127.0.0.1",
+                "starttls",
+                str(server.port),
+                "",
+                "",
+                str(server.ca_file),
+                "",
+                "keyring",
+                PASSWORD,
+                PASSWORD,
+                "",
+            ),
+        )
         assert result.code == 0, result.output
         assert backend.items == {("protest", f"{EMAIL}@127.0.0.1"): PASSWORD}
         text = path.read_text(encoding="utf-8")
@@ -155,10 +222,22 @@ def test_keyring_keeps_the_password_and_doctor_logs_in_with_it(
 def test_without_a_keyring_init_offers_the_other_ways(tmp_path: Path) -> None:
     path = config_at(tmp_path)
     with using_keyring(FailKeyring()):  # type: ignore[no-untyped-call]  # keyring is untyped
-        result = run(["init", "--config", str(path)], input=answers(
-            "Ana Example", EMAIL, "", "posteo", "", "keyring", PASSWORD, PASSWORD,
-            "command", "pass show email/posteo", "",
-        ))
+        result = run(
+            ["init", "--config", str(path)],
+            input=answers(
+                "Ana Example",
+                EMAIL,
+                "",
+                "posteo",
+                "",
+                "keyring",
+                PASSWORD,
+                PASSWORD,
+                "command",
+                "pass show email/posteo",
+                "",
+            ),
+        )
     assert result.code == 0, result.output
     assert "keyring could not store the password" in result.stderr
     assert PASSWORD not in result.stdout + result.stderr
@@ -167,12 +246,15 @@ def test_without_a_keyring_init_offers_the_other_ways(tmp_path: Path) -> None:
     assert "smtp_password_keyring" not in values
 
 
-@pytest.mark.parametrize("value", [
-    'quote " backslash \\ tab \t newline \n del \x7f',
-    "Айнур Иванова <ainur@example.org>",
-    "emoji \U0001f4e8 and \u2028 separator",
-    "",
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        'quote " backslash \\ tab \t newline \n del \x7f',
+        "Айнур Иванова <ainur@example.org>",
+        "emoji \U0001f4e8 and \u2028 separator",
+        "",
+    ],
+)
 def test_the_toml_writer_round_trips(value: str) -> None:
     values: dict[str, str | int | bool] = {"from": value, "smtp_port": 587, "copy_me": False}
     assert tomllib.loads(dump_toml(values, comment="a\nb")) == values

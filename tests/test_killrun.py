@@ -33,8 +33,9 @@ ServerFactory = Callable[..., Server]
 LETTERS = 30
 
 
-def wait_until(condition: Callable[[], bool], *, child: subprocess.Popen[str],
-               seconds: float = 20.0) -> None:
+def wait_until(
+    condition: Callable[[], bool], *, child: subprocess.Popen[str], seconds: float = 20.0
+) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
         if child.poll() is not None:

@@ -14,7 +14,9 @@ from protest_dispatch.campaign.loading import load_campaign
 
 
 def test_valid_file_loads_with_every_field(tmp_path: Path) -> None:
-    path = write_campaign(tmp_path, """\
+    path = write_campaign(
+        tmp_path,
+        """\
         campaign:
           id: free-them
           title: "Free them"
@@ -34,7 +36,8 @@ def test_valid_file_loads_with_every_field(tmp_path: Path) -> None:
           - id: office
             name: "An Office"
             phone: "+44 20 7946 0001"
-        """)
+        """,
+    )
     loaded = load_campaign(path=path)
     info = loaded.campaign.campaign
     assert (info.id, info.title, info.subject) == ("free-them", "Free them", "Drop the charges")
@@ -141,12 +144,19 @@ def test_email_without_template(tmp_path: Path) -> None:
     ("old", "new", "field", "needle"),
     [
         ("email: court@example.org", "email: court.example.org", "email", "email:"),
-        ("email: court@example.org", "email: court@example.org, clerk@example.org", "email",
-         "email:"),
+        (
+            "email: court@example.org",
+            "email: court@example.org, clerk@example.org",
+            "email",
+            "email:",
+        ),
         ("email: court@example.org", "email: Judge <court@example.org>", "email", "email:"),
-        ("email: court@example.org",
-         "email: court@example.org\n    cc: [clerk@example.org, not-an-address]", "cc[2]",
-         "cc:"),
+        (
+            "email: court@example.org",
+            "email: court@example.org\n    cc: [clerk@example.org, not-an-address]",
+            "cc[2]",
+            "cc:",
+        ),
         ("  title:", "  reply_to: nobody@\n  title:", "campaign.reply_to", "reply_to:"),
     ],
 )
@@ -159,12 +169,16 @@ def test_invalid_email(tmp_path: Path, old: str, new: str, field: str, needle: s
 
 
 def test_duplicate_target_ids_name_both_lines(tmp_path: Path) -> None:
-    path = write_campaign(tmp_path, BASIC + """\
+    path = write_campaign(
+        tmp_path,
+        BASIC
+        + """\
   - id: court
     name: "Another Judge"
     email: other@example.org
     template: court.md.j2
-""")
+""",
+    )
     problem = only_problem(path)
     first, second = line_of(path, "- id: court"), line_of(path, "- id: court", 2)
     assert (problem.target, problem.field, problem.line) == ("court", "id", second)
@@ -188,8 +202,9 @@ def test_duplicate_yaml_key_is_an_error(tmp_path: Path) -> None:
     [("XX", "two-letter ISO 3166-1"), ("UK", "GB"), ("GBR", "two-letter"), ("44", "two-letter")],
 )
 def test_bad_country_code(tmp_path: Path, country: str, words: str) -> None:
-    path = write_campaign(tmp_path, BASIC.replace("    template:", f"    country: {country}\n"
-                                                                    "    template:"))
+    path = write_campaign(
+        tmp_path, BASIC.replace("    template:", f"    country: {country}\n    template:")
+    )
     problem = only_problem(path)
     assert (problem.target, problem.field) == ("court", "country")
     assert problem.line == line_of(path, "country:")
@@ -228,11 +243,15 @@ def test_all_problems_are_listed_at_once(tmp_path: Path) -> None:
 
 
 def test_duplicate_ids_are_listed_with_other_problems(tmp_path: Path) -> None:
-    path = write_campaign(tmp_path, THREE_PROBLEMS + """\
+    path = write_campaign(
+        tmp_path,
+        THREE_PROBLEMS
+        + """\
   - id: court
     name: "Second Court"
     phone: "+44 20 7946 0003"
-""")
+""",
+    )
     fields = {(p.target, p.field) for p in problems_of(path)}
     assert ("court", "id") in fields
     assert ("court", "emial") in fields
@@ -241,7 +260,7 @@ def test_duplicate_ids_are_listed_with_other_problems(tmp_path: Path) -> None:
 
 def test_duplicate_yaml_keys_are_listed_with_other_problems(tmp_path: Path) -> None:
     path = write_campaign(
-        tmp_path, THREE_PROBLEMS.replace("    template:", "    name: \"Again\"\n    template:")
+        tmp_path, THREE_PROBLEMS.replace("    template:", '    name: "Again"\n    template:')
     )
     located = {(p.line, p.target, p.field) for p in problems_of(path)}
     assert (line_of(path, "Again"), "court", "name") in located
@@ -268,8 +287,9 @@ def test_cli_lists_every_problem_with_file_line_target_and_field(tmp_path: Path)
     run = run_cli(["validate", "-t", str(path)], expect=2)
     assert f"{path}, line {line_of(path, 'emial')}, target 'court', field 'emial'" in run.err
     assert f"{path}, line {line_of(path, 'Bad_Slug')}, target 'Bad_Slug', field 'id'" in run.err
-    assert (f"{path}, line {line_of(path, 'country: UK')}, target 'embassy', field 'country'"
-            in run.err)
+    assert (
+        f"{path}, line {line_of(path, 'country: UK')}, target 'embassy', field 'country'" in run.err
+    )
     assert "3 problems" in run.err
     assert "did you mean 'email'" in run.err
     assert run.out == ""
@@ -288,23 +308,30 @@ def test_bad_campaign_in_a_real_process_is_exit_2_without_traceback(
     path = write_campaign(tmp_path, text)
     done = subprocess.run(
         [sys.executable, "-m", "protest_dispatch", "send", "--dry-run", "-t", str(path)],
-        capture_output=True, text=True, timeout=60, check=False, env=os.environ.copy(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=os.environ.copy(),
     )
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr + done.stdout
     assert str(path) in done.stderr
 
 
-@pytest.mark.parametrize("text", [
-    "campaign: x\ntargets: x\n",
-    "campaign:\ntargets:\n",
-    "campaign: {id: a, subject: s}\ntargets: [1, x, [], {}]\n",
-    "campaign: {id: 12, subject: [s], cc: x@example.org}\ntargets: [{id: a, name: {n: 1}}]\n",
-    "campaign: {id: a, subject: s}\ntargets: {a: 1}\n",
-    "campaign: {id: a, subject: s}\ntargets:\n  - {id: a, name: n, phone: yes}\n",
-    "{1: 2, campaign: {id: a, subject: s}, targets: []}\n",
-    "campaign: {id: a, subject: s}\nextra: 1\ntargets: [{id: a, name: n, phone: '+44 1'}]\n",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "campaign: x\ntargets: x\n",
+        "campaign:\ntargets:\n",
+        "campaign: {id: a, subject: s}\ntargets: [1, x, [], {}]\n",
+        "campaign: {id: 12, subject: [s], cc: x@example.org}\ntargets: [{id: a, name: {n: 1}}]\n",
+        "campaign: {id: a, subject: s}\ntargets: {a: 1}\n",
+        "campaign: {id: a, subject: s}\ntargets:\n  - {id: a, name: n, phone: yes}\n",
+        "{1: 2, campaign: {id: a, subject: s}, targets: []}\n",
+        "campaign: {id: a, subject: s}\nextra: 1\ntargets: [{id: a, name: n, phone: '+44 1'}]\n",
+    ],
+)
 def test_odd_shapes_are_located_problems_not_crashes(tmp_path: Path, text: str) -> None:
     path = write_campaign(tmp_path, text)
     problems = problems_of(path)

@@ -59,13 +59,17 @@ targets:
 
 LETTERS = {
     "court.md.j2": "Dear {{ target.name }},\n\nPlease **drop the charges**.\n\n"
-                   "- first demand\n- second demand\n\n{{ sender.name }}\n",
+    "- first demand\n- second demand\n\n{{ sender.name }}\n",
     "ministry.txt.j2": "To {{ target.name }}:\n\nDrop the charges.\n",
 }
 
 
-def letters(tmp_path: Path, yaml_text: str = FULL, sender: Sender = SENDER,
-            files: dict[str, str] | None = None) -> list[Letter]:
+def letters(
+    tmp_path: Path,
+    yaml_text: str = FULL,
+    sender: Sender = SENDER,
+    files: dict[str, str] | None = None,
+) -> list[Letter]:
     path = write_campaign(tmp_path, yaml_text, LETTERS if files is None else files)
     return list(composer(path, sender=sender).letters())
 
@@ -80,8 +84,7 @@ def text_of(part: Message) -> str:
 def built(letter: Letter, **kwargs: object) -> EmailMessage:
     """Build, serialise and parse back: what a mail program would see."""
     message_id = make_message_id(domain=letter.sender.domain)
-    return parse(message_bytes(build_message(letter=letter, message_id=message_id,
-                                             **kwargs)))  # type: ignore[arg-type]
+    return parse(message_bytes(build_message(letter=letter, message_id=message_id, **kwargs)))  # type: ignore[arg-type]
 
 
 def test_headers(tmp_path: Path) -> None:
@@ -105,7 +108,10 @@ def test_cc_merges_campaign_and_target_copies_without_repeats(tmp_path: Path) ->
     assert cc == ["Press@example.org", "watch@example.org", "clerk@example.org"]
     assert court.envelope_recipients == ("court@example.org", *cc)
     assert [a.addr_spec for a in built(ministry)["Cc"].addresses] == [
-        "Press@example.org", "COURT@example.org", "watch@example.org"]
+        "Press@example.org",
+        "COURT@example.org",
+        "watch@example.org",
+    ]
 
 
 def test_no_cc_header_without_copies(tmp_path: Path) -> None:
@@ -151,14 +157,30 @@ def test_message_id_is_in_the_senders_domain(tmp_path: Path) -> None:
 
 def test_no_header_reveals_the_machine_or_the_mailer(tmp_path: Path) -> None:
     court, ministry = letters(tmp_path)
-    secrets = {socket.gethostname(), socket.getfqdn(), getpass.getuser(), str(tmp_path),
-               os.getcwd(), str(Path.home())}
+    secrets = {
+        socket.gethostname(),
+        socket.getfqdn(),
+        getpass.getuser(),
+        str(tmp_path),
+        os.getcwd(),
+        str(Path.home()),
+    }
     secrets = {s for s in secrets if len(s) >= 4 and s != "localhost"}
     for letter in (court, ministry):
         msg = built(letter)
         names = {name.lower() for name in msg}
-        assert names <= {"from", "to", "cc", "reply-to", "subject", "date", "message-id",
-                         "mime-version", "content-type", "content-transfer-encoding"}
+        assert names <= {
+            "from",
+            "to",
+            "cc",
+            "reply-to",
+            "subject",
+            "date",
+            "message-id",
+            "mime-version",
+            "content-type",
+            "content-transfer-encoding",
+        }
         for name, value in msg.items():
             for secret in secrets:
                 assert secret not in value, f"{name} reveals {secret!r}"
@@ -181,12 +203,15 @@ targets:
 
 def test_cyrillic_round_trips(tmp_path: Path) -> None:
     sender = Sender(name="Айнур Иванова", email="ainur@example.org")
-    body = ("Уважаемая {{ target.name }}!\n\n"
-            "Прошу снять обвинения в **самоуправстве**.\n\n"
-            "{{ sender.name }}\n")
+    body = (
+        "Уважаемая {{ target.name }}!\n\n"
+        "Прошу снять обвинения в **самоуправстве**.\n\n"
+        "{{ sender.name }}\n"
+    )
     [letter] = letters(tmp_path, CYRILLIC, sender=sender, files={"court.ru.md.j2": body})
-    data = message_bytes(build_message(letter=letter, message_id=make_message_id(
-        domain=sender.domain)))
+    data = message_bytes(
+        build_message(letter=letter, message_id=make_message_id(domain=sender.domain))
+    )
     assert data.isascii(), "headers are RFC 2047 and bodies quoted-printable: any server takes it"
     assert all(len(line) <= 998 for line in data.split(b"\r\n"))
     msg = parse(data)
@@ -196,8 +221,9 @@ def test_cyrillic_round_trips(tmp_path: Path) -> None:
     # Python < 3.14's structured-header parser inserts a space (CPython gh-128110), so
     # the name is checked with the stdlib's RFC 2047 decoder instead.
     raw_to = parse(data, policy=compat32)["To"]
-    assert str(make_header(decode_header(raw_to))) == \
-        "Алина Булатовна Рахимбекова <court@example.org>"
+    assert (
+        str(make_header(decode_header(raw_to))) == "Алина Булатовна Рахимбекова <court@example.org>"
+    )
     assert msg["Subject"] == "Снять обвинения с Алина Булатовна Рахимбекова"  # noqa: RUF001 - Russian
     plain = msg.get_body(("plain",))
     html = msg.get_body(("html",))
@@ -233,9 +259,14 @@ def test_text_letter_is_plain_text_only(tmp_path: Path) -> None:
 
 def test_raw_html_in_markdown_is_escaped(tmp_path: Path) -> None:
     hostile = BASIC.replace('"Judge Example"', '"<img src=x onerror=alert(1)>"')
-    [letter] = letters(tmp_path, hostile, files={
-        "court.md.j2": "Dear {{ target.name }},\n\n<script>alert('x')</script>\n\n"
-                       "[click](javascript:alert(1))\n"})
+    [letter] = letters(
+        tmp_path,
+        hostile,
+        files={
+            "court.md.j2": "Dear {{ target.name }},\n\n<script>alert('x')</script>\n\n"
+            "[click](javascript:alert(1))\n"
+        },
+    )
     msg = built(letter)
     html = msg.get_body(("html",))
     plain = msg.get_body(("plain",))
@@ -246,23 +277,27 @@ def test_raw_html_in_markdown_is_escaped(tmp_path: Path) -> None:
     assert "<img" not in text
     assert "&lt;script&gt;" in text
     assert "&lt;img" in text
-    assert "href=\"javascript" not in text
+    assert 'href="javascript' not in text
     assert "<script>alert('x')</script>" in text_of(plain)
 
 
 @pytest.mark.parametrize(
     ("old", "new", "field"),
     [
-        ('subject: "Drop the charges, {{ target.name }}"',
-         'subject: "Drop the charges\\r\\nBcc: victim@example.org"', "campaign.subject"),
+        (
+            'subject: "Drop the charges, {{ target.name }}"',
+            'subject: "Drop the charges\\r\\nBcc: victim@example.org"',
+            "campaign.subject",
+        ),
         ('name: "Judge Example"', 'name: "Judge\\nBcc: victim@example.org"', "name"),
-        ('  title: "Free them"', '  reply_to: "me@example.org\\nBcc: victim@example.org"',
-         "campaign.reply_to"),
+        (
+            '  title: "Free them"',
+            '  reply_to: "me@example.org\\nBcc: victim@example.org"',
+            "campaign.reply_to",
+        ),
         ("template: court.md.j2", 'template: court.md.j2\n    subject: "a\\rb"', "subject"),
-        ("template: court.md.j2", 'template: court.md.j2\n    cc: ["a@example.org\\nb"]',
-         "cc[1]"),
-        ("email: court@example.org", 'email: "court@example.org\\r\\nBcc: x@example.org"',
-         "email"),
+        ("template: court.md.j2", 'template: court.md.j2\n    cc: ["a@example.org\\nb"]', "cc[1]"),
+        ("email: court@example.org", 'email: "court@example.org\\r\\nBcc: x@example.org"', "email"),
         ('name: "Judge Example"', 'name: "=?utf-8?q?Bcc=3A_x?="', "name"),
     ],
 )
@@ -276,8 +311,10 @@ def test_line_break_in_a_header_value_is_a_validation_error(
     assert problem.line is not None
 
 
-@pytest.mark.parametrize("value", ["Ana\r\nBcc: x@example.org <ana@example.org>",
-                                   "Ana <ana@example.org>\nBcc: x@example.org"])
+@pytest.mark.parametrize(
+    "value",
+    ["Ana\r\nBcc: x@example.org <ana@example.org>", "Ana <ana@example.org>\nBcc: x@example.org"],
+)
 def test_line_break_in_the_sender_is_refused(value: str) -> None:
     with pytest.raises(ConfigError) as caught:
         Config.load(env={"PROTEST_FROM": value}).sender()
@@ -297,15 +334,17 @@ def _without(msg: EmailMessage, *names: str) -> list[tuple[str, str]]:
 def test_two_builds_differ_only_in_date_and_message_id(tmp_path: Path) -> None:
     court, ministry = letters(tmp_path)
     for letter in (court, ministry):
-        first = build_message(letter=letter, message_id="<1@example.org>",
-                              date=datetime(2011, 9, 21, tzinfo=UTC))
+        first = build_message(
+            letter=letter, message_id="<1@example.org>", date=datetime(2011, 9, 21, tzinfo=UTC)
+        )
         second = build_message(letter=letter, message_id="<2@example.org>")
         a, b = parse(message_bytes(first)), parse(message_bytes(second))
         assert a["Message-ID"] != b["Message-ID"]
         assert a["Date"] != b["Date"]
         assert _without(a, "Date", "Message-ID") == _without(b, "Date", "Message-ID")
-        assert [(p.get_content_type(), p.get_payload(decode=True)) for p in a.walk()] == \
-            [(p.get_content_type(), p.get_payload(decode=True)) for p in b.walk()]
+        assert [(p.get_content_type(), p.get_payload(decode=True)) for p in a.walk()] == [
+            (p.get_content_type(), p.get_payload(decode=True)) for p in b.walk()
+        ]
         strip = re.compile(rb"^(Date|Message-ID): .*\r\n", re.MULTILINE)
         assert strip.sub(b"", message_bytes(first)) == strip.sub(b"", message_bytes(second))
 

@@ -107,9 +107,7 @@ def test_dry_run_says_when_country_targets_were_skipped(campaign: Path) -> None:
 
 
 @pytest.mark.parametrize("how", ["option", "env"])
-def test_dry_run_with_a_country(
-    campaign: Path, monkeypatch: pytest.MonkeyPatch, how: str
-) -> None:
+def test_dry_run_with_a_country(campaign: Path, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
     args = ["--from", FROM]
     if how == "option":
         args += ["--country", "gb"]
@@ -123,8 +121,9 @@ def test_dry_run_with_a_country(
 
 
 def test_only_on_the_command_line(campaign: Path) -> None:
-    out, _ = dry_run(campaign, "--from", FROM, "--country", "GB", "--only", "embassy-gb",
-                     "--only", "office")
+    out, _ = dry_run(
+        campaign, "--from", FROM, "--country", "GB", "--only", "embassy-gb", "--only", "office"
+    )
     assert letter_ids(out) == ["embassy-gb"]
     assert "Phone: +44 20 7946 0001" in out
     assert "+44 20 7946 0002" not in out
@@ -193,8 +192,10 @@ def test_missing_named_config_file_is_exit_2(campaign: Path, tmp_path: Path) -> 
     assert "nope.toml" in err
 
 
-@pytest.mark.parametrize("value", ["ana@example.org", "Ana <not an address>",
-                                   "Ana <ana@example.org>\nBcc: x@example.org"])
+@pytest.mark.parametrize(
+    "value",
+    ["ana@example.org", "Ana <not an address>", "Ana <ana@example.org>\nBcc: x@example.org"],
+)
 def test_bad_sender_is_exit_2(campaign: Path, value: str) -> None:
     _, err = dry_run(campaign, "--from", value, expect=2)
     assert "sender" in err
@@ -224,8 +225,11 @@ def test_no_sender_real_send_refuses(campaign: Path) -> None:
 
 
 def table_rows(out: str) -> list[list[str]]:
-    return [[cell.strip() for cell in line.strip()[1:-1].split("│")]
-            for line in out.splitlines() if line.startswith("│")]
+    return [
+        [cell.strip() for cell in line.strip()[1:-1].split("│")]
+        for line in out.splitlines()
+        if line.startswith("│")
+    ]
 
 
 def test_validate_prints_the_summary_table(campaign: Path) -> None:
@@ -234,8 +238,12 @@ def test_validate_prints_the_summary_table(campaign: Path) -> None:
     assert re.search(r"target\s*┃\s*channel\s*┃\s*recipients\s*┃\s*template", header)
     rows = table_rows(run.out)
     assert ["court", "email", "court@example.org, press@example.org", "letter.md.j2"] in rows
-    assert ["embassy-gb", "email", "embassy-gb@example.org, press@example.org",
-            "letter.md.j2"] in rows
+    assert [
+        "embassy-gb",
+        "email",
+        "embassy-gb@example.org, press@example.org",
+        "letter.md.j2",
+    ] in rows
     assert ["office", "call", "+44 20 7946 0001", "office-call.txt.j2"] in rows
     assert ["hotline", "call", "+44 20 7946 0002", ""] in rows
     assert ["embassy-de", "skipped (only for senders in DE)", "", ""] in rows
@@ -257,9 +265,15 @@ def test_dry_run_shows_headers_and_body_and_sends_nothing(
     monkeypatch.setenv("PROTEST_SMTP_SECURITY", "none")
     out, _ = dry_run(campaign, "--from", FROM, "--country", "GB")
     court = out.split("Letter 1 of 2: court (letter.md.j2)")[1].split("Letter 2 of 2")[0]
-    for line in ("From: Ana Example <ana@example.org>", "To: Judge Example <court@example.org>",
-                 "Cc: press@example.org", "Subject: Drop the charges",
-                 "Dear Judge Example,", "Drop the charges.", "Ana Example"):
+    for line in (
+        "From: Ana Example <ana@example.org>",
+        "To: Judge Example <court@example.org>",
+        "Cc: press@example.org",
+        "Subject: Drop the charges",
+        "Dear Judge Example,",
+        "Drop the charges.",
+        "Ana Example",
+    ):
         assert line in court
     assert "Dry run: nothing was sent. 2 letter(s) and 2 call(s) shown." in out
     assert smtp_server.connections == 0
@@ -285,8 +299,7 @@ def test_out_writes_one_eml_per_letter(campaign: Path, tmp_path: Path) -> None:
 
 
 def test_out_without_dry_run_is_exit_2(campaign: Path, tmp_path: Path) -> None:
-    run = run_cli(["send", "-t", str(campaign), "--from", FROM, "--out", str(tmp_path)],
-                  expect=2)
+    run = run_cli(["send", "-t", str(campaign), "--from", FROM, "--out", str(tmp_path)], expect=2)
     assert "--dry-run" in run.err
 
 
@@ -311,8 +324,13 @@ def test_usage_error_is_exit_2() -> None:
 
 
 def test_module_help_runs_in_a_subprocess() -> None:
-    done = subprocess.run([sys.executable, "-m", "protest_dispatch", "--help"],
-                          capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "protest_dispatch", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     for command in ("validate", "send", "log"):
         assert command in done.stdout
@@ -349,8 +367,9 @@ def test_example_campaign_dry_run_for_a_sender_in_britain(tmp_path: Path) -> Non
 
 
 def test_example_campaign_dry_run_in_russian(tmp_path: Path) -> None:
-    out, _ = dry_run(EXAMPLE, "--from", FROM, "--country", "GB", "--lang", "ru",
-                     "--out", str(tmp_path))
+    out, _ = dry_run(
+        EXAMPLE, "--from", FROM, "--country", "GB", "--lang", "ru", "--out", str(tmp_path)
+    )
     assert "foreign-ministry (foreign-ministry.ru.md.j2)" in out
     assert "embassy-gb (embassy.ru.md.j2)" in out
     msg = parse((tmp_path / "foreign-ministry.eml").read_bytes())
@@ -379,7 +398,10 @@ main()
 def test_campaign_commands_resume_the_gc_that_start_up_paused(argv: list[str]) -> None:
     done = subprocess.run(
         [sys.executable, "-c", _REPORT_GC_AT_EXIT, *argv, "-t", str(EXAMPLE), "--country", "GB"],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert "gc enabled at exit: True" in done.stdout

@@ -48,15 +48,56 @@ SETTINGS = settings(
 # Characters that have broken mail headers somewhere: line breaks of every kind,
 # controls, the pieces of RFC 2047 encoded words and of address lists.
 NASTY = (
-    "\r", "\n", "\r\n", "\x00", "\x0b", "\x0c", "\x1b", "\x7f", "\x85", "\u2028", "\u2029",
-    "\t", "=?", "?=", "=?utf-8?q?x=0D=0ABcc:_evil@attacker.example?=", '"', "\\", ",", ";",
-    ":", "<", ">", "@", "(", ")", "[", "]", " ", "  ", "Bcc: evil@attacker.example",
-    "Evil <evil@attacker.example>", "a@example.org, b@example.org", "é", "Алина", "李",
-    "\u202e", "\ufeff", "\U0001d518",
+    "\r",
+    "\n",
+    "\r\n",
+    "\x00",
+    "\x0b",
+    "\x0c",
+    "\x1b",
+    "\x7f",
+    "\x85",
+    "\u2028",
+    "\u2029",
+    "\t",
+    "=?",
+    "?=",
+    "=?utf-8?q?x=0D=0ABcc:_evil@attacker.example?=",
+    '"',
+    "\\",
+    ",",
+    ";",
+    ":",
+    "<",
+    ">",
+    "@",
+    "(",
+    ")",
+    "[",
+    "]",
+    " ",
+    "  ",
+    "Bcc: evil@attacker.example",
+    "Evil <evil@attacker.example>",
+    "a@example.org, b@example.org",
+    "é",
+    "Алина",
+    "李",
+    "\u202e",
+    "\ufeff",
+    "\U0001d518",
 )
 STANDARD_HEADERS = {
-    "from", "to", "cc", "reply-to", "subject", "date", "message-id", "mime-version",
-    "content-type", "content-transfer-encoding",
+    "from",
+    "to",
+    "cc",
+    "reply-to",
+    "subject",
+    "date",
+    "message-id",
+    "mime-version",
+    "content-type",
+    "content-transfer-encoding",
 }
 
 
@@ -72,9 +113,9 @@ def _nasty_text(*, max_size: int = 40) -> st.SearchStrategy[str]:
 def _plain_text() -> st.SearchStrategy[str]:
     """Unicode text without template syntax, so a subject renders as itself."""
     return st.text(
-        st.characters(codec="utf-8", exclude_categories=["Cs", "Cc"],
-                      exclude_characters="{}%#"),
-        min_size=1, max_size=60,
+        st.characters(codec="utf-8", exclude_categories=["Cs", "Cc"], exclude_characters="{}%#"),
+        min_size=1,
+        max_size=60,
     )
 
 
@@ -107,17 +148,25 @@ def _valid_text(*, max_size: int) -> st.SearchStrategy[str]:
     """Any one-line unicode text a person might type, quotes, commas and brackets included."""
     return st.text(
         st.one_of(
-            st.characters(codec="utf-8", exclude_categories=["Cs", "Cc", "Zl", "Zp"],
-                          exclude_characters="{}%#"),
-            st.sampled_from('"\\,;:<>@()[] .\'-'),
+            st.characters(
+                codec="utf-8",
+                exclude_categories=["Cs", "Cc", "Zl", "Zp"],
+                exclude_characters="{}%#",
+            ),
+            st.sampled_from("\"\\,;:<>@()[] .'-"),
         ),
-        min_size=1, max_size=max_size,
+        min_size=1,
+        max_size=max_size,
     ).filter(lambda s: s.strip() and "=?" not in s)
 
 
 def _campaign(
-    draw: st.DrawFn, *, name: st.SearchStrategy[str], address: st.SearchStrategy[str],
-    text: st.SearchStrategy[str], subject: st.SearchStrategy[str],
+    draw: st.DrawFn,
+    *,
+    name: st.SearchStrategy[str],
+    address: st.SearchStrategy[str],
+    text: st.SearchStrategy[str],
+    subject: st.SearchStrategy[str],
 ) -> dict[str, Any]:
     targets = []
     for number in range(draw(st.integers(min_value=1, max_value=3))):
@@ -148,15 +197,25 @@ def _campaign(
 @st.composite
 def any_campaigns(draw: st.DrawFn) -> dict[str, Any]:
     """Arbitrary strings in every field: most of these must be refused."""
-    return _campaign(draw, name=_any_name(), address=_any_address(), text=_nasty_text(),
-                     subject=st.one_of(_plain_text(), _nasty_text()))
+    return _campaign(
+        draw,
+        name=_any_name(),
+        address=_any_address(),
+        text=_nasty_text(),
+        subject=st.one_of(_plain_text(), _nasty_text()),
+    )
 
 
 @st.composite
 def valid_campaigns(draw: st.DrawFn) -> dict[str, Any]:
     """Awkward but legitimate values: every one of these must be accepted."""
-    campaign = _campaign(draw, name=_valid_text(max_size=60), address=_valid_address(),
-                         text=_valid_text(max_size=60), subject=_valid_text(max_size=120))
+    campaign = _campaign(
+        draw,
+        name=_valid_text(max_size=60),
+        address=_valid_address(),
+        text=_valid_text(max_size=60),
+        subject=_valid_text(max_size=120),
+    )
     for target in campaign["targets"]:
         if target.get("subject") == "About {{ target.role }}":
             target["role"] = draw(_valid_text(max_size=60))
@@ -252,8 +311,9 @@ def _check(data: dict[str, Any], loaded: Any, sender: Sender, letters: list[Any]
         assert letter.envelope_recipients == (target.email, *copies)
         assert set(letter.envelope_recipients) <= {target.email, *info.cc, *target.cc}
 
-        raw = message_bytes(build_message(
-            letter=letter, message_id=make_message_id(domain=sender.domain)))
+        raw = message_bytes(
+            build_message(letter=letter, message_id=make_message_id(domain=sender.domain))
+        )
         parsed = email.message_from_bytes(raw, policy=email.policy.default)
         assert isinstance(parsed, email.message.EmailMessage)
 
@@ -295,8 +355,7 @@ def test_arbitrary_strings_are_refused_or_every_header_parses_back_exactly(
 
 
 @SETTINGS
-@given(data=valid_campaigns(), sender_name=_valid_text(max_size=60),
-       sender_email=_valid_address())
+@given(data=valid_campaigns(), sender_name=_valid_text(max_size=60), sender_email=_valid_address())
 def test_awkward_but_valid_campaigns_are_accepted_and_parse_back_exactly(
     data: dict[str, Any], sender_name: str, sender_email: str
 ) -> None:

@@ -287,7 +287,9 @@ def test_a_connection_dropped_after_data_is_uncertain_and_resent_only_on_request
 
 
 def test_no_reply_after_data_within_the_timeout_is_uncertain(
-    tmp_path: Path, log: Path, smtp_server_factory: ServerFactory,
+    tmp_path: Path,
+    log: Path,
+    smtp_server_factory: ServerFactory,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     short_timeouts(monkeypatch, timeout=5.0, data_timeout=0.5)
@@ -372,9 +374,7 @@ def test_concurrency_uses_at_most_that_many_connections_and_reuses_them(
     assert server.verbs().count("EHLO") == server.connections
 
 
-def test_rate_spaces_letters_evenly(
-    tmp_path: Path, log: Path, smtp_server: Server
-) -> None:
+def test_rate_spaces_letters_evenly(tmp_path: Path, log: Path, smtp_server: Server) -> None:
     times = record_mail_times(smtp_server)
     campaign = make_campaign(tmp_path / "c", targets=4)
 
@@ -408,8 +408,15 @@ def test_a_letter_left_sending_by_a_dead_run_becomes_uncertain_and_is_not_resent
     campaign = make_campaign(tmp_path / "c", targets=2)
     env = env_for(smtp_server, log=log)
     with SendLog.open(path=log) as dead:
-        dead.begin(campaign=CAMPAIGN, target="t01", sender=SENDER, to=official(1),
-                   cc=[CAMPAIGN_CC], message_id="<dead@example.org>", recipients=2)
+        dead.begin(
+            campaign=CAMPAIGN,
+            target="t01",
+            sender=SENDER,
+            to=official(1),
+            cc=[CAMPAIGN_CC],
+            message_id="<dead@example.org>",
+            recipients=2,
+        )
 
     run = send(campaign, env=env)
 
@@ -425,7 +432,8 @@ def test_a_failure_wins_over_a_deferral_in_the_exit_code(
     tmp_path: Path, log: Path, smtp_server_factory: ServerFactory
 ) -> None:
     server = smtp_server_factory(
-        refuse={official(1): (550, "5.1.1 no such user")}, greylist=5,
+        refuse={official(1): (550, "5.1.1 no such user")},
+        greylist=5,
         greylist_only={official(2)},
     )
     campaign = make_campaign(tmp_path / "c", targets=2)
@@ -489,9 +497,7 @@ def test_starttls_with_an_untrusted_certificate_stops_the_run(
     assert "MAIL" not in server.verbs()
 
 
-def test_implicit_tls_sends(
-    tmp_path: Path, log: Path, smtp_server_factory: ServerFactory
-) -> None:
+def test_implicit_tls_sends(tmp_path: Path, log: Path, smtp_server_factory: ServerFactory) -> None:
     server = smtp_server_factory(tls="implicit")
     campaign = make_campaign(tmp_path / "c", targets=1)
     env = env_for(server, log=log, PROTEST_SMTP_CA_FILE=str(server.ca_file))
@@ -510,13 +516,16 @@ def test_login_with_the_password_from_the_environment_or_a_command(
 ) -> None:
     server = smtp_server_factory(tls="starttls", auth=("ana", PASSWORD))
     campaign = make_campaign(tmp_path / "c", targets=2)
-    env = env_for(server, log=log, PROTEST_SMTP_SECURITY="starttls",
-                  PROTEST_SMTP_CA_FILE=str(server.ca_file), PROTEST_SMTP_USERNAME="ana")
+    env = env_for(
+        server,
+        log=log,
+        PROTEST_SMTP_SECURITY="starttls",
+        PROTEST_SMTP_CA_FILE=str(server.ca_file),
+        PROTEST_SMTP_USERNAME="ana",
+    )
 
     by_env = send(campaign, "--only", "t01", env={**env, "PROTEST_SMTP_PASSWORD": PASSWORD})
-    by_command = send(
-        campaign, env={**env, "PROTEST_SMTP_PASSWORD_COMMAND": f"echo {PASSWORD}"}
-    )
+    by_command = send(campaign, env={**env, "PROTEST_SMTP_PASSWORD_COMMAND": f"echo {PASSWORD}"})
 
     assert by_env.code == 0, by_env.output
     assert by_command.code == 0, by_command.output
@@ -530,9 +539,14 @@ def test_a_wrong_password_stops_the_run_and_never_shows_or_stores_it(
     server = smtp_server_factory(tls="starttls", auth=("ana", PASSWORD))
     campaign = make_campaign(tmp_path / "c", targets=2)
     wrong = "wrong-secret-4711"
-    env = env_for(server, log=log, PROTEST_SMTP_SECURITY="starttls",
-                  PROTEST_SMTP_CA_FILE=str(server.ca_file), PROTEST_SMTP_USERNAME="ana",
-                  PROTEST_SMTP_PASSWORD=wrong)
+    env = env_for(
+        server,
+        log=log,
+        PROTEST_SMTP_SECURITY="starttls",
+        PROTEST_SMTP_CA_FILE=str(server.ca_file),
+        PROTEST_SMTP_USERNAME="ana",
+        PROTEST_SMTP_PASSWORD=wrong,
+    )
 
     run = send(campaign, "--concurrency", "2", env=env)
     shown = cli(["log", "--json"], env=env)
@@ -552,8 +566,9 @@ def test_clear_text_login_to_a_remote_host_is_refused_before_connecting(
     tmp_path: Path, log: Path
 ) -> None:
     campaign = make_campaign(tmp_path / "c", targets=1)
-    env = env_for(None, log=log, port=25, PROTEST_SMTP_USERNAME="ana",
-                  PROTEST_SMTP_PASSWORD=PASSWORD)
+    env = env_for(
+        None, log=log, port=25, PROTEST_SMTP_USERNAME="ana", PROTEST_SMTP_PASSWORD=PASSWORD
+    )
 
     run = send(campaign, "--smtp-host", "mail.example.org", env=env)
 
@@ -639,17 +654,18 @@ def test_log_lists_rows_as_json_csv_and_by_status_and_campaign(
     bad_status = cli(["log", "--status", "lost"], env=env)
 
     assert [(r["campaign"], r["target"]) for r in everything] == [
-        (CAMPAIGN, "t01"), (CAMPAIGN, "t02"), ("other-campaign", "t01"),
+        (CAMPAIGN, "t01"),
+        (CAMPAIGN, "t02"),
+        ("other-campaign", "t01"),
     ]
-    assert [(r["target"], r["status"], r["smtp_code"]) for r in failed] == [
-        ("t02", "failed", 550)
-    ]
+    assert [(r["target"], r["status"], r["smtp_code"]) for r in failed] == [("t02", "failed", 550)]
     assert [(r["campaign"], r["status"]) for r in other] == [("other-campaign", "sent")]
     assert as_csv.code == 0
     rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
     assert set(rows[0]) >= LOG_KEYS
     assert [(r["target"], r["status"], r["cc"]) for r in rows] == [
-        ("t01", "sent", CAMPAIGN_CC), ("t02", "failed", CAMPAIGN_CC),
+        ("t01", "sent", CAMPAIGN_CC),
+        ("t02", "failed", CAMPAIGN_CC),
     ]
     assert table.code == 0
     assert "official-2@example.org" in table.stdout
@@ -686,17 +702,35 @@ def test_cron_gets_one_unwrapped_line_per_letter_even_with_a_long_server_reply(
     tmp_path: Path, log: Path, smtp_server_factory: ServerFactory
 ) -> None:
     long_reply = "5.1.1 <official-2@example.org>: Recipient address rejected: " + "x" * 80
-    server = smtp_server_factory(refuse={
-        official(2): (550, long_reply), "gone@example.org": (550, "5.1.1 mailbox gone"),
-    })
+    server = smtp_server_factory(
+        refuse={
+            official(2): (550, long_reply),
+            "gone@example.org": (550, "5.1.1 mailbox gone"),
+        }
+    )
     campaign = make_campaign(tmp_path / "c", targets=3, target_cc={1: ["gone@example.org"]})
     env = subprocess_env(env_for(server, log=log))
     env.pop("COLUMNS", None)  # like cron: no terminal, no width
 
     done = subprocess.run(
-        [sys.executable, "-m", "protest_dispatch", "send", "-t", str(campaign), "--yes",
-         "--rate", "0", "--concurrency", "1"],
-        env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "protest_dispatch",
+            "send",
+            "-t",
+            str(campaign),
+            "--yes",
+            "--rate",
+            "0",
+            "--concurrency",
+            "1",
+        ],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
         check=False,
     )
 
@@ -727,8 +761,10 @@ def test_the_summary_names_every_outcome_and_the_calls(
     tmp_path: Path, log: Path, smtp_server_factory: ServerFactory
 ) -> None:
     server = smtp_server_factory(
-        refuse={official(2): (550, "5.1.1 no such user")}, greylist=9,
-        greylist_only={official(3)}, drop_after_data=False,
+        refuse={official(2): (550, "5.1.1 no such user")},
+        greylist=9,
+        greylist_only={official(3)},
+        drop_after_data=False,
     )
     campaign = make_campaign(tmp_path / "c", targets=4)
     text = campaign.read_text(encoding="utf-8")
@@ -795,8 +831,14 @@ def test_json_prints_a_machine_readable_summary(
     assert summary["sender"] == SENDER
     assert summary["exit_code"] == 1
     assert summary["counts"] == {
-        "sent": 1, "skipped": 0, "deferred": 0, "failed": 1, "uncertain": 0, "held": 0,
-        "not_attempted": 0, "calls": 0,
+        "sent": 1,
+        "skipped": 0,
+        "deferred": 0,
+        "failed": 1,
+        "uncertain": 0,
+        "held": 0,
+        "not_attempted": 0,
+        "calls": 0,
     }
     assert summary["calls"] == []
     results = {r["target"]: r for r in summary["results"]}

@@ -53,8 +53,12 @@ def log(db: Path) -> Iterator[SendLog]:
 
 def begin(log: SendLog, target: str, *, sender: str = ALICE, campaign: str = CAMPAIGN) -> Entry:
     return log.begin(
-        campaign=campaign, target=target, sender=sender, to=f"{target}@example.org",
-        cc=[f"clerk.{target}@example.org"], message_id=f"<{target}.{sender}@example.org>",
+        campaign=campaign,
+        target=target,
+        sender=sender,
+        to=f"{target}@example.org",
+        cc=[f"clerk.{target}@example.org"],
+        message_id=f"<{target}.{sender}@example.org>",
         recipients=2,
     )
 
@@ -64,7 +68,10 @@ def run_python(code: str) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(SRC)}
     return subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(code)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -81,10 +88,19 @@ def test_begin_commits_a_sending_row_with_everything_but_the_outcome(log: SendLo
     entry = begin(log, "judge-a")
 
     assert entry == Entry(
-        campaign=CAMPAIGN, target="judge-a", sender=ALICE, to="judge-a@example.org",
-        cc=("clerk.judge-a@example.org",), status="sending", attempts=1, smtp_code=None,
-        error=None, message_id=f"<judge-a.{ALICE}@example.org>", updated_at=entry.updated_at,
-        refused=(), next_attempt_at=None,
+        campaign=CAMPAIGN,
+        target="judge-a",
+        sender=ALICE,
+        to="judge-a@example.org",
+        cc=("clerk.judge-a@example.org",),
+        status="sending",
+        attempts=1,
+        smtp_code=None,
+        error=None,
+        message_id=f"<judge-a.{ALICE}@example.org>",
+        updated_at=entry.updated_at,
+        refused=(),
+        next_attempt_at=None,
     )
     assert log.get(campaign=CAMPAIGN, target="judge-a", sender=ALICE) == entry
     assert abs(parse_time(entry.updated_at) - datetime.now(UTC)) < timedelta(seconds=5)
@@ -94,7 +110,11 @@ def test_finish_records_the_outcome_and_survives_reopening(db: Path) -> None:
     with SendLog.open(path=db) as log:
         begin(log, "judge-a")
         done = log.finish(
-            campaign=CAMPAIGN, target="judge-a", sender=ALICE, status="sent", smtp_code=250,
+            campaign=CAMPAIGN,
+            target="judge-a",
+            sender=ALICE,
+            status="sent",
+            smtp_code=250,
             refused=["clerk.judge-a@example.org: 550 no such user"],
         )
     assert done.status == "sent"
@@ -109,8 +129,13 @@ def test_finish_records_the_outcome_and_survives_reopening(db: Path) -> None:
 def test_deferred_letter_keeps_its_retry_time_in_utc(log: SendLog) -> None:
     begin(log, "judge-a")
     entry = log.finish(
-        campaign=CAMPAIGN, target="judge-a", sender=ALICE, status="deferred", smtp_code=451,
-        error="451 try again later", next_attempt_at="2026-11-29T01:30:00+01:00",
+        campaign=CAMPAIGN,
+        target="judge-a",
+        sender=ALICE,
+        status="deferred",
+        smtp_code=451,
+        error="451 try again later",
+        next_attempt_at="2026-11-29T01:30:00+01:00",
     )
     assert entry.next_attempt_at == "2026-11-29T00:30:00Z"
     assert entry.error == "451 try again later"
@@ -122,15 +147,24 @@ def test_entries_filter_by_campaign_status_and_sender_in_order(log: SendLog) -> 
     begin(log, "judge-a", sender=BOB)
     begin(log, "mayor", campaign="other")
     log.finish(campaign=CAMPAIGN, target="judge-b", sender=ALICE, status="sent")
-    log.finish(campaign=CAMPAIGN, target="judge-c", sender=ALICE, status="failed",
-               smtp_code=550, error="550 mailbox unavailable")
+    log.finish(
+        campaign=CAMPAIGN,
+        target="judge-c",
+        sender=ALICE,
+        status="failed",
+        smtp_code=550,
+        error="550 mailbox unavailable",
+    )
 
     def keys(entries: list[Entry]) -> list[tuple[str, str, str]]:
         return [(e.campaign, e.target, e.sender) for e in entries]
 
     assert keys(log.entries()) == [
-        (CAMPAIGN, "judge-a", ALICE), (CAMPAIGN, "judge-a", BOB), (CAMPAIGN, "judge-b", ALICE),
-        (CAMPAIGN, "judge-c", ALICE), ("other", "mayor", ALICE),
+        (CAMPAIGN, "judge-a", ALICE),
+        (CAMPAIGN, "judge-a", BOB),
+        (CAMPAIGN, "judge-b", ALICE),
+        (CAMPAIGN, "judge-c", ALICE),
+        ("other", "mayor", ALICE),
     ]
     assert keys(log.entries(campaign="other")) == [("other", "mayor", ALICE)]
     assert keys(log.entries(status="sent")) == [(CAMPAIGN, "judge-b", ALICE)]
@@ -143,20 +177,41 @@ def test_entries_filter_by_campaign_status_and_sender_in_order(log: SendLog) -> 
 
 def test_begin_again_counts_the_attempt_and_clears_the_old_outcome(log: SendLog) -> None:
     begin(log, "judge-a")
-    log.finish(campaign=CAMPAIGN, target="judge-a", sender=ALICE, status="deferred",
-               smtp_code=451, error="451 greylisted", refused=["x@example.org: 550 no"],
-               next_attempt_at="2026-11-29T00:00:00Z")
-    second = log.begin(campaign=CAMPAIGN, target="judge-a", sender=ALICE,
-                       to="new@example.org", cc=[], message_id="<second@example.org>",
-                       recipients=1)
+    log.finish(
+        campaign=CAMPAIGN,
+        target="judge-a",
+        sender=ALICE,
+        status="deferred",
+        smtp_code=451,
+        error="451 greylisted",
+        refused=["x@example.org: 550 no"],
+        next_attempt_at="2026-11-29T00:00:00Z",
+    )
+    second = log.begin(
+        campaign=CAMPAIGN,
+        target="judge-a",
+        sender=ALICE,
+        to="new@example.org",
+        cc=[],
+        message_id="<second@example.org>",
+        recipients=1,
+    )
     log.finish(campaign=CAMPAIGN, target="judge-a", sender=ALICE, status="uncertain")
     third = begin(log, "judge-a")
 
     assert second.attempts == 2
-    assert (second.status, second.smtp_code, second.error, second.refused,
-            second.next_attempt_at) == ("sending", None, None, (), None)
+    assert (
+        second.status,
+        second.smtp_code,
+        second.error,
+        second.refused,
+        second.next_attempt_at,
+    ) == ("sending", None, None, (), None)
     assert (second.to, second.cc, second.message_id) == (
-        "new@example.org", (), "<second@example.org>")
+        "new@example.org",
+        (),
+        "<second@example.org>",
+    )
     assert third.attempts == 3
     assert begin(log, "judge-b").attempts == 1
 
@@ -176,8 +231,7 @@ def test_finish_refuses_sending_and_unknown_letters(log: SendLog) -> None:
     with pytest.raises(ValueError, match="sending"):
         log.finish(campaign=CAMPAIGN, target="judge-a", sender=ALICE, status="sending")
     with pytest.raises(ValueError, match="unknown status"):
-        log.finish(campaign=CAMPAIGN, target="judge-a", sender=ALICE,
-                   status="bounced")  # type: ignore[arg-type]  # the point of the test
+        log.finish(campaign=CAMPAIGN, target="judge-a", sender=ALICE, status="bounced")  # type: ignore[arg-type]  # the point of the test
     with pytest.raises(SendLogError, match="no letter") as caught:
         log.finish(campaign=CAMPAIGN, target="judge-z", sender=ALICE, status="sent")
     assert caught.value.path == log.path
@@ -190,20 +244,37 @@ def test_statuses_match_the_literal() -> None:
 
 def test_to_dict_has_exactly_the_documented_keys_and_is_json_ready(log: SendLog) -> None:
     begin(log, "judge-a")
-    entry = log.finish(campaign=CAMPAIGN, target="judge-a", sender=ALICE, status="sent",
-                       refused=["clerk@example.org: 550 no such user"])
+    entry = log.finish(
+        campaign=CAMPAIGN,
+        target="judge-a",
+        sender=ALICE,
+        status="sent",
+        refused=["clerk@example.org: 550 no such user"],
+    )
     data = entry.to_dict()
 
     assert list(data) == [
-        "campaign", "target", "sender", "to", "cc", "status", "attempts", "smtp_code",
-        "error", "message_id", "updated_at", "refused", "next_attempt_at",
+        "campaign",
+        "target",
+        "sender",
+        "to",
+        "cc",
+        "status",
+        "attempts",
+        "smtp_code",
+        "error",
+        "message_id",
+        "updated_at",
+        "refused",
+        "next_attempt_at",
     ]
     assert data["cc"] == ["clerk.judge-a@example.org"]
     assert data["refused"] == ["clerk@example.org: 550 no such user"]
     assert json.loads(json.dumps(data)) == data
 
-    call = log.record_call(campaign=CAMPAIGN, target="judge-a", sender=ALICE,
-                           outcome="voicemail", note=None)
+    call = log.record_call(
+        campaign=CAMPAIGN, target="judge-a", sender=ALICE, outcome="voicemail", note=None
+    )
     assert list(call.to_dict()) == ["campaign", "target", "sender", "outcome", "note", "at"]
 
 
@@ -215,7 +286,9 @@ def test_the_file_is_marked_as_ours_private_and_in_wal_mode(db: Path, log: SendL
         assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert raw.execute("SELECT cc, refused FROM letters").fetchone() == (
-            '["clerk.judge-a@example.org"]', "[]")
+            '["clerk.judge-a@example.org"]',
+            "[]",
+        )
     finally:
         raw.close()
     assert stat.S_IMODE(db.parent.stat().st_mode) == 0o700
@@ -235,7 +308,8 @@ def test_recover_turns_interrupted_letters_uncertain(db: Path) -> None:
     with SendLog.open(path=db) as log, log.lock(campaign=CAMPAIGN):
         found = log.recover(campaign=CAMPAIGN)
         assert [(e.target, e.status, e.error) for e in found] == [
-            ("judge-a", "uncertain", UNCERTAIN_ERROR)]
+            ("judge-a", "uncertain", UNCERTAIN_ERROR)
+        ]
         assert log.get(campaign=CAMPAIGN, target="judge-a", sender=ALICE) == found[0]
         assert [e.status for e in log.entries(campaign="other")] == ["sending"]
         assert log.recover(campaign=CAMPAIGN) == []
@@ -429,8 +503,10 @@ def test_usage_since_returns_own_usage_in_the_window_oldest_first(db: Path) -> N
         log.add_usage(sender=ALICE, recipients=1)
         log.add_usage(sender=BOB, recipients=7)
     raw = sqlite3.connect(db)
-    raw.execute("INSERT INTO usage (sender, at, recipients) VALUES (?, ?, ?)",
-                (ALICE, "2020-01-01T00:00:00Z", 5))
+    raw.execute(
+        "INSERT INTO usage (sender, at, recipients) VALUES (?, ?, ?)",
+        (ALICE, "2020-01-01T00:00:00Z", 5),
+    )
     raw.commit()
     raw.close()
 
@@ -451,15 +527,23 @@ def test_add_usage_refuses_negative_counts(log: SendLog) -> None:
 
 def test_calls_roundtrip_with_filters_oldest_first(db: Path) -> None:
     with SendLog.open(path=db) as log:
-        first = log.record_call(campaign=CAMPAIGN, target="judge-a", sender=ALICE,
-                                outcome="reached", note="said she would read it")
-        second = log.record_call(campaign=CAMPAIGN, target="judge-b", sender=BOB,
-                                 outcome="no-answer", note=None)
-        third = log.record_call(campaign="other", target="judge-a", sender=ALICE,
-                                outcome="wrong-number", note=None)
+        first = log.record_call(
+            campaign=CAMPAIGN,
+            target="judge-a",
+            sender=ALICE,
+            outcome="reached",
+            note="said she would read it",
+        )
+        second = log.record_call(
+            campaign=CAMPAIGN, target="judge-b", sender=BOB, outcome="no-answer", note=None
+        )
+        third = log.record_call(
+            campaign="other", target="judge-a", sender=ALICE, outcome="wrong-number", note=None
+        )
         with pytest.raises(InputError, match="Unknown call outcome") as caught:
-            log.record_call(campaign=CAMPAIGN, target="judge-a", sender=ALICE,
-                            outcome="hung-up", note=None)
+            log.record_call(
+                campaign=CAMPAIGN, target="judge-a", sender=ALICE, outcome="hung-up", note=None
+            )
         assert "voicemail" in (caught.value.hint or "")
 
     with SendLog.open(path=db) as log:
@@ -506,10 +590,10 @@ def test_begin_finish_throughput_is_reported(db: Path, capsys: pytest.CaptureFix
         for number in range(pairs):
             target = f"judge-{number:05d}"
             begin(log, target)
-            log.finish(campaign=CAMPAIGN, target=target, sender=ALICE, status="sent",
-                       smtp_code=250)
+            log.finish(campaign=CAMPAIGN, target=target, sender=ALICE, status="sent", smtp_code=250)
         elapsed = time.perf_counter() - start
         assert len(log.entries(status="sent")) == pairs
     with capsys.disabled():
-        print(f"\nsend log: {pairs / elapsed:,.0f} begin+finish pairs/s "
-              f"({pairs} in {elapsed:.2f} s)")
+        print(
+            f"\nsend log: {pairs / elapsed:,.0f} begin+finish pairs/s ({pairs} in {elapsed:.2f} s)"
+        )

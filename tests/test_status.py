@@ -28,24 +28,23 @@ def history(
     admin reached."""
     campaign = make_call_campaign(tmp_path / "c", letters=4)
     log = tmp_path / "log.sqlite3"
-    good = smtp_server_factory(refuse={official(2): (550, "5.1.1 no such user")},
-                               greylist=9, greylist_only={official(3)})
+    good = smtp_server_factory(
+        refuse={official(2): (550, "5.1.1 no such user")}, greylist=9, greylist_only={official(3)}
+    )
     env = env_for(good, log=log)
-    first = send(campaign, "--only", "t01", "--only", "t02", "--only", "t03",
-                 "--attempts", "1", env=env)
+    first = send(
+        campaign, "--only", "t01", "--only", "t02", "--only", "t03", "--attempts", "1", env=env
+    )
     assert first.code == 1, first.output
     dropping = smtp_server_factory(drop_after_data=True)
     second = send(campaign, "--only", "t04", env=env_for(dropping, log=log))
     assert second.code == 1, second.output
     for target, outcome in (("court", "voicemail"), ("admin", "reached")):
-        assert run(["called", target, "--outcome", outcome, "-t", str(campaign)],
-                   env=env).code == 0
+        assert run(["called", target, "--outcome", outcome, "-t", str(campaign)], env=env).code == 0
     return campaign, env
 
 
-def test_status_accounts_for_every_letter_and_call(
-    history: tuple[Path, dict[str, str]]
-) -> None:
+def test_status_accounts_for_every_letter_and_call(history: tuple[Path, dict[str, str]]) -> None:
     campaign, env = history
     result = run(["status", "-t", str(campaign)], env=env)
     assert result.code == 0, result.output
@@ -67,9 +66,7 @@ def test_status_accounts_for_every_letter_and_call(
     assert "Calls to make: court." in result.stderr
 
 
-def test_status_says_when_the_sending_limit_frees_up(
-    history: tuple[Path, dict[str, str]]
-) -> None:
+def test_status_says_when_the_sending_limit_frees_up(history: tuple[Path, dict[str, str]]) -> None:
     campaign, env = history
     roomy = run(["status", "-t", str(campaign)], env={**env, "PROTEST_LIMIT_PER_HOUR": "100"})
     assert "sending limit" not in roomy.stderr

@@ -36,9 +36,12 @@ targets:
 
 
 def test_misspelt_variable_names_the_letter_and_its_line(tmp_path: Path) -> None:
-    path = write_campaign(tmp_path, letters={
-        "court.md.j2": "Dear {{ target.name }},\n\nPlease act.\n\n{{ sendr.name }}\n",
-    })
+    path = write_campaign(
+        tmp_path,
+        letters={
+            "court.md.j2": "Dear {{ target.name }},\n\nPlease act.\n\n{{ sendr.name }}\n",
+        },
+    )
     [problem] = render_problems(path)
     assert problem.file == tmp_path / "letters" / "court.md.j2"
     assert problem.line == 5
@@ -63,12 +66,19 @@ def test_misspelt_variable_in_subject_names_the_campaign_file(tmp_path: Path) ->
 
 
 def test_every_letter_problem_is_listed_at_once(tmp_path: Path) -> None:
-    path = write_campaign(tmp_path, TWO_LETTERS, letters={
-        "court.md.j2": "{{ nope }}\n", "ministry.txt.j2": "{% if %}\n",
-    })
+    path = write_campaign(
+        tmp_path,
+        TWO_LETTERS,
+        letters={
+            "court.md.j2": "{{ nope }}\n",
+            "ministry.txt.j2": "{% if %}\n",
+        },
+    )
     problems = render_problems(path)
     assert {(p.target, p.file.name) for p in problems} == {
-        ("court", "court.md.j2"), ("ministry", "ministry.txt.j2")}
+        ("court", "court.md.j2"),
+        ("ministry", "ministry.txt.j2"),
+    }
 
 
 def test_one_fault_in_a_shared_letter_is_one_problem_naming_how_many_targets(
@@ -94,8 +104,9 @@ def test_template_outside_letters_is_refused(tmp_path: Path, name: str) -> None:
     outside = tmp_path / "outside.md.j2"
     outside.write_text("SECRET {{ target.name }}\n", encoding="utf-8")
     name = str(outside) if name == "ABSOLUTE" else name
-    path = write_campaign(tmp_path / "campaign",
-                          BASIC.replace("template: court.md.j2", f'template: "{name}"'))
+    path = write_campaign(
+        tmp_path / "campaign", BASIC.replace("template: court.md.j2", f'template: "{name}"')
+    )
     [problem] = render_problems(path)
     assert (problem.target, problem.field) == ("court", "template")
     assert "outside the letters/ folder" in problem.message
@@ -106,9 +117,12 @@ def test_template_outside_letters_is_refused(tmp_path: Path, name: str) -> None:
 
 def test_include_that_leaves_letters_is_refused(tmp_path: Path) -> None:
     (tmp_path / "secret.txt").write_text("SECRET\n", encoding="utf-8")
-    path = write_campaign(tmp_path / "campaign", letters={
-        "court.md.j2": "Dear {{ target.name }},\n{% include '../secret.txt' %}\n",
-    })
+    path = write_campaign(
+        tmp_path / "campaign",
+        letters={
+            "court.md.j2": "Dear {{ target.name }},\n{% include '../secret.txt' %}\n",
+        },
+    )
     [problem] = render_problems(path)
     assert problem.file == tmp_path / "campaign" / "letters" / "court.md.j2"
     assert "outside the letters/ folder" in problem.message
@@ -118,30 +132,39 @@ def test_include_that_leaves_letters_is_refused(tmp_path: Path) -> None:
 
 def test_symlink_out_of_letters_is_refused(tmp_path: Path) -> None:
     (tmp_path / "secret.txt").write_text("SECRET\n", encoding="utf-8")
-    path = write_campaign(tmp_path / "campaign", letters={
-        "court.md.j2": "{% include 'part.txt' %}\n",
-    })
+    path = write_campaign(
+        tmp_path / "campaign",
+        letters={
+            "court.md.j2": "{% include 'part.txt' %}\n",
+        },
+    )
     (tmp_path / "campaign" / "letters" / "part.txt").symlink_to(tmp_path / "secret.txt")
     [problem] = render_problems(path)
     assert "outside the letters/ folder" in problem.message
 
 
 def test_include_inside_letters_works(tmp_path: Path) -> None:
-    path = write_campaign(tmp_path, letters={
-        "court.md.j2": "{% include 'parts/demands.txt' %}Yours, {{ sender.name }}\n",
-        "parts/demands.txt": "Drop the charges against {{ target.name }}.\n",
-    })
+    path = write_campaign(
+        tmp_path,
+        letters={
+            "court.md.j2": "{% include 'parts/demands.txt' %}Yours, {{ sender.name }}\n",
+            "parts/demands.txt": "Drop the charges against {{ target.name }}.\n",
+        },
+    )
     [letter] = composer(path).letters()
     assert letter.rendered.text == "Drop the charges against Judge Example.\nYours, Ana Example\n"
 
 
-@pytest.mark.parametrize("body", [
-    "{{ ''.__class__.__mro__ }}",
-    "{{ target.__class__ }}",
-    "{{ cycler.__init__.__globals__ }}",
-    "{% for c in ().__class__.__base__.__subclasses__() %}{{ c }}{% endfor %}",
-    "{{ ('a' * 100000) * 100000 }}",
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{{ ''.__class__.__mro__ }}",
+        "{{ target.__class__ }}",
+        "{{ cycler.__init__.__globals__ }}",
+        "{% for c in ().__class__.__base__.__subclasses__() %}{{ c }}{% endfor %}",
+        "{{ ('a' * 100000) * 100000 }}",
+    ],
+)
 def test_sandbox_violation_is_a_validation_error(tmp_path: Path, body: str) -> None:
     path = write_campaign(tmp_path, letters={"court.md.j2": f"Dear judge,\n{body}\n"})
     [problem] = render_problems(path)
@@ -171,11 +194,12 @@ def test_lang_picks_the_variant_and_falls_back(tmp_path: Path) -> None:
 
 def test_lang_variant_in_a_dotted_subfolder(tmp_path: Path) -> None:
     path = write_campaign(
-        tmp_path, BASIC.replace("template: court.md.j2", "template: v1.0/court.md.j2"),
-        letters={"v1.0/court.md.j2": "English\n", "v1.0/court.ru.md.j2": "Русский\n"})
+        tmp_path,
+        BASIC.replace("template: court.md.j2", "template: v1.0/court.md.j2"),
+        letters={"v1.0/court.md.j2": "English\n", "v1.0/court.ru.md.j2": "Русский\n"},
+    )
     [letter] = composer(path, lang="ru").letters()
-    assert (letter.rendered.template, letter.rendered.text) == ("v1.0/court.ru.md.j2",
-                                                                 "Русский\n")
+    assert (letter.rendered.template, letter.rendered.text) == ("v1.0/court.ru.md.j2", "Русский\n")
 
 
 @pytest.mark.parametrize("how", ["option", "env"])
@@ -201,7 +225,9 @@ def test_bad_language_code_is_exit_2(tmp_path: Path) -> None:
 
 
 def test_letters_see_target_sender_campaign_and_today(tmp_path: Path) -> None:
-    path = write_campaign(tmp_path, """\
+    path = write_campaign(
+        tmp_path,
+        """\
         campaign:
           id: free-them
           title: "Free them"
@@ -214,13 +240,17 @@ def test_letters_see_target_sender_campaign_and_today(tmp_path: Path) -> None:
             phone: "+44 20 7946 0000"
             country: GB
             template: court.txt.j2
-        """, letters={"court.txt.j2": (
-        "{{ target.id }}|{{ target.name }}|{{ target.role }}|{{ target.email }}|"
-        "{{ target.phone }}|{{ target.country }}\n"
-        "{{ sender.name }}|{{ sender.email }}|{{ sender.country }}\n"
-        "{{ campaign.id }}|{{ campaign.title }}|{{ campaign.subject }}\n"
-        "{{ today.isoformat() }}|{{ today.year }}\n"
-    )})
+        """,
+        letters={
+            "court.txt.j2": (
+                "{{ target.id }}|{{ target.name }}|{{ target.role }}|{{ target.email }}|"
+                "{{ target.phone }}|{{ target.country }}\n"
+                "{{ sender.name }}|{{ sender.email }}|{{ sender.country }}\n"
+                "{{ campaign.id }}|{{ campaign.title }}|{{ campaign.subject }}\n"
+                "{{ today.isoformat() }}|{{ today.year }}\n"
+            )
+        },
+    )
     [letter] = composer(path).letters()
     assert letter.rendered.text.splitlines() == [
         "court|Judge Example|Head of the Court|court@example.org|+44 20 7946 0000|GB",
@@ -232,8 +262,10 @@ def test_letters_see_target_sender_campaign_and_today(tmp_path: Path) -> None:
 
 
 def test_target_subject_overrides_the_campaign_subject(tmp_path: Path) -> None:
-    path = write_campaign(tmp_path, BASIC.replace(
-        "    template:", '    subject: "For {{ target.role }} only"\n    template:'))
+    path = write_campaign(
+        tmp_path,
+        BASIC.replace("    template:", '    subject: "For {{ target.role }} only"\n    template:'),
+    )
     [letter] = composer(path).letters()
     assert letter.subject == "For Head of the Court only"
 
@@ -242,26 +274,35 @@ def test_no_autoescaping_in_letters(tmp_path: Path) -> None:
     path = write_campaign(
         tmp_path,
         TWO_LETTERS.replace('"The Ministry"', '"Smith & Sons <Legal>"'),
-        letters={"court.md.j2": "A & B\n",
-                 "ministry.txt.j2": "To {{ target.name }}: 1 < 2 & \"q\"\n"},
+        letters={
+            "court.md.j2": "A & B\n",
+            "ministry.txt.j2": 'To {{ target.name }}: 1 < 2 & "q"\n',
+        },
     )
     court, ministry = composer(path).letters()
-    assert ministry.rendered.text == "To Smith & Sons <Legal>: 1 < 2 & \"q\"\n"
+    assert ministry.rendered.text == 'To Smith & Sons <Legal>: 1 < 2 & "q"\n'
     assert court.rendered.text == "A & B\n"
 
 
 def test_sender_note_reaches_the_letter(tmp_path: Path) -> None:
-    path = write_campaign(tmp_path, letters={
-        "court.md.j2": "{% if sender.note %}{{ sender.note }}{% else %}no note{% endif %}\n"})
+    path = write_campaign(
+        tmp_path,
+        letters={
+            "court.md.j2": "{% if sender.note %}{{ sender.note }}{% else %}no note{% endif %}\n"
+        },
+    )
     noted = Sender(name=SENDER.name, email=SENDER.email, note="I was there.")
     assert next(composer(path, sender=noted).letters()).rendered.text.strip() == "I was there."
     assert next(composer(path).letters()).rendered.text.strip() == "no note"
 
 
 def test_multiline_value_in_subject_is_refused(tmp_path: Path) -> None:
-    path = write_campaign(tmp_path, BASIC.replace(
-        'role: "Head of the Court"', 'role: "Head\\nBcc: victim@example.org"').replace(
-        "{{ target.name }}", "{{ target.role }}"))
+    path = write_campaign(
+        tmp_path,
+        BASIC.replace(
+            'role: "Head of the Court"', 'role: "Head\\nBcc: victim@example.org"'
+        ).replace("{{ target.name }}", "{{ target.role }}"),
+    )
     [problem] = render_problems(path)
     assert (problem.target, problem.field) == ("court", "subject")
     assert "line break" in problem.message

@@ -80,7 +80,11 @@ class ConfigError(InputError):
     """A setting is missing or wrong (config file, environment or option)."""
 
     def __init__(
-        self, message: str, *, key: str | None = None, file: Path | None = None,
+        self,
+        message: str,
+        *,
+        key: str | None = None,
+        file: Path | None = None,
         hint: str | None = None,
     ) -> None:
         super().__init__(message, hint=hint)
@@ -108,7 +112,12 @@ class SmtpError(ProtestError):
     exit_code = EXIT_FAILED
 
     def __init__(
-        self, message: str, *, host: str, port: int, code: int | None = None,
+        self,
+        message: str,
+        *,
+        host: str,
+        port: int,
+        code: int | None = None,
         hint: str | None = None,
     ) -> None:
         super().__init__(message, hint=hint)

@@ -33,8 +33,14 @@ class Composer:
     """Renders each selected target's letter for one sender, one at a time."""
 
     def __init__(
-        self, *, loaded: LoadedCampaign, sender: Sender, lang: str | None = None,
-        only: Sequence[str] = (), today: date | None = None, copy_me: bool = False,
+        self,
+        *,
+        loaded: LoadedCampaign,
+        sender: Sender,
+        lang: str | None = None,
+        only: Sequence[str] = (),
+        today: date | None = None,
+        copy_me: bool = False,
     ) -> None:
         self.loaded = loaded
         self.sender = sender
@@ -44,9 +50,13 @@ class Composer:
             campaign=loaded.campaign, country=sender.country, only=only
         )
         self.renderer = LetterRenderer(
-            letters_dir=loaded.letters_dir, campaign_file=loaded.path,
-            campaign={"id": info.id, "title": info.title}, subject=info.subject,
-            sender=sender, lang=lang, today=today or datetime.now(UTC).date(),
+            letters_dir=loaded.letters_dir,
+            campaign_file=loaded.path,
+            campaign={"id": info.id, "title": info.title},
+            subject=info.subject,
+            sender=sender,
+            lang=lang,
+            today=today or datetime.now(UTC).date(),
         )
 
     def letter(self, selected: Selected) -> Letter:
@@ -55,8 +65,12 @@ class Composer:
             target=selected.target, line=self.loaded.target_line(selected.index)
         )
         return make_letter(
-            target=selected.target, sender=self.sender, campaign_cc=info.cc,
-            reply_to=info.reply_to, rendered=rendered, campaign_file=self.loaded.path,
+            target=selected.target,
+            sender=self.sender,
+            campaign_cc=info.cc,
+            reply_to=info.reply_to,
+            rendered=rendered,
+            campaign_file=self.loaded.path,
             bcc=(self.sender.email,) if self.copy_me else (),
         )
 
@@ -65,8 +79,9 @@ class Composer:
             yield self.letter(selected)
 
     def calls(self) -> list[CallToMake]:
-        return [CallToMake(target=s.target, script=self.call_script(s))
-                for s in self.audience.calls]
+        return [
+            CallToMake(target=s.target, script=self.call_script(s)) for s in self.audience.calls
+        ]
 
     def call_script(self, selected: Selected) -> str:
         """The campaign's call script for this target, or a short one built from the subject."""
@@ -78,9 +93,11 @@ class Composer:
         subject = self.renderer.render_subject(target=target, line=line)
         whom = target.name + (f", {target.role}" if target.role else "")
         origin = f", calling from {self.sender.country}" if self.sender.country else ""
-        return (f"Hello, my name is {self.sender.name}{origin}. I am calling about this: "
-                f"{subject}. Please pass my message on to {whom}, and ask them to act on it. "
-                "Thank you.")
+        return (
+            f"Hello, my name is {self.sender.name}{origin}. I am calling about this: "
+            f"{subject}. Please pass my message on to {whom}, and ask them to act on it. "
+            "Thank you."
+        )
 
     def each_letter(self, problems: list[Problem]) -> Iterator[Letter]:
         """Every letter that renders, one at a time; what does not goes to ``problems``."""
@@ -105,8 +122,11 @@ class Composer:
         """
         problems: list[Problem] = []
         checked = [
-            Checked(target=letter.target.id, recipients=letter.envelope_recipients,
-                    template=letter.rendered.template)
+            Checked(
+                target=letter.target.id,
+                recipients=letter.envelope_recipients,
+                template=letter.rendered.template,
+            )
             for letter in self.each_letter(problems)
         ]
         self.checked_calls(problems)

@@ -80,8 +80,11 @@ def _read_text(path: Path) -> str:
     if len(raw) > MAX_FILE_BYTES:
         raise _single(path, f"the file is larger than {MAX_FILE_BYTES // 2**20} MiB")
     if b"\x00" in raw:
-        raise _single(path, "this is not a text file (it contains NUL bytes)",
-                      line=raw[: raw.index(b"\x00")].count(b"\n") + 1)
+        raise _single(
+            path,
+            "this is not a text file (it contains NUL bytes)",
+            line=raw[: raw.index(b"\x00")].count(b"\n") + 1,
+        )
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -100,8 +103,12 @@ def _single(path: Path, message: str, *, line: int | None = None) -> CampaignErr
 def _visible(problems: list[Problem]) -> list[Problem]:
     """Keys, ids and values quoted from the file cannot carry terminal escape codes."""
     return [
-        replace(p, message=shown(p.message), target=None if p.target is None else shown(p.target),
-                field=None if p.field is None else shown(p.field))
+        replace(
+            p,
+            message=shown(p.message),
+            target=None if p.target is None else shown(p.target),
+            field=None if p.field is None else shown(p.field),
+        )
         for p in problems
     ]
 
@@ -157,8 +164,11 @@ def _check_shape(path: Path, root: yaml.Node) -> None:
             raise _single(path, "an alias refers to itself", line=node.start_mark.line + 1)
         if key not in known:
             if depth > MAX_DEPTH:
-                raise _single(path, f"the file is nested more than {MAX_DEPTH} levels deep",
-                              line=node.start_mark.line + 1)
+                raise _single(
+                    path,
+                    f"the file is nested more than {MAX_DEPTH} levels deep",
+                    line=node.start_mark.line + 1,
+                )
             children: list[yaml.Node] = []
             if isinstance(node, yaml.SequenceNode):
                 children = list(node.value)
@@ -176,8 +186,11 @@ def _check_shape(path: Path, root: yaml.Node) -> None:
             known[key] = (values, height)
         values, height = known[key]
         if depth + height > MAX_DEPTH:
-            raise _single(path, f"the file is nested more than {MAX_DEPTH} levels deep",
-                          line=node.start_mark.line + 1)
+            raise _single(
+                path,
+                f"the file is nested more than {MAX_DEPTH} levels deep",
+                line=node.start_mark.line + 1,
+            )
         return values, height
 
     measure(root, 0)
@@ -210,7 +223,8 @@ class _Builder:
             raise _tag_error(self.path, node) from None
         except (ValueError, OverflowError):  # e.g. an integer of 5,000 digits
             raise _single(
-                self.path, f"the value '{node.value[:40]}...' is not a number YAML can read "
+                self.path,
+                f"the value '{node.value[:40]}...' is not a number YAML can read "
                 "(far too many digits?); if it is text, put it in quotes",
                 line=node.start_mark.line + 1,
             ) from None
@@ -221,25 +235,34 @@ class _Builder:
         for key_node, value_node in node.value:
             line = key_node.start_mark.line + 1
             if key_node.tag == "tag:yaml.org,2002:merge":
-                self.problems.append(Problem(file=self.path, line=line,
-                                             message="'<<' merge keys are not supported"))
+                self.problems.append(
+                    Problem(file=self.path, line=line, message="'<<' merge keys are not supported")
+                )
                 continue
             key = self.build(key_node, (*where, "<key>"))
             if not isinstance(key, str):
-                self.problems.append(Problem(file=self.path, line=line,
-                                             message=f"the key {key!r} must be a word"))
+                self.problems.append(
+                    Problem(file=self.path, line=line, message=f"the key {key!r} must be a word")
+                )
                 continue
             if key in result:
-                self.problems.append(Problem(
-                    file=self.path, line=line, field=key,
-                    message=f"'{key}' appears twice here; keep one"))
+                self.problems.append(
+                    Problem(
+                        file=self.path,
+                        line=line,
+                        field=key,
+                        message=f"'{key}' appears twice here; keep one",
+                    )
+                )
                 continue
             self.lines[(*where, key)] = line
             result[key] = self.build(value_node, (*where, key))
         target = result.get("id")
         if len(where) == 2 and where[0] == "targets" and isinstance(target, str):
-            self.problems[start:] = [p if p.target is not None else replace(p, target=target)
-                                     for p in self.problems[start:]]
+            self.problems[start:] = [
+                p if p.target is not None else replace(p, target=target)
+                for p in self.problems[start:]
+            ]
         return result
 
 
@@ -283,7 +306,10 @@ def _duplicate_ids(path: Path, data: Any, lines: dict[Path_, int]) -> Iterator[P
         if target_id in seen:
             first = lines.get(("targets", seen[target_id]))
             yield Problem(
-                file=path, line=lines.get(("targets", index, "id")), target=target_id, field="id",
+                file=path,
+                line=lines.get(("targets", index, "id")),
+                target=target_id,
+                field="id",
                 message=f"the id '{target_id}' is already used by the target on line {first}; "
                 "every target needs its own id",
             )
@@ -302,8 +328,10 @@ def _too_many_recipients(
         count = len({a.casefold() for a in (target.email, *shared, *target.cc)})
         if count > MAX_RECIPIENTS:
             yield Problem(
-                file=path, line=lines.get(("targets", index, "cc"), lines.get(("targets", index))),
-                target=target.id, field="cc",
+                file=path,
+                line=lines.get(("targets", index, "cc"), lines.get(("targets", index))),
+                target=target.id,
+                field="cc",
                 message=f"this letter would go to {count} addresses (the target, the campaign's "
                 f"copies and its own); mail providers refuse more than {MAX_RECIPIENTS} on "
                 "one message",
@@ -327,7 +355,10 @@ def _problems(
         line = _nearest_line(lines, loc)
         field_name = _field_name(loc)
         yield Problem(
-            file=path, line=line, target=target, field=field_name,
+            file=path,
+            line=line,
+            target=target,
+            field=field_name,
             message=_humane(error["type"], error["msg"], loc, error.get("ctx") or {}),
         )
 

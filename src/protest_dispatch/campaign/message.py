@@ -39,8 +39,13 @@ class _Wire(Compat32):
     """
 
     def _fold(self, name: str, value: Any, sanitize: bool) -> str:
-        if (isinstance(value, str) and value.isascii() and "\n" not in value
-                and "\r" not in value and len(name) + 2 + len(value) <= _LINE):
+        if (
+            isinstance(value, str)
+            and value.isascii()
+            and "\n" not in value
+            and "\r" not in value
+            and len(name) + 2 + len(value) <= _LINE
+        ):
             return f"{name}: {value}{self.linesep}"
         folded: str = super()._fold(name, value, sanitize)  # type: ignore[misc]  # private in typeshed
         return folded
@@ -86,8 +91,14 @@ def copies(*, to: str, campaign_cc: Sequence[str], target_cc: Sequence[str]) -> 
 
 
 def make_letter(
-    *, target: Target, sender: Sender, campaign_cc: Sequence[str], reply_to: str | None,
-    rendered: RenderedLetter, campaign_file: Path, bcc: Sequence[str] = (),
+    *,
+    target: Target,
+    sender: Sender,
+    campaign_cc: Sequence[str],
+    reply_to: str | None,
+    rendered: RenderedLetter,
+    campaign_file: Path,
+    bcc: Sequence[str] = (),
 ) -> Letter:
     assert target.email is not None, "calls have no letter"
     cc = copies(to=target.email, campaign_cc=campaign_cc, target_cc=target.cc)
@@ -95,19 +106,37 @@ def make_letter(
     blind = tuple(a for a in bcc if a.casefold() not in seen)
     total = 1 + len(cc) + len(blind)
     if total > MAX_RECIPIENTS:
-        raise CampaignError([Problem(
-            file=campaign_file, target=target.id, field="cc",
-            message=f"this letter would go to {total} addresses; mail providers refuse more "
-            f"than {MAX_RECIPIENTS} on one message",
-        )])
-    return Letter(target=target, sender=sender, to=target.email, to_name=target.name, cc=cc,
-                  bcc=blind, reply_to=reply_to, rendered=rendered)
+        raise CampaignError(
+            [
+                Problem(
+                    file=campaign_file,
+                    target=target.id,
+                    field="cc",
+                    message=f"this letter would go to {total} addresses; mail providers "
+                    f"refuse more than {MAX_RECIPIENTS} on one message",
+                )
+            ]
+        )
+    return Letter(
+        target=target,
+        sender=sender,
+        to=target.email,
+        to_name=target.name,
+        cc=cc,
+        bcc=blind,
+        reply_to=reply_to,
+        rendered=rendered,
+    )
 
 
 def as_test(letter: Letter) -> Letter:
     """The same letter addressed to its sender only, for ``send --test``."""
     return replace(
-        letter, to=letter.sender.email, to_name=letter.sender.name, cc=(), bcc=(),
+        letter,
+        to=letter.sender.email,
+        to_name=letter.sender.name,
+        cc=(),
+        bcc=(),
         rendered=replace(letter.rendered, subject=f"[TEST] {letter.rendered.subject}"),
     )
 
@@ -150,8 +179,10 @@ def build_message(*, letter: Letter, message_id: str, date: datetime | None = No
         return msg
     msg["Content-Type"] = "multipart/alternative"
     msg.set_boundary(_boundary(letter.rendered.text))
-    for text, subtype in ((letter.rendered.text, "plain"),
-                          (render_html(letter.rendered.text), "html")):
+    for text, subtype in (
+        (letter.rendered.text, "plain"),
+        (render_html(letter.rendered.text), "html"),
+    ):
         part = Message()
         _set_text(part, text, subtype)
         del part["MIME-Version"]

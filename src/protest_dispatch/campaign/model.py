@@ -144,9 +144,7 @@ def country_code(value: Any) -> str:
     if isinstance(value, str) and value.strip().upper() == "UK":
         raise ValueError("'UK' is not an ISO 3166-1 code: the United Kingdom is GB")
     if not isinstance(value, str) or not is_country_code(value.strip().upper()):
-        raise ValueError(
-            "must be a two-letter ISO 3166-1 country code such as GB, DE or KZ"
-        )
+        raise ValueError("must be a two-letter ISO 3166-1 country code such as GB, DE or KZ")
     return value.strip().upper()
 
 
@@ -154,7 +152,7 @@ def phone_number(value: Any) -> str:
     if isinstance(value, int):
         value = str(value)
     if not isinstance(value, str) or not _PHONE.fullmatch(value.strip()):
-        raise ValueError("must be a phone number like \"+7 7172 747570\" (write it in quotes)")
+        raise ValueError('must be a phone number like "+7 7172 747570" (write it in quotes)')
     return value.strip()
 
 
@@ -218,8 +216,7 @@ class Target(Strict):
     @model_validator(mode="after")
     def _reachable(self) -> Target:
         if self.email is None and self.phone is None:
-            raise FieldError("needs an email address or a phone number (or both)",
-                             field="email")
+            raise FieldError("needs an email address or a phone number (or both)", field="email")
         if self.email is not None and self.template is None:
             raise FieldError(
                 "has an email address, so it needs a 'template' (a letter in letters/)",

@@ -285,8 +285,15 @@ class LetterRenderer:
     """Renders every target's subject and letter for one sender."""
 
     def __init__(
-        self, *, letters_dir: Path, campaign_file: Path, campaign: dict[str, Any],
-        subject: str, sender: Sender, lang: str | None, today: date,
+        self,
+        *,
+        letters_dir: Path,
+        campaign_file: Path,
+        campaign: dict[str, Any],
+        subject: str,
+        sender: Sender,
+        lang: str | None,
+        today: date,
     ) -> None:
         self.letters_dir = letters_dir
         self.campaign_file = campaign_file
@@ -321,7 +328,9 @@ class LetterRenderer:
             context = self._context(target, line=line)
             text = self._render(name, context, target=target, line=line)
         return RenderedLetter(
-            template=name, subject=context["campaign"]["subject"], text=text,
+            template=name,
+            subject=context["campaign"]["subject"],
+            text=text,
             markdown=name.endswith(".md.j2"),
         )
 
@@ -343,8 +352,10 @@ class LetterRenderer:
         source = target.subject or self.subject
         base = {"target": values, "sender": self.sender, "today": self.today}
         subject = self._render_string(
-            source, {**base, "campaign": {**self.campaign, "subject": None}},
-            target=target, line=line,
+            source,
+            {**base, "campaign": {**self.campaign, "subject": None}},
+            target=target,
+            line=line,
         )
         return {**base, "campaign": {**self.campaign, "subject": subject}}
 
@@ -356,8 +367,9 @@ class LetterRenderer:
                 self._subjects[source] = self.env.from_string(source)
             subject = self._subjects[source].render(context).strip()
             if len(subject) > MAX_SUBJECT:
-                raise _Limit(f"the subject is {len(subject)} characters long; "
-                             f"keep it under {MAX_SUBJECT}")
+                raise _Limit(
+                    f"the subject is {len(subject)} characters long; keep it under {MAX_SUBJECT}"
+                )
             if not subject:
                 raise _Limit("the subject is empty")
             try:
@@ -376,16 +388,20 @@ class LetterRenderer:
             for chunk in template.generate(context):
                 size += len(chunk)
                 if size > MAX_LETTER_CHARS:
-                    raise _Limit(f"the letter grows beyond {MAX_LETTER_CHARS // 1024} KiB; "
-                                 "check the template's loops")
+                    raise _Limit(
+                        f"the letter grows beyond {MAX_LETTER_CHARS // 1024} KiB; "
+                        "check the template's loops"
+                    )
                 parts.append(chunk)
             text = "".join(parts)
             control = TERMINAL_CONTROL.search(text)
             if control:  # a preview would print it to the activist's terminal
                 where = text.count("\n", 0, control.start()) + 1
-                raise _Limit(f"the letter contains the control character "
-                             f"U+{ord(control.group()):04X} (on line {where} of the letter); "
-                             "terminal escape codes and the like are not allowed")
+                raise _Limit(
+                    f"the letter contains the control character "
+                    f"U+{ord(control.group()):04X} (on line {where} of the letter); "
+                    "terminal escape codes and the like are not allowed"
+                )
             return text
         raise AssertionError("unreachable")  # pragma: no cover - _problems always raises
 
@@ -396,15 +412,31 @@ class LetterRenderer:
         """Turn every way a template can fail into one located, plain-worded problem."""
         try:
             yield
-        except (_Limit, SecurityError, jinja2.TemplateError, _Timeout, ArithmeticError,
-                TypeError, ValueError, LookupError, AttributeError, RecursionError,
-                MemoryError) as exc:
+        except (
+            _Limit,
+            SecurityError,
+            jinja2.TemplateError,
+            _Timeout,
+            ArithmeticError,
+            TypeError,
+            ValueError,
+            LookupError,
+            AttributeError,
+            RecursionError,
+            MemoryError,
+        ) as exc:
             file, template_line = self._where(name, exc)
-            raise CampaignError([Problem(
-                file=file or self.campaign_file,
-                line=template_line or (line if file is None else None),
-                target=target.id, field=field, message=shown(_explain(exc, name)),
-            )]) from None
+            raise CampaignError(
+                [
+                    Problem(
+                        file=file or self.campaign_file,
+                        line=template_line or (line if file is None else None),
+                        target=target.id,
+                        field=field,
+                        message=shown(_explain(exc, name)),
+                    )
+                ]
+            ) from None
 
     def _where(self, name: str | None, exc: BaseException) -> tuple[Path | None, int | None]:
         if isinstance(exc, jinja2.TemplateSyntaxError) and exc.name:
@@ -436,8 +468,10 @@ def _explain(exc: BaseException, name: str | None) -> str:
     if isinstance(exc, jinja2.TemplateNotFound):
         return f"there is no letter '{exc.name}' in the letters/ folder"
     if isinstance(exc, jinja2.UndefinedError):
-        return f"{_plain_undefined(exc.message or '')}; check the spelling (letters can use " \
+        return (
+            f"{_plain_undefined(exc.message or '')}; check the spelling (letters can use "
             "target, sender, campaign and today, each with the fields the README lists)"
+        )
     if isinstance(exc, SecurityError):
         return f"the letter tried something letters may not do: {exc}"
     if isinstance(exc, jinja2.TemplateSyntaxError):
@@ -447,8 +481,10 @@ def _explain(exc: BaseException, name: str | None) -> str:
     if isinstance(exc, RecursionError):
         return "the template calls itself without end"
     if isinstance(exc, MemoryError):
-        return (f"rendering needs more than {MAX_RENDER_MEMORY // 2**20} MiB of memory; "
-                "check the template's loops")
+        return (
+            f"rendering needs more than {MAX_RENDER_MEMORY // 2**20} MiB of memory; "
+            "check the template's loops"
+        )
     if isinstance(exc, _Limit):
         return str(exc)
     return f"the template failed: {exc}"

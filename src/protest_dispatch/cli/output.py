@@ -45,6 +45,7 @@ def __getattr__(name: str) -> Console:
         return _console(name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
+
 STATUS_STYLES = {
     "sent": "green",
     "sending": "yellow",
@@ -97,8 +98,11 @@ def error(exc: ProtestError) -> None:
 
 
 def table(
-    title: str | None, columns: Sequence[str], rows: Iterable[Sequence[object]],
-    *, styles: Mapping[int, Mapping[str, str]] | None = None,
+    title: str | None,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[object]],
+    *,
+    styles: Mapping[int, Mapping[str, str]] | None = None,
 ) -> Table:
     """A table of untrusted cells; ``styles`` colours column i by its value."""
     from rich.table import Table

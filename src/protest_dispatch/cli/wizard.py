@@ -22,22 +22,41 @@ from protest_dispatch.settings.writer import Answers, Storage, format_from, stor
 DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
 _HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[?[0-9A-Fa-f:.]+\]?")
 _STORES: dict[str, Storage] = {
-    "1": "no", "n": "no", "no": "no",
-    "2": "command", "c": "command", "command": "command",
-    "3": "keyring", "k": "keyring", "keyring": "keyring",
+    "1": "no",
+    "n": "no",
+    "no": "no",
+    "2": "command",
+    "c": "command",
+    "command": "command",
+    "3": "keyring",
+    "k": "keyring",
+    "keyring": "keyring",
 }
 
 
-def _ask(text: str, check: Callable[[str], Any], *, default: str | None = None,
-         hide: bool = False, confirm: bool = False) -> Any:
+def _ask(
+    text: str,
+    check: Callable[[str], Any],
+    *,
+    default: str | None = None,
+    hide: bool = False,
+    confirm: bool = False,
+) -> Any:
     def proc(value: str) -> Any:
         try:
             return check(value.strip())
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
 
-    return typer.prompt(text, default=default, value_proc=proc, err=True, hide_input=hide,
-                        confirmation_prompt=confirm, show_default=bool(default))
+    return typer.prompt(
+        text,
+        default=default,
+        value_proc=proc,
+        err=True,
+        hide_input=hide,
+        confirmation_prompt=confirm,
+        show_default=bool(default),
+    )
 
 
 def _name(value: str) -> str:
@@ -67,8 +86,7 @@ def _provider(value: str) -> Provider:
         return PROVIDERS[int(value) - 1]
     found = by_key(value)
     if found is None:
-        raise ValueError(f"answer with a number from 1 to {len(PROVIDERS)} or a name such as "
-                         "gmail")
+        raise ValueError(f"answer with a number from 1 to {len(PROVIDERS)} or a name such as gmail")
     return found
 
 
@@ -122,8 +140,10 @@ def _store(value: str) -> Storage:
 
 def ask(*, config_path: Path) -> Answers:
     """Ask everything, in the order a newcomer can answer it."""
-    output.say(f"protest init: a few questions, then the settings are written to "
-               f"{config_path}. Nothing is written before the end (Ctrl-C stops).")
+    output.say(
+        f"protest init: a few questions, then the settings are written to "
+        f"{config_path}. Nothing is written before the end (Ctrl-C stops)."
+    )
     while True:
         name = _ask("Your name, as your letters are signed", _name)
         email = _ask("Your email address", _email)
@@ -134,14 +154,16 @@ def ask(*, config_path: Path) -> Answers:
             break
         except ConfigError as exc:
             output.warn(exc.message)
-    country = _ask("Your country as a two-letter code such as GB or DE (Enter to skip)",
-                   _country, default="")
+    country = _ask(
+        "Your country as a two-letter code such as GB or DE (Enter to skip)", _country, default=""
+    )
     output.say("Mail providers:")
     for number, item in enumerate(PROVIDERS, start=1):
         output.say(f"  {number}. {item.name}")
     guessed = guess(email)
     provider: Provider = _ask(
-        "Your mail provider (number or name)", _provider,
+        "Your mail provider (number or name)",
+        _provider,
         default=str(PROVIDERS.index(guessed) + 1) if guessed else None,
     )
     if provider.host is None:
@@ -153,48 +175,69 @@ def ask(*, config_path: Path) -> Answers:
     else:
         host, port, security = provider.host, provider.port or 587, provider.security or "starttls"
         per_hour, per_day = provider.limit_per_hour, provider.limit_per_day
-        output.say(f"{provider.name}: {host}, port {port}, {security}; at most {per_hour} "
-                   f"recipients an hour and {per_day} a day (change limit_per_hour and "
-                   "limit_per_day in the config file if yours are different).")
+        output.say(
+            f"{provider.name}: {host}, port {port}, {security}; at most {per_hour} "
+            f"recipients an hour and {per_day} a day (change limit_per_hour and "
+            "limit_per_day in the config file if yours are different)."
+        )
     ca_file = None
     if provider.host is None and security != "none":
-        ca_file = _ask("PEM file of a private certificate authority, for a self-hosted server "
-                       "(Enter for none)", _ca_file, default="")
+        ca_file = _ask(
+            "PEM file of a private certificate authority, for a self-hosted server "
+            "(Enter for none)",
+            _ca_file,
+            default="",
+        )
     if provider.needs_ca_file:
         output.say(PROTON_CA_HELP)
-        ca_file = _ask("Path of the exported cert.pem (Enter to add smtp_ca_file later)",
-                       _ca_file, default="")
+        ca_file = _ask(
+            "Path of the exported cert.pem (Enter to add smtp_ca_file later)", _ca_file, default=""
+        )
         if ca_file is None:
             output.warn("Until smtp_ca_file is set, sending stops with a certificate error.")
     username = _ask("SMTP username", _text, default=email)
     output.say(provider.login_help)
     store, command = _password(username=username, host=host)
-    copy_me = typer.confirm("Send yourself a copy of every letter (Bcc), as a receipt?",
-                            default=True, err=True)
+    copy_me = typer.confirm(
+        "Send yourself a copy of every letter (Bcc), as a receipt?", default=True, err=True
+    )
     return Answers(
-        name=name, email=email, country=country, provider=provider, host=host, port=port,
-        security=security, username=username, storage=store,
-        password_command=command, ca_file=ca_file, limit_per_hour=per_hour,
-        limit_per_day=per_day, copy_me=copy_me,
+        name=name,
+        email=email,
+        country=country,
+        provider=provider,
+        host=host,
+        port=port,
+        security=security,
+        username=username,
+        storage=store,
+        password_command=command,
+        ca_file=ca_file,
+        limit_per_hour=per_hour,
+        limit_per_day=per_day,
+        copy_me=copy_me,
     )
 
 
 def _password(*, username: str, host: str) -> tuple[Storage, str | None]:
-    output.say("Where should protest find your SMTP password?\n"
-               "  1. no: do not store it; give it when you send, in PROTEST_SMTP_PASSWORD\n"
-               "     or with PROTEST_SMTP_PASSWORD_COMMAND\n"
-               "  2. command: a command that prints it, e.g. 'pass show email/protest'\n"
-               "  3. keyring: in your system's keyring (not available to cron jobs on many\n"
-               "     systems: use a command there)")
+    output.say(
+        "Where should protest find your SMTP password?\n"
+        "  1. no: do not store it; give it when you send, in PROTEST_SMTP_PASSWORD\n"
+        "     or with PROTEST_SMTP_PASSWORD_COMMAND\n"
+        "  2. command: a command that prints it, e.g. 'pass show email/protest'\n"
+        "  3. keyring: in your system's keyring (not available to cron jobs on many\n"
+        "     systems: use a command there)"
+    )
     while True:
         store: Storage = _ask("Store the password", _store, default="no")
         if store == "no":
-            output.say("Before sending, run: export PROTEST_SMTP_PASSWORD_COMMAND='pass show "
-                       "email/protest' (or set PROTEST_SMTP_PASSWORD in that shell only).")
+            output.say(
+                "Before sending, run: export PROTEST_SMTP_PASSWORD_COMMAND='pass show "
+                "email/protest' (or set PROTEST_SMTP_PASSWORD in that shell only)."
+            )
             return store, None
         if store == "command":
-            return store, _ask("Password command (its first output line is the password)",
-                               _text)
+            return store, _ask("Password command (its first output line is the password)", _text)
         password = _ask("Password (not shown)", _text, hide=True, confirm=True)
         try:
             store_in_keyring(username=username, host=host, password=password)
@@ -207,5 +250,6 @@ def _password(*, username: str, host: str) -> tuple[Storage, str | None]:
 
 
 def confirm_replace(path: Path) -> bool:
-    return typer.confirm(f"A config file already exists at {path}. Replace it?",
-                         default=False, err=True)
+    return typer.confirm(
+        f"A config file already exists at {path}. Replace it?", default=False, err=True
+    )

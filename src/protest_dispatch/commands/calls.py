@@ -85,7 +85,11 @@ def is_reached(calls: Sequence[Call]) -> bool:
 
 
 def build(
-    *, session: Session, log: SendLog | None, all_phones: bool, now: datetime | None = None,
+    *,
+    session: Session,
+    log: SendLog | None,
+    all_phones: bool,
+    now: datetime | None = None,
 ) -> Sheet:
     moment = now or datetime.now(UTC)
     sender = None if session.placeholder else session.sender.email
@@ -98,16 +102,25 @@ def build(
         if is_reached(calls) and not all_phones:
             hidden += 1
             continue
-        rows.append(SheetRow(target=target, local=local_time(target, now=moment),
-                             script=session.composer.call_script(selected), calls=calls))
+        rows.append(
+            SheetRow(
+                target=target,
+                local=local_time(target, now=moment),
+                script=session.composer.call_script(selected),
+                calls=calls,
+            )
+        )
     return Sheet(campaign=session.campaign_id, rows=tuple(rows), hidden_reached=hidden)
 
 
 def unreached(session: Session, log: SendLog) -> list[Target]:
     """This sender's call targets nobody has logged as reached."""
     logged = latest_calls(log, campaign=session.campaign_id, sender=session.sender.email)
-    return [s.target for s in session.composer.audience.calls
-            if not is_reached(logged.get(s.target.id, []))]
+    return [
+        s.target
+        for s in session.composer.audience.calls
+        if not is_reached(logged.get(s.target.id, []))
+    ]
 
 
 def clean_note(note: str | None) -> str | None:
@@ -115,8 +128,7 @@ def clean_note(note: str | None) -> str | None:
         return None
     note = note.strip()
     if len(note) > MAX_CALL_NOTE:
-        raise InputError(f"The note is {len(note)} characters long; keep it under "
-                         f"{MAX_CALL_NOTE}.")
+        raise InputError(f"The note is {len(note)} characters long; keep it under {MAX_CALL_NOTE}.")
     return note
 
 
@@ -124,8 +136,9 @@ def require_sender(session: Session) -> None:
     """Calls are logged per sender, like letters: a placeholder cannot have made one."""
     if session.placeholder:
         raise ConfigError(
-            "No sender is configured, so the call cannot be recorded.", key="from",
-            hint='Run \'protest init\', or add --from "Your Name <you@example.org>" (or set '
+            "No sender is configured, so the call cannot be recorded.",
+            key="from",
+            hint="Run 'protest init', or add --from \"Your Name <you@example.org>\" (or set "
             "PROTEST_FROM).",
         )
 
@@ -136,11 +149,15 @@ def find_target(session: Session, target_id: str) -> Target:
     target = next((t for t in targets if t.id == target_id), None)
     phones = ", ".join(t.id for t in targets if t.phone) or "none"
     if target is None:
-        raise InputError(f"'{target_id}' is not a target of campaign {session.campaign_id}.",
-                         hint=f"Targets with a phone number: {phones}. See 'protest calls'.")
+        raise InputError(
+            f"'{target_id}' is not a target of campaign {session.campaign_id}.",
+            hint=f"Targets with a phone number: {phones}. See 'protest calls'.",
+        )
     if target.phone is None:
-        raise InputError(f"The target '{target_id}' has no phone number, so there is no call "
-                         "to record.", hint=f"Targets with a phone number: {phones}.")
+        raise InputError(
+            f"The target '{target_id}' has no phone number, so there is no call to record.",
+            hint=f"Targets with a phone number: {phones}.",
+        )
     return target
 
 
@@ -148,8 +165,9 @@ def find_target(session: Session, target_id: str) -> Target:
 
 
 def local_time(target: Target, *, now: datetime) -> LocalTime | None:
-    zone = target.timezone or (zone_for_country(target.country, now=now)
-                               if target.country else None)
+    zone = target.timezone or (
+        zone_for_country(target.country, now=now) if target.country else None
+    )
     if zone is None:
         return None
     try:
@@ -206,4 +224,3 @@ def _parse_zone_table(lines: Iterable[str]) -> dict[str, tuple[str, ...]]:
         for code in fields[0].split(","):
             zones.setdefault(code.strip().upper(), []).append(fields[2].strip())
     return {code: tuple(names) for code, names in zones.items()}
-

@@ -33,8 +33,7 @@ from protest_dispatch.settings.config import Config, smtp_settings
 
 Status = Literal["ok", "warn", "fail", "skip"]
 DOCTOR_TIMEOUT = 10.0
-NETWORK_STEPS = ("Server name (DNS)", "Connection", "Greeting, TLS and certificate",
-                 "Login (AUTH)")
+NETWORK_STEPS = ("Server name (DNS)", "Connection", "Greeting, TLS and certificate", "Login (AUTH)")
 _MISMATCHED = {("starttls", 465): "tls", ("tls", 587): "starttls", ("tls", 25): "starttls"}
 
 
@@ -81,8 +80,10 @@ def run(*, request: DoctorRequest) -> Report:
     try:
         config = Config.load(path=request.config_path)
     except ConfigError as exc:
-        report.checks += [_failed("Config file", exc),
-                          *_skipped(("Sender", "SMTP settings", "Send log", *NETWORK_STEPS))]
+        report.checks += [
+            _failed("Config file", exc),
+            *_skipped(("Sender", "SMTP settings", "Send log", *NETWORK_STEPS)),
+        ]
         return report
     report.checks.append(_config_file(config))
     sender_check, sender_domain, sender_email = _sender(config, request.from_)
@@ -100,13 +101,20 @@ def run(*, request: DoctorRequest) -> Report:
 def _config_file(config: Config) -> Check:
     path = config.path
     if not path.exists():
-        return Check("Config file", "warn",
-                     f"There is no config file at {path}; settings come only from options "
-                     "and PROTEST_* environment variables.",
-                     "Run 'protest init' to write one.")
+        return Check(
+            "Config file",
+            "warn",
+            f"There is no config file at {path}; settings come only from options "
+            "and PROTEST_* environment variables.",
+            "Run 'protest init' to write one.",
+        )
     if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        return Check("Config file", "warn", f"{path} is valid, but other users may read it.",
-                     f"Run: chmod 600 {path}")
+        return Check(
+            "Config file",
+            "warn",
+            f"{path} is valid, but other users may read it.",
+            f"Run: chmod 600 {path}",
+        )
     return Check("Config file", "ok", f"{path} is valid and only you can read it.")
 
 
@@ -116,13 +124,27 @@ def _sender(config: Config, from_: str | None) -> tuple[Check, str | None, str |
     except ConfigError as exc:
         return _failed("Sender", exc), None, None
     if sender is None:
-        return Check("Sender", "fail", "No sender is set: letters need your name and address.",
-                     "Run 'protest init', or set PROTEST_FROM=\"Your Name <you@example.org>\".",
-                     EXIT_INVALID), None, None
-    where = f", in {sender.country}" if sender.country else (
-        "; no country set, so targets meant for senders in one country are skipped")
-    return Check("Sender", "ok", f"{sender.name} <{sender.email}>{where}."), sender.domain, \
-        sender.email
+        return (
+            Check(
+                "Sender",
+                "fail",
+                "No sender is set: letters need your name and address.",
+                "Run 'protest init', or set PROTEST_FROM=\"Your Name <you@example.org>\".",
+                EXIT_INVALID,
+            ),
+            None,
+            None,
+        )
+    where = (
+        f", in {sender.country}"
+        if sender.country
+        else ("; no country set, so targets meant for senders in one country are skipped")
+    )
+    return (
+        Check("Sender", "ok", f"{sender.name} <{sender.email}>{where}."),
+        sender.domain,
+        sender.email,
+    )
 
 
 def _password_source(config: Config) -> str:
@@ -140,19 +162,27 @@ def _settings(
 ) -> tuple[Check, SmtpSettings | None]:
     try:
         settings = smtp_settings(
-            config, host=request.smtp_host, port=request.smtp_port,
-            security=request.smtp_security, ca_file=request.smtp_ca_file,
+            config,
+            host=request.smtp_host,
+            port=request.smtp_port,
+            security=request.smtp_security,
+            ca_file=request.smtp_ca_file,
             helo_name=helo_name or "localhost",
         )
         asyncio.run(check_plaintext_allowed(settings=settings))
     except ConfigError as exc:
         return _failed("SMTP settings", exc), None
-    login = (f"log in as {settings.username} (password from {_password_source(config)})"
-             if settings.username else "no login")
+    login = (
+        f"log in as {settings.username} (password from {_password_source(config)})"
+        if settings.username
+        else "no login"
+    )
     ca = f"; trusting the certificates in {settings.ca_file}" if settings.ca_file else ""
-    return Check("SMTP settings", "ok",
-                 f"{settings.host}, port {settings.port}, {settings.security}; {login}{ca}."), \
-        settings
+    return Check(
+        "SMTP settings",
+        "ok",
+        f"{settings.host}, port {settings.port}, {settings.security}; {login}{ca}.",
+    ), settings
 
 
 def _send_log(config: Config, log: Path | None, *, sender: str | None) -> Check:
@@ -176,8 +206,10 @@ def _usage(config: Config, sendlog: SendLog, *, sender: str | None) -> str:
     quota = Quota(log=sendlog, sender=sender, per_hour=per_hour, per_day=per_day)
     parts = [
         f"{quota.used_in(window)} of {limit} recipients {label}"
-        for limit, window, label in ((per_hour, HOUR, "in the last hour"),
-                                     (per_day, DAY, "in the last 24 hours"))
+        for limit, window, label in (
+            (per_hour, HOUR, "in the last hour"),
+            (per_day, DAY, "in the last 24 hours"),
+        )
         if limit
     ]
     return " Sending limits: " + ", ".join(parts) + "."
@@ -221,14 +253,23 @@ def _dns(host: str, timeout: float) -> Check:
     try:
         addresses = _resolve(host, timeout)
     except TimeoutError:
-        return Check(name, "fail", f"Looking up {host} took longer than {timeout:g} s.",
-                     "Check that you are online; the network's name service may be slow or "
-                     "blocked. Try again later.", EXIT_TEMPFAIL)
+        return Check(
+            name,
+            "fail",
+            f"Looking up {host} took longer than {timeout:g} s.",
+            "Check that you are online; the network's name service may be slow or "
+            "blocked. Try again later.",
+            EXIT_TEMPFAIL,
+        )
     except OSError as exc:
-        return Check(name, "fail", f"The name {host} could not be found "
-                     f"({exc.strerror or exc}).",
-                     "Check the spelling of smtp_host (config file or PROTEST_SMTP_HOST) "
-                     "and that you are online.", EXIT_TEMPFAIL)
+        return Check(
+            name,
+            "fail",
+            f"The name {host} could not be found ({exc.strerror or exc}).",
+            "Check the spelling of smtp_host (config file or PROTEST_SMTP_HOST) "
+            "and that you are online.",
+            EXIT_TEMPFAIL,
+        )
     shown = ", ".join(sorted(addresses)[:3]) + (" ..." if len(addresses) > 3 else "")
     return Check(name, "ok", f"{host} is {shown}.")
 
@@ -239,21 +280,32 @@ def _tcp(host: str, port: int, timeout: float) -> Check:
         with socket.create_connection((host.strip("[]"), port), timeout=timeout):
             pass
     except ConnectionRefusedError:
-        return Check(name, "fail", f"{host} refused a connection on port {port}: nothing is "
-                     "listening there.",
-                     "Check smtp_port (usually 587 with starttls, 465 with tls). For Proton "
-                     "Mail, start Proton Mail Bridge and use the SMTP port it shows.",
-                     EXIT_TEMPFAIL)
+        return Check(
+            name,
+            "fail",
+            f"{host} refused a connection on port {port}: nothing is listening there.",
+            "Check smtp_port (usually 587 with starttls, 465 with tls). For Proton "
+            "Mail, start Proton Mail Bridge and use the SMTP port it shows.",
+            EXIT_TEMPFAIL,
+        )
     except TimeoutError:
-        return Check(name, "fail", f"{host} did not answer on port {port} within "
-                     f"{timeout:g} s.",
-                     "A firewall or your network may block this mail port (many home and "
-                     "public networks do). Try another network, or the provider's other port "
-                     "(465 with tls, 587 with starttls).", EXIT_TEMPFAIL)
+        return Check(
+            name,
+            "fail",
+            f"{host} did not answer on port {port} within {timeout:g} s.",
+            "A firewall or your network may block this mail port (many home and "
+            "public networks do). Try another network, or the provider's other port "
+            "(465 with tls, 587 with starttls).",
+            EXIT_TEMPFAIL,
+        )
     except OSError as exc:
-        return Check(name, "fail", f"Cannot connect to {host} on port {port}: "
-                     f"{exc.strerror or exc}.", "Check that you are online, then try again.",
-                     EXIT_TEMPFAIL)
+        return Check(
+            name,
+            "fail",
+            f"Cannot connect to {host} on port {port}: {exc.strerror or exc}.",
+            "Check that you are online, then try again.",
+            EXIT_TEMPFAIL,
+        )
     return Check(name, "ok", f"{host} accepts connections on port {port}.")
 
 
@@ -276,28 +328,45 @@ def _handshake(settings: SmtpSettings) -> Check:
         hint = exc.hint
         better = _MISMATCHED.get((settings.security, settings.port))
         if better:
-            hint = (f"Port {settings.port} usually goes with smtp_security = \"{better}\", "
-                    f"not \"{settings.security}\".")
+            hint = (
+                f'Port {settings.port} usually goes with smtp_security = "{better}", '
+                f'not "{settings.security}".'
+            )
         return Check(name, "fail", exc.message, hint, exc.exit_code)
     if settings.security == "none":
-        return Check(name, "warn", "The server answered, without encryption (security "
-                     "none): letters and the password would cross the network readable.",
-                     "Use starttls or tls unless the server runs on this machine.")
+        return Check(
+            name,
+            "warn",
+            "The server answered, without encryption (security "
+            "none): letters and the password would cross the network readable.",
+            "Use starttls or tls unless the server runs on this machine.",
+        )
     how = "STARTTLS works" if settings.security == "starttls" else "TLS works"
-    trust = (f"through {settings.ca_file}" if settings.ca_file
-             else "by your system's certificate authorities")
-    return Check(name, "ok", f"{how}; the server's certificate for {settings.host} is "
-                 f"trusted {trust}.")
+    trust = (
+        f"through {settings.ca_file}"
+        if settings.ca_file
+        else "by your system's certificate authorities"
+    )
+    return Check(
+        name, "ok", f"{how}; the server's certificate for {settings.host} is trusted {trust}."
+    )
 
 
 def _login(settings: SmtpSettings) -> Check:
     name = NETWORK_STEPS[3]
     if settings.username is None:
-        return Check(name, "skip", "No username is set, so protest will not log in; most "
-                     "providers refuse mail without a login.")
+        return Check(
+            name,
+            "skip",
+            "No username is set, so protest will not log in; most "
+            "providers refuse mail without a login.",
+        )
     try:
         _open(settings)
     except ProtestError as exc:
         return _failed(name, exc)
-    return Check(name, "ok", f"The server accepted the username {settings.username} and its "
-                 "password. Nothing was sent.")
+    return Check(
+        name,
+        "ok",
+        f"The server accepted the username {settings.username} and its password. Nothing was sent.",
+    )

@@ -56,11 +56,19 @@ def make_plan(*, session: Session, log: SendLog, request: SendRequest) -> Plan:
     if not request.test:
         plan.recovered = log.recover(campaign=session.campaign_id)
     for selected in session.composer.audience.letters:
-        entry = None if request.test else log.get(
-            campaign=session.campaign_id, target=selected.target.id, sender=session.sender.email)
-        if entry is None or entry.status == "deferred" or (
-            entry.status == "failed" and request.retry_failed
-        ) or (entry.status == "uncertain" and request.retry_uncertain):
+        entry = (
+            None
+            if request.test
+            else log.get(
+                campaign=session.campaign_id, target=selected.target.id, sender=session.sender.email
+            )
+        )
+        if (
+            entry is None
+            or entry.status == "deferred"
+            or (entry.status == "failed" and request.retry_failed)
+            or (entry.status == "uncertain" and request.retry_uncertain)
+        ):
             plan.jobs.append(Job(selected=selected, previous=entry))
         elif entry.status == "sent":
             plan.already_sent.append(entry)
@@ -74,22 +82,26 @@ def make_plan(*, session: Session, log: SendLog, request: SendRequest) -> Plan:
 
 def run_send(*, session: Session, request: SendRequest) -> int:
     settings = smtp_settings(
-        session.config, host=request.smtp_host, port=request.smtp_port,
-        security=request.smtp_security, ca_file=request.smtp_ca_file,
+        session.config,
+        host=request.smtp_host,
+        port=request.smtp_port,
+        security=request.smtp_security,
+        ca_file=request.smtp_ca_file,
         helo_name=session.sender.domain,
     )
     asyncio.run(check_plaintext_allowed(settings=settings))
     session.composer.check_all()
-    with SendLog.open(path=log_path(log=request.log, config=session.config)) as log, \
-            log.lock(campaign=session.campaign_id):
+    with (
+        SendLog.open(path=log_path(log=request.log, config=session.config)) as log,
+        log.lock(campaign=session.campaign_id),
+    ):
         plan = make_plan(session=session, log=log, request=request)
         if not request.json:
             views.send_plan(session, plan=plan, settings=settings, request=request)
         if plan.jobs and not _confirmed(plan=plan, request=request):
             views.cancelled()
             return EXIT_OK
-        summary = _deliver(session=session, log=log, settings=settings, plan=plan,
-                           request=request)
+        summary = _deliver(session=session, log=log, settings=settings, plan=plan, request=request)
     views.send_summary(session, plan=plan, summary=summary, request=request)
     return summary.exit_code
 
@@ -111,15 +123,25 @@ def _deliver(
 ) -> Summary:
     per_hour = session.config.get("limit_per_hour")
     per_day = session.config.get("limit_per_day")
-    budget = Quota(log=log, sender=session.sender.email, per_hour=per_hour,
-                   per_day=per_day) if per_hour or per_day else None
+    budget = (
+        Quota(log=log, sender=session.sender.email, per_hour=per_hour, per_day=per_day)
+        if per_hour or per_day
+        else None
+    )
     progress = views.SendProgress(total=len(plan.jobs), request=request)
     dispatcher = Dispatcher(
-        composer=session.composer, log=log, settings=settings,
+        composer=session.composer,
+        log=log,
+        settings=settings,
         campaign_id=session.campaign_id,
-        options=SendOptions(concurrency=request.concurrency, rate=request.rate,
-                            attempts=request.attempts, test=request.test),
-        on_result=progress.update, budget=budget,
+        options=SendOptions(
+            concurrency=request.concurrency,
+            rate=request.rate,
+            attempts=request.attempts,
+            test=request.test,
+        ),
+        on_result=progress.update,
+        budget=budget,
     )
     with progress:
         try:

@@ -31,9 +31,16 @@ class Session:
 
 
 def prepare(
-    *, targets: Path, config_path: Path | None, from_: str | None, country: str | None,
-    lang: str | None, only: Sequence[str] = (), note: str | None = None,
-    copy_me: bool | None = None, dry_run: bool,
+    *,
+    targets: Path,
+    config_path: Path | None,
+    from_: str | None,
+    country: str | None,
+    lang: str | None,
+    only: Sequence[str] = (),
+    note: str | None = None,
+    copy_me: bool | None = None,
+    dry_run: bool,
 ) -> Session:
     config = Config.load(path=config_path)
     sender = config.sender(from_option=from_, country_option=country, note=note)
@@ -41,22 +48,28 @@ def prepare(
     if sender is None:
         if not dry_run:
             raise ConfigError(
-                "No sender is configured, so nothing can be sent.", key="from",
-                hint='Run \'protest init\', or set --from "Your Name <you@example.org>" '
+                "No sender is configured, so nothing can be sent.",
+                key="from",
+                hint="Run 'protest init', or set --from \"Your Name <you@example.org>\" "
                 "(or PROTEST_FROM) and --country.",
             )
         sender = config.sender(
             from_option=f"{PLACEHOLDER_SENDER.name} <{PLACEHOLDER_SENDER.email}>",
-            country_option=country, note=note,
+            country_option=country,
+            note=note,
         )
         assert sender is not None, "a --from was given"
     loaded = load_campaign(path=targets)
     composer = Composer(
-        loaded=loaded, sender=sender, lang=_lang(config.get("lang", lang)), only=only,
+        loaded=loaded,
+        sender=sender,
+        lang=_lang(config.get("lang", lang)),
+        only=only,
         copy_me=bool(config.get("copy_me", copy_me)),
     )
-    return Session(config=config, loaded=loaded, sender=sender, placeholder=placeholder,
-                   composer=composer)
+    return Session(
+        config=config, loaded=loaded, sender=sender, placeholder=placeholder, composer=composer
+    )
 
 
 def _lang(value: str | None) -> str | None:
@@ -81,8 +94,9 @@ def read_note(*, note: str | None, note_file: Path | None) -> str | None:
         return None
     note = note.strip()
     if len(note) > MAX_NOTE_CHARS:
-        raise InputError(f"The note is {len(note)} characters long; keep it under "
-                         f"{MAX_NOTE_CHARS}.")
+        raise InputError(
+            f"The note is {len(note)} characters long; keep it under {MAX_NOTE_CHARS}."
+        )
     return note or None
 
 

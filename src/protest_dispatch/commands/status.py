@@ -51,8 +51,13 @@ class StatusReport:
 
 
 def gather(
-    *, config_path: Path | None, targets: Path | None, campaign: str | None, from_: str | None,
-    country: str | None, log: Path | None,
+    *,
+    config_path: Path | None,
+    targets: Path | None,
+    campaign: str | None,
+    from_: str | None,
+    country: str | None,
+    log: Path | None,
 ) -> StatusReport:
     """Read the settings, the campaign file if there is one here, and the send log."""
     config = Config.load(path=config_path)
@@ -61,14 +66,24 @@ def gather(
         targets = DEFAULT_CAMPAIGN_FILE
     loaded = load_campaign(path=targets) if targets is not None else None
     with existing_log(log=log, config=config) as (_, sendlog):
-        return build(log=sendlog, config=config, campaign=campaign, loaded=loaded,
-                     sender=sender.email if sender else None,
-                     country=sender.country if sender else None)
+        return build(
+            log=sendlog,
+            config=config,
+            campaign=campaign,
+            loaded=loaded,
+            sender=sender.email if sender else None,
+            country=sender.country if sender else None,
+        )
 
 
 def build(
-    *, log: SendLog | None, config: Config, campaign: str | None, loaded: LoadedCampaign | None,
-    sender: str | None, country: str | None,
+    *,
+    log: SendLog | None,
+    config: Config,
+    campaign: str | None,
+    loaded: LoadedCampaign | None,
+    sender: str | None,
+    country: str | None,
 ) -> StatusReport:
     """One status per campaign in the log (or just ``campaign``), the file's campaign first."""
     report = StatusReport(sender=sender)
@@ -82,8 +97,9 @@ def build(
         mine = tuple(e for e in entries if e.campaign == name)
         made = tuple(c for c in calls if c.campaign == name)
         if loaded is not None and name == file_id:
-            report.campaigns.append(_with_file(loaded, entries=mine, calls=made,
-                                               sender=sender, country=country))
+            report.campaigns.append(
+                _with_file(loaded, entries=mine, calls=made, sender=sender, country=country)
+            )
         else:
             report.campaigns.append(CampaignStatus(campaign=name, entries=mine, calls=made))
     report.quota_free_at = _quota_free_at(log=log, config=config, sender=sender)
@@ -91,24 +107,27 @@ def build(
 
 
 def _with_file(
-    loaded: LoadedCampaign, *, entries: tuple[Entry, ...],
-    calls: tuple[Call, ...], sender: str | None, country: str | None,
+    loaded: LoadedCampaign,
+    *,
+    entries: tuple[Entry, ...],
+    calls: tuple[Call, ...],
+    sender: str | None,
+    country: str | None,
 ) -> CampaignStatus:
     campaign_id = loaded.campaign.campaign.id
     audience = select(campaign=loaded.campaign, country=country)
     attempted = {e.target for e in entries}
     reached = {target for target, made in by_target(calls).items() if is_reached(made)}
     return CampaignStatus(
-        campaign=campaign_id, entries=entries, calls=calls,
-        not_yet_sent=tuple(s.target for s in audience.letters
-                           if s.target.id not in attempted),
+        campaign=campaign_id,
+        entries=entries,
+        calls=calls,
+        not_yet_sent=tuple(s.target for s in audience.letters if s.target.id not in attempted),
         to_call=tuple(s.target for s in audience.calls if s.target.id not in reached),
     )
 
 
-def _quota_free_at(
-    *, log: SendLog | None, config: Config, sender: str | None
-) -> datetime | None:
+def _quota_free_at(*, log: SendLog | None, config: Config, sender: str | None) -> datetime | None:
     per_hour, per_day = config.get("limit_per_hour"), config.get("limit_per_day")
     if log is None or sender is None or not (per_hour or per_day):
         return None

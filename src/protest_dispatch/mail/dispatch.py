@@ -113,8 +113,14 @@ class SendOptions:
 
 class Dispatcher:
     def __init__(
-        self, *, composer: Composer, log: SendLog, settings: SmtpSettings, campaign_id: str,
-        options: SendOptions, on_result: Callable[[Result], None] = lambda _: None,
+        self,
+        *,
+        composer: Composer,
+        log: SendLog,
+        settings: SmtpSettings,
+        campaign_id: str,
+        options: SendOptions,
+        on_result: Callable[[Result], None] = lambda _: None,
         budget: Budget | None = None,
     ) -> None:
         self.composer = composer
@@ -222,8 +228,13 @@ class Dispatcher:
             self.log.add_usage(sender=self.sender.email, recipients=len(recipients))
         else:
             attempts = self.log.begin(
-                campaign=self.campaign_id, target=letter.target.id, sender=self.sender.email,
-                to=letter.to, cc=letter.cc, message_id=message_id, recipients=len(recipients),
+                campaign=self.campaign_id,
+                target=letter.target.id,
+                sender=self.sender.email,
+                to=letter.to,
+                cc=letter.cc,
+                message_id=message_id,
+                recipients=len(recipients),
             ).attempts
         try:
             delivery = await connection.deliver(
@@ -233,19 +244,30 @@ class Dispatcher:
             why = "the run was interrupted while this letter was being sent; the server may have it"
             if not test:
                 self.log.finish(
-                    campaign=self.campaign_id, target=letter.target.id, sender=self.sender.email,
-                    status="uncertain", error=why,
+                    campaign=self.campaign_id,
+                    target=letter.target.id,
+                    sender=self.sender.email,
+                    status="uncertain",
+                    error=why,
                 )
             # reported too, so an interrupted run still accounts for this letter
-            result = Result(target=letter.target.id, to=letter.to, status="uncertain",
-                            code=None, message=f"Delivery is uncertain: {why}.")
+            result = Result(
+                target=letter.target.id,
+                to=letter.to,
+                status="uncertain",
+                code=None,
+                message=f"Delivery is uncertain: {why}.",
+            )
             self.summary.results.append(result)
             self.on_result(result)
             raise
         if not test:
             self.log.finish(
-                campaign=self.campaign_id, target=letter.target.id, sender=self.sender.email,
-                status=delivery.outcome, smtp_code=delivery.code,
+                campaign=self.campaign_id,
+                target=letter.target.id,
+                sender=self.sender.email,
+                status=delivery.outcome,
+                smtp_code=delivery.code,
                 error=None if delivery.outcome == "sent" else delivery.message,
                 refused=delivery.refused,
             )
@@ -253,9 +275,13 @@ class Dispatcher:
 
     def _report(self, letter: Letter, delivery: Delivery, attempts: int) -> None:
         result = Result(
-            target=letter.target.id, to=letter.to,
-            status=delivery.outcome, code=delivery.code, message=delivery.message,
-            refused=delivery.refused, attempts=attempts,
+            target=letter.target.id,
+            to=letter.to,
+            status=delivery.outcome,
+            code=delivery.code,
+            message=delivery.message,
+            refused=delivery.refused,
+            attempts=attempts,
         )
         self.summary.results.append(result)
         self.on_result(result)

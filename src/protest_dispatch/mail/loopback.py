@@ -39,8 +39,6 @@ async def resolve_loopback_only(host: str, *, timeout: float = 2.0) -> bool:
     return bool(parsed) and all(ip is not None and _is_loopback(ip) for ip in parsed)
 
 
-
-
 def _parse_ip(text: str) -> IpAddress | None:
     try:
         return ipaddress.ip_address(text.split("%", 1)[0])

@@ -18,7 +18,12 @@ DAY = timedelta(days=1)
 
 class Quota:
     def __init__(
-        self, *, log: SendLog, sender: str, per_hour: int | None, per_day: int | None,
+        self,
+        *,
+        log: SendLog,
+        sender: str,
+        per_hour: int | None,
+        per_day: int | None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.per_hour = per_hour

@@ -122,7 +122,9 @@ def wrap_error(exc: sqlite3.Error, *, path: Path, action: str) -> SendLogError:
             hint=damaged_hint(path),
         )
     if primary in (
-        sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM,
+        sqlite3.SQLITE_READONLY,
+        sqlite3.SQLITE_CANTOPEN,
+        sqlite3.SQLITE_PERM,
         sqlite3.SQLITE_AUTH,
     ):
         return SendLogError(
@@ -151,8 +153,7 @@ def make_folder(folder: Path, *, path: Path) -> None:
         make_private_folder(folder)
     except OSError as exc:
         raise SendLogError(
-            f"Cannot create the folder {folder} for the send log {path}: "
-            f"{exc.strerror or exc}.",
+            f"Cannot create the folder {folder} for the send log {path}: {exc.strerror or exc}.",
             path=path,
             hint="Check the send log path (--log, PROTEST_LOG or the config file); every part "
             "of it before the file name must be a folder you can write.",

@@ -329,7 +329,10 @@ class SendLog:
             return self._get(conn, campaign, target, sender)
 
     def entries(
-        self, *, campaign: str | None = None, status: Status | None = None,
+        self,
+        *,
+        campaign: str | None = None,
+        status: Status | None = None,
         sender: str | None = None,
     ) -> list[Entry]:
         """Letters matching every filter given, ordered by campaign, target, sender."""
@@ -345,8 +348,15 @@ class SendLog:
             return [self._entry(row) for row in rows]
 
     def begin(
-        self, *, campaign: str, target: str, sender: str, to: str, cc: Sequence[str],
-        message_id: str, recipients: int,
+        self,
+        *,
+        campaign: str,
+        target: str,
+        sender: str,
+        to: str,
+        cc: Sequence[str],
+        message_id: str,
+        recipients: int,
     ) -> Entry:
         """Commit "about to send" before the letter leaves, with its quota usage.
 
@@ -386,8 +396,15 @@ class SendLog:
         return entry
 
     def finish(
-        self, *, campaign: str, target: str, sender: str, status: Status,
-        smtp_code: int | None = None, error: str | None = None, refused: Sequence[str] = (),
+        self,
+        *,
+        campaign: str,
+        target: str,
+        sender: str,
+        status: Status,
+        smtp_code: int | None = None,
+        error: str | None = None,
+        refused: Sequence[str] = (),
         next_attempt_at: str | None = None,
     ) -> Entry:
         """Commit what the server said about a letter that ``begin`` recorded."""
@@ -401,8 +418,17 @@ class SendLog:
                 "UPDATE letters SET status = ?, smtp_code = ?, error = ?, refused = ?,"
                 " next_attempt_at = ?, updated_at = ?"
                 " WHERE campaign = ? AND target = ? AND sender = ?",
-                (status, smtp_code, error, json.dumps(list(refused)), retry_at, utc_now(),
-                 campaign, target, sender),
+                (
+                    status,
+                    smtp_code,
+                    error,
+                    json.dumps(list(refused)),
+                    retry_at,
+                    utc_now(),
+                    campaign,
+                    target,
+                    sender,
+                ),
             )
             if cursor.rowcount != 1:
                 raise SendLogError(
@@ -438,7 +464,13 @@ class SendLog:
             return [(str(at), int(count)) for at, count in rows]
 
     def record_call(
-        self, *, campaign: str, target: str, sender: str, outcome: str, note: str | None,
+        self,
+        *,
+        campaign: str,
+        target: str,
+        sender: str,
+        outcome: str,
+        note: str | None,
     ) -> Call:
         checked = _as_outcome(outcome)
         if checked is None:
@@ -446,8 +478,14 @@ class SendLog:
                 f"Unknown call outcome '{outcome}'.",
                 hint=f"Use one of: {', '.join(CALL_OUTCOMES)}.",
             )
-        call = Call(campaign=campaign, target=target, sender=sender, outcome=checked,
-                    note=note, at=utc_now())
+        call = Call(
+            campaign=campaign,
+            target=target,
+            sender=sender,
+            outcome=checked,
+            note=note,
+            at=utc_now(),
+        )
         with self._write("record a call") as conn:
             conn.execute(
                 "INSERT INTO calls (campaign, target, sender, outcome, note, at)"
@@ -457,7 +495,10 @@ class SendLog:
         return call
 
     def calls(
-        self, *, campaign: str | None = None, target: str | None = None,
+        self,
+        *,
+        campaign: str | None = None,
+        target: str | None = None,
         sender: str | None = None,
     ) -> list[Call]:
         """Logged calls matching every filter given, oldest first."""
@@ -474,9 +515,16 @@ class SendLog:
                     checked = _as_outcome(outcome)
                     if checked is None:
                         raise ValueError(f"unknown call outcome {outcome!r}")
-                    calls.append(Call(campaign=str(campaign_), target=str(target_),
-                                      sender=str(sender_), outcome=checked,
-                                      note=_opt_str(note), at=str(at)))
+                    calls.append(
+                        Call(
+                            campaign=str(campaign_),
+                            target=str(target_),
+                            sender=str(sender_),
+                            outcome=checked,
+                            note=_opt_str(note),
+                            at=str(at),
+                        )
+                    )
             except ValueError as exc:
                 raise self._damaged_row(exc) from exc
             return calls
@@ -509,7 +557,11 @@ class SendLog:
         return self._conn
 
     def _get(
-        self, conn: sqlite3.Connection, campaign: str, target: str, sender: str,
+        self,
+        conn: sqlite3.Connection,
+        campaign: str,
+        target: str,
+        sender: str,
     ) -> Entry | None:
         row = conn.execute(
             f"SELECT {_LETTER_COLUMNS} FROM letters"  # noqa: S608 - fixed column names; values are bound
@@ -522,11 +574,19 @@ class SendLog:
         try:
             attempts = _opt_int(row[6])
             return Entry(
-                campaign=str(row[0]), target=str(row[1]), sender=str(row[2]), to=str(row[3]),
-                cc=_json_list(row[4]), status=_as_status(row[5]),
-                attempts=0 if attempts is None else attempts, smtp_code=_opt_int(row[7]),
-                error=_opt_str(row[8]), message_id=_opt_str(row[9]), updated_at=str(row[10]),
-                refused=_json_list(row[11]), next_attempt_at=_opt_str(row[12]),
+                campaign=str(row[0]),
+                target=str(row[1]),
+                sender=str(row[2]),
+                to=str(row[3]),
+                cc=_json_list(row[4]),
+                status=_as_status(row[5]),
+                attempts=0 if attempts is None else attempts,
+                smtp_code=_opt_int(row[7]),
+                error=_opt_str(row[8]),
+                message_id=_opt_str(row[9]),
+                updated_at=str(row[10]),
+                refused=_json_list(row[11]),
+                next_attempt_at=_opt_str(row[12]),
             )
         except ValueError as exc:
             raise self._damaged_row(exc) from exc
@@ -548,5 +608,3 @@ def _filters(**columns: str | None) -> tuple[str, list[str]]:
         " WHERE " + " AND ".join(f"{name} = ?" for name, _ in given),
         [value for _, value in given],
     )
-
-

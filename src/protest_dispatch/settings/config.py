@@ -71,13 +71,17 @@ class Config:
     @classmethod
     def load(cls, *, path: Path | None = None, env: dict[str, str] | None = None) -> Config:
         environ = dict(os.environ if env is None else env)
-        explicit = path or (Path(environ["PROTEST_CONFIG"]) if environ.get("PROTEST_CONFIG")
-                            else None)
+        explicit = path or (
+            Path(environ["PROTEST_CONFIG"]) if environ.get("PROTEST_CONFIG") else None
+        )
         chosen = explicit or default_config_path()
         if not chosen.exists():
             if explicit is not None:
-                raise ConfigError(f"There is no config file at {chosen}.", file=chosen,
-                                  hint="Check the path, or run 'protest init' to write one.")
+                raise ConfigError(
+                    f"There is no config file at {chosen}.",
+                    file=chosen,
+                    hint="Check the path, or run 'protest init' to write one.",
+                )
             return cls(path=chosen, env=environ)
         return cls(path=chosen, file_values=_read(chosen), env=environ)
 
@@ -96,7 +100,10 @@ class Config:
         return f"'{key}' in {self.path}"
 
     def sender(
-        self, *, from_option: str | None = None, country_option: str | None = None,
+        self,
+        *,
+        from_option: str | None = None,
+        country_option: str | None = None,
         note: str | None = None,
     ) -> Sender | None:
         """The configured sender, or None when nobody has said who they are."""
@@ -112,9 +119,11 @@ class Config:
                 f"{'.'.join(map(str, e['loc']))} {e['msg'].removeprefix('Value error, ')}"
                 for e in exc.errors(include_url=False)
             )
-            raise ConfigError(f"The sender is not valid: {details}.", key="from",
-                              hint="Set it like --from \"Your Name <you@example.org>\" "
-                              "and --country GB.") from None
+            raise ConfigError(
+                f"The sender is not valid: {details}.",
+                key="from",
+                hint='Set it like --from "Your Name <you@example.org>" and --country GB.',
+            ) from None
 
     def password(self, *, username: str, host: str) -> SecretStr | None:
         """Look the password up only when it is needed, from the safest place given."""
@@ -146,18 +155,23 @@ def parse_from(value: str, *, source: str) -> tuple[str, str]:
     if match is None:
         raise ConfigError(
             f"The sender from {source} is not of the form 'Name <address>': {value!r}.",
-            key="from", hint="Write it like \"Your Name <you@example.org>\".",
+            key="from",
+            hint='Write it like "Your Name <you@example.org>".',
         )
     try:
         address = email_address(match["address"])
     except ValueError as exc:
-        raise ConfigError(f"The sender's address from {source} {exc}.", key="from",
-                          hint="Write it like \"Your Name <you@example.org>\".") from None
+        raise ConfigError(
+            f"The sender's address from {source} {exc}.",
+            key="from",
+            hint='Write it like "Your Name <you@example.org>".',
+        ) from None
     name = (match["quoted"] if match["quoted"] is not None else match["name"]).strip()
     if not name:
         raise ConfigError(
-            f"The sender from {source} has no name; letters are signed with it.", key="from",
-            hint=f"Write it like \"Your Name <{address}>\".",
+            f"The sender from {source} has no name; letters are signed with it.",
+            key="from",
+            hint=f'Write it like "Your Name <{address}>".',
         )
     return name, address
 
@@ -166,8 +180,13 @@ def run_password_command(command: str) -> str:
     """Like msmtp's passwordeval: the command's first output line is the password."""
     try:
         done = subprocess.run(  # noqa: S602 - the user's own command, like msmtp passwordeval
-            command, shell=True, capture_output=True, text=True,
-            timeout=PASSWORD_COMMAND_SECONDS, stdin=subprocess.DEVNULL, check=False,
+            command,
+            shell=True,
+            capture_output=True,
+            text=True,
+            timeout=PASSWORD_COMMAND_SECONDS,
+            stdin=subprocess.DEVNULL,
+            check=False,
         )
     except subprocess.TimeoutExpired:
         raise ConfigError(
@@ -194,11 +213,13 @@ def _from_keyring(*, username: str, host: str) -> SecretStr:
     try:
         value = keyring.get_password(KEYRING_SERVICE, f"{username}@{host}")
     except KeyringError as exc:
-        raise ConfigError(f"The system keyring could not be read: {exc}",
-                          key="smtp_password_keyring") from None
+        raise ConfigError(
+            f"The system keyring could not be read: {exc}", key="smtp_password_keyring"
+        ) from None
     if value is None:
         raise ConfigError(
-            f"The keyring has no password for {username}@{host}.", key="smtp_password_keyring",
+            f"The keyring has no password for {username}@{host}.",
+            key="smtp_password_keyring",
             hint="Run 'protest init' again and choose to store the password in the keyring.",
         )
     return SecretStr(value)
@@ -208,8 +229,10 @@ def _check_private(path: Path) -> None:
     mode = path.stat().st_mode
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise ConfigError(
-            f"{path} holds a password but other users may read it.", file=path,
-            key="smtp_password", hint=f"Run: chmod 600 {path}",
+            f"{path} holds a password but other users may read it.",
+            file=path,
+            key="smtp_password",
+            hint=f"Run: chmod 600 {path}",
         )
 
 
@@ -223,7 +246,9 @@ def _read(path: Path) -> dict[str, Any]:
     for key, value in data.items():
         if key not in KEYS:
             raise ConfigError(
-                f"Unknown key '{key}' in the config file {path}.", file=path, key=key,
+                f"Unknown key '{key}' in the config file {path}.",
+                file=path,
+                key=key,
                 hint=f"Known keys: {', '.join(KEYS)}.",
             )
         expected = KEYS[key]
@@ -250,8 +275,13 @@ def _coerce(key: str, raw: str, *, source: str) -> Any:
 
 
 def smtp_settings(
-    config: Config, *, host: str | None, port: int | None, security: str | None,
-    ca_file: Path | None, helo_name: str,
+    config: Config,
+    *,
+    host: str | None,
+    port: int | None,
+    security: str | None,
+    ca_file: Path | None,
+    helo_name: str,
 ) -> SmtpSettings:
     """The SMTP settings for a run; the password is looked up only if a username is set."""
     from protest_dispatch.mail.smtp import DEFAULT_PORTS, SmtpSettings
@@ -259,15 +289,16 @@ def smtp_settings(
     chosen_host = config.get("smtp_host", host)
     if not chosen_host:
         raise ConfigError(
-            "No SMTP server is configured.", key="smtp_host",
+            "No SMTP server is configured.",
+            key="smtp_host",
             hint="Run 'protest init', or set --smtp-host (PROTEST_SMTP_HOST) and "
             "PROTEST_SMTP_USERNAME.",
         )
     chosen_security = str(config.get("smtp_security", security) or "starttls").lower()
     if chosen_security not in SECURITY_CHOICES:
         raise ConfigError(
-            f"The SMTP security {chosen_security!r} is not one of "
-            f"{', '.join(SECURITY_CHOICES)}.", key="smtp_security",
+            f"The SMTP security {chosen_security!r} is not one of {', '.join(SECURITY_CHOICES)}.",
+            key="smtp_security",
         )
     chosen_port = config.get("smtp_port", port) or DEFAULT_PORTS[chosen_security]  # type: ignore[index]  # checked above
     if not 0 < int(chosen_port) < 65536:
@@ -281,12 +312,17 @@ def smtp_settings(
         password = config.password(username=username, host=chosen_host)
         if password is None:
             raise ConfigError(
-                f"A username ({username}) is set but no password.", key="smtp_password",
+                f"A username ({username}) is set but no password.",
+                key="smtp_password",
                 hint="Set PROTEST_SMTP_PASSWORD or PROTEST_SMTP_PASSWORD_COMMAND, or run "
                 "'protest init' to store it.",
             )
     return SmtpSettings(
-        host=chosen_host, port=int(chosen_port), security=chosen_security,  # type: ignore[arg-type]  # checked above
-        helo_name=helo_name, username=username or None, password=password,
+        host=chosen_host,
+        port=int(chosen_port),
+        security=chosen_security,  # type: ignore[arg-type]  # checked above
+        helo_name=helo_name,
+        username=username or None,
+        password=password,
         ca_file=Path(ca).expanduser() if ca else None,
     )

@@ -32,19 +32,28 @@ class Provider:
 
 PROVIDERS: tuple[Provider, ...] = (
     Provider(
-        key="gmail", name="Gmail", host="smtp.gmail.com", port=587, security="starttls",
+        key="gmail",
+        name="Gmail",
+        host="smtp.gmail.com",
+        port=587,
+        security="starttls",
         # Google documents 500 recipients a day for personal accounts.
-        limit_per_hour=80, limit_per_day=400,
+        limit_per_hour=80,
+        limit_per_day=400,
         login_help="Gmail needs an app password; your normal password will not work. "
         "Turn on 2-Step Verification, then create one at "
         "https://myaccount.google.com/apppasswords",
         domains=("gmail.com", "googlemail.com"),
     ),
     Provider(
-        key="outlook", name="Outlook.com (Hotmail, Live)", host="smtp-mail.outlook.com",
-        port=587, security="starttls",
+        key="outlook",
+        name="Outlook.com (Hotmail, Live)",
+        host="smtp-mail.outlook.com",
+        port=587,
+        security="starttls",
         # Microsoft allows new personal accounts about 300 recipients a day.
-        limit_per_hour=50, limit_per_day=250,
+        limit_per_hour=50,
+        limit_per_day=250,
         login_help="Outlook.com needs an app password: turn on two-step verification at "
         "https://account.microsoft.com/security, then create one under 'App passwords' "
         "(https://account.live.com/proofs/AppPassword). If Microsoft refuses it, your "
@@ -52,10 +61,14 @@ PROVIDERS: tuple[Provider, ...] = (
         domains=("outlook.com", "hotmail.com", "live.com", "msn.com"),
     ),
     Provider(
-        key="proton", name="Proton Mail (through Proton Mail Bridge)", host="127.0.0.1",
-        port=1025, security="starttls",
+        key="proton",
+        name="Proton Mail (through Proton Mail Bridge)",
+        host="127.0.0.1",
+        port=1025,
+        security="starttls",
         # The free plan allows 150 messages a day; Bridge needs a paid plan, which allows more.
-        limit_per_hour=50, limit_per_day=150,
+        limit_per_hour=50,
+        limit_per_day=150,
         login_help="Proton Mail works through Proton Mail Bridge (paid plans), which must "
         "be running while you send. Use the username and the password that Bridge shows "
         "in its mailbox configuration, not your Proton account password. If Bridge shows "
@@ -64,29 +77,49 @@ PROVIDERS: tuple[Provider, ...] = (
         needs_ca_file=True,
     ),
     Provider(
-        key="fastmail", name="Fastmail", host="smtp.fastmail.com", port=465, security="tls",
-        limit_per_hour=80, limit_per_day=400,
+        key="fastmail",
+        name="Fastmail",
+        host="smtp.fastmail.com",
+        port=465,
+        security="tls",
+        limit_per_hour=80,
+        limit_per_day=400,
         login_help="Fastmail needs an app password: Settings > Privacy & Security > "
         "Manage app passwords and access > New app password (with access to mail/SMTP).",
         domains=("fastmail.com", "fastmail.fm"),
     ),
     Provider(
-        key="riseup", name="Riseup", host="mail.riseup.net", port=587, security="starttls",
-        limit_per_hour=30, limit_per_day=100,
+        key="riseup",
+        name="Riseup",
+        host="mail.riseup.net",
+        port=587,
+        security="starttls",
+        limit_per_hour=30,
+        limit_per_day=100,
         login_help="Riseup: create a separate mail password (a service password) at "
         "https://account.riseup.net, or use your account password.",
         domains=("riseup.net",),
     ),
     Provider(
-        key="posteo", name="Posteo", host="posteo.de", port=587, security="starttls",
-        limit_per_hour=50, limit_per_day=200,
+        key="posteo",
+        name="Posteo",
+        host="posteo.de",
+        port=587,
+        security="starttls",
+        limit_per_hour=50,
+        limit_per_day=200,
         login_help="Posteo has no app passwords: use your account password, and keep it "
         "in the system keyring or a password manager rather than in a file.",
         domains=("posteo.de", "posteo.net", "posteo.org", "posteo.eu"),
     ),
     Provider(
-        key="other", name="Other (enter the server yourself)", host=None, port=None,
-        security=None, limit_per_hour=None, limit_per_day=None,
+        key="other",
+        name="Other (enter the server yourself)",
+        host=None,
+        port=None,
+        security=None,
+        limit_per_hour=None,
+        limit_per_day=None,
         login_help="Your provider's help pages name its SMTP server and port, and say "
         "whether it wants an app password instead of your normal one.",
     ),

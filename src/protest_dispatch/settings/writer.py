@@ -60,14 +60,16 @@ def config_values(answers: Answers) -> dict[str, Value]:
     }
     if answers.country:
         values["country"] = answers.country
-    values.update({
-        "provider": answers.provider.key,
-        "smtp_host": answers.host,
-        "smtp_port": answers.port,
-        "smtp_security": answers.security,
-        "smtp_username": answers.username,
-        "copy_me": answers.copy_me,
-    })
+    values.update(
+        {
+            "provider": answers.provider.key,
+            "smtp_host": answers.host,
+            "smtp_port": answers.port,
+            "smtp_security": answers.security,
+            "smtp_username": answers.username,
+            "copy_me": answers.copy_me,
+        }
+    )
     if answers.ca_file:
         values["smtp_ca_file"] = answers.ca_file
     if answers.storage == "command" and answers.password_command:
@@ -98,8 +100,10 @@ def dump_toml(values: Mapping[str, Value], *, comment: str = "") -> str:
     lines += [f"{key} = {_toml_value(value)}" for key, value in values.items()]
     text = "\n".join(lines) + "\n"
     if tomllib.loads(text) != dict(values):
-        raise ConfigError("The config could not be written as TOML exactly as given.",
-                          hint="This is a bug in protest; please report it.")
+        raise ConfigError(
+            "The config could not be written as TOML exactly as given.",
+            hint="This is a bug in protest; please report it.",
+        )
     return text
 
 
@@ -121,8 +125,11 @@ def header(answers: Answers) -> str:
 def write_config(*, path: Path, text: str, replace: bool) -> Path:
     """Create the file 0600 (its folder 0700) in one step: a crash leaves the old one intact."""
     if path.exists() and not replace:
-        raise ConfigError(f"A config file already exists at {path}.", file=path,
-                          hint="Run 'protest init --force' to replace it.")
+        raise ConfigError(
+            f"A config file already exists at {path}.",
+            file=path,
+            hint="Run 'protest init --force' to replace it.",
+        )
     if path.is_dir():
         raise ConfigError(f"{path} is a folder, not a config file.", file=path)
     _private_folder(path.parent)
@@ -138,8 +145,11 @@ def write_config(*, path: Path, text: str, replace: bool) -> Path:
         os.replace(temporary, path)
     except OSError as exc:
         temporary.unlink(missing_ok=True)
-        raise ConfigError(f"Cannot write the config file {path}: {exc.strerror or exc}.",
-                          file=path, hint="Choose another place with --config.") from None
+        raise ConfigError(
+            f"Cannot write the config file {path}: {exc.strerror or exc}.",
+            file=path,
+            hint="Choose another place with --config.",
+        ) from None
     return path
 
 
@@ -147,8 +157,10 @@ def _private_folder(folder: Path) -> None:
     try:
         make_private_folder(folder)
     except OSError as exc:
-        raise ConfigError(f"Cannot create the folder {folder}: {exc.strerror or exc}.",
-                          hint="Choose another place with --config.") from None
+        raise ConfigError(
+            f"Cannot create the folder {folder}: {exc.strerror or exc}.",
+            hint="Choose another place with --config.",
+        ) from None
 
 
 def store_in_keyring(*, username: str, host: str, password: str) -> None:
@@ -162,6 +174,5 @@ def store_in_keyring(*, username: str, host: str, password: str) -> None:
         raise ConfigError(
             f"The system keyring could not store the password: {exc}",
             key="smtp_password_keyring",
-            hint="Choose a password command instead, or set PROTEST_SMTP_PASSWORD when you "
-            "send.",
+            hint="Choose a password command instead, or set PROTEST_SMTP_PASSWORD when you send.",
         ) from None

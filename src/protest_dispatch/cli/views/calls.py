@@ -14,8 +14,10 @@ if TYPE_CHECKING:
     from protest_dispatch.commands.status import CampaignStatus, StatusReport
     from protest_dispatch.sendlog.store import Call, Entry
 
-RECORD_HINT = ("Record each call: protest called <id> --outcome "
-               "reached|voicemail|no-answer|wrong-number [--note \"...\"]")
+RECORD_HINT = (
+    "Record each call: protest called <id> --outcome "
+    'reached|voicemail|no-answer|wrong-number [--note "..."]'
+)
 
 
 def _describe(call: Call) -> str:
@@ -33,19 +35,28 @@ def _local(row: SheetRow) -> str:
 
 def sheet(result: Sheet, *, placeholder: bool) -> None:
     if placeholder:
-        output.warn("No sender is configured, so the scripts say 'Your Name'. Set yours with "
-                    "'protest init' or --from.")
+        output.warn(
+            "No sender is configured, so the scripts say 'Your Name'. Set yours with "
+            "'protest init' or --from."
+        )
     if not result.rows:
-        done = (f" All {result.hidden_reached} have been reached; see them with --all."
-                if result.hidden_reached else "")
+        done = (
+            f" All {result.hidden_reached} have been reached; see them with --all."
+            if result.hidden_reached
+            else ""
+        )
         output.info(f"No calls to make for campaign {result.campaign}.{done}")
         return
     output.rule(f"Calls for campaign {result.campaign}: {result.to_make} to make")
     for row in result.rows:
         target = row.target
         who = target.name + (f", {target.role}" if target.role else "")
-        lines = [("Call", who), ("Id", target.id), ("Phone", target.phone or ""),
-                 ("Local time", _local(row))]
+        lines = [
+            ("Call", who),
+            ("Id", target.id),
+            ("Phone", target.phone or ""),
+            ("Local time", _local(row)),
+        ]
         if target.office_hours:
             lines.append(("Office hours", target.office_hours))
         if row.reached and row.last is not None:
@@ -56,8 +67,9 @@ def sheet(result: Sheet, *, placeholder: bool) -> None:
             lines.append(("Last call", "not called yet"))
         output.headers_and_body(lines, row.script)
     if result.hidden_reached:
-        output.say(f"{result.hidden_reached} target(s) already reached are not shown "
-                   "(--all shows them).")
+        output.say(
+            f"{result.hidden_reached} target(s) already reached are not shown (--all shows them)."
+        )
     output.say(RECORD_HINT)
 
 
@@ -65,8 +77,11 @@ def recorded(*, call: Call, target: Target, left: int) -> None:
     output.info(f"Recorded: {target.id} ({target.name}): {call.outcome} at {call.at}.")
     if call.outcome != "reached":
         output.say("The call stays on your call sheet until you reach someone.")
-    output.say(f"{left} call(s) left to make for campaign {call.campaign}."
-               if left else f"No calls left to make for campaign {call.campaign}.")
+    output.say(
+        f"{left} call(s) left to make for campaign {call.campaign}."
+        if left
+        else f"No calls left to make for campaign {call.campaign}."
+    )
 
 
 # -- status ---------------------------------------------------------------------------
@@ -87,8 +102,10 @@ ADVICE = {
 def status(report: StatusReport) -> None:
     if not report.campaigns:
         whose = f" for {report.sender}" if report.sender else ""
-        output.info(f"Nothing recorded yet{whose}. Preview with 'protest send --dry-run', then "
-                    "send with 'protest send'.")
+        output.info(
+            f"Nothing recorded yet{whose}. Preview with 'protest send --dry-run', then "
+            "send with 'protest send'."
+        )
         return
     for campaign in report.campaigns:
         _campaign(campaign, report=report)
@@ -97,8 +114,13 @@ def status(report: StatusReport) -> None:
 def _campaign(campaign: CampaignStatus, *, report: StatusReport) -> None:
     counts: list[tuple[str, object]] = [
         (label, len(campaign.with_status(status)))
-        for label, status in (("sent", "sent"), ("deferred", "deferred"), ("failed", "failed"),
-                              ("uncertain", "uncertain"), ("being sent", "sending"))
+        for label, status in (
+            ("sent", "sent"),
+            ("deferred", "deferred"),
+            ("failed", "failed"),
+            ("uncertain", "uncertain"),
+            ("being sent", "sending"),
+        )
     ]
     if campaign.not_yet_sent is not None:
         counts.append(("not sent yet", len(campaign.not_yet_sent)))
@@ -107,41 +129,67 @@ def _campaign(campaign: CampaignStatus, *, report: StatusReport) -> None:
     counts.append(("calls made", f"{len(campaign.calls)}" + (f" ({made})" if made else "")))
     if campaign.to_call is not None:
         counts.append(("calls to make", len(campaign.to_call)))
-    output.rule(f"Campaign {campaign.campaign}" + (f", sent as {report.sender}"
-                                                   if report.sender else ""))
-    output.show(output.table(None, ("", "count"),
-                             (row for row in counts if row[1] or row[0] in ("sent",))))
-    _entries(campaign.with_status("deferred"), "deferred", report.quota_free_at,
-             ("target", "to", "attempts", "next attempt", "last error"),
-             lambda e: (e.target, e.to, e.attempts, e.next_attempt_at or "next run",
-                        e.error or ""))
-    _entries(campaign.with_status("failed"), "failed", None,
-             ("target", "to", "smtp_code", "reason"),
-             lambda e: (e.target, e.to, e.smtp_code or "", e.error or ""))
-    _entries(campaign.with_status("uncertain"), "uncertain", None,
-             ("target", "to", "since", "what happened"),
-             lambda e: (e.target, e.to, e.updated_at, e.error or ""))
-    _entries(campaign.with_status("sending"), "sending", None, ("target", "to", "since"),
-             lambda e: (e.target, e.to, e.updated_at))
+    output.rule(
+        f"Campaign {campaign.campaign}" + (f", sent as {report.sender}" if report.sender else "")
+    )
+    output.show(
+        output.table(None, ("", "count"), (row for row in counts if row[1] or row[0] in ("sent",)))
+    )
+    _entries(
+        campaign.with_status("deferred"),
+        "deferred",
+        report.quota_free_at,
+        ("target", "to", "attempts", "next attempt", "last error"),
+        lambda e: (e.target, e.to, e.attempts, e.next_attempt_at or "next run", e.error or ""),
+    )
+    _entries(
+        campaign.with_status("failed"),
+        "failed",
+        None,
+        ("target", "to", "smtp_code", "reason"),
+        lambda e: (e.target, e.to, e.smtp_code or "", e.error or ""),
+    )
+    _entries(
+        campaign.with_status("uncertain"),
+        "uncertain",
+        None,
+        ("target", "to", "since", "what happened"),
+        lambda e: (e.target, e.to, e.updated_at, e.error or ""),
+    )
+    _entries(
+        campaign.with_status("sending"),
+        "sending",
+        None,
+        ("target", "to", "since"),
+        lambda e: (e.target, e.to, e.updated_at),
+    )
     if campaign.not_yet_sent:
-        output.say(f"{len(campaign.not_yet_sent)} letter(s) not sent yet: "
-                   f"{_ids(campaign.not_yet_sent)}. 'protest send' sends them.")
+        output.say(
+            f"{len(campaign.not_yet_sent)} letter(s) not sent yet: "
+            f"{_ids(campaign.not_yet_sent)}. 'protest send' sends them."
+        )
     if campaign.to_call:
-        output.say(f"Calls to make: {_ids(campaign.to_call)}. 'protest calls' shows the "
-                   "numbers and what to say.")
+        output.say(
+            f"Calls to make: {_ids(campaign.to_call)}. 'protest calls' shows the "
+            "numbers and what to say."
+        )
 
 
 def _ids(targets: tuple[Target, ...]) -> str:
     return ", ".join(t.id for t in targets)
 
 
-def _entries(entries: list[Entry], status: str, free_at: datetime | None,
-             columns: tuple[str, ...], row: Callable[[Entry], Sequence[object]]) -> None:
+def _entries(
+    entries: list[Entry],
+    status: str,
+    free_at: datetime | None,
+    columns: tuple[str, ...],
+    row: Callable[[Entry], Sequence[object]],
+) -> None:
     if not entries:
         return
     output.show(output.table(status.capitalize(), columns, (row(e) for e in entries)))
     advice = ADVICE[status]
     if free_at is not None:
-        advice += (f" Your provider's sending limit is reached until "
-                   f"{free_at:%Y-%m-%d %H:%M} UTC.")
+        advice += f" Your provider's sending limit is reached until {free_at:%Y-%m-%d %H:%M} UTC."
     output.say(advice, "dim")

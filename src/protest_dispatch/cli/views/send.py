@@ -31,7 +31,7 @@ def _notices(session: Session) -> None:
         output.warn(
             "No sender is configured: letters show the placeholder 'Your Name "
             "<you@example.org>'. Set yours with 'protest init', or --from \"Your Name "
-            "<you@example.org>\" and --country."
+            '<you@example.org>" and --country.'
         )
     if audience.needs_country:
         names = ", ".join(t.id for t in audience.needs_country)
@@ -49,19 +49,34 @@ def validation(session: Session, *, letters: Sequence[Checked], show_all: bool =
     audience = session.composer.audience
     rows = [(c.target, "email", ", ".join(c.recipients), c.template) for c in letters]
     for selected in audience.calls:
-        rows.append((selected.target.id, "call", selected.target.phone or "",
-                     selected.target.call_script or ""))
+        rows.append(
+            (
+                selected.target.id,
+                "call",
+                selected.target.phone or "",
+                selected.target.call_script or "",
+            )
+        )
     for target in (*audience.needs_country, *audience.other_countries):
         rows.append((target.id, f"skipped (only for senders in {target.country})", "", ""))
     shown = rows if show_all else rows[:TABLE_ROWS]
-    output.show(output.table(
-        f"Campaign {session.campaign_id}", ("target", "channel", "recipients", "template"), shown))
+    output.show(
+        output.table(
+            f"Campaign {session.campaign_id}",
+            ("target", "channel", "recipients", "template"),
+            shown,
+        )
+    )
     if len(shown) < len(rows):
-        output.info(f"... and {len(rows) - len(shown)} more targets ('protest validate --all' "
-                    "lists every one).")
+        output.info(
+            f"... and {len(rows) - len(shown)} more targets ('protest validate --all' "
+            "lists every one)."
+        )
     _notices(session)
-    output.info(f"The campaign is valid: {len(letters)} letter(s) and {len(audience.calls)} "
-                "call(s) for this sender.")
+    output.info(
+        f"The campaign is valid: {len(letters)} letter(s) and {len(audience.calls)} "
+        "call(s) for this sender."
+    )
 
 
 def dry_run(session: Session, *, out: Path | None) -> None:
@@ -78,14 +93,17 @@ def dry_run(session: Session, *, out: Path | None) -> None:
         output.rule(f"Letter {number} of {total}: {letter.target.id} ({letter.rendered.template})")
         output.headers_and_body(letter_headers(letter), letter.rendered.text)
         if out is not None:
-            write_eml(letter=letter, folder=out, message_id=make_message_id(
-                domain=letter.sender.domain))
+            write_eml(
+                letter=letter, folder=out, message_id=make_message_id(domain=letter.sender.domain)
+            )
     calls(session.composer.checked_calls(problems))
     raise_problems(problems)
     _notices(session)
     written = f" and wrote {total} .eml file(s) to {out}" if out is not None else ""
-    output.info(f"Dry run: nothing was sent. {total} letter(s) and "
-                f"{len(session.composer.audience.calls)} call(s) shown{written}.")
+    output.info(
+        f"Dry run: nothing was sent. {total} letter(s) and "
+        f"{len(session.composer.audience.calls)} call(s) shown{written}."
+    )
 
 
 def letter_headers(letter: Letter) -> list[tuple[str, str]]:
@@ -113,10 +131,22 @@ def calls(to_make: Sequence[CallToMake]) -> None:
         output.headers_and_body([("Call", who), ("Phone", target.phone or "")], call.script)
 
 
-LOG_COLUMNS = ("campaign", "target", "to", "status", "attempts", "smtp_code", "updated_at",
-               "error")
-CSV_COLUMNS = ("campaign", "target", "sender", "to", "cc", "status", "attempts", "smtp_code",
-               "error", "message_id", "updated_at", "refused", "next_attempt_at")
+LOG_COLUMNS = ("campaign", "target", "to", "status", "attempts", "smtp_code", "updated_at", "error")
+CSV_COLUMNS = (
+    "campaign",
+    "target",
+    "sender",
+    "to",
+    "cc",
+    "status",
+    "attempts",
+    "smtp_code",
+    "error",
+    "message_id",
+    "updated_at",
+    "refused",
+    "next_attempt_at",
+)
 
 
 def no_log(path: Path, *, as_json: bool, as_csv: bool) -> None:
@@ -128,13 +158,15 @@ def no_log(path: Path, *, as_json: bool, as_csv: bool) -> None:
         output.info(f"Nothing has been sent yet: there is no send log at {path}.")
 
 
-def log(sendlog: SendLog, *, campaign: str | None, status: str | None, as_json: bool,
-        as_csv: bool) -> None:
+def log(
+    sendlog: SendLog, *, campaign: str | None, status: str | None, as_json: bool, as_csv: bool
+) -> None:
     from protest_dispatch.sendlog.store import STATUSES
 
     if status is not None and status not in STATUSES:
-        raise InputError(f"--status {status!r} is not a status.",
-                         hint=f"Use one of: {', '.join(STATUSES)}.")
+        raise InputError(
+            f"--status {status!r} is not a status.", hint=f"Use one of: {', '.join(STATUSES)}."
+        )
     entries = sendlog.entries(campaign=campaign, status=status)
     rows = [entry.to_dict() for entry in entries]
     if as_json:
@@ -149,28 +181,36 @@ def log(sendlog: SendLog, *, campaign: str | None, status: str | None, as_json: 
         output.print_raw(buffer.getvalue())
         return
     if not rows:
-        output.info("The send log has no letters yet" + (" matching that." if campaign or status
-                                                         else "."))
+        output.info(
+            "The send log has no letters yet" + (" matching that." if campaign or status else ".")
+        )
     else:
-        output.show(output.table(
-            f"Send log ({sendlog.path})", LOG_COLUMNS,
-            ([row[c] for c in LOG_COLUMNS] for row in rows),
-            styles={3: output.STATUS_STYLES},
-        ))
+        output.show(
+            output.table(
+                f"Send log ({sendlog.path})",
+                LOG_COLUMNS,
+                ([row[c] for c in LOG_COLUMNS] for row in rows),
+                styles={3: output.STATUS_STYLES},
+            )
+        )
     calls_made = sendlog.calls(campaign=campaign)
     if calls_made and not status:
-        output.show(output.table(
-            "Calls", ("campaign", "target", "outcome", "note", "at"),
-            ((c.campaign, c.target, c.outcome, c.note or "", c.at) for c in calls_made),
-            styles={2: output.STATUS_STYLES},
-        ))
+        output.show(
+            output.table(
+                "Calls",
+                ("campaign", "target", "outcome", "note", "at"),
+                ((c.campaign, c.target, c.outcome, c.note or "", c.at) for c in calls_made),
+                styles={2: output.STATUS_STYLES},
+            )
+        )
 
 
 PLAN_ROWS = 20
 
 
-def send_plan(session: Session, *, plan: Plan, settings: SmtpSettings,
-              request: SendRequest) -> None:
+def send_plan(
+    session: Session, *, plan: Plan, settings: SmtpSettings, request: SendRequest
+) -> None:
     if plan.recovered:
         output.warn(
             f"{len(plan.recovered)} letter(s) were being sent when an earlier run stopped; they "
@@ -187,16 +227,24 @@ def send_plan(session: Session, *, plan: Plan, settings: SmtpSettings,
     )
     if plan.jobs:
         campaign_cc = session.loaded.campaign.campaign.cc
-        rows = [(target.id, target.email or "",
-                 len(copies(to=target.email or "", campaign_cc=campaign_cc, target_cc=target.cc)),
-                 j.previous.status if j.previous else "new")
-                for j in plan.jobs[:PLAN_ROWS] for target in (j.selected.target,)]
+        rows = [
+            (
+                target.id,
+                target.email or "",
+                len(copies(to=target.email or "", campaign_cc=campaign_cc, target_cc=target.cc)),
+                j.previous.status if j.previous else "new",
+            )
+            for j in plan.jobs[:PLAN_ROWS]
+            for target in (j.selected.target,)
+        ]
         output.stderr.print(output.table(None, ("target", "to", "copies", "state"), rows))
         if len(plan.jobs) > PLAN_ROWS:
             output.say(f"... and {len(plan.jobs) - PLAN_ROWS} more.")
-    for label, count in (("already sent", len(plan.already_sent)),
-                         ("held from earlier runs (failed or uncertain)", len(plan.held)),
-                         ("left for a later run (--limit)", plan.waiting)):
+    for label, count in (
+        ("already sent", len(plan.already_sent)),
+        ("held from earlier runs (failed or uncertain)", len(plan.held)),
+        ("left for a later run (--limit)", plan.waiting),
+    ):
         if count:
             output.say(f"{count} letter(s) {label}.")
 
@@ -221,8 +269,13 @@ class SendProgress:
         if not request.json and not request.quiet and output.stderr.is_terminal:
             from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-            self.bar = Progress(TextColumn("sending"), BarColumn(), TextColumn("{task.completed}"
-                                "/{task.total}"), TimeRemainingColumn(), console=output.stderr)
+            self.bar = Progress(
+                TextColumn("sending"),
+                BarColumn(),
+                TextColumn("{task.completed}/{task.total}"),
+                TimeRemainingColumn(),
+                console=output.stderr,
+            )
             self.task = self.bar.add_task("send", total=total)
 
     def __enter__(self) -> SendProgress:
@@ -259,12 +312,15 @@ def _result_line(result: Result, *, verbose: bool) -> Text:
     return line
 
 
-_JSON_COUNT_KEYS = {"skipped (already sent)": "skipped", "held from earlier runs": "held",
-                    "not attempted": "not_attempted", "calls to make": "calls"}
+_JSON_COUNT_KEYS = {
+    "skipped (already sent)": "skipped",
+    "held from earlier runs": "held",
+    "not attempted": "not_attempted",
+    "calls to make": "calls",
+}
 
 
-def send_summary(session: Session, *, plan: Plan, summary: Summary,
-                 request: SendRequest) -> None:
+def send_summary(session: Session, *, plan: Plan, summary: Summary, request: SendRequest) -> None:
     to_call = session.composer.audience.calls
     counts = {
         "sent": summary.count("sent"),
@@ -277,22 +333,32 @@ def send_summary(session: Session, *, plan: Plan, summary: Summary,
         "calls to make": len(to_call),
     }
     if request.json:
-        output.print_json({
-            "campaign": session.campaign_id, "sender": session.sender.email,
-            "test": request.test, "exit_code": summary.exit_code,
-            "counts": {_JSON_COUNT_KEYS.get(k, k): v for k, v in counts.items()},
-            "results": [asdict(r) for r in summary.results],
-            "stopped": summary.stopped.message if summary.stopped else None,
-            "quota_free_at": summary.quota_free_at.isoformat() if summary.quota_free_at
-            else None,
-            "calls": [{"target": s.target.id, "name": s.target.name, "phone": s.target.phone}
-                      for s in to_call],
-        })
+        output.print_json(
+            {
+                "campaign": session.campaign_id,
+                "sender": session.sender.email,
+                "test": request.test,
+                "exit_code": summary.exit_code,
+                "counts": {_JSON_COUNT_KEYS.get(k, k): v for k, v in counts.items()},
+                "results": [asdict(r) for r in summary.results],
+                "stopped": summary.stopped.message if summary.stopped else None,
+                "quota_free_at": summary.quota_free_at.isoformat()
+                if summary.quota_free_at
+                else None,
+                "calls": [
+                    {"target": s.target.id, "name": s.target.name, "phone": s.target.phone}
+                    for s in to_call
+                ],
+            }
+        )
     elif not request.quiet or summary.exit_code == EXIT_FAILED:
-        output.show(output.table(
-            f"Campaign {session.campaign_id}" + (" (test)" if request.test else ""),
-            ("outcome", "letters"), ((k, v) for k, v in counts.items() if v or k == "sent"),
-        ))
+        output.show(
+            output.table(
+                f"Campaign {session.campaign_id}" + (" (test)" if request.test else ""),
+                ("outcome", "letters"),
+                ((k, v) for k, v in counts.items() if v or k == "sent"),
+            )
+        )
         _advice(summary)
         if not request.quiet:
             calls(session.composer.calls())
@@ -302,17 +368,22 @@ def send_summary(session: Session, *, plan: Plan, summary: Summary,
 
 def _advice(summary: Summary) -> None:
     if summary.count("uncertain"):
-        output.say("Uncertain: the connection broke after the letter was handed over, so the "
-                   "server may have it. Check your Sent folder or ask the recipient; resend only "
-                   "with --retry-uncertain.")
+        output.say(
+            "Uncertain: the connection broke after the letter was handed over, so the "
+            "server may have it. Check your Sent folder or ask the recipient; resend only "
+            "with --retry-uncertain."
+        )
     if summary.count("deferred"):
-        output.say("Deferred letters are retried by the next run (exit code 75 means 'try "
-                   "later').")
+        output.say("Deferred letters are retried by the next run (exit code 75 means 'try later').")
     if summary.count("failed"):
-        output.say("Failed letters were refused by the server; see 'protest log --status "
-                   "failed'. Fix the address, then use --retry-failed.")
+        output.say(
+            "Failed letters were refused by the server; see 'protest log --status "
+            "failed'. Fix the address, then use --retry-failed."
+        )
     if summary.quota_free_at is not None:
-        output.say(f"Your provider's sending limit is reached; the rest can go after "
-                   f"{summary.quota_free_at:%Y-%m-%d %H:%M} UTC.")
+        output.say(
+            f"Your provider's sending limit is reached; the rest can go after "
+            f"{summary.quota_free_at:%Y-%m-%d %H:%M} UTC."
+        )
     if summary.interrupted:
         output.say("Interrupted: letters not yet sent will go with the next run.")
