@@ -25,7 +25,7 @@ from typer.testing import CliRunner, Result
 from protest_dispatch.cli.app import app
 from protest_dispatch.commands import send as sending
 from protest_dispatch.mail import dispatch
-from protest_dispatch.mail.smtp import SmtpSettings
+from protest_dispatch.settings.smtp import SmtpSettings
 from smtp_server import Server, _hang_up, free_port
 
 ServerFactory = Callable[..., Server]

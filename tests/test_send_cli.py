@@ -21,8 +21,8 @@ import pytest
 
 from protest_dispatch.commands import send as sending
 from protest_dispatch.mail import dispatch
-from protest_dispatch.mail.smtp import SmtpSettings
 from protest_dispatch.sendlog.store import SendLog
+from protest_dispatch.settings.smtp import SmtpSettings
 from sendkit import (
     CAMPAIGN,
     CAMPAIGN_CC,

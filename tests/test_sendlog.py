@@ -20,7 +20,7 @@ from typing import get_args
 import pytest
 
 import protest_dispatch.sendlog.store as sendlog_module
-from protest_dispatch.errors import EXIT_TEMPFAIL, InputError, LockedError, SendLogError
+from protest_dispatch.errors import InputError, LockedError, SendLogError
 from protest_dispatch.sendlog.store import (
     APPLICATION_ID,
     SCHEMA_VERSION,
@@ -33,6 +33,7 @@ from protest_dispatch.sendlog.store import (
     parse_time,
     utc_now,
 )
+from protest_dispatch.vocabulary import ExitCode
 
 SRC = Path(sendlog_module.__file__).resolve().parents[1]
 CAMPAIGN = "court-2026"
@@ -451,7 +452,7 @@ def test_lock_is_exclusive_per_campaign_and_released_after_the_block(db: Path) -
         with first.lock(campaign=CAMPAIGN):
             with pytest.raises(LockedError) as caught, second.lock(campaign=CAMPAIGN):
                 pass
-            assert caught.value.exit_code == EXIT_TEMPFAIL == 75
+            assert caught.value.exit_code == ExitCode.TEMPFAIL == 75
             assert "another `protest send` is running" in caught.value.message.lower()
             assert str(first.lock_path(campaign=CAMPAIGN)) in caught.value.message
             assert f"process {os.getpid()}" in caught.value.message

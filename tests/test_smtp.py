@@ -21,13 +21,13 @@ from protest_dispatch.errors import (
     SmtpUnavailableError,
 )
 from protest_dispatch.mail.smtp import (
-    DEFAULT_PORTS,
     Delivery,
     SmtpConnection,
     SmtpSettings,
     check_plaintext_allowed,
     resolve_loopback_only,
 )
+from protest_dispatch.vocabulary import Security
 from smtp_server import HOST, Server, Tls, free_port, running_server
 
 HELO = "campaign.example.org"
@@ -83,7 +83,7 @@ def deliver_once(server: Server, **kwargs: Any) -> Delivery:
 
 
 def test_default_ports_and_password_hidden_from_repr() -> None:
-    assert DEFAULT_PORTS == {"starttls": 587, "tls": 465, "none": 25}
+    assert {s.value: s.smtp_port for s in Security} == {"starttls": 587, "tls": 465, "none": 25}
     settings = SmtpSettings(
         host="smtp.example.org",
         port=587,

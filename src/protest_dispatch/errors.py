@@ -11,16 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_INVALID = 2
-EXIT_TEMPFAIL = 75  # EX_TEMPFAIL from sysexits.h: cron should try again later
+from protest_dispatch.vocabulary import ExitCode
 
 
 class ProtestError(Exception):
     """Root of every error the tool reports to the user instead of a traceback."""
 
-    exit_code: int = EXIT_INVALID
+    exit_code: ExitCode = ExitCode.INVALID
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -34,7 +31,7 @@ class ProtestError(Exception):
 class InputError(ProtestError):
     """Invalid input of any kind: usage, campaign file, template, config, send log."""
 
-    exit_code = EXIT_INVALID
+    exit_code = ExitCode.INVALID
 
 
 @dataclass(frozen=True)
@@ -103,13 +100,13 @@ class SendLogError(InputError):
 class LockedError(ProtestError):
     """Another run holds the send log for this campaign."""
 
-    exit_code = EXIT_TEMPFAIL
+    exit_code = ExitCode.TEMPFAIL
 
 
 class SmtpError(ProtestError):
     """A failure talking to the SMTP server that stops the whole run."""
 
-    exit_code = EXIT_FAILED
+    exit_code = ExitCode.FAILED
 
     def __init__(
         self,
@@ -129,10 +126,10 @@ class SmtpError(ProtestError):
 class SmtpUnavailableError(SmtpError):
     """The server could not be reached or said "try later": cron should retry."""
 
-    exit_code = EXIT_TEMPFAIL
+    exit_code = ExitCode.TEMPFAIL
 
 
 class SmtpRefusedError(SmtpError):
     """The server refused us in a way waiting will not fix (TLS, certificate, auth)."""
 
-    exit_code = EXIT_FAILED
+    exit_code = ExitCode.FAILED

@@ -9,12 +9,18 @@ from __future__ import annotations
 import gc
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 
 from protest_dispatch.errors import InputError, ProtestError
+from protest_dispatch.vocabulary import ExitCode
+
+if TYPE_CHECKING:
+    from protest_dispatch.cli.views.send import Display
+    from protest_dispatch.commands.send import SendRequest
+    from protest_dispatch.commands.session import Session
 
 
 class _Group(TyperGroup):
@@ -297,11 +303,10 @@ def send(
         _start_up_done()
         views.dry_run(session, out=out)
         return
-    from protest_dispatch.commands.send import SendRequest, run_send
+    from protest_dispatch.commands.send import SendRequest
 
     _start_up_done()
     request = SendRequest(
-        yes=yes,
         test=test,
         concurrency=concurrency,
         rate=rate,
@@ -314,11 +319,37 @@ def send(
         smtp_port=smtp_port,
         smtp_security=smtp_security,
         smtp_ca_file=smtp_ca_file,
-        json=json_,
-        verbose=verbose,
-        quiet=quiet,
     )
-    raise typer.Exit(run_send(session=session, request=request))
+    display = views.Display(json=json_, verbose=verbose, quiet=quiet)
+    raise typer.Exit(_send(session=session, request=request, display=display, yes=yes))
+
+
+def _send(*, session: Session, request: SendRequest, display: Display, yes: bool) -> int:
+    """Plan, show, confirm, deliver with progress, and account: the run as a person sees it."""
+    import sys
+
+    from protest_dispatch.cli.views import send as views
+    from protest_dispatch.commands.send import open_send
+
+    with open_send(session=session, request=request) as run:
+        if not display.json:
+            views.send_plan(
+                session, plan=run.plan, settings=run.settings, test=request.test, display=display
+            )
+        if run.plan.jobs and not yes:
+            if not sys.stdin.isatty():
+                raise InputError(
+                    "Not sending: there is no terminal to confirm on.",
+                    hint="Preview with 'protest send --dry-run', then add --yes to send "
+                    "without asking (for cron).",
+                )
+            if not views.confirm(plan=run.plan, test=request.test):
+                views.cancelled()
+                return ExitCode.OK
+        with views.SendProgress(total=len(run.plan.jobs), display=display) as progress:
+            summary = run.deliver(on_result=progress.update)
+    views.send_summary(session, plan=run.plan, summary=summary, test=request.test, display=display)
+    return summary.exit_code
 
 
 @app.command("log")

@@ -18,8 +18,8 @@ from protest_dispatch.cli import output
 from protest_dispatch.errors import ConfigError
 from protest_dispatch.settings.providers import PROTON_CA_HELP, PROVIDERS, Provider, by_key, guess
 from protest_dispatch.settings.writer import Answers, Storage, format_from, store_in_keyring
+from protest_dispatch.vocabulary import Security
 
-DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
 _HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[?[0-9A-Fa-f:.]+\]?")
 _STORES: dict[str, Storage] = {
     "1": "no",
@@ -97,7 +97,7 @@ def _host(value: str) -> str:
 
 
 def _security(value: str) -> str:
-    if value.lower() not in DEFAULT_PORTS:
+    if value.lower() not in tuple(Security):
         raise ValueError("answer starttls, tls or none")
     return value.lower()
 
@@ -169,7 +169,7 @@ def ask(*, config_path: Path) -> Answers:
     if provider.host is None:
         host = _ask("SMTP server (host name)", _host)
         security = _ask("Security: starttls, tls or none", _security, default="starttls")
-        port = _ask("SMTP port", _port, default=str(DEFAULT_PORTS[security]))
+        port = _ask("SMTP port", _port, default=str(Security(security).smtp_port))
         per_hour = _ask("Most recipients per hour (Enter for no limit)", _limit, default="")
         per_day = _ask("Most recipients per day (Enter for no limit)", _limit, default="")
     else:

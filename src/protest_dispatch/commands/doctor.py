@@ -17,19 +17,14 @@ from pathlib import Path
 from typing import Literal
 
 from protest_dispatch.commands.session import log_path
-from protest_dispatch.errors import (
-    EXIT_INVALID,
-    EXIT_OK,
-    EXIT_TEMPFAIL,
-    ConfigError,
-    ProtestError,
-    SendLogError,
-)
+from protest_dispatch.errors import ConfigError, ProtestError, SendLogError
 from protest_dispatch.mail.loopback import lookup_addresses
 from protest_dispatch.mail.quota import DAY, HOUR, Quota
-from protest_dispatch.mail.smtp import SmtpConnection, SmtpSettings, check_plaintext_allowed
+from protest_dispatch.mail.smtp import SmtpConnection, check_plaintext_allowed
 from protest_dispatch.sendlog.store import SendLog
 from protest_dispatch.settings.config import Config, smtp_settings
+from protest_dispatch.settings.smtp import SmtpSettings
+from protest_dispatch.vocabulary import ExitCode
 
 Status = Literal["ok", "warn", "fail", "skip"]
 DOCTOR_TIMEOUT = 10.0
@@ -43,7 +38,7 @@ class Check:
     status: Status
     detail: str
     hint: str | None = None
-    exit_code: int = EXIT_OK
+    exit_code: int = ExitCode.OK
 
 
 @dataclass
@@ -52,7 +47,7 @@ class Report:
 
     @property
     def exit_code(self) -> int:
-        return next((c.exit_code for c in self.checks if c.status == "fail"), EXIT_OK)
+        return next((c.exit_code for c in self.checks if c.status == "fail"), ExitCode.OK)
 
 
 @dataclass(frozen=True)
@@ -130,7 +125,7 @@ def _sender(config: Config, from_: str | None) -> tuple[Check, str | None, str |
                 "fail",
                 "No sender is set: letters need your name and address.",
                 "Run 'protest init', or set PROTEST_FROM=\"Your Name <you@example.org>\".",
-                EXIT_INVALID,
+                ExitCode.INVALID,
             ),
             None,
             None,
@@ -259,7 +254,7 @@ def _dns(host: str, timeout: float) -> Check:
             f"Looking up {host} took longer than {timeout:g} s.",
             "Check that you are online; the network's name service may be slow or "
             "blocked. Try again later.",
-            EXIT_TEMPFAIL,
+            ExitCode.TEMPFAIL,
         )
     except OSError as exc:
         return Check(
@@ -268,7 +263,7 @@ def _dns(host: str, timeout: float) -> Check:
             f"The name {host} could not be found ({exc.strerror or exc}).",
             "Check the spelling of smtp_host (config file or PROTEST_SMTP_HOST) "
             "and that you are online.",
-            EXIT_TEMPFAIL,
+            ExitCode.TEMPFAIL,
         )
     shown = ", ".join(sorted(addresses)[:3]) + (" ..." if len(addresses) > 3 else "")
     return Check(name, "ok", f"{host} is {shown}.")
@@ -286,7 +281,7 @@ def _tcp(host: str, port: int, timeout: float) -> Check:
             f"{host} refused a connection on port {port}: nothing is listening there.",
             "Check smtp_port (usually 587 with starttls, 465 with tls). For Proton "
             "Mail, start Proton Mail Bridge and use the SMTP port it shows.",
-            EXIT_TEMPFAIL,
+            ExitCode.TEMPFAIL,
         )
     except TimeoutError:
         return Check(
@@ -296,7 +291,7 @@ def _tcp(host: str, port: int, timeout: float) -> Check:
             "A firewall or your network may block this mail port (many home and "
             "public networks do). Try another network, or the provider's other port "
             "(465 with tls, 587 with starttls).",
-            EXIT_TEMPFAIL,
+            ExitCode.TEMPFAIL,
         )
     except OSError as exc:
         return Check(
@@ -304,7 +299,7 @@ def _tcp(host: str, port: int, timeout: float) -> Check:
             "fail",
             f"Cannot connect to {host} on port {port}: {exc.strerror or exc}.",
             "Check that you are online, then try again.",
-            EXIT_TEMPFAIL,
+            ExitCode.TEMPFAIL,
         )
     return Check(name, "ok", f"{host} accepts connections on port {port}.")
 

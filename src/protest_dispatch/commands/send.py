@@ -1,29 +1,31 @@
-"""The ``send`` command's course: check, lock, plan, confirm, deliver, account.
+"""The ``send`` command's course: check, lock, plan, deliver, account. It prints nothing.
 
 Everything that can be refused is refused before the first connection: settings,
-every letter's rendering, the send log and its lock.
+every letter's rendering, the send log and its lock. The caller shows the plan,
+asks for confirmation if it wants to, and then calls :meth:`SendRun.deliver`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from protest_dispatch.cli.views import send as views
 from protest_dispatch.commands.session import Session, log_path
-from protest_dispatch.errors import EXIT_OK, InputError
-from protest_dispatch.mail.dispatch import Dispatcher, Job, SendOptions, Summary
+from protest_dispatch.mail.dispatch import Dispatcher, Job, Result, SendOptions, Summary
 from protest_dispatch.mail.quota import Quota
-from protest_dispatch.mail.smtp import SmtpSettings, check_plaintext_allowed
+from protest_dispatch.mail.smtp import check_plaintext_allowed
 from protest_dispatch.sendlog.store import Entry, SendLog
 from protest_dispatch.settings.config import smtp_settings
+from protest_dispatch.settings.smtp import SmtpSettings
 
 
 @dataclass(frozen=True)
 class SendRequest:
-    yes: bool = False
+    """What to send and how; how the run is shown is the caller's business."""
+
     test: bool = False
     concurrency: int = 2
     rate: float = 20.0
@@ -36,9 +38,6 @@ class SendRequest:
     smtp_port: int | None = None
     smtp_security: str | None = None
     smtp_ca_file: Path | None = None
-    json: bool = False
-    verbose: bool = False
-    quiet: bool = False
 
 
 @dataclass
@@ -80,7 +79,54 @@ def make_plan(*, session: Session, log: SendLog, request: SendRequest) -> Plan:
     return plan
 
 
-def run_send(*, session: Session, request: SendRequest) -> int:
+@dataclass
+class SendRun:
+    """A checked, locked run: the plan is made; ``deliver`` sends it."""
+
+    session: Session
+    request: SendRequest
+    settings: SmtpSettings
+    log: SendLog
+    plan: Plan
+
+    def deliver(self, *, on_result: Callable[[Result], None] = lambda _: None) -> Summary:
+        """Send the plan's letters; ``on_result`` hears of each one as it is settled."""
+        session, plan, request = self.session, self.plan, self.request
+        per_hour = session.config.get("limit_per_hour")
+        per_day = session.config.get("limit_per_day")
+        budget = (
+            Quota(log=self.log, sender=session.sender.email, per_hour=per_hour, per_day=per_day)
+            if per_hour or per_day
+            else None
+        )
+        dispatcher = Dispatcher(
+            composer=session.composer,
+            log=self.log,
+            settings=self.settings,
+            campaign_id=session.campaign_id,
+            options=SendOptions(
+                concurrency=request.concurrency,
+                rate=request.rate,
+                attempts=request.attempts,
+                test=request.test,
+            ),
+            on_result=on_result,
+            budget=budget,
+        )
+        try:
+            summary = asyncio.run(dispatcher.run(plan.jobs))
+        except KeyboardInterrupt:
+            summary = dispatcher.summary
+            summary.interrupted = True
+            summary.not_attempted = len(plan.jobs) - len(summary.results)
+        if budget is not None and budget.blocked_until is not None:
+            summary.quota_free_at = budget.blocked_until
+        return summary
+
+
+@contextmanager
+def open_send(*, session: Session, request: SendRequest) -> Iterator[SendRun]:
+    """Check everything that can be refused, lock the campaign, and plan the run."""
     settings = smtp_settings(
         session.config,
         host=request.smtp_host,
@@ -96,60 +142,4 @@ def run_send(*, session: Session, request: SendRequest) -> int:
         log.lock(campaign=session.campaign_id),
     ):
         plan = make_plan(session=session, log=log, request=request)
-        if not request.json:
-            views.send_plan(session, plan=plan, settings=settings, request=request)
-        if plan.jobs and not _confirmed(plan=plan, request=request):
-            views.cancelled()
-            return EXIT_OK
-        summary = _deliver(session=session, log=log, settings=settings, plan=plan, request=request)
-    views.send_summary(session, plan=plan, summary=summary, request=request)
-    return summary.exit_code
-
-
-def _confirmed(*, plan: Plan, request: SendRequest) -> bool:
-    if request.yes:
-        return True
-    if not sys.stdin.isatty():
-        raise InputError(
-            "Not sending: there is no terminal to confirm on.",
-            hint="Preview with 'protest send --dry-run', then add --yes to send without "
-            "asking (for cron).",
-        )
-    return views.confirm(plan=plan, test=request.test)
-
-
-def _deliver(
-    *, session: Session, log: SendLog, settings: SmtpSettings, plan: Plan, request: SendRequest
-) -> Summary:
-    per_hour = session.config.get("limit_per_hour")
-    per_day = session.config.get("limit_per_day")
-    budget = (
-        Quota(log=log, sender=session.sender.email, per_hour=per_hour, per_day=per_day)
-        if per_hour or per_day
-        else None
-    )
-    progress = views.SendProgress(total=len(plan.jobs), request=request)
-    dispatcher = Dispatcher(
-        composer=session.composer,
-        log=log,
-        settings=settings,
-        campaign_id=session.campaign_id,
-        options=SendOptions(
-            concurrency=request.concurrency,
-            rate=request.rate,
-            attempts=request.attempts,
-            test=request.test,
-        ),
-        on_result=progress.update,
-        budget=budget,
-    )
-    with progress:
-        try:
-            summary = asyncio.run(dispatcher.run(plan.jobs))
-        except KeyboardInterrupt:
-            summary = dispatcher.summary
-            summary.interrupted = True
-            summary.not_attempted = len(plan.jobs) - len(summary.results)
-    if budget is not None and budget.blocked_until is not None:
-        summary.quota_free_at = budget.blocked_until
-    return summary
+        yield SendRun(session=session, request=request, settings=settings, log=log, plan=plan)

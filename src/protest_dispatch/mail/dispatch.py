@@ -25,15 +25,11 @@ from protest_dispatch.campaign.message import (
     make_message_id,
     message_bytes,
 )
-from protest_dispatch.errors import (
-    EXIT_FAILED,
-    EXIT_OK,
-    EXIT_TEMPFAIL,
-    ProtestError,
-    SmtpUnavailableError,
-)
-from protest_dispatch.mail.smtp import Delivery, SmtpConnection, SmtpSettings
+from protest_dispatch.errors import ProtestError, SmtpUnavailableError
+from protest_dispatch.mail.smtp import Delivery, SmtpConnection
 from protest_dispatch.sendlog.store import Entry, SendLog
+from protest_dispatch.settings.smtp import SmtpSettings
+from protest_dispatch.vocabulary import ExitCode
 
 BACKOFF_FIRST = 1.0
 BACKOFF_BUDGET = 60.0
@@ -78,12 +74,12 @@ class Summary:
     def exit_code(self) -> int:
         """1 wins over 75: a failure needs a person, a deferral only time."""
         if self.count("failed") or self.count("uncertain") or self.interrupted:
-            return EXIT_FAILED
+            return ExitCode.FAILED
         if self.stopped is not None:
             return self.stopped.exit_code
         if self.count("deferred") or self.quota_reached:
-            return EXIT_TEMPFAIL
-        return EXIT_OK
+            return ExitCode.TEMPFAIL
+        return ExitCode.OK
 
 
 class RateLimiter:

@@ -23,7 +23,6 @@ from types import TracebackType
 from typing import Literal, Self, TypeVar
 
 import aiosmtplib
-from pydantic import SecretStr
 
 from protest_dispatch.errors import (
     ConfigError,
@@ -32,20 +31,16 @@ from protest_dispatch.errors import (
     SmtpUnavailableError,
 )
 from protest_dispatch.mail.loopback import resolve_loopback_only
+from protest_dispatch.settings.smtp import SmtpSettings
+from protest_dispatch.vocabulary import Security
 
 __all__ = [
-    "DEFAULT_PORTS",
     "Delivery",
     "Outcome",
-    "Security",
     "SmtpConnection",
-    "SmtpSettings",
     "check_plaintext_allowed",
     "resolve_loopback_only",
 ]
-
-Security = Literal["starttls", "tls", "none"]
-DEFAULT_PORTS: dict[Security, int] = {"starttls": 587, "tls": 465, "none": 25}
 
 Outcome = Literal["sent", "deferred", "failed", "uncertain"]
 
@@ -72,21 +67,6 @@ _UNSAFE_IN_ADDRESS = re.compile(r"[\s<>\"\x00-\x1f\x7f]")
 _LINE_ENDINGS = re.compile(rb"\r\n|\r|\n")
 _DNS_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _DOMAIN = re.compile(rf"{_DNS_LABEL}(?:\.{_DNS_LABEL})*")
-
-
-@dataclass(frozen=True)
-class SmtpSettings:
-    """How to reach and log in to the SMTP server; the password never shows in repr."""
-
-    host: str
-    port: int
-    security: Security
-    helo_name: str  # the sender's email domain, never this machine's FQDN
-    username: str | None = None
-    password: SecretStr | None = None
-    ca_file: Path | None = None  # PEM bundle trusted instead of the system store
-    timeout: float = 30.0  # connect and ordinary replies
-    data_timeout: float = 600.0  # reply to the end of data (RFC 5321 4.5.3.2.6)
 
 
 @dataclass(frozen=True)
@@ -153,7 +133,7 @@ class SmtpConnection:
             raise RuntimeError("SmtpConnection.open() called on a connection that is open")
         self._drop()
         settings = self._settings
-        if settings.security not in DEFAULT_PORTS:
+        if settings.security not in tuple(Security):
             raise ConfigError(
                 f"Unknown SMTP security {settings.security!r}.",
                 hint="Use one of: starttls, tls, none.",

@@ -21,9 +21,10 @@ from pydantic import SecretStr, ValidationError
 
 from protest_dispatch.campaign.model import Sender
 from protest_dispatch.errors import ConfigError
+from protest_dispatch.vocabulary import Security
 
 if TYPE_CHECKING:
-    from protest_dispatch.mail.smtp import SmtpSettings
+    from protest_dispatch.settings.smtp import SmtpSettings
 
 KEYS: dict[str, type | tuple[type, ...]] = {
     "from": str,
@@ -43,7 +44,6 @@ KEYS: dict[str, type | tuple[type, ...]] = {
     "smtp_password_keyring": bool,
     "smtp_ca_file": str,
 }
-SECURITY_CHOICES = ("starttls", "tls", "none")
 PASSWORD_COMMAND_SECONDS = 60
 KEYRING_SERVICE = "protest"
 
@@ -284,7 +284,7 @@ def smtp_settings(
     helo_name: str,
 ) -> SmtpSettings:
     """The SMTP settings for a run; the password is looked up only if a username is set."""
-    from protest_dispatch.mail.smtp import DEFAULT_PORTS, SmtpSettings
+    from protest_dispatch.settings.smtp import SmtpSettings
 
     chosen_host = config.get("smtp_host", host)
     if not chosen_host:
@@ -294,13 +294,14 @@ def smtp_settings(
             hint="Run 'protest init', or set --smtp-host (PROTEST_SMTP_HOST) and "
             "PROTEST_SMTP_USERNAME.",
         )
-    chosen_security = str(config.get("smtp_security", security) or "starttls").lower()
-    if chosen_security not in SECURITY_CHOICES:
+    chosen = str(config.get("smtp_security", security) or "starttls").lower()
+    if chosen not in tuple(Security):
         raise ConfigError(
-            f"The SMTP security {chosen_security!r} is not one of {', '.join(SECURITY_CHOICES)}.",
+            f"The SMTP security {chosen!r} is not one of {', '.join(Security)}.",
             key="smtp_security",
         )
-    chosen_port = config.get("smtp_port", port) or DEFAULT_PORTS[chosen_security]  # type: ignore[index]  # checked above
+    chosen_security = Security(chosen)
+    chosen_port = config.get("smtp_port", port) or chosen_security.smtp_port
     if not 0 < int(chosen_port) < 65536:
         raise ConfigError(f"The SMTP port {chosen_port} is not a port number.", key="smtp_port")
     ca = config.get("smtp_ca_file", ca_file)
@@ -320,7 +321,7 @@ def smtp_settings(
     return SmtpSettings(
         host=chosen_host,
         port=int(chosen_port),
-        security=chosen_security,  # type: ignore[arg-type]  # checked above
+        security=chosen_security,
         helo_name=helo_name,
         username=username or None,
         password=password,

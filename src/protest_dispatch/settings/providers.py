@@ -10,9 +10,8 @@ Anyone can raise them with ``limit_per_hour`` / ``limit_per_day`` in the config.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
-Security = Literal["starttls", "tls", "none"]
+from protest_dispatch.vocabulary import Security
 
 
 @dataclass(frozen=True)
@@ -36,7 +35,7 @@ PROVIDERS: tuple[Provider, ...] = (
         name="Gmail",
         host="smtp.gmail.com",
         port=587,
-        security="starttls",
+        security=Security.STARTTLS,
         # Google documents 500 recipients a day for personal accounts.
         limit_per_hour=80,
         limit_per_day=400,
@@ -50,7 +49,7 @@ PROVIDERS: tuple[Provider, ...] = (
         name="Outlook.com (Hotmail, Live)",
         host="smtp-mail.outlook.com",
         port=587,
-        security="starttls",
+        security=Security.STARTTLS,
         # Microsoft allows new personal accounts about 300 recipients a day.
         limit_per_hour=50,
         limit_per_day=250,
@@ -65,7 +64,7 @@ PROVIDERS: tuple[Provider, ...] = (
         name="Proton Mail (through Proton Mail Bridge)",
         host="127.0.0.1",
         port=1025,
-        security="starttls",
+        security=Security.STARTTLS,
         # The free plan allows 150 messages a day; Bridge needs a paid plan, which allows more.
         limit_per_hour=50,
         limit_per_day=150,
@@ -81,7 +80,7 @@ PROVIDERS: tuple[Provider, ...] = (
         name="Fastmail",
         host="smtp.fastmail.com",
         port=465,
-        security="tls",
+        security=Security.TLS,
         limit_per_hour=80,
         limit_per_day=400,
         login_help="Fastmail needs an app password: Settings > Privacy & Security > "
@@ -93,7 +92,7 @@ PROVIDERS: tuple[Provider, ...] = (
         name="Riseup",
         host="mail.riseup.net",
         port=587,
-        security="starttls",
+        security=Security.STARTTLS,
         limit_per_hour=30,
         limit_per_day=100,
         login_help="Riseup: create a separate mail password (a service password) at "
@@ -105,7 +104,7 @@ PROVIDERS: tuple[Provider, ...] = (
         name="Posteo",
         host="posteo.de",
         port=587,
-        security="starttls",
+        security=Security.STARTTLS,
         limit_per_hour=50,
         limit_per_day=200,
         login_help="Posteo has no app passwords: use your account password, and keep it "

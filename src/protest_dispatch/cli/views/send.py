@@ -5,24 +5,34 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from protest_dispatch.campaign.compose import CallToMake, Checked, raise_problems
 from protest_dispatch.campaign.message import Letter, copies, make_message_id, write_eml
 from protest_dispatch.cli import output
-from protest_dispatch.errors import EXIT_FAILED, InputError, Problem
+from protest_dispatch.errors import InputError, Problem
+from protest_dispatch.vocabulary import ExitCode
 
 if TYPE_CHECKING:
     from rich.progress import Progress
     from rich.text import Text
 
-    from protest_dispatch.commands.send import Plan, SendRequest
+    from protest_dispatch.commands.send import Plan
     from protest_dispatch.commands.session import Session
     from protest_dispatch.mail.dispatch import Result, Summary
-    from protest_dispatch.mail.smtp import SmtpSettings
     from protest_dispatch.sendlog.store import SendLog
+    from protest_dispatch.settings.smtp import SmtpSettings
+
+
+@dataclass(frozen=True)
+class Display:
+    """How a run is shown: flags of the CLI, never of the send core."""
+
+    json: bool = False
+    verbose: bool = False
+    quiet: bool = False
 
 
 def _notices(session: Session) -> None:
@@ -209,7 +219,7 @@ PLAN_ROWS = 20
 
 
 def send_plan(
-    session: Session, *, plan: Plan, settings: SmtpSettings, request: SendRequest
+    session: Session, *, plan: Plan, settings: SmtpSettings, test: bool, display: Display
 ) -> None:
     if plan.recovered:
         output.warn(
@@ -217,10 +227,10 @@ def send_plan(
             "are now marked uncertain and will not be resent (see 'protest log --status "
             "uncertain', and --retry-uncertain)."
         )
-    if request.quiet:
+    if display.quiet:
         return
     _notices(session)
-    mode = " as TEST letters to yourself only" if request.test else ""
+    mode = " as TEST letters to yourself only" if test else ""
     output.say(
         f"Ready to send {len(plan.jobs)} letter(s){mode} from {session.sender.name} "
         f"<{session.sender.email}> via {settings.host}:{settings.port} ({settings.security})."
@@ -263,10 +273,10 @@ def cancelled() -> None:
 class SendProgress:
     """A progress bar on a terminal; one plain line per letter for cron mail."""
 
-    def __init__(self, *, total: int, request: SendRequest) -> None:
-        self.request = request
+    def __init__(self, *, total: int, display: Display) -> None:
+        self.display = display
         self.bar: Progress | None = None
-        if not request.json and not request.quiet and output.stderr.is_terminal:
+        if not display.json and not display.quiet and output.stderr.is_terminal:
             from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
             self.bar = Progress(
@@ -290,16 +300,16 @@ class SendProgress:
     def update(self, result: Result) -> None:
         if self.bar is not None:
             self.bar.advance(self.task)
-            if result.status != "sent" or self.request.verbose:
-                self.bar.console.print(_result_line(result, verbose=self.request.verbose))
+            if result.status != "sent" or self.display.verbose:
+                self.bar.console.print(_result_line(result, verbose=self.display.verbose))
             return
-        if self.request.json or (
-            self.request.quiet and result.status == "sent" and not result.refused
+        if self.display.json or (
+            self.display.quiet and result.status == "sent" and not result.refused
         ):
             return
         # one line per letter for cron mail and grep: never wrapped at the 80 columns
         # rich assumes without a terminal
-        output.stdout.print(_result_line(result, verbose=self.request.verbose), soft_wrap=True)
+        output.stdout.print(_result_line(result, verbose=self.display.verbose), soft_wrap=True)
 
 
 def _result_line(result: Result, *, verbose: bool) -> Text:
@@ -320,7 +330,9 @@ _JSON_COUNT_KEYS = {
 }
 
 
-def send_summary(session: Session, *, plan: Plan, summary: Summary, request: SendRequest) -> None:
+def send_summary(
+    session: Session, *, plan: Plan, summary: Summary, test: bool, display: Display
+) -> None:
     to_call = session.composer.audience.calls
     counts = {
         "sent": summary.count("sent"),
@@ -332,12 +344,12 @@ def send_summary(session: Session, *, plan: Plan, summary: Summary, request: Sen
         "not attempted": summary.not_attempted + plan.waiting,
         "calls to make": len(to_call),
     }
-    if request.json:
+    if display.json:
         output.print_json(
             {
                 "campaign": session.campaign_id,
                 "sender": session.sender.email,
-                "test": request.test,
+                "test": test,
                 "exit_code": summary.exit_code,
                 "counts": {_JSON_COUNT_KEYS.get(k, k): v for k, v in counts.items()},
                 "results": [asdict(r) for r in summary.results],
@@ -351,16 +363,16 @@ def send_summary(session: Session, *, plan: Plan, summary: Summary, request: Sen
                 ],
             }
         )
-    elif not request.quiet or summary.exit_code == EXIT_FAILED:
+    elif not display.quiet or summary.exit_code == ExitCode.FAILED:
         output.show(
             output.table(
-                f"Campaign {session.campaign_id}" + (" (test)" if request.test else ""),
+                f"Campaign {session.campaign_id}" + (" (test)" if test else ""),
                 ("outcome", "letters"),
                 ((k, v) for k, v in counts.items() if v or k == "sent"),
             )
         )
         _advice(summary)
-        if not request.quiet:
+        if not display.quiet:
             calls(session.composer.calls())
     if summary.stopped is not None:
         output.error(summary.stopped)
