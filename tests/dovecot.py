@@ -314,6 +314,7 @@ ssl_key = <{root}/server-key.pem
 ssl_min_protocol = TLSv1.2
 
 auth_mechanisms = {mechanisms}
+auth_failure_delay = 0
 passdb {{
   driver = passwd-file
   mechanisms = plain login
@@ -351,7 +352,11 @@ service imap-login {{
   }}
 }}
 service anvil {{
-{chroot}}}
+{chroot}  # no growing delay after failed logins from 127.0.0.1 (the "auth penalty")
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
+}}
 """
 
 
