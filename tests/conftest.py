@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["smtp_server"]
+pytest_plugins = ["smtp_server", "dovecot"]
 
 
 @pytest.fixture(autouse=True)
