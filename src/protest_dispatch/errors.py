@@ -133,3 +133,26 @@ class SmtpRefusedError(SmtpError):
     """The server refused us in a way waiting will not fix (TLS, certificate, auth)."""
 
     exit_code = ExitCode.FAILED
+
+
+class ImapError(ProtestError):
+    """A failure talking to the IMAP server that stops reading the mailbox."""
+
+    exit_code = ExitCode.FAILED
+
+    def __init__(self, message: str, *, host: str, port: int, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.host = host
+        self.port = port
+
+
+class ImapUnavailableError(ImapError):
+    """The IMAP server could not be reached: cron should try later."""
+
+    exit_code = ExitCode.TEMPFAIL
+
+
+class ImapRefusedError(ImapError):
+    """The IMAP server refused us in a way waiting will not fix (TLS, certificate, login)."""
+
+    exit_code = ExitCode.FAILED

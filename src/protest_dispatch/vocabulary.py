@@ -39,8 +39,27 @@ class Security(StrEnum):
     def smtp_port(self) -> int:
         return _SMTP_PORTS[self]
 
+    @property
+    def imap_port(self) -> int:
+        return _IMAP_PORTS[self]
+
 
 _SMTP_PORTS = {Security.STARTTLS: 587, Security.TLS: 465, Security.NONE: 25}
+_IMAP_PORTS = {Security.STARTTLS: 143, Security.TLS: 993, Security.NONE: 143}
+
+
+class FindingKind(StrEnum):
+    """What came of a letter, as read from the sender's mailbox (or told by the sender)."""
+
+    BOUNCED = "bounced"
+    """The letter's own To address failed permanently or for good (DSN Action: failed)."""
+    COPY_BOUNCED = "copy-bounced"
+    """Only a copy's address failed: the official still got the letter."""
+    DELAYED = "delayed"
+    AUTO_REPLY = "auto-reply"
+    REPLY = "reply"
+    NO_REPLY = "no-reply"
+    """The sender told `protest followup` that no answer came, by any channel."""
 
 
 class ExitCode(IntEnum):

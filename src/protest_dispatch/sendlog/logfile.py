@@ -17,6 +17,7 @@ from typing import Literal
 
 from protest_dispatch.errors import SendLogError
 from protest_dispatch.files import make_private_folder
+from protest_dispatch.sendlog.migrations import MIGRATED_TABLES, MIGRATIONS
 
 Status = Literal["sending", "sent", "deferred", "failed", "uncertain"]
 STATUSES: tuple[Status, ...] = ("sending", "sent", "deferred", "failed", "uncertain")
@@ -27,11 +28,14 @@ CALL_OUTCOMES: tuple[CallOutcome, ...] = ("reached", "voicemail", "no-answer", "
 APPLICATION_ID = int.from_bytes(b"PrtS", "big")
 """Marks the file as ours in the SQLite header (``PRAGMA application_id``)."""
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Stored as ``PRAGMA user_version``; bump it with a migration when the schema changes."""
 
+_BASE_TABLES = frozenset({"letters", "usage", "calls"})
+"""The tables of version 1, which every later version keeps."""
+
 _SQLITE_MAGIC = b"SQLite format 3\x00"
-_TABLES = frozenset({"letters", "usage", "calls"})
+_TABLES = _BASE_TABLES | MIGRATED_TABLES
 
 _SCHEMA = f"""
 CREATE TABLE letters (
@@ -251,9 +255,22 @@ def prepare(conn: sqlite3.Connection, *, path: Path, busy_timeout: float) -> Non
                 for statement in filter(None, (s.strip() for s in _SCHEMA.split(";"))):
                     conn.execute(statement)
                 conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            if version < SCHEMA_VERSION:
+                _migrate(conn, since=max(version, 1))
     except sqlite3.Error as exc:
         raise wrap_error(exc, path=path, action="open it") from exc
+
+
+def _migrate(conn: sqlite3.Connection, *, since: int) -> None:
+    """Bring a log of version ``since`` up to date in the caller's transaction.
+
+    Migrations only add (tables, indexes, with IF NOT EXISTS), so an older protest's
+    rows stay as they were and a half-applied migration can simply run again.
+    """
+    for version in range(since + 1, SCHEMA_VERSION + 1):
+        for statement in MIGRATIONS[version]:
+            conn.execute(statement)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
 def _identity(conn: sqlite3.Connection) -> tuple[int, int, set[str]]:
@@ -289,8 +306,8 @@ def _check_identity(*, path: Path, app_id: int, version: int, tables: set[str]) 
             hint="Upgrade protest-dispatch (e.g. `pipx upgrade protest-dispatch`) and run "
             "the command again.",
         )
-    missing = _TABLES - tables
-    if version != SCHEMA_VERSION or missing:
+    missing = (_TABLES if version == SCHEMA_VERSION else _BASE_TABLES) - tables
+    if version < 1 or missing:
         raise SendLogError(
             f"The send log {path} is incomplete (schema version {version}, missing "
             f"tables: {', '.join(sorted(missing)) or 'none'}).",

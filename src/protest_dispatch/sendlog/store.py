@@ -529,6 +529,14 @@ class SendLog:
                 raise self._damaged_row(exc) from exc
             return calls
 
+    def reading(self, action: str) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        """The connection, for sibling modules' queries (findings); errors worded as ours."""
+        return self._read(action)
+
+    def writing(self, action: str) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        """One IMMEDIATE transaction, for sibling modules' writes (findings)."""
+        return self._write(action)
+
     @contextlib.contextmanager
     def _read(self, action: str) -> Iterator[sqlite3.Connection]:
         conn = self._connection()

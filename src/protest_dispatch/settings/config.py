@@ -43,6 +43,12 @@ KEYS: dict[str, type | tuple[type, ...]] = {
     "smtp_password_command": str,
     "smtp_password_keyring": bool,
     "smtp_ca_file": str,
+    "imap_host": str,
+    "imap_port": int,
+    "imap_security": str,
+    "imap_username": str,
+    "imap_ca_file": str,
+    "imap_password_command": str,
 }
 PASSWORD_COMMAND_SECONDS = 60
 KEYRING_SERVICE = "protest"

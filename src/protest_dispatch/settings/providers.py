@@ -27,6 +27,10 @@ class Provider:
     domains: tuple[str, ...] = ()
     needs_ca_file: bool = False
     """The server's certificate is self-signed (Proton Mail Bridge): trust it by file."""
+    imap_host: str | None = None
+    """Where ``protest inbox`` reads the mailbox the letters were sent from."""
+    imap_port: int | None = None
+    imap_security: Security | None = None
 
 
 PROVIDERS: tuple[Provider, ...] = (
@@ -43,6 +47,9 @@ PROVIDERS: tuple[Provider, ...] = (
         "Turn on 2-Step Verification, then create one at "
         "https://myaccount.google.com/apppasswords",
         domains=("gmail.com", "googlemail.com"),
+        imap_host="imap.gmail.com",
+        imap_port=993,
+        imap_security=Security.TLS,
     ),
     Provider(
         key="outlook",
@@ -58,6 +65,9 @@ PROVIDERS: tuple[Provider, ...] = (
         "(https://account.live.com/proofs/AppPassword). If Microsoft refuses it, your "
         "account needs OAuth sign-in, which protest does not support: use another provider.",
         domains=("outlook.com", "hotmail.com", "live.com", "msn.com"),
+        imap_host="outlook.office365.com",
+        imap_port=993,
+        imap_security=Security.TLS,
     ),
     Provider(
         key="proton",
@@ -74,6 +84,9 @@ PROVIDERS: tuple[Provider, ...] = (
         "an SMTP port other than 1025, change smtp_port in the config file.",
         domains=("proton.me", "protonmail.com", "protonmail.ch", "pm.me"),
         needs_ca_file=True,
+        imap_host="127.0.0.1",
+        imap_port=1143,
+        imap_security=Security.STARTTLS,
     ),
     Provider(
         key="fastmail",
@@ -86,6 +99,9 @@ PROVIDERS: tuple[Provider, ...] = (
         login_help="Fastmail needs an app password: Settings > Privacy & Security > "
         "Manage app passwords and access > New app password (with access to mail/SMTP).",
         domains=("fastmail.com", "fastmail.fm"),
+        imap_host="imap.fastmail.com",
+        imap_port=993,
+        imap_security=Security.TLS,
     ),
     Provider(
         key="riseup",
@@ -98,6 +114,9 @@ PROVIDERS: tuple[Provider, ...] = (
         login_help="Riseup: create a separate mail password (a service password) at "
         "https://account.riseup.net, or use your account password.",
         domains=("riseup.net",),
+        imap_host="mail.riseup.net",
+        imap_port=993,
+        imap_security=Security.TLS,
     ),
     Provider(
         key="posteo",
@@ -110,6 +129,9 @@ PROVIDERS: tuple[Provider, ...] = (
         login_help="Posteo has no app passwords: use your account password, and keep it "
         "in the system keyring or a password manager rather than in a file.",
         domains=("posteo.de", "posteo.net", "posteo.org", "posteo.eu"),
+        imap_host="posteo.de",
+        imap_port=993,
+        imap_security=Security.TLS,
     ),
     Provider(
         key="other",

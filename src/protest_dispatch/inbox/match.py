@@ -1,0 +1,154 @@
+"""Tie an incoming message to the letter it is about, or to none.
+
+A finding counts only if it names a Message-ID this send log generated, and a
+bounce only if the failed address was a recipient of that letter: anyone can mail
+the activist a fake bounce, and a fake must change nothing. One incoming message
+makes at most one finding per letter; a bounce wins over an automatic reply (a
+Postfix bounce carries ``Auto-Submitted: auto-replied`` too).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from protest_dispatch.inbox.classify import (
+    Bounce,
+    Headers,
+    RecipientReport,
+    read_bounce,
+    read_reply,
+    reports_in_notice,
+)
+from protest_dispatch.inbox.text import first_lines
+from protest_dispatch.sendlog.findings import Finding
+from protest_dispatch.sendlog.store import Entry, format_time
+from protest_dispatch.vocabulary import FindingKind
+
+_RANK = {FindingKind.BOUNCED: 3, FindingKind.COPY_BOUNCED: 2, FindingKind.DELAYED: 1}
+
+
+@dataclass
+class Matched:
+    findings: list[Finding] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One message as the scan knows it: where it is, its header, and its parsed whole."""
+
+    headers: Headers
+    source: str
+    received: datetime
+
+
+def needs_body(headers: Headers, *, letters: Mapping[str, Entry], sender: str) -> bool:
+    """Whether the whole message must be fetched to know what it says about a letter."""
+    if headers.bounce_like:
+        return True
+    return refers_to_letter(headers, letters=letters, sender=sender)
+
+
+def refers_to_letter(headers: Headers, *, letters: Mapping[str, Entry], sender: str) -> bool:
+    return headers.from_address != sender.lower() and any(
+        ref in letters for ref in headers.refers_to
+    )
+
+
+def match(incoming: Incoming, msg: object, *, letters: Mapping[str, Entry], sender: str) -> Matched:
+    """The findings ``msg`` (an EmailMessage) makes on letters of this log."""
+    from email.message import EmailMessage
+
+    assert isinstance(msg, EmailMessage)
+    headers = incoming.headers
+    if headers.bounce_like:
+        bounce = read_bounce(msg, headers=headers)
+        if bounce.reports or any(i in letters for i in bounce.letter_ids):
+            return _bounce_findings(incoming, bounce, letters=letters)
+    if not refers_to_letter(headers, letters=letters, sender=sender):
+        return Matched()
+    entry = next(letters[ref] for ref in headers.refers_to if ref in letters)
+    kind = FindingKind.AUTO_REPLY if headers.automatic else FindingKind.REPLY
+    text = read_reply(msg).text if kind == FindingKind.REPLY else None
+    finding = _finding(
+        incoming,
+        entry,
+        kind=kind,
+        recipient=headers.from_address,
+        diagnostic=first_lines(text) if text else None,
+        body=text,
+    )
+    return Matched(findings=[finding])
+
+
+def _bounce_findings(
+    incoming: Incoming, bounce: Bounce, *, letters: Mapping[str, Entry]
+) -> Matched:
+    result = Matched()
+    for letter_id in bounce.letter_ids:
+        entry = letters.get(letter_id)
+        if entry is None:
+            continue
+        recipients = (entry.to, *entry.cc)
+        wanted = {address.lower() for address in recipients}
+        reports = [r for r in bounce.reports if r.address in wanted] or (
+            [] if bounce.reports else reports_in_notice(bounce, recipients)
+        )
+        if not reports:
+            result.warnings.append(
+                f"Ignored a bounce about your letter to {entry.target} ({entry.campaign}): "
+                "it names no address that letter went to, so it may be forged."
+            )
+            continue
+        kind, report = max(((_kind(r, entry), r) for r in reports), key=lambda pair: _RANK[pair[0]])
+        result.findings.append(
+            _finding(
+                incoming,
+                entry,
+                kind=kind,
+                recipient=report.address,
+                status=report.status,
+                diagnostic=report.diagnostic,
+            )
+        )
+    return result
+
+
+def _kind(report: RecipientReport, entry: Entry) -> FindingKind:
+    if report.action == "delayed":
+        return FindingKind.DELAYED
+    if report.address == entry.to.lower():
+        return FindingKind.BOUNCED
+    return FindingKind.COPY_BOUNCED
+
+
+def _finding(
+    incoming: Incoming,
+    entry: Entry,
+    *,
+    kind: FindingKind,
+    recipient: str | None,
+    status: str | None = None,
+    diagnostic: str | None = None,
+    body: str | None = None,
+) -> Finding:
+    assert entry.message_id is not None, "letters are matched by their Message-ID"
+    headers = incoming.headers
+    when = headers.date or incoming.received
+    return Finding(
+        campaign=entry.campaign,
+        target=entry.target,
+        sender=entry.sender,
+        letter_id=entry.message_id,
+        kind=kind,
+        at=format_time(when.astimezone(UTC)),
+        source=incoming.source,
+        recipient=recipient,
+        status=status,
+        diagnostic=diagnostic,
+        from_=headers.from_address,
+        subject=headers.subject[:300] or None,
+        body=body,
+    )

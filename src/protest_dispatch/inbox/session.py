@@ -1,0 +1,164 @@
+"""A logged-in IMAP connection to the sender's mailbox, and nothing that could change it.
+
+imapclient (maintained, UID-based, parses responses for us) does the protocol. TLS
+is required and verified, as for SMTP: implicit TLS (port 993) or STARTTLS that
+must succeed; ``none`` is refused unless the host can only mean this machine.
+Folders are only ever opened with EXAMINE (``select_folder(readonly=True)``), and
+the caller fetches with ``BODY.PEEK``: reading never sets ``\\Seen``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import ssl
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from protest_dispatch.errors import (
+    ConfigError,
+    ImapError,
+    ImapRefusedError,
+    ImapUnavailableError,
+)
+from protest_dispatch.mail.loopback import resolve_loopback_only
+from protest_dispatch.settings.imap import ImapSettings
+from protest_dispatch.vocabulary import Security
+
+if TYPE_CHECKING:
+    from imapclient import IMAPClient
+
+
+@contextlib.contextmanager
+def open_mailbox(settings: ImapSettings) -> Iterator[IMAPClient]:
+    """Connect, protect, log in; always log out. Errors become ImapError subclasses."""
+    check_plaintext_allowed(settings)
+    client = connect(settings)
+    try:
+        with translate_errors(settings, doing="log in"):
+            login(client, settings)
+        with translate_errors(settings, doing="read the mailbox"):
+            yield client
+    finally:
+        with contextlib.suppress(Exception):  # best effort: the server may be gone already
+            client.logout()
+        with contextlib.suppress(Exception):
+            client.shutdown()
+
+
+def check_plaintext_allowed(settings: ImapSettings) -> None:
+    if settings.security != Security.NONE:
+        return
+    if not asyncio.run(resolve_loopback_only(settings.host)):
+        raise ConfigError(
+            f"imap_security is 'none' but {settings.host} is not this machine: the password "
+            "and your mail would cross the network unencrypted.",
+            key="imap_security",
+            hint='Use imap_security = "tls" (port 993) or "starttls" (port 143).',
+        )
+
+
+def connect(settings: ImapSettings) -> IMAPClient:
+    """A connection protected as the settings say (TLS verified), not yet logged in."""
+    from imapclient import IMAPClient
+
+    context = tls_context(settings)
+    with translate_errors(settings, doing="connect"):
+        if settings.security == Security.TLS:
+            return IMAPClient(
+                settings.host,
+                settings.port,
+                ssl=True,
+                ssl_context=context,
+                timeout=settings.timeout,
+            )
+        client = IMAPClient(settings.host, settings.port, ssl=False, timeout=settings.timeout)
+    if settings.security == Security.STARTTLS:
+        try:
+            with translate_errors(settings, doing="start TLS"):
+                client.starttls(context)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                client.shutdown()
+            raise
+    return client
+
+
+def login(client: IMAPClient, settings: ImapSettings) -> None:
+    from imapclient.exceptions import LoginError
+
+    credentials = settings.credentials()
+    try:
+        if credentials.mechanism == "xoauth2":
+            client.oauth2_login(credentials.username, credentials.secret.get_secret_value())
+        else:
+            client.login(credentials.username, credentials.secret.get_secret_value())
+    except LoginError:
+        raise ImapRefusedError(
+            f"The IMAP server {settings.host}:{settings.port} refused the login of "
+            f"{credentials.username}.",
+            host=settings.host,
+            port=settings.port,
+            hint="Check imap_username and the password (an app password for Gmail, Outlook "
+            "and Fastmail); set PROTEST_IMAP_PASSWORD or imap_password_command if the "
+            "mailbox password differs from the SMTP one.",
+        ) from None
+
+
+def tls_context(settings: ImapSettings) -> ssl.SSLContext:
+    cafile = None if settings.ca_file is None else str(settings.ca_file)
+    try:
+        context = ssl.create_default_context(cafile=cafile)
+    except OSError as exc:  # ssl.SSLError is an OSError: not PEM, or unreadable
+        raise ConfigError(
+            f"The CA file {settings.ca_file} cannot be used: {exc}.",
+            key="imap_ca_file",
+            hint="Give a PEM file of the certificate authority to trust.",
+        ) from None
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+@contextlib.contextmanager
+def translate_errors(settings: ImapSettings, *, doing: str) -> Iterator[None]:
+    """Socket, TLS and protocol errors as ImapError, worded with what to do next."""
+    from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
+
+    where = f"{settings.host}:{settings.port}"
+    try:
+        yield
+    except ImapError:
+        raise
+    except ssl.SSLCertVerificationError as exc:
+        raise ImapRefusedError(
+            f"The certificate of the IMAP server {where} could not be verified "
+            f"({exc.verify_message}); nothing was read.",
+            host=settings.host,
+            port=settings.port,
+            hint="Check imap_host; for a server with its own certificate authority (such as "
+            "Proton Mail Bridge) set imap_ca_file to its PEM file.",
+        ) from None
+    except ssl.SSLError as exc:
+        raise ImapRefusedError(
+            f"TLS with the IMAP server {where} failed ({exc.reason or exc}) while trying to "
+            f"{doing}.",
+            host=settings.host,
+            port=settings.port,
+            hint="Check imap_port and imap_security: tls goes with port 993, starttls with 143.",
+        ) from None
+    except (IMAPClientAbortError, OSError) as exc:
+        reason = "timed out" if isinstance(exc, TimeoutError | socket.timeout) else str(exc)
+        raise ImapUnavailableError(
+            f"Could not {doing} at the IMAP server {where}: {reason or type(exc).__name__}.",
+            host=settings.host,
+            port=settings.port,
+            hint="Check the network and imap_host / imap_port, then try again later.",
+        ) from None
+    except IMAPClientError as exc:
+        raise ImapRefusedError(
+            f"The IMAP server {where} refused to {doing}: {exc}.",
+            host=settings.host,
+            port=settings.port,
+            hint='If it says STARTTLS is not supported, use imap_security = "tls" on port 993.',
+        ) from None

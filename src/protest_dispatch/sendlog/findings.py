@@ -1,0 +1,246 @@
+"""What came of each letter: bounces, auto-replies, replies and the sender's own answers.
+
+One row per incoming message (or per ``followup`` answer), tied to the letter it is
+about by (campaign, target, sender) and the letter's Message-ID. Rows are only ever
+added; ``record`` ignores a finding whose source (the incoming Message-ID, or the
+mailbox place) is already recorded for that letter, so reading a mailbox twice
+records nothing twice. The table lives in the send log's file (schema version 2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from protest_dispatch.sendlog.store import Entry, SendLog, format_time, utc_now
+from protest_dispatch.vocabulary import FindingKind
+
+_COLUMNS = (
+    "campaign, target, sender, letter_id, kind, recipient, status, diagnostic, at,"
+    " from_addr, subject, body, source"
+)
+BODY_LIMIT = 100_000
+"""Characters of a reply's text kept for ``protest replies --show``."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing that came of a letter."""
+
+    campaign: str
+    target: str
+    sender: str
+    letter_id: str
+    """The letter's Message-ID (as the send log stores it, with angle brackets)."""
+    kind: FindingKind
+    at: str
+    """When it happened (the incoming mail's date, or when the sender answered), UTC."""
+    source: str
+    recipient: str | None = None
+    status: str | None = None
+    diagnostic: str | None = None
+    from_: str | None = None
+    subject: str | None = None
+    body: str | None = None
+
+    @property
+    def letter_key(self) -> tuple[str, str, str]:
+        return (self.campaign, self.target, self.sender)
+
+    @property
+    def permanent_bounce(self) -> bool:
+        """A bounce of the To address that waiting will not fix (5.x.x, or no code given)."""
+        return self.kind == FindingKind.BOUNCED and not (self.status or "").startswith("4")
+
+    def event(self) -> dict[str, object]:
+        """The finding as one entry of ``log --json``'s ``events`` array."""
+        return {
+            "kind": self.kind.value,
+            "recipient": self.recipient,
+            "status": self.status,
+            "diagnostic": self.diagnostic,
+            "at": self.at,
+            "from": self.from_,
+            "subject": self.subject,
+        }
+
+
+@dataclass(frozen=True)
+class MailboxState:
+    uidvalidity: int
+    last_uid: int
+
+
+class FindingLog:
+    """The findings table of an open send log."""
+
+    def __init__(self, log: SendLog) -> None:
+        self._log = log
+
+    def record(self, findings: Iterable[Finding]) -> list[Finding]:
+        """Add the findings not recorded yet, in one transaction; return those added."""
+        added: list[Finding] = []
+        now = utc_now()
+        with self._log.writing("record what came of letters") as conn:
+            for f in findings:
+                cursor = conn.execute(
+                    f"INSERT OR IGNORE INTO findings ({_COLUMNS}, recorded_at)"  # noqa: S608 - fixed column names; values are bound
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        f.campaign,
+                        f.target,
+                        f.sender,
+                        f.letter_id,
+                        f.kind.value,
+                        f.recipient,
+                        f.status,
+                        f.diagnostic,
+                        f.at,
+                        f.from_,
+                        f.subject,
+                        None if f.body is None else f.body[:BODY_LIMIT],
+                        f.source,
+                        now,
+                    ),
+                )
+                if cursor.rowcount == 1:
+                    added.append(f)
+        return added
+
+    def all(self, *, campaign: str | None = None, sender: str | None = None) -> list[Finding]:
+        """Every finding (optionally of one campaign or sender), oldest recorded first."""
+        where = " AND ".join(
+            clause
+            for clause, value in (("campaign = ?", campaign), ("sender = ?", sender))
+            if value is not None
+        )
+        args = [value for value in (campaign, sender) if value is not None]
+        with self._log.reading("read what came of letters") as conn:
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM findings"  # noqa: S608 - fixed column names; values are bound
+                + (f" WHERE {where}" if where else "")
+                + " ORDER BY id",
+                args,
+            ).fetchall()
+        return [_finding(row) for row in rows]
+
+    def by_letter(
+        self, *, campaign: str | None = None, sender: str | None = None
+    ) -> dict[tuple[str, str, str], list[Finding]]:
+        """Findings grouped by letter, each list in the order they were recorded."""
+        grouped: dict[tuple[str, str, str], list[Finding]] = {}
+        for finding in self.all(campaign=campaign, sender=sender):
+            grouped.setdefault(finding.letter_key, []).append(finding)
+        return grouped
+
+    def replies(self) -> list[Finding]:
+        """Every reply found in the mailbox; ``protest replies`` numbers them from 1 in order."""
+        return [
+            f
+            for f in self.all()
+            if f.kind == FindingKind.REPLY and not f.source.startswith(FOLLOWUP_SOURCE)
+        ]
+
+    def bounce_of(self, entry: Entry) -> Finding | None:
+        """The latest permanent bounce of this letter's To address, if any."""
+        if entry.message_id is None:
+            return None
+        found = [
+            f
+            for f in self.by_letter(campaign=entry.campaign, sender=entry.sender).get(
+                (entry.campaign, entry.target, entry.sender), []
+            )
+            if f.permanent_bounce and f.letter_id == entry.message_id
+        ]
+        return found[-1] if found else None
+
+    def reopen(self, entry: Entry, *, bounce: Finding) -> None:
+        """Let a bounced letter be sent again: 'sent' becomes 'failed', with the reason."""
+        reason = f"bounced: {bounce.recipient} {bounce.status or ''} {bounce.diagnostic or ''}"
+        with self._log.writing("reopen a bounced letter") as conn:
+            conn.execute(
+                "UPDATE letters SET status = 'failed', error = ?, message_id = NULL,"
+                " updated_at = ? WHERE campaign = ? AND target = ? AND sender = ?"
+                " AND status = 'sent' AND message_id = ?",
+                (
+                    " ".join(reason.split())[:500],
+                    utc_now(),
+                    entry.campaign,
+                    entry.target,
+                    entry.sender,
+                    entry.message_id,
+                ),
+            )
+
+    def letters_by_message_id(self, *, sender: str | None = None) -> dict[str, Entry]:
+        """Every letter with a Message-ID, keyed by it in lower case (IDs are compared so)."""
+        entries = self._log.entries(sender=sender)
+        return {e.message_id.lower(): e for e in entries if e.message_id}
+
+    def first_letter_time(self, *, sender: str | None = None) -> datetime | None:
+        from protest_dispatch.sendlog.store import parse_time
+
+        times = [parse_time(e.updated_at) for e in self._log.entries(sender=sender)]
+        return min(times) if times else None
+
+    def mailbox_state(self, *, account: str, folder: str) -> MailboxState | None:
+        with self._log.reading("read the mailbox bookmark") as conn:
+            row = conn.execute(
+                "SELECT uidvalidity, last_uid FROM mailbox_state WHERE account = ? AND folder = ?",
+                (account, folder),
+            ).fetchone()
+        return None if row is None else MailboxState(int(row[0]), int(row[1]))
+
+    def save_mailbox_state(self, *, account: str, folder: str, state: MailboxState) -> None:
+        with self._log.writing("save the mailbox bookmark") as conn:
+            conn.execute(
+                "INSERT INTO mailbox_state (account, folder, uidvalidity, last_uid)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (account, folder) DO UPDATE SET"
+                " uidvalidity = excluded.uidvalidity, last_uid = excluded.last_uid",
+                (account, folder, state.uidvalidity, state.last_uid),
+            )
+
+
+FOLLOWUP_SOURCE = "followup:"
+"""Source prefix of the sender's own answers to ``protest followup``."""
+
+
+def followup_finding(entry: Entry, *, kind: FindingKind, at: datetime) -> Finding:
+    """The sender's answer to "Did <official> reply?" as a finding on the letter."""
+    assert entry.message_id is not None, "followup asks only about sent letters"
+    return Finding(
+        campaign=entry.campaign,
+        target=entry.target,
+        sender=entry.sender,
+        letter_id=entry.message_id,
+        kind=kind,
+        at=format_time(at),
+        source=f"{FOLLOWUP_SOURCE}{entry.message_id}",
+    )
+
+
+def latest(findings: Sequence[Finding]) -> Finding | None:
+    """The finding that says most about a letter now: the last one recorded."""
+    return findings[-1] if findings else None
+
+
+def _finding(row: Sequence[object]) -> Finding:
+    def opt(value: object) -> str | None:
+        return None if value is None else str(value)
+
+    return Finding(
+        campaign=str(row[0]),
+        target=str(row[1]),
+        sender=str(row[2]),
+        letter_id=str(row[3]),
+        kind=FindingKind(str(row[4])),
+        recipient=opt(row[5]),
+        status=opt(row[6]),
+        diagnostic=opt(row[7]),
+        at=str(row[8]),
+        from_=opt(row[9]),
+        subject=opt(row[10]),
+        body=opt(row[11]),
+        source=str(row[12]),
+    )

@@ -1,0 +1,49 @@
+"""Schema changes since version 1, each a list of statements that only add.
+
+Kept apart from :mod:`~protest_dispatch.sendlog.logfile` (which applies them) and
+:mod:`~protest_dispatch.sendlog.findings` (which uses the tables) so neither
+imports the other.
+"""
+
+from __future__ import annotations
+
+from protest_dispatch.vocabulary import FindingKind
+
+_KINDS = ", ".join(repr(kind.value) for kind in FindingKind)
+
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    2: (
+        # What came of a letter (issue 13): one row per incoming message or answer.
+        # `source` names where it came from (the incoming Message-ID, or the mailbox
+        # place when it has none), so reading the same mail again records nothing twice.
+        f"""CREATE TABLE IF NOT EXISTS findings (
+            id          INTEGER PRIMARY KEY,
+            campaign    TEXT NOT NULL,
+            target      TEXT NOT NULL,
+            sender      TEXT NOT NULL,
+            letter_id   TEXT NOT NULL,
+            kind        TEXT NOT NULL CHECK (kind IN ({_KINDS})),
+            recipient   TEXT,
+            status      TEXT,
+            diagnostic  TEXT,
+            at          TEXT NOT NULL,
+            from_addr   TEXT,
+            subject     TEXT,
+            body        TEXT,
+            source      TEXT NOT NULL,
+            recorded_at TEXT NOT NULL,
+            UNIQUE (campaign, target, sender, source)
+        )""",
+        "CREATE INDEX IF NOT EXISTS findings_letter ON findings (campaign, target, sender)",
+        # Per account and folder: the UIDVALIDITY and highest UID already read.
+        """CREATE TABLE IF NOT EXISTS mailbox_state (
+            account     TEXT NOT NULL,
+            folder      TEXT NOT NULL,
+            uidvalidity INTEGER NOT NULL,
+            last_uid    INTEGER NOT NULL,
+            PRIMARY KEY (account, folder)
+        ) WITHOUT ROWID""",
+    ),
+}
+
+MIGRATED_TABLES = frozenset({"findings", "mailbox_state"})

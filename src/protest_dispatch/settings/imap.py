@@ -1,0 +1,153 @@
+"""How to reach and log in to the IMAP server the letters' replies arrive at.
+
+The settings mirror SMTP's: ``imap_host``, ``imap_port``, ``imap_security``,
+``imap_username``, ``imap_ca_file`` (each also ``PROTEST_IMAP_*``). When no IMAP
+host is set, the provider preset named by ``provider`` fills it in. The username
+defaults to the SMTP username, then to the sender's address. The password comes
+from ``PROTEST_IMAP_PASSWORD`` or ``imap_password_command`` when given, else from
+the same sources as SMTP's. It is looked up only when the session logs in, through
+a credentials callable: the seam where XOAUTH2 (a token source) plugs in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from pydantic import SecretStr
+
+from protest_dispatch.errors import ConfigError
+from protest_dispatch.settings.config import Config, run_password_command
+from protest_dispatch.settings.providers import by_key
+from protest_dispatch.vocabulary import Security
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What a login sends: a password, or (from the sign-in issue) an OAuth2 access token."""
+
+    username: str
+    secret: SecretStr
+    mechanism: Literal["password", "xoauth2"] = "password"
+
+
+CredentialSource = Callable[[], Credentials]
+
+
+@dataclass(frozen=True)
+class ImapSettings:
+    """How to reach the mailbox; the credentials are fetched only at login."""
+
+    host: str
+    port: int
+    security: Security
+    username: str
+    credentials: CredentialSource = field(repr=False, compare=False)
+    ca_file: Path | None = None
+    timeout: float = 30.0
+
+
+def imap_configured(config: Config) -> bool:
+    """Whether this config says where the mailbox is (directly or through a preset)."""
+    return _preset_host(config) is not None or bool(config.get("imap_host"))
+
+
+def imap_settings(
+    config: Config,
+    *,
+    sender_email: str,
+    host: str | None = None,
+    port: int | None = None,
+    security: str | None = None,
+    ca_file: Path | None = None,
+) -> ImapSettings:
+    """The IMAP settings for a run, checked; raises ConfigError naming the key to fix."""
+    preset = by_key(str(config.get("provider") or ""))
+    chosen_host = config.get("imap_host", host) or (preset.imap_host if preset else None)
+    if not chosen_host:
+        raise ConfigError(
+            "No IMAP server is configured, so the mailbox cannot be read.",
+            key="imap_host",
+            hint="Run 'protest init' again, or set imap_host in the config file "
+            "(or PROTEST_IMAP_HOST), e.g. imap.example.org.",
+        )
+    default_security = preset.imap_security if preset and preset.imap_security else Security.TLS
+    chosen = str(config.get("imap_security", security) or default_security).lower()
+    if chosen not in tuple(Security):
+        raise ConfigError(
+            f"The IMAP security {chosen!r} from {config.source('imap_security')} is not one "
+            f"of {', '.join(Security)}.",
+            key="imap_security",
+            hint="Use tls (port 993) or starttls (port 143).",
+        )
+    chosen_security = Security(chosen)
+    preset_port = preset.imap_port if preset and not config.get("imap_host", host) else None
+    chosen_port = int(config.get("imap_port", port) or preset_port or chosen_security.imap_port)
+    if not 0 < chosen_port < 65536:
+        raise ConfigError(f"The IMAP port {chosen_port} is not a port number.", key="imap_port")
+    ca = config.get("imap_ca_file", ca_file) or (
+        config.get("smtp_ca_file") if preset and preset.needs_ca_file else None
+    )
+    if ca is not None and not Path(ca).expanduser().is_file():
+        raise ConfigError(
+            f"The CA file {ca} from {config.source('imap_ca_file')} does not exist.",
+            key="imap_ca_file",
+            hint="Give the path of the PEM file of the certificate authority to trust.",
+        )
+    username = str(
+        config.get("imap_username") or config.get("smtp_username") or sender_email
+    ).strip()
+    return ImapSettings(
+        host=str(chosen_host),
+        port=chosen_port,
+        security=chosen_security,
+        username=username,
+        credentials=_password_source(config, username=username),
+        ca_file=Path(ca).expanduser() if ca else None,
+    )
+
+
+def _preset_host(config: Config) -> str | None:
+    preset = by_key(str(config.get("provider") or ""))
+    return preset.imap_host if preset else None
+
+
+def _password_source(config: Config, *, username: str) -> CredentialSource:
+    def credentials() -> Credentials:
+        return Credentials(username=username, secret=_password(config))
+
+    return credentials
+
+
+def _password(config: Config) -> SecretStr:
+    """IMAP's own password if given, else SMTP's (same mailbox, same account)."""
+    own = config.env.get("PROTEST_IMAP_PASSWORD")
+    if own:
+        return SecretStr(own)
+    command = config.get("imap_password_command")
+    if command:
+        return SecretStr(run_password_command(command))
+    smtp_user = config.get("smtp_username")
+    smtp_host = config.get("smtp_host")
+    shared = (
+        config.password(username=str(smtp_user), host=str(smtp_host))
+        if smtp_user and smtp_host
+        else _without_keyring(config)
+    )
+    if shared is None:
+        raise ConfigError(
+            "No password is configured for reading the mailbox.",
+            key="imap_password_command",
+            hint="Set PROTEST_IMAP_PASSWORD or imap_password_command, or the SMTP password "
+            "(PROTEST_SMTP_PASSWORD, smtp_password_command, or 'protest init').",
+        )
+    return shared
+
+
+def _without_keyring(config: Config) -> SecretStr | None:
+    """The SMTP password sources that need no SMTP account name (the keyring does)."""
+    if config.get("smtp_password_keyring"):
+        return None
+    return config.password(username="", host="")
