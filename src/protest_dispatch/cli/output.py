@@ -70,6 +70,11 @@ def _visible(text: str) -> str:
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
+def visible(text: str) -> str:
+    """Untrusted text with control characters shown escaped, for prompts."""
+    return _visible(text)
+
+
 def is_terminal() -> bool:
     return _console("stdout").is_terminal
 

@@ -10,13 +10,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from protest_dispatch.campaign.audience import Selected
 from protest_dispatch.commands.session import Session, log_path
 from protest_dispatch.mail.dispatch import Dispatcher, Job, Result, SendOptions, Summary
 from protest_dispatch.mail.quota import Quota
 from protest_dispatch.mail.smtp import check_plaintext_allowed
+from protest_dispatch.sendlog.findings import Finding, FindingLog
 from protest_dispatch.sendlog.store import Entry, SendLog
 from protest_dispatch.settings.config import smtp_settings
 from protest_dispatch.settings.smtp import SmtpSettings
@@ -33,6 +35,8 @@ class SendRequest:
     attempts: int = 3
     retry_failed: bool = False
     retry_uncertain: bool = False
+    retry_bounced: bool = False
+    """Send only the letters whose To address bounced, to the same address again."""
     log: Path | None = None
     smtp_host: str | None = None
     smtp_port: int | None = None
@@ -47,6 +51,10 @@ class Plan:
     held: list[Entry] = field(default_factory=list)
     recovered: list[Entry] = field(default_factory=list)
     waiting: int = 0
+    bounced: list[tuple[Entry, Finding]] = field(default_factory=list)
+    """Letters skipped because their To address bounced permanently (see --retry-bounced)."""
+    resending: list[tuple[Entry, Finding]] = field(default_factory=list)
+    """Bounced letters this run sends again (new address, or --retry-bounced)."""
 
 
 def make_plan(*, session: Session, log: SendLog, request: SendRequest) -> Plan:
@@ -54,6 +62,7 @@ def make_plan(*, session: Session, log: SendLog, request: SendRequest) -> Plan:
     plan = Plan()
     if not request.test:
         plan.recovered = log.recover(campaign=session.campaign_id)
+    findings = None if request.test else FindingLog(log)
     for selected in session.composer.audience.letters:
         entry = (
             None
@@ -62,7 +71,12 @@ def make_plan(*, session: Session, log: SendLog, request: SendRequest) -> Plan:
                 campaign=session.campaign_id, target=selected.target.id, sender=session.sender.email
             )
         )
-        if (
+        bounce = findings.bounce_of(entry) if findings and entry else None
+        if entry is not None and bounce is not None and entry.status == "sent":
+            _plan_bounced(plan, selected=selected, entry=entry, bounce=bounce, request=request)
+        elif request.retry_bounced:
+            continue
+        elif (
             entry is None
             or entry.status == "deferred"
             or (entry.status == "failed" and request.retry_failed)
@@ -77,6 +91,18 @@ def make_plan(*, session: Session, log: SendLog, request: SendRequest) -> Plan:
         plan.waiting = len(plan.jobs) - request.limit
         plan.jobs = plan.jobs[: request.limit]
     return plan
+
+
+def _plan_bounced(
+    plan: Plan, *, selected: Selected, entry: Entry, bounce: Finding, request: SendRequest
+) -> None:
+    """Resend when the campaign file now gives another address, or on --retry-bounced."""
+    address = (selected.target.email or "").lower()
+    if request.retry_bounced or address != (bounce.recipient or "").lower():
+        plan.jobs.append(Job(selected=selected, previous=replace(entry, message_id=None)))
+        plan.resending.append((entry, bounce))
+    else:
+        plan.bounced.append((entry, bounce))
 
 
 @dataclass
@@ -113,6 +139,11 @@ class SendRun:
             on_result=on_result,
             budget=budget,
         )
+        reopened = FindingLog(self.log)
+        going = {job.selected.target.id for job in plan.jobs}
+        for entry, bounce in plan.resending:
+            if entry.target in going:
+                reopened.reopen(entry, bounce=bounce)
         try:
             summary = asyncio.run(dispatcher.run(plan.jobs))
         except KeyboardInterrupt:

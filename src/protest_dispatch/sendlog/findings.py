@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from protest_dispatch.sendlog.store import Entry, SendLog, format_time, utc_now
+from protest_dispatch.sendlog.store import Entry, SendLog, format_time, parse_time, utc_now
 from protest_dispatch.vocabulary import FindingKind
 
 _COLUMNS = (
@@ -60,7 +60,7 @@ class Finding:
             "recipient": self.recipient,
             "status": self.status,
             "diagnostic": self.diagnostic,
-            "at": self.at,
+            "at": parse_time(self.at).isoformat(),
             "from": self.from_,
             "subject": self.subject,
         }
@@ -179,8 +179,6 @@ class FindingLog:
         return {e.message_id.lower(): e for e in entries if e.message_id}
 
     def first_letter_time(self, *, sender: str | None = None) -> datetime | None:
-        from protest_dispatch.sendlog.store import parse_time
-
         times = [parse_time(e.updated_at) for e in self._log.entries(sender=sender)]
         return min(times) if times else None
 

@@ -13,6 +13,7 @@ from protest_dispatch.campaign.compose import CallToMake, Checked, raise_problem
 from protest_dispatch.campaign.message import Letter, copies, make_message_id, write_eml
 from protest_dispatch.cli import output
 from protest_dispatch.errors import InputError, Problem
+from protest_dispatch.sendlog.findings import Finding, FindingLog
 from protest_dispatch.vocabulary import ExitCode
 
 if TYPE_CHECKING:
@@ -179,8 +180,15 @@ def log(
         )
     entries = sendlog.entries(campaign=campaign, status=status)
     rows = [entry.to_dict() for entry in entries]
+    found = FindingLog(sendlog).by_letter(campaign=campaign)
+    events = [found.get((e.campaign, e.target, e.sender), []) for e in entries]
     if as_json:
-        output.print_json(rows)
+        output.print_json(
+            [
+                {**row, "events": [f.event() for f in mine]}
+                for row, mine in zip(rows, events, strict=True)
+            ]
+        )
         return
     if as_csv:
         buffer = io.StringIO()
@@ -195,11 +203,16 @@ def log(
             "The send log has no letters yet" + (" matching that." if campaign or status else ".")
         )
     else:
+        latest = [_latest(mine) for mine in events]
+        extra = ("latest finding",) if any(latest) else ()
         output.show(
             output.table(
                 f"Send log ({sendlog.path})",
-                LOG_COLUMNS,
-                ([row[c] for c in LOG_COLUMNS] for row in rows),
+                (*LOG_COLUMNS, *extra),
+                (
+                    [*(row[c] for c in LOG_COLUMNS), *([note] if extra else [])]
+                    for row, note in zip(rows, latest, strict=True)
+                ),
                 styles={3: output.STATUS_STYLES},
             )
         )
@@ -215,6 +228,16 @@ def log(
         )
 
 
+def _latest(findings: Sequence[Finding]) -> str:
+    """The last thing that came of a letter, in a few words (for the log table)."""
+    if not findings:
+        return ""
+    last = findings[-1]
+    who = last.recipient or last.from_ or ""
+    code = f" {last.status}" if last.status else ""
+    return f"{last.kind.value}{code} {who} {last.at}".replace("  ", " ")
+
+
 PLAN_ROWS = 20
 
 
@@ -226,6 +249,12 @@ def send_plan(
             f"{len(plan.recovered)} letter(s) were being sent when an earlier run stopped; they "
             "are now marked uncertain and will not be resent (see 'protest log --status "
             "uncertain', and --retry-uncertain)."
+        )
+    for entry, bounce in plan.bounced:
+        output.warn(
+            f"Skipping {entry.target}: the letter to {bounce.recipient} bounced on {bounce.at} "
+            f"({' '.join(filter(None, (bounce.status, bounce.diagnostic)))}). Fix the address "
+            "in the campaign file and run send again, or add --retry-bounced to try it again."
         )
     if display.quiet:
         return

@@ -1,0 +1,175 @@
+"""What ``protest inbox``, ``replies`` and ``followup`` show; every text from mail is untrusted.
+
+Subjects, senders and reply texts come from strangers: they are printed through
+``output.plain`` (control characters escaped, no markup), never as format strings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from protest_dispatch.cli import output
+from protest_dispatch.commands.inbox import InboxReport
+from protest_dispatch.commands.replies import FOLLOWUP_DAYS, Unanswered
+from protest_dispatch.sendlog.findings import Finding
+from protest_dispatch.vocabulary import FindingKind
+
+WHAT = {
+    FindingKind.BOUNCED: "bounced",
+    FindingKind.COPY_BOUNCED: "a copy bounced (the official still got the letter)",
+    FindingKind.DELAYED: "delayed (the server is still trying)",
+    FindingKind.AUTO_REPLY: "automatic reply (proof it arrived)",
+    FindingKind.REPLY: "reply",
+    FindingKind.NO_REPLY: "no reply",
+}
+
+
+def finding_event(finding: Finding, *, to: str | None = None) -> dict[str, object]:
+    """One finding for --json: the letter it is about, then the event fields."""
+    return {
+        "campaign": finding.campaign,
+        "target": finding.target,
+        "to": to,
+        **finding.event(),
+    }
+
+
+def inbox(report: InboxReport, *, as_json: bool, quiet: bool) -> None:
+    shown = report.needs_attention if quiet else report.new
+    if as_json:
+        output.print_json(
+            {
+                "account": report.account,
+                "letters": report.letters,
+                "folders": [
+                    {"folder": f.folder, "searched": f.searched, "rescanned": f.rescanned}
+                    for f in report.folders
+                ],
+                "new": [finding_event(f, to=report.to.get(f.letter_id)) for f in shown],
+                "warnings": report.warnings,
+            }
+        )
+        return
+    for warning in report.warnings:
+        output.warn(warning)
+    if quiet:
+        for finding in shown:
+            output.info(describe(finding, to=report.to.get(finding.letter_id)))
+        return
+    if not report.letters:
+        output.info("The send log has no sent letters from you yet: nothing to look for.")
+        return
+    searched = sum(f.searched for f in report.folders)
+    names = ", ".join(f.folder for f in report.folders) or "no folder"
+    output.say(f"Read {searched} new message(s) in {names} of {report.account}.")
+    if not shown:
+        output.info("Nothing new about your letters.")
+        return
+    output.show(
+        output.table(
+            f"New about your letters ({len(shown)})",
+            ("campaign", "target", "what", "who", "status", "details", "at"),
+            (_row(f) for f in shown),
+        )
+    )
+    if any(f.kind == FindingKind.REPLY for f in shown):
+        output.say("Read the replies with 'protest replies'.")
+    if any(f.permanent_bounce for f in shown):
+        output.say(
+            "Bounced letters are skipped by 'protest send' until the address is fixed in the "
+            "campaign file; 'protest status --bounced' lists them for the organiser."
+        )
+
+
+def _row(finding: Finding) -> Sequence[object]:
+    details = finding.diagnostic or finding.subject or ""
+    return (
+        finding.campaign,
+        finding.target,
+        finding.kind.value,
+        finding.recipient or finding.from_ or "",
+        finding.status or "",
+        details[:120],
+        finding.at,
+    )
+
+
+def describe(finding: Finding, *, to: str | None = None) -> str:
+    """One line for cron mail: what happened to which letter."""
+    who = finding.recipient or to or finding.from_ or "?"
+    why = f" ({finding.status} {finding.diagnostic or ''})".rstrip() if finding.status else ""
+    if finding.kind == FindingKind.REPLY:
+        why = f": {finding.subject or ''}"
+    return f"{finding.campaign}/{finding.target}: {WHAT[finding.kind]} - {who}{why} at {finding.at}"
+
+
+def replies(numbered: Sequence[tuple[int, Finding]], *, as_json: bool) -> None:
+    if as_json:
+        output.print_json([{"number": n, **finding_event(f), "text": f.body} for n, f in numbered])
+        return
+    if not numbered:
+        output.info("No replies found yet. Run 'protest inbox' to read your mailbox.")
+        return
+    output.show(
+        output.table(
+            f"Replies ({len(numbered)})",
+            ("#", "campaign", "target", "from", "date", "subject", "first lines"),
+            (
+                (n, f.campaign, f.target, f.from_ or "", f.at, f.subject or "", f.diagnostic or "")
+                for n, f in numbered
+            ),
+        )
+    )
+    output.say("Read one with 'protest replies --show N'.")
+
+
+def reply(number: int, finding: Finding) -> None:
+    output.headers_and_body(
+        [
+            ("Reply", f"#{number} ({finding.campaign}, {finding.target})"),
+            ("From", finding.from_ or ""),
+            ("Date", finding.at),
+            ("Subject", finding.subject or ""),
+        ],
+        finding.body or "(no text)",
+    )
+
+
+def followup_list(items: Sequence[Unanswered], *, asking: bool) -> None:
+    if not items:
+        output.info(f"No letter sent {FOLLOWUP_DAYS} or more days ago is waiting for an answer.")
+        return
+    if not asking:
+        output.show(
+            output.table(
+                f"Letters sent {FOLLOWUP_DAYS}+ days ago with no reply found ({len(items)})",
+                ("campaign", "target", "to", "sent"),
+                ((i.entry.campaign, i.entry.target, i.entry.to, i.entry.updated_at) for i in items),
+            )
+        )
+        output.say("Run 'protest followup' on a terminal to record whether they replied.")
+
+
+def ask_followup(item: Unanswered) -> str:
+    """'y', 'n' or 's' for "Did <official> reply?"; replies by post or phone count too."""
+    import typer
+
+    entry = item.entry
+    output.say(
+        f"{entry.campaign}: your letter to {entry.target} <{entry.to}> went out "
+        f"{item.sent_at:%Y-%m-%d}."
+    )
+    while True:
+        answer: str = typer.prompt(
+            output.visible(f"Did {entry.target} reply? (y)es / (n)o / (s)kip"),
+            default="s",
+            show_default=False,
+        )
+        choice = answer.strip().lower()[:1]
+        if choice in ("y", "n", "s"):
+            return choice
+        output.say("Please answer y, n or s.")
+
+
+def followup_recorded(recorded: int, skipped: int) -> None:
+    output.info(f"Recorded {recorded} answer(s); skipped {skipped}.")
