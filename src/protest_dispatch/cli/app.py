@@ -549,21 +549,30 @@ def status(
     country: CountryOpt = None,
     log: LogOpt = None,
     config: ConfigOpt = None,
+    bounced: Annotated[
+        bool,
+        typer.Option(
+            "--bounced",
+            help="Only the bounced addresses to fix, with the reason, as text to paste.",
+        ),
+    ] = False,
 ) -> None:
-    """Each campaign at a glance: sent, deferred, failed, uncertain, and calls."""
+    """Each campaign at a glance: sent, deferred, failed, uncertain, calls, and replies."""
     from protest_dispatch.cli.views import calls as callviews
     from protest_dispatch.commands.status import gather
 
-    callviews.status(
-        gather(
-            config_path=config,
-            targets=targets,
-            campaign=campaign,
-            from_=from_,
-            country=country,
-            log=log,
-        )
+    report = gather(
+        config_path=config,
+        targets=targets,
+        campaign=campaign,
+        from_=from_,
+        country=country,
+        log=log,
     )
+    if bounced:
+        callviews.bounced_summary(report)
+    else:
+        callviews.status(report)
 
 
 # -- what came of each letter (issue 13) ---------------------------------------------

@@ -6,8 +6,8 @@ yet: letters never attempted and calls still to make.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from protest_dispatch.campaign.audience import select
@@ -16,10 +16,13 @@ from protest_dispatch.campaign.model import Target
 from protest_dispatch.commands.calls import by_target, is_reached
 from protest_dispatch.commands.session import existing_log
 from protest_dispatch.mail.quota import Quota
-from protest_dispatch.sendlog.store import Call, Entry, SendLog
+from protest_dispatch.sendlog.findings import Finding, FindingLog
+from protest_dispatch.sendlog.store import Call, Entry, SendLog, parse_time
 from protest_dispatch.settings.config import Config
+from protest_dispatch.vocabulary import FindingKind
 
 DEFAULT_CAMPAIGN_FILE = Path("targets.yaml")
+NO_REPLY_DAYS = 14
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,20 @@ class CampaignStatus:
     """Letters this sender has not attempted; None when the campaign file is not at hand."""
     to_call: tuple[Target, ...] | None = None
     """Phone targets not yet reached; None when the campaign file is not at hand."""
+    findings: tuple[Finding, ...] = ()
+    """What came of the letters (``protest inbox``, ``protest followup``), oldest first."""
+    no_reply: tuple[Entry, ...] = ()
+    """Letters sent NO_REPLY_DAYS or more days ago with no reply found (and no bounce)."""
+
+    def found(self, kind: FindingKind) -> list[Finding]:
+        return [f for f in self.findings if f.kind == kind]
+
+    @property
+    def bounced(self) -> list[Finding]:
+        """The latest permanent bounce of each letter that still stands (not resent since)."""
+        current = {(e.target, e.message_id) for e in self.entries}
+        latest = {f.target: f for f in self.findings if f.permanent_bounce}
+        return [f for f in latest.values() if (f.target, f.letter_id) in current]
 
     def with_status(self, status: str) -> list[Entry]:
         return [e for e in self.entries if e.status == status]
@@ -84,8 +101,10 @@ def build(
     loaded: LoadedCampaign | None,
     sender: str | None,
     country: str | None,
+    now: datetime | None = None,
 ) -> StatusReport:
     """One status per campaign in the log (or just ``campaign``), the file's campaign first."""
+    now = now or datetime.now(UTC)
     report = StatusReport(sender=sender)
     entries = log.entries(campaign=campaign, sender=sender) if log is not None else []
     calls = log.calls(campaign=campaign, sender=sender) if log is not None else []
@@ -93,15 +112,18 @@ def build(
     file_id = loaded.campaign.campaign.id if loaded is not None else None
     if file_id is not None and campaign in (None, file_id):
         names = [file_id, *(n for n in names if n != file_id)]
+    found = FindingLog(log).all(campaign=campaign, sender=sender) if log is not None else []
     for name in names:
         mine = tuple(e for e in entries if e.campaign == name)
         made = tuple(c for c in calls if c.campaign == name)
         if loaded is not None and name == file_id:
-            report.campaigns.append(
-                _with_file(loaded, entries=mine, calls=made, sender=sender, country=country)
-            )
+            one = _with_file(loaded, entries=mine, calls=made, sender=sender, country=country)
         else:
-            report.campaigns.append(CampaignStatus(campaign=name, entries=mine, calls=made))
+            one = CampaignStatus(campaign=name, entries=mine, calls=made)
+        theirs = tuple(f for f in found if f.campaign == name)
+        report.campaigns.append(
+            replace(one, findings=theirs, no_reply=_no_reply(mine, theirs, now=now))
+        )
     report.quota_free_at = _quota_free_at(log=log, config=config, sender=sender)
     return report
 
@@ -124,6 +146,18 @@ def _with_file(
         calls=calls,
         not_yet_sent=tuple(s.target for s in audience.letters if s.target.id not in attempted),
         to_call=tuple(s.target for s in audience.calls if s.target.id not in reached),
+    )
+
+
+def _no_reply(
+    entries: tuple[Entry, ...], findings: tuple[Finding, ...], *, now: datetime
+) -> tuple[Entry, ...]:
+    answered = {f.target for f in findings if f.kind == FindingKind.REPLY or f.permanent_bounce}
+    cutoff = now - timedelta(days=NO_REPLY_DAYS)
+    return tuple(
+        e
+        for e in entries
+        if e.status == "sent" and e.target not in answered and parse_time(e.updated_at) <= cutoff
     )
 
 

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from protest_dispatch.cli import output
+from protest_dispatch.commands.status import NO_REPLY_DAYS
+from protest_dispatch.vocabulary import FindingKind
 
 if TYPE_CHECKING:
     from protest_dispatch.campaign.model import Target
     from protest_dispatch.commands.calls import Sheet, SheetRow
     from protest_dispatch.commands.status import CampaignStatus, StatusReport
-    from protest_dispatch.sendlog.store import Call, Entry
+    from protest_dispatch.sendlog.store import Call
+
+_Row = TypeVar("_Row")
 
 RECORD_HINT = (
     "Record each call: protest called <id> --outcome "
@@ -96,6 +100,12 @@ ADVICE = {
     "'protest send --retry-uncertain --only <target>'.",
     "sending": "Another run is sending these now, or a run stopped while sending them: the "
     "next 'protest send' then marks them uncertain.",
+    "bounced": "These addresses do not take mail; 'protest send' skips them. Fix the address in "
+    "the campaign file (or tell the organisers: 'protest status --bounced' lists them to "
+    "paste), or try again with 'protest send --retry-bounced'.",
+    "replies": "Read them with 'protest replies'.",
+    f"no reply after {NO_REPLY_DAYS} days": "Record answers that came by post or phone with "
+    "'protest followup'.",
 }
 
 
@@ -129,6 +139,12 @@ def _campaign(campaign: CampaignStatus, *, report: StatusReport) -> None:
     counts.append(("calls made", f"{len(campaign.calls)}" + (f" ({made})" if made else "")))
     if campaign.to_call is not None:
         counts.append(("calls to make", len(campaign.to_call)))
+    counts += [
+        ("bounced", len(campaign.bounced)),
+        ("automatic replies", len(campaign.found(FindingKind.AUTO_REPLY))),
+        ("replies", len(campaign.found(FindingKind.REPLY))),
+        (f"no reply after {NO_REPLY_DAYS} days", len(campaign.no_reply)),
+    ]
     output.rule(
         f"Campaign {campaign.campaign}" + (f", sent as {report.sender}" if report.sender else "")
     )
@@ -141,6 +157,27 @@ def _campaign(campaign: CampaignStatus, *, report: StatusReport) -> None:
         report.quota_free_at,
         ("target", "to", "attempts", "next attempt", "last error"),
         lambda e: (e.target, e.to, e.attempts, e.next_attempt_at or "next run", e.error or ""),
+    )
+    _entries(
+        campaign.bounced,
+        "bounced",
+        None,
+        ("target", "address", "status", "reason", "bounced at"),
+        lambda f: (f.target, f.recipient or "", f.status or "", f.diagnostic or "", f.at),
+    )
+    _entries(
+        campaign.found(FindingKind.REPLY),
+        "replies",
+        None,
+        ("target", "from", "date", "subject"),
+        lambda f: (f.target, f.from_ or "(you said so)", f.at, f.subject or ""),
+    )
+    _entries(
+        list(campaign.no_reply),
+        f"no reply after {NO_REPLY_DAYS} days",
+        None,
+        ("target", "to", "sent"),
+        lambda e: (e.target, e.to, e.updated_at),
     )
     _entries(
         campaign.with_status("failed"),
@@ -180,11 +217,11 @@ def _ids(targets: tuple[Target, ...]) -> str:
 
 
 def _entries(
-    entries: list[Entry],
+    entries: Sequence[_Row],
     status: str,
     free_at: datetime | None,
     columns: tuple[str, ...],
-    row: Callable[[Entry], Sequence[object]],
+    row: Callable[[_Row], Sequence[object]],
 ) -> None:
     if not entries:
         return
@@ -193,3 +230,23 @@ def _entries(
     if free_at is not None:
         advice += f" Your provider's sending limit is reached until {free_at:%Y-%m-%d %H:%M} UTC."
     output.say(advice, "dim")
+
+
+def bounced_summary(report: StatusReport) -> None:
+    """The addresses to fix, as plain text an organiser can paste into an issue or email."""
+    lines: list[str] = []
+    for campaign in report.campaigns:
+        bounced = campaign.bounced
+        if not bounced:
+            continue
+        lines.append(f"Campaign {campaign.campaign}: {len(bounced)} address(es) to fix")
+        lines += [
+            f"- {f.target}: {f.recipient} bounced on {f.at}: "
+            + " ".join(filter(None, (f.status, f.diagnostic)))
+            for f in bounced
+        ]
+        lines.append("")
+    if not lines:
+        output.info("No letter has bounced.")
+        return
+    output.print_raw(output.visible("\n".join(lines)))
