@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 
 from dovecot import Dovecot
+from inboxkit import Sent, send_letters, values_for
 from mailcorpus import CASES, Case, render
-from sendkit import SENDER, by_target, cli, env_for, log_rows, make_campaign, send
+from sendkit import SENDER, by_target, cli, log_rows
 from smtp_server import Server, free_port
 
 
@@ -26,38 +27,9 @@ def log(tmp_path: Path) -> Path:
     return tmp_path / "data" / "sendlog.sqlite3"
 
 
-def imap_env(dovecot: Dovecot, **extra: str) -> dict[str, str]:
-    env = {
-        "PROTEST_IMAP_HOST": dovecot.host,
-        "PROTEST_IMAP_PORT": str(dovecot.imaps_port),
-        "PROTEST_IMAP_SECURITY": "tls",
-        "PROTEST_IMAP_CA_FILE": str(dovecot.ca_file),
-        "PROTEST_IMAP_USERNAME": dovecot.user,
-        "PROTEST_IMAP_PASSWORD": dovecot.password,
-    }
-    env.update(extra)
-    return env
-
-
 @pytest.fixture
-def sent(
-    tmp_path: Path, log: Path, smtp_server: Server, mailbox: Dovecot
-) -> tuple[Path, dict[str, str], dict[str, Mapping[str, Any]]]:
-    """Three letters sent for real: (campaign file, env, log rows by target)."""
-    campaign = make_campaign(tmp_path / "c", targets=3)
-    env = {**env_for(smtp_server, log=log), **imap_env(mailbox)}
-    run = send(campaign, env=env)
-    assert run.code == 0, run.output
-    return campaign, env, by_target(log_rows(env))
-
-
-def values_for(row: Mapping[str, Any]) -> dict[str, str]:
-    return {
-        "message_id": row["message_id"],
-        "to": row["to"],
-        "copy": row["cc"][0],
-        "sender": SENDER,
-    }
+def sent(tmp_path: Path, log: Path, smtp_server: Server, mailbox: Dovecot) -> Sent:
+    return send_letters(tmp_path / "c", log=log, smtp_server=smtp_server, mailbox=mailbox)
 
 
 def inbox_json(env: Mapping[str, str], *args: str) -> dict[str, Any]:
@@ -69,7 +41,7 @@ def inbox_json(env: Mapping[str, str], *args: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
 def test_each_corpus_message_makes_its_finding_and_changes_nothing_in_the_mailbox(
-    case: Case, sent: tuple[Path, dict[str, str], dict[str, Mapping[str, Any]]], mailbox: Dovecot
+    case: Case, sent: Sent, mailbox: Dovecot
 ) -> None:
     _, env, rows = sent
     letter = rows["t01"]
@@ -101,7 +73,7 @@ def test_each_corpus_message_makes_its_finding_and_changes_nothing_in_the_mailbo
 
 
 def test_a_second_run_records_nothing_twice_and_reads_only_new_mail(
-    sent: tuple[Path, dict[str, str], dict[str, Mapping[str, Any]]], mailbox: Dovecot
+    sent: Sent, mailbox: Dovecot
 ) -> None:
     _, env, rows = sent
     mailbox.deliver("INBOX", render("dsn-postfix", **values_for(rows["t01"])))
@@ -120,7 +92,7 @@ def test_a_second_run_records_nothing_twice_and_reads_only_new_mail(
 
 
 def test_a_changed_uidvalidity_rescans_without_recording_twice(
-    sent: tuple[Path, dict[str, str], dict[str, Mapping[str, Any]]], mailbox: Dovecot, log: Path
+    sent: Sent, mailbox: Dovecot, log: Path
 ) -> None:
     _, env, rows = sent
     mailbox.deliver("INBOX", render("auto-rfc3834", **values_for(rows["t03"])))
@@ -134,7 +106,7 @@ def test_a_changed_uidvalidity_rescans_without_recording_twice(
 
 
 def test_a_fake_bounce_changes_nothing_and_send_still_skips_nothing(
-    sent: tuple[Path, dict[str, str], dict[str, Mapping[str, Any]]], mailbox: Dovecot
+    sent: Sent, mailbox: Dovecot
 ) -> None:
     _, env, rows = sent
     mailbox.deliver("INBOX", render("dsn-stranger", **values_for(rows["t01"])))
@@ -145,9 +117,7 @@ def test_a_fake_bounce_changes_nothing_and_send_still_skips_nothing(
     assert all(row["events"] == [] for row in log_rows(env))
 
 
-def test_quiet_prints_only_what_needs_attention(
-    sent: tuple[Path, dict[str, str], dict[str, Mapping[str, Any]]], mailbox: Dovecot
-) -> None:
+def test_quiet_prints_only_what_needs_attention(sent: Sent, mailbox: Dovecot) -> None:
     _, env, rows = sent
     mailbox.deliver("INBOX", render("auto-rfc3834", **values_for(rows["t01"])))
     mailbox.deliver("INBOX", render("dsn-gmail", **values_for(rows["t02"])))
@@ -161,7 +131,7 @@ def test_quiet_prints_only_what_needs_attention(
 
 
 def test_the_junk_folder_is_read_by_default_and_folder_narrows_it(
-    sent: tuple[Path, dict[str, str], dict[str, Mapping[str, Any]]], mailbox: Dovecot
+    sent: Sent, mailbox: Dovecot
 ) -> None:
     _, env, rows = sent
     mailbox.deliver("Junk", render("reply-in-junk", **values_for(rows["t01"])))
@@ -169,9 +139,7 @@ def test_the_junk_folder_is_read_by_default_and_folder_narrows_it(
     assert [f["kind"] for f in inbox_json(env)["new"]] == ["reply"]
 
 
-def test_starttls_on_the_plain_port_works(
-    sent: tuple[Path, dict[str, str], dict[str, Mapping[str, Any]]], mailbox: Dovecot
-) -> None:
+def test_starttls_on_the_plain_port_works(sent: Sent, mailbox: Dovecot) -> None:
     _, env, rows = sent
     mailbox.deliver("INBOX", render("reply-plain", **values_for(rows["t01"])))
     env = {
@@ -194,7 +162,7 @@ def test_starttls_on_the_plain_port_works(
     ],
 )  # fmt: skip
 def test_failures_exit_with_the_send_codes_and_say_what_to_do(
-    sent: tuple[Path, dict[str, str], dict[str, Mapping[str, Any]]],
+    sent: Sent,
     change: dict[str, str],
     code: int,
     words: str,
@@ -216,7 +184,7 @@ def test_no_imap_server_configured_is_a_settings_error(log: Path) -> None:
 
 
 def test_password_is_never_in_the_output_or_the_log(
-    sent: tuple[Path, dict[str, str], dict[str, Mapping[str, Any]]], mailbox: Dovecot, log: Path
+    sent: Sent, mailbox: Dovecot, log: Path
 ) -> None:
     _, env, rows = sent
     mailbox.deliver("INBOX", render("reply-plain", **values_for(rows["t01"])))

@@ -6,18 +6,15 @@ import json
 import sqlite3
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from dovecot import Dovecot
+from inboxkit import Sent, send_letters, values_for
 from mailcorpus import render
 from protest_dispatch.sendlog.store import SendLog
-from sendkit import by_target, cli, env_for, log_rows, make_campaign, official, send
+from sendkit import by_target, cli, log_rows, make_campaign, official, send
 from smtp_server import Server
-from test_inbox import imap_env, values_for
-
-Sent = tuple[Path, dict[str, str], dict[str, Mapping[str, Any]]]
 
 
 @pytest.fixture
@@ -27,11 +24,7 @@ def log(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def sent(tmp_path: Path, log: Path, smtp_server: Server, mailbox: Dovecot) -> Sent:
-    campaign = make_campaign(tmp_path / "c", targets=3)
-    env = {**env_for(smtp_server, log=log), **imap_env(mailbox)}
-    run = send(campaign, env=env)
-    assert run.code == 0, run.output
-    return campaign, env, by_target(log_rows(env))
+    return send_letters(tmp_path / "c", log=log, smtp_server=smtp_server, mailbox=mailbox)
 
 
 def read_inbox(env: Mapping[str, str]) -> None:

@@ -1,0 +1,48 @@
+"""Shared by the ``protest inbox`` tests: letters really sent, and the IMAP settings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from dovecot import Dovecot
+from sendkit import SENDER, by_target, env_for, log_rows, make_campaign, send
+from smtp_server import Server
+
+Sent = tuple[Path, dict[str, str], dict[str, Mapping[str, Any]]]
+"""(campaign file, environment of a run, send log rows by target)."""
+
+
+def imap_env(dovecot: Dovecot, **extra: str) -> dict[str, str]:
+    env = {
+        "PROTEST_IMAP_HOST": dovecot.host,
+        "PROTEST_IMAP_PORT": str(dovecot.imaps_port),
+        "PROTEST_IMAP_SECURITY": "tls",
+        "PROTEST_IMAP_CA_FILE": str(dovecot.ca_file),
+        "PROTEST_IMAP_USERNAME": dovecot.user,
+        "PROTEST_IMAP_PASSWORD": dovecot.password,
+    }
+    env.update(extra)
+    return env
+
+
+def send_letters(
+    root: Path, *, log: Path, smtp_server: Server, mailbox: Dovecot, targets: int = 3
+) -> Sent:
+    """``targets`` letters sent for real through the test SMTP server."""
+    campaign = make_campaign(root, targets=targets)
+    env = {**env_for(smtp_server, log=log), **imap_env(mailbox)}
+    run = send(campaign, env=env)
+    assert run.code == 0, run.output
+    return campaign, env, by_target(log_rows(env))
+
+
+def values_for(row: Mapping[str, Any]) -> dict[str, str]:
+    """Corpus placeholders that make a rendered case answer this letter."""
+    return {
+        "message_id": row["message_id"],
+        "to": row["to"],
+        "copy": row["cc"][0],
+        "sender": SENDER,
+    }
