@@ -217,3 +217,25 @@ def test_a_version_1_send_log_is_upgraded_in_place_and_keeps_its_letters(
     assert {t: r["message_id"] for t, r in after.items()} == {
         t: r["message_id"] for t, r in rows.items()
     }
+
+
+def test_doctor_checks_the_imap_path_without_reading_a_message(
+    sent: Sent, mailbox: Dovecot
+) -> None:
+    _, env, rows = sent
+    mailbox.deliver("INBOX", render("reply-plain", **values_for(rows["t01"])))
+    before = mailbox.snapshot()
+
+    good = cli(["doctor", "--timeout", "5"], env=env)
+
+    assert mailbox.snapshot() == before
+    assert "✓ IMAP connection, TLS and certificate: connected; TLS TLSv1." in good.stdout
+    assert f"✓ IMAP login: logged in as {mailbox.user}" in good.stdout
+    assert "✓ IMAP folders: protest inbox reads INBOX, Junk" in good.stdout
+    refused = cli(["doctor", "--timeout", "5"], env={**env, "PROTEST_IMAP_PASSWORD": "nope"})
+    assert refused.code == 1
+    assert "✗ IMAP login" in refused.stdout
+    assert "- IMAP folders: skipped" in refused.stdout
+    untrusted = cli(["doctor", "--timeout", "5"], env={**env, "PROTEST_IMAP_CA_FILE": ""})
+    assert untrusted.code == 1
+    assert "✗ IMAP connection, TLS and certificate" in untrusted.stdout

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from protest_dispatch.commands.doctor_imap import imap_checks
 from protest_dispatch.commands.session import log_path
 from protest_dispatch.errors import ConfigError, ProtestError, SendLogError
 from protest_dispatch.mail.loopback import lookup_addresses
@@ -88,8 +89,9 @@ def run(*, request: DoctorRequest) -> Report:
     report.checks.append(_send_log(config, request.log, sender=sender_email))
     if settings is None or sender_domain is None:
         report.checks += _skipped(NETWORK_STEPS)
-        return report
-    report.checks += _network(dataclasses.replace(settings, timeout=request.timeout))
+    else:
+        report.checks += _network(dataclasses.replace(settings, timeout=request.timeout))
+    report.checks += imap_checks(config, sender_email=sender_email, timeout=request.timeout)
     return report
 
 
