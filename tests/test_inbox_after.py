@@ -239,3 +239,33 @@ def test_doctor_checks_the_imap_path_without_reading_a_message(
     untrusted = cli(["doctor", "--timeout", "5"], env={**env, "PROTEST_IMAP_CA_FILE": ""})
     assert untrusted.code == 1
     assert "✗ IMAP connection, TLS and certificate" in untrusted.stdout
+
+
+def test_init_asks_whether_to_read_the_mailbox_and_guesses_the_imap_server(
+    tmp_path: Path,
+) -> None:
+    import tomllib
+
+    from activistkit import answers, run
+
+    path = tmp_path / "config.toml"
+    result = run(
+        ["init", "--config", str(path)],
+        input=answers(
+            "Ana Example", "ana@example.org", "", "other", "smtp.example.org", "starttls", "",
+            "", "", "", "", "", "", "y", "", "", "",
+        ),
+    )  # fmt: skip
+    assert result.code == 0, result.output
+    values = tomllib.loads(path.read_text(encoding="utf-8"))
+    assert (values["imap_host"], values["imap_port"], values["imap_security"]) == (
+        "imap.example.org",
+        993,
+        "tls",
+    )
+    declined = run(
+        ["init", "--config", str(path), "--force"],
+        input=answers("Ana Example", "ana@example.org", "", "fastmail", "", "", "", "n"),
+    )
+    assert declined.code == 0, declined.output
+    assert "imap_host" not in tomllib.loads(path.read_text(encoding="utf-8"))

@@ -39,6 +39,7 @@ def test_init_writes_a_private_config_from_the_answers(tmp_path: Path) -> None:
             "",
             "",
             "",
+            "",
         ),
     )
     assert result.code == 0, result.output
@@ -57,6 +58,9 @@ def test_init_writes_a_private_config_from_the_answers(tmp_path: Path) -> None:
         "copy_me": True,
         "limit_per_hour": 80,
         "limit_per_day": 400,
+        "imap_host": "imap.gmail.com",
+        "imap_port": 993,
+        "imap_security": "tls",
     }
     assert "myaccount.google.com/apppasswords" in result.stderr
     assert "PROTEST_SMTP_PASSWORD" in result.output
@@ -80,6 +84,7 @@ def test_init_asks_again_after_a_wrong_answer(tmp_path: Path) -> None:
             "",
             "no",
             "n",
+            "n",
         ),
     )
     assert result.code == 0, result.output
@@ -99,7 +104,7 @@ def test_init_never_overwrites_without_asking(tmp_path: Path) -> None:
     path = config_at(tmp_path)
     first = run(
         ["init", "--config", str(path)],
-        input=answers("Ana Example", EMAIL, "", "riseup", "", "", ""),
+        input=answers("Ana Example", EMAIL, "", "riseup", "", "", "", "n"),
     )
     assert first.code == 0, first.output
     before = path.read_text(encoding="utf-8")
@@ -112,7 +117,7 @@ def test_init_never_overwrites_without_asking(tmp_path: Path) -> None:
 
     forced = run(
         ["init", "--config", str(path), "--force"],
-        input=answers("Ben Example", "ben@example.org", "", "fastmail", "", "", ""),
+        input=answers("Ben Example", "ben@example.org", "", "fastmail", "", "", "", "n"),
     )
     assert forced.code == 0, forced.output
     assert "already exists" not in forced.stderr
@@ -145,6 +150,7 @@ def test_proton_bridge_set_up_then_doctor_then_test_send(
             "command",
             f"echo {PASSWORD}",
             "y",
+            "n",
         ),
     )
     assert result.code == 0, result.output
@@ -202,6 +208,7 @@ def test_keyring_keeps_the_password_and_doctor_logs_in_with_it(
                 PASSWORD,
                 PASSWORD,
                 "",
+                "n",
             ),
         )
         assert result.code == 0, result.output
@@ -236,6 +243,7 @@ def test_without_a_keyring_init_offers_the_other_ways(tmp_path: Path) -> None:
                 "command",
                 "pass show email/posteo",
                 "",
+                "n",
             ),
         )
     assert result.code == 0, result.output

@@ -201,6 +201,7 @@ def ask(*, config_path: Path) -> Answers:
     copy_me = typer.confirm(
         "Send yourself a copy of every letter (Bcc), as a receipt?", default=True, err=True
     )
+    imap = _mailbox(provider, smtp_host=host, ca_file=ca_file)
     return Answers(
         name=name,
         email=email,
@@ -216,7 +217,39 @@ def ask(*, config_path: Path) -> Answers:
         limit_per_hour=per_hour,
         limit_per_day=per_day,
         copy_me=copy_me,
+        **imap,
     )
+
+
+def _mailbox(provider: Provider, *, smtp_host: str, ca_file: str | None) -> dict[str, Any]:
+    """Whether 'protest inbox' may read the mailbox, and where it is (presets know)."""
+    if not typer.confirm(
+        "Let 'protest inbox' read your mailbox (read-only) for bounces and replies?",
+        default=provider.imap_host is not None,
+        err=True,
+    ):
+        return {}
+    if provider.imap_host is not None:
+        output.say(
+            f"{provider.name}: the mailbox is at {provider.imap_host}, port "
+            f"{provider.imap_port}, {provider.imap_security}; the SMTP password is used."
+        )
+        return {
+            "imap_host": provider.imap_host,
+            "imap_port": provider.imap_port,
+            "imap_security": str(provider.imap_security),
+            "imap_ca_file": ca_file if provider.needs_ca_file else None,
+        }
+    guess_host = smtp_host.replace("smtp.", "imap.", 1) if smtp_host.startswith("smtp.") else None
+    host = _ask("IMAP server (host name)", _host, default=guess_host)
+    security = _ask("IMAP security: tls or starttls", _security, default="tls")
+    port = _ask("IMAP port", _port, default=str(Security(security).imap_port))
+    return {
+        "imap_host": host,
+        "imap_port": port,
+        "imap_security": security,
+        "imap_ca_file": ca_file,
+    }
 
 
 def _password(*, username: str, host: str) -> tuple[Storage, str | None]:

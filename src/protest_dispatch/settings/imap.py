@@ -50,8 +50,8 @@ class ImapSettings:
 
 
 def imap_configured(config: Config) -> bool:
-    """Whether this config says where the mailbox is (directly or through a preset)."""
-    return _preset_host(config) is not None or bool(config.get("imap_host"))
+    """Whether the sender set up reading the mailbox ('protest init' writes imap_host)."""
+    return bool(config.get("imap_host"))
 
 
 def imap_settings(
@@ -107,11 +107,6 @@ def imap_settings(
         credentials=_password_source(config, username=username),
         ca_file=Path(ca).expanduser() if ca else None,
     )
-
-
-def _preset_host(config: Config) -> str | None:
-    preset = by_key(str(config.get("provider") or ""))
-    return preset.imap_host if preset else None
 
 
 def _password_source(config: Config, *, username: str) -> CredentialSource:

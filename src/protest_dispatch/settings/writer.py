@@ -45,6 +45,11 @@ class Answers:
     limit_per_hour: int | None = None
     limit_per_day: int | None = None
     copy_me: bool = True
+    imap_host: str | None = None
+    """Set when the sender chose to let ``protest inbox`` read the mailbox."""
+    imap_port: int | None = None
+    imap_security: str | None = None
+    imap_ca_file: str | None = None
 
 
 def format_from(*, name: str, email: str) -> str:
@@ -76,6 +81,14 @@ def config_values(answers: Answers) -> dict[str, Value]:
         values["smtp_password_command"] = answers.password_command
     if answers.storage == "keyring":
         values["smtp_password_keyring"] = True
+    if answers.imap_host:
+        values["imap_host"] = answers.imap_host
+        if answers.imap_port:
+            values["imap_port"] = answers.imap_port
+        if answers.imap_security:
+            values["imap_security"] = answers.imap_security
+        if answers.imap_ca_file:
+            values["imap_ca_file"] = answers.imap_ca_file
     if answers.limit_per_hour:
         values["limit_per_hour"] = answers.limit_per_hour
     if answers.limit_per_day:
