@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.message import EmailMessage
 
 from protest_dispatch.inbox.classify import (
     Bounce,
@@ -45,10 +46,13 @@ class Incoming:
 
 
 def needs_body(headers: Headers, *, letters: Mapping[str, Entry], sender: str) -> bool:
-    """Whether the whole message must be fetched to know what it says about a letter."""
+    """Whether the whole message must be fetched to know what it says about a letter.
+
+    An automatic reply that is not a bounce is known from its header alone.
+    """
     if headers.bounce_like:
         return True
-    return refers_to_letter(headers, letters=letters, sender=sender)
+    return not headers.automatic and refers_to_letter(headers, letters=letters, sender=sender)
 
 
 def refers_to_letter(headers: Headers, *, letters: Mapping[str, Entry], sender: str) -> bool:
@@ -57,13 +61,13 @@ def refers_to_letter(headers: Headers, *, letters: Mapping[str, Entry], sender: 
     )
 
 
-def match(incoming: Incoming, msg: object, *, letters: Mapping[str, Entry], sender: str) -> Matched:
-    """The findings ``msg`` (an EmailMessage) makes on letters of this log."""
-    from email.message import EmailMessage
-
-    assert isinstance(msg, EmailMessage)
+def match(
+    incoming: Incoming, msg: EmailMessage | None, *, letters: Mapping[str, Entry], sender: str
+) -> Matched:
+    """The findings a message makes on letters of this log (``msg``: its parsed whole,
+    or None when the header is enough, see :func:`needs_body`)."""
     headers = incoming.headers
-    if headers.bounce_like:
+    if headers.bounce_like and msg is not None:
         bounce = read_bounce(msg, headers=headers)
         if bounce.reports or any(i in letters for i in bounce.letter_ids):
             return _bounce_findings(incoming, bounce, letters=letters)
@@ -71,7 +75,7 @@ def match(incoming: Incoming, msg: object, *, letters: Mapping[str, Entry], send
         return Matched()
     entry = next(letters[ref] for ref in headers.refers_to if ref in letters)
     kind = FindingKind.AUTO_REPLY if headers.automatic else FindingKind.REPLY
-    text = read_reply(msg).text if kind == FindingKind.REPLY else None
+    text = read_reply(msg).text if kind == FindingKind.REPLY and msg is not None else None
     finding = _finding(
         incoming,
         entry,

@@ -16,18 +16,19 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, TypeVar
 
 from protest_dispatch.inbox.classify import HEADER_FIELDS, Headers, parse, read_headers
-from protest_dispatch.inbox.match import Incoming, match, needs_body
+from protest_dispatch.inbox.match import Incoming, match, needs_body, refers_to_letter
 from protest_dispatch.sendlog.findings import Finding, FindingLog, MailboxState
 from protest_dispatch.sendlog.store import Entry
 
 if TYPE_CHECKING:
     from imapclient import IMAPClient
 
-HEADER_BATCH = 1000
+HEADER_BATCH = 500
 BODY_BATCH = 20
 MAX_FETCH = 2 * 1024 * 1024
 """Bytes of one message fetched at most: enough for any reply's text and a bounce's report."""
 _T = TypeVar("_T")
+_Candidate = tuple[int, Headers, datetime]
 _HEADER_ITEM = f"BODY.PEEK[HEADER.FIELDS ({' '.join(HEADER_FIELDS)})]"
 
 
@@ -115,7 +116,6 @@ def _scan_folder(
     except IMAPClientError as exc:
         return f"Skipped the folder {folder!r}: the server would not open it ({exc})."
     uidvalidity = int(info.get(b"UIDVALIDITY", 0))
-    uidnext = int(info.get(b"UIDNEXT", 1))
     state = findings.mailbox_state(account=account, folder=folder)
     scanned = FolderScan(folder=folder)
     start = 1
@@ -123,76 +123,144 @@ def _scan_folder(
         start = state.last_uid + 1
     else:
         scanned.rescanned = state is not None
-    criteria: list[object] = ["UID", f"{start}:*"]
-    if since is not None:
-        criteria += ["SINCE", since]
-    uids = sorted(uid for uid in client.search(criteria) if uid >= start)
+    uids = sorted(u for u in client.search(search_criteria(start, since, letters)) if u >= start)
     scanned.searched = len(uids)
+    reader = _Reader(
+        client,
+        account=account,
+        folder=folder,
+        uidvalidity=uidvalidity,
+        letters=letters,
+        sender=sender,
+    )
     new: list[Finding] = []
-    warnings: list[str] = []
-    for wanted in _batched(_candidates(client, uids, letters=letters, sender=sender), BODY_BATCH):
-        scanned.fetched += len(wanted)
-        matched, problems = _read_whole(
-            client, wanted, account=account, folder=folder, uidvalidity=uidvalidity,
-            letters=letters, sender=sender,
-        )  # fmt: skip
+    for batch in _batched(reader.candidates(uids), BODY_BATCH):
+        matched = reader.read(batch)
+        scanned.fetched += reader.fetched
         new.extend(findings.record(matched))
-        warnings.extend(problems)
-    last = max(uidnext - 1, uids[-1] if uids else 0, start - 1)
+    last = max(int(info.get(b"UIDNEXT", 1)) - 1, uids[-1] if uids else 0, start - 1)
     if state is None or (uidvalidity, last) != (state.uidvalidity, state.last_uid):
         findings.save_mailbox_state(
             account=account, folder=folder, state=MailboxState(uidvalidity, last)
         )
-    return scanned, new, warnings
+    return scanned, new, reader.warnings
 
 
-def _candidates(
-    client: IMAPClient, uids: list[int], *, letters: Mapping[str, Entry], sender: str
-) -> Iterator[tuple[int, Headers, datetime]]:
-    """(uid, header, arrival) of the messages that may concern a letter, batch by batch."""
-    for batch in _batched(uids, HEADER_BATCH):
-        data = client.fetch(batch, [_HEADER_ITEM, "INTERNALDATE"])
-        for uid in batch:
-            item = data.get(uid)
-            if item is None:
-                continue  # expunged since the search
-            raw = next((v for k, v in item.items() if k.startswith(b"BODY[HEADER")), b"")
-            headers = read_headers(raw if isinstance(raw, bytes) else b"")
-            if needs_body(headers, letters=letters, sender=sender):
-                yield uid, headers, _arrival(item.get(b"INTERNALDATE"))
+BOUNCE_TERMS: tuple[tuple[str, ...], ...] = (
+    ("FROM", "mailer-daemon"),
+    ("FROM", "postmaster"),
+    ("FROM", "mail-delivery-subsystem"),
+    ("HEADER", "Content-Type", "report"),
+    ("HEADER", "X-Failed-Recipients", "@"),
+    ("SUBJECT", "undeliver"),
+    ("SUBJECT", "delivery"),
+    ("SUBJECT", "failure"),
+    ("SUBJECT", "returned mail"),
+)
+"""What a bounce looks like to the server's SEARCH: the daemons, the report, the words."""
 
 
-def _read_whole(
-    client: IMAPClient,
-    wanted: list[tuple[int, Headers, datetime]],
-    *,
-    account: str,
-    folder: str,
-    uidvalidity: int,
-    letters: Mapping[str, Entry],
-    sender: str,
-) -> tuple[list[Finding], list[str]]:
-    data = client.fetch([uid for uid, _, _ in wanted], [f"BODY.PEEK[]<0.{MAX_FETCH}>"])
-    found: list[Finding] = []
-    problems: list[str] = []
-    for uid, headers, arrived in wanted:
-        item = data.get(uid, {})
-        raw = next((v for k, v in item.items() if k.startswith(b"BODY[]")), None)
-        if not isinstance(raw, bytes):
-            continue
-        place = f"{account}/{folder}/{uidvalidity}/{uid}"
-        source = headers.message_id.lower() if headers.message_id else place
-        incoming = Incoming(headers=headers, source=source, received=arrived)
+def search_criteria(start: int, since: date | None, letters: Mapping[str, Entry]) -> list[object]:
+    """Only new messages that answer one of our Message-ID domains or look like a bounce.
+
+    The server does the first cut (its header index is fast); what comes back is still
+    checked message by message. Message-IDs are made in the sender's own domain, so
+    ``@domain>`` in In-Reply-To or References picks the answers to letters.
+    """
+    domains = sorted({key.rpartition("@")[2] for key in letters})
+    terms: list[tuple[str, ...]] = [
+        ("HEADER", field, f"@{domain}")
+        for domain in domains
+        for field in ("In-Reply-To", "References")
+    ]
+    terms += BOUNCE_TERMS
+    criteria: list[object] = ["UID", f"{start}:*"]
+    if since is not None:
+        criteria += ["SINCE", since]
+    for term in terms[:-1]:
+        criteria += ["OR", *term]
+    criteria += list(terms[-1])
+    return criteria
+
+
+class _Reader:
+    """Reads one open folder: headers in batches, whole messages only where needed."""
+
+    def __init__(
+        self,
+        client: IMAPClient,
+        *,
+        account: str,
+        folder: str,
+        uidvalidity: int,
+        letters: Mapping[str, Entry],
+        sender: str,
+    ) -> None:
+        self._client = client
+        self._folder = folder
+        self._place = f"{account}/{folder}/{uidvalidity}"
+        self._letters = letters
+        self._sender = sender
+        self.warnings: list[str] = []
+        self.fetched = 0
+        """Messages fetched whole by the last ``read``."""
+
+    def candidates(self, uids: list[int]) -> Iterator[_Candidate]:
+        """The messages whose header says they may concern a letter, batch by batch."""
+        for batch in _batched(uids, HEADER_BATCH):
+            data = self._client.fetch(batch, [_HEADER_ITEM, "INTERNALDATE"])
+            for uid in batch:
+                item = data.get(uid)
+                if item is None:
+                    continue  # expunged since the search
+                raw = next((v for k, v in item.items() if k.startswith(b"BODY[HEADER")), b"")
+                headers = read_headers(raw if isinstance(raw, bytes) else b"")
+                if self._needs_body(headers) or refers_to_letter(
+                    headers, letters=self._letters, sender=self._sender
+                ):
+                    yield uid, headers, _arrival(item.get(b"INTERNALDATE"))
+
+    def read(self, batch: list[_Candidate]) -> list[Finding]:
+        """Findings of a batch: from the header where it suffices, else the whole message."""
+        whole = [c for c in batch if self._needs_body(c[1])]
+        self.fetched = len(whole)
+        raw = self._fetch_whole([uid for uid, _, _ in whole]) if whole else {}
+        found: list[Finding] = []
+        for uid, headers, arrived in batch:
+            source = headers.message_id.lower() if headers.message_id else f"{self._place}/{uid}"
+            incoming = Incoming(headers=headers, source=source, received=arrived)
+            needed = self._needs_body(headers)
+            found.extend(self._match(uid, incoming, raw.get(uid), needed=needed))
+        return found
+
+    def _needs_body(self, headers: Headers) -> bool:
+        return needs_body(headers, letters=self._letters, sender=self._sender)
+
+    def _fetch_whole(self, uids: list[int]) -> dict[int, bytes]:
+        data = self._client.fetch(uids, [f"BODY.PEEK[]<0.{MAX_FETCH}>"])
+        whole: dict[int, bytes] = {}
+        for uid, item in data.items():
+            raw = next((v for k, v in item.items() if k.startswith(b"BODY[]")), None)
+            if isinstance(raw, bytes):
+                whole[uid] = raw
+        return whole
+
+    def _match(
+        self, uid: int, incoming: Incoming, raw: bytes | None, *, needed: bool
+    ) -> list[Finding]:
         try:
-            matched = match(incoming, parse(raw), letters=letters, sender=sender)
+            msg = parse(raw) if raw is not None else None
+            if needed and msg is None:
+                return []
+            matched = match(incoming, msg, letters=self._letters, sender=self._sender)
         except Exception as exc:  # hostile mail must cost one line, not the run
-            problems.append(
+            folder = self._place.split("/")[-2]
+            self.warnings.append(
                 f"Skipped message {uid} in {folder!r}: it could not be read ({type(exc).__name__})."
             )
-            continue
-        found.extend(matched.findings)
-        problems.extend(matched.warnings)
-    return found, problems
+            return []
+        self.warnings.extend(matched.warnings)
+        return matched.findings
 
 
 def _arrival(value: object) -> datetime:
