@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
-from protest_dispatch.commands.session import log_path
+from protest_dispatch.commands.logs import log_path
 from protest_dispatch.errors import ConfigError
 from protest_dispatch.inbox.scan import FolderScan, default_folders, scan
 from protest_dispatch.inbox.session import open_mailbox

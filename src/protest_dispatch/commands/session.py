@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from protest_dispatch.campaign.compose import PLACEHOLDER_SENDER, Composer
 from protest_dispatch.campaign.loading import LoadedCampaign, load_campaign
 from protest_dispatch.campaign.model import Sender
+from protest_dispatch.commands.logs import existing_log, log_path
 from protest_dispatch.errors import ConfigError, InputError
-from protest_dispatch.sendlog.store import SendLog
-from protest_dispatch.settings.config import Config, default_log_path
+from protest_dispatch.settings.config import Config
+
+__all__ = ["Session", "existing_log", "log_path", "prepare", "read_note"]
 
 MAX_NOTE_CHARS = 10_000
 
@@ -98,19 +99,3 @@ def read_note(*, note: str | None, note_file: Path | None) -> str | None:
             f"The note is {len(note)} characters long; keep it under {MAX_NOTE_CHARS}."
         )
     return note or None
-
-
-def log_path(*, log: Path | None, config: Config) -> Path:
-    chosen = config.get("log", log)
-    return Path(chosen).expanduser() if chosen else default_log_path()
-
-
-@contextmanager
-def existing_log(*, log: Path | None, config: Config) -> Iterator[tuple[Path, SendLog | None]]:
-    """The send log if there is one: commands that only read must not create it."""
-    path = log_path(log=log, config=config)
-    if not path.exists():
-        yield path, None
-        return
-    with SendLog.open(path=path) as sendlog:
-        yield path, sendlog

@@ -175,7 +175,7 @@ def search_criteria(start: int, since: date | None, letters: Mapping[str, Entry]
     ]
     terms += BOUNCE_TERMS
     criteria: list[object] = ["UID", f"{start}:*"]
-    if since is not None:
+    if since is not None and start == 1:  # later runs: the UID range is the narrower cut
         criteria += ["SINCE", since]
     for term in terms[:-1]:
         criteria += ["OR", *term]

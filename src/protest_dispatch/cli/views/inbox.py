@@ -52,9 +52,12 @@ def inbox(report: InboxReport, *, as_json: bool, quiet: bool) -> None:
         return
     for warning in report.warnings:
         output.warn(warning)
-    if quiet:
-        for finding in shown:
-            output.info(describe(finding, to=report.to.get(finding.letter_id)))
+    if quiet:  # one unwrapped line each, for cron's mail
+        output.print_raw(
+            "".join(
+                output.visible(describe(f, to=report.to.get(f.letter_id))) + "\n" for f in shown
+            )
+        )
         return
     if not report.letters:
         output.info("The send log has no sent letters from you yet: nothing to look for.")
