@@ -219,10 +219,3 @@ def _boundary(text: str) -> str:
 
 def message_bytes(message: Message) -> bytes:
     return message.as_bytes(policy=_WIRE)
-
-
-def write_eml(*, letter: Letter, folder: Path, message_id: str) -> Path:
-    """The very bytes delivery would send, for reading or for another mail program."""
-    path = folder / f"{letter.target.id}.eml"
-    path.write_bytes(message_bytes(build_message(letter=letter, message_id=message_id)))
-    return path

@@ -7,7 +7,6 @@ Heavy modules (pydantic, jinja2, aiosmtplib) are imported inside the commands so
 from __future__ import annotations
 
 import gc
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -15,7 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from protest_dispatch.errors import InputError, ProtestError
-from protest_dispatch.vocabulary import ExitCode
+from protest_dispatch.vocabulary import CallOutcome, ExitCode
 
 if TYPE_CHECKING:
     from protest_dispatch.cli.views.send import Display
@@ -151,6 +150,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: Annotated[
         bool,
         typer.Option(
@@ -162,6 +162,8 @@ def _root(
 
     Preview with 'protest send --dry-run', then send with 'protest send'.
     """
+    if ctx.invoked_subcommand not in _LOADS_CAMPAIGN:
+        _start_up_done()
 
 
 @app.command()
@@ -179,10 +181,16 @@ def validate(
     from protest_dispatch.cli.views import send as views
     from protest_dispatch.commands.session import prepare
 
-    session = prepare(
-        targets=targets, config_path=config, from_=from_, country=country, lang=lang, dry_run=True
+    session = _ready(
+        prepare(
+            targets=targets,
+            config_path=config,
+            from_=from_,
+            country=country,
+            lang=lang,
+            dry_run=True,
+        )
     )
-    _start_up_done()
     views.validation(session, letters=session.composer.check_all(), show_all=all_)
 
 
@@ -288,24 +296,24 @@ def send(
         raise InputError("--out only goes with --dry-run.")
     if dry_run and test:
         raise InputError("--dry-run and --test do not go together: --test sends mail.")
-    session = prepare(
-        targets=targets,
-        config_path=config,
-        from_=from_,
-        country=country,
-        lang=lang,
-        only=only or (),
-        note=read_note(note=note, note_file=note_file),
-        copy_me=copy_me,
-        dry_run=dry_run,
+    session = _ready(
+        prepare(
+            targets=targets,
+            config_path=config,
+            from_=from_,
+            country=country,
+            lang=lang,
+            only=only or (),
+            note=read_note(note=note, note_file=note_file),
+            copy_me=copy_me,
+            dry_run=dry_run,
+        )
     )
     if dry_run:
-        _start_up_done()
         views.dry_run(session, out=out)
         return
     from protest_dispatch.commands.send import SendRequest
 
-    _start_up_done()
     request = SendRequest(
         test=test,
         concurrency=concurrency,
@@ -372,27 +380,18 @@ def log_(
     config: ConfigOpt = None,
 ) -> None:
     """Show what happened to each letter (and call), from the send log."""
-    from protest_dispatch.cli.views import send as views
-    from protest_dispatch.commands.session import existing_log
+    from protest_dispatch.cli.views import log as views
+    from protest_dispatch.commands.log import read_log
     from protest_dispatch.settings.config import Config
 
     if json_ and csv_:
         raise InputError("Choose one of --json and --csv.")
-    with existing_log(log=log, config=Config.load(path=config)) as (path, sendlog):
-        if sendlog is None:
-            views.no_log(path, as_json=json_, as_csv=csv_)
-        else:
-            views.log(sendlog, campaign=campaign, status=status, as_json=json_, as_csv=csv_)
+    report = read_log(log=log, config=Config.load(path=config), campaign=campaign, status=status)
+    fmt = "json" if json_ else "csv" if csv_ else "table"
+    views.show(report, campaign=campaign, status=status, fmt=fmt)
 
 
 # -- set-up, calls and status (issue 6) ---------------------------------------------
-
-
-class CallOutcome(StrEnum):
-    reached = "reached"
-    voicemail = "voicemail"
-    no_answer = "no-answer"
-    wrong_number = "wrong-number"
 
 
 @app.command()
@@ -471,16 +470,17 @@ def calls(
     from protest_dispatch.commands import calls as callsheet
     from protest_dispatch.commands.session import existing_log, prepare
 
-    session = prepare(
-        targets=targets,
-        config_path=config,
-        from_=from_,
-        country=country,
-        lang=lang,
-        only=only or (),
-        dry_run=True,
+    session = _ready(
+        prepare(
+            targets=targets,
+            config_path=config,
+            from_=from_,
+            country=country,
+            lang=lang,
+            only=only or (),
+            dry_run=True,
+        )
     )
-    _start_up_done()
     with existing_log(log=log, config=session.config) as (_, sendlog):
         sheet = callsheet.build(session=session, log=sendlog, all_phones=all_)
     callviews.sheet(sheet, placeholder=session.placeholder)
@@ -499,28 +499,23 @@ def called(
     config: ConfigOpt = None,
 ) -> None:
     """Record a call you made; a target stays on the call sheet until it is reached."""
-    from protest_dispatch.cli.views import calls as callviews
-    from protest_dispatch.commands import calls as callsheet
+    from protest_dispatch.cli.views import calls as views
+    from protest_dispatch.commands.calls import record_call
     from protest_dispatch.commands.session import log_path, prepare
-    from protest_dispatch.sendlog.store import SendLog
 
-    session = prepare(
-        targets=targets, config_path=config, from_=from_, country=None, lang=None, dry_run=True
-    )
-    _start_up_done()
-    callsheet.require_sender(session)
-    target = callsheet.find_target(session, target_id)
-    clean = callsheet.clean_note(note)
-    with SendLog.open(path=log_path(log=log, config=session.config)) as sendlog:
-        call = sendlog.record_call(
-            campaign=session.campaign_id,
-            target=target.id,
-            sender=session.sender.email,
-            outcome=outcome.value,
-            note=clean,
+    session = _ready(
+        prepare(
+            targets=targets, config_path=config, from_=from_, country=None, lang=None, dry_run=True
         )
-        left = len(callsheet.unreached(session, sendlog))
-    callviews.recorded(call=call, target=target, left=left)
+    )
+    recorded = record_call(
+        session=session,
+        log_path=log_path(log=log, config=session.config),
+        target_id=target_id,
+        outcome=outcome,
+        note=note,
+    )
+    views.recorded(call=recorded.call, target=recorded.target, left=recorded.left)
 
 
 @app.command()
@@ -561,8 +556,8 @@ def status(
 def main() -> None:
     # Start-up (imports, option parsing, loading the campaign) makes objects that live
     # until exit; collecting them again and again cost ~40 ms of a 0.4 s start. So the
-    # cyclic GC is paused until the command has loaded its campaign (_start_up_done);
-    # commands that load none are short and make next to no garbage.
+    # cyclic GC is paused until the command has loaded its campaign (_ready); commands
+    # that load none resume it at once (_root).
     gc.disable()
     try:
         app()
@@ -570,6 +565,16 @@ def main() -> None:
         # The last collections at exit would walk every object only to free memory the
         # OS takes back anyway (~45 ms). Files, the send log and atexit still close.
         gc.freeze()
+
+
+_LOADS_CAMPAIGN = frozenset({"validate", "send", "calls", "called"})
+"""Commands that keep the GC paused until their campaign is loaded (see main)."""
+
+
+def _ready(session: Session) -> Session:
+    """The command's campaign is loaded: start-up ends and the GC resumes here."""
+    _start_up_done()
+    return session
 
 
 def _start_up_done() -> None:

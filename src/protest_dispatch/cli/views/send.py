@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from protest_dispatch.campaign.compose import CallToMake, Checked, raise_problems
-from protest_dispatch.campaign.message import Letter, copies, make_message_id, write_eml
+from protest_dispatch.campaign.message import Letter, copies
 from protest_dispatch.cli import output
-from protest_dispatch.errors import InputError, Problem
+from protest_dispatch.errors import Problem
 from protest_dispatch.vocabulary import ExitCode
 
 if TYPE_CHECKING:
@@ -22,7 +20,6 @@ if TYPE_CHECKING:
     from protest_dispatch.commands.send import Plan
     from protest_dispatch.commands.session import Session
     from protest_dispatch.mail.dispatch import Result, Summary
-    from protest_dispatch.sendlog.store import SendLog
     from protest_dispatch.settings.smtp import SmtpSettings
 
 
@@ -90,22 +87,13 @@ def validation(session: Session, *, letters: Sequence[Checked], show_all: bool =
 
 
 def dry_run(session: Session, *, out: Path | None) -> None:
-    if out is not None:
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise InputError(f"Cannot create the folder {out}: {exc.strerror}.") from None
+    from protest_dispatch.commands.preview import letters
+
     total = len(session.composer.audience.letters)
     problems: list[Problem] = []
-    # One pass, letter by letter: a preview may show the good letters before it
-    # lists what is wrong with the others (exit 2); memory stays flat.
-    for number, letter in enumerate(session.composer.each_letter(problems), start=1):
+    for number, letter in enumerate(letters(session=session, out=out, problems=problems), 1):
         output.rule(f"Letter {number} of {total}: {letter.target.id} ({letter.rendered.template})")
         output.headers_and_body(letter_headers(letter), letter.rendered.text)
-        if out is not None:
-            write_eml(
-                letter=letter, folder=out, message_id=make_message_id(domain=letter.sender.domain)
-            )
     calls(session.composer.checked_calls(problems))
     raise_problems(problems)
     _notices(session)
@@ -139,80 +127,6 @@ def calls(to_make: Sequence[CallToMake]) -> None:
         target = call.target
         who = f"{target.name}" + (f", {target.role}" if target.role else "")
         output.headers_and_body([("Call", who), ("Phone", target.phone or "")], call.script)
-
-
-LOG_COLUMNS = ("campaign", "target", "to", "status", "attempts", "smtp_code", "updated_at", "error")
-CSV_COLUMNS = (
-    "campaign",
-    "target",
-    "sender",
-    "to",
-    "cc",
-    "status",
-    "attempts",
-    "smtp_code",
-    "error",
-    "message_id",
-    "updated_at",
-    "refused",
-    "next_attempt_at",
-)
-
-
-def no_log(path: Path, *, as_json: bool, as_csv: bool) -> None:
-    if as_json:
-        output.print_json([])
-    elif as_csv:
-        output.print_raw(",".join(CSV_COLUMNS) + "\r\n")
-    else:
-        output.info(f"Nothing has been sent yet: there is no send log at {path}.")
-
-
-def log(
-    sendlog: SendLog, *, campaign: str | None, status: str | None, as_json: bool, as_csv: bool
-) -> None:
-    from protest_dispatch.sendlog.store import STATUSES
-
-    if status is not None and status not in STATUSES:
-        raise InputError(
-            f"--status {status!r} is not a status.", hint=f"Use one of: {', '.join(STATUSES)}."
-        )
-    entries = sendlog.entries(campaign=campaign, status=status)
-    rows = [entry.to_dict() for entry in entries]
-    if as_json:
-        output.print_json(rows)
-        return
-    if as_csv:
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS)
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: ";".join(v) if isinstance(v, list) else v for k, v in row.items()})
-        output.print_raw(buffer.getvalue())
-        return
-    if not rows:
-        output.info(
-            "The send log has no letters yet" + (" matching that." if campaign or status else ".")
-        )
-    else:
-        output.show(
-            output.table(
-                f"Send log ({sendlog.path})",
-                LOG_COLUMNS,
-                ([row[c] for c in LOG_COLUMNS] for row in rows),
-                styles={3: output.STATUS_STYLES},
-            )
-        )
-    calls_made = sendlog.calls(campaign=campaign)
-    if calls_made and not status:
-        output.show(
-            output.table(
-                "Calls",
-                ("campaign", "target", "outcome", "note", "at"),
-                ((c.campaign, c.target, c.outcome, c.note or "", c.at) for c in calls_made),
-                styles={2: output.STATUS_STYLES},
-            )
-        )
 
 
 PLAN_ROWS = 20
