@@ -27,9 +27,8 @@ from sendkit import (
     spawn,
     statuses,
 )
-from smtp_server import Server
+from smtp_server import ServerFactory
 
-ServerFactory = Callable[..., Server]
 LETTERS = 30
 
 
@@ -70,7 +69,8 @@ def test_a_run_killed_mid_batch_and_rerun_sends_every_letter_at_most_once(
     server.update_faults(delay=0.0)  # the rerun need not be slow
     rerun = send(campaign, "--concurrency", str(concurrency), env=env)
 
-    assert rerun.code == 0, rerun.output
+    # the letters in flight at the kill became uncertain: a person has to decide (1)
+    assert rerun.code == (1 if in_flight else 0), rerun.output
     ids = Counter(str(m.message["Message-ID"]) for m in server.messages)
     assert ids
     assert max(ids.values()) == 1, "a letter went out twice"

@@ -130,14 +130,19 @@ def make_letter(
 
 
 def as_test(letter: Letter) -> Letter:
-    """The same letter addressed to its sender only, for ``send --test``."""
+    """The same letter addressed to its sender only, for ``send --test``.
+
+    The subject names the target, so a test of many letters can be told apart.
+    """
     return replace(
         letter,
         to=letter.sender.email,
         to_name=letter.sender.name,
         cc=(),
         bcc=(),
-        rendered=replace(letter.rendered, subject=f"[TEST] {letter.rendered.subject}"),
+        rendered=replace(
+            letter.rendered, subject=f"[TEST] {letter.target.id}: {letter.rendered.subject}"
+        ),
     )
 
 

@@ -7,6 +7,10 @@ Heavy modules (pydantic, jinja2, aiosmtplib) are imported inside the commands so
 from __future__ import annotations
 
 import gc
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -337,7 +341,7 @@ def _send(*, session: Session, request: SendRequest, display: Display, yes: bool
     import sys
 
     from protest_dispatch.cli.views import send as views
-    from protest_dispatch.commands.send import open_send
+    from protest_dispatch.commands.send import exit_code, open_send
 
     with open_send(session=session, request=request) as run:
         if not display.json:
@@ -351,13 +355,40 @@ def _send(*, session: Session, request: SendRequest, display: Display, yes: bool
                     hint="Preview with 'protest send --dry-run', then add --yes to send "
                     "without asking (for cron).",
                 )
-            if not views.confirm(plan=run.plan, test=request.test):
+            answer = views.confirm(session, plan=run.plan, test=request.test)
+            if answer != views.Answer.YES:
                 views.cancelled()
-                return ExitCode.OK
-        with views.SendProgress(total=len(run.plan.jobs), display=display) as progress:
+                return ExitCode.INTERRUPTED if answer == views.Answer.INTERRUPTED else ExitCode.OK
+        with (
+            _sigterm_as_interrupt() as terminated,
+            views.SendProgress(total=len(run.plan.jobs), display=display) as progress,
+        ):
             summary = run.deliver(on_result=progress.update)
-    views.send_summary(session, plan=run.plan, summary=summary, test=request.test, display=display)
-    return summary.exit_code
+    code = exit_code(plan=run.plan, summary=summary, terminated=terminated.is_set())
+    views.send_summary(
+        session, plan=run.plan, summary=summary, test=request.test, display=display, code=code
+    )
+    return code
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[threading.Event]:
+    """SIGTERM (kill, shutdown, systemd) stops a run the way Ctrl-C does.
+
+    The in-flight letters are accounted for and the summary printed instead of the
+    process dying with rows left 'sending'. The event tells the caller it was SIGTERM.
+    """
+    terminated = threading.Event()
+
+    def on_term(signum: int, frame: object) -> None:
+        terminated.set()
+        signal.raise_signal(signal.SIGINT)
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield terminated
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @app.command("log")

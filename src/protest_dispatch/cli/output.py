@@ -80,6 +80,11 @@ def say(message: str, style: str = "") -> None:
     _console("stderr").print(plain(message, style))
 
 
+def prompt(question: str) -> None:
+    """A question on stderr without a line break; the answer is read by the caller."""
+    _console("stderr").print(plain(question), end="")
+
+
 def info(message: str) -> None:
     _console("stdout").print(plain(message))
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,7 +19,7 @@ if TYPE_CHECKING:
     from rich.progress import Progress
     from rich.text import Text
 
-    from protest_dispatch.commands.send import Plan
+    from protest_dispatch.commands.send import Plan, ReceivedBefore
     from protest_dispatch.commands.session import Session
     from protest_dispatch.mail.dispatch import Result, Summary
     from protest_dispatch.settings.smtp import SmtpSettings
@@ -144,26 +146,21 @@ def send_plan(
     if display.quiet:
         return
     _notices(session)
-    mode = " as TEST letters to yourself only" if test else ""
+    mode = f" as TEST letters to yourself only ({session.sender.email})" if test else ""
     output.say(
         f"Ready to send {len(plan.jobs)} letter(s){mode} from {session.sender.name} "
         f"<{session.sender.email}> via {settings.host}:{settings.port} ({settings.security})."
     )
     if plan.jobs:
-        campaign_cc = session.loaded.campaign.campaign.cc
-        rows = [
-            (
-                target.id,
-                target.email or "",
-                len(copies(to=target.email or "", campaign_cc=campaign_cc, target_cc=target.cc)),
-                j.previous.status if j.previous else "new",
-            )
-            for j in plan.jobs[:PLAN_ROWS]
-            for target in (j.selected.target,)
-        ]
-        output.stderr.print(output.table(None, ("target", "to", "copies", "state"), rows))
+        output.stderr.print(
+            output.table(None, ("target", "to", "copies", "state"), _plan_rows(session, plan, test))
+        )
         if len(plan.jobs) > PLAN_ROWS:
             output.say(f"... and {len(plan.jobs) - PLAN_ROWS} more.")
+    if session.composer.copy_me and not test:
+        output.say(f"Each letter also goes as a Bcc copy to you ({session.sender.email}).")
+    for before in plan.received_before:
+        output.say(_received_before(before))
     for label, count in (
         ("already sent", len(plan.already_sent)),
         ("held from earlier runs (failed or uncertain)", len(plan.held)),
@@ -173,11 +170,62 @@ def send_plan(
             output.say(f"{count} letter(s) {label}.")
 
 
-def confirm(*, plan: Plan, test: bool) -> bool:
-    import typer
+def _plan_rows(session: Session, plan: Plan, test: bool) -> list[tuple[object, ...]]:
+    campaign_cc = session.loaded.campaign.campaign.cc
+    rows: list[tuple[object, ...]] = []
+    for job in plan.jobs[:PLAN_ROWS]:
+        target = job.selected.target
+        to = target.email or ""
+        count = len(copies(to=to, campaign_cc=campaign_cc, target_cc=target.cc))
+        state = job.previous.status if job.previous else "new"
+        rows.append(
+            (target.id, session.sender.email, 0, state) if test else (target.id, to, count, state)
+        )
+    return rows
 
-    what = "test letter(s) to yourself" if test else "letter(s)"
-    return typer.confirm(f"Send {len(plan.jobs)} {what} now?", default=False, err=True)
+
+def _received_before(before: ReceivedBefore) -> str:
+    earlier = before.earlier
+    how = "got" if earlier.status == "sent" else f"may have got ({earlier.status})"
+    return (
+        f"Not sending '{before.target}': {before.to} already {how} this campaign's letter "
+        f"as target '{earlier.target}' on {earlier.updated_at[:16].replace('T', ' ')} UTC."
+    )
+
+
+class Answer(StrEnum):
+    YES = "yes"
+    NO = "no"
+    """No, or the end of input (Ctrl-D): a choice, not a failure."""
+    INTERRUPTED = "interrupted"
+    """Ctrl-C."""
+
+
+def confirm(session: Session, *, plan: Plan, test: bool) -> Answer:
+    """Ask on the terminal; Enter means no. Ctrl-C and Ctrl-D are answers, not crashes."""
+    if test:
+        what = f"test letter(s) to yourself ({session.sender.email})"
+    else:
+        what = "letter(s)"
+        if session.composer.copy_me:
+            what += f", each with a Bcc copy to you ({session.sender.email}),"
+    question = f"Send {len(plan.jobs)} {what} now? [y/N]: "
+    while True:
+        output.prompt(question)
+        try:
+            line = sys.stdin.readline()
+        except KeyboardInterrupt:
+            output.say("")
+            return Answer.INTERRUPTED
+        if not line:
+            output.say("")
+            return Answer.NO
+        reply = line.strip().lower()
+        if reply in ("y", "yes"):
+            return Answer.YES
+        if reply in ("", "n", "no"):
+            return Answer.NO
+        output.say("Please answer y or n.")
 
 
 def cancelled() -> None:
@@ -245,12 +293,12 @@ _JSON_COUNT_KEYS = {
 
 
 def send_summary(
-    session: Session, *, plan: Plan, summary: Summary, test: bool, display: Display
+    session: Session, *, plan: Plan, summary: Summary, test: bool, display: Display, code: int
 ) -> None:
     to_call = session.composer.audience.calls
     counts = {
         "sent": summary.count("sent"),
-        "skipped (already sent)": len(plan.already_sent),
+        "skipped (already sent)": plan.skipped,
         "deferred": summary.count("deferred"),
         "failed": summary.count("failed"),
         "uncertain": summary.count("uncertain"),
@@ -264,9 +312,19 @@ def send_summary(
                 "campaign": session.campaign_id,
                 "sender": session.sender.email,
                 "test": test,
-                "exit_code": summary.exit_code,
+                "exit_code": code,
                 "counts": {_JSON_COUNT_KEYS.get(k, k): v for k, v in counts.items()},
                 "results": [asdict(r) for r in summary.results],
+                "already_received": [
+                    {
+                        "target": b.target,
+                        "to": b.to,
+                        "earlier_target": b.earlier.target,
+                        "earlier_status": b.earlier.status,
+                        "earlier_at": b.earlier.updated_at,
+                    }
+                    for b in plan.received_before
+                ],
                 "stopped": summary.stopped.message if summary.stopped else None,
                 "quota_free_at": summary.quota_free_at.isoformat()
                 if summary.quota_free_at
@@ -277,7 +335,7 @@ def send_summary(
                 ],
             }
         )
-    elif not display.quiet or summary.exit_code == ExitCode.FAILED:
+    elif not display.quiet or code == ExitCode.FAILED:
         output.show(
             output.table(
                 f"Campaign {session.campaign_id}" + (" (test)" if test else ""),
@@ -290,6 +348,11 @@ def send_summary(
             calls(session.composer.calls())
     if summary.stopped is not None:
         output.error(summary.stopped)
+        sent = summary.count("sent")
+        if sent and not display.json:
+            output.say(
+                f"This run sent {sent} letter(s) before it stopped; the rest go with the next run."
+            )
 
 
 def _advice(summary: Summary) -> None:
