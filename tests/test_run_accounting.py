@@ -22,6 +22,7 @@ from sendkit import (
     FROM,
     SENDER,
     cli,
+    default_sigint,
     env_for,
     make_campaign,
     official,
@@ -106,6 +107,7 @@ def _on_a_terminal(args: list[str], env: dict[str, str]) -> tuple[subprocess.Pop
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=subprocess_env(env),
+        preexec_fn=default_sigint,
     )
     os.close(slave)
     return child, master
@@ -236,3 +238,94 @@ def test_a_run_stopped_by_the_server_says_what_it_sent(tmp_path: Path) -> None:
     assert sent >= 3
     assert f"This run sent {sent} letter(s) before it stopped" in out + err
     assert "Nothing was sent" not in out + err
+
+
+# -- what -q prints, and what status says once the limit is reached -----------------------------
+
+
+def test_quiet_prints_nothing_for_a_deferral_or_a_reached_limit(
+    tmp_path: Path, smtp_server_factory: ServerFactory
+) -> None:
+    server = smtp_server_factory(greylist=1, greylist_only={official(1)})
+    campaign = make_campaign(tmp_path / "c", targets=3, campaign_cc=())
+    env = env_for(server, log=tmp_path / "log.db", PROTEST_LIMIT_PER_HOUR="2")
+
+    run = send(campaign, "-q", "--attempts", "1", env=env)
+
+    assert run.code == 75
+    assert run.output == ""
+
+
+def test_quiet_prints_an_unreachable_server(tmp_path: Path) -> None:
+    campaign = make_campaign(tmp_path / "c", targets=1)
+    env = env_for(None, log=tmp_path / "log.db", port=9)  # discard: nothing listens
+
+    run = send(campaign, "-q", "--attempts", "1", env=env)
+
+    assert run.code == 75
+    assert "refused the connection" in run.stderr
+
+
+def test_status_says_until_when_the_limit_holds_the_rest(
+    tmp_path: Path, smtp_server: Server
+) -> None:
+    campaign = make_campaign(tmp_path / "c", targets=3, campaign_cc=())
+    env = env_for(smtp_server, log=tmp_path / "log.db", PROTEST_LIMIT_PER_HOUR="2")
+    assert send(campaign, "-q", env=env).code == 75
+
+    status = cli(["status", "-t", str(campaign)], env=env)
+
+    assert status.code == 0
+    assert "1 letter(s) not sent yet: t03" in status.stderr
+    assert "Your provider's sending limit is reached until " in status.stderr
+
+
+# -- called: only targets on the sender's call sheet --------------------------------------------
+
+
+def _call_campaign(root: Path) -> Path:
+    root.mkdir(parents=True)
+    (root / "letters").mkdir()
+    (root / "targets.yaml").write_text(
+        "campaign:\n  id: calls\n  subject: Drop the charges\ntargets:\n"
+        '  - id: court\n    name: "The Court"\n    phone: "+7 7172 747570"\n'
+        '  - id: embassy-gb\n    name: "Embassy"\n    phone: "+44 20 7925 1234"\n    country: GB\n'
+        '  - id: nophone\n    name: "No Phone"\n    email: nophone@example.org\n'
+        "    template: a.txt.j2\n",
+        encoding="utf-8",
+    )
+    (root / "letters" / "a.txt.j2").write_text("Dear {{ target.name }}\n", encoding="utf-8")
+    return root / "targets.yaml"
+
+
+@pytest.mark.parametrize(
+    ("target", "country", "code", "says"),
+    [
+        ("court", "DE", 0, "Recorded"),
+        ("embassy-gb", "GB", 0, "Recorded"),
+        ("embassy-gb", "DE", 2, "only for senders in GB"),
+        ("nophone", "DE", 2, "has no phone number"),
+        ("nobody", "DE", 2, "is not a target of campaign calls"),
+    ],
+)
+def test_called_takes_only_targets_on_your_call_sheet(
+    tmp_path: Path, target: str, country: str, code: int, says: str
+) -> None:
+    campaign = _call_campaign(tmp_path / "c")
+    env = {"PROTEST_FROM": FROM, "PROTEST_LOG": str(tmp_path / "log.db")}
+    args = ["called", target, "--outcome", "voicemail", "-t", str(campaign)]
+
+    run = cli([*args, "--country", country], env=env)
+
+    assert run.code == code, run.output
+    assert says.lower() in run.output.lower()
+    if code:
+        assert "Targets on your call sheet: court" in run.output
+
+
+def test_a_wrong_outcome_lists_the_valid_ones(tmp_path: Path) -> None:
+    campaign = _call_campaign(tmp_path / "c")
+    run = cli(["called", "court", "--outcome", "answered", "-t", str(campaign)], env={})
+    assert run.code == 2
+    for outcome in ("reached", "voicemail", "no-answer", "wrong-number"):
+        assert outcome in run.output

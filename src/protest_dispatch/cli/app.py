@@ -526,6 +526,7 @@ def called(
     ] = None,
     targets: TargetsOpt = Path("targets.yaml"),
     from_: FromOpt = None,
+    country: CountryOpt = None,
     log: LogOpt = None,
     config: ConfigOpt = None,
 ) -> None:
@@ -536,7 +537,12 @@ def called(
 
     session = _ready(
         prepare(
-            targets=targets, config_path=config, from_=from_, country=None, lang=None, dry_run=True
+            targets=targets,
+            config_path=config,
+            from_=from_,
+            country=country,
+            lang=None,
+            dry_run=True,
         )
     )
     recorded = record_call(
@@ -591,7 +597,7 @@ def main() -> None:
     # that load none resume it at once (_root).
     gc.disable()
     try:
-        app()
+        app(prog_name="protest")  # also under python -m: completion and usage say protest
     finally:
         # The last collections at exit would walk every object only to free memory the
         # OS takes back anyway (~45 ms). Files, the send log and atexit still close.

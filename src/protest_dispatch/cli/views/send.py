@@ -210,22 +210,22 @@ def confirm(session: Session, *, plan: Plan, test: bool) -> Answer:
         if session.composer.copy_me:
             what += f", each with a Bcc copy to you ({session.sender.email}),"
     question = f"Send {len(plan.jobs)} {what} now? [y/N]: "
-    while True:
-        output.prompt(question)
-        try:
+    try:
+        while True:
+            output.prompt(question)
             line = sys.stdin.readline()
-        except KeyboardInterrupt:
-            output.say("")
-            return Answer.INTERRUPTED
-        if not line:
-            output.say("")
-            return Answer.NO
-        reply = line.strip().lower()
-        if reply in ("y", "yes"):
-            return Answer.YES
-        if reply in ("", "n", "no"):
-            return Answer.NO
-        output.say("Please answer y or n.")
+            if not line:
+                output.say("")
+                return Answer.NO
+            reply = line.strip().lower()
+            if reply in ("y", "yes"):
+                return Answer.YES
+            if reply in ("", "n", "no"):
+                return Answer.NO
+            output.say("Please answer y or n.")
+    except KeyboardInterrupt:
+        output.say("")
+        return Answer.INTERRUPTED
 
 
 def cancelled() -> None:
@@ -265,13 +265,16 @@ class SendProgress:
             if result.status != "sent" or self.display.verbose:
                 self.bar.console.print(_result_line(result, verbose=self.display.verbose))
             return
-        if self.display.json or (
-            self.display.quiet and result.status == "sent" and not result.refused
-        ):
+        if self.display.json or (self.display.quiet and not _needs_a_person(result)):
             return
         # one line per letter for cron mail and grep: never wrapped at the 80 columns
         # rich assumes without a terminal
         output.stdout.print(_result_line(result, verbose=self.display.verbose), soft_wrap=True)
+
+
+def _needs_a_person(result: Result) -> bool:
+    """What -q prints: a failed or uncertain letter, or a refused copy; never a deferral."""
+    return result.status in ("failed", "uncertain") or bool(result.refused)
 
 
 def _result_line(result: Result, *, verbose: bool) -> Text:
