@@ -16,7 +16,7 @@ from pathlib import Path
 from protest_dispatch.campaign.audience import Selected
 from protest_dispatch.campaign.model import Target
 from protest_dispatch.commands.session import Session
-from protest_dispatch.errors import ConfigError, InputError
+from protest_dispatch.errors import InputError, NoSenderError
 from protest_dispatch.sendlog.store import Call, SendLog
 from protest_dispatch.vocabulary import CallOutcome
 
@@ -136,12 +136,7 @@ def clean_note(note: str | None) -> str | None:
 def require_sender(session: Session) -> None:
     """Calls are logged per sender, like letters: a placeholder cannot have made one."""
     if session.placeholder:
-        raise ConfigError(
-            "No sender is configured, so the call cannot be recorded.",
-            key="from",
-            hint="Run 'protest init', or add --from \"Your Name <you@example.org>\" (or set "
-            "PROTEST_FROM).",
-        )
+        raise NoSenderError(so="the call cannot be recorded")
 
 
 def find_target(session: Session, target_id: str) -> Target:

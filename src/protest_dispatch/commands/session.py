@@ -10,7 +10,7 @@ from pathlib import Path
 from protest_dispatch.campaign.compose import PLACEHOLDER_SENDER, Composer
 from protest_dispatch.campaign.loading import LoadedCampaign, load_campaign
 from protest_dispatch.campaign.model import Sender
-from protest_dispatch.errors import ConfigError, InputError
+from protest_dispatch.errors import InputError, NoSenderError
 from protest_dispatch.sendlog.store import SendLog
 from protest_dispatch.settings.config import Config, default_log_path
 
@@ -47,12 +47,7 @@ def prepare(
     placeholder = sender is None
     if sender is None:
         if not dry_run:
-            raise ConfigError(
-                "No sender is configured, so nothing can be sent.",
-                key="from",
-                hint="Run 'protest init', or set --from \"Your Name <you@example.org>\" "
-                "(or PROTEST_FROM) and --country.",
-            )
+            raise NoSenderError(so="nothing can be sent")
         sender = config.sender(
             from_option=f"{PLACEHOLDER_SENDER.name} <{PLACEHOLDER_SENDER.email}>",
             country_option=country,

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from protest_dispatch.cli import output
+from protest_dispatch.errors import SET_SENDER_HINT
 
 if TYPE_CHECKING:
     from protest_dispatch.campaign.model import Target
@@ -34,10 +35,7 @@ def _local(row: SheetRow) -> str:
 
 def sheet(result: Sheet, *, placeholder: bool) -> None:
     if placeholder:
-        output.warn(
-            "No sender is configured, so the scripts say 'Your Name'. Set yours with "
-            "'protest init' or --from."
-        )
+        output.warn(f"No sender is configured, so the scripts say 'Your Name'. {SET_SENDER_HINT}")
     if not result.rows:
         done = (
             f" All {result.hidden_reached} have been reached; see them with --all."

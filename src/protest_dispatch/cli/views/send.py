@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from protest_dispatch.campaign.compose import CallToMake, Checked, raise_problems
 from protest_dispatch.campaign.message import Letter, copies
 from protest_dispatch.cli import output
-from protest_dispatch.errors import Problem
+from protest_dispatch.errors import SET_SENDER_HINT, Problem
 from protest_dispatch.vocabulary import ExitCode
 
 if TYPE_CHECKING:
@@ -39,8 +39,7 @@ def _notices(session: Session) -> None:
     if session.placeholder:
         output.warn(
             "No sender is configured: letters show the placeholder 'Your Name "
-            "<you@example.org>'. Set yours with 'protest init', or --from \"Your Name "
-            '<you@example.org>" and --country.'
+            f"<you@example.org>'. {SET_SENDER_HINT}"
         )
     if audience.needs_country:
         names = ", ".join(t.id for t in audience.needs_country)
