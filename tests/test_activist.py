@@ -11,8 +11,8 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from activistkit import make_call_campaign
-from sendkit import (
+from kit import (
+    CALLS_SUBJECT,
     CAMPAIGN_CC,
     SENDER,
     by_target,
@@ -64,7 +64,9 @@ def test_a_test_send_goes_to_the_sender_only_and_is_not_recorded(
 
 
 def test_the_note_appears_where_the_letter_puts_it(tmp_path: Path, smtp_server: Server) -> None:
-    campaign = make_call_campaign(tmp_path / "c", letters=1)
+    campaign = make_campaign(
+        tmp_path / "c", targets=1, calls=True, campaign_cc=(), subject=CALLS_SUBJECT
+    )
     env = env_for(smtp_server, log=tmp_path / "log.sqlite3")
     result = send(campaign, "--only", "t01", "--note", f"  {NOTE}\n", env=env)
     assert result.code == 0, result.output

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from kit import by_target, env_for, log_rows, make_campaign, official, record_mail_times, send
 from protest_dispatch.mail import dispatch
-from sendkit import by_target, env_for, log_rows, make_campaign, official, record_mail_times, send
 from smtp_server import ServerFactory
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from sendkit import (
+from kit import (
     by_target,
     deliveries_per_address,
     env_for,

@@ -19,14 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from campaign_kit import (
-    BASIC,
-    SENDER,
-    composer,
-    only_problem,
-    parse,
-    write_campaign,
-)
+from kit import ANA, BASIC, composer, only_problem, parse, write_campaign
 from protest_dispatch.campaign.message import (
     Letter,
     build_message,
@@ -67,7 +60,7 @@ LETTERS = {
 def letters(
     tmp_path: Path,
     yaml_text: str = FULL,
-    sender: Sender = SENDER,
+    sender: Sender = ANA,
     files: dict[str, str] | None = None,
 ) -> list[Letter]:
     path = write_campaign(tmp_path, yaml_text, LETTERS if files is None else files)

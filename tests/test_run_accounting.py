@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from sendkit import (
+from kit import (
     FROM,
     SENDER,
     cli,

@@ -18,11 +18,7 @@ from typing import Any
 
 import pytest
 
-from protest_dispatch.commands import send as sending
-from protest_dispatch.mail import dispatch
-from protest_dispatch.sendlog.store import SendLog
-from protest_dispatch.settings.smtp import SmtpSettings
-from sendkit import (
+from kit import (
     CAMPAIGN,
     CAMPAIGN_CC,
     LOG_KEYS,
@@ -38,6 +34,10 @@ from sendkit import (
     send,
     subprocess_env,
 )
+from protest_dispatch.commands import send as sending
+from protest_dispatch.mail import dispatch
+from protest_dispatch.sendlog.store import SendLog
+from protest_dispatch.settings.smtp import SmtpSettings
 from smtp_server import Server, ServerFactory, free_port
 
 
