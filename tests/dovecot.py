@@ -27,6 +27,10 @@ Users: ``user`` / ``password`` (``ana@example.org``) and ``other_user`` /
 ``other_password`` (``ben@example.org``); passwords are random per server. Mail
 lives in ``maildir:~/Maildir`` under ``home/<domain>/<name>`` of the temp folder.
 
+Logins: PLAIN and LOGIN (plus XOAUTH2 and OAUTHBEARER with
+``oauth2_introspection_url``). Failed logins are not slowed down (no auth penalty,
+``auth_failure_delay = 0``; a refusal still takes ~0.5 s inside Dovecot).
+
 Users and root: Dovecot refuses mail uid 0 ("userdb returned 0 as uid"), whatever
 ``first_valid_uid`` says. Run as root (CI), mail belongs to the ``dovecot`` system
 user (``first_valid_uid`` lowered to its uid), login processes run as ``dovenull``.
@@ -45,6 +49,7 @@ import pwd
 import re
 import secrets
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -292,7 +297,7 @@ passdb {{
         else ""
     )
     return f"""# Private test instance (tests/dovecot.py); never relays or delivers anywhere.
-instance_name = protest-test-{root.name}
+instance_name = {root.name}
 base_dir = {root}/run
 state_dir = {root}/state
 listen = {HOST}
@@ -461,6 +466,7 @@ def running_dovecot(*, oauth2_introspection_url: str | None = None) -> Iterator[
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group, so _stop reaches every child
             )
         problem = _wait_ready(process, [imap_port, imaps_port], time.monotonic() + START_TIMEOUT)
         if problem:
@@ -473,13 +479,21 @@ def running_dovecot(*, oauth2_introspection_url: str | None = None) -> Iterator[
         yield server
     finally:
         if process is not None:
-            process.terminate()
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            _stop(process)
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the server's own process group (master and children at once: the
+    master alone takes a second to wind its children down), then wait for it."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        try:
+            process.wait(timeout=5)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def _start(stack: contextlib.ExitStack, **options: str | None) -> Dovecot:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from dovecot import Dovecot
-from sendkit import SENDER, by_target, env_for, log_rows, make_campaign, send
+from kit import SENDER, by_target, env_for, log_rows, make_campaign, send
 from smtp_server import Server
 
 Sent = tuple[Path, dict[str, str], dict[str, Mapping[str, Any]]]

@@ -18,8 +18,8 @@ import pytest
 
 from dovecot import Dovecot
 from inboxkit import Sent, send_letters, values_for
+from kit import SENDER, cli
 from mailcorpus import CASES, render
-from sendkit import SENDER, cli
 from smtp_server import Server
 
 

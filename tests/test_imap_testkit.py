@@ -6,13 +6,19 @@ import contextlib
 import datetime as dt
 import email
 import email.policy
+import http.server
+import json
 import re
 import ssl
+import threading
+import urllib.parse
+from collections.abc import Callable
 
 import pytest
 from imapclient import imapclient
 from imapclient.exceptions import LoginError
 
+import dovecot as dovecot_module
 from dovecot import Dovecot, Tls
 from mailcorpus import CASES, MAIL_DIR, Case, render
 
@@ -146,3 +152,62 @@ def test_dovecot_stores_every_case_byte_for_byte(mailbox: Dovecot) -> None:
     for name, uid in uids.items():
         assert stored[uid] == rendered[name], name
     assert all(flags == frozenset() for flags in mailbox.flags("INBOX").values())
+
+
+# Fixture edge cases -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("ci", ["true", ""])
+def test_without_dovecot_ci_fails_and_elsewhere_skips(
+    monkeypatch: pytest.MonkeyPatch, ci: str
+) -> None:
+    monkeypatch.setattr(dovecot_module, "find_dovecot", lambda: None)
+    monkeypatch.setenv("CI", ci)
+    expected = pytest.fail.Exception if ci else pytest.skip.Exception
+    with contextlib.ExitStack() as stack, pytest.raises(expected, match="tests/services"):
+        dovecot_module._start(stack)
+
+
+class _Introspection(http.server.BaseHTTPRequestHandler):
+    """RFC 7662 token introspection: "good-<user>" is an active token for <user>."""
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        token = urllib.parse.parse_qs(body.decode()).get("token", [""])[0]
+        user = token.removeprefix("good-")
+        answer = {"active": True, "username": user} if token.startswith("good-") else {}
+        data = json.dumps(answer or {"active": False}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_oauth2_bearer_tokens_checked_by_introspection(
+    dovecot_factory: Callable[..., Dovecot],
+) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Introspection)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/introspect"
+        imap_server = dovecot_factory(oauth2_introspection_url=url)
+        user = imap_server.user
+        with imap_server.client(login=False) as imap:
+            assert b"AUTH=XOAUTH2" in imap.capabilities()
+            imap.oauth2_login(user, f"good-{user}")
+        with imap_server.client(login=False) as imap:
+            imap.oauthbearer_login(user, f"good-{user}")
+        for token in ("expired", f"good-{imap_server.other_user}"):
+            with pytest.raises(LoginError), imap_server.client(login=False) as imap:
+                imap.oauth2_login(user, token)
+        with imap_server.client():  # passwords still work
+            pass
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

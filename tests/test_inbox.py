@@ -17,8 +17,8 @@ import pytest
 
 from dovecot import Dovecot
 from inboxkit import Sent, send_letters, values_for
+from kit import SENDER, by_target, cli, log_rows
 from mailcorpus import CASES, Case, render
-from sendkit import SENDER, by_target, cli, log_rows
 from smtp_server import Server, free_port
 
 

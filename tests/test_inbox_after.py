@@ -11,9 +11,9 @@ import pytest
 
 from dovecot import Dovecot
 from inboxkit import Sent, send_letters, values_for
+from kit import by_target, cli, log_rows, make_campaign, official, send
 from mailcorpus import render
 from protest_dispatch.sendlog.store import SendLog
-from sendkit import by_target, cli, log_rows, make_campaign, official, send
 from smtp_server import Server
 
 
@@ -246,10 +246,10 @@ def test_init_asks_whether_to_read_the_mailbox_and_guesses_the_imap_server(
 ) -> None:
     import tomllib
 
-    from activistkit import answers, run
+    from kit import answers
 
     path = tmp_path / "config.toml"
-    result = run(
+    result = cli(
         ["init", "--config", str(path)],
         input=answers(
             "Ana Example", "ana@example.org", "", "other", "smtp.example.org", "starttls", "",
@@ -263,7 +263,7 @@ def test_init_asks_whether_to_read_the_mailbox_and_guesses_the_imap_server(
         993,
         "tls",
     )
-    declined = run(
+    declined = cli(
         ["init", "--config", str(path), "--force"],
         input=answers("Ana Example", "ana@example.org", "", "fastmail", "", "", "", "n"),
     )

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from keyring.backends.fail import Keyring as FailKeyring
 
-from activistkit import MemoryKeyring, answers, make_call_campaign, run, using_keyring
+from kit import CALLS_SUBJECT, MemoryKeyring, answers, cli, make_campaign, using_keyring
 from protest_dispatch.settings.config import KEYS, Config
 from protest_dispatch.settings.writer import dump_toml
 from smtp_server import Server
@@ -29,7 +29,7 @@ def mode(path: Path) -> int:
 
 def test_init_writes_a_private_config_from_the_answers(tmp_path: Path) -> None:
     path = config_at(tmp_path)
-    result = run(
+    result = cli(
         ["init", "--config", str(path)],
         input=answers(
             "Ana Example",
@@ -71,7 +71,7 @@ def test_init_writes_a_private_config_from_the_answers(tmp_path: Path) -> None:
 
 def test_init_asks_again_after_a_wrong_answer(tmp_path: Path) -> None:
     path = config_at(tmp_path)
-    result = run(
+    result = cli(
         ["init", "--config", str(path)],
         input=answers(
             "Doe, Jane",
@@ -102,20 +102,20 @@ def test_init_asks_again_after_a_wrong_answer(tmp_path: Path) -> None:
 
 def test_init_never_overwrites_without_asking(tmp_path: Path) -> None:
     path = config_at(tmp_path)
-    first = run(
+    first = cli(
         ["init", "--config", str(path)],
         input=answers("Ana Example", EMAIL, "", "riseup", "", "", "", "n"),
     )
     assert first.code == 0, first.output
     before = path.read_text(encoding="utf-8")
 
-    kept = run(["init", "--config", str(path)], input=answers("n"))
+    kept = cli(["init", "--config", str(path)], input=answers("n"))
     assert kept.code == 0
     assert "already exists" in kept.stderr
     assert "nothing was changed" in kept.stderr
     assert path.read_text(encoding="utf-8") == before
 
-    forced = run(
+    forced = cli(
         ["init", "--config", str(path), "--force"],
         input=answers("Ben Example", "ben@example.org", "", "fastmail", "", "", "", "n"),
     )
@@ -138,7 +138,7 @@ def test_proton_bridge_set_up_then_doctor_then_test_send(
     server: Server = smtp_server_factory(tls="starttls", auth=(EMAIL, PASSWORD))
     assert server.ca_file is not None
     path = config_at(tmp_path)
-    result = run(
+    result = cli(
         ["init", "--config", str(path)],
         input=answers(
             "Ana Example",
@@ -170,14 +170,16 @@ def test_proton_bridge_set_up_then_doctor_then_test_send(
         "PROTEST_SMTP_PORT": str(server.port),
         "PROTEST_LOG": str(tmp_path / "log.sqlite3"),
     }
-    doctor = run(["doctor", "--timeout", "5"], env=env)
+    doctor = cli(["doctor", "--timeout", "5"], env=env)
     assert doctor.code == 0, doctor.output
     assert "✗" not in doctor.stdout
     assert server.auth_attempts == [(EMAIL, True)]
     assert "MAIL" not in server.verbs()
 
-    campaign = make_call_campaign(tmp_path / "campaign", letters=1)
-    sent = run(["send", "-t", str(campaign), "--test", "--yes", "--rate", "0"], env=env)
+    campaign = make_campaign(
+        tmp_path / "campaign", targets=1, calls=True, campaign_cc=(), subject=CALLS_SUBJECT
+    )
+    sent = cli(["send", "-t", str(campaign), "--test", "--yes", "--rate", "0"], env=env)
     assert sent.code == 0, sent.output
     assert [m.rcpt_tos for m in server.messages] == [[EMAIL], [EMAIL]]
     assert all(m.tls for m in server.messages)
@@ -190,7 +192,7 @@ def test_keyring_keeps_the_password_and_doctor_logs_in_with_it(
     path = config_at(tmp_path)
     backend = MemoryKeyring()
     with using_keyring(backend):
-        result = run(
+        result = cli(
             ["init", "--config", str(path)],
             input=answers(
                 "Ana Example",
@@ -220,7 +222,7 @@ def test_keyring_keeps_the_password_and_doctor_logs_in_with_it(
         assert "smtp_password" not in values
         assert "limit_per_hour" not in values
 
-        doctor = run(["doctor", "--config", str(path), "--timeout", "5"])
+        doctor = cli(["doctor", "--config", str(path), "--timeout", "5"])
     assert doctor.code == 0, doctor.output
     assert "password from the system keyring" in doctor.stdout
     assert server.auth_attempts[-1] == (EMAIL, True)
@@ -229,7 +231,7 @@ def test_keyring_keeps_the_password_and_doctor_logs_in_with_it(
 def test_without_a_keyring_init_offers_the_other_ways(tmp_path: Path) -> None:
     path = config_at(tmp_path)
     with using_keyring(FailKeyring()):  # type: ignore[no-untyped-call]  # keyring is untyped
-        result = run(
+        result = cli(
             ["init", "--config", str(path)],
             input=answers(
                 "Ana Example",
