@@ -269,3 +269,37 @@ def test_init_asks_whether_to_read_the_mailbox_and_guesses_the_imap_server(
     )
     assert declined.code == 0, declined.output
     assert "imap_host" not in tomllib.loads(path.read_text(encoding="utf-8"))
+
+
+def test_followup_on_a_terminal_asks_for_each_letter_and_records_the_answers(
+    sent: Sent, log: Path
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from kit import subprocess_env
+
+    _, env, _ = sent
+    age_letters(log, days=20)
+    terminal, child_side = os.openpty()
+    try:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "protest_dispatch", "followup"],
+            stdin=child_side,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=subprocess_env(env),
+            text=True,
+        )
+        os.close(child_side)
+        os.write(terminal, b"y\nmaybe\nn\ns\n")
+        out, err = child.communicate(timeout=120)
+    finally:
+        os.close(terminal)
+    assert child.returncode == 0, out + err
+    assert out.count("Did t0") == 4  # t01, t02 twice (a wrong answer is asked again), t03
+    assert "Please answer y, n or s." in err
+    assert "Recorded 2 answer(s); skipped 1." in out
+    events = {t: [e["kind"] for e in r["events"]] for t, r in by_target(log_rows(env)).items()}
+    assert events == {"t01": ["reply"], "t02": ["no-reply"], "t03": []}

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from protest_dispatch.commands.logs import log_path
-from protest_dispatch.errors import ConfigError
+from protest_dispatch.errors import NoSenderError
 from protest_dispatch.inbox.scan import FolderScan, default_folders, scan
 from protest_dispatch.inbox.session import open_mailbox
 from protest_dispatch.sendlog.findings import Finding, FindingLog
@@ -54,16 +54,15 @@ def run(request: InboxRequest) -> InboxReport:
     config = Config.load(path=request.config_path)
     sender = config.sender()
     if sender is None:
-        raise ConfigError(
-            "No sender is configured, so protest cannot tell which mailbox is yours.",
-            key="from",
-            hint="Run 'protest init', or set PROTEST_FROM=\"Your Name <you@example.org>\".",
-        )
+        raise NoSenderError(so="protest cannot tell which mailbox is yours")
     settings = imap_settings(config, sender_email=sender.email)
     account = f"{settings.username}@{settings.host}:{settings.port}"
     bookmark = account if request.campaign is None else f"{account}#{request.campaign}"
     report = InboxReport(account=account)
-    with SendLog.open(path=log_path(log=request.log, config=config)) as log:
+    path = log_path(log=request.log, config=config)
+    if not path.exists():
+        return report  # nothing sent yet, nothing to look for; the log is not created
+    with SendLog.open(path=path) as log:
         findings = FindingLog(log)
         letters = {
             key: entry

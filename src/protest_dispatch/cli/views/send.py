@@ -142,14 +142,14 @@ def send_plan(
             "are now marked uncertain and will not be resent (see 'protest log --status "
             "uncertain', and --retry-uncertain)."
         )
+    if display.quiet:  # 'protest inbox -q' reported each bounce once; cron needs no repeat
+        return
     for entry, bounce in plan.bounced:
         output.warn(
             f"Skipping {entry.target}: the letter to {bounce.recipient} bounced on {bounce.at} "
             f"({' '.join(filter(None, (bounce.status, bounce.diagnostic)))}). Fix the address "
             "in the campaign file and run send again, or add --retry-bounced to try it again."
         )
-    if display.quiet:
-        return
     _notices(session)
     mode = f" as TEST letters to yourself only ({session.sender.email})" if test else ""
     output.say(
