@@ -11,7 +11,8 @@ import pytest
 from keyring.backends.fail import Keyring as FailKeyring
 
 from activistkit import MemoryKeyring, answers, make_call_campaign, run, using_keyring
-from protest_dispatch.settings.config import KEYS, Config
+from protest_dispatch.settings.config import Config
+from protest_dispatch.settings.model import FILE_KEYS
 from protest_dispatch.settings.writer import dump_toml
 from smtp_server import Server
 
@@ -45,7 +46,7 @@ def test_init_writes_a_private_config_from_the_answers(tmp_path: Path) -> None:
     assert mode(path) == 0o600
     assert mode(path.parent) == 0o700
     values = tomllib.loads(path.read_text(encoding="utf-8"))
-    assert set(values) <= set(KEYS)
+    assert set(values) <= set(FILE_KEYS)
     assert values == {
         "from": "Ana Example <ana@example.org>",
         "country": "GB",
