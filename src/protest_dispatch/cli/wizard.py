@@ -17,6 +17,7 @@ import typer
 from protest_dispatch.cli import output
 from protest_dispatch.errors import ConfigError
 from protest_dispatch.settings.providers import PROTON_CA_HELP, PROVIDERS, Provider, by_key, guess
+from protest_dispatch.settings.secrets import keyring_works
 from protest_dispatch.settings.writer import Answers, Storage, format_from, store_in_keyring
 from protest_dispatch.vocabulary import Security
 
@@ -131,6 +132,22 @@ def _text(value: str) -> str:
     return value
 
 
+_NO_LOGIN = ("none", "-")
+
+
+def _username(value: str) -> str | None:
+    if value.lower() in _NO_LOGIN:
+        return None
+    return _one_line(value)
+
+
+def _one_line(value: str) -> str:
+    """A username goes into an AUTH command: one line, no control characters."""
+    if not value or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError("give the username on one line, or 'none'")
+    return value
+
+
 def _store(value: str) -> Storage:
     choice = _STORES.get(value.lower())
     if choice is None:
@@ -148,7 +165,7 @@ def ask(*, config_path: Path) -> Answers:
         name = _ask("Your name, as your letters are signed", _name)
         email = _ask("Your email address", _email)
         try:
-            from protest_dispatch.settings.config import parse_from
+            from protest_dispatch.settings.sender import parse_from
 
             parse_from(format_from(name=name, email=email), source="your answers")
             break
@@ -195,9 +212,9 @@ def ask(*, config_path: Path) -> Answers:
         )
         if ca_file is None:
             output.warn("Until smtp_ca_file is set, sending stops with a certificate error.")
-    username = _ask("SMTP username", _text, default=email)
-    output.say(provider.login_help)
-    store, command = _password(username=username, host=host)
+    username, store, command = _login(
+        email=email, host=host, provider=provider, config_path=config_path
+    )
     copy_me = typer.confirm(
         "Send yourself a copy of every letter (Bcc), as a receipt?", default=True, err=True
     )
@@ -219,17 +236,53 @@ def ask(*, config_path: Path) -> Answers:
     )
 
 
+def _login(
+    *, email: str, host: str, provider: Provider, config_path: Path
+) -> tuple[str | None, Storage, str | None]:
+    """The username (None: the server takes mail without a login) and the password's place."""
+    username: str | None = _ask(
+        f"SMTP username (Enter for {email}; 'none' if the server takes mail without a login)",
+        _username,
+        default=email,
+    )
+    if username is None:
+        output.say(
+            f"No login. To log in later, add smtp_username (and smtp_password_command) "
+            f"to {config_path}."
+        )
+        return None, "no", None
+    output.say(
+        f"(If the server turns out to take mail without a login, remove smtp_username "
+        f"from {config_path}, or set PROTEST_SMTP_USERNAME= empty for one run.)"
+    )
+    output.say(provider.login_help)
+    store, command = _password(username=username, host=host)
+    return username, store, command
+
+
 def _password(*, username: str, host: str) -> tuple[Storage, str | None]:
+    has_keyring = keyring_works()
+    keyring_line = (
+        "  3. keyring: in your system's keyring (not available to cron jobs on many\n"
+        "     systems: use a command there)"
+        if has_keyring
+        else "  3. keyring: not available: this system has no working keyring"
+    )
     output.say(
         "Where should protest find your SMTP password?\n"
         "  1. no: do not store it; give it when you send, in PROTEST_SMTP_PASSWORD\n"
         "     or with PROTEST_SMTP_PASSWORD_COMMAND\n"
         "  2. command: a command that prints it, e.g. 'pass show email/protest'\n"
-        "  3. keyring: in your system's keyring (not available to cron jobs on many\n"
-        "     systems: use a command there)"
+        f"{keyring_line}"
     )
     while True:
         store: Storage = _ask("Store the password", _store, default="no")
+        if store == "keyring" and not has_keyring:
+            output.warn(
+                "There is no working system keyring here, so the password cannot be "
+                "stored in one. Choose no or command."
+            )
+            continue
         if store == "no":
             output.say(
                 "Before sending, run: export PROTEST_SMTP_PASSWORD_COMMAND='pass show "
