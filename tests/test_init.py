@@ -306,3 +306,14 @@ def test_init_says_how_to_drop_the_username_later(tmp_path: Path) -> None:
 def test_the_toml_writer_round_trips(value: str) -> None:
     values: dict[str, str | int | bool] = {"from": value, "smtp_port": 587, "copy_me": False}
     assert tomllib.loads(dump_toml(values, comment="a\nb")) == values
+
+
+def test_init_writes_where_protest_config_points(tmp_path: Path) -> None:
+    path = tmp_path / "elsewhere" / "protest.toml"
+    result = run(
+        ["init"],
+        env={"PROTEST_CONFIG": str(path)},
+        input=answers("Ana Example", EMAIL, "", "riseup", "", "", ""),
+    )
+    assert result.code == 0, result.output
+    assert tomllib.loads(path.read_text(encoding="utf-8"))["smtp_host"] == "mail.riseup.net"

@@ -161,57 +161,13 @@ def ask(*, config_path: Path) -> Answers:
         f"protest init: a few questions, then the settings are written to "
         f"{config_path}. Nothing is written before the end (Ctrl-C stops)."
     )
-    while True:
-        name = _ask("Your name, as your letters are signed", _name)
-        email = _ask("Your email address", _email)
-        try:
-            from protest_dispatch.settings.sender import parse_from
-
-            parse_from(format_from(name=name, email=email), source="your answers")
-            break
-        except ConfigError as exc:
-            output.warn(exc.message)
+    name, email = _identity()
     country = _ask(
         "Your country as a two-letter code such as GB or DE (Enter to skip)", _country, default=""
     )
-    output.say("Mail providers:")
-    for number, item in enumerate(PROVIDERS, start=1):
-        output.say(f"  {number}. {item.name}")
-    guessed = guess(email)
-    provider: Provider = _ask(
-        "Your mail provider (number or name)",
-        _provider,
-        default=str(PROVIDERS.index(guessed) + 1) if guessed else None,
-    )
-    if provider.host is None:
-        host = _ask("SMTP server (host name)", _host)
-        security = _ask("Security: starttls, tls or none", _security, default="starttls")
-        port = _ask("SMTP port", _port, default=str(Security(security).smtp_port))
-        per_hour = _ask("Most recipients per hour (Enter for no limit)", _limit, default="")
-        per_day = _ask("Most recipients per day (Enter for no limit)", _limit, default="")
-    else:
-        host, port, security = provider.host, provider.port or 587, provider.security or "starttls"
-        per_hour, per_day = provider.limit_per_hour, provider.limit_per_day
-        output.say(
-            f"{provider.name}: {host}, port {port}, {security}; at most {per_hour} "
-            f"recipients an hour and {per_day} a day (change limit_per_hour and "
-            "limit_per_day in the config file if yours are different)."
-        )
-    ca_file = None
-    if provider.host is None and security != "none":
-        ca_file = _ask(
-            "PEM file of a private certificate authority, for a self-hosted server "
-            "(Enter for none)",
-            _ca_file,
-            default="",
-        )
-    if provider.needs_ca_file:
-        output.say(PROTON_CA_HELP)
-        ca_file = _ask(
-            "Path of the exported cert.pem (Enter to add smtp_ca_file later)", _ca_file, default=""
-        )
-        if ca_file is None:
-            output.warn("Until smtp_ca_file is set, sending stops with a certificate error.")
+    provider = _choose_provider(email)
+    host, port, security, per_hour, per_day = _server(provider)
+    ca_file = _trusted_ca(provider, security=security)
     username, store, command = _login(
         email=email, host=host, provider=provider, config_path=config_path
     )
@@ -234,6 +190,71 @@ def ask(*, config_path: Path) -> Answers:
         limit_per_day=per_day,
         copy_me=copy_me,
     )
+
+
+def _identity() -> tuple[str, str]:
+    """Name and address, asked again until they make a valid From."""
+    from protest_dispatch.settings.sender import parse_from
+
+    while True:
+        name = _ask("Your name, as your letters are signed", _name)
+        email = _ask("Your email address", _email)
+        try:
+            parse_from(format_from(name=name, email=email), source="your answers")
+        except ConfigError as exc:
+            output.warn(exc.message)
+            continue
+        return name, email
+
+
+def _choose_provider(email: str) -> Provider:
+    output.say("Mail providers:")
+    for number, item in enumerate(PROVIDERS, start=1):
+        output.say(f"  {number}. {item.name}")
+    guessed = guess(email)
+    chosen: Provider = _ask(
+        "Your mail provider (number or name)",
+        _provider,
+        default=str(PROVIDERS.index(guessed) + 1) if guessed else None,
+    )
+    return chosen
+
+
+def _server(provider: Provider) -> tuple[str, int, str, int | None, int | None]:
+    """Host, port, security and limits: the preset's, or asked for "other"."""
+    if provider.host is None:
+        host = _ask("SMTP server (host name)", _host)
+        security = _ask("Security: starttls, tls or none", _security, default="starttls")
+        port = _ask("SMTP port", _port, default=str(Security(security).smtp_port))
+        per_hour = _ask("Most recipients per hour (Enter for no limit)", _limit, default="")
+        per_day = _ask("Most recipients per day (Enter for no limit)", _limit, default="")
+        return host, port, security, per_hour, per_day
+    host, port, security = provider.host, provider.port or 587, provider.security or "starttls"
+    output.say(
+        f"{provider.name}: {host}, port {port}, {security}; at most {provider.limit_per_hour} "
+        f"recipients an hour and {provider.limit_per_day} a day (change limit_per_hour and "
+        "limit_per_day in the config file if yours are different)."
+    )
+    return host, port, security, provider.limit_per_hour, provider.limit_per_day
+
+
+def _trusted_ca(provider: Provider, *, security: str) -> str | None:
+    ca_file = None
+    if provider.host is None and security != "none":
+        ca_file = _ask(
+            "PEM file of a private certificate authority, for a self-hosted server "
+            "(Enter for none)",
+            _ca_file,
+            default="",
+        )
+    if provider.needs_ca_file:
+        output.say(PROTON_CA_HELP)
+        ca_file = _ask(
+            "Path of the exported cert.pem (Enter to add smtp_ca_file later)", _ca_file, default=""
+        )
+        if ca_file is None:
+            output.warn("Until smtp_ca_file is set, sending stops with a certificate error.")
+    return ca_file
 
 
 def _login(
