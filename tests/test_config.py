@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -18,6 +20,7 @@ from protest_dispatch.settings.model import FILE_KEYS, KEYS, env_name
 from protest_dispatch.settings.secrets import MAX_PASSWORD_OUTPUT, run_password_command
 from protest_dispatch.settings.sources import MAX_CONFIG_BYTES
 from protest_dispatch.vocabulary import AuthMode, ExitCode, OAuthProvider, Security
+from sendkit import subprocess_env
 
 FROM = "Ana Example <ana@example.org>"
 
@@ -319,3 +322,27 @@ def test_help_still_names_each_environment_variable(command: str) -> None:
             assert option is not None
             named[option.group()] = found.group(1)
     assert named == {opt: f"PROTEST_{var}" for opt, var in HELP_ENV[command].items()}
+
+
+def test_help_does_not_load_the_settings_machinery() -> None:
+    """--help stays fast: pydantic-settings is imported only when a command runs."""
+    code = (
+        "import sys\n"
+        "sys.argv = ['protest', 'send', '--help']\n"
+        "from protest_dispatch.cli import main\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('LOADED' if 'pydantic_settings' in sys.modules else 'LAZY', file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env=subprocess_env({}),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert "PROTEST_SMTP_PORT" in done.stdout
+    assert done.stderr.strip().endswith("LAZY")

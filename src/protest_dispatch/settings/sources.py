@@ -73,10 +73,13 @@ class TomlFile(TomlConfigSettingsSource):
             raise ConfigError(
                 f"Cannot read the config file {path}: it is not UTF-8 text ({exc.reason}).",
                 file=path,
+                hint="Save it as UTF-8, or check the path given with --config or PROTEST_CONFIG.",
             ) from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(
-                f"The config file {path} is not valid TOML: {exc}", file=path
+                f"The config file {path} is not valid TOML: {exc}",
+                file=path,
+                hint="Fix the line named above; 'protest init --force' writes a fresh file.",
             ) from None
         for key, value in data.items():
             _check_file_value(path, key, value)
@@ -98,6 +101,7 @@ def _check_file_value(path: Path, key: str, value: Any) -> None:
             f"'{key}' in {path} has the wrong type: it must be {kind}.",
             file=path,
             key=key,
+            hint=f"Correct '{key}' in {path}.",
         )
 
 
