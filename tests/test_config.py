@@ -303,7 +303,7 @@ HELP_ENV = {
         "--log": "LOG",
         "--config": "CONFIG",
     },
-    "called": {"--from": "FROM", "--log": "LOG", "--config": "CONFIG"},
+    "called": {"--from": "FROM", "--country": "COUNTRY", "--log": "LOG", "--config": "CONFIG"},
     "status": {"--from": "FROM", "--country": "COUNTRY", "--log": "LOG", "--config": "CONFIG"},
 }
 
