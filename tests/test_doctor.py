@@ -168,16 +168,27 @@ def test_security_must_match_the_port(
 
 
 def test_readable_config_and_unusable_settings(tmp_path: Path) -> None:
-    config = write_config(tmp_path, 'smtp_security = "ssl"\n', mode=0o644)
+    config = write_config(tmp_path, 'smtp_host = "127.0.0.1"\n', mode=0o644)
     env = env_for(None, tmp_path, PROTEST_CONFIG=str(config))
-    del env["PROTEST_SMTP_SECURITY"]
-    result = cli(["doctor"], env=env)
+    result = cli(["doctor", "--smtp-security", "ssl"], env=env)
     assert result.code == 2
     checks = lines(result.stdout)
     assert checks["Config file"].startswith("! ")
     assert f"chmod 600 {config}" in result.stdout
     assert checks["SMTP settings"].startswith("✗")
-    assert "'ssl'" in checks["SMTP settings"]
+    expected = "--smtp-security must be one of starttls, tls, none, not 'ssl'"
+    assert expected in checks["SMTP settings"]
+
+
+def test_a_wrong_value_in_the_config_file_names_the_file_and_key(tmp_path: Path) -> None:
+    config = write_config(tmp_path, 'smtp_security = "ssl"\n')
+    env = env_for(None, tmp_path, PROTEST_CONFIG=str(config))
+    del env["PROTEST_SMTP_SECURITY"]
+    result = cli(["doctor"], env=env)
+    assert result.code == 2
+    checks = lines(result.stdout)
+    assert checks["Config file"].startswith("✗")
+    assert f"'smtp_security' in {config} must be one of" in " ".join(result.stdout.split())
 
 
 def test_broken_config_file(tmp_path: Path) -> None:

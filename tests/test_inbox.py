@@ -158,7 +158,7 @@ def test_starttls_on_the_plain_port_works(sent: Sent, mailbox: Dovecot) -> None:
         ({"PROTEST_IMAP_PORT": "closed"}, 75, "Could not connect"),
         ({"PROTEST_IMAP_HOST": "imap.example.org", "PROTEST_IMAP_SECURITY": "none"}, 2,
          "not this machine"),
-        ({"PROTEST_IMAP_SECURITY": "ssl"}, 2, "not one of"),
+        ({"PROTEST_IMAP_SECURITY": "ssl"}, 2, "must be one of"),
     ],
 )  # fmt: skip
 def test_failures_exit_with_the_send_codes_and_say_what_to_do(

@@ -62,6 +62,23 @@ class FindingKind(StrEnum):
     """The sender told `protest followup` that no answer came, by any channel."""
 
 
+class AuthMode(StrEnum):
+    """How protest logs in to the SMTP server once a username is set."""
+
+    PASSWORD = "password"  # noqa: S105 - the name of a login method, not a password
+    """AUTH PLAIN/LOGIN with a password from the environment, a command or the keyring."""
+    XOAUTH2 = "xoauth2"
+    """AUTH XOAUTH2 with an OAuth 2.0 access token (Microsoft 365, Google)."""
+
+
+class OAuthProvider(StrEnum):
+    """Whose OAuth 2.0 endpoints issue the token; ``custom`` names them in the config."""
+
+    MICROSOFT = "microsoft"
+    GOOGLE = "google"
+    CUSTOM = "custom"
+
+
 class ExitCode(IntEnum):
     """What a run tells cron and scripts; the README's table explains each."""
 

@@ -48,6 +48,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+def _env(text: str, variable: str) -> str:
+    """Help that names the variable: settings read it themselves, not Typer (read once)."""
+    return f"{text}  [env var: {variable}]"
+
+
 TargetsOpt = Annotated[
     Path,
     typer.Option(
@@ -67,43 +73,45 @@ CountryOpt = Annotated[
     str | None,
     typer.Option(
         "--country",
-        envvar="PROTEST_COUNTRY",
         metavar="CC",
-        help="Your country (ISO code such as GB): selects targets meant for senders there.",
+        help=_env(
+            "Your country (ISO code such as GB): selects targets meant for senders there.",
+            "PROTEST_COUNTRY",
+        ),
     ),
 ]
 LangOpt = Annotated[
     str | None,
     typer.Option(
         "--lang",
-        envvar="PROTEST_LANG",
         metavar="LL",
-        help="Letter language: uses name.LL.md.j2 where it exists.",
+        help=_env("Letter language: uses name.LL.md.j2 where it exists.", "PROTEST_LANG"),
     ),
 ]
 FromOpt = Annotated[
     str | None,
     typer.Option(
         "--from",
-        envvar="PROTEST_FROM",
         metavar="'NAME <ADDRESS>'",
-        help='You, as "Your Name <you@example.org>".',
+        help=_env('You, as "Your Name <you@example.org>".', "PROTEST_FROM"),
     ),
 ]
 ConfigOpt = Annotated[
     Path | None,
     typer.Option(
         "--config",
-        envvar="PROTEST_CONFIG",
-        help="Config file [default: protest/config.toml in your config folder].",
+        help=_env(
+            "Config file [default: protest/config.toml in your config folder].", "PROTEST_CONFIG"
+        ),
     ),
 ]
 LogOpt = Annotated[
     Path | None,
     typer.Option(
         "--log",
-        envvar="PROTEST_LOG",
-        help="Send log [default: protest/sendlog.sqlite3 in your data folder].",
+        help=_env(
+            "Send log [default: protest/sendlog.sqlite3 in your data folder].", "PROTEST_LOG"
+        ),
     ),
 ]
 NoteOpt = Annotated[
@@ -116,30 +124,29 @@ NoteFileOpt = Annotated[
 
 SmtpHostOpt = Annotated[
     str | None,
-    typer.Option("--smtp-host", envvar="PROTEST_SMTP_HOST", help="SMTP server host name."),
+    typer.Option("--smtp-host", help=_env("SMTP server host name.", "PROTEST_SMTP_HOST")),
 ]
 SmtpPortOpt = Annotated[
     int | None,
     typer.Option(
         "--smtp-port",
-        envvar="PROTEST_SMTP_PORT",
-        help="SMTP port [default: 587 starttls, 465 tls, 25 none].",
+        help=_env("SMTP port [default: 587 starttls, 465 tls, 25 none].", "PROTEST_SMTP_PORT"),
     ),
 ]
 SmtpSecurityOpt = Annotated[
     str | None,
     typer.Option(
         "--smtp-security",
-        envvar="PROTEST_SMTP_SECURITY",
-        help="starttls (required STARTTLS, the default), tls, or none.",
+        help=_env(
+            "starttls (required STARTTLS, the default), tls, or none.", "PROTEST_SMTP_SECURITY"
+        ),
     ),
 ]
 SmtpCaFileOpt = Annotated[
     Path | None,
     typer.Option(
         "--smtp-ca-file",
-        envvar="PROTEST_SMTP_CA_FILE",
-        help="PEM file of a private certificate authority to trust.",
+        help=_env("PEM file of a private certificate authority to trust.", "PROTEST_SMTP_CA_FILE"),
     ),
 ]
 
@@ -321,6 +328,15 @@ def send(
         )
     )
     if dry_run:
+        from protest_dispatch.settings.config import check_smtp_options
+
+        check_smtp_options(
+            session.config,
+            host=smtp_host,
+            port=smtp_port,
+            security=smtp_security,
+            ca_file=smtp_ca_file,
+        )
         views.dry_run(session, out=out)
         return
     from protest_dispatch.commands.send import SendRequest
@@ -443,10 +459,10 @@ def init(
     """Set up in a minute: who you are and how to send mail (writes the config file)."""
     from protest_dispatch.cli import wizard
     from protest_dispatch.cli.views import setup as setupviews
-    from protest_dispatch.settings.config import default_config_path
+    from protest_dispatch.settings.config import config_path
     from protest_dispatch.settings.writer import config_values, dump_toml, header, write_config
 
-    path = config or default_config_path()
+    path = config_path(config)
     if path.exists() and not force and not wizard.confirm_replace(path):
         setupviews.keep_existing(path)
         return

@@ -64,8 +64,9 @@ def imap_settings(
     ca_file: Path | None = None,
 ) -> ImapSettings:
     """The IMAP settings for a run, checked; raises ConfigError naming the key to fix."""
-    preset = by_key(str(config.get("provider") or ""))
-    chosen_host = config.get("imap_host", host) or (preset.imap_host if preset else None)
+    given_host = config.get("imap_host", host)
+    preset = None if given_host else by_key(str(config.get("provider") or ""))
+    chosen_host = given_host or (preset.imap_host if preset else None)
     if not chosen_host:
         raise ConfigError(
             "No IMAP server is configured, so the mailbox cannot be read.",
@@ -73,20 +74,17 @@ def imap_settings(
             hint="Run 'protest init' again, or set imap_host in the config file "
             "(or PROTEST_IMAP_HOST), e.g. imap.example.org.",
         )
-    default_security = preset.imap_security if preset and preset.imap_security else Security.TLS
-    chosen = str(config.get("imap_security", security) or default_security).lower()
-    if chosen not in tuple(Security):
-        raise ConfigError(
-            f"The IMAP security {chosen!r} from {config.source('imap_security')} is not one "
-            f"of {', '.join(Security)}.",
-            key="imap_security",
-            hint="Use tls (port 993) or starttls (port 143).",
-        )
-    chosen_security = Security(chosen)
-    preset_port = preset.imap_port if preset and not config.get("imap_host", host) else None
-    chosen_port = int(config.get("imap_port", port) or preset_port or chosen_security.imap_port)
-    if not 0 < chosen_port < 65536:
-        raise ConfigError(f"The IMAP port {chosen_port} is not a port number.", key="imap_port")
+    # A preset's server comes with its own security and port (Proton Mail Bridge: starttls).
+    chosen_security = Security(
+        preset.imap_security
+        if preset and preset.imap_security
+        else config.get("imap_security", security) or Security.TLS
+    )
+    chosen_port = int(
+        config.get("imap_port", port)
+        or (preset.imap_port if preset else None)
+        or chosen_security.imap_port
+    )
     ca = config.get("imap_ca_file", ca_file) or (
         config.get("smtp_ca_file") if preset and preset.needs_ca_file else None
     )
@@ -118,9 +116,9 @@ def _password_source(config: Config, *, username: str) -> CredentialSource:
 
 def _password(config: Config) -> SecretStr:
     """IMAP's own password if given, else SMTP's (same mailbox, same account)."""
-    own = config.env.get("PROTEST_IMAP_PASSWORD")
+    own = config.get("imap_password")  # PROTEST_IMAP_PASSWORD only: never in a file
     if own:
-        return SecretStr(own)
+        return SecretStr(str(own))
     command = config.get("imap_password_command")
     if command:
         return SecretStr(run_password_command(command))
