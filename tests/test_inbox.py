@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from dovecot import Dovecot
-from inboxkit import Sent, send_letters, values_for
+from inboxkit import Sent, imap_env, send_letters, values_for
 from kit import SENDER, by_target, cli, log_rows
 from mailcorpus import CASES, Case, render
 from smtp_server import Server, free_port
@@ -193,3 +193,37 @@ def test_password_is_never_in_the_output_or_the_log(
     assert mailbox.password not in run.output
     stored = b"".join(p.read_bytes() for p in log.parent.glob(log.name + "*") if p.is_file())
     assert mailbox.password.encode() not in stored
+
+
+def test_xoauth2_logs_in_with_the_token_the_token_command_prints(
+    sent: Sent, dovecot_factory: Callable[..., Dovecot]
+) -> None:
+    import http.server
+    import threading
+
+    from test_imap_testkit import _Introspection
+
+    _, env, rows = sent
+    introspection = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Introspection)
+    thread = threading.Thread(target=introspection.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{introspection.server_port}/introspect"
+        server = dovecot_factory(oauth2_introspection_url=url)
+        server.deliver("INBOX", render("reply-plain", **values_for(rows["t01"])))
+        oauth = {
+            **env,
+            **imap_env(server),
+            "PROTEST_SMTP_AUTH": "xoauth2",
+            "PROTEST_SMTP_OAUTH_TOKEN_COMMAND": f"echo good-{server.user}",
+        }
+        oauth.pop("PROTEST_IMAP_PASSWORD")  # the token, not a password, must log in
+        assert [f["kind"] for f in inbox_json(oauth)["new"]] == ["reply"]
+        expired = {**oauth, "PROTEST_SMTP_OAUTH_TOKEN_COMMAND": "echo expired"}
+        refused = cli(["inbox"], env=expired)
+        assert refused.code == 1
+        assert "refused the login" in refused.stderr
+    finally:
+        introspection.shutdown()
+        introspection.server_close()
+        thread.join()

@@ -21,7 +21,7 @@ from pydantic import SecretStr
 from protest_dispatch.errors import ConfigError
 from protest_dispatch.settings.config import Config, run_password_command
 from protest_dispatch.settings.providers import by_key
-from protest_dispatch.vocabulary import Security
+from protest_dispatch.vocabulary import AuthMode, Security
 
 
 @dataclass(frozen=True)
@@ -108,10 +108,28 @@ def imap_settings(
 
 
 def _password_source(config: Config, *, username: str) -> CredentialSource:
+    """A password, or with ``smtp_auth = "xoauth2"`` the OAuth 2.0 access token that
+    ``smtp_oauth_token_command`` prints (the sign-in's token source): the same account."""
+
     def credentials() -> Credentials:
+        if config.get("smtp_auth") == AuthMode.XOAUTH2 and not _own_password(config):
+            command = config.get("smtp_oauth_token_command")
+            if not command:
+                raise ConfigError(
+                    "smtp_auth is xoauth2 but no smtp_oauth_token_command gives a token.",
+                    key="smtp_oauth_token_command",
+                    hint="Set smtp_oauth_token_command, or PROTEST_IMAP_PASSWORD for a "
+                    "mailbox password.",
+                )
+            token = run_password_command(command, key="smtp_oauth_token_command")
+            return Credentials(username=username, secret=SecretStr(token), mechanism="xoauth2")
         return Credentials(username=username, secret=_password(config))
 
     return credentials
+
+
+def _own_password(config: Config) -> bool:
+    return bool(config.get("imap_password") or config.get("imap_password_command"))
 
 
 def _password(config: Config) -> SecretStr:
@@ -121,7 +139,7 @@ def _password(config: Config) -> SecretStr:
         return SecretStr(str(own))
     command = config.get("imap_password_command")
     if command:
-        return SecretStr(run_password_command(command))
+        return SecretStr(run_password_command(command, key="imap_password_command"))
     smtp_user = config.get("smtp_username")
     smtp_host = config.get("smtp_host")
     shared = (
