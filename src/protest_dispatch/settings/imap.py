@@ -54,17 +54,9 @@ def imap_configured(config: Config) -> bool:
     return bool(config.get("imap_host"))
 
 
-def imap_settings(
-    config: Config,
-    *,
-    sender_email: str,
-    host: str | None = None,
-    port: int | None = None,
-    security: str | None = None,
-    ca_file: Path | None = None,
-) -> ImapSettings:
+def imap_settings(config: Config, *, sender_email: str) -> ImapSettings:
     """The IMAP settings for a run, checked; raises ConfigError naming the key to fix."""
-    given_host = config.get("imap_host", host)
+    given_host = config.get("imap_host")
     preset = None if given_host else by_key(str(config.get("provider") or ""))
     chosen_host = given_host or (preset.imap_host if preset else None)
     if not chosen_host:
@@ -75,36 +67,38 @@ def imap_settings(
             "(or PROTEST_IMAP_HOST), e.g. imap.example.org.",
         )
     # A preset's server comes with its own security and port (Proton Mail Bridge: starttls).
-    chosen_security = Security(
+    security = Security(
         preset.imap_security
         if preset and preset.imap_security
-        else config.get("imap_security", security) or Security.TLS
+        else config.get("imap_security") or Security.TLS
     )
-    chosen_port = int(
-        config.get("imap_port", port)
-        or (preset.imap_port if preset else None)
-        or chosen_security.imap_port
-    )
-    ca = config.get("imap_ca_file", ca_file) or (
-        config.get("smtp_ca_file") if preset and preset.needs_ca_file else None
-    )
-    if ca is not None and not Path(ca).expanduser().is_file():
-        raise ConfigError(
-            f"The CA file {ca} from {config.source('imap_ca_file')} does not exist.",
-            key="imap_ca_file",
-            hint="Give the path of the PEM file of the certificate authority to trust.",
-        )
+    port = config.get("imap_port") or (preset.imap_port if preset else None)
     username = str(
         config.get("imap_username") or config.get("smtp_username") or sender_email
     ).strip()
     return ImapSettings(
         host=str(chosen_host),
-        port=chosen_port,
-        security=chosen_security,
+        port=int(port or security.imap_port),
+        security=security,
         username=username,
         credentials=_password_source(config, username=username),
-        ca_file=Path(ca).expanduser() if ca else None,
+        ca_file=_ca_file(config, bridge=bool(preset and preset.needs_ca_file)),
     )
+
+
+def _ca_file(config: Config, *, bridge: bool) -> Path | None:
+    """imap_ca_file; for Proton Mail Bridge's preset, the certificate SMTP trusts."""
+    ca = config.get("imap_ca_file") or (config.get("smtp_ca_file") if bridge else None)
+    if ca is None:
+        return None
+    path = Path(ca).expanduser()
+    if not path.is_file():
+        raise ConfigError(
+            f"The CA file {ca} from {config.source('imap_ca_file')} does not exist.",
+            key="imap_ca_file",
+            hint="Give the path of the PEM file of the certificate authority to trust.",
+        )
+    return path
 
 
 def _password_source(config: Config, *, username: str) -> CredentialSource:
