@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
+from campaign_kit import letters_of
 from protest_dispatch.campaign import templates
 from protest_dispatch.campaign.compose import Composer
 from protest_dispatch.campaign.loading import load_campaign
@@ -377,7 +378,7 @@ def test_the_envelope_is_the_models_to_and_copies_whatever_the_names_say(
     path = _campaign_folder(tmp_path / "c", TRICKY.encode())
     loaded = load_campaign(path=path)
     sender = Sender(name="Ana Example", email=SENDER)
-    (letter,) = Composer(loaded=loaded, sender=sender).letters()
+    (letter,) = letters_of(Composer(loaded=loaded, sender=sender))
     assert list(letter.envelope_recipients) == EXPECTED_RCPT
     assert letter.envelope_recipients == (letter.to, *letter.cc)
     raw = message_bytes(

@@ -23,6 +23,7 @@ from campaign_kit import (
     BASIC,
     SENDER,
     composer,
+    letters_of,
     only_problem,
     parse,
     write_campaign,
@@ -71,7 +72,7 @@ def letters(
     files: dict[str, str] | None = None,
 ) -> list[Letter]:
     path = write_campaign(tmp_path, yaml_text, LETTERS if files is None else files)
-    return list(composer(path, sender=sender).letters())
+    return list(letters_of(composer(path, sender=sender)))
 
 
 def text_of(part: Message) -> str:

@@ -30,12 +30,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from campaign_kit import letters_of
 from protest_dispatch.campaign.compose import Composer
 from protest_dispatch.campaign.loading import load_campaign
 from protest_dispatch.campaign.message import build_message, make_message_id, message_bytes
 from protest_dispatch.campaign.model import Sender
 from protest_dispatch.errors import CampaignError, ConfigError
 from protest_dispatch.settings.config import Config
+from protest_dispatch.text import first_invisible
 
 SETTINGS = settings(
     max_examples=60,
@@ -150,14 +152,15 @@ def _valid_text(*, max_size: int) -> st.SearchStrategy[str]:
         st.one_of(
             st.characters(
                 codec="utf-8",
-                exclude_categories=["Cs", "Cc", "Zl", "Zp"],
+                # controls, format characters (bidi, zero-width), private use, unassigned
+                exclude_categories=["Cs", "Cc", "Cf", "Co", "Cn", "Zl", "Zp"],
                 exclude_characters="{}%#",
             ),
             st.sampled_from("\"\\,;:<>@()[] .'-"),
         ),
         min_size=1,
         max_size=max_size,
-    ).filter(lambda s: s.strip() and "=?" not in s)
+    ).filter(lambda s: s.strip() and "=?" not in s and first_invisible(s) is None)
 
 
 def _campaign(
@@ -216,9 +219,13 @@ def valid_campaigns(draw: st.DrawFn) -> dict[str, Any]:
         text=_valid_text(max_size=60),
         subject=_valid_text(max_size=120),
     )
+    taken: set[str] = set()
     for target in campaign["targets"]:
         if target.get("subject") == "About {{ target.role }}":
             target["role"] = draw(_valid_text(max_size=60))
+        while target["email"].casefold() in taken:  # one mailbox is one target's To
+            target["email"] = f"{target['id']}-{len(taken)}@example.org"
+        taken.add(target["email"].casefold())
     return campaign
 
 
@@ -294,7 +301,7 @@ def _build(
         path = _write(Path(scratch), data)
         loaded = load_campaign(path=path)
         sender = Sender(name=sender_name, email=sender_email)
-        letters = list(Composer(loaded=loaded, sender=sender).letters())
+        letters = list(letters_of(Composer(loaded=loaded, sender=sender)))
     return loaded, sender, letters
 
 

@@ -12,6 +12,7 @@ from campaign_kit import (
     SENDER,
     TODAY,
     composer,
+    letters_of,
     line_of,
     render_problems,
     run_cli,
@@ -151,7 +152,7 @@ def test_include_inside_letters_works(tmp_path: Path) -> None:
             "parts/demands.txt": "Drop the charges against {{ target.name }}.\n",
         },
     )
-    [letter] = composer(path).letters()
+    [letter] = letters_of(composer(path))
     assert letter.rendered.text == "Drop the charges against Judge Example.\nYours, Ana Example\n"
 
 
@@ -183,12 +184,12 @@ LANG_LETTERS = {
 
 def test_lang_picks_the_variant_and_falls_back(tmp_path: Path) -> None:
     path = write_campaign(tmp_path, TWO_LETTERS, letters=LANG_LETTERS)
-    court, ministry = composer(path, lang="ru").letters()
+    court, ministry = letters_of(composer(path, lang="ru"))
     assert court.rendered.template == "court.ru.md.j2"
     assert court.rendered.text == "Уважаемая Judge Example,\n"
     assert ministry.rendered.template == "ministry.txt.j2"
     assert ministry.rendered.text == "To the ministry.\n"
-    english, _ = composer(path).letters()
+    english, _ = letters_of(composer(path))
     assert english.rendered.template == "court.md.j2"
 
 
@@ -198,7 +199,7 @@ def test_lang_variant_in_a_dotted_subfolder(tmp_path: Path) -> None:
         BASIC.replace("template: court.md.j2", "template: v1.0/court.md.j2"),
         letters={"v1.0/court.md.j2": "English\n", "v1.0/court.ru.md.j2": "Русский\n"},
     )
-    [letter] = composer(path, lang="ru").letters()
+    [letter] = letters_of(composer(path, lang="ru"))
     assert (letter.rendered.template, letter.rendered.text) == ("v1.0/court.ru.md.j2", "Русский\n")
 
 
@@ -251,7 +252,7 @@ def test_letters_see_target_sender_campaign_and_today(tmp_path: Path) -> None:
             )
         },
     )
-    [letter] = composer(path).letters()
+    [letter] = letters_of(composer(path))
     assert letter.rendered.text.splitlines() == [
         "court|Judge Example|Head of the Court|court@example.org|+44 20 7946 0000|GB",
         "Ana Example|ana@example.org|GB",
@@ -266,7 +267,7 @@ def test_target_subject_overrides_the_campaign_subject(tmp_path: Path) -> None:
         tmp_path,
         BASIC.replace("    template:", '    subject: "For {{ target.role }} only"\n    template:'),
     )
-    [letter] = composer(path).letters()
+    [letter] = letters_of(composer(path))
     assert letter.subject == "For Head of the Court only"
 
 
@@ -279,7 +280,7 @@ def test_no_autoescaping_in_letters(tmp_path: Path) -> None:
             "ministry.txt.j2": 'To {{ target.name }}: 1 < 2 & "q"\n',
         },
     )
-    court, ministry = composer(path).letters()
+    court, ministry = letters_of(composer(path))
     assert ministry.rendered.text == 'To Smith & Sons <Legal>: 1 < 2 & "q"\n'
     assert court.rendered.text == "A & B\n"
 
@@ -292,8 +293,8 @@ def test_sender_note_reaches_the_letter(tmp_path: Path) -> None:
         },
     )
     noted = Sender(name=SENDER.name, email=SENDER.email, note="I was there.")
-    assert next(composer(path, sender=noted).letters()).rendered.text.strip() == "I was there."
-    assert next(composer(path).letters()).rendered.text.strip() == "no note"
+    assert letters_of(composer(path, sender=noted))[0].rendered.text.strip() == "I was there."
+    assert letters_of(composer(path))[0].rendered.text.strip() == "no note"
 
 
 def test_multiline_value_in_subject_is_refused(tmp_path: Path) -> None:

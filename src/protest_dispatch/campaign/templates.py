@@ -17,6 +17,7 @@ import os
 import re
 import resource
 import signal
+import stat
 import string
 import threading
 from collections.abc import Callable, Iterator
@@ -33,15 +34,17 @@ from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from protest_dispatch.campaign.context import Today, attribute_allowed
+from protest_dispatch.campaign.markdown import first_image
 from protest_dispatch.campaign.model import (
     MAX_SUBJECT,
-    TERMINAL_CONTROL,
     Sender,
     Target,
     header_safe,
     shown,
 )
 from protest_dispatch.errors import CampaignError, Problem
+from protest_dispatch.text import TERMINAL_CONTROL, codepoint, first_override
 
 MAX_LETTER_CHARS = 256 * 1024
 MAX_NUMBER = 100_000
@@ -190,7 +193,8 @@ class _LettersLoader(jinja2.FileSystemLoader):
     """Loads only files that really lie inside letters/, symlinks resolved."""
 
     def __init__(self, root: Path) -> None:
-        super().__init__(str(root), followlinks=False)
+        # utf-8-sig: a byte order mark from an editor must not end up in the letter
+        super().__init__(str(root), encoding="utf-8-sig", followlinks=False)
         self.root = root.resolve()
         self.escapes = not self.root.is_relative_to(root.parent.resolve())
 
@@ -205,6 +209,7 @@ class _LettersLoader(jinja2.FileSystemLoader):
                 "the letters/ folder is a link to a place outside the campaign's folder"
             )
         path = self.root.joinpath(*parts)
+        _refuse_special_file(path, template)
         if path.is_file() and path.stat().st_size > MAX_TEMPLATE_BYTES:
             raise SecurityError(
                 f"'{template}' is larger than {MAX_TEMPLATE_BYTES // 1024} KiB; "
@@ -214,6 +219,29 @@ class _LettersLoader(jinja2.FileSystemLoader):
         if not Path(os.path.realpath(filename)).is_relative_to(self.root):
             raise SecurityError(f"'{template}' leads outside the letters/ folder")
         return source, filename, uptodate
+
+
+def _refuse_special_file(path: Path, template: str) -> None:
+    """A FIFO would block the read for ever, a device never end: refuse them unopened."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return  # missing: the loader says so in its own words
+    if stat.S_ISREG(mode):
+        return
+    kind = (
+        "a named pipe (FIFO)"
+        if stat.S_ISFIFO(mode)
+        else "a device"
+        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+        else "a folder"
+        if stat.S_ISDIR(mode)
+        else "a special file"
+    )
+    raise SecurityError(
+        f"'{template}' is {kind}, not a letter file; a letter must be a plain text file "
+        "in the letters/ folder"
+    )
 
 
 class _LetterCodeGenerator(CodeGenerator):
@@ -249,6 +277,10 @@ class LetterEnvironment(ImmutableSandboxedEnvironment):
         )
         self.filters = {name: _bounded_filter(f, name) for name, f in self.filters.items()}
         self.globals["range"] = _bounded_filter(range)
+
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        """Only plain data's attributes: nothing that reads the clock, zone or machine."""
+        return attribute_allowed(obj, attr) and super().is_safe_attribute(obj, attr, value)
 
     def call_binop(
         self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any
@@ -302,7 +334,7 @@ class LetterRenderer:
         self.subject = subject
         self.sender = sender.model_dump()
         self.lang = lang
-        self.today = today
+        self.today = Today.of(today)
         self._names: dict[str, str] = {}
         self._subjects: dict[str, jinja2.Template] = {}  # compiled once, not once per target
 
@@ -394,14 +426,7 @@ class LetterRenderer:
                     )
                 parts.append(chunk)
             text = "".join(parts)
-            control = TERMINAL_CONTROL.search(text)
-            if control:  # a preview would print it to the activist's terminal
-                where = text.count("\n", 0, control.start()) + 1
-                raise _Limit(
-                    f"the letter contains the control character "
-                    f"U+{ord(control.group()):04X} (on line {where} of the letter); "
-                    "terminal escape codes and the like are not allowed"
-                )
+            _check_body(text, markdown=name.endswith(".md.j2"))
             return text
         raise AssertionError("unreachable")  # pragma: no cover - _problems always raises
 
@@ -453,6 +478,33 @@ class LetterRenderer:
                 found = (Path(filename), tb.tb_lineno)
             tb = tb.tb_next
         return found
+
+
+def _check_body(text: str, *, markdown: bool) -> None:
+    """What a letter may not hold, whoever wrote it: see the module docstring."""
+    control = TERMINAL_CONTROL.search(text)
+    if control:  # a preview would print it to the activist's terminal
+        where = text.count("\n", 0, control.start()) + 1
+        raise _Limit(
+            f"the letter contains the control character "
+            f"U+{ord(control.group()):04X} (on line {where} of the letter); "
+            "terminal escape codes and the like are not allowed"
+        )
+    override = first_override(text)
+    if override is not None:
+        where = text.count("\n", 0, text.index(override)) + 1
+        raise _Limit(
+            f"the letter contains {codepoint(override)} (on line {where} of the letter), "
+            "which makes the text around it display in another order than it is written; "
+            "delete it (the preview shows it as <U+...>)"
+        )
+    image = first_image(text) if markdown else None
+    if image is not None:
+        raise _Limit(
+            f"the letter shows an image (on line {image} of the letter): a mail program "
+            "loads it from its server when the letter is opened, telling that server who "
+            "read it; link to it instead, [like this](https://example.org/picture.png)"
+        )
 
 
 _NO_ATTRIBUTE = re.compile(r"'dict object' has no attribute '([^']*)'")
