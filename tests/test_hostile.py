@@ -535,3 +535,22 @@ def test_five_thousand_targets_validate_and_the_time_is_reported(tmp_path: Path)
     assert result.exit_code == 0, result.output[-2000:]
     assert f"{count} letter(s)" in result.output
     assert cli < 60
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [("fifo", "is a named pipe (FIFO), not a letter file"), ("device", "is a device")],
+)
+def test_a_letter_that_is_a_fifo_or_device_is_refused_without_opening_it(
+    kind: str, expected: str, tmp_path: Path, server: Server
+) -> None:
+    """Opening a FIFO blocks until a writer comes, and /dev/zero never ends."""
+    path = _campaign_folder(tmp_path / "c", _one_target("special.txt.j2"))
+    special = path.parent / "letters" / "special.txt.j2"
+    if kind == "fifo":
+        os.mkfifo(special)
+    else:
+        special.symlink_to("/dev/zero")
+    _refused_everywhere(
+        path, server, tmp_path / "log.sqlite3", expects=[expected], names="special.txt.j2"
+    )

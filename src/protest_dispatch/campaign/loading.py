@@ -127,7 +127,7 @@ def _parse(path: Path, text: str) -> tuple[Any, dict[Path_, int], list[Problem]]
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         what = " ".join(part for part in (exc.context, exc.problem) if part)
-        if "'\\t'" in (exc.problem or "") or "tab character" in (exc.problem or ""):
+        if _tab_at(text, mark):
             what = (
                 "this line has a tab character where YAML allows only spaces (it indents with "
                 "spaces, never tabs); replace the tab with spaces"
@@ -151,6 +151,14 @@ def _parse(path: Path, text: str) -> tuple[Any, dict[Path_, int], list[Problem]]
     builder = _Builder(path)
     data = builder.build(node, ())
     return data, builder.lines, builder.problems
+
+
+def _tab_at(text: str, mark: yaml.Mark | None) -> bool:
+    """Whether YAML stumbled on a tab (the C and Python parsers word it differently)."""
+    if mark is None:
+        return False
+    lines = text.splitlines()
+    return mark.line < len(lines) and "\t" in lines[mark.line][: mark.column + 1]
 
 
 def _bomb(path: Path, node: yaml.Node) -> CampaignError:

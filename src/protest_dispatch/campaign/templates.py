@@ -507,7 +507,7 @@ def _check_body(text: str, *, markdown: bool) -> None:
         )
 
 
-_NO_ATTRIBUTE = re.compile(r"'dict object' has no attribute '([^']*)'")
+_NO_ATTRIBUTE = re.compile(r"'(?:dict|[\w.]*\.Today) object' has no attribute '([^']*)'")
 
 
 def _plain_undefined(message: str) -> str:
