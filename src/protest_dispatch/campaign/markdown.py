@@ -7,10 +7,11 @@ a reader must click, but nothing a mail program fetches by itself:
 
 - raw HTML is off (``<img>``, ``<link>``, ``style``, ``<iframe>`` arrive as text);
 - the image rule is off, so ``![alt](url)``, reference-style ``![alt][ref]`` and
-  ``![alt]`` come out as a ``!`` and a link (``--note``, the sender's own words at
-  run time, is treated so);
+  ``![alt]`` could only ever come out as a ``!`` and a link;
 - letter templates are stricter: :func:`first_image` finds image syntax, and the
-  renderer refuses such a letter, with its line, when it is checked.
+  renderer refuses such a letter, with its line, when it is checked;
+- ``--note``, the sender's own words given at run time, is never refused: its image
+  syntax is escaped (:func:`without_images`) and reads as the text it is.
 """
 
 from __future__ import annotations
@@ -42,6 +43,11 @@ def _parser(*, images: bool) -> MarkdownIt:
 def render_html(markdown: str) -> str:
     """The HTML part: no raw HTML, no images, only links and text formatting."""
     return _HTML_PAGE.format(body=_parser(images=False).render(markdown))
+
+
+def without_images(markdown: str | None) -> str | None:
+    """Image syntax made text: ``![`` becomes ``!\\[``, which Markdown shows as ``![``."""
+    return None if markdown is None else markdown.replace("![", "!\\[")
 
 
 def first_image(markdown: str) -> int | None:

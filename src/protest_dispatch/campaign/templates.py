@@ -35,7 +35,7 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from protest_dispatch.campaign.context import Today, attribute_allowed
-from protest_dispatch.campaign.markdown import first_image
+from protest_dispatch.campaign.markdown import first_image, without_images
 from protest_dispatch.campaign.model import (
     MAX_SUBJECT,
     Sender,
@@ -333,6 +333,9 @@ class LetterRenderer:
         self.campaign = campaign
         self.subject = subject
         self.sender = sender.model_dump()
+        # The note is the sender's own text, given at run time: in a Markdown letter its
+        # image syntax stays text (the letter's own images are refused in _check_body).
+        self.markdown_sender = {**self.sender, "note": without_images(sender.note)}
         self.lang = lang
         self.today = Today.of(today)
         self._names: dict[str, str] = {}
@@ -358,6 +361,8 @@ class LetterRenderer:
         # render. The outer _problems catches a timer that fires between the two.
         with self._problems(name=name, target=target, line=line, field="template"), _limits():
             context = self._context(target, line=line)
+            if name.endswith(".md.j2"):
+                context = {**context, "sender": self.markdown_sender}
             text = self._render(name, context, target=target, line=line)
         return RenderedLetter(
             template=name,
