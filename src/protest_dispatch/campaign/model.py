@@ -136,8 +136,16 @@ def _plainly_valid(value: str) -> str | None:
     return f"{local}@{domain}"
 
 
+YAML_BOOLEAN_HINT = (
+    "YAML reads a bare yes, no, on or off (in any case) as true or false; put the value "
+    'in quotes, like "NO" (Norway)'
+)
+
+
 def email_address(value: Any) -> str:
     """One bare address: no display name, no list, no quoted tricks."""
+    if isinstance(value, bool):
+        raise ValueError(f"must be an email address, not {str(value).lower()}: {YAML_BOOLEAN_HINT}")
     if not isinstance(value, str):
         raise ValueError("must be an email address written as text, like name@example.org")
     header_safe(value)
@@ -172,12 +180,6 @@ def slug(value: str) -> str:
             "must use only lower-case letters a-z, digits and '-', like 'supreme-court'"
         )
     return value
-
-
-YAML_BOOLEAN_HINT = (
-    "YAML reads a bare yes, no, on or off (in any case) as true or false; put the value "
-    'in quotes, like country: "NO"'
-)
 
 
 def country_code(value: Any) -> str:
