@@ -29,7 +29,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from campaign_kit import letters_of
-from protest_dispatch.campaign import templates
+from protest_dispatch.campaign import sandbox, templates
 from protest_dispatch.campaign.compose import Composer
 from protest_dispatch.campaign.loading import load_campaign
 from protest_dispatch.campaign.message import build_message, make_message_id, message_bytes
@@ -308,7 +308,7 @@ def test_a_letters_folder_that_links_elsewhere_is_refused(tmp_path: Path, server
 def test_a_huge_template_file_is_refused_before_it_is_read(tmp_path: Path, server: Server) -> None:
     path = _campaign_folder(tmp_path / "c", _one_target("big.txt.j2"))
     with (path.parent / "letters" / "big.txt.j2").open("wb") as handle:
-        handle.truncate(templates.MAX_TEMPLATE_BYTES + 1)
+        handle.truncate(sandbox.MAX_TEMPLATE_BYTES + 1)
     _refused_everywhere(
         path, server, tmp_path / "log.sqlite3", expects=["larger than"], names="big.txt.j2"
     )

@@ -25,7 +25,7 @@ from campaign_kit import (
 )
 from protest_dispatch.campaign.context import Today
 from protest_dispatch.campaign.model import Sender
-from protest_dispatch.campaign.templates import LetterEnvironment
+from protest_dispatch.campaign.sandbox import LetterEnvironment
 
 TWO_LETTERS = """\
 campaign:
