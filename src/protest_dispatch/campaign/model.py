@@ -32,7 +32,6 @@ from protest_dispatch.text import (
     visible,
 )
 
-MAX_RECIPIENTS = 100
 MAX_SUBJECT = 250
 MAX_NAME = 200
 
@@ -137,7 +136,7 @@ def _plainly_valid(value: str) -> str | None:
 
 
 YAML_BOOLEAN_HINT = (
-    "YAML reads a bare yes, no, on or off (in any case) as true or false; put the value "
+    "YAML reads a bare yes, no, on or off (or Yes, NO, Off...) as true or false; put the value "
     'in quotes, like "NO" (Norway)'
 )
 
