@@ -327,6 +327,10 @@ HOSTILE_FROM = [
     "ana@example.org, evil@attacker.example",
     "Ana\u2028Bcc: evil@attacker.example <ana@example.org>",
     "Ana\x00 <ana@example.org>",
+    "Ana \u202eelpmaxE <ana@example.org>",
+    "Ana <an\u200ba@example.org>",
+    "Ana\u2066 Example <ana@example.org>",
+    "Ana <" + "a" * 65 + "@example.org>",
 ]
 
 
