@@ -55,3 +55,28 @@ class ExitCode(IntEnum):
     """Try later (EX_TEMPFAIL from sysexits.h): deferred, unreachable, limit reached, locked."""
     INTERRUPTED = 130
     """Stopped by Ctrl-C (128 + SIGINT), the shell's convention."""
+
+
+class AuthMode(StrEnum):
+    """How protest logs in to the SMTP server (config ``smtp_auth``)."""
+
+    PASSWORD = "password"  # noqa: S105 - the name of a mode, not a password
+    """PLAIN, LOGIN or CRAM-MD5 with a password: the default, unchanged for existing users."""
+    XOAUTH2 = "xoauth2"
+    """An OAuth2 access token (SASL XOAUTH2), as Microsoft and many Google accounts require."""
+
+
+class OAuthProvider(StrEnum):
+    """Whose OAuth endpoints ``protest login`` uses (config ``oauth_provider``)."""
+
+    MICROSOFT = "microsoft"
+    GOOGLE = "google"
+    CUSTOM = "custom"
+    """Endpoints and scope from the ``oauth_*_url`` and ``oauth_scope`` keys."""
+
+
+class TokenStore(StrEnum):
+    """Where ``protest login`` keeps the refresh token (``--store``)."""
+
+    KEYRING = "keyring"
+    FILE = "file"

@@ -21,7 +21,7 @@ from pydantic import SecretStr, ValidationError
 
 from protest_dispatch.campaign.model import Sender
 from protest_dispatch.errors import ConfigError
-from protest_dispatch.vocabulary import Security
+from protest_dispatch.vocabulary import AuthMode, Security
 
 if TYPE_CHECKING:
     from protest_dispatch.settings.smtp import SmtpSettings
@@ -43,6 +43,15 @@ KEYS: dict[str, type | tuple[type, ...]] = {
     "smtp_password_command": str,
     "smtp_password_keyring": bool,
     "smtp_ca_file": str,
+    "smtp_auth": str,
+    "smtp_oauth_token_command": str,
+    "oauth_provider": str,
+    "oauth_client_id": str,
+    "oauth_client_secret": str,
+    "oauth_authorization_url": str,
+    "oauth_token_url": str,
+    "oauth_device_authorization_url": str,
+    "oauth_scope": str,
 }
 PASSWORD_COMMAND_SECONDS = 60
 KEYRING_SERVICE = "protest"
@@ -178,32 +187,44 @@ def parse_from(value: str, *, source: str) -> tuple[str, str]:
 
 def run_password_command(command: str) -> str:
     """Like msmtp's passwordeval: the command's first output line is the password."""
+    return run_secret_command(command, key="smtp_password_command", what="password")
+
+
+def run_secret_command(
+    command: str, *, key: str, what: str, timeout: float = PASSWORD_COMMAND_SECONDS
+) -> str:
+    """The first output line of the user's own command; its output is never shown."""
     try:
         done = subprocess.run(  # noqa: S602 - the user's own command, like msmtp passwordeval
             command,
             shell=True,
             capture_output=True,
             text=True,
-            timeout=PASSWORD_COMMAND_SECONDS,
+            timeout=timeout,
             stdin=subprocess.DEVNULL,
             check=False,
         )
     except subprocess.TimeoutExpired:
         raise ConfigError(
-            f"The password command did not finish within {PASSWORD_COMMAND_SECONDS} s.",
-            key="smtp_password_command",
+            f"The {what} command ({key}) did not finish within {timeout:g} s.",
+            key=key,
+            hint="Run it yourself to see where it waits; it must not ask for input.",
         ) from None
     if done.returncode != 0:
         raise ConfigError(
-            f"The password command exited with status {done.returncode}.",
-            key="smtp_password_command",
-            hint="Run it yourself to see why; its output is not shown here because it may "
-            "hold the password.",
+            f"The {what} command ({key}) exited with status {done.returncode}.",
+            key=key,
+            hint=f"Run it yourself to see why; its output is not shown here because it may "
+            f"hold the {what}.",
         )
-    password = done.stdout.splitlines()[0] if done.stdout else ""
-    if not password:
-        raise ConfigError("The password command printed nothing.", key="smtp_password_command")
-    return password
+    secret = done.stdout.splitlines()[0] if done.stdout else ""
+    if not secret:
+        raise ConfigError(
+            f"The {what} command ({key}) printed nothing.",
+            key=key,
+            hint=f"Its first output line must be the {what}.",
+        )
+    return secret
 
 
 def _from_keyring(*, username: str, host: str) -> SecretStr:
@@ -282,8 +303,13 @@ def smtp_settings(
     security: str | None,
     ca_file: Path | None,
     helo_name: str,
+    auth: str | None = None,
 ) -> SmtpSettings:
-    """The SMTP settings for a run; the password is looked up only if a username is set."""
+    """The SMTP settings for a run; the password is looked up only if a username is set.
+
+    With ``smtp_auth = "xoauth2"`` no password is looked up; the caller attaches the
+    token provider (``oauth.source``), which knows commands, keyrings and refreshes.
+    """
     from protest_dispatch.settings.smtp import SmtpSettings
 
     chosen_host = config.get("smtp_host", host)
@@ -308,8 +334,15 @@ def smtp_settings(
     if ca is not None and not Path(ca).expanduser().is_file():
         raise ConfigError(f"The CA file {ca} does not exist.", key="smtp_ca_file")
     username = config.get("smtp_username")
+    mode = auth_mode(config, auth)
     password = None
-    if username:
+    if mode is AuthMode.XOAUTH2 and not username:
+        raise ConfigError(
+            "smtp_auth is xoauth2 but no smtp_username is set; XOAUTH2 signs in as a mailbox.",
+            key="smtp_username",
+            hint="Set smtp_username (PROTEST_SMTP_USERNAME) to your full email address.",
+        )
+    if username and mode is AuthMode.PASSWORD:
         password = config.password(username=username, host=chosen_host)
         if password is None:
             raise ConfigError(
@@ -326,4 +359,18 @@ def smtp_settings(
         username=username or None,
         password=password,
         ca_file=Path(ca).expanduser() if ca else None,
+        auth=mode,
     )
+
+
+def auth_mode(config: Config, option: str | None = None) -> AuthMode:
+    """``smtp_auth`` from --smtp-auth, PROTEST_SMTP_AUTH or the file; password by default."""
+    chosen = str(config.get("smtp_auth", option) or AuthMode.PASSWORD).strip().lower()
+    if chosen not in tuple(AuthMode):
+        raise ConfigError(
+            f"The SMTP auth mode {chosen!r} (smtp_auth, --smtp-auth) is not one "
+            f"of {', '.join(AuthMode)}.",
+            key="smtp_auth",
+            hint='Use "password" (the default) or "xoauth2" for OAuth2 sign-in.',
+        )
+    return AuthMode(chosen)

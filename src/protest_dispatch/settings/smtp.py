@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import SecretStr
 
-from protest_dispatch.vocabulary import Security
+from protest_dispatch.vocabulary import AuthMode, Security
+
+TokenProvider = Callable[[], Awaitable[str]]
+"""Gives a fresh OAuth2 access token; called right before each connection logs in."""
 
 
 @dataclass(frozen=True)
@@ -23,3 +27,6 @@ class SmtpSettings:
     ca_file: Path | None = None  # PEM bundle trusted instead of the system store
     timeout: float = 30.0  # connect and ordinary replies
     data_timeout: float = 600.0  # reply to the end of data (RFC 5321 4.5.3.2.6)
+    auth: AuthMode = AuthMode.PASSWORD
+    token: TokenProvider | None = field(default=None, repr=False, compare=False)
+    """With ``auth`` xoauth2: where each connection's access token comes from."""

@@ -1,0 +1,133 @@
+"""Authorization code with PKCE (RFC 7636) on a loopback redirect (RFC 8252 §7.3).
+
+The listener binds 127.0.0.1 on a random port, accepts exactly one request and
+closes. A random ``state`` must come back unchanged; the code and verifier
+never appear in output or errors. The browser is opened with ``webbrowser``
+(which honours ``BROWSER``), and the URL is always shown too, for a machine
+without a browser.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import http.server
+import secrets
+import webbrowser
+from collections.abc import Callable
+from urllib.parse import parse_qs, urlsplit
+
+from protest_dispatch.errors import SignInError
+from protest_dispatch.oauth import client as oauth_http
+from protest_dispatch.oauth.client import Grant
+from protest_dispatch.settings.oauth import OAuthClient
+
+LOOPBACK = "127.0.0.1"
+WAIT_SECONDS = 300.0
+_DONE_PAGE = b"Signed in to protest. You may close this window and return to the terminal.\n"
+_FAILED_PAGE = b"protest could not use this sign-in; see the terminal for why.\n"
+
+
+def browser_sign_in(
+    client: OAuthClient,
+    *,
+    show: Callable[[str], None],
+    open_browser: Callable[[str], object] = webbrowser.open,
+    wait: float = WAIT_SECONDS,
+) -> Grant:
+    """Run the browser flow to the end: a grant, or a SignInError saying why not."""
+    url_base = client.endpoints.authorization_url
+    assert url_base is not None, "only called for clients with an authorization endpoint"
+    verifier = secrets.token_urlsafe(72)  # 96 characters of [A-Za-z0-9_-] (RFC 7636 §4.1)
+    state = secrets.token_urlsafe(32)
+    with _OneRequest() as listener:
+        redirect_uri = f"http://{LOOPBACK}:{listener.port}/"
+        with oauth_http.session(
+            client, redirect_uri=redirect_uri, code_challenge_method="S256"
+        ) as http_client:
+            url, _ = http_client.create_authorization_url(
+                url_base, state=state, code_verifier=verifier, **client.offline_params
+            )
+        show(url)
+        with contextlib.suppress(webbrowser.Error):  # the URL is shown: open it anywhere
+            open_browser(url)
+        query = listener.receive(timeout=wait)
+    code = _code_from(query, state=state)
+    return oauth_http.exchange_code(client, code=code, redirect_uri=redirect_uri, verifier=verifier)
+
+
+def _code_from(query: dict[str, str] | None, *, state: str) -> str:
+    if query is None:
+        raise SignInError(
+            "No answer came back from the browser in time, so nothing was stored.",
+            reason="timeout",
+            hint="Run `protest login` again and finish signing in in the browser; on a "
+            "machine without one, open the URL shown on a computer that can reach this one.",
+        )
+    if not hmac.compare_digest(query.get("state", ""), state):
+        raise SignInError(
+            "The answer from the browser did not carry the state this sign-in sent, so it "
+            "was refused (it may not come from your sign-in).",
+            reason="state",
+            hint="Run `protest login` again.",
+        )
+    error = query.get("error")
+    if error:
+        denied = error == "access_denied"
+        raise SignInError(
+            "The sign-in was declined, so nothing was stored."
+            if denied
+            else f"The provider refused the sign-in: {error}.",
+            reason=error,
+            hint="Run `protest login` again and accept the request to send mail."
+            if denied
+            else "Check oauth_client_id, oauth_client_secret and oauth_scope, then run "
+            "`protest login` again.",
+        )
+    code = query.get("code")
+    if not code:
+        raise SignInError(
+            "The answer from the browser carried no authorization code.",
+            reason="no_code",
+            hint="Run `protest login` again.",
+        )
+    return code
+
+
+class _OneRequest:
+    """An HTTP listener on 127.0.0.1 that takes one request, answers it, and closes."""
+
+    def __init__(self) -> None:
+        self._received: dict[str, str] | None = None
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                parts = urlsplit(self.path)
+                query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+                good = parts.path == "/" and ("code" in query or "error" in query)
+                outer._received = query if good else {}
+                self.send_response(200 if good else 400)
+                self.send_header("Content-Type", "text/plain; charset=utf-8")
+                self.send_header("Cache-Control", "no-store")
+                self.end_headers()
+                self.wfile.write(_DONE_PAGE if good and "code" in query else _FAILED_PAGE)
+
+            def log_message(self, format: str, *args: object) -> None:
+                """Silent: the request line holds the authorization code."""
+
+        self._server = http.server.HTTPServer((LOOPBACK, 0), Handler)
+        self.port = int(self._server.server_address[1])
+
+    def __enter__(self) -> _OneRequest:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.server_close()
+
+    def receive(self, *, timeout: float) -> dict[str, str] | None:
+        """The one request's query parameters, or None if none came within ``timeout``."""
+        self._server.timeout = timeout
+        self._server.handle_request()  # one request, or none when the timeout passes
+        self._server.server_close()
+        return self._received
