@@ -11,6 +11,7 @@ connections never present a refresh token that a rotation has already replaced.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +23,8 @@ from protest_dispatch.oauth.client import Grant, OAuthReply
 from protest_dispatch.oauth.store import RefreshTokenStore
 from protest_dispatch.settings.config import Config, run_secret_command
 from protest_dispatch.settings.oauth import OAuthClient, oauth_client
+from protest_dispatch.settings.smtp import SmtpSettings
+from protest_dispatch.vocabulary import AuthMode
 
 TOKEN_COMMAND_SECONDS = 60.0
 REFRESH_MARGIN = 120.0
@@ -145,3 +148,18 @@ def token_source(config: Config, *, username: str, host: str) -> TokenSource:
             "to a token helper such as oama.",
         )
     return StoredTokenSource(client=oauth_client(config), store=store)
+
+
+def with_token_source(settings: SmtpSettings, config: Config, *, renew: bool) -> SmtpSettings:
+    """``settings`` with its token provider attached when ``smtp_auth`` is xoauth2.
+
+    With ``renew`` a stored sign-in is renewed now, so a revoked one (exit 1) or an
+    unreachable token endpoint (exit 75) stops the run before anything is planned.
+    A token command is not run early: it runs right before each connection.
+    """
+    if settings.auth is not AuthMode.XOAUTH2 or settings.username is None:
+        return settings
+    source = token_source(config, username=settings.username, host=settings.host)
+    if renew and isinstance(source, StoredTokenSource):
+        source.current()
+    return dataclasses.replace(settings, token=source)
