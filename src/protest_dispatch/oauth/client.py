@@ -1,4 +1,4 @@
-"""Token-endpoint calls through Authlib (PKCE, refresh, the device-code grant) over httpx.
+"""Token-endpoint calls through Authlib (PKCE, refresh, the device-code grant) over httpx2.
 
 Every failure becomes one of three things: :class:`OAuthReply` (the server
 answered with an RFC 6749 error such as ``invalid_grant`` or
@@ -95,7 +95,7 @@ def device_authorization(client: OAuthClient, *, timeout: float = HTTP_TIMEOUT) 
     if client.client_secret is not None:
         form["client_secret"] = client.client_secret.get_secret_value()
     with session(client, timeout=timeout) as http, _calling(url, client):
-        response = http.post(url, data=form, withhold_token=True)
+        response = http.request("POST", url, data=form, withhold_token=True)
         body = _json_object(response, url)
     try:
         return DeviceCode(
@@ -143,7 +143,7 @@ def exchange_code(
 
 @contextmanager
 def _calling(url: str, client: OAuthClient) -> Iterator[None]:
-    import httpx
+    import httpx2
     from authlib.integrations.base_client.errors import OAuthError
 
     try:
@@ -158,13 +158,13 @@ def _calling(url: str, client: OAuthClient) -> Iterator[None]:
                 "client you registered; a Microsoft client must allow public client flows.",
             ) from None
         raise OAuthReply(str(exc.error), exc.description) from None
-    except httpx.HTTPStatusError as exc:
+    except httpx2.HTTPStatusError as exc:
         raise TokenEndpointUnavailableError(
             f"The token endpoint {url} answered HTTP {exc.response.status_code}.",
             url=url,
             hint="Try again later; a cron job will retry by itself.",
         ) from None
-    except httpx.HTTPError as exc:
+    except httpx2.HTTPError as exc:
         raise TokenEndpointUnavailableError(
             f"The token endpoint {url} could not be reached ({type(exc).__name__}).",
             url=url,

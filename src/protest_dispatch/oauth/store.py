@@ -78,7 +78,8 @@ class RefreshTokenStore:
 
     def delete(self) -> list[TokenStore]:
         """Remove what ``login`` stored; returns the places that held something."""
-        removed = [TokenStore.KEYRING] if _keyring_delete(self.entry) else []
+        held = _keyring_get(self.entry) is not None
+        removed = [TokenStore.KEYRING] if held and _keyring_delete(self.entry) else []
         if self._remove_from_file():
             removed.append(TokenStore.FILE)
         return removed
