@@ -17,8 +17,14 @@ import typer
 from protest_dispatch.cli import output
 from protest_dispatch.errors import ConfigError
 from protest_dispatch.settings.providers import PROTON_CA_HELP, PROVIDERS, Provider, by_key, guess
-from protest_dispatch.settings.writer import Answers, Storage, format_from, store_in_keyring
-from protest_dispatch.vocabulary import Security
+from protest_dispatch.settings.writer import (
+    Answers,
+    OAuthAnswers,
+    Storage,
+    format_from,
+    store_in_keyring,
+)
+from protest_dispatch.vocabulary import OAuthProvider, Security
 
 _HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[?[0-9A-Fa-f:.]+\]?")
 _STORES: dict[str, Storage] = {
@@ -197,7 +203,8 @@ def ask(*, config_path: Path) -> Answers:
             output.warn("Until smtp_ca_file is set, sending stops with a certificate error.")
     username = _ask("SMTP username", _text, default=email)
     output.say(provider.login_help)
-    store, command = _password(username=username, host=host)
+    oauth = _oauth(provider)
+    store, command = ("oauth", None) if oauth else _password(username=username, host=host)
     copy_me = typer.confirm(
         "Send yourself a copy of every letter (Bcc), as a receipt?", default=True, err=True
     )
@@ -216,7 +223,44 @@ def ask(*, config_path: Path) -> Answers:
         limit_per_hour=per_hour,
         limit_per_day=per_day,
         copy_me=copy_me,
+        oauth=oauth,
     )
+
+
+def _oauth(provider: Provider) -> OAuthAnswers | None:
+    """XOAUTH2 for Outlook (no other way) or, when chosen, for Gmail; None for a password."""
+    if provider.oauth is None:
+        return None
+    if not provider.oauth_only:
+        use = _ask(
+            "Sign in with 1. an app password, or 2. OAuth2 (for accounts without app passwords)",
+            _choice("1", "2"),
+            default="1",
+        )
+        if use == "1":
+            return None
+    output.say(
+        "A token command prints a fresh access token, e.g. 'oama access you@example.org'. "
+        "Without one, 'protest login' signs you in once with your own OAuth client."
+    )
+    command = _ask("Token command (Enter to use 'protest login' instead)", str, default="")
+    if command:
+        return OAuthAnswers(provider=provider.oauth, token_command=command)
+    client_id = _ask("Your OAuth client ID (Enter to add oauth_client_id later)", str, default="")
+    secret = None
+    if client_id and provider.oauth is OAuthProvider.GOOGLE:
+        secret = _ask("Its client secret (Google's desktop-app secret)", str, default="") or None
+    output.say("After init, run 'protest login' once to sign in.")
+    return OAuthAnswers(provider=provider.oauth, client_id=client_id or None, client_secret=secret)
+
+
+def _choice(*allowed: str) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        if value not in allowed:
+            raise ValueError(f"answer {' or '.join(allowed)}")
+        return value
+
+    return check
 
 
 def _password(*, username: str, host: str) -> tuple[Storage, str | None]:
