@@ -144,7 +144,8 @@ SmtpAuthOpt = Annotated[
     typer.Option(
         "--smtp-auth",
         envvar="PROTEST_SMTP_AUTH",
-        help="password (the default) or xoauth2 (OAuth2: Outlook, Microsoft 365, Gmail).",
+        help="Login method: 'xoauth2' signs in with an OAuth2 token (Outlook, Microsoft 365, "
+        "Gmail); unset, the usual login.",
     ),
 ]
 
