@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import stat
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -242,3 +243,55 @@ def test_a_token_command_that_hangs_fails_prints_nothing_is_a_settings_error() -
         assert caught.value.key == "smtp_oauth_token_command"
         assert words in str(caught.value)
         assert "leaked-token-value" not in str(caught.value)
+
+
+def test_separate_runs_sharing_one_sign_in_never_present_a_rotated_refresh_token(
+    oauth_server_factory: ServerFactory, tmp_path: Path
+) -> None:
+    """Two cron runs (here: eight sources, each with its own in-process lock) refresh at once."""
+    oauth = oauth_server_factory(interval=0, auto_approve_after=0, rotate_refresh_tokens=True)
+    client, store = signed_in(oauth, tmp_path)
+    runs = [StoredTokenSource(client=client, store=store) for _ in range(8)]
+    errors: list[BaseException] = []
+
+    def refresh(source: StoredTokenSource) -> None:
+        try:
+            source.current()
+        except BaseException as exc:  # collected for the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=refresh, args=(source,)) for source in runs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert errors == []
+    assert oauth.refresh_count == 8
+    stored = store.load()
+    assert stored is not None
+    newest = oauth.token_info(stored[0])
+    assert newest is not None
+    assert not newest.rotated
+    assert not newest.revoked
+
+
+def test_oauth_scope_extends_a_presets_scope_for_a_mailbox_reader() -> None:
+    from protest_dispatch.settings.config import Config
+    from protest_dispatch.settings.oauth import (
+        MICROSOFT_IMAP_SCOPE,
+        MICROSOFT_SMTP_SCOPE,
+        oauth_client,
+    )
+
+    env = {"PROTEST_OAUTH_PROVIDER": "microsoft", "PROTEST_OAUTH_CLIENT_ID": "mine"}
+    plain = oauth_client(Config(path=Path("none.toml"), env=env))
+    wider = f"{MICROSOFT_SMTP_SCOPE} {MICROSOFT_IMAP_SCOPE}"
+    with_imap = oauth_client(
+        Config(path=Path("none.toml"), env={**env, "PROTEST_OAUTH_SCOPE": wider})
+    )
+
+    assert plain.endpoints.scope == MICROSOFT_SMTP_SCOPE
+    assert plain.uses_device_flow
+    assert with_imap.endpoints.scope == wider
+    assert with_imap.endpoints.token_url == plain.endpoints.token_url

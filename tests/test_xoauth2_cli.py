@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import subprocess
 import sys
+import urllib.parse
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -182,6 +184,9 @@ def test_browser_login_uses_pkce_on_a_loopback_redirect_and_asks_for_offline_acc
     assert oauth.authorization_endpoint in signed.stderr  # printed even though a browser opened
     visit = json.loads(fake_browser_log.read_text().splitlines()[0])
     assert visit["callback_status"] == 200
+    listener = urllib.parse.urlsplit(asked["redirect_uri"])
+    with pytest.raises(ConnectionRefusedError):  # one request, then closed
+        socket.create_connection(("127.0.0.1", listener.port or 0), timeout=2).close()
     assert sent.code == 0, sent.output
     assert_no_secret(secrets_of(oauth), signed, sent, log=log)
 

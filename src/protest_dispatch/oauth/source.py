@@ -4,8 +4,9 @@ A token command runs right before each connection opens, so a long cron run
 never presents an expired token. A stored sign-in keeps the refresh token in the
 keyring or the private file and the access token in memory only, refreshed
 shortly before it expires; a rotated refresh token replaces the stored one at
-once. Refreshes are serialised by a lock across threads and event loops, so two
-connections never present a refresh token that a rotation has already replaced.
+once. Refreshes are serialised by a lock across threads and event loops, and by a
+file lock across processes, so no connection ever presents a refresh token that a
+rotation has already replaced.
 """
 
 from __future__ import annotations
@@ -86,7 +87,8 @@ class StoredTokenSource:
         with self._lock:
             if self._access is not None and self._fresh():
                 return self._access
-            return self._refresh()
+            with self.store.exclusive():
+                return self._refresh()
 
     def _fresh(self) -> bool:
         # With short-lived tokens the margin shrinks to half the lifetime.

@@ -10,8 +10,10 @@ stored anywhere: they live in memory only.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,6 +77,31 @@ class RefreshTokenStore:
         self._write_file(data)
         _keyring_delete(self.entry)
         return TokenStore.FILE
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the sign-in lock: one refresh at a time across processes (two cron runs).
+
+        With rotation, a refresh token presented after another process has rotated it
+        is refused (and some providers then revoke the whole sign-in), so load,
+        refresh and save happen under this lock. The lock file stays, like the send
+        log's: deleting a flock file while others wait on it would split the lock.
+        """
+        lock = self.file.with_name(self.file.name + ".lock")
+        try:
+            make_private_folder(lock.parent)
+            descriptor = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            raise ConfigError(
+                f"The sign-in lock {lock} cannot be opened: {exc.strerror}.",
+                file=lock,
+                hint="Check that the data folder is yours and has free space.",
+            ) from None
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(descriptor)  # closing releases the lock
 
     def delete(self) -> list[TokenStore]:
         """Remove what ``login`` stored; returns the places that held something."""

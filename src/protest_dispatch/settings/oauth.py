@@ -8,6 +8,7 @@ Presets carry only the providers' public endpoints and scopes.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -94,6 +95,9 @@ def oauth_client(config: Config) -> OAuthClient:
         )
     secret = config.get("oauth_client_secret")
     endpoints = PRESETS.get(provider) or _custom(config)
+    scope = str(config.get("oauth_scope") or "").strip()
+    if scope and scope != endpoints.scope:  # e.g. Microsoft's IMAP scope for a mailbox reader
+        endpoints = dataclasses.replace(endpoints, scope=scope)
     return OAuthClient(
         provider=provider,
         client_id=str(client_id),
