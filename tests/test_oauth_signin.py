@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import socket
 import stat
 import threading
+import time
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 
@@ -295,3 +298,42 @@ def test_oauth_scope_extends_a_presets_scope_for_a_mailbox_reader() -> None:
     assert plain.uses_device_flow
     assert with_imap.endpoints.scope == wider
     assert with_imap.endpoints.token_url == plain.endpoints.token_url
+
+
+def test_the_browser_flow_ignores_an_idle_spare_connection_and_closes_after_one_request(
+    oauth_server: OAuthServer, fake_browser_log: Path
+) -> None:
+    """Browsers open spare connections; the real redirect must still get through."""
+    from pydantic import SecretStr
+
+    from oauth_server import DESKTOP_CLIENT, DESKTOP_SECRET, GMAIL_SCOPE
+    from protest_dispatch.oauth.browser import browser_sign_in
+
+    client = OAuthClient(
+        provider=OAuthProvider.GOOGLE,
+        client_id=DESKTOP_CLIENT,
+        client_secret=SecretStr(DESKTOP_SECRET),
+        endpoints=Endpoints(
+            authorization_url=oauth_server.authorization_endpoint,
+            token_url=oauth_server.token_endpoint,
+            device_authorization_url=None,
+            scope=GMAIL_SCOPE,
+        ),
+    )
+    idle: list[socket.socket] = []
+
+    def browser(url: str) -> None:
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
+        port = urllib.parse.urlsplit(query["redirect_uri"][0]).port
+        idle.append(socket.create_connection(("127.0.0.1", port)))  # sends nothing
+        threading.Thread(target=oauth_server.follow_authorize, args=(url,), daemon=True).start()
+
+    started = time.monotonic()
+    grant = browser_sign_in(client, show=lambda _: None, open_browser=browser, wait=20)
+    took = time.monotonic() - started
+    for sock in idle:
+        sock.close()
+
+    assert grant.refresh_token
+    assert took < 5  # not held up by the idle connection's 10 s time-out
+    assert len(oauth_server.refresh_tokens()) == 1

@@ -105,6 +105,13 @@ async def sign_in(smtp: aiosmtplib.SMTP, *, settings: SmtpSettings, token: str) 
         )
     try:
         await auth_xoauth2(smtp, username=username, token=token)
+    except ValueError:
+        raise ConfigError(
+            "The username or the OAuth2 access token contains control characters, so it "
+            "was not sent to the server.",
+            key="smtp_oauth_token_command",
+            hint="Check smtp_username, and that the token command prints only the token.",
+        ) from None
     except XOAuth2Refusal as refusal:
         text = _UNSAFE.sub(" ", refusal.message.replace(token, "********")).strip()
         if 400 <= refusal.code < 500:

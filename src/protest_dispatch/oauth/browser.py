@@ -13,6 +13,8 @@ import contextlib
 import hmac
 import http.server
 import secrets
+import threading
+import time
 import webbrowser
 from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
@@ -95,28 +97,42 @@ def _code_from(query: dict[str, str] | None, *, state: str) -> str:
 
 
 class _OneRequest:
-    """An HTTP listener on 127.0.0.1 that takes one request, answers it, and closes."""
+    """An HTTP listener on 127.0.0.1 that takes one request, answers it, and closes.
+
+    Each connection gets its own thread, so a browser's spare, idle connection
+    cannot hold up the real request; connections that send no request do not count.
+    """
 
     def __init__(self) -> None:
         self._received: dict[str, str] | None = None
+        self._done = threading.Event()
+        self._first = threading.Lock()
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
+            timeout = 10  # an idle connection is dropped after this
+
             def do_GET(self) -> None:
                 parts = urlsplit(self.path)
                 query = {k: v[0] for k, v in parse_qs(parts.query).items()}
                 good = parts.path == "/" and ("code" in query or "error" in query)
-                outer._received = query if good else {}
-                self.send_response(200 if good else 400)
+                with outer._first:
+                    first = not outer._done.is_set()
+                    if first:
+                        outer._received = query if good else {}
+                        outer._done.set()
+                self.send_response(200 if good and first else 400)
                 self.send_header("Content-Type", "text/plain; charset=utf-8")
                 self.send_header("Cache-Control", "no-store")
                 self.end_headers()
-                self.wfile.write(_DONE_PAGE if good and "code" in query else _FAILED_PAGE)
+                ok = first and good and "code" in query
+                self.wfile.write(_DONE_PAGE if ok else _FAILED_PAGE)
 
             def log_message(self, format: str, *args: object) -> None:
                 """Silent: the request line holds the authorization code."""
 
-        self._server = http.server.HTTPServer((LOOPBACK, 0), Handler)
+        self._server = http.server.ThreadingHTTPServer((LOOPBACK, 0), Handler)
+        self._server.daemon_threads = True
         self.port = int(self._server.server_address[1])
 
     def __enter__(self) -> _OneRequest:
@@ -127,7 +143,13 @@ class _OneRequest:
 
     def receive(self, *, timeout: float) -> dict[str, str] | None:
         """The one request's query parameters, or None if none came within ``timeout``."""
-        self._server.timeout = timeout
-        self._server.handle_request()  # one request, or none when the timeout passes
+        deadline = time.monotonic() + timeout
+        while not self._done.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            self._server.timeout = min(left, 0.2)
+            self._server.handle_request()
+            self._done.wait(0.05)  # a handler thread may be finishing the request
         self._server.server_close()
         return self._received

@@ -46,12 +46,13 @@ class CommandTokenSource:
         return await asyncio.to_thread(self.current)
 
     def current(self) -> str:
-        return run_secret_command(
+        token = run_secret_command(
             self.command,
             key="smtp_oauth_token_command",
             what="access token",
             timeout=self.timeout,
         )
+        return token.strip()  # tokens hold no spaces; helpers may pad the line
 
 
 class StoredTokenSource:
