@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -161,7 +162,14 @@ def spawn(campaign: Path, *args: str, env: Mapping[str, str]) -> subprocess.Pope
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=default_sigint,
     )
+
+
+def default_sigint() -> None:
+    """In the child: Ctrl-C acts again even if the runner ignores it (a background job does),
+    so the child's Python turns SIGINT into KeyboardInterrupt as it would for a user."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def statuses(log: Path) -> dict[str, str]:

@@ -8,16 +8,13 @@ server saw each attempt.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from protest_dispatch.mail import dispatch
 from sendkit import by_target, env_for, log_rows, make_campaign, official, record_mail_times, send
-from smtp_server import Server
-
-ServerFactory = Callable[..., Server]
+from smtp_server import ServerFactory
 
 
 def test_retries_wait_twice_as_long_each_time_with_jitter(

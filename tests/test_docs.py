@@ -39,3 +39,16 @@ def test_command_appears_in_the_readme(name: str) -> None:
     assert f"protest {name}" in README.read_text(encoding="utf-8"), (
         f"README.md does not mention 'protest {name}'"
     )
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_every_option_appears_in_the_readme(name: str) -> None:
+    command = typer.main.get_command(app).commands[name]  # type: ignore[attr-defined]
+    readme = README.read_text(encoding="utf-8")
+    missing = [
+        opt
+        for param in command.params
+        for opt in getattr(param, "opts", [])
+        if opt.startswith("--") and opt not in readme
+    ]
+    assert not missing, f"README.md does not mention these options of 'protest {name}': {missing}"

@@ -32,9 +32,9 @@ from protest_dispatch.campaign.message import (
     build_message,
     make_message_id,
     message_bytes,
-    write_eml,
 )
 from protest_dispatch.campaign.model import Sender
+from protest_dispatch.commands.preview import write_eml
 from protest_dispatch.errors import ConfigError
 from protest_dispatch.settings.config import Config
 
@@ -362,3 +362,4 @@ def test_eml_file_is_the_message_delivery_sends(tmp_path: Path) -> None:
     assert plain is not None
     assert text_of(plain) == court.rendered.text
     assert path.read_bytes().count(b"\r\n") == path.read_bytes().count(b"\n")
+    assert path.stat().st_mode & 0o777 == 0o600

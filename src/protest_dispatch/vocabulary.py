@@ -55,6 +55,8 @@ class ExitCode(IntEnum):
     """Try later (EX_TEMPFAIL from sysexits.h): deferred, unreachable, limit reached, locked."""
     INTERRUPTED = 130
     """Stopped by Ctrl-C (128 + SIGINT), the shell's convention."""
+    TERMINATED = 143
+    """Stopped by SIGTERM (128 + 15), after the in-flight letters were accounted for."""
 
 
 class AuthMode(StrEnum):

@@ -7,7 +7,10 @@ Heavy modules (pydantic, jinja2, aiosmtplib) are imported inside the commands so
 from __future__ import annotations
 
 import gc
-from enum import StrEnum
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -15,7 +18,7 @@ import typer
 from typer.core import TyperGroup
 
 from protest_dispatch.errors import InputError, ProtestError
-from protest_dispatch.vocabulary import ExitCode, TokenStore
+from protest_dispatch.vocabulary import CallOutcome, ExitCode, TokenStore
 
 if TYPE_CHECKING:
     from protest_dispatch.cli.views.send import Display
@@ -160,6 +163,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: Annotated[
         bool,
         typer.Option(
@@ -171,6 +175,8 @@ def _root(
 
     Preview with 'protest send --dry-run', then send with 'protest send'.
     """
+    if ctx.invoked_subcommand not in _LOADS_CAMPAIGN:
+        _start_up_done()
 
 
 @app.command()
@@ -188,10 +194,16 @@ def validate(
     from protest_dispatch.cli.views import send as views
     from protest_dispatch.commands.session import prepare
 
-    session = prepare(
-        targets=targets, config_path=config, from_=from_, country=country, lang=lang, dry_run=True
+    session = _ready(
+        prepare(
+            targets=targets,
+            config_path=config,
+            from_=from_,
+            country=country,
+            lang=lang,
+            dry_run=True,
+        )
     )
-    _start_up_done()
     views.validation(session, letters=session.composer.check_all(), show_all=all_)
 
 
@@ -298,24 +310,24 @@ def send(
         raise InputError("--out only goes with --dry-run.")
     if dry_run and test:
         raise InputError("--dry-run and --test do not go together: --test sends mail.")
-    session = prepare(
-        targets=targets,
-        config_path=config,
-        from_=from_,
-        country=country,
-        lang=lang,
-        only=only or (),
-        note=read_note(note=note, note_file=note_file),
-        copy_me=copy_me,
-        dry_run=dry_run,
+    session = _ready(
+        prepare(
+            targets=targets,
+            config_path=config,
+            from_=from_,
+            country=country,
+            lang=lang,
+            only=only or (),
+            note=read_note(note=note, note_file=note_file),
+            copy_me=copy_me,
+            dry_run=dry_run,
+        )
     )
     if dry_run:
-        _start_up_done()
         views.dry_run(session, out=out)
         return
     from protest_dispatch.commands.send import SendRequest
 
-    _start_up_done()
     request = SendRequest(
         test=test,
         concurrency=concurrency,
@@ -340,7 +352,7 @@ def _send(*, session: Session, request: SendRequest, display: Display, yes: bool
     import sys
 
     from protest_dispatch.cli.views import send as views
-    from protest_dispatch.commands.send import open_send
+    from protest_dispatch.commands.send import exit_code, open_send
 
     with open_send(session=session, request=request) as run:
         if not display.json:
@@ -354,13 +366,40 @@ def _send(*, session: Session, request: SendRequest, display: Display, yes: bool
                     hint="Preview with 'protest send --dry-run', then add --yes to send "
                     "without asking (for cron).",
                 )
-            if not views.confirm(plan=run.plan, test=request.test):
+            answer = views.confirm(session, plan=run.plan, test=request.test)
+            if answer != views.Answer.YES:
                 views.cancelled()
-                return ExitCode.OK
-        with views.SendProgress(total=len(run.plan.jobs), display=display) as progress:
+                return ExitCode.INTERRUPTED if answer == views.Answer.INTERRUPTED else ExitCode.OK
+        with (
+            _sigterm_as_interrupt() as terminated,
+            views.SendProgress(total=len(run.plan.jobs), display=display) as progress,
+        ):
             summary = run.deliver(on_result=progress.update)
-    views.send_summary(session, plan=run.plan, summary=summary, test=request.test, display=display)
-    return summary.exit_code
+    code = exit_code(plan=run.plan, summary=summary, terminated=terminated.is_set())
+    views.send_summary(
+        session, plan=run.plan, summary=summary, test=request.test, display=display, code=code
+    )
+    return code
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[threading.Event]:
+    """SIGTERM (kill, shutdown, systemd) stops a run the way Ctrl-C does.
+
+    The in-flight letters are accounted for and the summary printed instead of the
+    process dying with rows left 'sending'. The event tells the caller it was SIGTERM.
+    """
+    terminated = threading.Event()
+
+    def on_term(signum: int, frame: object) -> None:
+        terminated.set()
+        signal.raise_signal(signal.SIGINT)
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield terminated
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @app.command("log")
@@ -383,27 +422,18 @@ def log_(
     config: ConfigOpt = None,
 ) -> None:
     """Show what happened to each letter (and call), from the send log."""
-    from protest_dispatch.cli.views import send as views
-    from protest_dispatch.commands.session import existing_log
+    from protest_dispatch.cli.views import log as views
+    from protest_dispatch.commands.log import read_log
     from protest_dispatch.settings.config import Config
 
     if json_ and csv_:
         raise InputError("Choose one of --json and --csv.")
-    with existing_log(log=log, config=Config.load(path=config)) as (path, sendlog):
-        if sendlog is None:
-            views.no_log(path, as_json=json_, as_csv=csv_)
-        else:
-            views.log(sendlog, campaign=campaign, status=status, as_json=json_, as_csv=csv_)
+    report = read_log(log=log, config=Config.load(path=config), campaign=campaign, status=status)
+    fmt = "json" if json_ else "csv" if csv_ else "table"
+    views.show(report, campaign=campaign, status=status, fmt=fmt)
 
 
 # -- set-up, calls and status (issue 6) ---------------------------------------------
-
-
-class CallOutcome(StrEnum):
-    reached = "reached"
-    voicemail = "voicemail"
-    no_answer = "no-answer"
-    wrong_number = "wrong-number"
 
 
 @app.command()
@@ -518,16 +548,17 @@ def calls(
     from protest_dispatch.commands import calls as callsheet
     from protest_dispatch.commands.session import existing_log, prepare
 
-    session = prepare(
-        targets=targets,
-        config_path=config,
-        from_=from_,
-        country=country,
-        lang=lang,
-        only=only or (),
-        dry_run=True,
+    session = _ready(
+        prepare(
+            targets=targets,
+            config_path=config,
+            from_=from_,
+            country=country,
+            lang=lang,
+            only=only or (),
+            dry_run=True,
+        )
     )
-    _start_up_done()
     with existing_log(log=log, config=session.config) as (_, sendlog):
         sheet = callsheet.build(session=session, log=sendlog, all_phones=all_)
     callviews.sheet(sheet, placeholder=session.placeholder)
@@ -542,32 +573,33 @@ def called(
     ] = None,
     targets: TargetsOpt = Path("targets.yaml"),
     from_: FromOpt = None,
+    country: CountryOpt = None,
     log: LogOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Record a call you made; a target stays on the call sheet until it is reached."""
-    from protest_dispatch.cli.views import calls as callviews
-    from protest_dispatch.commands import calls as callsheet
+    from protest_dispatch.cli.views import calls as views
+    from protest_dispatch.commands.calls import record_call
     from protest_dispatch.commands.session import log_path, prepare
-    from protest_dispatch.sendlog.store import SendLog
 
-    session = prepare(
-        targets=targets, config_path=config, from_=from_, country=None, lang=None, dry_run=True
-    )
-    _start_up_done()
-    callsheet.require_sender(session)
-    target = callsheet.find_target(session, target_id)
-    clean = callsheet.clean_note(note)
-    with SendLog.open(path=log_path(log=log, config=session.config)) as sendlog:
-        call = sendlog.record_call(
-            campaign=session.campaign_id,
-            target=target.id,
-            sender=session.sender.email,
-            outcome=outcome.value,
-            note=clean,
+    session = _ready(
+        prepare(
+            targets=targets,
+            config_path=config,
+            from_=from_,
+            country=country,
+            lang=None,
+            dry_run=True,
         )
-        left = len(callsheet.unreached(session, sendlog))
-    callviews.recorded(call=call, target=target, left=left)
+    )
+    recorded = record_call(
+        session=session,
+        log_path=log_path(log=log, config=session.config),
+        target_id=target_id,
+        outcome=outcome,
+        note=note,
+    )
+    views.recorded(call=recorded.call, target=recorded.target, left=recorded.left)
 
 
 @app.command()
@@ -608,15 +640,25 @@ def status(
 def main() -> None:
     # Start-up (imports, option parsing, loading the campaign) makes objects that live
     # until exit; collecting them again and again cost ~40 ms of a 0.4 s start. So the
-    # cyclic GC is paused until the command has loaded its campaign (_start_up_done);
-    # commands that load none are short and make next to no garbage.
+    # cyclic GC is paused until the command has loaded its campaign (_ready); commands
+    # that load none resume it at once (_root).
     gc.disable()
     try:
-        app()
+        app(prog_name="protest")  # also under python -m: completion and usage say protest
     finally:
         # The last collections at exit would walk every object only to free memory the
         # OS takes back anyway (~45 ms). Files, the send log and atexit still close.
         gc.freeze()
+
+
+_LOADS_CAMPAIGN = frozenset({"validate", "send", "calls", "called"})
+"""Commands that keep the GC paused until their campaign is loaded (see main)."""
+
+
+def _ready(session: Session) -> Session:
+    """The command's campaign is loaded: start-up ends and the GC resumes here."""
+    _start_up_done()
+    return session
 
 
 def _start_up_done() -> None:
