@@ -337,3 +337,37 @@ def test_the_browser_flow_ignores_an_idle_spare_connection_and_closes_after_one_
     assert grant.refresh_token
     assert took < 5  # not held up by the idle connection's 10 s time-out
     assert len(oauth_server.refresh_tokens()) == 1
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        ({"PROTEST_PROVIDER": "outlook"}, OAuthProvider.MICROSOFT),
+        ({"PROTEST_SMTP_HOST": "smtp.office365.com"}, OAuthProvider.MICROSOFT),
+        ({"PROTEST_SMTP_HOST": "smtp.gmail.com"}, OAuthProvider.GOOGLE),
+        (
+            {"PROTEST_PROVIDER": "gmail", "PROTEST_OAUTH_PROVIDER": "microsoft"},
+            OAuthProvider.MICROSOFT,
+        ),
+    ],
+)
+def test_the_oauth_provider_follows_from_the_mail_provider_unless_set(
+    settings: dict[str, str], expected: OAuthProvider
+) -> None:
+    from protest_dispatch.settings.config import Config
+    from protest_dispatch.settings.oauth import oauth_client
+
+    env = {"PROTEST_OAUTH_CLIENT_ID": "mine", **settings}
+
+    assert oauth_client(Config(path=Path("none.toml"), env=env)).provider is expected
+
+
+def test_without_a_client_id_the_error_names_that_key_first() -> None:
+    from protest_dispatch.settings.config import Config
+    from protest_dispatch.settings.oauth import oauth_client
+
+    with pytest.raises(ConfigError) as caught:
+        oauth_client(Config(path=Path("none.toml"), env={}))
+
+    assert caught.value.key == "oauth_client_id"
+    assert caught.value.exit_code == 2

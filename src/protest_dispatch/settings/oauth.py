@@ -16,6 +16,7 @@ from pydantic import SecretStr
 
 from protest_dispatch.errors import ConfigError
 from protest_dispatch.settings.config import Config
+from protest_dispatch.settings.providers import by_key
 from protest_dispatch.vocabulary import OAuthProvider
 
 _MICROSOFT = "https://login.microsoftonline.com/common/oauth2/v2.0"
@@ -23,6 +24,11 @@ MICROSOFT_SMTP_SCOPE = "https://outlook.office.com/SMTP.Send offline_access"
 MICROSOFT_IMAP_SCOPE = "https://outlook.office.com/IMAP.AccessAsUser.All"
 GOOGLE_MAIL_SCOPE = "https://mail.google.com/"
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+_BY_HOST = {
+    "smtp-mail.outlook.com": OAuthProvider.MICROSOFT,
+    "smtp.office365.com": OAuthProvider.MICROSOFT,
+    "smtp.gmail.com": OAuthProvider.GOOGLE,
+}
 
 
 @dataclass(frozen=True)
@@ -74,15 +80,6 @@ class OAuthClient:
 
 def oauth_client(config: Config) -> OAuthClient:
     """The configured client, or a ConfigError naming the missing or wrong key."""
-    raw = str(config.get("oauth_provider") or "").strip().lower()
-    if raw not in tuple(OAuthProvider):
-        raise ConfigError(
-            f"oauth_provider is {raw or 'not set'}; it must be one of {', '.join(OAuthProvider)}.",
-            key="oauth_provider",
-            hint='Set oauth_provider = "microsoft" (Outlook, Microsoft 365) or "google" '
-            "in the config file, or PROTEST_OAUTH_PROVIDER.",
-        )
-    provider = OAuthProvider(raw)
     client_id = config.get("oauth_client_id")
     if not client_id:
         raise ConfigError(
@@ -93,6 +90,7 @@ def oauth_client(config: Config) -> OAuthClient:
             "without app passwords' section explains, then set oauth_client_id in the config "
             "file (or PROTEST_OAUTH_CLIENT_ID).",
         )
+    provider = _provider(config)
     secret = config.get("oauth_client_secret")
     endpoints = PRESETS.get(provider) or _custom(config)
     scope = str(config.get("oauth_scope") or "").strip()
@@ -104,6 +102,24 @@ def oauth_client(config: Config) -> OAuthClient:
         endpoints=endpoints,
         client_secret=SecretStr(secret) if secret else None,
     )
+
+
+def _provider(config: Config) -> OAuthProvider:
+    """``oauth_provider``, else what the mail provider preset or the SMTP host implies."""
+    raw = str(config.get("oauth_provider") or "").strip().lower()
+    if not raw:
+        preset = by_key(str(config.get("provider") or ""))
+        implied = preset.oauth if preset else _BY_HOST.get(str(config.get("smtp_host") or ""))
+        if implied is not None:
+            return implied
+    if raw not in tuple(OAuthProvider):
+        raise ConfigError(
+            f"oauth_provider is {raw or 'not set'}; it must be one of {', '.join(OAuthProvider)}.",
+            key="oauth_provider",
+            hint='Set oauth_provider = "microsoft" (Outlook, Microsoft 365) or "google" '
+            "in the config file, or PROTEST_OAUTH_PROVIDER.",
+        )
+    return OAuthProvider(raw)
 
 
 def _custom(config: Config) -> Endpoints:
