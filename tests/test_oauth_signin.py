@@ -7,6 +7,7 @@ the server's clock, so interval and slow_down are checked exactly, with no waiti
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import socket
 import stat
@@ -371,3 +372,23 @@ def test_without_a_client_id_the_error_names_that_key_first() -> None:
 
     assert caught.value.key == "oauth_client_id"
     assert caught.value.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("challenge", "expected"),
+    [
+        (
+            base64.b64encode(b'{"status":"401","schemes":"Bearer","scope":"s"}').decode(),
+            ("401", "s"),
+        ),
+        ("not base64!", (None, None)),
+        (base64.b64encode(b"[1, 2]").decode(), (None, None)),
+        (base64.b64encode(b'{"status":"4\\u001b[31m01"}').decode(), ("4 [31m01", None)),
+    ],
+)
+def test_a_hostile_servers_error_challenge_is_decoded_safely_or_ignored(
+    challenge: str, expected: tuple[str | None, str | None]
+) -> None:
+    from protest_dispatch.mail.xoauth2 import _decode_challenge
+
+    assert _decode_challenge(challenge) == expected

@@ -19,6 +19,7 @@ from aiosmtplib.auth import auth_xoauth2_encode
 
 from protest_dispatch.errors import (
     ConfigError,
+    SmtpError,
     SmtpRefusedError,
     SmtpUnavailableError,
     TokenRefusedError,
@@ -113,29 +114,34 @@ async def sign_in(smtp: aiosmtplib.SMTP, *, settings: SmtpSettings, token: str) 
             hint="Check smtp_username, and that the token command prints only the token.",
         ) from None
     except XOAuth2Refusal as refusal:
-        text = _UNSAFE.sub(" ", refusal.message.replace(token, "********")).strip()
-        if 400 <= refusal.code < 500:
-            raise SmtpUnavailableError(
-                f"The SMTP server {where} could not check the sign-in now: "
-                f"{refusal.code} {text}. Nothing was sent.",
-                host=settings.host,
-                port=settings.port,
-                code=refusal.code,
-                hint="Run the command again later; a cron job will retry by itself.",
-            ) from None
-        reason = "" if refusal.status is None else f" (status {refusal.status}"
-        if reason and refusal.scope:
-            reason += f", scope {refusal.scope}"
-        reason += ")" if reason else ""
-        raise TokenRefusedError(
-            f"The SMTP server {where} refused the OAuth2 token for {username!r}: "
-            f"{refusal.code} {text}{reason}. Nothing was sent, and no more sign-ins are "
-            "tried in this run.",
+        raise _refused(refusal, settings=settings, token=token) from None
+
+
+def _refused(refusal: XOAuth2Refusal, *, settings: SmtpSettings, token: str) -> SmtpError:
+    """4xx: try later. 5xx: the token is refused, with Gmail's decoded reason if it gave one."""
+    where = f"{settings.host}:{settings.port}"
+    text = _UNSAFE.sub(" ", refusal.message.replace(token, "********")).strip()
+    if 400 <= refusal.code < 500:
+        return SmtpUnavailableError(
+            f"The SMTP server {where} could not check the sign-in now: "
+            f"{refusal.code} {text}. Nothing was sent.",
             host=settings.host,
             port=settings.port,
             code=refusal.code,
-            status=refusal.status,
-            scope=refusal.scope,
-            hint="Check that smtp_username is the mailbox you signed in as and that the "
-            "scope allows SMTP; then run `protest login` again, or check your token command.",
-        ) from None
+            hint="Run the command again later; a cron job will retry by itself.",
+        )
+    details = [f"status {refusal.status}"] if refusal.status is not None else []
+    details += [f"scope {refusal.scope}"] if refusal.status is not None and refusal.scope else []
+    reason = f" ({', '.join(details)})" if details else ""
+    return TokenRefusedError(
+        f"The SMTP server {where} refused the OAuth2 token for {settings.username!r}: "
+        f"{refusal.code} {text}{reason}. Nothing was sent, and no more sign-ins are "
+        "tried in this run.",
+        host=settings.host,
+        port=settings.port,
+        code=refusal.code,
+        status=refusal.status,
+        scope=refusal.scope,
+        hint="Check that smtp_username is the mailbox you signed in as and that the "
+        "scope allows SMTP; then run `protest login` again, or check your token command.",
+    )
