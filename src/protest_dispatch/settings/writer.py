@@ -20,8 +20,10 @@ from protest_dispatch.files import make_private_folder
 from protest_dispatch.settings.providers import Provider
 from protest_dispatch.settings.secrets import KEYRING_SERVICE
 from protest_dispatch.settings.sender import format_from
+from protest_dispatch.vocabulary import AuthMode, OAuthProvider
 
-Storage = Literal["no", "command", "keyring"]
+Storage = Literal["no", "command", "keyring", "oauth"]
+"""Where the password is; ``oauth`` means none: XOAUTH2 signs in (see ``OAuthAnswers``)."""
 Value = str | int | bool
 
 __all__ = ["Answers", "config_values", "dump_toml", "format_from", "header", "write_config"]
@@ -45,6 +47,17 @@ class Answers:
     limit_per_hour: int | None = None
     limit_per_day: int | None = None
     copy_me: bool = True
+    oauth: OAuthAnswers | None = None
+
+
+@dataclass(frozen=True)
+class OAuthAnswers:
+    """XOAUTH2 instead of a password: a token command, or ``protest login`` with a client."""
+
+    provider: OAuthProvider
+    token_command: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None  # Google's "Desktop app" secret, not a real secret
 
 
 def config_values(answers: Answers) -> dict[str, Value]:
@@ -70,6 +83,8 @@ def config_values(answers: Answers) -> dict[str, Value]:
         values["smtp_password_command"] = answers.password_command
     if answers.storage == "keyring":
         values["smtp_password_keyring"] = True
+    if answers.oauth is not None:
+        values.update(_oauth_values(answers.oauth))
     if answers.limit_per_hour:
         values["limit_per_hour"] = answers.limit_per_hour
     if answers.limit_per_day:
@@ -78,6 +93,19 @@ def config_values(answers: Answers) -> dict[str, Value]:
 
     unknown = set(values) - set(FILE_KEYS)
     assert not unknown, f"init writes only known config keys, not {unknown}"
+    return values
+
+
+def _oauth_values(oauth: OAuthAnswers) -> dict[str, Value]:
+    values: dict[str, Value] = {"smtp_auth": AuthMode.XOAUTH2.value}
+    if oauth.token_command:
+        values["smtp_oauth_token_command"] = oauth.token_command
+        return values
+    values["oauth_provider"] = oauth.provider.value
+    if oauth.client_id:
+        values["oauth_client_id"] = oauth.client_id
+    if oauth.client_secret:
+        values["oauth_client_secret"] = oauth.client_secret
     return values
 
 
@@ -108,6 +136,8 @@ def header(answers: Answers) -> str:
             "command": "The password comes from smtp_password_command each time it is needed.",
             "keyring": f"The password is in the system keyring (service '{KEYRING_SERVICE}', "
             f"entry '{answers.username}@{answers.host}').",
+            "oauth": "No password: protest signs in with OAuth2 (XOAUTH2), from "
+            "smtp_oauth_token_command or the sign-in 'protest login' stores.",
         }[answers.storage] + (
             '\nIf the server takes mail without a login, remove smtp_username (or set it to "").'
         )
