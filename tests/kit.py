@@ -34,6 +34,7 @@ from typer.testing import CliRunner
 
 from protest_dispatch.campaign.compose import Composer
 from protest_dispatch.campaign.loading import load_campaign
+from protest_dispatch.campaign.message import Letter
 from protest_dispatch.campaign.model import Sender
 from protest_dispatch.cli.app import app
 from protest_dispatch.errors import CampaignError, Problem
@@ -274,6 +275,11 @@ def composer(
     return Composer(
         loaded=load_campaign(path=path), sender=sender, lang=lang, only=only, today=TODAY
     )
+
+
+def letters_of(composer: Composer) -> list[Letter]:
+    """Every selected target's letter, rendered (the send path takes them one at a time)."""
+    return [composer.letter(selected) for selected in composer.audience.letters]
 
 
 def render_problems(path: Path, **kwargs: object) -> list[Problem]:

@@ -286,6 +286,7 @@ HELP_ENV = {
         "--smtp-port": "SMTP_PORT",
         "--smtp-security": "SMTP_SECURITY",
         "--smtp-ca-file": "SMTP_CA_FILE",
+        "--smtp-auth": "SMTP_AUTH",
         "--config": "CONFIG",
     },
     "log": {"--log": "LOG", "--config": "CONFIG"},
@@ -298,6 +299,7 @@ HELP_ENV = {
         "--smtp-port": "SMTP_PORT",
         "--smtp-security": "SMTP_SECURITY",
         "--smtp-ca-file": "SMTP_CA_FILE",
+        "--smtp-auth": "SMTP_AUTH",
     },
     "calls": {
         "--country": "COUNTRY",

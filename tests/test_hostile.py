@@ -28,7 +28,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from protest_dispatch.campaign import templates
+from kit import letters_of
+from protest_dispatch.campaign import sandbox, templates
 from protest_dispatch.campaign.compose import Composer
 from protest_dispatch.campaign.loading import load_campaign
 from protest_dispatch.campaign.message import build_message, make_message_id, message_bytes
@@ -307,7 +308,7 @@ def test_a_letters_folder_that_links_elsewhere_is_refused(tmp_path: Path, server
 def test_a_huge_template_file_is_refused_before_it_is_read(tmp_path: Path, server: Server) -> None:
     path = _campaign_folder(tmp_path / "c", _one_target("big.txt.j2"))
     with (path.parent / "letters" / "big.txt.j2").open("wb") as handle:
-        handle.truncate(templates.MAX_TEMPLATE_BYTES + 1)
+        handle.truncate(sandbox.MAX_TEMPLATE_BYTES + 1)
     _refused_everywhere(
         path, server, tmp_path / "log.sqlite3", expects=["larger than"], names="big.txt.j2"
     )
@@ -326,6 +327,10 @@ HOSTILE_FROM = [
     "ana@example.org, evil@attacker.example",
     "Ana\u2028Bcc: evil@attacker.example <ana@example.org>",
     "Ana\x00 <ana@example.org>",
+    "Ana \u202eelpmaxE <ana@example.org>",
+    "Ana <an\u200ba@example.org>",
+    "Ana\u2066 Example <ana@example.org>",
+    "Ana <" + "a" * 65 + "@example.org>",
 ]
 
 
@@ -377,7 +382,7 @@ def test_the_envelope_is_the_models_to_and_copies_whatever_the_names_say(
     path = _campaign_folder(tmp_path / "c", TRICKY.encode())
     loaded = load_campaign(path=path)
     sender = Sender(name="Ana Example", email=SENDER)
-    (letter,) = Composer(loaded=loaded, sender=sender).letters()
+    (letter,) = letters_of(Composer(loaded=loaded, sender=sender))
     assert list(letter.envelope_recipients) == EXPECTED_RCPT
     assert letter.envelope_recipients == (letter.to, *letter.cc)
     raw = message_bytes(
@@ -534,3 +539,22 @@ def test_five_thousand_targets_validate_and_the_time_is_reported(tmp_path: Path)
     assert result.exit_code == 0, result.output[-2000:]
     assert f"{count} letter(s)" in result.output
     assert cli < 60
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [("fifo", "is a named pipe (FIFO), not a letter file"), ("device", "is a device")],
+)
+def test_a_letter_that_is_a_fifo_or_device_is_refused_without_opening_it(
+    kind: str, expected: str, tmp_path: Path, server: Server
+) -> None:
+    """Opening a FIFO blocks until a writer comes, and /dev/zero never ends."""
+    path = _campaign_folder(tmp_path / "c", _one_target("special.txt.j2"))
+    special = path.parent / "letters" / "special.txt.j2"
+    if kind == "fifo":
+        os.mkfifo(special)
+    else:
+        special.symlink_to("/dev/zero")
+    _refused_everywhere(
+        path, server, tmp_path / "log.sqlite3", expects=[expected], names="special.txt.j2"
+    )

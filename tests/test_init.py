@@ -38,6 +38,7 @@ def test_init_writes_a_private_config_from_the_answers(tmp_path: Path) -> None:
             "gb",
             "gmail",
             "",
+            "",  # an app password (the default), not OAuth2
             "",
             "",
             "",

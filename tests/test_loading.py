@@ -340,3 +340,118 @@ def test_odd_shapes_are_located_problems_not_crashes(tmp_path: Path, text: str) 
         assert problem.line is not None, str(problem)
         assert "Input should" not in problem.message, "pydantic's wording leaked"
     cli(["validate", "-t", str(path)], expect=2)
+
+
+# -- one mailbox, one letter ---------------------------------------------------------------
+
+SAME_MAILBOX = """\
+campaign:
+  id: free-them
+  subject: "Drop the charges"
+targets:
+  - id: mfa
+    name: "Ministry"
+    email: mfa@example.org
+    template: court.md.j2
+  - id: mfa-again
+    name: "Ministry"
+    email: MFA@Example.org
+    template: court.md.j2
+  - id: court
+    name: "Court"
+    email: court@example.org
+    cc: [Mfa@example.org]
+    template: court.md.j2
+"""
+
+
+def test_one_mailbox_as_two_targets_to_is_an_error_naming_both_lines(tmp_path: Path) -> None:
+    path = write_campaign(tmp_path, SAME_MAILBOX)
+    problem = only_problem(path)
+    assert (problem.target, problem.field) == ("mfa-again", "email")
+    assert problem.line == line_of(path, "MFA@Example.org")
+    first = line_of(path, "email: mfa@example.org")
+    assert f"already the address of target 'mfa' (line {first};" in problem.message
+    run = cli(["validate", "-t", str(path)], expect=2)
+    assert "two letters from every sender" in run.err
+
+
+def test_targets_for_different_countries_may_share_an_address(tmp_path: Path) -> None:
+    text = SAME_MAILBOX.replace(
+        "    email: mfa@example.org\n", '    email: mfa@example.org\n    country: "NO"\n'
+    ).replace("    email: MFA@Example.org\n", "    email: MFA@Example.org\n    country: DE\n")
+    loaded = load_campaign(path=write_campaign(tmp_path, text))
+    assert [t.id for t in loaded.campaign.targets] == ["mfa", "mfa-again", "court"]
+    # the court's copy still meets each of them: one warning for the first it meets
+    [warning] = loaded.warnings
+    assert (warning.target, warning.field) == ("court", "cc[1]")
+
+
+def test_an_unscoped_target_meets_every_country_scoped_one(tmp_path: Path) -> None:
+    text = SAME_MAILBOX.replace(
+        "    email: MFA@Example.org\n", "    email: MFA@Example.org\n    country: DE\n"
+    )
+    problem = only_problem(write_campaign(tmp_path, text))
+    assert problem.target == "mfa-again"
+
+
+def test_a_to_that_is_another_targets_copy_is_a_warning_shown_by_validate_and_dry_run(
+    tmp_path: Path,
+) -> None:
+    text = SAME_MAILBOX.replace(
+        '  - id: mfa-again\n    name: "Ministry"\n    email: MFA@Example.org\n'
+        "    template: court.md.j2\n",
+        "",
+    )
+    path = write_campaign(tmp_path, text)
+    [warning] = load_campaign(path=path).warnings
+    assert (warning.target, warning.field) == ("court", "cc[1]")
+    assert warning.line == line_of(path, "cc: [Mfa@example.org]")
+    assert f"target 'mfa' (line {line_of(path, 'email: mfa@example.org')})" in warning.message
+    for command in (["validate"], ["send", "--dry-run"]):
+        run = cli([*command, "-t", str(path)], expect=0)
+        assert "warning:" in run.err
+        assert "Mfa@example.org is also the address of target 'mfa'" in run.err
+
+
+def test_a_campaign_copy_that_is_a_targets_to_is_a_warning(tmp_path: Path) -> None:
+    text = BASIC.replace("  subject:", "  cc: [COURT@example.org]\n  subject:")
+    path = write_campaign(tmp_path, text)
+    [warning] = load_campaign(path=path).warnings
+    assert warning.field == "campaign.cc[1]"
+    assert "a copy of every letter" in warning.message
+
+
+# -- small messages ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("word", ["NO", "no", "yes", "On", "OFF"])
+def test_a_bare_yaml_boolean_says_to_quote_it(tmp_path: Path, word: str) -> None:
+    path = write_campaign(
+        tmp_path, BASIC.replace("    template:", f"    country: {word}\n    template:")
+    )
+    problem = only_problem(path)
+    assert problem.field == "country"
+    assert "in quotes" in problem.message
+
+
+@pytest.mark.parametrize(
+    "phone", ["+7 7172 747570", "+44 (20) 7946-0000", "+1-202-555-0100 ext. 12", "+4930123456"]
+)
+def test_international_phone_numbers_are_accepted(tmp_path: Path, phone: str) -> None:
+    path = write_campaign(
+        tmp_path, BASIC.replace("    template:", f'    phone: "{phone}"\n    template:')
+    )
+    assert load_campaign(path=path).campaign.targets[0].phone == phone
+
+
+@pytest.mark.parametrize(
+    "phone", ["7172 747570", "+7 717", "+7 7172 747570 0000 0000", "+7 (717) abc"]
+)
+def test_other_phone_numbers_show_the_expected_form(tmp_path: Path, phone: str) -> None:
+    path = write_campaign(
+        tmp_path, BASIC.replace("    template:", f'    phone: "{phone}"\n    template:')
+    )
+    problem = only_problem(path)
+    assert problem.field == "phone"
+    assert '"+7 7172 747570"' in problem.message

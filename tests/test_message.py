@@ -15,11 +15,15 @@ from datetime import UTC, datetime, timedelta, timezone
 from email.header import decode_header, make_header
 from email.message import EmailMessage, Message
 from email.policy import compat32
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from kit import ANA, BASIC, composer, only_problem, parse, write_campaign
+from kit import ANA, BASIC, composer, letters_of, only_problem, parse, write_campaign
+from protest_dispatch.campaign.markdown import first_image, render_html, without_images
 from protest_dispatch.campaign.message import (
     Letter,
     build_message,
@@ -64,7 +68,7 @@ def letters(
     files: dict[str, str] | None = None,
 ) -> list[Letter]:
     path = write_campaign(tmp_path, yaml_text, LETTERS if files is None else files)
-    return list(composer(path, sender=sender).letters())
+    return list(letters_of(composer(path, sender=sender)))
 
 
 def text_of(part: Message) -> str:
@@ -355,4 +359,134 @@ def test_eml_file_is_the_message_delivery_sends(tmp_path: Path) -> None:
     assert plain is not None
     assert text_of(plain) == court.rendered.text
     assert path.read_bytes().count(b"\r\n") == path.read_bytes().count(b"\n")
-    assert path.stat().st_mode & 0o777 == 0o600
+
+
+# -- nothing remote in the HTML part --------------------------------------------------------
+
+MARKDOWN_PIECES = [
+    "![",
+    "](",
+    ")",
+    "[",
+    "]",
+    "]: ",
+    "[r]",
+    "[r]: ",
+    "https://tracker.example.net/p.png",
+    "//tracker.example.net/p.png",
+    "data:image/png;base64,iVBORw0KGgo=",
+    "javascript:alert(1)",
+    "<https://tracker.example.net/a>",
+    "<img src=//tracker.example.net/p.png>",
+    '<link rel="stylesheet" href="//tracker.example.net/s.css">',
+    "<style>p{background:url(//tracker.example.net/p.png)}</style>",
+    '<p style="background-image:url(https://tracker.example.net/p.png)">',
+    '<table background="https://tracker.example.net/p.png">',
+    "<iframe src=//tracker.example.net/>",
+    "<object data=//tracker.example.net/x>",
+    "<video poster=//tracker.example.net/p.png>",
+    '<img srcset="//tracker.example.net/p.png 2x">',
+    "<svg><image href=//tracker.example.net/p.png /></svg>",
+    ' "title"',
+    "\n",
+    "\n\n",
+    " ",
+    "    ",
+    "> ",
+    "- ",
+    "1. ",
+    "```\n",
+    "`",
+    "*",
+    "\\",
+    "&",
+    "x",
+]
+# Every tag markdown-it makes from CommonMark with raw HTML off, with the only
+# attributes it may carry; none of them makes a mail program fetch anything.
+HTML_ALLOWED = {
+    "html": set(),
+    "head": set(),
+    "meta": {"charset"},
+    "body": set(),
+    "p": set(),
+    "a": {"href", "title"},
+    "em": set(),
+    "strong": set(),
+    "code": {"class"},
+    "pre": set(),
+    "blockquote": set(),
+    "ul": set(),
+    "ol": {"start"},
+    "li": set(),
+    "h1": set(),
+    "h2": set(),
+    "h3": set(),
+    "h4": set(),
+    "h5": set(),
+    "h6": set(),
+    "hr": set(),
+    "br": set(),
+}
+
+
+class _TagCheck(HTMLParser):
+    """Collects every tag and attribute that is not on the allowed list."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.bad: list[tuple[str, str | None]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        allowed = HTML_ALLOWED.get(tag)
+        if allowed is None:
+            self.bad.append((tag, None))
+            return
+        self.bad += [(tag, name) for name, _ in attrs if name not in allowed]
+
+    handle_startendtag = handle_starttag
+
+
+def _remote_references(html: str) -> list[tuple[str, str | None]]:
+    checker = _TagCheck()
+    checker.feed(html)
+    checker.close()
+    return checker.bad
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.lists(st.sampled_from(MARKDOWN_PIECES), max_size=25).map("".join))
+def test_no_html_part_references_a_remote_resource(markdown: str) -> None:
+    """Links stay (a reader must click them); nothing a mail program fetches by itself."""
+    html = render_html(markdown)
+    assert _remote_references(html) == [], (markdown, html)
+    assert "<img" not in html
+    assert first_image(without_images(markdown) or "") is None
+
+
+def test_a_notes_image_is_text_in_the_letter_and_never_an_image(tmp_path: Path) -> None:
+    note = "I was there. ![me](https://tracker.example.net/p.png?u=ana%40example.org)"
+    noted = Sender(name=ANA.name, email=ANA.email, note=note)
+    [letter] = letters(
+        tmp_path,
+        BASIC,
+        sender=noted,
+        files={"court.md.j2": "Dear {{ target.name }},\n\n{{ sender.note }}\n"},
+    )
+    html = built(letter).get_body(("html",))
+    assert html is not None
+    content = html.get_content()
+    assert _remote_references(content) == []
+    assert "<img" not in content
+    assert "![me](https://tracker.example.net/p.png?u=ana%40example.org)" in content
+
+
+def test_a_letters_own_link_stays_a_link(tmp_path: Path) -> None:
+    [letter] = letters(
+        tmp_path,
+        BASIC,
+        files={"court.md.j2": "Read [the appeal](https://example.org/appeal).\n"},
+    )
+    html = built(letter).get_body(("html",))
+    assert html is not None
+    assert '<a href="https://example.org/appeal">the appeal</a>' in html.get_content()

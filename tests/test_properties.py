@@ -25,17 +25,20 @@ from email.policy import SMTP
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from kit import letters_of
 from protest_dispatch.campaign.compose import Composer
 from protest_dispatch.campaign.loading import load_campaign
 from protest_dispatch.campaign.message import build_message, make_message_id, message_bytes
-from protest_dispatch.campaign.model import Sender
+from protest_dispatch.campaign.model import Sender, header_safe
 from protest_dispatch.errors import CampaignError, ConfigError
 from protest_dispatch.settings.config import Config
+from protest_dispatch.text import TERMINAL_CONTROL, first_invisible, is_invisible, visible
 
 SETTINGS = settings(
     max_examples=60,
@@ -150,14 +153,15 @@ def _valid_text(*, max_size: int) -> st.SearchStrategy[str]:
         st.one_of(
             st.characters(
                 codec="utf-8",
-                exclude_categories=["Cs", "Cc", "Zl", "Zp"],
+                # controls, format characters (bidi, zero-width), private use, unassigned
+                exclude_categories=["Cs", "Cc", "Cf", "Co", "Cn", "Zl", "Zp"],
                 exclude_characters="{}%#",
             ),
             st.sampled_from("\"\\,;:<>@()[] .'-"),
         ),
         min_size=1,
         max_size=max_size,
-    ).filter(lambda s: s.strip() and "=?" not in s)
+    ).filter(lambda s: s.strip() and "=?" not in s and first_invisible(s) is None)
 
 
 def _campaign(
@@ -216,9 +220,13 @@ def valid_campaigns(draw: st.DrawFn) -> dict[str, Any]:
         text=_valid_text(max_size=60),
         subject=_valid_text(max_size=120),
     )
+    taken: set[str] = set()
     for target in campaign["targets"]:
         if target.get("subject") == "About {{ target.role }}":
             target["role"] = draw(_valid_text(max_size=60))
+        while target["email"].casefold() in taken:  # one mailbox is one target's To
+            target["email"] = f"{target['id']}-{len(taken)}@example.org"
+        taken.add(target["email"].casefold())
     return campaign
 
 
@@ -294,7 +302,7 @@ def _build(
         path = _write(Path(scratch), data)
         loaded = load_campaign(path=path)
         sender = Sender(name=sender_name, email=sender_email)
-        letters = list(Composer(loaded=loaded, sender=sender).letters())
+        letters = list(letters_of(Composer(loaded=loaded, sender=sender)))
     return loaded, sender, letters
 
 
@@ -390,3 +398,31 @@ def test_a_from_option_is_refused_or_becomes_exactly_that_sender(
     assert isinstance(parsed, email.message.EmailMessage)
     assert [name.lower() for name in parsed] == ["from"]
     _check_mailbox(parsed, raw, "From", sender.name, sender.email)
+
+
+# -- invisible and direction-changing characters ---------------------------------------------
+
+_INVISIBLE = st.one_of(
+    st.characters(categories=["Cf", "Zl", "Zp", "Co"]),
+    st.sampled_from("\u034f\u115f\u1160\u3164\uffa0\u2800\u180b\ufe0f\U000e0100\U000e01ef"),
+)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(_valid_text(max_size=30), _INVISIBLE, _valid_text(max_size=30))
+def test_every_invisible_character_in_header_text_is_refused(
+    before: str, hidden: str, after: str
+) -> None:
+    text = before + hidden + after
+    with pytest.raises(ValueError, match=f"U\\+{ord(hidden):04X}"):
+        header_safe(text)
+    with pytest.raises(ValidationError):
+        Sender(name=text, email="ana@example.org")
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.text(st.characters(codec="utf-8", exclude_categories=["Cs"])))
+def test_the_preview_shows_no_invisible_character_and_no_control_code(text: str) -> None:
+    shown = visible(text)
+    assert all(c in "\t\n" or not is_invisible(c) for c in shown), repr(shown)
+    assert not TERMINAL_CONTROL.search(shown)

@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from kit import ANA, BASIC, FROM, TODAY, cli, composer, line_of, render_problems, write_campaign
+from kit import (
+    ANA,
+    BASIC,
+    FROM,
+    TODAY,
+    cli,
+    composer,
+    letters_of,
+    line_of,
+    parse,
+    render_problems,
+    write_campaign,
+)
+from protest_dispatch.campaign.context import Today
 from protest_dispatch.campaign.model import Sender
+from protest_dispatch.campaign.sandbox import LetterEnvironment
 
 TWO_LETTERS = """\
 campaign:
@@ -141,7 +159,7 @@ def test_include_inside_letters_works(tmp_path: Path) -> None:
             "parts/demands.txt": "Drop the charges against {{ target.name }}.\n",
         },
     )
-    [letter] = composer(path).letters()
+    [letter] = letters_of(composer(path))
     assert letter.rendered.text == "Drop the charges against Judge Example.\nYours, Ana Example\n"
 
 
@@ -173,12 +191,12 @@ LANG_LETTERS = {
 
 def test_lang_picks_the_variant_and_falls_back(tmp_path: Path) -> None:
     path = write_campaign(tmp_path, TWO_LETTERS, letters=LANG_LETTERS)
-    court, ministry = composer(path, lang="ru").letters()
+    court, ministry = letters_of(composer(path, lang="ru"))
     assert court.rendered.template == "court.ru.md.j2"
     assert court.rendered.text == "Уважаемая Judge Example,\n"
     assert ministry.rendered.template == "ministry.txt.j2"
     assert ministry.rendered.text == "To the ministry.\n"
-    english, _ = composer(path).letters()
+    english, _ = letters_of(composer(path))
     assert english.rendered.template == "court.md.j2"
 
 
@@ -188,7 +206,7 @@ def test_lang_variant_in_a_dotted_subfolder(tmp_path: Path) -> None:
         BASIC.replace("template: court.md.j2", "template: v1.0/court.md.j2"),
         letters={"v1.0/court.md.j2": "English\n", "v1.0/court.ru.md.j2": "Русский\n"},
     )
-    [letter] = composer(path, lang="ru").letters()
+    [letter] = letters_of(composer(path, lang="ru"))
     assert (letter.rendered.template, letter.rendered.text) == ("v1.0/court.ru.md.j2", "Русский\n")
 
 
@@ -241,7 +259,7 @@ def test_letters_see_target_sender_campaign_and_today(tmp_path: Path) -> None:
             )
         },
     )
-    [letter] = composer(path).letters()
+    [letter] = letters_of(composer(path))
     assert letter.rendered.text.splitlines() == [
         "court|Judge Example|Head of the Court|court@example.org|+44 20 7946 0000|GB",
         "Ana Example|ana@example.org|GB",
@@ -256,7 +274,7 @@ def test_target_subject_overrides_the_campaign_subject(tmp_path: Path) -> None:
         tmp_path,
         BASIC.replace("    template:", '    subject: "For {{ target.role }} only"\n    template:'),
     )
-    [letter] = composer(path).letters()
+    [letter] = letters_of(composer(path))
     assert letter.subject == "For Head of the Court only"
 
 
@@ -269,7 +287,7 @@ def test_no_autoescaping_in_letters(tmp_path: Path) -> None:
             "ministry.txt.j2": 'To {{ target.name }}: 1 < 2 & "q"\n',
         },
     )
-    court, ministry = composer(path).letters()
+    court, ministry = letters_of(composer(path))
     assert ministry.rendered.text == 'To Smith & Sons <Legal>: 1 < 2 & "q"\n'
     assert court.rendered.text == "A & B\n"
 
@@ -282,8 +300,8 @@ def test_sender_note_reaches_the_letter(tmp_path: Path) -> None:
         },
     )
     noted = Sender(name=ANA.name, email=ANA.email, note="I was there.")
-    assert next(composer(path, sender=noted).letters()).rendered.text.strip() == "I was there."
-    assert next(composer(path).letters()).rendered.text.strip() == "no note"
+    assert letters_of(composer(path, sender=noted))[0].rendered.text.strip() == "I was there."
+    assert letters_of(composer(path))[0].rendered.text.strip() == "no note"
 
 
 def test_multiline_value_in_subject_is_refused(tmp_path: Path) -> None:
@@ -296,3 +314,305 @@ def test_multiline_value_in_subject_is_refused(tmp_path: Path) -> None:
     [problem] = render_problems(path)
     assert (problem.target, problem.field) == ("court", "subject")
     assert "line break" in problem.message
+
+
+# -- what a template can reach -------------------------------------------------------------
+
+# Reviewed for a way to the clock, the time zone, the environment, the files or the
+# process: none has one. A Jinja2 upgrade that adds a name fails here until it is reviewed.
+REVIEWED_GLOBALS = {"cycler", "dict", "joiner", "lipsum", "namespace", "range"}
+REVIEWED_FILTERS = {
+    "abs",
+    "attr",
+    "batch",
+    "capitalize",
+    "center",
+    "count",
+    "d",
+    "default",
+    "dictsort",
+    "e",
+    "escape",
+    "filesizeformat",
+    "first",
+    "float",
+    "forceescape",
+    "format",
+    "groupby",
+    "indent",
+    "int",
+    "items",
+    "join",
+    "last",
+    "length",
+    "list",
+    "lower",
+    "map",
+    "max",
+    "min",
+    "pprint",
+    "random",
+    "reject",
+    "rejectattr",
+    "replace",
+    "reverse",
+    "round",
+    "safe",
+    "select",
+    "selectattr",
+    "slice",
+    "sort",
+    "string",
+    "striptags",
+    "sum",
+    "title",
+    "tojson",
+    "trim",
+    "truncate",
+    "unique",
+    "upper",
+    "urlencode",
+    "urlize",
+    "wordcount",
+    "wordwrap",
+    "xmlattr",
+}
+REVIEWED_TESTS = {
+    "!=",
+    "<",
+    "<=",
+    "==",
+    ">",
+    ">=",
+    "boolean",
+    "callable",
+    "defined",
+    "divisibleby",
+    "eq",
+    "equalto",
+    "escaped",
+    "even",
+    "false",
+    "filter",
+    "float",
+    "ge",
+    "greaterthan",
+    "gt",
+    "in",
+    "integer",
+    "iterable",
+    "le",
+    "lessthan",
+    "lower",
+    "lt",
+    "mapping",
+    "ne",
+    "none",
+    "number",
+    "odd",
+    "sameas",
+    "sequence",
+    "string",
+    "test",
+    "true",
+    "undefined",
+    "upper",
+}
+
+
+def test_every_global_filter_and_test_a_letter_sees_has_been_reviewed(tmp_path: Path) -> None:
+    env = LetterEnvironment(tmp_path)
+    assert set(env.globals) == REVIEWED_GLOBALS
+    assert set(env.filters) == REVIEWED_FILTERS
+    assert set(env.tests) == REVIEWED_TESTS
+
+
+def _plain(value: object) -> bool:
+    """Data a template may hold: plain values, or a Today, all the way down."""
+    if value is None or isinstance(value, bool | int | float | str | Today):
+        return True
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return all(_plain(v) for v in value)
+    return False
+
+
+def test_every_value_in_the_render_context_is_plain_data(tmp_path: Path) -> None:
+    path = write_campaign(tmp_path)
+    built = composer(path)
+    target = built.audience.letters[0].target
+    context = built.renderer._context(target, line=None)  # what every template is given
+    assert set(context) == {"target", "sender", "campaign", "today"}
+    assert _plain(context), context
+    assert isinstance(context["today"], Today)
+
+
+CLOCK_PROBES = [
+    "today.today()",
+    "today.fromtimestamp(0)",
+    "today.strftime('%z')",
+    "today.ctime()",
+    "today.timetuple()",
+    "today.replace(year=2000)",
+    "today.__class__",
+    "dict.fromkeys('a')",
+    "cycler.reset",
+    "namespace.mro()",
+    "joiner.mro()",
+    "range.__wrapped__",
+    "lipsum.__globals__",
+    "target.items.__self__",
+    "'{}'.format.__self__",
+    "(1).__class__.__subclasses__()",
+]
+
+
+@pytest.mark.parametrize("probe", CLOCK_PROBES)
+def test_no_value_offers_a_way_to_the_clock_zone_or_machine(tmp_path: Path, probe: str) -> None:
+    path = write_campaign(tmp_path, letters={"court.md.j2": "Dear all,\n{{ " + probe + " }}\n"})
+    [problem] = render_problems(path)
+    assert problem.file.name == "court.md.j2"
+    assert problem.line == 2
+    refused = ("may not do", "not defined", "has no attribute")
+    assert any(words in problem.message for words in refused), problem
+
+
+def test_today_and_jinjas_helpers_give_plain_values(tmp_path: Path) -> None:
+    path = write_campaign(
+        tmp_path,
+        letters={
+            "court.md.j2": (
+                "{% import 'macros.j2' as m %}{% set ns = namespace(n=0) %}"
+                "{{ today }}|{{ today.iso }}|{{ today.long }}|{{ today.year }}-{{ today.month }}"
+                "-{{ today.day }}|{{ today.isoformat() }}\n"
+                "{% set c = cycler('a', 'b') %}{% set j = joiner('+') %}"
+                "{% for x in range(3) %}{{ j() }}{{ loop.index }}{{ c.next() }}"
+                "{% set ns.n = ns.n + x %}{% endfor %}|{{ ns.n }}|{{ m.hello(target.name) }}\n"
+            ),
+            "macros.j2": "{% macro hello(who) %}Hello {{ who }}{% endmacro %}",
+        },
+    )
+    [letter] = letters_of(composer(path))
+    assert letter.rendered.text.splitlines() == [
+        "2011-09-21|2011-09-21|21 September 2011|2011-9-21|2011-09-21",
+        "1a+2b+3a|3|Hello Judge Example",
+    ]
+
+
+LEAKY_ZONES = ["UTC", "Asia/Almaty", "America/St_Johns", "Pacific/Kiritimati", "Europe/London"]
+LOCALES = ["C", "C.UTF-8", "POSIX", "de_DE.UTF-8", "kk_KZ.UTF-8"]
+
+
+def _eml_under(env: dict[str, str], campaign: Path, out: Path) -> dict[str, bytes]:
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "protest_dispatch",
+            "send",
+            "--dry-run",
+            "-t",
+            str(campaign),
+            "--from",
+            "Ana Example <ana@example.org>",
+            "--country",
+            "GB",
+            "--out",
+            str(out),
+        ],
+        env={**os.environ, **env},
+        check=True,
+        capture_output=True,
+    )
+    return {p.name: p.read_bytes() for p in sorted(out.glob("*.eml"))}
+
+
+def _without_date_and_id(raw: bytes) -> bytes:
+    return re.sub(rb"(?m)^(Date|Message-ID): [^\r\n]*\r\n", b"", raw)
+
+
+def test_a_letter_is_the_same_bytes_in_every_time_zone_and_locale(tmp_path: Path) -> None:
+    """Only Date (always UTC, +0000) and the random Message-ID may differ between runs."""
+    path = write_campaign(
+        tmp_path / "c",
+        letters={
+            "court.md.j2": (
+                "Dear {{ target.name }},\n\nWritten on {{ today.long }} ({{ today }}).\n\n"
+                "{{ '%s' % today.year }} {{ 1234.5|round }} {{ 'ß'|upper }}\n"
+            )
+        },
+    )
+    runs = []
+    for number, (zone, locale) in enumerate(zip(LEAKY_ZONES, LOCALES, strict=True)):
+        env = {"TZ": zone, "LC_ALL": locale, "LANG": locale, "LC_TIME": locale}
+        runs.append(_eml_under(env, path, tmp_path / f"out-{number}"))
+    first = runs[0]
+    assert list(first) == ["court.eml"]
+    for run in runs:
+        date = re.search(rb"(?m)^Date: ([^\r\n]*)\r\n", run["court.eml"])
+        assert date is not None
+        assert date.group(1).endswith(b" +0000"), date
+        assert _without_date_and_id(run["court.eml"]) == _without_date_and_id(first["court.eml"])
+
+
+def test_lang_names_the_targets_that_fall_back_to_the_default_letter(tmp_path: Path) -> None:
+    path = write_campaign(tmp_path, TWO_LETTERS, letters=LANG_LETTERS)
+    assert composer(path, lang="ru").language_fallbacks() == ("ministry",)
+    assert composer(path, lang="de").language_fallbacks() == ("court", "ministry")
+    assert composer(path).language_fallbacks() == ()
+    for command in (["validate"], ["send", "--dry-run"]):
+        run = cli([*command, "-t", str(path), "--from", FROM, "--lang", "ru"], expect=0)
+        assert "1 target(s) have no letter in the language you asked for" in run.err
+        assert "default letter: ministry." in run.err
+    quiet = cli(["validate", "-t", str(path), "--from", FROM], expect=0)
+    assert "language" not in quiet.err
+
+
+# -- invisible characters in letters -------------------------------------------------------
+
+
+def test_a_byte_order_mark_at_the_start_of_a_letter_is_not_in_the_letter(tmp_path: Path) -> None:
+    path = write_campaign(tmp_path, letters={})
+    (path.parent / "letters" / "court.md.j2").write_bytes(
+        "\ufeffDear {{ target.name }},\n".encode()
+    )
+    [letter] = letters_of(composer(path))
+    assert letter.rendered.text == "Dear Judge Example,\n"
+
+
+@pytest.mark.parametrize(
+    "char",
+    ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069"],
+)
+def test_direction_overrides_and_isolates_in_a_letter_are_refused(
+    tmp_path: Path, char: str
+) -> None:
+    path = write_campaign(tmp_path, letters={"court.md.j2": f"Dear all,\n\nFree {char}them.\n"})
+    [problem] = render_problems(path)
+    assert problem.file.name == "court.md.j2"
+    assert f"U+{ord(char):04X}" in problem.message
+    assert "on line 3 of the letter" in problem.message
+
+
+PERSIAN = "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"  # "I want", with a ZWNJ
+JOINED = "Dear {{ target.name }},\n\n" + PERSIAN + " 👩\u200d👩\u200d👧 zero\u200bwidth\u2060.\n"
+
+
+def test_joiners_stay_in_the_letter_and_the_preview_shows_every_invisible(tmp_path: Path) -> None:
+    """Persian needs ZWNJ and emoji need ZWJ: the letter keeps them, the preview reveals them."""
+    path = write_campaign(tmp_path, letters={"court.md.j2": JOINED})
+    [letter] = letters_of(composer(path))
+    assert "\u200c" in letter.rendered.text
+    assert "\u200d" in letter.rendered.text
+    assert "\u200b" in letter.rendered.text
+    out = tmp_path / "out"
+    run = cli(["send", "--dry-run", "-t", str(path), "--from", FROM, "--out", str(out)])
+    assert run.code == 0, run.err
+    assert (
+        PERSIAN.replace("\u200c", "<U+200C>") + " 👩<U+200D>👩<U+200D>👧 zero<U+200B>width<U+2060>."
+        in run.out
+    )
+    assert not any(c in run.out for c in "\u200b\u200c\u200d\u2060")
+    eml = parse((out / "court.eml").read_bytes())
+    assert "\u200c" in eml.get_body(("plain",)).get_content()  # type: ignore[union-attr]

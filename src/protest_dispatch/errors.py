@@ -169,3 +169,60 @@ class ImapRefusedError(ImapError):
     """The IMAP server refused us in a way waiting will not fix (TLS, certificate, login)."""
 
     exit_code = ExitCode.FAILED
+
+
+class TokenRefusedError(SmtpRefusedError):
+    """The SMTP server refused the OAuth2 access token (XOAUTH2).
+
+    ``status`` and ``scope`` come from the server's decoded error challenge (Gmail
+    sends ``334`` with base64 JSON) when it gave one. The dispatcher stops on it, so
+    a refused token costs one failed login, not one per letter.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        host: str,
+        port: int,
+        code: int | None = None,
+        status: str | None = None,
+        scope: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, host=host, port=port, code=code, hint=hint)
+        self.status = status
+        self.scope = scope
+
+
+class SignInRequiredError(ProtestError):
+    """No usable OAuth sign-in: none stored, or the provider revoked or expired it.
+
+    ``send`` never starts a sign-in itself; the person runs ``protest login``.
+    """
+
+    exit_code = ExitCode.FAILED
+
+    def __init__(self, message: str, *, account: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.account = account
+
+
+class SignInError(ProtestError):
+    """``protest login`` did not complete: denied, timed out, or the answer did not match."""
+
+    exit_code = ExitCode.FAILED
+
+    def __init__(self, message: str, *, reason: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.reason = reason
+
+
+class TokenEndpointUnavailableError(ProtestError):
+    """The OAuth token endpoint could not be reached or failed: try later."""
+
+    exit_code = ExitCode.TEMPFAIL
+
+    def __init__(self, message: str, *, url: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.url = url

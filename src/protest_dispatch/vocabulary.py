@@ -62,23 +62,6 @@ class FindingKind(StrEnum):
     """The sender told `protest followup` that no answer came, by any channel."""
 
 
-class AuthMode(StrEnum):
-    """How protest logs in to the SMTP server once a username is set."""
-
-    PASSWORD = "password"  # noqa: S105 - the name of a login method, not a password
-    """AUTH PLAIN/LOGIN with a password from the environment, a command or the keyring."""
-    XOAUTH2 = "xoauth2"
-    """AUTH XOAUTH2 with an OAuth 2.0 access token (Microsoft 365, Google)."""
-
-
-class OAuthProvider(StrEnum):
-    """Whose OAuth 2.0 endpoints issue the token; ``custom`` names them in the config."""
-
-    MICROSOFT = "microsoft"
-    GOOGLE = "google"
-    CUSTOM = "custom"
-
-
 class ExitCode(IntEnum):
     """What a run tells cron and scripts; the README's table explains each."""
 
@@ -93,3 +76,28 @@ class ExitCode(IntEnum):
     """Stopped by Ctrl-C (128 + SIGINT), the shell's convention."""
     TERMINATED = 143
     """Stopped by SIGTERM (128 + 15), after the in-flight letters were accounted for."""
+
+
+class AuthMode(StrEnum):
+    """How protest logs in to the SMTP server (config ``smtp_auth``)."""
+
+    PASSWORD = "password"  # noqa: S105 - the name of a mode, not a password
+    """PLAIN, LOGIN or CRAM-MD5 with a password: the default, unchanged for existing users."""
+    XOAUTH2 = "xoauth2"
+    """An OAuth2 access token (SASL XOAUTH2), as Microsoft and many Google accounts require."""
+
+
+class OAuthProvider(StrEnum):
+    """Whose OAuth endpoints ``protest login`` uses (config ``oauth_provider``)."""
+
+    MICROSOFT = "microsoft"
+    GOOGLE = "google"
+    CUSTOM = "custom"
+    """Endpoints and scope from the ``oauth_*_url`` and ``oauth_scope`` keys."""
+
+
+class TokenStore(StrEnum):
+    """Where ``protest login`` keeps the refresh token (``--store``)."""
+
+    KEYRING = "keyring"
+    FILE = "file"

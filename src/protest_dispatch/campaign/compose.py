@@ -74,9 +74,16 @@ class Composer:
             bcc=(self.sender.email,) if self.copy_me else (),
         )
 
-    def letters(self) -> Iterator[Letter]:
-        for selected in self.audience.letters:
-            yield self.letter(selected)
+    def language_fallbacks(self) -> tuple[str, ...]:
+        """Targets whose letter has no variant in the ``--lang`` asked for, by id."""
+        if self.renderer.lang is None:
+            return ()
+        return tuple(
+            s.target.id
+            for s in self.audience.letters
+            if s.target.template is not None
+            and self.renderer.template_for(s.target.template) == s.target.template
+        )
 
     def calls(self) -> list[CallToMake]:
         return [

@@ -18,14 +18,16 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from protest_dispatch.campaign.mailboxes import shared_mailboxes
 from protest_dispatch.campaign.model import (
-    MAX_RECIPIENTS,
+    YAML_BOOLEAN_HINT,
     Campaign,
     CampaignInfo,
     FieldError,
     Target,
     shown,
 )
+from protest_dispatch.campaign.recipients import copies, too_many
 from protest_dispatch.errors import CampaignError, InputError, Problem
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
@@ -46,6 +48,8 @@ class LoadedCampaign:
     path: Path
     letters_dir: Path
     lines: dict[Path_, int] = field(repr=False)
+    warnings: tuple[Problem, ...] = ()
+    """What is allowed but probably a mistake (a target's To is another's copy)."""
 
     def target_line(self, index: int) -> int | None:
         return self.lines.get(("targets", index))
@@ -60,9 +64,13 @@ def load_campaign(*, path: Path) -> LoadedCampaign:
     path = resolve_campaign_path(path)
     text = _read_text(path)
     data, lines, found = _parse(path, text)
-    campaign = _validate(path, data, lines, found)
+    campaign, warnings = _validate(path, data, lines, found)
     return LoadedCampaign(
-        campaign=campaign, path=path, letters_dir=path.parent / "letters", lines=lines
+        campaign=campaign,
+        path=path,
+        letters_dir=path.parent / "letters",
+        lines=lines,
+        warnings=tuple(_visible(warnings)),
     )
 
 
@@ -119,6 +127,12 @@ def _parse(path: Path, text: str) -> tuple[Any, dict[Path_, int], list[Problem]]
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         what = " ".join(part for part in (exc.context, exc.problem) if part)
+        if _tab_at(text, mark):
+            what = (
+                "this line has a tab character where YAML allows only spaces (it indents with "
+                "spaces, never tabs); replace the tab with spaces"
+            )
+            raise _single(path, what, line=mark.line + 1 if mark else None) from None
         raise _single(
             path, f"this is not valid YAML: {what}", line=mark.line + 1 if mark else None
         ) from None
@@ -137,6 +151,14 @@ def _parse(path: Path, text: str) -> tuple[Any, dict[Path_, int], list[Problem]]
     builder = _Builder(path)
     data = builder.build(node, ())
     return data, builder.lines, builder.problems
+
+
+def _tab_at(text: str, mark: yaml.Mark | None) -> bool:
+    """Whether YAML stumbled on a tab (the C and Python parsers word it differently)."""
+    if mark is None:
+        return False
+    lines = text.splitlines()
+    return mark.line < len(lines) and "\t" in lines[mark.line][: mark.column + 1]
 
 
 def _bomb(path: Path, node: yaml.Node) -> CampaignError:
@@ -277,9 +299,13 @@ def _tag_error(path: Path, node: yaml.Node) -> CampaignError:
 
 def _validate(
     path: Path, data: dict[str, Any], lines: dict[Path_, int], found: list[Problem]
-) -> Campaign:
-    """Every problem at once: YAML-level ones, field ones and duplicate ids together."""
+) -> tuple[Campaign, list[Problem]]:
+    """Every problem at once: YAML-level ones, field ones and duplicate ids together.
+
+    Returns the campaign and its warnings: what is allowed but probably a mistake.
+    """
     problems = list(found)
+    warnings: list[Problem] = []
     campaign: Campaign | None = None
     try:
         campaign = Campaign.model_validate(data)
@@ -288,9 +314,11 @@ def _validate(
     problems.extend(_duplicate_ids(path, data, lines))
     if campaign is not None:
         problems.extend(_too_many_recipients(path, campaign, lines))
+        errors, warnings = shared_mailboxes(path=path, campaign=campaign, lines=lines)
+        problems.extend(errors)
     if problems or campaign is None:
         raise CampaignError(_visible(sorted(problems, key=lambda p: p.line or 0)))
-    return campaign
+    return campaign, warnings
 
 
 def _duplicate_ids(path: Path, data: Any, lines: dict[Path_, int]) -> Iterator[Problem]:
@@ -325,16 +353,16 @@ def _too_many_recipients(
     for index, target in enumerate(campaign.targets):
         if target.email is None:
             continue
-        count = len({a.casefold() for a in (target.email, *shared, *target.cc)})
-        if count > MAX_RECIPIENTS:
+        refused = too_many(
+            1 + len(copies(to=target.email, campaign_cc=shared, target_cc=target.cc))
+        )
+        if refused is not None:
             yield Problem(
                 file=path,
                 line=lines.get(("targets", index, "cc"), lines.get(("targets", index))),
                 target=target.id,
                 field="cc",
-                message=f"this letter would go to {count} addresses (the target, the campaign's "
-                f"copies and its own); mail providers refuse more than {MAX_RECIPIENTS} on "
-                "one message",
+                message=refused,
             )
 
 
@@ -359,7 +387,9 @@ def _problems(
             line=line,
             target=target,
             field=field_name,
-            message=_humane(error["type"], error["msg"], loc, error.get("ctx") or {}),
+            message=_humane(
+                error["type"], error["msg"], loc, error.get("ctx") or {}, error.get("input")
+            ),
         )
 
 
@@ -391,8 +421,10 @@ def _nearest_line(lines: dict[Path_, int], loc: Path_) -> int | None:
     return None
 
 
-def _humane(kind: str, msg: str, loc: Path_, ctx: dict[str, Any]) -> str:
+def _humane(kind: str, msg: str, loc: Path_, ctx: dict[str, Any], given: Any = None) -> str:
     key = str(loc[-1]) if loc else ""
+    if kind in ("string_type", "str_type") and isinstance(given, bool):
+        return f"must be text, not {str(given).lower()}: {YAML_BOOLEAN_HINT}"
     if kind == "extra_forbidden":
         known = _FIELDS["targets" if loc[:1] == ("targets",) else "campaign"]
         if len(loc) == 1:

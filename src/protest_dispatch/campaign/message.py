@@ -21,7 +21,9 @@ from email.utils import format_datetime, formataddr
 from pathlib import Path
 from typing import Any
 
-from protest_dispatch.campaign.model import MAX_RECIPIENTS, Sender, Target
+from protest_dispatch.campaign.markdown import render_html
+from protest_dispatch.campaign.model import Sender, Target
+from protest_dispatch.campaign.recipients import copies, mailbox, too_many
 from protest_dispatch.campaign.templates import RenderedLetter
 from protest_dispatch.errors import CampaignError, Problem
 
@@ -52,9 +54,6 @@ class _Wire(Compat32):
 
 
 _WIRE = _Wire(linesep="\r\n", max_line_length=_LINE)
-_HTML_PAGE = (
-    '<!DOCTYPE html>\n<html><head><meta charset="utf-8"></head>\n<body>\n{body}</body></html>\n'
-)
 
 
 @dataclass(frozen=True)
@@ -79,17 +78,6 @@ class Letter:
         return (self.to, *self.cc, *self.bcc)
 
 
-def copies(*, to: str, campaign_cc: Sequence[str], target_cc: Sequence[str]) -> tuple[str, ...]:
-    """Campaign copies then the target's own, once each (ignoring case), never the To."""
-    seen = {to.casefold()}
-    result: list[str] = []
-    for address in (*campaign_cc, *target_cc):
-        if address.casefold() not in seen:
-            seen.add(address.casefold())
-            result.append(address)
-    return tuple(result)
-
-
 def make_letter(
     *,
     target: Target,
@@ -102,20 +90,12 @@ def make_letter(
 ) -> Letter:
     assert target.email is not None, "calls have no letter"
     cc = copies(to=target.email, campaign_cc=campaign_cc, target_cc=target.cc)
-    seen = {a.casefold() for a in (target.email, *cc)}
-    blind = tuple(a for a in bcc if a.casefold() not in seen)
-    total = 1 + len(cc) + len(blind)
-    if total > MAX_RECIPIENTS:
+    seen = {mailbox(a) for a in (target.email, *cc)}
+    blind = tuple(a for a in bcc if mailbox(a) not in seen)
+    refused = too_many(1 + len(cc) + len(blind))
+    if refused is not None:
         raise CampaignError(
-            [
-                Problem(
-                    file=campaign_file,
-                    target=target.id,
-                    field="cc",
-                    message=f"this letter would go to {total} addresses; mail providers "
-                    f"refuse more than {MAX_RECIPIENTS} on one message",
-                )
-            ]
+            [Problem(file=campaign_file, target=target.id, field="cc", message=refused)]
         )
     return Letter(
         target=target,
@@ -149,13 +129,6 @@ def as_test(letter: Letter) -> Letter:
 def make_message_id(*, domain: str) -> str:
     """A Message-ID in the sender's own domain (make_msgid would use the host name)."""
     return f"<{secrets.token_hex(16)}@{domain}>"
-
-
-def render_html(markdown: str) -> str:
-    """Markdown to HTML with raw HTML disabled, so campaign text cannot inject markup."""
-    from markdown_it import MarkdownIt
-
-    return _HTML_PAGE.format(body=MarkdownIt("commonmark", {"html": False}).render(markdown))
 
 
 def build_message(*, letter: Letter, message_id: str, date: datetime | None = None) -> Message:

@@ -9,6 +9,7 @@ injected headers on unpatched Pythons).
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Annotated, Any
 
 from pydantic import (
@@ -22,18 +23,29 @@ from pydantic import (
 )
 
 from protest_dispatch.campaign.countries import is_country_code
+from protest_dispatch.text import (
+    ANY_CONTROL,
+    TERMINAL_CONTROL,
+    codepoint,
+    first_invisible,
+    first_override,
+    visible,
+)
 
-MAX_RECIPIENTS = 100
 MAX_SUBJECT = 250
 MAX_NAME = 200
 
+MAX_LOCAL_PART = 64  # RFC 5321 4.5.3.1.1: servers may refuse a longer one
+MIN_PHONE_DIGITS = 8
+MAX_PHONE_DIGITS = 15  # E.164
+
 _SLUG = re.compile(r"[a-z0-9-]+")
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
-# C0 and C1 controls but tab and newline: ESC and CSI sequences would drive the
-# activist's terminal when a preview prints the text (clipboard writes, hidden text).
-TERMINAL_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_ANY_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_PHONE = re.compile(r"\+?[0-9 ()./-]{3,40}(?:\s*(?:ext\.?|x)\s*[0-9]{1,6})?")
+# "+", then digits with spaces, dashes, dots or parentheses between them, then an
+# optional extension: "+7 7172 747570", "+44 (20) 7946-0000 ext. 12". Linear to match,
+# and only tried on at most MAX_PHONE_CHARS characters.
+_PHONE = re.compile(r"\+ ?\(?[0-9][0-9 ()./-]*(?:(?:ext\.?|x) ?[0-9]{1,6})?", re.IGNORECASE)
+MAX_PHONE_CHARS = 40
+_PHONE_EXTENSION = re.compile(r"\s*(?:ext\.?|x)\s*[0-9]{1,6}$", re.IGNORECASE)
 
 
 class FieldError(ValueError):
@@ -48,8 +60,9 @@ def header_safe(value: str) -> str:
     """Refuse what could break out of a header: line breaks, controls, encoded words."""
     if "\r" in value or "\n" in value:
         raise ValueError("must be on one line: it contains a line break")
-    if _CONTROL.search(value):
-        raise ValueError("contains a control character")
+    hidden = first_invisible(value.replace("\t", " "))
+    if hidden is not None:
+        raise ValueError(_invisible_message(hidden))
     if "=?" in value:
         raise ValueError(
             "contains '=?', which mail programs decode as an encoded header word; "
@@ -58,20 +71,34 @@ def header_safe(value: str) -> str:
     return value
 
 
+def _invisible_message(char: str) -> str:
+    if unicodedata.category(char) in ("Cc", "Zl", "Zp"):
+        kind = "the control character"
+    else:
+        kind = "the invisible or direction-changing character"
+    return (
+        f"contains {kind} {codepoint(char)}, which would make it read differently from "
+        "what it is; delete it (retype the text if you cannot see it)"
+    )
+
+
 def printable(value: str) -> str:
-    """Text shown in previews and letters: lines and tabs, but no control characters."""
+    """Text shown in previews and letters: lines and tabs, no controls, no overrides."""
     found = TERMINAL_CONTROL.search(value)
     if found:
         raise ValueError(
             f"contains the control character U+{ord(found.group()):04X} "
             "(terminal escape codes and the like are not allowed)"
         )
+    override = first_override(value)
+    if override is not None:
+        raise ValueError(_invisible_message(override))
     return value
 
 
 def shown(text: str) -> str:
-    """Untrusted text made safe to print in a message: every control character escaped."""
-    return _ANY_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    """Untrusted text made safe to quote in a message: controls and invisibles escaped."""
+    return visible(ANY_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text))
 
 
 def single_spaced(value: str) -> str:
@@ -108,11 +135,25 @@ def _plainly_valid(value: str) -> str | None:
     return f"{local}@{domain}"
 
 
+YAML_BOOLEAN_HINT = (
+    "YAML reads a bare yes, no, on or off (or Yes, NO, Off...) as true or false; put the value "
+    'in quotes, like "NO" (Norway)'
+)
+
+
 def email_address(value: Any) -> str:
     """One bare address: no display name, no list, no quoted tricks."""
+    if isinstance(value, bool):
+        raise ValueError(f"must be an email address, not {str(value).lower()}: {YAML_BOOLEAN_HINT}")
     if not isinstance(value, str):
         raise ValueError("must be an email address written as text, like name@example.org")
     header_safe(value)
+    local = value.strip().rpartition("@")[0]
+    if len(local) > MAX_LOCAL_PART:
+        raise ValueError(
+            f"has {len(local)} characters before the '@'; mail servers may refuse more than "
+            f"{MAX_LOCAL_PART} (RFC 5321), so check the address with its owner"
+        )
     plain = _plainly_valid(value.strip())
     if plain is not None:
         return plain
@@ -141,6 +182,10 @@ def slug(value: str) -> str:
 
 
 def country_code(value: Any) -> str:
+    if isinstance(value, bool):
+        raise ValueError(
+            f"must be a two-letter country code, not true or false: {YAML_BOOLEAN_HINT}"
+        )
     if isinstance(value, str) and value.strip().upper() == "UK":
         raise ValueError("'UK' is not an ISO 3166-1 code: the United Kingdom is GB")
     if not isinstance(value, str) or not is_country_code(value.strip().upper()):
@@ -149,11 +194,24 @@ def country_code(value: Any) -> str:
 
 
 def phone_number(value: Any) -> str:
-    if isinstance(value, int):
-        value = str(value)
-    if not isinstance(value, str) or not _PHONE.fullmatch(value.strip()):
-        raise ValueError('must be a phone number like "+7 7172 747570" (write it in quotes)')
-    return value.strip()
+    """E.164-like: "+", the country code and 8 to 15 digits, any common separators."""
+    expected = (
+        'must be an international phone number: "+", the country code, then the number, '
+        'like "+7 7172 747570" or "+44 20 7946-0000" (spaces, dashes and parentheses may '
+        "separate the digits; write it in quotes)"
+    )
+    if not isinstance(value, str):
+        raise ValueError(expected)
+    number = value.strip()
+    if len(number) > MAX_PHONE_CHARS or not _PHONE.fullmatch(number):
+        raise ValueError(expected)
+    digits = sum(c.isdigit() for c in _PHONE_EXTENSION.sub("", number))
+    if not MIN_PHONE_DIGITS <= digits <= MAX_PHONE_DIGITS:
+        raise ValueError(
+            f"has {digits} digits; an international number has {MIN_PHONE_DIGITS} to "
+            f"{MAX_PHONE_DIGITS} with its country code, {expected.removeprefix('must be ')}"
+        )
+    return number
 
 
 def template_name(value: str) -> str:

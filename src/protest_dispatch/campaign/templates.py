@@ -1,25 +1,22 @@
 """Render letters from untrusted Jinja2 templates.
 
-Templates come with the campaign, so they run in Jinja2's sandbox with
-``StrictUndefined`` (a misspelt variable is an error, not an empty gap), may
-only load files inside ``letters/``, and are bounded in output size, numbers,
-time and memory, so a hostile or careless template fails with a message instead
-of hanging or exhausting memory. Operations that could build a huge value in one
-uninterruptible C call (``*`` on text, ``%`` and ``format`` widths, ``replace``,
-``join``, ``indent``) are sized before they run; on Linux the address space is
-also capped while a template runs, as a backstop for whatever was not foreseen.
+Templates come with the campaign, so they run in the sandbox of
+:mod:`protest_dispatch.campaign.sandbox` with ``StrictUndefined`` (a misspelt
+variable is an error, not an empty gap), and are bounded in output size, time and
+memory, so a hostile or careless template fails with a message instead of hanging
+or exhausting memory; on Linux the address space is also capped while a template
+runs, as a backstop for whatever was not foreseen. What a rendered letter may not
+hold is checked in :func:`_check_body`.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 import resource
 import signal
-import string
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -28,27 +25,23 @@ from types import FrameType, TracebackType
 from typing import Any
 
 import jinja2
-from jinja2 import nodes
-from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from protest_dispatch.campaign.context import Today
+from protest_dispatch.campaign.markdown import first_image, without_images
 from protest_dispatch.campaign.model import (
     MAX_SUBJECT,
-    TERMINAL_CONTROL,
     Sender,
     Target,
     header_safe,
     shown,
 )
+from protest_dispatch.campaign.sandbox import MAX_LETTER_CHARS, LetterEnvironment
 from protest_dispatch.errors import CampaignError, Problem
+from protest_dispatch.text import TERMINAL_CONTROL, codepoint, first_override
 
-MAX_LETTER_CHARS = 256 * 1024
-MAX_NUMBER = 100_000
 RENDER_SECONDS = 5.0
-MAX_TEMPLATE_BYTES = 1024 * 1024
 MAX_RENDER_MEMORY = 256 * 1024 * 1024
-_PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
 
 
 class _Limit(Exception):
@@ -61,224 +54,6 @@ class RenderedLetter:
     subject: str
     text: str
     markdown: bool
-
-
-def _bounded(value: Any) -> Any:
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_NUMBER:
-        raise SecurityError(f"the number {value} is larger than letters may use ({MAX_NUMBER})")
-    return value
-
-
-def _too_big(size: int) -> None:
-    if size > MAX_LETTER_CHARS:
-        raise SecurityError("the template builds a value larger than a letter may be")
-
-
-def _weight(value: Any) -> int:
-    """Roughly how long a value is as text, without building that text (shallow)."""
-    if isinstance(value, str):
-        return len(value)
-    if isinstance(value, list | tuple):
-        return sum(len(i) if isinstance(i, str | list | tuple) else 1 for i in value)
-    return 1
-
-
-def _check_size(value: Any) -> Any:
-    if isinstance(value, str | list | tuple):
-        _too_big(len(value))
-    return value
-
-
-def _check_repeat(left: Any, right: Any) -> None:
-    """``'x' * n`` is one C call: size it before it runs."""
-    for seq, times in ((left, right), (right, left)):
-        if isinstance(seq, str | list | tuple) and isinstance(times, int):
-            _too_big(_weight(seq) * max(times, 0))
-
-
-def _width(number: str) -> int:
-    return int(number) if len(number) < 10 else MAX_LETTER_CHARS + 1
-
-
-def _check_percent(template: str) -> None:
-    """printf-style widths ('%999999999s') build their padding in one C call."""
-    total = 0
-    for width, precision in _PERCENT_SPEC.findall(template):
-        if "*" in (width, precision):
-            raise SecurityError("a '*' width in a % format is not allowed in letters")
-        total += _width(width or "0") + _width(precision or "0")
-    _too_big(total)
-
-
-def _check_format(template: str) -> None:
-    """str.format widths ('{:>999999999}') likewise; nested fields hide them, so refuse those."""
-    total = 0
-    for _, field_name, spec, _ in string.Formatter().parse(template):
-        if field_name is None or not spec:
-            continue
-        if "{" in spec:
-            raise SecurityError("nested fields in a format specification are not allowed")
-        total += sum(_width(n) for n in re.findall(r"\d+", spec))
-    _too_big(total)
-
-
-def _check_replace(text: Any, old: Any, new: Any, count: Any = -1) -> None:
-    text, old, new = str(text), str(old), str(new)
-    found = text.count(old) if old else len(text) + 1
-    if isinstance(count, int) and count >= 0:
-        found = min(found, count)
-    _too_big(len(text) + found * len(new))
-
-
-def _collect(items: Any, *, separator: str) -> list[Any]:
-    """Gather what a join will glue together, stopping as soon as it is too much."""
-    collected: list[Any] = []
-    size = 0
-    for item in items:
-        size += len(separator) + (len(item) if isinstance(item, str) else len(str(item)))
-        _too_big(size)
-        collected.append(item)
-    return collected
-
-
-def _sized_call(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
-    """Size the string methods whose output can dwarf their input; may return new args."""
-    owner = getattr(func, "__self__", None)
-    if not isinstance(owner, str):
-        return args
-    name = getattr(func, "__name__", "")
-    if name == "replace" and len(args) >= 2:
-        _check_replace(owner, *args[:3])
-    elif name == "join" and args:
-        return (_collect(args[0], separator=owner), *args[1:])
-    elif name == "expandtabs":
-        tabsize = args[0] if args else kwargs.get("tabsize", 8)
-        if isinstance(tabsize, int):
-            _too_big(len(owner) + owner.count("\t") * tabsize)
-    return args
-
-
-def _sized_filter(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
-    """Size the filters whose output can dwarf their input; may return new args."""
-    if name == "replace" and len(args) >= 4:  # (eval_ctx, s, old, new[, count])
-        _check_replace(*args[1:5])
-    elif name == "join" and len(args) >= 2 and kwargs.get("attribute") is None:
-        separator = str(args[2] if len(args) > 2 else kwargs.get("d", ""))
-        return (args[0], _collect(args[1], separator=separator), *args[2:])
-    elif name == "indent" and args:  # (s, width=4, ...)
-        width = args[1] if len(args) > 1 else kwargs.get("width", 4)
-        step = len(width) if isinstance(width, str) else width if isinstance(width, int) else 0
-        text = str(args[0])
-        _too_big(len(text) + (text.count("\n") + 1) * max(step, 0))
-    elif name == "format" and args:
-        _check_percent(str(args[0]))
-    return args
-
-
-def _bounded_filter(func: Callable[..., Any], name: str = "") -> Callable[..., Any]:
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        for value in (*args, *kwargs.values()):
-            _bounded(value)
-        args = _sized_filter(name, args, kwargs)
-        return _check_size(func(*args, **kwargs))
-
-    return wrapper
-
-
-class _LettersLoader(jinja2.FileSystemLoader):
-    """Loads only files that really lie inside letters/, symlinks resolved."""
-
-    def __init__(self, root: Path) -> None:
-        super().__init__(str(root), followlinks=False)
-        self.root = root.resolve()
-        self.escapes = not self.root.is_relative_to(root.parent.resolve())
-
-    def get_source(
-        self, environment: jinja2.Environment, template: str
-    ) -> tuple[str, str, Callable[[], bool]]:
-        parts = template.replace("\\", "/").split("/")
-        if template.startswith(("/", "\\")) or ".." in parts or ":" in parts[0]:
-            raise SecurityError(f"'{template}' lies outside the letters/ folder")
-        if self.escapes:
-            raise SecurityError(
-                "the letters/ folder is a link to a place outside the campaign's folder"
-            )
-        path = self.root.joinpath(*parts)
-        if path.is_file() and path.stat().st_size > MAX_TEMPLATE_BYTES:
-            raise SecurityError(
-                f"'{template}' is larger than {MAX_TEMPLATE_BYTES // 1024} KiB; "
-                "a letter template is a few pages of text"
-            )
-        source, filename, uptodate = super().get_source(environment, template)
-        if not Path(os.path.realpath(filename)).is_relative_to(self.root):
-            raise SecurityError(f"'{template}' leads outside the letters/ folder")
-        return source, filename, uptodate
-
-
-class _LetterCodeGenerator(CodeGenerator):
-    """Routes ``a ~ b`` through the environment, so it is sized like ``a + b``."""
-
-    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
-        self.write("environment.sized_concat((")
-        for arg in node.nodes:
-            self.visit(arg, frame)
-            self.write(", ")
-        self.write("))")
-
-
-class LetterEnvironment(ImmutableSandboxedEnvironment):
-    """The sandbox, with bounds on the arithmetic and calls that build huge strings.
-
-    Immutable: letters never need ``list.append`` or ``dict.update``, and
-    ``l.extend(l)`` in a loop doubles a list in C faster than a timer can stop it.
-    """
-
-    intercepted_binops = frozenset({"*", "**", "%", "+"})
-    code_generator_class = _LetterCodeGenerator
-
-    def __init__(self, letters_dir: Path) -> None:
-        super().__init__(
-            loader=_LettersLoader(letters_dir),
-            undefined=jinja2.StrictUndefined,
-            autoescape=False,
-            trim_blocks=True,
-            lstrip_blocks=True,
-            keep_trailing_newline=True,
-            auto_reload=False,
-        )
-        self.filters = {name: _bounded_filter(f, name) for name, f in self.filters.items()}
-        self.globals["range"] = _bounded_filter(range)
-
-    def call_binop(
-        self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any
-    ) -> Any:
-        if operator in ("*", "**"):
-            _bounded(left)
-            _bounded(right)
-        if operator == "*":
-            # checked before multiplying: 'a' * 100000 * 100000 would take 10 GB first
-            _check_repeat(left, right)
-        if operator == "%" and isinstance(left, str):
-            _check_percent(left)
-        return _check_size(super().call_binop(context, operator, left, right))
-
-    def call(self, __context: jinja2.runtime.Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
-        for value in (*args, *kwargs.values()):
-            _bounded(value)
-        args = _sized_call(__obj, args, kwargs)
-        return _check_size(super().call(__context, __obj, *args, **kwargs))
-
-    def sized_concat(self, values: tuple[Any, ...]) -> str:
-        parts = [str(value) for value in values]
-        _too_big(sum(len(part) for part in parts))
-        return "".join(parts)
-
-    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
-        wrapped = super().wrap_str_format(value)
-        if wrapped is not None:
-            _check_format(value.__self__)
-        return wrapped
 
 
 class LetterRenderer:
@@ -301,8 +76,11 @@ class LetterRenderer:
         self.campaign = campaign
         self.subject = subject
         self.sender = sender.model_dump()
+        # The note is the sender's own text, given at run time: in a Markdown letter its
+        # image syntax stays text (the letter's own images are refused in _check_body).
+        self.markdown_sender = {**self.sender, "note": without_images(sender.note)}
         self.lang = lang
-        self.today = today
+        self.today = Today.of(today)
         self._names: dict[str, str] = {}
         self._subjects: dict[str, jinja2.Template] = {}  # compiled once, not once per target
 
@@ -326,6 +104,8 @@ class LetterRenderer:
         # render. The outer _problems catches a timer that fires between the two.
         with self._problems(name=name, target=target, line=line, field="template"), _limits():
             context = self._context(target, line=line)
+            if name.endswith(".md.j2"):
+                context = {**context, "sender": self.markdown_sender}
             text = self._render(name, context, target=target, line=line)
         return RenderedLetter(
             template=name,
@@ -394,14 +174,7 @@ class LetterRenderer:
                     )
                 parts.append(chunk)
             text = "".join(parts)
-            control = TERMINAL_CONTROL.search(text)
-            if control:  # a preview would print it to the activist's terminal
-                where = text.count("\n", 0, control.start()) + 1
-                raise _Limit(
-                    f"the letter contains the control character "
-                    f"U+{ord(control.group()):04X} (on line {where} of the letter); "
-                    "terminal escape codes and the like are not allowed"
-                )
+            _check_body(text, markdown=name.endswith(".md.j2"))
             return text
         raise AssertionError("unreachable")  # pragma: no cover - _problems always raises
 
@@ -455,7 +228,34 @@ class LetterRenderer:
         return found
 
 
-_NO_ATTRIBUTE = re.compile(r"'dict object' has no attribute '([^']*)'")
+def _check_body(text: str, *, markdown: bool) -> None:
+    """What a letter may not hold, whoever wrote it: see the module docstring."""
+    control = TERMINAL_CONTROL.search(text)
+    if control:  # a preview would print it to the activist's terminal
+        where = text.count("\n", 0, control.start()) + 1
+        raise _Limit(
+            f"the letter contains the control character "
+            f"U+{ord(control.group()):04X} (on line {where} of the letter); "
+            "terminal escape codes and the like are not allowed"
+        )
+    override = first_override(text)
+    if override is not None:
+        where = text.count("\n", 0, text.index(override)) + 1
+        raise _Limit(
+            f"the letter contains {codepoint(override)} (on line {where} of the letter), "
+            "which makes the text around it display in another order than it is written; "
+            "delete it (the preview shows it as <U+...>)"
+        )
+    image = first_image(text) if markdown else None
+    if image is not None:
+        raise _Limit(
+            f"the letter shows an image (on line {image} of the letter): a mail program "
+            "loads it from its server when the letter is opened, telling that server who "
+            "read it; link to it instead, [like this](https://example.org/picture.png)"
+        )
+
+
+_NO_ATTRIBUTE = re.compile(r"'(?:dict|[\w.]*\.Today) object' has no attribute '([^']*)'")
 
 
 def _plain_undefined(message: str) -> str:

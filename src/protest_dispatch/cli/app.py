@@ -18,7 +18,7 @@ import typer
 from typer.core import TyperGroup
 
 from protest_dispatch.errors import InputError, ProtestError
-from protest_dispatch.vocabulary import CallOutcome, ExitCode
+from protest_dispatch.vocabulary import CallOutcome, ExitCode, TokenStore
 
 if TYPE_CHECKING:
     from protest_dispatch.cli.views.send import Display
@@ -147,6 +147,17 @@ SmtpCaFileOpt = Annotated[
     typer.Option(
         "--smtp-ca-file",
         help=_env("PEM file of a private certificate authority to trust.", "PROTEST_SMTP_CA_FILE"),
+    ),
+]
+SmtpAuthOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--smtp-auth",
+        help=_env(
+            "Login method: 'xoauth2' signs in with an OAuth2 token (Outlook, Microsoft 365, "
+            "Gmail); unset, the usual login.",
+            "PROTEST_SMTP_AUTH",
+        ),
     ),
 ]
 
@@ -297,6 +308,7 @@ def send(
     smtp_port: SmtpPortOpt = None,
     smtp_security: SmtpSecurityOpt = None,
     smtp_ca_file: SmtpCaFileOpt = None,
+    smtp_auth: SmtpAuthOpt = None,
     config: ConfigOpt = None,
     json_: Annotated[
         bool, typer.Option("--json", help="Print a machine-readable summary instead of tables.")
@@ -355,6 +367,7 @@ def send(
         smtp_port=smtp_port,
         smtp_security=smtp_security,
         smtp_ca_file=smtp_ca_file,
+        smtp_auth=smtp_auth,
     )
     display = views.Display(json=json_, verbose=verbose, quiet=quiet)
     raise typer.Exit(_send(session=session, request=request, display=display, yes=yes))
@@ -480,6 +493,7 @@ def doctor(
     smtp_port: SmtpPortOpt = None,
     smtp_security: SmtpSecurityOpt = None,
     smtp_ca_file: SmtpCaFileOpt = None,
+    smtp_auth: SmtpAuthOpt = None,
     timeout: Annotated[
         float, typer.Option("--timeout", min=0.1, max=120, help="Seconds to wait for each step.")
     ] = 10.0,
@@ -497,11 +511,46 @@ def doctor(
             smtp_port=smtp_port,
             smtp_security=smtp_security,
             smtp_ca_file=smtp_ca_file,
+            smtp_auth=smtp_auth,
             timeout=timeout,
         )
     )
     setupviews.doctor(report)
     raise typer.Exit(report.exit_code)
+
+
+@app.command()
+def login(
+    store: Annotated[
+        TokenStore,
+        typer.Option(
+            "--store",
+            help="Keep the refresh token in the system keyring (default) or in a file "
+            "only you can read, in your data folder.",
+        ),
+    ] = TokenStore.KEYRING,
+    config: ConfigOpt = None,
+) -> None:
+    """Sign in to your mail provider with OAuth2 (for smtp_auth = "xoauth2"); interactive."""
+    from protest_dispatch.cli.views import oauth as views
+    from protest_dispatch.commands.login import LoginRequest, Prompts
+    from protest_dispatch.commands.login import login as sign_in
+
+    result = sign_in(
+        request=LoginRequest(config_path=config, store=store),
+        prompts=Prompts(device_code=views.device_code, browser_url=views.browser_url),
+    )
+    views.signed_in(result)
+
+
+@app.command()
+def logout(config: ConfigOpt = None) -> None:
+    """Remove the sign-in that 'protest login' stored."""
+    from protest_dispatch.cli.views import oauth as views
+    from protest_dispatch.commands.login import LoginRequest
+    from protest_dispatch.commands.login import logout as sign_out
+
+    views.signed_out(sign_out(request=LoginRequest(config_path=config)))
 
 
 @app.command()

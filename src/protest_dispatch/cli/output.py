@@ -1,7 +1,9 @@
 """All printing goes through here: one console for results, one for messages.
 
 Campaign data is untrusted, so it is always printed as ``Text`` (never parsed
-as rich markup, control characters shown escaped) and never as a format string.
+as rich markup, control characters shown escaped, invisible and direction-changing
+characters shown as ``<U+200B>``) and never as a format string. Only the preview
+shows them so: the letter keeps its characters.
 
 The consoles (``output.stdout``, ``output.stderr``) are made on first use, and
 rich is imported only then: a quiet run from cron that has nothing to say never
@@ -11,19 +13,18 @@ loads it (about 20 ms of start-up).
 from __future__ import annotations
 
 import json
-import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from protest_dispatch.errors import ProtestError
+from protest_dispatch.text import visible
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _consoles: dict[str, Console] = {}
 
 
@@ -60,15 +61,10 @@ STATUS_STYLES = {
 
 
 def plain(value: object, style: str = "") -> Text:
-    """Untrusted text for the terminal: no markup, and no escape sequences (C0/C1 shown)."""
+    """Untrusted text for the terminal: no markup, no escape sequences, no hidden characters."""
     from rich.text import Text
 
     return Text(visible("" if value is None else str(value)), style=style)
-
-
-def visible(text: str) -> str:
-    """Control characters written as ``\\xNN``: shown, never obeyed."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def width() -> int:

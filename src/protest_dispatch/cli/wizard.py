@@ -18,8 +18,14 @@ from protest_dispatch.cli import output
 from protest_dispatch.errors import ConfigError
 from protest_dispatch.settings.providers import PROTON_CA_HELP, PROVIDERS, Provider, by_key, guess
 from protest_dispatch.settings.secrets import keyring_works
-from protest_dispatch.settings.writer import Answers, Storage, format_from, store_in_keyring
-from protest_dispatch.vocabulary import Security
+from protest_dispatch.settings.writer import (
+    Answers,
+    OAuthAnswers,
+    Storage,
+    format_from,
+    store_in_keyring,
+)
+from protest_dispatch.vocabulary import OAuthProvider, Security
 
 _HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[?[0-9A-Fa-f:.]+\]?")
 _STORES: dict[str, Storage] = {
@@ -168,7 +174,7 @@ def ask(*, config_path: Path) -> Answers:
     provider = _choose_provider(email)
     host, port, security, per_hour, per_day = _server(provider)
     ca_file = _trusted_ca(provider, security=security)
-    username, store, command = _login(
+    username, store, command, oauth = _login(
         email=email, host=host, provider=provider, config_path=config_path
     )
     copy_me = typer.confirm(
@@ -190,6 +196,7 @@ def ask(*, config_path: Path) -> Answers:
         limit_per_hour=per_hour,
         limit_per_day=per_day,
         copy_me=copy_me,
+        oauth=oauth,
         **imap,
     )
 
@@ -261,8 +268,9 @@ def _trusted_ca(provider: Provider, *, security: str) -> str | None:
 
 def _login(
     *, email: str, host: str, provider: Provider, config_path: Path
-) -> tuple[str | None, Storage, str | None]:
-    """The username (None: the server takes mail without a login) and the password's place."""
+) -> tuple[str | None, Storage, str | None, OAuthAnswers | None]:
+    """The username (None: the server takes mail without a login) and how it signs in:
+    the password's place, or OAuth2 (XOAUTH2)."""
     username: str | None = _ask(
         f"SMTP username (Enter for {email}; 'none' if the server takes mail without a login)",
         _username,
@@ -273,14 +281,53 @@ def _login(
             f"No login. To log in later, add smtp_username (and smtp_password_command) "
             f"to {config_path}."
         )
-        return None, "no", None
+        return None, "no", None, None
     output.say(
         f"(If the server turns out to take mail without a login, remove smtp_username "
         f"from {config_path}, or set PROTEST_SMTP_USERNAME= empty for one run.)"
     )
     output.say(provider.login_help)
+    oauth = _oauth(provider)
+    if oauth is not None:
+        return username, "oauth", None, oauth
     store, command = _password(username=username, host=host)
-    return username, store, command
+    return username, store, command, None
+
+
+def _oauth(provider: Provider) -> OAuthAnswers | None:
+    """XOAUTH2 for Outlook (no other way) or, when chosen, for Gmail; None for a password."""
+    if provider.oauth is None:
+        return None
+    if not provider.oauth_only:
+        use = _ask(
+            "Sign in with 1. an app password, or 2. OAuth2 (for accounts without app passwords)",
+            _choice("1", "2"),
+            default="1",
+        )
+        if use == "1":
+            return None
+    output.say(
+        "A token command prints a fresh access token, e.g. 'oama access you@example.org'. "
+        "Without one, 'protest login' signs you in once with your own OAuth client."
+    )
+    command = _ask("Token command (Enter to use 'protest login' instead)", str, default="")
+    if command:
+        return OAuthAnswers(provider=provider.oauth, token_command=command)
+    client_id = _ask("Your OAuth client ID (Enter to add oauth_client_id later)", str, default="")
+    secret = None
+    if client_id and provider.oauth is OAuthProvider.GOOGLE:
+        secret = _ask("Its client secret (Google's desktop-app secret)", str, default="") or None
+    output.say("After init, run 'protest login' once to sign in.")
+    return OAuthAnswers(provider=provider.oauth, client_id=client_id or None, client_secret=secret)
+
+
+def _choice(*allowed: str) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        if value not in allowed:
+            raise ValueError(f"answer {' or '.join(allowed)}")
+        return value
+
+    return check
 
 
 def _mailbox(provider: Provider, *, smtp_host: str, ca_file: str | None) -> dict[str, Any]:
@@ -294,7 +341,8 @@ def _mailbox(provider: Provider, *, smtp_host: str, ca_file: str | None) -> dict
     if provider.imap_host is not None:
         output.say(
             f"{provider.name}: the mailbox is at {provider.imap_host}, port "
-            f"{provider.imap_port}, {provider.imap_security}; the SMTP password is used."
+            f"{provider.imap_port}, {provider.imap_security}; protest logs in to it as it "
+            "does for sending."
         )
         return {
             "imap_host": provider.imap_host,

@@ -25,7 +25,7 @@ from protest_dispatch.mail.smtp import SmtpConnection, check_plaintext_allowed
 from protest_dispatch.sendlog.store import SendLog
 from protest_dispatch.settings.config import Config, smtp_settings
 from protest_dispatch.settings.smtp import SmtpSettings
-from protest_dispatch.vocabulary import ExitCode
+from protest_dispatch.vocabulary import AuthMode, ExitCode
 
 Status = Literal["ok", "warn", "fail", "skip"]
 DOCTOR_TIMEOUT = 10.0
@@ -60,6 +60,7 @@ class DoctorRequest:
     smtp_port: int | None = None
     smtp_security: str | None = None
     smtp_ca_file: Path | None = None
+    smtp_auth: str | None = None
     timeout: float = DOCTOR_TIMEOUT
 
 
@@ -90,9 +91,39 @@ def run(*, request: DoctorRequest) -> Report:
     if settings is None or sender_domain is None:
         report.checks += _skipped(NETWORK_STEPS)
     else:
-        report.checks += _network(dataclasses.replace(settings, timeout=request.timeout))
+        can_login = True
+        if settings.auth is AuthMode.XOAUTH2:
+            token_check, settings = _token(config, settings)
+            report.checks.append(token_check)
+            can_login = token_check.status == "ok"
+        settings = dataclasses.replace(settings, timeout=request.timeout)
+        report.checks += _network(settings, can_login=can_login)
     report.checks += imap_checks(config, sender_email=sender_email, timeout=request.timeout)
     return report
+
+
+def _token(config: Config, settings: SmtpSettings) -> tuple[Check, SmtpSettings]:
+    """The token source works: the command prints a token, or the sign-in renews."""
+    from protest_dispatch.oauth.source import (
+        CommandTokenSource,
+        StoredTokenSource,
+        with_token_source,
+    )
+
+    name = "OAuth token"
+    try:
+        settings = with_token_source(settings, config, renew=False)
+        source = settings.token
+        if isinstance(source, StoredTokenSource):
+            source.current()
+            where = f"the sign-in stored by `protest login` renewed ({source.store.entry})"
+        else:
+            assert isinstance(source, CommandTokenSource), "xoauth2 always gets a source"
+            source.current()
+            where = "the token command printed a token"
+    except ProtestError as exc:
+        return _failed(name, exc), settings
+    return Check(name, "ok", f"XOAUTH2: {where}."), settings
 
 
 def _config_file(config: Config) -> Check:
@@ -165,15 +196,17 @@ def _settings(
             security=request.smtp_security,
             ca_file=request.smtp_ca_file,
             helo_name=helo_name or "localhost",
+            auth=request.smtp_auth,
         )
         asyncio.run(check_plaintext_allowed(settings=settings))
     except ConfigError as exc:
         return _failed("SMTP settings", exc), None
-    login = (
-        f"log in as {settings.username} (password from {_password_source(config)})"
-        if settings.username
-        else "no login"
+    secret = (
+        "an OAuth2 token (XOAUTH2)"
+        if settings.auth is AuthMode.XOAUTH2
+        else f"password from {_password_source(config)}"
     )
+    login = f"log in as {settings.username} ({secret})" if settings.username else "no login"
     ca = f"; trusting the certificates in {settings.ca_file}" if settings.ca_file else ""
     return Check(
         "SMTP settings",
@@ -212,7 +245,7 @@ def _usage(config: Config, sendlog: SendLog, *, sender: str | None) -> str:
     return " Sending limits: " + ", ".join(parts) + "."
 
 
-def _network(settings: SmtpSettings) -> list[Check]:
+def _network(settings: SmtpSettings, *, can_login: bool = True) -> list[Check]:
     dns = _dns(settings.host, settings.timeout)
     if dns.status == "fail":
         return [dns, *_skipped(NETWORK_STEPS[1:])]
@@ -221,6 +254,8 @@ def _network(settings: SmtpSettings) -> list[Check]:
         return [dns, tcp, *_skipped(NETWORK_STEPS[2:])]
     tls = _handshake(dataclasses.replace(settings, username=None, password=None))
     if tls.status == "fail":
+        return [dns, tcp, tls, *_skipped(NETWORK_STEPS[3:])]
+    if not can_login:
         return [dns, tcp, tls, *_skipped(NETWORK_STEPS[3:])]
     return [dns, tcp, tls, _login(settings)]
 
@@ -362,8 +397,9 @@ def _login(settings: SmtpSettings) -> Check:
         _open(settings)
     except ProtestError as exc:
         return _failed(name, exc)
+    what = "its OAuth2 token" if settings.auth is AuthMode.XOAUTH2 else "its password"
     return Check(
         name,
         "ok",
-        f"The server accepted the username {settings.username} and its password. Nothing was sent.",
+        f"The server accepted the username {settings.username} and {what}. Nothing was sent.",
     )

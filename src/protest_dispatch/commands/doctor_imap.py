@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from protest_dispatch.errors import ProtestError
 from protest_dispatch.inbox.scan import default_folders
 from protest_dispatch.inbox.session import check_plaintext_allowed, connect, login, translate_errors
+from protest_dispatch.inbox.signin import with_sign_in
 from protest_dispatch.settings.config import Config
 from protest_dispatch.settings.imap import ImapSettings, imap_configured, imap_settings
 
@@ -28,7 +29,7 @@ def imap_checks(config: Config, *, sender_email: str | None, timeout: float) -> 
     if not imap_configured(config):
         return []  # reading the mailbox is optional; sending does not need it
     try:
-        settings = imap_settings(config, sender_email=sender_email or "")
+        settings = with_sign_in(imap_settings(config, sender_email=sender_email or ""), config)
         check_plaintext_allowed(settings)
     except ProtestError as exc:
         return [_failed("IMAP settings", exc), *_skipped(IMAP_STEPS[1:])]

@@ -15,6 +15,7 @@ from protest_dispatch.commands.logs import log_path
 from protest_dispatch.errors import NoSenderError
 from protest_dispatch.inbox.scan import FolderScan, default_folders, scan
 from protest_dispatch.inbox.session import open_mailbox
+from protest_dispatch.inbox.signin import with_sign_in
 from protest_dispatch.sendlog.findings import Finding, FindingLog
 from protest_dispatch.sendlog.store import Entry, SendLog, parse_time
 from protest_dispatch.settings.config import Config
@@ -55,7 +56,7 @@ def run(request: InboxRequest) -> InboxReport:
     sender = config.sender()
     if sender is None:
         raise NoSenderError(so="protest cannot tell which mailbox is yours")
-    settings = imap_settings(config, sender_email=sender.email)
+    settings = with_sign_in(imap_settings(config, sender_email=sender.email), config)
     account = f"{settings.username}@{settings.host}:{settings.port}"
     bookmark = account if request.campaign is None else f"{account}#{request.campaign}"
     report = InboxReport(account=account)

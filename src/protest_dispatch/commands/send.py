@@ -22,7 +22,7 @@ from protest_dispatch.sendlog.findings import Finding, FindingLog
 from protest_dispatch.sendlog.store import Entry, SendLog
 from protest_dispatch.settings.config import smtp_settings
 from protest_dispatch.settings.smtp import SmtpSettings
-from protest_dispatch.vocabulary import ExitCode
+from protest_dispatch.vocabulary import AuthMode, ExitCode
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,7 @@ class SendRequest:
     smtp_port: int | None = None
     smtp_security: str | None = None
     smtp_ca_file: Path | None = None
+    smtp_auth: str | None = None
 
 
 @dataclass(frozen=True)
@@ -223,9 +224,14 @@ def open_send(*, session: Session, request: SendRequest) -> Iterator[SendRun]:
         security=request.smtp_security,
         ca_file=request.smtp_ca_file,
         helo_name=session.sender.domain,
+        auth=request.smtp_auth,
     )
     asyncio.run(check_plaintext_allowed(settings=settings))
     session.composer.check_all()
+    if settings.auth is AuthMode.XOAUTH2:
+        from protest_dispatch.oauth.source import with_token_source
+
+        settings = with_token_source(settings, session.config, renew=True)
     with (
         SendLog.open(path=log_path(log=request.log, config=session.config)) as log,
         log.lock(campaign=session.campaign_id),

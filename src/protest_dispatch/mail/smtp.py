@@ -30,9 +30,10 @@ from protest_dispatch.errors import (
     SmtpRefusedError,
     SmtpUnavailableError,
 )
+from protest_dispatch.mail import xoauth2
 from protest_dispatch.mail.loopback import resolve_loopback_only
 from protest_dispatch.settings.smtp import SmtpSettings
-from protest_dispatch.vocabulary import Security
+from protest_dispatch.vocabulary import AuthMode, Security
 
 __all__ = [
     "Delivery",
@@ -140,7 +141,8 @@ class SmtpConnection:
             )
         await check_plaintext_allowed(settings=settings)
         helo_name = _checked_helo_name(settings.helo_name)
-        password = _password(settings)
+        oauth = settings.auth is AuthMode.XOAUTH2 and settings.username is not None
+        password = await xoauth2.fresh_token(settings) if oauth else _password(settings)
         smtp = aiosmtplib.SMTP(
             hostname=settings.host,
             port=settings.port,
@@ -221,7 +223,12 @@ class SmtpConnection:
             except (aiosmtplib.SMTPException, OSError) as exc:
                 raise self._network_error(exc, doing="starting TLS") from exc
             await self._ehlo(smtp, helo_name)
-        if settings.username is not None:
+        if settings.username is not None and settings.auth is AuthMode.XOAUTH2:
+            try:
+                await xoauth2.sign_in(smtp, settings=settings, token=password)
+            except (aiosmtplib.SMTPException, OSError) as exc:
+                raise self._network_error(exc, doing="signing in with XOAUTH2") from exc
+        elif settings.username is not None:
             await self._login(smtp, settings.username, password)
 
     async def _ehlo(self, smtp: aiosmtplib.SMTP, helo_name: str) -> None:

@@ -6,7 +6,7 @@ host is set, the provider preset named by ``provider`` fills it in. The username
 defaults to the SMTP username, then to the sender's address. The password comes
 from ``PROTEST_IMAP_PASSWORD`` or ``imap_password_command`` when given, else from
 the same sources as SMTP's. It is looked up only when the session logs in, through
-a credentials callable: the seam where XOAUTH2 (a token source) plugs in.
+a credentials callable: the seam where XOAUTH2 plugs in (``inbox.signin``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pydantic import SecretStr
 from protest_dispatch.errors import ConfigError
 from protest_dispatch.settings.config import Config, run_password_command
 from protest_dispatch.settings.providers import by_key
-from protest_dispatch.vocabulary import AuthMode, Security
+from protest_dispatch.vocabulary import Security
 
 
 @dataclass(frozen=True)
@@ -102,27 +102,14 @@ def _ca_file(config: Config, *, bridge: bool) -> Path | None:
 
 
 def _password_source(config: Config, *, username: str) -> CredentialSource:
-    """A password, or with ``smtp_auth = "xoauth2"`` the OAuth 2.0 access token that
-    ``smtp_oauth_token_command`` prints (the sign-in's token source): the same account."""
-
     def credentials() -> Credentials:
-        if config.get("smtp_auth") == AuthMode.XOAUTH2 and not _own_password(config):
-            command = config.get("smtp_oauth_token_command")
-            if not command:
-                raise ConfigError(
-                    "smtp_auth is xoauth2 but no smtp_oauth_token_command gives a token.",
-                    key="smtp_oauth_token_command",
-                    hint="Set smtp_oauth_token_command, or PROTEST_IMAP_PASSWORD for a "
-                    "mailbox password.",
-                )
-            token = run_password_command(command, key="smtp_oauth_token_command")
-            return Credentials(username=username, secret=SecretStr(token), mechanism="xoauth2")
         return Credentials(username=username, secret=_password(config))
 
     return credentials
 
 
-def _own_password(config: Config) -> bool:
+def own_password(config: Config) -> bool:
+    """Whether the mailbox has a password of its own (then it wins over an OAuth sign-in)."""
     return bool(config.get("imap_password") or config.get("imap_password_command"))
 
 

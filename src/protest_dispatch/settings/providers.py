@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from protest_dispatch.vocabulary import Security
+from protest_dispatch.vocabulary import OAuthProvider, Security
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,10 @@ class Provider:
     domains: tuple[str, ...] = ()
     needs_ca_file: bool = False
     """The server's certificate is self-signed (Proton Mail Bridge): trust it by file."""
+    oauth: OAuthProvider | None = None
+    """The provider signs SMTP in with OAuth2 (XOAUTH2) too."""
+    oauth_only: bool = False
+    """Passwords, app passwords included, are refused: XOAUTH2 is the only way."""
     imap_host: str | None = None
     """Where ``protest inbox`` reads the mailbox the letters were sent from."""
     imap_port: int | None = None
@@ -47,6 +51,7 @@ PROVIDERS: tuple[Provider, ...] = (
         "Turn on 2-Step Verification, then create one at "
         "https://myaccount.google.com/apppasswords",
         domains=("gmail.com", "googlemail.com"),
+        oauth=OAuthProvider.GOOGLE,
         imap_host="imap.gmail.com",
         imap_port=993,
         imap_security=Security.TLS,
@@ -60,11 +65,14 @@ PROVIDERS: tuple[Provider, ...] = (
         # Microsoft allows new personal accounts about 300 recipients a day.
         limit_per_hour=50,
         limit_per_day=250,
-        login_help="Outlook.com needs an app password: turn on two-step verification at "
-        "https://account.microsoft.com/security, then create one under 'App passwords' "
-        "(https://account.live.com/proofs/AppPassword). If Microsoft refuses it, your "
-        "account needs OAuth sign-in, which protest does not support: use another provider.",
+        login_help="Microsoft stopped accepting passwords, app passwords included, for "
+        "Outlook.com, Hotmail and Live mail programs on 16 September 2024, so protest signs "
+        "in with OAuth2 (XOAUTH2): either a token helper such as oama prints a token for it, "
+        "or 'protest login' signs you in once with an OAuth client you register yourself "
+        "(the README's 'Outlook and Microsoft 365' section shows how, in a few steps).",
         domains=("outlook.com", "hotmail.com", "live.com", "msn.com"),
+        oauth=OAuthProvider.MICROSOFT,
+        oauth_only=True,
         imap_host="outlook.office365.com",
         imap_port=993,
         imap_security=Security.TLS,

@@ -28,6 +28,16 @@ def run_password_command(
     timeout: float = PASSWORD_COMMAND_SECONDS,
 ) -> str:
     """Like msmtp's passwordeval: the command's first output line is the password."""
+    return run_secret_command(command, key=key, what="password", timeout=timeout)
+
+
+def run_secret_command(
+    command: str, *, key: str, what: str, timeout: float = PASSWORD_COMMAND_SECONDS
+) -> str:
+    """The first output line of the user's own command (a password, an access token).
+
+    Its output is read bounded and never shown: not in a message, not in a log.
+    """
     process = subprocess.Popen(  # noqa: S602 - the user's own command, like msmtp passwordeval
         command,
         shell=True,
@@ -36,10 +46,10 @@ def run_password_command(
         stderr=subprocess.DEVNULL,
     )
     try:
-        output = _bounded_output(process, key=key, timeout=timeout)
+        output = _bounded_output(process, key=key, what=what, timeout=timeout)
         status = process.wait(timeout=max(0.1, timeout))
     except subprocess.TimeoutExpired:
-        raise _timed_out(key, timeout) from None
+        raise _timed_out(key, what, timeout) from None
     finally:
         if process.poll() is None:
             process.kill()
@@ -48,22 +58,24 @@ def run_password_command(
             process.stdout.close()
     if status != 0:
         raise ConfigError(
-            f"The password command ({key}) exited with status {status}.",
+            f"The {what} command ({key}) exited with status {status}.",
             key=key,
             hint="Run it yourself to see why; its output is not shown here because it may "
-            "hold the password.",
+            f"hold the {what}.",
         )
     lines = output.decode("utf-8", errors="replace").splitlines()
     if not lines or not lines[0]:
         raise ConfigError(
-            f"The password command ({key}) printed nothing on its first line.",
+            f"The {what} command ({key}) printed nothing on its first line.",
             key=key,
-            hint="Run it yourself: its first output line must be the password.",
+            hint=f"Run it yourself: its first output line must be the {what}.",
         )
     return lines[0]
 
 
-def _bounded_output(process: subprocess.Popen[bytes], *, key: str, timeout: float) -> bytes:
+def _bounded_output(
+    process: subprocess.Popen[bytes], *, key: str, what: str, timeout: float
+) -> bytes:
     """Read stdout until it closes, at most MAX_PASSWORD_OUTPUT bytes, within the timeout."""
     assert process.stdout is not None, "stdout is a pipe"
     deadline = time.monotonic() + timeout
@@ -81,19 +93,19 @@ def _bounded_output(process: subprocess.Popen[bytes], *, key: str, timeout: floa
             size += len(chunk)
             if size > MAX_PASSWORD_OUTPUT:
                 raise ConfigError(
-                    f"The password command ({key}) printed more than "
-                    f"{MAX_PASSWORD_OUTPUT // 1024} KiB; that is not a password.",
+                    f"The {what} command ({key}) printed more than "
+                    f"{MAX_PASSWORD_OUTPUT // 1024} KiB; that is not one {what}.",
                     key=key,
-                    hint="Check the command: its first output line must be the password.",
+                    hint=f"Check the command: its first output line must be the {what}.",
                 )
             chunks.append(chunk)
 
 
-def _timed_out(key: str, timeout: float) -> ConfigError:
+def _timed_out(key: str, what: str, timeout: float) -> ConfigError:
     return ConfigError(
-        f"The password command ({key}) did not finish within {timeout:g} s.",
+        f"The {what} command ({key}) did not finish within {timeout:g} s.",
         key=key,
-        hint="Run it yourself: it must print the password without asking anything.",
+        hint=f"Run it yourself: it must print the {what} without asking anything.",
     )
 
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
 from protest_dispatch.errors import ConfigError
-from protest_dispatch.vocabulary import Security
+from protest_dispatch.vocabulary import AuthMode, Security
+
+TokenProvider = Callable[[], Awaitable[str]]
+"""Gives a fresh OAuth2 access token; called right before each connection logs in."""
 
 if TYPE_CHECKING:
     from protest_dispatch.settings.config import Config
@@ -28,6 +32,9 @@ class SmtpSettings:
     ca_file: Path | None = None  # PEM bundle trusted instead of the system store
     timeout: float = 30.0  # connect and ordinary replies
     data_timeout: float = 600.0  # reply to the end of data (RFC 5321 4.5.3.2.6)
+    auth: AuthMode = AuthMode.PASSWORD
+    token: TokenProvider | None = field(default=None, repr=False, compare=False)
+    """With ``auth`` xoauth2: where each connection's access token comes from."""
 
 
 def check_smtp_options(
@@ -37,13 +44,14 @@ def check_smtp_options(
     port: int | None = None,
     security: str | None = None,
     ca_file: Path | None = None,
+    auth: str | None = None,
 ) -> Config:
     """The settings with these SMTP options on top, checked without a password or a network.
 
     ``send --dry-run`` calls this so a typo in an SMTP option fails the preview too.
     """
     checked = config.with_options(
-        smtp_host=host, smtp_port=port, smtp_security=security, smtp_ca_file=ca_file
+        smtp_host=host, smtp_port=port, smtp_security=security, smtp_ca_file=ca_file, smtp_auth=auth
     )
     ca = checked.settings.smtp_ca_file
     if ca is not None and not ca.expanduser().is_file():
@@ -63,10 +71,15 @@ def smtp_settings(
     security: str | None,
     ca_file: Path | None,
     helo_name: str,
+    auth: str | None = None,
 ) -> SmtpSettings:
-    """The SMTP settings for a run; the password is looked up only if a username is set."""
+    """The SMTP settings for a run; the password is looked up only if a username is set.
+
+    With ``smtp_auth = "xoauth2"`` no password is looked up; the caller attaches the
+    token provider (``oauth.source``), which knows commands, keyrings and refreshes.
+    """
     settings = check_smtp_options(
-        config, host=host, port=port, security=security, ca_file=ca_file
+        config, host=host, port=port, security=security, ca_file=ca_file, auth=auth
     ).settings
     if not settings.smtp_host:
         raise ConfigError(
@@ -77,8 +90,15 @@ def smtp_settings(
         )
     chosen_security = settings.smtp_security or Security.STARTTLS
     username = settings.smtp_username or None  # empty: this server takes no login
+    mode = settings.smtp_auth
+    if mode is AuthMode.XOAUTH2 and not username:
+        raise ConfigError(
+            "smtp_auth is xoauth2 but no smtp_username is set; XOAUTH2 signs in as a mailbox.",
+            key="smtp_username",
+            hint="Set smtp_username (PROTEST_SMTP_USERNAME) to your full email address.",
+        )
     password = None
-    if username:
+    if username and mode is AuthMode.PASSWORD:
         password = config.password(username=username, host=settings.smtp_host)
         if password is None:
             raise ConfigError(
@@ -97,4 +117,5 @@ def smtp_settings(
         username=username,
         password=password,
         ca_file=ca.expanduser() if ca else None,
+        auth=mode,
     )

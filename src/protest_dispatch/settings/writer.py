@@ -20,8 +20,10 @@ from protest_dispatch.files import make_private_folder
 from protest_dispatch.settings.providers import Provider
 from protest_dispatch.settings.secrets import KEYRING_SERVICE
 from protest_dispatch.settings.sender import format_from
+from protest_dispatch.vocabulary import AuthMode, OAuthProvider
 
-Storage = Literal["no", "command", "keyring"]
+Storage = Literal["no", "command", "keyring", "oauth"]
+"""Where the password is; ``oauth`` means none: XOAUTH2 signs in (see ``OAuthAnswers``)."""
 Value = str | int | bool
 
 __all__ = ["Answers", "config_values", "dump_toml", "format_from", "header", "write_config"]
@@ -50,6 +52,17 @@ class Answers:
     imap_port: int | None = None
     imap_security: str | None = None
     imap_ca_file: str | None = None
+    oauth: OAuthAnswers | None = None
+
+
+@dataclass(frozen=True)
+class OAuthAnswers:
+    """XOAUTH2 instead of a password: a token command, or ``protest login`` with a client."""
+
+    provider: OAuthProvider
+    token_command: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None  # Google's "Desktop app" secret, not a real secret
 
 
 def config_values(answers: Answers) -> dict[str, Value]:
@@ -83,6 +96,10 @@ def config_values(answers: Answers) -> dict[str, Value]:
             values["imap_security"] = answers.imap_security
         if answers.imap_ca_file:
             values["imap_ca_file"] = answers.imap_ca_file
+    if answers.oauth is not None:
+        values.update(_oauth_values(answers.oauth))
+        if answers.imap_host and "oauth_provider" in values:
+            values.update(_mailbox_scope(answers.oauth))
     if answers.limit_per_hour:
         values["limit_per_hour"] = answers.limit_per_hour
     if answers.limit_per_day:
@@ -92,6 +109,28 @@ def config_values(answers: Answers) -> dict[str, Value]:
     unknown = set(values) - set(FILE_KEYS)
     assert not unknown, f"init writes only known config keys, not {unknown}"
     return values
+
+
+def _oauth_values(oauth: OAuthAnswers) -> dict[str, Value]:
+    values: dict[str, Value] = {"smtp_auth": AuthMode.XOAUTH2.value}
+    if oauth.token_command:
+        values["smtp_oauth_token_command"] = oauth.token_command
+        return values
+    values["oauth_provider"] = oauth.provider.value
+    if oauth.client_id:
+        values["oauth_client_id"] = oauth.client_id
+    if oauth.client_secret:
+        values["oauth_client_secret"] = oauth.client_secret
+    return values
+
+
+def _mailbox_scope(oauth: OAuthAnswers) -> dict[str, Value]:
+    """Microsoft grants IMAP only when asked: 'protest inbox' signs in with the same token."""
+    from protest_dispatch.settings.oauth import MICROSOFT_IMAP_SCOPE, MICROSOFT_SMTP_SCOPE
+
+    if oauth.provider is not OAuthProvider.MICROSOFT:
+        return {}  # Google's https://mail.google.com/ covers IMAP as well
+    return {"oauth_scope": f"{MICROSOFT_SMTP_SCOPE} {MICROSOFT_IMAP_SCOPE}"}
 
 
 def dump_toml(values: Mapping[str, Value], *, comment: str = "") -> str:
@@ -121,6 +160,8 @@ def header(answers: Answers) -> str:
             "command": "The password comes from smtp_password_command each time it is needed.",
             "keyring": f"The password is in the system keyring (service '{KEYRING_SERVICE}', "
             f"entry '{answers.username}@{answers.host}').",
+            "oauth": "No password: protest signs in with OAuth2 (XOAUTH2), from "
+            "smtp_oauth_token_command or the sign-in 'protest login' stores.",
         }[answers.storage] + (
             '\nIf the server takes mail without a login, remove smtp_username (or set it to "").'
         )

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, TypeVar
 from protest_dispatch.cli import output
 from protest_dispatch.commands.status import NO_REPLY_DAYS
 from protest_dispatch.errors import SET_SENDER_HINT
+from protest_dispatch.text import visible
 from protest_dispatch.vocabulary import FindingKind
 
 if TYPE_CHECKING:
@@ -241,4 +242,4 @@ def bounced_summary(report: StatusReport) -> None:
     if not lines:
         output.info("No letter has bounced.")
         return
-    output.print_raw(output.visible("\n".join(lines)))
+    output.print_raw(visible("\n".join(lines)))

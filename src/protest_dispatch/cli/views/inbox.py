@@ -12,6 +12,7 @@ from protest_dispatch.cli import output
 from protest_dispatch.commands.inbox import InboxReport
 from protest_dispatch.commands.replies import FOLLOWUP_DAYS, Unanswered
 from protest_dispatch.sendlog.findings import Finding
+from protest_dispatch.text import visible
 from protest_dispatch.vocabulary import FindingKind
 
 WHAT = {
@@ -54,9 +55,7 @@ def inbox(report: InboxReport, *, as_json: bool, quiet: bool) -> None:
         output.warn(warning)
     if quiet:  # one unwrapped line each, for cron's mail
         output.print_raw(
-            "".join(
-                output.visible(describe(f, to=report.to.get(f.letter_id))) + "\n" for f in shown
-            )
+            "".join(visible(describe(f, to=report.to.get(f.letter_id))) + "\n" for f in shown)
         )
         return
     if not report.letters:
@@ -164,7 +163,7 @@ def ask_followup(item: Unanswered) -> str:
     )
     while True:
         answer: str = typer.prompt(
-            output.visible(f"Did {entry.target} reply? (y)es / (n)o / (s)kip"),
+            visible(f"Did {entry.target} reply? (y)es / (n)o / (s)kip"),
             default="s",
             show_default=False,
         )

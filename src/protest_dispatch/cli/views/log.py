@@ -10,6 +10,7 @@ from typing import Any
 from protest_dispatch.cli import output
 from protest_dispatch.commands.log import LogReport
 from protest_dispatch.sendlog.findings import Finding
+from protest_dispatch.text import visible
 
 WIDE_COLUMNS = (
     "campaign",
@@ -66,7 +67,7 @@ def _csv(rows: list[dict[str, Any]]) -> None:
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: output.visible(_cell(v)) for k, v in row.items()})
+        writer.writerow({k: visible(_cell(v)) for k, v in row.items()})
     output.print_raw(buffer.getvalue())
 
 

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from protest_dispatch.campaign.compose import CallToMake, Checked, raise_problems
-from protest_dispatch.campaign.message import Letter, copies
+from protest_dispatch.campaign.message import Letter
+from protest_dispatch.campaign.recipients import copies
 from protest_dispatch.cli import output
 from protest_dispatch.errors import SET_SENDER_HINT, Problem
 from protest_dispatch.vocabulary import ExitCode
@@ -36,6 +37,14 @@ class Display:
 
 def _notices(session: Session) -> None:
     audience = session.composer.audience
+    for warning in session.loaded.warnings:
+        output.warn(str(warning))
+    fallbacks = session.composer.language_fallbacks()
+    if fallbacks:
+        output.warn(
+            f"{len(fallbacks)} target(s) have no letter in the language you asked for and get "
+            f"the default letter: {', '.join(fallbacks)}."
+        )
     if session.placeholder:
         output.warn(
             "No sender is configured: letters show the placeholder 'Your Name "

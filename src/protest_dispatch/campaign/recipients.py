@@ -1,0 +1,43 @@
+"""Who a letter goes to: one mailbox once, and never more addresses than providers take.
+
+Two addresses are the same mailbox when they are equal ignoring case. The domain is
+case-insensitive by DNS and already lower-cased (and in punycode) by the model; the
+local part is case-sensitive in RFC 5321, but no provider a campaign writes to treats
+``MFA@`` and ``mfa@`` as two people. Provider-specific aliases (``name+tag@``, dots in
+Gmail local parts) are *not* folded: whether they reach one mailbox depends on the
+provider, and folding them could merge two real people.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+MAX_RECIPIENTS = 100
+"""Mail providers refuse a message with more recipients than this."""
+
+
+def mailbox(address: str) -> str:
+    """The key under which two addresses count as the same mailbox."""
+    return address.casefold()
+
+
+def copies(*, to: str, campaign_cc: Sequence[str], target_cc: Sequence[str]) -> tuple[str, ...]:
+    """Campaign copies then the target's own, once each (ignoring case), never the To."""
+    seen = {mailbox(to)}
+    result: list[str] = []
+    for address in (*campaign_cc, *target_cc):
+        if mailbox(address) not in seen:
+            seen.add(mailbox(address))
+            result.append(address)
+    return tuple(result)
+
+
+def too_many(count: int) -> str | None:
+    """Why a letter to ``count`` addresses cannot go, or None if it can."""
+    if count <= MAX_RECIPIENTS:
+        return None
+    return (
+        f"this letter would go to {count} addresses (the target, the campaign's copies, the "
+        f"target's own and your copy); mail providers refuse more than {MAX_RECIPIENTS} on "
+        "one message, so remove some copies (cc)"
+    )

@@ -1,0 +1,130 @@
+"""``protest login`` and ``logout``: sign in once, store the refresh token, or remove it.
+
+The course prints nothing: what to show the user (the device flow's URL and code,
+the browser flow's URL) goes to the caller's callbacks, and nothing is read from
+standard input, so ``login`` works with stdin closed and stdout a pipe.
+"""
+
+from __future__ import annotations
+
+import webbrowser
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from protest_dispatch.errors import ConfigError, SignInError
+from protest_dispatch.oauth.client import DeviceCode
+from protest_dispatch.oauth.device import Pacing
+from protest_dispatch.oauth.store import RefreshTokenStore
+from protest_dispatch.settings.config import Config
+from protest_dispatch.settings.oauth import OAuthClient, oauth_client
+from protest_dispatch.vocabulary import TokenStore
+
+
+@dataclass(frozen=True)
+class LoginRequest:
+    config_path: Path | None = None
+    store: TokenStore = TokenStore.KEYRING
+    smtp_host: str | None = None
+    token_file: Path | None = None  # tests; users get the data folder's file
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    """What was stored where; never the token itself."""
+
+    account: str
+    flow: str  # "device" or "browser"
+    stored_in: TokenStore
+    asked_for: TokenStore
+    file: Path
+
+    @property
+    def fell_back(self) -> bool:
+        """The keyring was asked for but did not work, so the file holds the token."""
+        return self.stored_in is not self.asked_for
+
+
+@dataclass(frozen=True)
+class LogoutResult:
+    account: str
+    removed: tuple[TokenStore, ...]
+    file: Path
+
+
+@dataclass(frozen=True)
+class Prompts:
+    """How the caller shows each flow's instructions, and opens a browser."""
+
+    device_code: Callable[[DeviceCode], None]
+    browser_url: Callable[[str], None]
+    open_browser: Callable[[str], object] = webbrowser.open
+
+
+def login(
+    *,
+    request: LoginRequest,
+    prompts: Prompts,
+    pacing: Pacing = Pacing(),  # noqa: B008 - frozen, so one shared default is safe
+) -> LoginResult:
+    """Sign in with the configured client and flow, then store the refresh token."""
+    config = Config.load(path=request.config_path)
+    client = oauth_client(config)
+    store = _store(config, request)
+    if client.uses_device_flow:
+        from protest_dispatch.oauth.device import device_sign_in
+
+        grant = device_sign_in(client, show=prompts.device_code, pacing=pacing)
+        flow = "device"
+    else:
+        from protest_dispatch.oauth.browser import browser_sign_in
+
+        grant = browser_sign_in(client, show=prompts.browser_url, open_browser=prompts.open_browser)
+        flow = "browser"
+    if grant.refresh_token is None:
+        raise SignInError(
+            "The provider signed you in but issued no refresh token, so protest could not "
+            "send later without you.",
+            reason="no_refresh_token",
+            hint=_no_refresh_hint(client),
+        )
+    where = store.save(grant.refresh_token, where=request.store)
+    return LoginResult(
+        account=store.entry.removeprefix("oauth:"),
+        flow=flow,
+        stored_in=where,
+        asked_for=request.store,
+        file=store.file,
+    )
+
+
+def logout(*, request: LoginRequest) -> LogoutResult:
+    """Remove what ``login`` stored for this account, wherever it is."""
+    store = _store(Config.load(path=request.config_path), request)
+    return LogoutResult(
+        account=store.entry.removeprefix("oauth:"),
+        removed=tuple(store.delete()),
+        file=store.file,
+    )
+
+
+def _store(config: Config, request: LoginRequest) -> RefreshTokenStore:
+    host = config.get("smtp_host", request.smtp_host)
+    username = config.get("smtp_username")
+    if not host or not username:
+        missing = "smtp_host" if not host else "smtp_username"
+        raise ConfigError(
+            f"No {missing} is set, so there is no account to sign in to.",
+            key=missing,
+            hint="Run 'protest init', or set smtp_host and smtp_username (your full email "
+            "address) in the config file.",
+        )
+    return RefreshTokenStore.for_account(
+        username=str(username), host=str(host), file=request.token_file
+    )
+
+
+def _no_refresh_hint(client: OAuthClient) -> str:
+    if "offline_access" in client.endpoints.scope.split() or client.offline_params:
+        return "Check the client's settings at your provider, then run `protest login` again."
+    return "Add offline_access to oauth_scope, then run `protest login` again."

@@ -1,0 +1,171 @@
+"""Which OAuth client and endpoints ``protest login`` and the token refresh use.
+
+The user brings their own client (``oauth_client_id``): protest ships, embeds and
+defaults to no application's client ID, since a provider can disable a borrowed
+one for everybody at once (Microsoft did so to Thunderbird's in August 2024).
+Presets carry only the providers' public endpoints and scopes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from pydantic import SecretStr
+
+from protest_dispatch.errors import ConfigError
+from protest_dispatch.settings.config import Config
+from protest_dispatch.settings.providers import by_key
+from protest_dispatch.vocabulary import OAuthProvider
+
+_MICROSOFT = "https://login.microsoftonline.com/common/oauth2/v2.0"
+MICROSOFT_SMTP_SCOPE = "https://outlook.office.com/SMTP.Send offline_access"
+MICROSOFT_IMAP_SCOPE = "https://outlook.office.com/IMAP.AccessAsUser.All"
+GOOGLE_MAIL_SCOPE = "https://mail.google.com/"
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+_BY_HOST = {
+    "smtp-mail.outlook.com": OAuthProvider.MICROSOFT,
+    "smtp.office365.com": OAuthProvider.MICROSOFT,
+    "smtp.gmail.com": OAuthProvider.GOOGLE,
+}
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    authorization_url: str | None
+    token_url: str
+    device_authorization_url: str | None
+    scope: str
+
+
+PRESETS: dict[OAuthProvider, Endpoints] = {
+    OAuthProvider.MICROSOFT: Endpoints(
+        authorization_url=f"{_MICROSOFT}/authorize",
+        token_url=f"{_MICROSOFT}/token",
+        device_authorization_url=f"{_MICROSOFT}/devicecode",
+        scope=MICROSOFT_SMTP_SCOPE,
+    ),
+    OAuthProvider.GOOGLE: Endpoints(
+        # Google's device flow does not grant mail scopes: the browser flow it is.
+        authorization_url="https://accounts.google.com/o/oauth2/v2/auth",
+        token_url="https://oauth2.googleapis.com/token",  # noqa: S106 - a URL, not a secret
+        device_authorization_url=None,
+        scope=GOOGLE_MAIL_SCOPE,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class OAuthClient:
+    """One OAuth client at one provider; the secret never shows in repr."""
+
+    provider: OAuthProvider
+    client_id: str
+    endpoints: Endpoints
+    client_secret: SecretStr | None = field(default=None, repr=False)
+
+    @property
+    def uses_device_flow(self) -> bool:
+        """RFC 8628 when the provider has it; otherwise the browser with PKCE."""
+        return self.endpoints.device_authorization_url is not None
+
+    @property
+    def offline_params(self) -> dict[str, str]:
+        """Google returns a refresh token only with these; others ignore them."""
+        if self.provider is OAuthProvider.MICROSOFT:
+            return {}
+        return {"access_type": "offline", "prompt": "consent"}
+
+
+def oauth_client(config: Config) -> OAuthClient:
+    """The configured client, or a ConfigError naming the missing or wrong key."""
+    client_id = config.get("oauth_client_id")
+    if not client_id:
+        raise ConfigError(
+            "No oauth_client_id is set: protest signs in with your own OAuth client and "
+            "never borrows another application's.",
+            key="oauth_client_id",
+            hint="Register a client as the README's 'Outlook and Microsoft 365' or 'Gmail "
+            "without app passwords' section explains, then set oauth_client_id in the config "
+            "file (or PROTEST_OAUTH_CLIENT_ID).",
+        )
+    provider = _provider(config)
+    secret = config.get("oauth_client_secret")
+    endpoints = PRESETS.get(provider) or _custom(config)
+    scope = str(config.get("oauth_scope") or "").strip()
+    if scope and scope != endpoints.scope:  # e.g. Microsoft's IMAP scope for a mailbox reader
+        endpoints = dataclasses.replace(endpoints, scope=scope)
+    return OAuthClient(
+        provider=provider,
+        client_id=str(client_id),
+        endpoints=endpoints,
+        client_secret=SecretStr(secret) if secret else None,
+    )
+
+
+def _provider(config: Config) -> OAuthProvider:
+    """``oauth_provider``, else what the mail provider preset or the SMTP host implies."""
+    raw = str(config.get("oauth_provider") or "").strip().lower()
+    if not raw:
+        preset = by_key(str(config.get("provider") or ""))
+        implied = preset.oauth if preset else _BY_HOST.get(str(config.get("smtp_host") or ""))
+        if implied is not None:
+            return implied
+    if raw not in tuple(OAuthProvider):
+        raise ConfigError(
+            f"oauth_provider is {raw or 'not set'}; it must be one of {', '.join(OAuthProvider)}.",
+            key="oauth_provider",
+            hint='Set oauth_provider = "microsoft" (Outlook, Microsoft 365) or "google" '
+            "in the config file, or PROTEST_OAUTH_PROVIDER.",
+        )
+    return OAuthProvider(raw)
+
+
+def _custom(config: Config) -> Endpoints:
+    token_url = _url(config, "oauth_token_url", required=True)
+    assert token_url is not None  # required=True raises instead
+    device = _url(config, "oauth_device_authorization_url", required=False)
+    authorization = _url(config, "oauth_authorization_url", required=False)
+    if device is None and authorization is None:
+        raise ConfigError(
+            "oauth_provider is custom but neither oauth_device_authorization_url nor "
+            "oauth_authorization_url is set, so there is no way to sign in.",
+            key="oauth_authorization_url",
+            hint="Set oauth_device_authorization_url (device flow) or oauth_authorization_url "
+            "(browser flow) from your provider's documentation.",
+        )
+    scope = str(config.get("oauth_scope") or "").strip()
+    if not scope:
+        raise ConfigError(
+            "oauth_provider is custom but oauth_scope is not set.",
+            key="oauth_scope",
+            hint="Set oauth_scope to the space-separated scopes that allow sending mail "
+            "by SMTP (and a refresh token, e.g. offline_access).",
+        )
+    return Endpoints(
+        authorization_url=authorization,
+        token_url=token_url,
+        device_authorization_url=device,
+        scope=scope,
+    )
+
+
+def _url(config: Config, key: str, *, required: bool) -> str | None:
+    value = str(config.get(key) or "").strip()
+    if not value:
+        if required:
+            raise ConfigError(
+                f"oauth_provider is custom but {key} is not set.",
+                key=key,
+                hint=f"Set {key} from your provider's OAuth documentation.",
+            )
+        return None
+    parts = urlsplit(value)
+    if parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in _LOOPBACK):
+        return value
+    raise ConfigError(
+        f"{key} must be an https:// URL (plain http only on this machine), not {value!r}.",
+        key=key,
+        hint="Copy the URL from your provider's OAuth documentation.",
+    )
