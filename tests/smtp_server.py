@@ -441,6 +441,8 @@ def running_server(
                 tls_options["require_starttls"] = require_starttls
         if auth is not None:
             tls_options["authenticator"] = handler.authenticate
+            # aiosmtpd takes every handler attribute named auth_* for a mechanism
+            tls_options["auth_exclude_mechanism"] = ["attempts"]
             tls_options["auth_require_tls"] = auth_require_tls
             tls_options["auth_required"] = auth_require_tls
         controller = _start(handler, smtputf8=smtputf8, options=tls_options)

@@ -7,7 +7,6 @@ Heavy modules (pydantic, jinja2, aiosmtplib) are imported inside the commands so
 from __future__ import annotations
 
 import gc
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -15,7 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from protest_dispatch.errors import InputError, ProtestError
-from protest_dispatch.vocabulary import ExitCode
+from protest_dispatch.vocabulary import CallOutcome, ExitCode
 
 if TYPE_CHECKING:
     from protest_dispatch.cli.views.send import Display
@@ -388,13 +387,6 @@ def log_(
 # -- set-up, calls and status (issue 6) ---------------------------------------------
 
 
-class CallOutcome(StrEnum):
-    reached = "reached"
-    voicemail = "voicemail"
-    no_answer = "no-answer"
-    wrong_number = "wrong-number"
-
-
 @app.command()
 def init(
     config: ConfigOpt = None,
@@ -516,7 +508,7 @@ def called(
             campaign=session.campaign_id,
             target=target.id,
             sender=session.sender.email,
-            outcome=outcome.value,
+            outcome=outcome,
             note=clean,
         )
         left = len(callsheet.unreached(session, sendlog))

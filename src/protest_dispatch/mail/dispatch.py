@@ -29,7 +29,7 @@ from protest_dispatch.errors import ProtestError, SmtpUnavailableError
 from protest_dispatch.mail.smtp import Delivery, SmtpConnection
 from protest_dispatch.sendlog.store import Entry, SendLog
 from protest_dispatch.settings.smtp import SmtpSettings
-from protest_dispatch.vocabulary import ExitCode
+from protest_dispatch.vocabulary import ExitCode, LetterStatus
 
 BACKOFF_FIRST = 1.0
 BACKOFF_BUDGET = 60.0
@@ -45,7 +45,7 @@ class Job:
 class Result:
     target: str
     to: str
-    status: str
+    status: LetterStatus
     code: int | None
     message: str
     refused: tuple[str, ...] = ()
@@ -68,16 +68,21 @@ class Summary:
     interrupted: bool = False
 
     def count(self, status: str) -> int:
+        """Results with ``status`` (a :class:`LetterStatus` or its value)."""
         return sum(1 for r in self.results if r.status == status)
 
     @property
     def exit_code(self) -> int:
         """1 wins over 75: a failure needs a person, a deferral only time."""
-        if self.count("failed") or self.count("uncertain") or self.interrupted:
+        if (
+            self.count(LetterStatus.FAILED)
+            or self.count(LetterStatus.UNCERTAIN)
+            or self.interrupted
+        ):
             return ExitCode.FAILED
         if self.stopped is not None:
             return self.stopped.exit_code
-        if self.count("deferred") or self.quota_reached:
+        if self.count(LetterStatus.DEFERRED) or self.quota_reached:
             return ExitCode.TEMPFAIL
         return ExitCode.OK
 
@@ -205,7 +210,7 @@ class Dispatcher:
             last, attempts = await self._attempt(connection, letter, message_id)
             if last.reconnect:
                 await connection.close()
-            if last.outcome != "deferred":
+            if last.outcome != LetterStatus.DEFERRED:
                 break
         if unreachable is not None:
             raise unreachable
@@ -243,14 +248,14 @@ class Dispatcher:
                     campaign=self.campaign_id,
                     target=letter.target.id,
                     sender=self.sender.email,
-                    status="uncertain",
+                    status=LetterStatus.UNCERTAIN,
                     error=why,
                 )
             # reported too, so an interrupted run still accounts for this letter
             result = Result(
                 target=letter.target.id,
                 to=letter.to,
-                status="uncertain",
+                status=LetterStatus.UNCERTAIN,
                 code=None,
                 message=f"Delivery is uncertain: {why}.",
             )
@@ -264,7 +269,7 @@ class Dispatcher:
                 sender=self.sender.email,
                 status=delivery.outcome,
                 smtp_code=delivery.code,
-                error=None if delivery.outcome == "sent" else delivery.message,
+                error=None if delivery.outcome == LetterStatus.SENT else delivery.message,
                 refused=delivery.refused,
             )
         return delivery, attempts

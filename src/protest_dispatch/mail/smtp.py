@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Literal, Self, TypeVar
+from typing import Self, TypeVar
 
 import aiosmtplib
 
@@ -32,17 +32,14 @@ from protest_dispatch.errors import (
 )
 from protest_dispatch.mail.loopback import resolve_loopback_only
 from protest_dispatch.settings.smtp import SmtpSettings
-from protest_dispatch.vocabulary import Security
+from protest_dispatch.vocabulary import LetterStatus, Security
 
 __all__ = [
     "Delivery",
-    "Outcome",
     "SmtpConnection",
     "check_plaintext_allowed",
     "resolve_loopback_only",
 ]
-
-Outcome = Literal["sent", "deferred", "failed", "uncertain"]
 
 _AUTH_HINT = (
     "Check the username and password. For Gmail, Outlook and most big providers use an "
@@ -80,7 +77,7 @@ class Delivery:
     server may have it, so it must not be sent again blindly.
     """
 
-    outcome: Outcome
+    outcome: LetterStatus
     code: int | None  # the SMTP reply code that decided it, if any
     message: str  # server text, or a plain description of the local error
     refused: tuple[str, ...] = ()  # copies refused at RCPT, as "addr: 550 text"
@@ -384,7 +381,7 @@ class SmtpConnection:
         if smtp is None or not smtp.is_connected:
             self._drop()
             return Delivery(
-                "deferred",
+                LetterStatus.DEFERRED,
                 None,
                 "The connection to the SMTP server was closed before this letter; nothing "
                 "was sent.",
@@ -395,14 +392,14 @@ class SmtpConnection:
             problem = _address_problem(address)
             if problem is not None:
                 return Delivery(
-                    "failed", None, f"The address {address!r} cannot be used: {problem}."
+                    LetterStatus.FAILED, None, f"The address {address!r} cannot be used: {problem}."
                 )
         options: list[str] = []
         utf8 = not all(a.isascii() for a in (mail_from, to, *extra))
         if utf8:
             if not smtp.supports_extension("smtputf8"):
                 return Delivery(
-                    "failed",
+                    LetterStatus.FAILED,
                     None,
                     "An address contains non-ASCII characters but the SMTP server does not "
                     "support SMTPUTF8, so this letter cannot be sent through it.",
@@ -411,7 +408,7 @@ class SmtpConnection:
         if not data.isascii():
             if not smtp.supports_extension("8bitmime"):
                 return Delivery(
-                    "failed",
+                    LetterStatus.FAILED,
                     None,
                     "The letter contains 8-bit text but the SMTP server does not accept "
                     "8BITMIME, so it cannot be sent through this server.",
@@ -467,29 +464,29 @@ class SmtpConnection:
             else:
                 why = "the connection was lost after the letter was transmitted"
             return Delivery(
-                "uncertain",
+                LetterStatus.UNCERTAIN,
                 None,
                 f"Delivery is uncertain: {why}, before the server confirmed it. The server "
                 "may have accepted it; check before sending it again.",
                 tuple(refused),
                 reconnect=True,
             )
-        return Delivery("sent", reply.code, self._tidy(reply.message), tuple(refused))
+        return Delivery(LetterStatus.SENT, reply.code, self._tidy(reply.message), tuple(refused))
 
     async def _refused_before_data(
         self, smtp: aiosmtplib.SMTP, whom: str, code: int, text: str
     ) -> Delivery:
         """A reply refused MAIL or RCPT: nothing was delivered, only the verdict varies."""
         if code == 421:
-            outcome: Outcome = "deferred"
+            outcome = LetterStatus.DEFERRED
             reconnect = True
             message = f"The server is closing the connection ({code} {self._tidy(text)})"
         elif 400 <= code < 600:
-            outcome = "deferred" if code < 500 else "failed"
+            outcome = LetterStatus.DEFERRED if code < 500 else LetterStatus.FAILED
             reconnect = False
             message = f"The server refused {whom}: {code} {self._tidy(text)}"
         else:  # a reply no SMTP server should give here: the dialogue is out of step
-            outcome = "deferred"
+            outcome = LetterStatus.DEFERRED
             reconnect = True
             message = f"The server gave an unexpected reply about {whom}: {self._tidy(text)}"
         return await self._end_transaction(
@@ -502,7 +499,9 @@ class SmtpConnection:
         if isinstance(exc, ValueError):  # an address aiosmtplib will not put on the wire
             return await self._end_transaction(
                 smtp,
-                Delivery("failed", None, f"An address in {during} cannot be used: {exc}."),
+                Delivery(
+                    LetterStatus.FAILED, None, f"An address in {during} cannot be used: {exc}."
+                ),
             )
         self._drop()
         if _find_in_chain(exc, TimeoutError) is not None:
@@ -510,7 +509,7 @@ class SmtpConnection:
         else:
             why = f"the connection was lost during {during}"
         return Delivery(
-            "deferred", None, f"Not sent: {why}; nothing was delivered.", reconnect=True
+            LetterStatus.DEFERRED, None, f"Not sent: {why}; nothing was delivered.", reconnect=True
         )
 
     async def _refused_at_data(
@@ -519,7 +518,7 @@ class SmtpConnection:
         """A reply to DATA or to the end of data is a verdict, unless it is nonsense."""
         tidy = self._tidy(text)
         if 400 <= code < 600:
-            outcome: Outcome = "deferred" if code < 500 else "failed"
+            outcome = LetterStatus.DEFERRED if code < 500 else LetterStatus.FAILED
             delivery = Delivery(
                 outcome,
                 code,
@@ -533,7 +532,7 @@ class SmtpConnection:
             return await self._end_transaction(smtp, delivery)
         self._drop()
         return Delivery(
-            "uncertain",
+            LetterStatus.UNCERTAIN,
             code,
             f"Delivery is uncertain: the server answered the letter with an unexpected reply "
             f"({code} {tidy}). It may have accepted it; check before sending it again.",

@@ -13,16 +13,10 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
 
 from protest_dispatch.errors import SendLogError
 from protest_dispatch.files import make_private_folder
-
-Status = Literal["sending", "sent", "deferred", "failed", "uncertain"]
-STATUSES: tuple[Status, ...] = ("sending", "sent", "deferred", "failed", "uncertain")
-
-CallOutcome = Literal["reached", "voicemail", "no-answer", "wrong-number"]
-CALL_OUTCOMES: tuple[CallOutcome, ...] = ("reached", "voicemail", "no-answer", "wrong-number")
+from protest_dispatch.vocabulary import CallOutcome, LetterStatus
 
 APPLICATION_ID = int.from_bytes(b"PrtS", "big")
 """Marks the file as ours in the SQLite header (``PRAGMA application_id``)."""
@@ -33,6 +27,8 @@ SCHEMA_VERSION = 1
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _TABLES = frozenset({"letters", "usage", "calls"})
 
+_STATUSES = ", ".join(repr(s.value) for s in LetterStatus)
+_OUTCOMES = ", ".join(repr(o.value) for o in CallOutcome)
 _SCHEMA = f"""
 CREATE TABLE letters (
     campaign        TEXT NOT NULL,
@@ -40,7 +36,7 @@ CREATE TABLE letters (
     sender          TEXT NOT NULL,
     to_addr         TEXT NOT NULL,
     cc              TEXT NOT NULL DEFAULT '[]',
-    status          TEXT NOT NULL CHECK (status IN ({", ".join(repr(s) for s in STATUSES)})),
+    status          TEXT NOT NULL CHECK (status IN ({_STATUSES})),
     attempts        INTEGER NOT NULL CHECK (attempts >= 0),
     smtp_code       INTEGER,
     error           TEXT,
@@ -63,7 +59,7 @@ CREATE TABLE calls (
     campaign TEXT NOT NULL,
     target   TEXT NOT NULL,
     sender   TEXT NOT NULL,
-    outcome  TEXT NOT NULL CHECK (outcome IN ({", ".join(repr(o) for o in CALL_OUTCOMES)})),
+    outcome  TEXT NOT NULL CHECK (outcome IN ({_OUTCOMES})),
     note     TEXT,
     at       TEXT NOT NULL
 );
@@ -79,6 +75,7 @@ def connect(path: Path, *, busy_timeout: float) -> sqlite3.Connection:
         conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None)
     except sqlite3.Error as exc:
         raise wrap_error(exc, path=path, action="open it") from exc
+    conn.row_factory = sqlite3.Row
     try:
         prepare(conn, path=path, busy_timeout=busy_timeout)
     except BaseException:

@@ -36,34 +36,24 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-import platformdirs
-
 from protest_dispatch.errors import InputError, LockedError, SendLogError
 from protest_dispatch.sendlog.logfile import (
     APPLICATION_ID,
-    CALL_OUTCOMES,
     SCHEMA_VERSION,
-    STATUSES,
-    CallOutcome,
-    Status,
     connect,
     damaged_hint,
     immediate,
     wrap_error,
 )
+from protest_dispatch.vocabulary import CallOutcome, LetterStatus
 
-__all__ = [  # the schema's vocabulary is part of this module's interface
+__all__ = [
     "APPLICATION_ID",
-    "CALL_OUTCOMES",
     "SCHEMA_VERSION",
-    "STATUSES",
     "UNCERTAIN_ERROR",
     "Call",
-    "CallOutcome",
     "Entry",
     "SendLog",
-    "Status",
-    "default_path",
     "format_time",
     "parse_time",
     "utc_now",
@@ -102,11 +92,6 @@ def parse_time(value: str) -> datetime:
     return moment.astimezone(UTC)
 
 
-def default_path() -> Path:
-    """Where the send log lives unless the config says otherwise."""
-    return platformdirs.user_data_path("protest") / "sendlog.sqlite3"
-
-
 @dataclass(frozen=True)
 class Entry:
     """One letter: who it goes to, what happened to it last, and when to try again."""
@@ -116,7 +101,7 @@ class Entry:
     sender: str
     to: str
     cc: tuple[str, ...]
-    status: Status
+    status: LetterStatus
     attempts: int
     smtp_code: int | None
     error: str | None
@@ -124,23 +109,6 @@ class Entry:
     updated_at: str
     refused: tuple[str, ...]
     next_attempt_at: str | None
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "campaign": self.campaign,
-            "target": self.target,
-            "sender": self.sender,
-            "to": self.to,
-            "cc": list(self.cc),
-            "status": self.status,
-            "attempts": self.attempts,
-            "smtp_code": self.smtp_code,
-            "error": self.error,
-            "message_id": self.message_id,
-            "updated_at": self.updated_at,
-            "refused": list(self.refused),
-            "next_attempt_at": self.next_attempt_at,
-        }
 
 
 @dataclass(frozen=True)
@@ -154,29 +122,21 @@ class Call:
     note: str | None
     at: str
 
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "campaign": self.campaign,
-            "target": self.target,
-            "sender": self.sender,
-            "outcome": self.outcome,
-            "note": self.note,
-            "at": self.at,
-        }
 
-
-def _as_status(value: object) -> Status:
-    for status in STATUSES:
-        if value == status:
-            return status
-    raise ValueError(f"unknown status {value!r}; expected one of {', '.join(STATUSES)}")
+def _as_status(value: object) -> LetterStatus:
+    try:
+        return LetterStatus(str(value))
+    except ValueError:
+        raise ValueError(
+            f"unknown status {value!r}; expected one of {', '.join(LetterStatus)}"
+        ) from None
 
 
 def _as_outcome(value: object) -> CallOutcome | None:
-    for outcome in CALL_OUTCOMES:
-        if value == outcome:
-            return outcome
-    return None
+    try:
+        return CallOutcome(str(value))
+    except ValueError:
+        return None
 
 
 def _json_list(value: object) -> tuple[str, ...]:
@@ -332,7 +292,7 @@ class SendLog:
         self,
         *,
         campaign: str | None = None,
-        status: Status | None = None,
+        status: LetterStatus | None = None,
         sender: str | None = None,
     ) -> list[Entry]:
         """Letters matching every filter given, ordered by campaign, target, sender."""
@@ -401,14 +361,14 @@ class SendLog:
         campaign: str,
         target: str,
         sender: str,
-        status: Status,
+        status: LetterStatus,
         smtp_code: int | None = None,
         error: str | None = None,
         refused: Sequence[str] = (),
         next_attempt_at: str | None = None,
     ) -> Entry:
         """Commit what the server said about a letter that ``begin`` recorded."""
-        if _as_status(status) == "sending":
+        if _as_status(status) == LetterStatus.SENDING:
             raise ValueError("finish() records an outcome; 'sending' is not one")
         if isinstance(refused, str):
             raise TypeError("refused must be a sequence of strings, not one string")
@@ -476,7 +436,7 @@ class SendLog:
         if checked is None:
             raise InputError(
                 f"Unknown call outcome '{outcome}'.",
-                hint=f"Use one of: {', '.join(CALL_OUTCOMES)}.",
+                hint=f"Use one of: {', '.join(CallOutcome)}.",
             )
         call = Call(
             campaign=campaign,
@@ -509,25 +469,7 @@ class SendLog:
                 f"{where} ORDER BY at, id",
                 args,
             ).fetchall()
-            try:
-                calls = []
-                for campaign_, target_, sender_, outcome, note, at in rows:
-                    checked = _as_outcome(outcome)
-                    if checked is None:
-                        raise ValueError(f"unknown call outcome {outcome!r}")
-                    calls.append(
-                        Call(
-                            campaign=str(campaign_),
-                            target=str(target_),
-                            sender=str(sender_),
-                            outcome=checked,
-                            note=_opt_str(note),
-                            at=str(at),
-                        )
-                    )
-            except ValueError as exc:
-                raise self._damaged_row(exc) from exc
-            return calls
+            return [self._call(row) for row in rows]
 
     @contextlib.contextmanager
     def _read(self, action: str) -> Iterator[sqlite3.Connection]:
@@ -570,26 +512,39 @@ class SendLog:
         ).fetchone()
         return None if row is None else self._entry(row)
 
-    def _entry(self, row: tuple[object, ...]) -> Entry:
+    def _entry(self, row: sqlite3.Row) -> Entry:
         try:
-            attempts = _opt_int(row[6])
+            attempts = _opt_int(row["attempts"])
             return Entry(
-                campaign=str(row[0]),
-                target=str(row[1]),
-                sender=str(row[2]),
-                to=str(row[3]),
-                cc=_json_list(row[4]),
-                status=_as_status(row[5]),
+                campaign=str(row["campaign"]),
+                target=str(row["target"]),
+                sender=str(row["sender"]),
+                to=str(row["to_addr"]),
+                cc=_json_list(row["cc"]),
+                status=_as_status(row["status"]),
                 attempts=0 if attempts is None else attempts,
-                smtp_code=_opt_int(row[7]),
-                error=_opt_str(row[8]),
-                message_id=_opt_str(row[9]),
-                updated_at=str(row[10]),
-                refused=_json_list(row[11]),
-                next_attempt_at=_opt_str(row[12]),
+                smtp_code=_opt_int(row["smtp_code"]),
+                error=_opt_str(row["error"]),
+                message_id=_opt_str(row["message_id"]),
+                updated_at=str(row["updated_at"]),
+                refused=_json_list(row["refused"]),
+                next_attempt_at=_opt_str(row["next_attempt_at"]),
             )
         except ValueError as exc:
             raise self._damaged_row(exc) from exc
+
+    def _call(self, row: sqlite3.Row) -> Call:
+        outcome = _as_outcome(row["outcome"])
+        if outcome is None:
+            raise self._damaged_row(ValueError(f"unknown call outcome {row['outcome']!r}"))
+        return Call(
+            campaign=str(row["campaign"]),
+            target=str(row["target"]),
+            sender=str(row["sender"]),
+            outcome=outcome,
+            note=_opt_str(row["note"]),
+            at=str(row["at"]),
+        )
 
     def _damaged_row(self, exc: ValueError) -> SendLogError:
         return SendLogError(

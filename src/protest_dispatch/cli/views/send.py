@@ -171,14 +171,19 @@ def no_log(path: Path, *, as_json: bool, as_csv: bool) -> None:
 def log(
     sendlog: SendLog, *, campaign: str | None, status: str | None, as_json: bool, as_csv: bool
 ) -> None:
-    from protest_dispatch.sendlog.store import STATUSES
+    from dataclasses import asdict
 
-    if status is not None and status not in STATUSES:
+    from protest_dispatch.vocabulary import LetterStatus
+
+    if status is not None and status not in tuple(LetterStatus):
         raise InputError(
-            f"--status {status!r} is not a status.", hint=f"Use one of: {', '.join(STATUSES)}."
+            f"--status {status!r} is not a status.",
+            hint=f"Use one of: {', '.join(LetterStatus)}.",
         )
-    entries = sendlog.entries(campaign=campaign, status=status)
-    rows = [entry.to_dict() for entry in entries]
+    entries = sendlog.entries(
+        campaign=campaign, status=None if status is None else LetterStatus(status)
+    )
+    rows = [asdict(entry) for entry in entries]
     if as_json:
         output.print_json(rows)
         return
@@ -187,7 +192,7 @@ def log(
         writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS)
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: ";".join(v) if isinstance(v, list) else v for k, v in row.items()})
+            writer.writerow({k: ";".join(v) if isinstance(v, tuple) else v for k, v in row.items()})
         output.print_raw(buffer.getvalue())
         return
     if not rows:
