@@ -431,12 +431,37 @@ def test_open_and_writes_refuse_a_database_locked_by_another_process(db: Path) -
             with pytest.raises(SendLogError, match="locked by another program") as caught:
                 SendLog.open(path=db, busy_timeout=0.1)
             assert caught.value.path == db
-            with pytest.raises(SendLogError, match="locked by another program"):
+            assert caught.value.exit_code == ExitCode.TEMPFAIL  # wait and retry, says the hint
+            with pytest.raises(SendLogError, match="locked by another program") as caught:
                 begin(log, "judge-a")
+            assert caught.value.exit_code == ExitCode.TEMPFAIL
             other.execute("ROLLBACK")
         finally:
             other.close()
         assert begin(log, "judge-a").attempts == 1
+
+
+def fill(log: SendLog) -> None:
+    for number in range(200):
+        begin(log, f"judge-{number:03d}")
+
+
+def test_a_full_disk_is_a_temporary_failure_not_invalid_input(db: Path) -> None:
+    with SendLog.open(path=db) as log:
+        # SQLite reports SQLITE_FULL once the file may not grow: the real disk-full path
+        log._connection().execute("PRAGMA max_page_count = 1")
+        with pytest.raises(SendLogError, match="could not be written") as caught:
+            fill(log)
+        assert caught.value.exit_code == ExitCode.TEMPFAIL
+        assert "disk space" in str(caught.value)
+
+
+def test_a_foreign_file_stays_invalid_input(tmp_path: Path) -> None:
+    foreign = tmp_path / "notes.txt"
+    foreign.write_text("not a database at all, just a long enough line of text\n")
+    with pytest.raises(SendLogError, match="not a SQLite database") as caught:
+        SendLog.open(path=foreign)
+    assert caught.value.exit_code == ExitCode.INVALID
 
 
 def test_a_closed_log_raises_send_log_errors_not_sqlite_errors(db: Path) -> None:

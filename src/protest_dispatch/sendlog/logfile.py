@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
-from protest_dispatch.errors import SendLogError
+from protest_dispatch.errors import SendLogError, SendLogUnavailableError
 from protest_dispatch.files import make_private_folder
 from protest_dispatch.vocabulary import CallOutcome, LetterStatus
 
@@ -93,11 +93,15 @@ def damaged_hint(path: Path) -> str:
 
 
 def wrap_error(exc: sqlite3.Error, *, path: Path, action: str) -> SendLogError:
-    """Turn a SQLite error into a message that says what to do, keyed on SQLite's error code."""
+    """Turn a SQLite error into a message that says what to do, keyed on SQLite's error code.
+
+    Busy, locked, full and I/O errors pass with time (exit 75); a foreign, damaged or
+    unwritable file needs a person (exit 2).
+    """
     code = getattr(exc, "sqlite_errorcode", None)
     primary = None if code is None else code & 0xFF
     if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
-        return SendLogError(
+        return SendLogUnavailableError(
             f"The send log {path} is locked by another program; could not {action}.",
             path=path,
             hint="Another `protest` run or a database tool has it open for writing. "
@@ -131,7 +135,7 @@ def wrap_error(exc: sqlite3.Error, *, path: Path, action: str) -> SendLogError:
             "path at a folder you own.",
         )
     if primary in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR):
-        return SendLogError(
+        return SendLogUnavailableError(
             f"The send log {path} could not be written; could not {action} ({exc}).",
             path=path,
             hint="Check free disk space and that the disk is healthy, then run again.",
