@@ -490,6 +490,33 @@ def test_lock_is_exclusive_per_campaign_and_released_after_the_block(db: Path) -
             pass
 
 
+@pytest.mark.parametrize("form", ["symlink", "relative", "dotdot", "symlinked folder"])
+def test_one_lock_per_log_file_whatever_the_path(
+    db: Path, form: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    SendLog.open(path=db).close()
+    if form == "symlink":
+        other = db.parent / "alias.sqlite3"
+        other.symlink_to(db)
+    elif form == "relative":
+        monkeypatch.chdir(db.parent.parent)
+        other = Path(db.parent.name) / db.name
+    elif form == "dotdot":
+        (db.parent / "sub").mkdir()
+        other = db.parent / "sub" / ".." / db.name
+    else:
+        folder = db.parent.parent / "elsewhere"
+        folder.symlink_to(db.parent)
+        other = folder / db.name
+    with SendLog.open(path=db) as first, SendLog.open(path=other) as second:
+        assert second.lock_path(campaign=CAMPAIGN) == first.lock_path(campaign=CAMPAIGN)
+        with first.lock(campaign=CAMPAIGN):
+            with pytest.raises(LockedError) as caught, second.lock(campaign=CAMPAIGN):
+                pass
+            assert caught.value.exit_code == ExitCode.TEMPFAIL
+    assert sorted(p.name for p in db.parent.glob("*.lock")) == [f"{db.name}.{CAMPAIGN}.lock"]
+
+
 def test_lock_file_names_are_safe_for_any_campaign_id(log: SendLog) -> None:
     odd = log.lock_path(campaign="../a/b c")
     assert odd.parent == log.path.parent

@@ -215,7 +215,14 @@ class SendLog:
         self.close()
 
     def lock_path(self, *, campaign: str) -> Path:
-        return self._path.with_name(f"{self._path.name}.{_lock_name(campaign)}.lock")
+        """The lock file beside the log's real file, whatever path named it.
+
+        A symlink, a relative path or ``..`` all resolve to one file and so to one lock;
+        a second hard link to the log is a different name the lock cannot see
+        (SECURITY.md, Known limits).
+        """
+        real = Path(os.path.realpath(self._path))
+        return real.with_name(f"{real.name}.{_lock_name(campaign)}.lock")
 
     @contextlib.contextmanager
     def lock(self, *, campaign: str) -> Iterator[None]:
