@@ -77,11 +77,59 @@ def connect(path: Path, *, busy_timeout: float) -> sqlite3.Connection:
         raise wrap_error(exc, path=path, action="open it") from exc
     conn.row_factory = sqlite3.Row
     try:
-        prepare(conn, path=path, busy_timeout=busy_timeout)
+        check(conn, path=path, busy_timeout=busy_timeout)
+        set_up(conn, path=path)
     except BaseException:
         conn.close()
         raise
     return conn
+
+
+def connect_read_only(path: Path, *, busy_timeout: float) -> sqlite3.Connection:
+    """A connection that cannot write, to an existing log the user may only be able to read.
+
+    ``mode=ro`` sees every commit, including those still in the WAL of a live run, but
+    needs the ``-shm`` file to exist or be creatable. In a folder the user cannot write,
+    with no ``-wal`` file (the last writer closed cleanly and checkpointed everything
+    into the main file), the log is opened ``immutable`` instead: nothing is in a WAL to
+    miss, and SQLite then needs no ``-shm`` and takes no lock.
+    """
+    check_file(path, read_only=True)
+    try:
+        conn = _open_uri(path, busy_timeout=busy_timeout, immutable=False)
+    except sqlite3.Error as exc:
+        if _needs_folder_write(exc) and not Path(f"{path}-wal").exists():
+            try:
+                conn = _open_uri(path, busy_timeout=busy_timeout, immutable=True)
+            except sqlite3.Error as again:
+                raise wrap_error(again, path=path, action="read it") from again
+        else:
+            raise wrap_error(exc, path=path, action="read it") from exc
+    try:
+        check(conn, path=path, busy_timeout=busy_timeout)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _open_uri(path: Path, *, busy_timeout: float, immutable: bool) -> sqlite3.Connection:
+    """Open read-only by URI and read the header, so a missing ``-shm`` shows up here."""
+    uri = Path(os.path.abspath(path)).as_uri() + "?mode=ro" + ("&immutable=1" if immutable else "")
+    conn = sqlite3.connect(uri, uri=True, timeout=busy_timeout, isolation_level=None)
+    try:
+        conn.execute("PRAGMA schema_version").fetchone()
+    except BaseException:
+        conn.close()
+        raise
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def _needs_folder_write(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = None if code is None else code & 0xFF
+    return primary in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN)
 
 
 def damaged_hint(path: Path) -> str:
@@ -174,7 +222,7 @@ def make_folder(folder: Path, *, path: Path) -> None:
         )
 
 
-def check_file(path: Path) -> None:
+def check_file(path: Path, *, read_only: bool = False) -> None:
     """Refuse files that are obviously not ours before SQLite touches them."""
     if path.is_dir():
         raise SendLogError(
@@ -183,14 +231,16 @@ def check_file(path: Path) -> None:
             hint="Point the send log path at a file name inside that folder, e.g. "
             f"{path / 'sendlog.sqlite3'}.",
         )
+    flags = os.O_RDONLY if read_only else os.O_RDWR | os.O_CREAT
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd = os.open(path, flags | os.O_CLOEXEC, 0o600)
     except OSError as exc:
+        doing = "reading" if read_only else "writing"
         raise SendLogError(
-            f"Cannot open the send log {path} for writing: {exc.strerror or exc}.",
+            f"Cannot open the send log {path} for {doing}: {exc.strerror or exc}.",
             path=path,
-            hint="Make the file and its folder writable by you, or point the send log "
-            "path at a folder you own.",
+            hint=f"Make the file and its folder {'readable' if read_only else 'writable'} by "
+            "you, or point the send log path at a folder you own.",
         ) from exc
     with os.fdopen(fd, "rb") as handle:
         head = handle.read(len(_SQLITE_MAGIC))
@@ -218,8 +268,8 @@ def immediate(conn: sqlite3.Connection) -> Iterator[None]:
         raise
 
 
-def prepare(conn: sqlite3.Connection, *, path: Path, busy_timeout: float) -> None:
-    """Check the file is a healthy log of ours, then set it up; writes nothing to foreign files."""
+def check(conn: sqlite3.Connection, *, path: Path, busy_timeout: float) -> None:
+    """Refuse a file that is not a healthy log of ours; writes nothing."""
     try:
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
         app_id, version, tables = _identity(conn)
@@ -239,6 +289,10 @@ def prepare(conn: sqlite3.Connection, *, path: Path, busy_timeout: float) -> Non
             path=path,
             hint=damaged_hint(path),
         )
+
+
+def set_up(conn: sqlite3.Connection, *, path: Path) -> None:
+    """WAL mode and our schema on a checked file (created if it is new)."""
     try:
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()
         wal = mode is not None and str(mode[0]).lower() == "wal"

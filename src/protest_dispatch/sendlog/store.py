@@ -41,6 +41,7 @@ from protest_dispatch.sendlog.logfile import (
     APPLICATION_ID,
     SCHEMA_VERSION,
     connect,
+    connect_read_only,
     damaged_hint,
     immediate,
     wrap_error,
@@ -184,15 +185,19 @@ class SendLog:
         return self._path
 
     @classmethod
-    def open(cls, *, path: Path, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> SendLog:
+    def open(
+        cls, *, path: Path, busy_timeout: float = DEFAULT_BUSY_TIMEOUT, read_only: bool = False
+    ) -> SendLog:
         """Open or create the log, refusing anything we cannot trust before a letter is sent.
 
         ``busy_timeout`` (seconds) is how long to wait for another writer; the log is never
-        held for longer than one commit by a well-behaved run.
+        held for longer than one commit by a well-behaved run. ``read_only`` opens an
+        existing log without ever writing to it, so a user who may only read it can.
         """
         if busy_timeout < 0:
             raise ValueError(f"busy_timeout must be >= 0 seconds, got {busy_timeout!r}")
-        return cls(path=path, connection=connect(path, busy_timeout=busy_timeout))
+        opener = connect_read_only if read_only else connect
+        return cls(path=path, connection=opener(path, busy_timeout=busy_timeout))
 
     def close(self) -> None:
         conn, self._conn = self._conn, None
