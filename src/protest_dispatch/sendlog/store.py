@@ -29,7 +29,7 @@ import json
 import os
 import re
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,6 +54,7 @@ __all__ = [
     "UNCERTAIN_ERROR",
     "Call",
     "Entry",
+    "Reservation",
     "SendLog",
     "format_time",
     "parse_time",
@@ -122,6 +123,21 @@ class Call:
     outcome: CallOutcome
     note: str | None
     at: str
+
+
+@dataclass
+class Reservation:
+    """Recipients taken from a sender's quota for one letter not yet begun.
+
+    The usage row is written when the reservation is made, so it counts for every
+    run at once; ``SendLog.begin`` turns it into that letter's usage (``settled``), and
+    ``release_usage`` gives it back if the letter is never attempted.
+    """
+
+    id: int
+    sender: str
+    recipients: int
+    settled: bool = False
 
 
 def _as_status(value: object) -> LetterStatus:
@@ -329,10 +345,12 @@ class SendLog:
         cc: Sequence[str],
         message_id: str,
         recipients: int,
+        reservation: Reservation | None = None,
     ) -> Entry:
         """Commit "about to send" before the letter leaves, with its quota usage.
 
         This commit is what lets the next run see that a killed run may have sent it.
+        With a ``reservation`` its usage row is this letter's; otherwise one is added.
         """
         _check_count("recipients", recipients)
         if isinstance(cc, str):
@@ -359,12 +377,15 @@ class SendLog:
                     hint="Another program may have changed the send log during the run. "
                     "Check `protest status` before sending again.",
                 )
-            conn.execute(
-                "INSERT INTO usage (sender, at, recipients) VALUES (?, ?, ?)",
-                (sender, now, recipients),
-            )
+            if reservation is None:
+                conn.execute(
+                    "INSERT INTO usage (sender, at, recipients) VALUES (?, ?, ?)",
+                    (sender, now, recipients),
+                )
             entry = self._get(conn, campaign, target, sender)
         assert entry is not None  # written in the same transaction
+        if reservation is not None:
+            reservation.settled = True
         return entry
 
     def finish(
@@ -414,14 +435,59 @@ class SendLog:
         assert entry is not None  # updated in the same transaction
         return entry
 
-    def add_usage(self, *, sender: str, recipients: int) -> None:
-        """Count a message that is not a letter (a test send) against the sender's quota."""
+    def add_usage(
+        self, *, sender: str, recipients: int, reservation: Reservation | None = None
+    ) -> None:
+        """Count a message that is not a letter (a test send) against the sender's quota.
+
+        With a ``reservation`` its usage row already counts; it is only marked used.
+        """
         _check_count("recipients", recipients)
+        if reservation is not None:
+            reservation.settled = True
+            return
         with self._write("record quota usage") as conn:
             conn.execute(
                 "INSERT INTO usage (sender, at, recipients) VALUES (?, ?, ?)",
                 (sender, utc_now(), recipients),
             )
+
+    def reserve_usage(
+        self,
+        *,
+        sender: str,
+        recipients: int,
+        at: datetime,
+        since: datetime,
+        fits: Callable[[list[tuple[str, int]]], bool],
+    ) -> Reservation | None:
+        """Reserve ``recipients`` if ``fits`` accepts the usage since ``since``; one transaction.
+
+        The check and the usage row share one IMMEDIATE transaction, so processes sharing
+        this log reserve one after another and none sees a budget another already took.
+        """
+        _check_count("recipients", recipients)
+        with self._write("reserve quota for a letter") as conn:
+            rows = conn.execute(
+                "SELECT at, recipients FROM usage WHERE sender = ? AND at >= ? ORDER BY at, id",
+                (sender, format_time(since)),
+            ).fetchall()
+            if not fits([(str(row["at"]), int(row["recipients"])) for row in rows]):
+                return None
+            cursor = conn.execute(
+                "INSERT INTO usage (sender, at, recipients) VALUES (?, ?, ?)",
+                (sender, format_time(at), recipients),
+            )
+            assert cursor.lastrowid is not None  # an INSERT into a rowid table
+            return Reservation(id=cursor.lastrowid, sender=sender, recipients=recipients)
+
+    def release_usage(self, reservation: Reservation) -> None:
+        """Delete an unused reservation's usage row; a used one is kept (it was sent)."""
+        if reservation.settled:
+            return
+        with self._write("give back reserved quota") as conn:
+            conn.execute("DELETE FROM usage WHERE id = ?", (reservation.id,))
+        reservation.settled = True  # released once; a second release changes nothing
 
     def usage_since(self, *, sender: str, since: datetime) -> list[tuple[str, int]]:
         """(time, recipients) sent by ``sender`` at or after ``since``, oldest first.
