@@ -381,6 +381,8 @@ def send_summary(
             calls(session.composer.calls())
     if summary.stopped is not None:
         output.error(summary.stopped)
+        if not summary.handed_over:  # the transport cannot know this; the summary does
+            output.say("Nothing was sent.")
 
 
 def _advice(summary: Summary) -> None:
