@@ -263,17 +263,9 @@ class Dispatcher:
                 if delay is None:
                     break  # a longer wait is the next run's job, not a burst of quick retries
                 await self.sleep(delay)
-            reservation = None
-            if self.budget is not None:
-                reservation = self.budget.reserve(len(letter.envelope_recipients))
-                if reservation is None:
-                    self.summary.quota_reached = True
-                    break
-            try:
-                outcome = await self._try(connection, letter, message_id, reservation)
-            finally:
-                if reservation is not None and self.budget is not None:
-                    self.budget.release(reservation)  # nothing to give back once it was used
+            outcome = await self._try(connection, letter, message_id)
+            if outcome is None:
+                break
             if isinstance(outcome, SmtpUnavailableError):
                 unreachable = outcome
                 continue
@@ -288,13 +280,32 @@ class Dispatcher:
         self._report(letter, *last)
 
     async def _try(
+        self, connection: SmtpConnection, letter: Letter, message_id: str
+    ) -> tuple[Delivery, int] | SmtpUnavailableError | None:
+        """One attempt within the sending limit; None if the limit is reached.
+
+        The recipients are reserved first and given back if the letter is not attempted.
+        """
+        reservation = None
+        if self.budget is not None:
+            reservation = self.budget.reserve(len(letter.envelope_recipients))
+            if reservation is None:
+                self.summary.quota_reached = True
+                return None
+        try:
+            return await self._try_reserved(connection, letter, message_id, reservation)
+        finally:
+            if reservation is not None and self.budget is not None:
+                self.budget.release(reservation)  # nothing to give back once it was used
+
+    async def _try_reserved(
         self,
         connection: SmtpConnection,
         letter: Letter,
         message_id: str,
         reservation: Reservation | None,
     ) -> tuple[Delivery, int] | SmtpUnavailableError:
-        """One attempt: connect if need be, wait for a slot, deliver; or why it could not."""
+        """Connect if need be, wait for a slot, deliver; or say why it could not connect."""
         if not connection.is_open:
             try:
                 await connection.open()

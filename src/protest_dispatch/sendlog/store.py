@@ -23,20 +23,16 @@ belongs to the thread that opened it.
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import hashlib
 import json
-import os
-import re
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from protest_dispatch.errors import InputError, LockedError, SendLogError
+from protest_dispatch.errors import InputError, SendLogError
+from protest_dispatch.sendlog import lock
 from protest_dispatch.sendlog.logfile import (
     APPLICATION_ID,
     SCHEMA_VERSION,
@@ -45,6 +41,20 @@ from protest_dispatch.sendlog.logfile import (
     damaged_hint,
     immediate,
     wrap_error,
+)
+from protest_dispatch.sendlog.records import (
+    Call,
+    Entry,
+    Reservation,
+    as_outcome,
+    as_status,
+    check_count,
+    format_time,
+    json_list,
+    opt_int,
+    opt_str,
+    parse_time,
+    utc_now,
 )
 from protest_dispatch.vocabulary import CallOutcome, LetterStatus
 
@@ -67,125 +77,10 @@ UNCERTAIN_ERROR = (
     "the previous run stopped while this letter was being sent; the server may have it"
 )
 
-_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 _LETTER_COLUMNS = (
     "campaign, target, sender, to_addr, cc, status, attempts, smtp_code, error, message_id,"
     " updated_at, refused, next_attempt_at"
 )
-
-
-def utc_now() -> str:
-    """Now as ISO 8601 UTC at second precision, the only time format in the log."""
-    return format_time(datetime.now(UTC))
-
-
-def format_time(moment: datetime) -> str:
-    """Format an aware datetime the way the log stores it, e.g. ``2026-11-28T23:59:01Z``."""
-    if moment.tzinfo is None:
-        raise ValueError(f"timestamp without a time zone: {moment.isoformat()}")
-    return moment.astimezone(UTC).strftime(_TIME_FORMAT)
-
-
-def parse_time(value: str) -> datetime:
-    """Parse an ISO 8601 timestamp with a zone (``Z`` or an offset) into an aware UTC datetime."""
-    moment = datetime.fromisoformat(value)
-    if moment.tzinfo is None:
-        raise ValueError(f"timestamp without a time zone: {value!r} (add 'Z' for UTC)")
-    return moment.astimezone(UTC)
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One letter: who it goes to, what happened to it last, and when to try again."""
-
-    campaign: str
-    target: str
-    sender: str
-    to: str
-    cc: tuple[str, ...]
-    status: LetterStatus
-    attempts: int
-    smtp_code: int | None
-    error: str | None
-    message_id: str | None
-    updated_at: str
-    refused: tuple[str, ...]
-    next_attempt_at: str | None
-
-
-@dataclass(frozen=True)
-class Call:
-    """A phone call an activist logged alongside the letters."""
-
-    campaign: str
-    target: str
-    sender: str
-    outcome: CallOutcome
-    note: str | None
-    at: str
-
-
-@dataclass
-class Reservation:
-    """Recipients taken from a sender's quota for one letter not yet begun.
-
-    The usage row is written when the reservation is made, so it counts for every
-    run at once; ``SendLog.begin`` turns it into that letter's usage (``settled``), and
-    ``release_usage`` gives it back if the letter is never attempted.
-    """
-
-    id: int
-    sender: str
-    recipients: int
-    settled: bool = False
-
-
-def _as_status(value: object) -> LetterStatus:
-    try:
-        return LetterStatus(str(value))
-    except ValueError:
-        raise ValueError(
-            f"unknown status {value!r}; expected one of {', '.join(LetterStatus)}"
-        ) from None
-
-
-def _as_outcome(value: object) -> CallOutcome | None:
-    try:
-        return CallOutcome(str(value))
-    except ValueError:
-        return None
-
-
-def _json_list(value: object) -> tuple[str, ...]:
-    items = json.loads(str(value))
-    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
-        raise ValueError(f"expected a JSON list of strings, found {value!r}")
-    return tuple(items)
-
-
-def _opt_int(value: object) -> int | None:
-    if value is None:
-        return None
-    if not isinstance(value, int):
-        raise ValueError(f"expected an integer, found {value!r}")
-    return value
-
-
-def _opt_str(value: object) -> str | None:
-    return None if value is None else str(value)
-
-
-def _check_count(name: str, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{name} must be a whole number >= 0, got {value!r}")
-
-
-def _lock_name(campaign: str) -> str:
-    """A file-name-safe, collision-free stand-in for the campaign id."""
-    safe = re.sub(r"[^A-Za-z0-9_-]", "_", campaign)[:64]
-    if safe != campaign or not safe:
-        safe += "-" + hashlib.sha256(campaign.encode()).hexdigest()[:12]
-    return safe
 
 
 class SendLog:
@@ -236,60 +131,17 @@ class SendLog:
         self.close()
 
     def lock_path(self, *, campaign: str) -> Path:
-        """The lock file beside the log's real file, whatever path named it.
-
-        A symlink, a relative path or ``..`` all resolve to one file and so to one lock;
-        a second hard link to the log is a different name the lock cannot see
-        (SECURITY.md, Known limits).
-        """
-        real = Path(os.path.realpath(self._path))
-        return real.with_name(f"{real.name}.{_lock_name(campaign)}.lock")
+        return lock.lock_path(self._path, campaign=campaign)
 
     @contextlib.contextmanager
     def lock(self, *, campaign: str) -> Iterator[None]:
-        """Hold the one-run-per-campaign lock; the OS drops it when the process dies.
-
-        The lock file stays on disk: deleting a flock file while others wait on it would
-        let two runs hold "the" lock at once.
-        """
-        lock_path = self.lock_path(campaign=campaign)
-        try:
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        except OSError as exc:
-            raise SendLogError(
-                f"Cannot create the lock file {lock_path}: {exc.strerror or exc}.",
-                path=self._path,
-                hint="Make the send log's folder writable by you.",
-            ) from exc
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
-                by = f" (process {holder})" if holder.isdigit() else ""
-                raise LockedError(
-                    f"Another `protest send` is running for campaign '{campaign}' with the "
-                    f"send log {self._path}{by}; lock file {lock_path}.",
-                    hint="Wait for it to finish and run the command again. The lock is "
-                    "released automatically when that process ends.",
-                ) from None
-            except OSError as exc:
-                raise SendLogError(
-                    f"Cannot lock {lock_path}: {exc.strerror or exc}.",
-                    path=self._path,
-                    hint="Keep the send log on a local disk; network file systems may not "
-                    "support file locks.",
-                ) from exc
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        """Hold the one-run-per-campaign lock (see :mod:`sendlog.lock`)."""
+        with lock.hold(self._path, campaign=campaign):
             self._locked.add(campaign)
             try:
                 yield
             finally:
                 self._locked.discard(campaign)
-                fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            os.close(fd)
 
     def recover(self, *, campaign: str) -> list[Entry]:
         """Mark letters a dead run left ``sending`` as ``uncertain`` and return them.
@@ -325,7 +177,7 @@ class SendLog:
     ) -> list[Entry]:
         """Letters matching every filter given, ordered by campaign, target, sender."""
         if status is not None:
-            _as_status(status)
+            as_status(status)
         where, args = _filters(campaign=campaign, status=status, sender=sender)
         with self._read("list letters") as conn:
             rows = conn.execute(
@@ -352,7 +204,7 @@ class SendLog:
         This commit is what lets the next run see that a killed run may have sent it.
         With a ``reservation`` its usage row is this letter's; otherwise one is added.
         """
-        _check_count("recipients", recipients)
+        check_count("recipients", recipients)
         if isinstance(cc, str):
             raise TypeError("cc must be a sequence of addresses, not one string")
         now = utc_now()
@@ -401,7 +253,7 @@ class SendLog:
         next_attempt_at: str | None = None,
     ) -> Entry:
         """Commit what the server said about a letter that ``begin`` recorded."""
-        if _as_status(status) == LetterStatus.SENDING:
+        if as_status(status) == LetterStatus.SENDING:
             raise ValueError("finish() records an outcome; 'sending' is not one")
         if isinstance(refused, str):
             raise TypeError("refused must be a sequence of strings, not one string")
@@ -442,7 +294,7 @@ class SendLog:
 
         With a ``reservation`` its usage row already counts; it is only marked used.
         """
-        _check_count("recipients", recipients)
+        check_count("recipients", recipients)
         if reservation is not None:
             reservation.settled = True
             return
@@ -466,7 +318,7 @@ class SendLog:
         The check and the usage row share one IMMEDIATE transaction, so processes sharing
         this log reserve one after another and none sees a budget another already took.
         """
-        _check_count("recipients", recipients)
+        check_count("recipients", recipients)
         with self._write("reserve quota for a letter") as conn:
             rows = conn.execute(
                 "SELECT at, recipients FROM usage WHERE sender = ? AND at >= ? ORDER BY at, id",
@@ -510,7 +362,7 @@ class SendLog:
         outcome: str,
         note: str | None,
     ) -> Call:
-        checked = _as_outcome(outcome)
+        checked = as_outcome(outcome)
         if checked is None:
             raise InputError(
                 f"Unknown call outcome '{outcome}'.",
@@ -592,27 +444,27 @@ class SendLog:
 
     def _entry(self, row: sqlite3.Row) -> Entry:
         try:
-            attempts = _opt_int(row["attempts"])
+            attempts = opt_int(row["attempts"])
             return Entry(
                 campaign=str(row["campaign"]),
                 target=str(row["target"]),
                 sender=str(row["sender"]),
                 to=str(row["to_addr"]),
-                cc=_json_list(row["cc"]),
-                status=_as_status(row["status"]),
+                cc=json_list(row["cc"]),
+                status=as_status(row["status"]),
                 attempts=0 if attempts is None else attempts,
-                smtp_code=_opt_int(row["smtp_code"]),
-                error=_opt_str(row["error"]),
-                message_id=_opt_str(row["message_id"]),
+                smtp_code=opt_int(row["smtp_code"]),
+                error=opt_str(row["error"]),
+                message_id=opt_str(row["message_id"]),
                 updated_at=str(row["updated_at"]),
-                refused=_json_list(row["refused"]),
-                next_attempt_at=_opt_str(row["next_attempt_at"]),
+                refused=json_list(row["refused"]),
+                next_attempt_at=opt_str(row["next_attempt_at"]),
             )
         except ValueError as exc:
             raise self._damaged_row(exc) from exc
 
     def _call(self, row: sqlite3.Row) -> Call:
-        outcome = _as_outcome(row["outcome"])
+        outcome = as_outcome(row["outcome"])
         if outcome is None:
             raise self._damaged_row(ValueError(f"unknown call outcome {row['outcome']!r}"))
         return Call(
@@ -620,7 +472,7 @@ class SendLog:
             target=str(row["target"]),
             sender=str(row["sender"]),
             outcome=outcome,
-            note=_opt_str(row["note"]),
+            note=opt_str(row["note"]),
             at=str(row["at"]),
         )
 
