@@ -8,6 +8,11 @@ in the product is patched.
 from __future__ import annotations
 
 import asyncio
+import signal
+import subprocess
+import sys
+import textwrap
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -18,7 +23,7 @@ from protest_dispatch.mail.dispatch import Backoff, Dispatcher, Job, SendOptions
 from protest_dispatch.sendlog.store import SendLog
 from protest_dispatch.settings.smtp import SmtpSettings
 from protest_dispatch.vocabulary import ExitCode, LetterStatus, Security
-from sendkit import FROM, make_campaign, official
+from sendkit import FROM, env_for, make_campaign, official, subprocess_env
 from smtp_server import Server
 
 ServerFactory = Callable[..., Server]
@@ -185,3 +190,43 @@ def test_cancelling_the_run_task_does_the_same_bookkeeping_and_propagates(
 
     assert run.summary.interrupted
     assert [e.status for e in log.entries()] == [LetterStatus.UNCERTAIN]
+
+
+def test_sigterm_stops_a_run_in_a_real_process_with_its_bookkeeping_done(
+    tmp_path: Path, smtp_server_factory: ServerFactory
+) -> None:
+    server = smtp_server_factory(stall_data=30)
+    campaign = make_campaign(tmp_path / "c", targets=3, campaign_cc=())
+    log = tmp_path / "log.sqlite3"
+    script = textwrap.dedent(f"""
+        import signal
+        from pathlib import Path
+        from protest_dispatch.commands.send import SendRequest, open_send
+        from protest_dispatch.commands.session import prepare
+        session = prepare(targets=Path({str(campaign)!r}), config_path=None, from_={FROM!r},
+                          country=None, lang=None, dry_run=False)
+        request = SendRequest(rate=0, concurrency=1, attempts=1)
+        with open_send(session=session, request=request) as run:
+            summary = run.deliver(stop_on=(signal.SIGTERM,))
+        print(summary.interrupted, summary.count("uncertain"), summary.not_attempted)
+    """)
+    child = subprocess.Popen(
+        [sys.executable, "-c", script],
+        env=subprocess_env(env_for(server, log=log)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not server.unanswered and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert server.unanswered, "the first letter never reached DATA"
+        child.send_signal(signal.SIGTERM)
+        out, err = child.communicate(timeout=20)
+    finally:
+        child.kill()
+    assert child.returncode == 0, err  # stopped cleanly, not killed (143)
+    assert out.split() == ["True", "1", "2"]
+    with SendLog.open(path=log, read_only=True) as reread:
+        assert [(e.target, e.status) for e in reread.entries()] == [("t01", LetterStatus.UNCERTAIN)]

@@ -8,7 +8,8 @@ asks for confirmation if it wants to, and then calls :meth:`SendRun.deliver`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+import signal
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,8 +90,17 @@ class SendRun:
     log: SendLog
     plan: Plan
 
-    def deliver(self, *, on_result: Callable[[Result], None] = lambda _: None) -> Summary:
-        """Send the plan's letters; ``on_result`` hears of each one as it is settled."""
+    def deliver(
+        self,
+        *,
+        on_result: Callable[[Result], None] = lambda _: None,
+        stop_on: Sequence[signal.Signals] = (),
+    ) -> Summary:
+        """Send the plan's letters; ``on_result`` hears of each one as it is settled.
+
+        A signal in ``stop_on`` (e.g. SIGTERM) stops the run cleanly, like Ctrl-C: the
+        letter in flight is recorded uncertain and the summary says ``interrupted``.
+        """
         session, plan, request = self.session, self.plan, self.request
         per_hour = session.config.get("limit_per_hour")
         per_day = session.config.get("limit_per_day")
@@ -114,7 +124,7 @@ class SendRun:
             budget=budget,
         )
         try:
-            summary = asyncio.run(dispatcher.run(plan.jobs))
+            summary = asyncio.run(_run_stoppable(dispatcher, plan.jobs, stop_on=stop_on))
         except KeyboardInterrupt:
             summary = dispatcher.summary
             summary.interrupted = True
@@ -122,6 +132,19 @@ class SendRun:
         if budget is not None and budget.blocked_until is not None:
             summary.quota_free_at = budget.blocked_until
         return summary
+
+
+async def _run_stoppable(
+    dispatcher: Dispatcher, jobs: Sequence[Job], *, stop_on: Sequence[signal.Signals]
+) -> Summary:
+    loop = asyncio.get_running_loop()
+    for signum in stop_on:
+        loop.add_signal_handler(signum, dispatcher.stop)
+    try:
+        return await dispatcher.run(jobs)
+    finally:
+        for signum in stop_on:
+            loop.remove_signal_handler(signum)
 
 
 @contextmanager
