@@ -65,15 +65,20 @@ class Quota:
             return self.blocked_until is None
 
         return self.log.reserve_usage(
-            sender=self.sender, recipients=recipients, at=now, since=now - DAY, fits=fits
+            sender=self.sender, recipients=recipients, at=now, since=now - self._span, fits=fits
         )
 
     def release(self, reservation: Reservation) -> None:
         """Give back recipients reserved for a letter that was not attempted."""
         self.log.release_usage(reservation)
 
+    @property
+    def _span(self) -> timedelta:
+        """The widest window a limit is set for: older usage cannot matter."""
+        return DAY if self.per_day is not None else HOUR
+
     def _recent(self) -> list[tuple[str, int]]:
-        return self.log.usage_since(sender=self.sender, since=self.now - DAY)
+        return self.log.usage_since(sender=self.sender, since=self.now - self._span)
 
     @staticmethod
     def _used(rows: Sequence[tuple[str, int]]) -> list[tuple[datetime, int]]:
