@@ -66,6 +66,8 @@ def test_a_server_echoing_the_auth_argument_never_shows_the_password(how: str) -
     assert MASK in shown
     assert sent.rstrip("=")[:12] not in shown.replace(" ", "")
     assert PASSWORD not in shown
+    assert caught.value.__cause__ is None  # no unmasked reply rides along in the chain
+    assert caught.value.__suppress_context__
 
 
 def login_forms(user: str, password: str) -> list[str]:

@@ -211,9 +211,10 @@ class SmtpConnection:
                 remember=self._masker.remember,
             )
         except aiosmtplib.SMTPAuthenticationError as exc:
-            raise self._say.auth_refused(username, exc.code, exc.message) from exc
+            # from None: the chained original holds the server's reply unmasked
+            raise self._say.auth_refused(username, exc.code, exc.message) from None
         except _BROKEN as exc:
-            raise self._say.network_error(exc, doing="logging in") from exc
+            raise self._say.network_error(exc, doing="logging in") from None
 
     def _tidy(self, text: str) -> str:
         """Server text made safe to show: no password in any form, no control characters."""
