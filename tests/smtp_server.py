@@ -446,6 +446,10 @@ class Server:
         self.handler.faults = dataclasses.replace(self.handler.faults, **changes)
 
 
+ServerFactory = Callable[..., Server]
+"""The type of the ``smtp_server_factory`` fixture."""
+
+
 @contextlib.contextmanager
 def running_server(
     *,

@@ -10,9 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from activistkit import make_call_campaign, run, sender_env
+from kit import CALLS_SUBJECT, SENDER, cli, make_campaign, sender_env
 from protest_dispatch.commands.calls import country_zones, zone_for_country
-from sendkit import SENDER
 
 
 def offset_label(zone: str) -> str:
@@ -34,8 +33,8 @@ def blocks(stdout: str) -> dict[str, str]:
 
 
 def test_the_sheet_shows_number_local_time_hours_and_script(tmp_path: Path) -> None:
-    campaign = make_call_campaign(tmp_path / "c")
-    result = run(
+    campaign = make_campaign(tmp_path / "c", calls=True, campaign_cc=(), subject=CALLS_SUBJECT)
+    result = cli(
         ["calls", "-t", str(campaign), "--country", "GB"], env=sender_env(tmp_path / "log.sqlite3")
     )
     assert result.code == 0, result.output
@@ -57,8 +56,8 @@ def test_the_sheet_shows_number_local_time_hours_and_script(tmp_path: Path) -> N
 
 
 def test_a_country_with_clocks_that_disagree_has_no_local_time(tmp_path: Path) -> None:
-    campaign = make_call_campaign(tmp_path / "c")
-    result = run(
+    campaign = make_campaign(tmp_path / "c", calls=True, campaign_cc=(), subject=CALLS_SUBJECT)
+    result = cli(
         ["calls", "-t", str(campaign), "--country", "US", "--only", "embassy-us"],
         env=sender_env(tmp_path / "log.sqlite3"),
     )
@@ -69,8 +68,8 @@ def test_a_country_with_clocks_that_disagree_has_no_local_time(tmp_path: Path) -
 def test_a_target_stays_on_the_sheet_until_reached(tmp_path: Path) -> None:
     log = tmp_path / "log.sqlite3"
     env = sender_env(log)
-    campaign = make_call_campaign(tmp_path / "c")
-    first = run(
+    campaign = make_campaign(tmp_path / "c", calls=True, campaign_cc=(), subject=CALLS_SUBJECT)
+    first = cli(
         [
             "called",
             "court",
@@ -87,18 +86,18 @@ def test_a_target_stays_on_the_sheet_until_reached(tmp_path: Path) -> None:
     assert "court (Judge Example): voicemail" in first.stdout
     assert "2 call(s) left to make" in first.stderr
 
-    sheet = blocks(run(["calls", "-t", str(campaign)], env=env).stdout)
+    sheet = blocks(cli(["calls", "-t", str(campaign)], env=env).stdout)
     assert "Last call: voicemail" in sheet["court"]
     assert "(left a message); 1 call(s) so far" in sheet["court"]
 
-    reached = run(["called", "court", "--outcome", "reached", "-t", str(campaign)], env=env)
+    reached = cli(["called", "court", "--outcome", "reached", "-t", str(campaign)], env=env)
     assert reached.code == 0, reached.output
     assert "1 call(s) left to make" in reached.stderr
-    after = run(["calls", "-t", str(campaign)], env=env)
+    after = cli(["calls", "-t", str(campaign)], env=env)
     assert list(blocks(after.stdout)) == ["admin"]
     assert "1 target(s) already reached are not shown" in after.stderr
 
-    everything = blocks(run(["calls", "-t", str(campaign), "--all"], env=env).stdout)
+    everything = blocks(cli(["calls", "-t", str(campaign), "--all"], env=env).stdout)
     assert list(everything) == ["court", "admin", "desk"]
     assert "Done: reached" in everything["court"]
     assert "I am calling about this" in everything["desk"]
@@ -112,7 +111,7 @@ def test_a_target_stays_on_the_sheet_until_reached(tmp_path: Path) -> None:
         ("court", SENDER, "reached", None),
     ]
 
-    shown = run(["log"], env=env)
+    shown = cli(["log"], env=env)
     assert shown.code == 0
     assert "Calls" in shown.stdout
     assert "left a message" in shown.stdout
@@ -131,8 +130,8 @@ def test_called_refuses_what_it_cannot_record(
     tmp_path: Path, args: list[str], message: str
 ) -> None:
     log = tmp_path / "log.sqlite3"
-    campaign = make_call_campaign(tmp_path / "c")
-    result = run(["called", *args, "-t", str(campaign)], env=sender_env(log))
+    campaign = make_campaign(tmp_path / "c", calls=True, campaign_cc=(), subject=CALLS_SUBJECT)
+    result = cli(["called", *args, "-t", str(campaign)], env=sender_env(log))
     assert result.code == 2
     assert message in result.output
     assert not log.exists()
@@ -140,8 +139,8 @@ def test_called_refuses_what_it_cannot_record(
 
 def test_called_needs_a_sender(tmp_path: Path) -> None:
     log = tmp_path / "log.sqlite3"
-    campaign = make_call_campaign(tmp_path / "c")
-    result = run(
+    campaign = make_campaign(tmp_path / "c", calls=True, campaign_cc=(), subject=CALLS_SUBJECT)
+    result = cli(
         ["called", "court", "--outcome", "reached", "-t", str(campaign)],
         env={"PROTEST_LOG": str(log)},
     )
@@ -152,14 +151,14 @@ def test_called_needs_a_sender(tmp_path: Path) -> None:
 
 def test_called_is_logged_per_sender(tmp_path: Path) -> None:
     log = tmp_path / "log.sqlite3"
-    campaign = make_call_campaign(tmp_path / "c")
+    campaign = make_campaign(tmp_path / "c", calls=True, campaign_cc=(), subject=CALLS_SUBJECT)
     other = sender_env(log, PROTEST_FROM="Ben Example <ben@example.org>")
     assert (
-        run(["called", "admin", "--outcome", "reached", "-t", str(campaign)], env=other).code == 0
+        cli(["called", "admin", "--outcome", "reached", "-t", str(campaign)], env=other).code == 0
     )
-    mine = blocks(run(["calls", "-t", str(campaign)], env=sender_env(log)).stdout)
+    mine = blocks(cli(["calls", "-t", str(campaign)], env=sender_env(log)).stdout)
     assert "Last call: not called yet" in mine["admin"]
-    as_json = run(["log", "--json"], env=sender_env(log))
+    as_json = cli(["log", "--json"], env=sender_env(log))
     assert json.loads(as_json.stdout) == []
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import typer
 
-from campaign_kit import run_cli
+from kit import cli
 from protest_dispatch.cli.app import app
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -28,7 +28,7 @@ def test_command_has_help_text(name: str) -> None:
         if getattr(p, "help", None) is None and not getattr(p, "hidden", False)
     ]
     assert not undocumented, f"'protest {name}' options without help: {undocumented}"
-    run = run_cli([name, "--help"], expect=0)
+    run = cli([name, "--help"], expect=0)
     first_line = " ".join(command.help.strip().splitlines()[0].split())
     assert first_line in " ".join(run.out.split()), "--help wraps lines; compare the words"
 
@@ -39,3 +39,16 @@ def test_command_appears_in_the_readme(name: str) -> None:
     assert f"protest {name}" in README.read_text(encoding="utf-8"), (
         f"README.md does not mention 'protest {name}'"
     )
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_every_option_appears_in_the_readme(name: str) -> None:
+    command = typer.main.get_command(app).commands[name]  # type: ignore[attr-defined]
+    readme = README.read_text(encoding="utf-8")
+    missing = [
+        opt
+        for param in command.params
+        for opt in getattr(param, "opts", [])
+        if opt.startswith("--") and opt not in readme
+    ]
+    assert not missing, f"README.md does not mention these options of 'protest {name}': {missing}"

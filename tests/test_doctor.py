@@ -6,8 +6,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from activistkit import run
-from sendkit import FROM
+from kit import FROM, cli
 from smtp_server import Server, free_port
 
 PASSWORD = "correct-horse-battery"
@@ -50,7 +49,7 @@ def test_all_good_logs_in_and_sends_nothing(
 ) -> None:
     server = smtp_server_factory(tls="starttls", auth=(USER, PASSWORD))
     config = write_config(tmp_path, "limit_per_hour = 10\n")
-    result = run(
+    result = cli(
         ["doctor", "--timeout", "5"],
         env=env_for(
             server,
@@ -86,7 +85,7 @@ def test_missing_sender_is_a_config_problem_and_nothing_connects(
 ) -> None:
     env = env_for(smtp_server, tmp_path, PROTEST_SMTP_SECURITY="none")
     del env["PROTEST_FROM"]
-    result = run(["doctor"], env=env)
+    result = cli(["doctor"], env=env)
     assert result.code == 2
     checks = lines(result.stdout)
     assert checks["Sender"].startswith("✗")
@@ -99,7 +98,7 @@ def test_wrong_password_is_refused_with_advice(
     tmp_path: Path, smtp_server_factory: Callable[..., Server]
 ) -> None:
     server = smtp_server_factory(tls="starttls", auth=(USER, PASSWORD))
-    result = run(
+    result = cli(
         ["doctor", "--timeout", "5"],
         env=env_for(server, tmp_path, PROTEST_SMTP_USERNAME=USER, PROTEST_SMTP_PASSWORD="wrong"),
     )
@@ -118,7 +117,7 @@ def test_untrusted_certificate_is_refused(
     server = smtp_server_factory(tls="starttls")
     env = env_for(server, tmp_path)
     del env["PROTEST_SMTP_CA_FILE"]
-    result = run(["doctor", "--timeout", "5"], env=env)
+    result = cli(["doctor", "--timeout", "5"], env=env)
     assert result.code == 1
     line = lines(result.stdout)["Greeting, TLS and certificate"]
     assert line.startswith("✗")
@@ -128,13 +127,13 @@ def test_untrusted_certificate_is_refused(
 
 
 def test_server_without_starttls_is_refused(tmp_path: Path, smtp_server: Server) -> None:
-    result = run(["doctor", "--timeout", "5"], env=env_for(smtp_server, tmp_path))
+    result = cli(["doctor", "--timeout", "5"], env=env_for(smtp_server, tmp_path))
     assert result.code == 1
     assert "does not offer STARTTLS" in lines(result.stdout)["Greeting, TLS and certificate"]
 
 
 def test_nothing_listening_means_try_later(tmp_path: Path) -> None:
-    result = run(["doctor", "--timeout", "5"], env=env_for(None, tmp_path))
+    result = cli(["doctor", "--timeout", "5"], env=env_for(None, tmp_path))
     assert result.code == 75
     checks = lines(result.stdout)
     assert checks["Server name (DNS)"].startswith("✓")
@@ -145,7 +144,7 @@ def test_nothing_listening_means_try_later(tmp_path: Path) -> None:
 
 def test_unknown_host_name(tmp_path: Path) -> None:
     env = env_for(None, tmp_path, PROTEST_SMTP_HOST="no-such-host.invalid")
-    result = run(["doctor", "--timeout", "3"], env=env)
+    result = cli(["doctor", "--timeout", "3"], env=env)
     assert result.code == 75
     line = lines(result.stdout)["Server name (DNS)"]
     assert line.startswith("✗")
@@ -158,32 +157,43 @@ def test_security_must_match_the_port(
 ) -> None:
     """An implicit-TLS server waits for a TLS hello; a STARTTLS client waits for a greeting."""
     server = smtp_server_factory(tls="implicit")
-    stuck = run(["doctor", "--timeout", "0.5"], env=env_for(server, tmp_path))
+    stuck = cli(["doctor", "--timeout", "0.5"], env=env_for(server, tmp_path))
     assert stuck.code == 75
     checks = lines(stuck.stdout)
     assert checks["Connection"].startswith("✓")
     assert checks["Greeting, TLS and certificate"].startswith("✗")
-    ok = run(["doctor", "--timeout", "5", "--smtp-security", "tls"], env=env_for(server, tmp_path))
+    ok = cli(["doctor", "--timeout", "5", "--smtp-security", "tls"], env=env_for(server, tmp_path))
     assert ok.code == 0, ok.output
     assert "TLS works" in ok.stdout
 
 
 def test_readable_config_and_unusable_settings(tmp_path: Path) -> None:
-    config = write_config(tmp_path, 'smtp_security = "ssl"\n', mode=0o644)
+    config = write_config(tmp_path, 'smtp_host = "127.0.0.1"\n', mode=0o644)
     env = env_for(None, tmp_path, PROTEST_CONFIG=str(config))
-    del env["PROTEST_SMTP_SECURITY"]
-    result = run(["doctor"], env=env)
+    result = cli(["doctor", "--smtp-security", "ssl"], env=env)
     assert result.code == 2
     checks = lines(result.stdout)
     assert checks["Config file"].startswith("! ")
     assert f"chmod 600 {config}" in result.stdout
     assert checks["SMTP settings"].startswith("✗")
-    assert "'ssl'" in checks["SMTP settings"]
+    expected = "--smtp-security must be one of starttls, tls, none, not 'ssl'"
+    assert expected in checks["SMTP settings"]
+
+
+def test_a_wrong_value_in_the_config_file_names_the_file_and_key(tmp_path: Path) -> None:
+    config = write_config(tmp_path, 'smtp_security = "ssl"\n')
+    env = env_for(None, tmp_path, PROTEST_CONFIG=str(config))
+    del env["PROTEST_SMTP_SECURITY"]
+    result = cli(["doctor"], env=env)
+    assert result.code == 2
+    checks = lines(result.stdout)
+    assert checks["Config file"].startswith("✗")
+    assert f"'smtp_security' in {config} must be one of" in " ".join(result.stdout.split())
 
 
 def test_broken_config_file(tmp_path: Path) -> None:
     config = write_config(tmp_path, "smtp_host = [\n")
-    result = run(["doctor"], env=env_for(None, tmp_path, PROTEST_CONFIG=str(config)))
+    result = cli(["doctor"], env=env_for(None, tmp_path, PROTEST_CONFIG=str(config)))
     assert result.code == 2
     assert lines(result.stdout)["Config file"].startswith("✗")
     assert "not valid TOML" in result.stdout

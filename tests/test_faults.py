@@ -15,7 +15,7 @@ import asyncio
 import dataclasses
 import sqlite3
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +26,8 @@ from protest_dispatch.cli.app import app
 from protest_dispatch.commands import send as sending
 from protest_dispatch.mail import dispatch
 from protest_dispatch.settings.smtp import SmtpSettings
-from smtp_server import Server, _hang_up, free_port
+from smtp_server import Server, ServerFactory, _hang_up, free_port
 
-ServerFactory = Callable[..., Server]
 FROM = "Ana Example <ana@example.org>"
 PRESS = "press@example.org"
 

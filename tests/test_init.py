@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from keyring.backends.fail import Keyring as FailKeyring
 
-from activistkit import MemoryKeyring, answers, make_call_campaign, run, using_keyring
-from protest_dispatch.settings.config import KEYS, Config
+from kit import CALLS_SUBJECT, MemoryKeyring, answers, cli, make_campaign, using_keyring
+from protest_dispatch.settings.config import Config
+from protest_dispatch.settings.model import FILE_KEYS
 from protest_dispatch.settings.writer import dump_toml
 from smtp_server import Server
 
@@ -29,7 +30,7 @@ def mode(path: Path) -> int:
 
 def test_init_writes_a_private_config_from_the_answers(tmp_path: Path) -> None:
     path = config_at(tmp_path)
-    result = run(
+    result = cli(
         ["init", "--config", str(path)],
         input=answers(
             "Ana Example",
@@ -45,7 +46,7 @@ def test_init_writes_a_private_config_from_the_answers(tmp_path: Path) -> None:
     assert mode(path) == 0o600
     assert mode(path.parent) == 0o700
     values = tomllib.loads(path.read_text(encoding="utf-8"))
-    assert set(values) <= set(KEYS)
+    assert set(values) <= set(FILE_KEYS)
     assert values == {
         "from": "Ana Example <ana@example.org>",
         "country": "GB",
@@ -67,7 +68,7 @@ def test_init_writes_a_private_config_from_the_answers(tmp_path: Path) -> None:
 
 def test_init_asks_again_after_a_wrong_answer(tmp_path: Path) -> None:
     path = config_at(tmp_path)
-    result = run(
+    result = cli(
         ["init", "--config", str(path)],
         input=answers(
             "Doe, Jane",
@@ -97,20 +98,20 @@ def test_init_asks_again_after_a_wrong_answer(tmp_path: Path) -> None:
 
 def test_init_never_overwrites_without_asking(tmp_path: Path) -> None:
     path = config_at(tmp_path)
-    first = run(
+    first = cli(
         ["init", "--config", str(path)],
         input=answers("Ana Example", EMAIL, "", "riseup", "", "", ""),
     )
     assert first.code == 0, first.output
     before = path.read_text(encoding="utf-8")
 
-    kept = run(["init", "--config", str(path)], input=answers("n"))
+    kept = cli(["init", "--config", str(path)], input=answers("n"))
     assert kept.code == 0
     assert "already exists" in kept.stderr
     assert "nothing was changed" in kept.stderr
     assert path.read_text(encoding="utf-8") == before
 
-    forced = run(
+    forced = cli(
         ["init", "--config", str(path), "--force"],
         input=answers("Ben Example", "ben@example.org", "", "fastmail", "", "", ""),
     )
@@ -133,7 +134,7 @@ def test_proton_bridge_set_up_then_doctor_then_test_send(
     server: Server = smtp_server_factory(tls="starttls", auth=(EMAIL, PASSWORD))
     assert server.ca_file is not None
     path = config_at(tmp_path)
-    result = run(
+    result = cli(
         ["init", "--config", str(path)],
         input=answers(
             "Ana Example",
@@ -164,14 +165,16 @@ def test_proton_bridge_set_up_then_doctor_then_test_send(
         "PROTEST_SMTP_PORT": str(server.port),
         "PROTEST_LOG": str(tmp_path / "log.sqlite3"),
     }
-    doctor = run(["doctor", "--timeout", "5"], env=env)
+    doctor = cli(["doctor", "--timeout", "5"], env=env)
     assert doctor.code == 0, doctor.output
     assert "✗" not in doctor.stdout
     assert server.auth_attempts == [(EMAIL, True)]
     assert "MAIL" not in server.verbs()
 
-    campaign = make_call_campaign(tmp_path / "campaign", letters=1)
-    sent = run(["send", "-t", str(campaign), "--test", "--yes", "--rate", "0"], env=env)
+    campaign = make_campaign(
+        tmp_path / "campaign", targets=1, calls=True, campaign_cc=(), subject=CALLS_SUBJECT
+    )
+    sent = cli(["send", "-t", str(campaign), "--test", "--yes", "--rate", "0"], env=env)
     assert sent.code == 0, sent.output
     assert [m.rcpt_tos for m in server.messages] == [[EMAIL], [EMAIL]]
     assert all(m.tls for m in server.messages)
@@ -184,7 +187,7 @@ def test_keyring_keeps_the_password_and_doctor_logs_in_with_it(
     path = config_at(tmp_path)
     backend = MemoryKeyring()
     with using_keyring(backend):
-        result = run(
+        result = cli(
             ["init", "--config", str(path)],
             input=answers(
                 "Ana Example",
@@ -213,16 +216,16 @@ def test_keyring_keeps_the_password_and_doctor_logs_in_with_it(
         assert "smtp_password" not in values
         assert "limit_per_hour" not in values
 
-        doctor = run(["doctor", "--config", str(path), "--timeout", "5"])
+        doctor = cli(["doctor", "--config", str(path), "--timeout", "5"])
     assert doctor.code == 0, doctor.output
     assert "password from the system keyring" in doctor.stdout
     assert server.auth_attempts[-1] == (EMAIL, True)
 
 
-def test_without_a_keyring_init_offers_the_other_ways(tmp_path: Path) -> None:
+def test_without_a_keyring_init_says_so_before_asking_for_the_password(tmp_path: Path) -> None:
     path = config_at(tmp_path)
     with using_keyring(FailKeyring()):  # type: ignore[no-untyped-call]  # keyring is untyped
-        result = run(
+        result = cli(
             ["init", "--config", str(path)],
             input=answers(
                 "Ana Example",
@@ -231,19 +234,68 @@ def test_without_a_keyring_init_offers_the_other_ways(tmp_path: Path) -> None:
                 "posteo",
                 "",
                 "keyring",
-                PASSWORD,
-                PASSWORD,
                 "command",
                 "pass show email/posteo",
                 "",
             ),
         )
     assert result.code == 0, result.output
-    assert "keyring could not store the password" in result.stderr
-    assert PASSWORD not in result.stdout + result.stderr
+    assert "3. keyring: not available" in result.stderr
+    assert "no working system keyring here" in result.stderr
+    assert "Password (not shown)" not in result.stderr
     values = tomllib.loads(path.read_text(encoding="utf-8"))
     assert values["smtp_password_command"] == "pass show email/posteo"
     assert "smtp_password_keyring" not in values
+
+
+def test_init_sets_up_a_server_without_login_and_sends_through_it(
+    tmp_path: Path, smtp_server_factory: Callable[..., Server]
+) -> None:
+    server: Server = smtp_server_factory()
+    path = config_at(tmp_path)
+    result = cli(
+        ["init", "--config", str(path)],
+        input=answers(
+            "Ana Example",
+            EMAIL,
+            "",
+            "other",
+            "127.0.0.1",
+            "none",
+            str(server.port),
+            "",
+            "",
+            "none",
+            "",
+        ),
+    )
+    assert result.code == 0, result.output
+    assert "'none' if the server takes mail without a login" in result.stderr
+    assert "Store the password" not in result.stderr
+    assert "To log in later, add smtp_username" in result.stderr
+    text = path.read_text(encoding="utf-8")
+    assert "smtp_username" not in tomllib.loads(text)
+    assert "# No login" in text
+
+    env = {"PROTEST_CONFIG": str(path), "PROTEST_LOG": str(tmp_path / "log.sqlite3")}
+    campaign = make_campaign(
+        tmp_path / "campaign", targets=1, calls=True, campaign_cc=(), subject=CALLS_SUBJECT
+    )
+    sent = cli(["send", "-t", str(campaign), "--test", "--yes", "--rate", "0"], env=env)
+    assert sent.code == 0, sent.output
+    assert len(server.messages) == 2
+    assert server.auth_attempts == []
+
+
+def test_init_says_how_to_drop_the_username_later(tmp_path: Path) -> None:
+    path = config_at(tmp_path)
+    result = cli(
+        ["init", "--config", str(path)],
+        input=answers("Ana Example", EMAIL, "", "posteo", "", "", ""),
+    )
+    assert result.code == 0, result.output
+    assert "remove smtp_username" in " ".join(result.stderr.split())
+    assert 'remove smtp_username (or set it to "")' in path.read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize(
@@ -258,3 +310,14 @@ def test_without_a_keyring_init_offers_the_other_ways(tmp_path: Path) -> None:
 def test_the_toml_writer_round_trips(value: str) -> None:
     values: dict[str, str | int | bool] = {"from": value, "smtp_port": 587, "copy_me": False}
     assert tomllib.loads(dump_toml(values, comment="a\nb")) == values
+
+
+def test_init_writes_where_protest_config_points(tmp_path: Path) -> None:
+    path = tmp_path / "elsewhere" / "protest.toml"
+    result = cli(
+        ["init"],
+        env={"PROTEST_CONFIG": str(path)},
+        input=answers("Ana Example", EMAIL, "", "riseup", "", "", ""),
+    )
+    assert result.code == 0, result.output
+    assert tomllib.loads(path.read_text(encoding="utf-8"))["smtp_host"] == "mail.riseup.net"

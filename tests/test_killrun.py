@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from sendkit import (
+from kit import (
     by_target,
     deliveries_per_address,
     env_for,
@@ -27,9 +27,8 @@ from sendkit import (
     spawn,
     statuses,
 )
-from smtp_server import Server
+from smtp_server import ServerFactory
 
-ServerFactory = Callable[..., Server]
 LETTERS = 30
 
 
@@ -70,7 +69,8 @@ def test_a_run_killed_mid_batch_and_rerun_sends_every_letter_at_most_once(
     server.update_faults(delay=0.0)  # the rerun need not be slow
     rerun = send(campaign, "--concurrency", str(concurrency), env=env)
 
-    assert rerun.code == 0, rerun.output
+    # the letters in flight at the kill became uncertain: a person has to decide (1)
+    assert rerun.code == (1 if in_flight else 0), rerun.output
     ids = Counter(str(m.message["Message-ID"]) for m in server.messages)
     assert ids
     assert max(ids.values()) == 1, "a letter went out twice"
@@ -133,13 +133,13 @@ def test_an_interrupted_run_accounts_for_every_letter_and_the_rerun_sends_the_re
     child.send_signal(signal.SIGINT)
     out, err = child.communicate(timeout=20)
 
-    assert child.returncode == 1, out + err
     assert "Traceback" not in err
     assert "Interrupted" in err
     rows = by_target(log_rows(env))
     sent = sum(1 for r in rows.values() if r["status"] == "sent")
     uncertain = sum(1 for r in rows.values() if r["status"] == "uncertain")
     assert uncertain <= 2
+    assert child.returncode == (1 if uncertain else 130), out + err
     assert not [r for r in rows.values() if r["status"] == "sending"]
     counts = {
         cells[1].strip(): int(cells[2])

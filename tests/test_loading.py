@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from campaign_kit import BASIC, line_of, only_problem, problems_of, run_cli, write_campaign
+from kit import BASIC, cli, line_of, only_problem, problems_of, write_campaign
 from protest_dispatch.campaign.loading import load_campaign
 
 
@@ -284,7 +284,7 @@ def test_yaml_syntax_error_is_located(tmp_path: Path) -> None:
 
 def test_cli_lists_every_problem_with_file_line_target_and_field(tmp_path: Path) -> None:
     path = write_campaign(tmp_path, THREE_PROBLEMS)
-    run = run_cli(["validate", "-t", str(path)], expect=2)
+    run = cli(["validate", "-t", str(path)], expect=2)
     assert f"{path}, line {line_of(path, 'emial')}, target 'court', field 'emial'" in run.err
     assert f"{path}, line {line_of(path, 'Bad_Slug')}, target 'Bad_Slug', field 'id'" in run.err
     assert (
@@ -296,7 +296,7 @@ def test_cli_lists_every_problem_with_file_line_target_and_field(tmp_path: Path)
 
 
 def test_cli_missing_campaign_file_is_exit_2(tmp_path: Path) -> None:
-    run = run_cli(["send", "--dry-run", "-t", str(tmp_path / "nowhere.yaml")], expect=2)
+    run = cli(["send", "--dry-run", "-t", str(tmp_path / "nowhere.yaml")], expect=2)
     assert "There is no campaign file" in run.err
     assert "-t PATH" in run.err
 
@@ -339,4 +339,4 @@ def test_odd_shapes_are_located_problems_not_crashes(tmp_path: Path, text: str) 
         assert problem.file == path
         assert problem.line is not None, str(problem)
         assert "Input should" not in problem.message, "pydantic's wording leaked"
-    run_cli(["validate", "-t", str(path)], expect=2)
+    cli(["validate", "-t", str(path)], expect=2)

@@ -19,22 +19,15 @@ from pathlib import Path
 
 import pytest
 
-from campaign_kit import (
-    BASIC,
-    SENDER,
-    composer,
-    only_problem,
-    parse,
-    write_campaign,
-)
+from kit import ANA, BASIC, composer, only_problem, parse, write_campaign
 from protest_dispatch.campaign.message import (
     Letter,
     build_message,
     make_message_id,
     message_bytes,
-    write_eml,
 )
 from protest_dispatch.campaign.model import Sender
+from protest_dispatch.commands.preview import write_eml
 from protest_dispatch.errors import ConfigError
 from protest_dispatch.settings.config import Config
 
@@ -67,7 +60,7 @@ LETTERS = {
 def letters(
     tmp_path: Path,
     yaml_text: str = FULL,
-    sender: Sender = SENDER,
+    sender: Sender = ANA,
     files: dict[str, str] | None = None,
 ) -> list[Letter]:
     path = write_campaign(tmp_path, yaml_text, LETTERS if files is None else files)
@@ -362,3 +355,4 @@ def test_eml_file_is_the_message_delivery_sends(tmp_path: Path) -> None:
     assert plain is not None
     assert text_of(plain) == court.rendered.text
     assert path.read_bytes().count(b"\r\n") == path.read_bytes().count(b"\n")
+    assert path.stat().st_mode & 0o777 == 0o600

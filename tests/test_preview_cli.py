@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from campaign_kit import FROM, TODAY, parse, run_cli, write_campaign
+from kit import FROM, TODAY, cli, parse, write_campaign
 from protest_dispatch.campaign.audience import select
 from protest_dispatch.campaign.loading import load_campaign
 from protest_dispatch.errors import InputError
@@ -68,7 +68,7 @@ def letter_ids(out: str) -> list[str]:
 
 
 def dry_run(campaign: Path, *args: str, expect: int = 0) -> tuple[str, str]:
-    run = run_cli(["send", "--dry-run", "-t", str(campaign), *args], expect=expect)
+    run = cli(["send", "--dry-run", "-t", str(campaign), *args], expect=expect)
     return run.out, run.err
 
 
@@ -215,7 +215,7 @@ def test_no_sender_dry_run_uses_a_marked_placeholder(campaign: Path) -> None:
 
 
 def test_no_sender_real_send_refuses(campaign: Path) -> None:
-    run = run_cli(["send", "-t", str(campaign), "--yes"], expect=2)
+    run = cli(["send", "-t", str(campaign), "--yes"], expect=2)
     assert "No sender is configured" in run.err
     assert "--from" in run.err
     assert not (Path(os.environ["XDG_DATA_HOME"]) / "protest").exists()
@@ -233,7 +233,7 @@ def table_rows(out: str) -> list[list[str]]:
 
 
 def test_validate_prints_the_summary_table(campaign: Path) -> None:
-    run = run_cli(["validate", "-t", str(campaign), "--from", FROM, "--country", "GB"], expect=0)
+    run = cli(["validate", "-t", str(campaign), "--from", FROM, "--country", "GB"], expect=0)
     header = next(line for line in run.out.splitlines() if "target" in line)
     assert re.search(r"target\s*┃\s*channel\s*┃\s*recipients\s*┃\s*template", header)
     rows = table_rows(run.out)
@@ -252,7 +252,7 @@ def test_validate_prints_the_summary_table(campaign: Path) -> None:
 
 def test_validate_renders_every_letter(campaign: Path) -> None:
     (campaign.parent / "letters" / "office-call.txt.j2").write_text("{{ target.nmae }}\n")
-    run = run_cli(["validate", "-t", str(campaign), "--from", FROM], expect=2)
+    run = cli(["validate", "-t", str(campaign), "--from", FROM], expect=2)
     assert "office-call.txt.j2, line 1, target 'office'" in run.err
     assert run.out == ""
 
@@ -299,14 +299,14 @@ def test_out_writes_one_eml_per_letter(campaign: Path, tmp_path: Path) -> None:
 
 
 def test_out_without_dry_run_is_exit_2(campaign: Path, tmp_path: Path) -> None:
-    run = run_cli(["send", "-t", str(campaign), "--from", FROM, "--out", str(tmp_path)], expect=2)
+    run = cli(["send", "-t", str(campaign), "--from", FROM, "--out", str(tmp_path)], expect=2)
     assert "--dry-run" in run.err
 
 
 def test_targets_option_takes_the_campaign_folder(campaign: Path) -> None:
     out, _ = dry_run(campaign.parent, "--from", FROM)
     assert letter_ids(out) == ["court"]
-    run = run_cli(["validate", "--targets", str(campaign.parent), "--from", FROM], expect=0)
+    run = cli(["validate", "--targets", str(campaign.parent), "--from", FROM], expect=0)
     assert "Campaign free-them" in run.out
 
 
@@ -314,12 +314,12 @@ def test_targets_default_to_the_current_folder(
     campaign: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(campaign.parent)
-    run = run_cli(["send", "--dry-run", "--from", FROM], expect=0)
+    run = cli(["send", "--dry-run", "--from", FROM], expect=0)
     assert letter_ids(run.out) == ["court"]
 
 
 def test_usage_error_is_exit_2() -> None:
-    run = run_cli(["send", "--no-such-option"], expect=2)
+    run = cli(["send", "--no-such-option"], expect=2)
     assert "--no-such-option" in run.err
 
 
@@ -343,7 +343,7 @@ EXAMPLE = REPO / "targets.yaml"
 
 
 def test_example_campaign_validates() -> None:
-    run = run_cli(["validate", "-t", str(EXAMPLE), "--country", "GB"], expect=0)
+    run = cli(["validate", "-t", str(EXAMPLE), "--country", "GB"], expect=0)
     rows = {row[0]: row for row in table_rows(run.out)}
     assert rows["foreign-ministry"][1:3] == ["email", "mid@mid.kz"]
     assert rows["embassy-gb"][1:3] == ["email", "London@mfa.kz"]
@@ -394,14 +394,29 @@ main()
 """
 
 
-@pytest.mark.parametrize("argv", [["validate"], ["send", "--dry-run"]])
-def test_campaign_commands_resume_the_gc_that_start_up_paused(argv: list[str]) -> None:
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["validate", "-t", str(EXAMPLE)],
+        ["send", "--dry-run", "-t", str(EXAMPLE)],
+        ["calls", "-t", str(EXAMPLE)],
+        ["called", "supreme-court", "--outcome", "reached", "-t", str(EXAMPLE)],
+        ["status", "-t", str(EXAMPLE)],
+        ["log"],
+        ["doctor", "--smtp-host", "127.0.0.1", "--smtp-port", "9", "--timeout", "0.2"],
+        ["init"],
+    ],
+    ids=lambda argv: argv[0],
+)
+def test_every_command_resumes_the_gc_that_start_up_paused(argv: list[str], tmp_path: Path) -> None:
+    """Whatever the command and however it ends, it does not run with the cyclic GC off."""
     done = subprocess.run(
-        [sys.executable, "-c", _REPORT_GC_AT_EXIT, *argv, "-t", str(EXAMPLE), "--country", "GB"],
+        [sys.executable, "-c", _REPORT_GC_AT_EXIT, *argv],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "PROTEST_COUNTRY": "GB", "PROTEST_LOG": str(tmp_path / "log.db")},
     )
-    assert done.returncode == 0, done.stderr
-    assert "gc enabled at exit: True" in done.stdout
+    assert "gc enabled at exit: True" in done.stdout, done.stderr

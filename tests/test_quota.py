@@ -13,10 +13,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from kit import env_for, make_campaign, send, spawn
 from protest_dispatch.mail.quota import HOUR, Quota
 from protest_dispatch.sendlog.store import SendLog
 from protest_dispatch.vocabulary import ExitCode
-from sendkit import env_for, make_campaign, send, spawn
 from smtp_server import Server, free_port
 
 ServerFactory = Callable[..., Server]

@@ -19,13 +19,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
-from activistkit import run as run_cli
+from kit import cli, env_for, make_campaign, send
 from protest_dispatch.errors import SmtpError, SmtpRefusedError, SmtpUnavailableError
 from protest_dispatch.mail.masking import MASK, Masker
 from protest_dispatch.mail.smtp import SmtpConnection
 from protest_dispatch.settings.smtp import SmtpSettings
 from protest_dispatch.vocabulary import ExitCode, Security
-from sendkit import env_for, make_campaign, send
 from smtp_server import HOST, Server, free_port, running_server
 
 ServerFactory = Callable[..., Server]
@@ -236,7 +235,7 @@ def test_doctor_and_send_classify_a_failure_alike(
     with failing(kind, smtp_server_factory) as port:
         env = env_for(None, log=tmp_path / "log.sqlite3", port=port)
         sent = send(campaign, "--attempts", "1", env=env)
-        doctor = run_cli(["doctor", "--timeout", "5"], env=env)
+        doctor = cli(["doctor", "--timeout", "5"], env=env)
     assert sent.code == doctor.code == expected, (sent.output, doctor.output)
     assert "Nothing was sent." in sent.output  # true here: no letter went out
     assert "Nothing was sent." in doctor.output

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from activistkit import make_call_campaign, run
-from sendkit import env_for, official, send
+from kit import CALLS_SUBJECT, cli, env_for, make_campaign, official, send
 from smtp_server import Server
 
 
@@ -26,7 +25,9 @@ def history(
 ) -> tuple[Path, dict[str, str]]:
     """t01 sent, t02 failed, t03 deferred, t04 uncertain, desk not sent; court on voicemail,
     admin reached."""
-    campaign = make_call_campaign(tmp_path / "c", letters=4)
+    campaign = make_campaign(
+        tmp_path / "c", targets=4, calls=True, campaign_cc=(), subject=CALLS_SUBJECT
+    )
     log = tmp_path / "log.sqlite3"
     good = smtp_server_factory(
         refuse={official(2): (550, "5.1.1 no such user")}, greylist=9, greylist_only={official(3)}
@@ -40,13 +41,13 @@ def history(
     second = send(campaign, "--only", "t04", env=env_for(dropping, log=log))
     assert second.code == 1, second.output
     for target, outcome in (("court", "voicemail"), ("admin", "reached")):
-        assert run(["called", target, "--outcome", outcome, "-t", str(campaign)], env=env).code == 0
+        assert cli(["called", target, "--outcome", outcome, "-t", str(campaign)], env=env).code == 0
     return campaign, env
 
 
 def test_status_accounts_for_every_letter_and_call(history: tuple[Path, dict[str, str]]) -> None:
     campaign, env = history
-    result = run(["status", "-t", str(campaign)], env=env)
+    result = cli(["status", "-t", str(campaign)], env=env)
     assert result.code == 0, result.output
     out = result.stdout
     assert "Campaign free-them, sent as ana@example.org" in out
@@ -68,9 +69,9 @@ def test_status_accounts_for_every_letter_and_call(history: tuple[Path, dict[str
 
 def test_status_says_when_the_sending_limit_frees_up(history: tuple[Path, dict[str, str]]) -> None:
     campaign, env = history
-    roomy = run(["status", "-t", str(campaign)], env={**env, "PROTEST_LIMIT_PER_HOUR": "100"})
+    roomy = cli(["status", "-t", str(campaign)], env={**env, "PROTEST_LIMIT_PER_HOUR": "100"})
     assert "sending limit" not in roomy.stderr
-    full = run(["status", "-t", str(campaign)], env={**env, "PROTEST_LIMIT_PER_HOUR": "2"})
+    full = cli(["status", "-t", str(campaign)], env={**env, "PROTEST_LIMIT_PER_HOUR": "2"})
     assert "Your provider's sending limit is reached until" in full.stderr
 
 
@@ -79,21 +80,23 @@ def test_status_from_the_log_alone(
 ) -> None:
     _, env = history
     monkeypatch.chdir(tmp_path)  # no targets.yaml here
-    result = run(["status"], env=env)
+    result = cli(["status"], env=env)
     assert result.code == 0, result.output
     assert table_row(result.stdout, "failed") == "1"
     assert "not sent yet" not in result.stdout
     assert "calls to make" not in result.stdout
 
-    other = run(["status", "--campaign", "another-one"], env=env)
+    other = cli(["status", "--campaign", "another-one"], env=env)
     assert other.code == 0
     assert "Nothing recorded yet for ana@example.org" in other.stdout
 
 
 def test_status_before_anything_was_sent(tmp_path: Path) -> None:
-    campaign = make_call_campaign(tmp_path / "c", letters=2)
+    campaign = make_campaign(
+        tmp_path / "c", targets=2, calls=True, campaign_cc=(), subject=CALLS_SUBJECT
+    )
     log = tmp_path / "log.sqlite3"
-    result = run(["status", "-t", str(campaign)], env=env_for(None, log=log))
+    result = cli(["status", "-t", str(campaign)], env=env_for(None, log=log))
     assert result.code == 0, result.output
     assert table_row(result.stdout, "not sent yet") == "3"
     assert table_row(result.stdout, "calls to make") == "2"

@@ -6,17 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from campaign_kit import (
-    BASIC,
-    FROM,
-    SENDER,
-    TODAY,
-    composer,
-    line_of,
-    render_problems,
-    run_cli,
-    write_campaign,
-)
+from kit import ANA, BASIC, FROM, TODAY, cli, composer, line_of, render_problems, write_campaign
 from protest_dispatch.campaign.model import Sender
 
 TWO_LETTERS = """\
@@ -110,7 +100,7 @@ def test_template_outside_letters_is_refused(tmp_path: Path, name: str) -> None:
     [problem] = render_problems(path)
     assert (problem.target, problem.field) == ("court", "template")
     assert "outside the letters/ folder" in problem.message
-    run = run_cli(["send", "--dry-run", "-t", str(path)], expect=2)
+    run = cli(["send", "--dry-run", "-t", str(path)], expect=2)
     assert "SECRET" not in run.out + run.err
     assert "outside the letters/ folder" in run.err
 
@@ -126,7 +116,7 @@ def test_include_that_leaves_letters_is_refused(tmp_path: Path) -> None:
     [problem] = render_problems(path)
     assert problem.file == tmp_path / "campaign" / "letters" / "court.md.j2"
     assert "outside the letters/ folder" in problem.message
-    run = run_cli(["validate", "-t", str(path)], expect=2)
+    run = cli(["validate", "-t", str(path)], expect=2)
     assert "SECRET" not in run.out + run.err
 
 
@@ -170,7 +160,7 @@ def test_sandbox_violation_is_a_validation_error(tmp_path: Path, body: str) -> N
     [problem] = render_problems(path)
     assert (problem.target, problem.field) == ("court", "template")
     assert problem.file == tmp_path / "letters" / "court.md.j2"
-    run = run_cli(["validate", "-t", str(path)], expect=2)
+    run = cli(["validate", "-t", str(path)], expect=2)
     assert "court.md.j2" in run.err
 
 
@@ -212,7 +202,7 @@ def test_lang_from_the_cli_and_the_environment(
         args += ["--lang", "ru"]
     else:
         monkeypatch.setenv("PROTEST_LANG", "ru")
-    run = run_cli(args, expect=0)
+    run = cli(args, expect=0)
     assert "Уважаемая Judge Example," in run.out
     assert "court.ru.md.j2" in run.out
     assert "To the ministry." in run.out
@@ -220,7 +210,7 @@ def test_lang_from_the_cli_and_the_environment(
 
 def test_bad_language_code_is_exit_2(tmp_path: Path) -> None:
     path = write_campaign(tmp_path)
-    run = run_cli(["send", "--dry-run", "-t", str(path), "--lang", "../x"], expect=2)
+    run = cli(["send", "--dry-run", "-t", str(path), "--lang", "../x"], expect=2)
     assert "language" in run.err
 
 
@@ -291,7 +281,7 @@ def test_sender_note_reaches_the_letter(tmp_path: Path) -> None:
             "court.md.j2": "{% if sender.note %}{{ sender.note }}{% else %}no note{% endif %}\n"
         },
     )
-    noted = Sender(name=SENDER.name, email=SENDER.email, note="I was there.")
+    noted = Sender(name=ANA.name, email=ANA.email, note="I was there.")
     assert next(composer(path, sender=noted).letters()).rendered.text.strip() == "I was there."
     assert next(composer(path).letters()).rendered.text.strip() == "no note"
 

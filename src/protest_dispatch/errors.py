@@ -89,6 +89,19 @@ class ConfigError(InputError):
         self.file = file
 
 
+SET_SENDER_HINT = (
+    "Run 'protest init', or set --from \"Your Name <you@example.org>\" (or PROTEST_FROM) "
+    "and --country."
+)
+
+
+class NoSenderError(ConfigError):
+    """Nobody has said who is sending: letters and calls need a real sender."""
+
+    def __init__(self, *, so: str) -> None:
+        super().__init__(f"No sender is configured, so {so}.", key="from", hint=SET_SENDER_HINT)
+
+
 class SendLogError(InputError):
     """The send log cannot be opened, read or written: nothing may be sent blind."""
 

@@ -43,6 +43,23 @@ class Security(StrEnum):
 _SMTP_PORTS = {Security.STARTTLS: 587, Security.TLS: 465, Security.NONE: 25}
 
 
+class AuthMode(StrEnum):
+    """How protest logs in to the SMTP server once a username is set."""
+
+    PASSWORD = "password"  # noqa: S105 - the name of a login method, not a password
+    """AUTH PLAIN/LOGIN with a password from the environment, a command or the keyring."""
+    XOAUTH2 = "xoauth2"
+    """AUTH XOAUTH2 with an OAuth 2.0 access token (Microsoft 365, Google)."""
+
+
+class OAuthProvider(StrEnum):
+    """Whose OAuth 2.0 endpoints issue the token; ``custom`` names them in the config."""
+
+    MICROSOFT = "microsoft"
+    GOOGLE = "google"
+    CUSTOM = "custom"
+
+
 class ExitCode(IntEnum):
     """What a run tells cron and scripts; the README's table explains each."""
 
@@ -55,3 +72,5 @@ class ExitCode(IntEnum):
     """Try later (EX_TEMPFAIL from sysexits.h): deferred, unreachable, limit reached, locked."""
     INTERRUPTED = 130
     """Stopped by Ctrl-C (128 + SIGINT), the shell's convention."""
+    TERMINATED = 143
+    """Stopped by SIGTERM (128 + 15), after the in-flight letters were accounted for."""

@@ -130,14 +130,19 @@ def make_letter(
 
 
 def as_test(letter: Letter) -> Letter:
-    """The same letter addressed to its sender only, for ``send --test``."""
+    """The same letter addressed to its sender only, for ``send --test``.
+
+    The subject names the target, so a test of many letters can be told apart.
+    """
     return replace(
         letter,
         to=letter.sender.email,
         to_name=letter.sender.name,
         cc=(),
         bcc=(),
-        rendered=replace(letter.rendered, subject=f"[TEST] {letter.rendered.subject}"),
+        rendered=replace(
+            letter.rendered, subject=f"[TEST] {letter.target.id}: {letter.rendered.subject}"
+        ),
     )
 
 
@@ -219,10 +224,3 @@ def _boundary(text: str) -> str:
 
 def message_bytes(message: Message) -> bytes:
     return message.as_bytes(policy=_WIRE)
-
-
-def write_eml(*, letter: Letter, folder: Path, message_id: str) -> Path:
-    """The very bytes delivery would send, for reading or for another mail program."""
-    path = folder / f"{letter.target.id}.eml"
-    path.write_bytes(message_bytes(build_message(letter=letter, message_id=message_id)))
-    return path

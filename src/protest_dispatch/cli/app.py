@@ -7,6 +7,10 @@ Heavy modules (pydantic, jinja2, aiosmtplib) are imported inside the commands so
 from __future__ import annotations
 
 import gc
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -44,6 +48,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+def _env(text: str, variable: str) -> str:
+    """Help that names the variable: settings read it themselves, not Typer (read once)."""
+    return f"{text}  [env var: {variable}]"
+
+
 TargetsOpt = Annotated[
     Path,
     typer.Option(
@@ -63,43 +73,45 @@ CountryOpt = Annotated[
     str | None,
     typer.Option(
         "--country",
-        envvar="PROTEST_COUNTRY",
         metavar="CC",
-        help="Your country (ISO code such as GB): selects targets meant for senders there.",
+        help=_env(
+            "Your country (ISO code such as GB): selects targets meant for senders there.",
+            "PROTEST_COUNTRY",
+        ),
     ),
 ]
 LangOpt = Annotated[
     str | None,
     typer.Option(
         "--lang",
-        envvar="PROTEST_LANG",
         metavar="LL",
-        help="Letter language: uses name.LL.md.j2 where it exists.",
+        help=_env("Letter language: uses name.LL.md.j2 where it exists.", "PROTEST_LANG"),
     ),
 ]
 FromOpt = Annotated[
     str | None,
     typer.Option(
         "--from",
-        envvar="PROTEST_FROM",
         metavar="'NAME <ADDRESS>'",
-        help='You, as "Your Name <you@example.org>".',
+        help=_env('You, as "Your Name <you@example.org>".', "PROTEST_FROM"),
     ),
 ]
 ConfigOpt = Annotated[
     Path | None,
     typer.Option(
         "--config",
-        envvar="PROTEST_CONFIG",
-        help="Config file [default: protest/config.toml in your config folder].",
+        help=_env(
+            "Config file [default: protest/config.toml in your config folder].", "PROTEST_CONFIG"
+        ),
     ),
 ]
 LogOpt = Annotated[
     Path | None,
     typer.Option(
         "--log",
-        envvar="PROTEST_LOG",
-        help="Send log [default: protest/sendlog.sqlite3 in your data folder].",
+        help=_env(
+            "Send log [default: protest/sendlog.sqlite3 in your data folder].", "PROTEST_LOG"
+        ),
     ),
 ]
 NoteOpt = Annotated[
@@ -112,30 +124,29 @@ NoteFileOpt = Annotated[
 
 SmtpHostOpt = Annotated[
     str | None,
-    typer.Option("--smtp-host", envvar="PROTEST_SMTP_HOST", help="SMTP server host name."),
+    typer.Option("--smtp-host", help=_env("SMTP server host name.", "PROTEST_SMTP_HOST")),
 ]
 SmtpPortOpt = Annotated[
     int | None,
     typer.Option(
         "--smtp-port",
-        envvar="PROTEST_SMTP_PORT",
-        help="SMTP port [default: 587 starttls, 465 tls, 25 none].",
+        help=_env("SMTP port [default: 587 starttls, 465 tls, 25 none].", "PROTEST_SMTP_PORT"),
     ),
 ]
 SmtpSecurityOpt = Annotated[
     str | None,
     typer.Option(
         "--smtp-security",
-        envvar="PROTEST_SMTP_SECURITY",
-        help="starttls (required STARTTLS, the default), tls, or none.",
+        help=_env(
+            "starttls (required STARTTLS, the default), tls, or none.", "PROTEST_SMTP_SECURITY"
+        ),
     ),
 ]
 SmtpCaFileOpt = Annotated[
     Path | None,
     typer.Option(
         "--smtp-ca-file",
-        envvar="PROTEST_SMTP_CA_FILE",
-        help="PEM file of a private certificate authority to trust.",
+        help=_env("PEM file of a private certificate authority to trust.", "PROTEST_SMTP_CA_FILE"),
     ),
 ]
 
@@ -150,6 +161,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: Annotated[
         bool,
         typer.Option(
@@ -161,6 +173,8 @@ def _root(
 
     Preview with 'protest send --dry-run', then send with 'protest send'.
     """
+    if ctx.invoked_subcommand not in _LOADS_CAMPAIGN:
+        _start_up_done()
 
 
 @app.command()
@@ -178,10 +192,16 @@ def validate(
     from protest_dispatch.cli.views import send as views
     from protest_dispatch.commands.session import prepare
 
-    session = prepare(
-        targets=targets, config_path=config, from_=from_, country=country, lang=lang, dry_run=True
+    session = _ready(
+        prepare(
+            targets=targets,
+            config_path=config,
+            from_=from_,
+            country=country,
+            lang=lang,
+            dry_run=True,
+        )
     )
-    _start_up_done()
     views.validation(session, letters=session.composer.check_all(), show_all=all_)
 
 
@@ -287,24 +307,33 @@ def send(
         raise InputError("--out only goes with --dry-run.")
     if dry_run and test:
         raise InputError("--dry-run and --test do not go together: --test sends mail.")
-    session = prepare(
-        targets=targets,
-        config_path=config,
-        from_=from_,
-        country=country,
-        lang=lang,
-        only=only or (),
-        note=read_note(note=note, note_file=note_file),
-        copy_me=copy_me,
-        dry_run=dry_run,
+    session = _ready(
+        prepare(
+            targets=targets,
+            config_path=config,
+            from_=from_,
+            country=country,
+            lang=lang,
+            only=only or (),
+            note=read_note(note=note, note_file=note_file),
+            copy_me=copy_me,
+            dry_run=dry_run,
+        )
     )
     if dry_run:
-        _start_up_done()
+        from protest_dispatch.settings.config import check_smtp_options
+
+        check_smtp_options(
+            session.config,
+            host=smtp_host,
+            port=smtp_port,
+            security=smtp_security,
+            ca_file=smtp_ca_file,
+        )
         views.dry_run(session, out=out)
         return
     from protest_dispatch.commands.send import SendRequest
 
-    _start_up_done()
     request = SendRequest(
         test=test,
         concurrency=concurrency,
@@ -328,7 +357,7 @@ def _send(*, session: Session, request: SendRequest, display: Display, yes: bool
     import sys
 
     from protest_dispatch.cli.views import send as views
-    from protest_dispatch.commands.send import open_send
+    from protest_dispatch.commands.send import exit_code, open_send
 
     with open_send(session=session, request=request) as run:
         if not display.json:
@@ -342,13 +371,40 @@ def _send(*, session: Session, request: SendRequest, display: Display, yes: bool
                     hint="Preview with 'protest send --dry-run', then add --yes to send "
                     "without asking (for cron).",
                 )
-            if not views.confirm(plan=run.plan, test=request.test):
+            answer = views.confirm(session, plan=run.plan, test=request.test)
+            if answer != views.Answer.YES:
                 views.cancelled()
-                return ExitCode.OK
-        with views.SendProgress(total=len(run.plan.jobs), display=display) as progress:
+                return ExitCode.INTERRUPTED if answer == views.Answer.INTERRUPTED else ExitCode.OK
+        with (
+            _sigterm_as_interrupt() as terminated,
+            views.SendProgress(total=len(run.plan.jobs), display=display) as progress,
+        ):
             summary = run.deliver(on_result=progress.update)
-    views.send_summary(session, plan=run.plan, summary=summary, test=request.test, display=display)
-    return summary.exit_code
+    code = exit_code(plan=run.plan, summary=summary, terminated=terminated.is_set())
+    views.send_summary(
+        session, plan=run.plan, summary=summary, test=request.test, display=display, code=code
+    )
+    return code
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[threading.Event]:
+    """SIGTERM (kill, shutdown, systemd) stops a run the way Ctrl-C does.
+
+    The in-flight letters are accounted for and the summary printed instead of the
+    process dying with rows left 'sending'. The event tells the caller it was SIGTERM.
+    """
+    terminated = threading.Event()
+
+    def on_term(signum: int, frame: object) -> None:
+        terminated.set()
+        signal.raise_signal(signal.SIGINT)
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield terminated
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @app.command("log")
@@ -371,17 +427,15 @@ def log_(
     config: ConfigOpt = None,
 ) -> None:
     """Show what happened to each letter (and call), from the send log."""
-    from protest_dispatch.cli.views import send as views
-    from protest_dispatch.commands.session import existing_log
+    from protest_dispatch.cli.views import log as views
+    from protest_dispatch.commands.log import read_log
     from protest_dispatch.settings.config import Config
 
     if json_ and csv_:
         raise InputError("Choose one of --json and --csv.")
-    with existing_log(log=log, config=Config.load(path=config)) as (path, sendlog):
-        if sendlog is None:
-            views.no_log(path, as_json=json_, as_csv=csv_)
-        else:
-            views.log(sendlog, campaign=campaign, status=status, as_json=json_, as_csv=csv_)
+    report = read_log(log=log, config=Config.load(path=config), campaign=campaign, status=status)
+    fmt = "json" if json_ else "csv" if csv_ else "table"
+    views.show(report, campaign=campaign, status=status, fmt=fmt)
 
 
 # -- set-up, calls and status (issue 6) ---------------------------------------------
@@ -397,10 +451,10 @@ def init(
     """Set up in a minute: who you are and how to send mail (writes the config file)."""
     from protest_dispatch.cli import wizard
     from protest_dispatch.cli.views import setup as setupviews
-    from protest_dispatch.settings.config import default_config_path
+    from protest_dispatch.settings.config import config_path
     from protest_dispatch.settings.writer import config_values, dump_toml, header, write_config
 
-    path = config or default_config_path()
+    path = config_path(config)
     if path.exists() and not force and not wizard.confirm_replace(path):
         setupviews.keep_existing(path)
         return
@@ -463,16 +517,17 @@ def calls(
     from protest_dispatch.commands import calls as callsheet
     from protest_dispatch.commands.session import existing_log, prepare
 
-    session = prepare(
-        targets=targets,
-        config_path=config,
-        from_=from_,
-        country=country,
-        lang=lang,
-        only=only or (),
-        dry_run=True,
+    session = _ready(
+        prepare(
+            targets=targets,
+            config_path=config,
+            from_=from_,
+            country=country,
+            lang=lang,
+            only=only or (),
+            dry_run=True,
+        )
     )
-    _start_up_done()
     with existing_log(log=log, config=session.config) as (_, sendlog):
         sheet = callsheet.build(session=session, log=sendlog, all_phones=all_)
     callviews.sheet(sheet, placeholder=session.placeholder)
@@ -487,32 +542,33 @@ def called(
     ] = None,
     targets: TargetsOpt = Path("targets.yaml"),
     from_: FromOpt = None,
+    country: CountryOpt = None,
     log: LogOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Record a call you made; a target stays on the call sheet until it is reached."""
-    from protest_dispatch.cli.views import calls as callviews
-    from protest_dispatch.commands import calls as callsheet
+    from protest_dispatch.cli.views import calls as views
+    from protest_dispatch.commands.calls import record_call
     from protest_dispatch.commands.session import log_path, prepare
-    from protest_dispatch.sendlog.store import SendLog
 
-    session = prepare(
-        targets=targets, config_path=config, from_=from_, country=None, lang=None, dry_run=True
-    )
-    _start_up_done()
-    callsheet.require_sender(session)
-    target = callsheet.find_target(session, target_id)
-    clean = callsheet.clean_note(note)
-    with SendLog.open(path=log_path(log=log, config=session.config)) as sendlog:
-        call = sendlog.record_call(
-            campaign=session.campaign_id,
-            target=target.id,
-            sender=session.sender.email,
-            outcome=outcome,
-            note=clean,
+    session = _ready(
+        prepare(
+            targets=targets,
+            config_path=config,
+            from_=from_,
+            country=country,
+            lang=None,
+            dry_run=True,
         )
-        left = len(callsheet.unreached(session, sendlog))
-    callviews.recorded(call=call, target=target, left=left)
+    )
+    recorded = record_call(
+        session=session,
+        log_path=log_path(log=log, config=session.config),
+        target_id=target_id,
+        outcome=outcome,
+        note=note,
+    )
+    views.recorded(call=recorded.call, target=recorded.target, left=recorded.left)
 
 
 @app.command()
@@ -553,15 +609,25 @@ def status(
 def main() -> None:
     # Start-up (imports, option parsing, loading the campaign) makes objects that live
     # until exit; collecting them again and again cost ~40 ms of a 0.4 s start. So the
-    # cyclic GC is paused until the command has loaded its campaign (_start_up_done);
-    # commands that load none are short and make next to no garbage.
+    # cyclic GC is paused until the command has loaded its campaign (_ready); commands
+    # that load none resume it at once (_root).
     gc.disable()
     try:
-        app()
+        app(prog_name="protest")  # also under python -m: completion and usage say protest
     finally:
         # The last collections at exit would walk every object only to free memory the
         # OS takes back anyway (~45 ms). Files, the send log and atexit still close.
         gc.freeze()
+
+
+_LOADS_CAMPAIGN = frozenset({"validate", "send", "calls", "called"})
+"""Commands that keep the GC paused until their campaign is loaded (see main)."""
+
+
+def _ready(session: Session) -> Session:
+    """The command's campaign is loaded: start-up ends and the GC resumes here."""
+    _start_up_done()
+    return session
 
 
 def _start_up_done() -> None:

@@ -63,20 +63,26 @@ def plain(value: object, style: str = "") -> Text:
     """Untrusted text for the terminal: no markup, and no escape sequences (C0/C1 shown)."""
     from rich.text import Text
 
-    return Text(_visible("" if value is None else str(value)), style=style)
+    return Text(visible("" if value is None else str(value)), style=style)
 
 
-def _visible(text: str) -> str:
+def visible(text: str) -> str:
+    """Control characters written as ``\\xNN``: shown, never obeyed."""
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
-def is_terminal() -> bool:
-    return _console("stdout").is_terminal
+def width() -> int:
+    return _console("stdout").width
 
 
 def say(message: str, style: str = "") -> None:
     """A line for the person at the terminal (on stderr, so stdout stays clean data)."""
     _console("stderr").print(plain(message, style))
+
+
+def prompt(question: str) -> None:
+    """A question on stderr without a line break; the answer is read by the caller."""
+    _console("stderr").print(plain(question), end="")
 
 
 def info(message: str) -> None:
@@ -130,14 +136,14 @@ def rule(title: str) -> None:
 
         console.print(Rule(plain(title), align="left"))
     else:
-        _write_plain(_visible(f"{title} ----"))
+        _write_plain(visible(f"{title} ----"))
 
 
 def headers_and_body(headers: Sequence[tuple[str, str]], body: str) -> None:
     """A letter as it reads: lines as written (the terminal wraps them, rich need not)."""
     if not _console("stdout").is_terminal:
-        lines = "".join(f"{name}: {_visible(value)}\n" for name, value in headers)
-        _write_plain(lines + _visible(f"\n{body.rstrip()}\n"))
+        lines = "".join(f"{name}: {visible(value)}\n" for name, value in headers)
+        _write_plain(lines + visible(f"\n{body.rstrip()}\n"))
         return
     from rich.text import Text
 

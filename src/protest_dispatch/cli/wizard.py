@@ -17,6 +17,7 @@ import typer
 from protest_dispatch.cli import output
 from protest_dispatch.errors import ConfigError
 from protest_dispatch.settings.providers import PROTON_CA_HELP, PROVIDERS, Provider, by_key, guess
+from protest_dispatch.settings.secrets import keyring_works
 from protest_dispatch.settings.writer import Answers, Storage, format_from, store_in_keyring
 from protest_dispatch.vocabulary import Security
 
@@ -131,6 +132,22 @@ def _text(value: str) -> str:
     return value
 
 
+_NO_LOGIN = ("none", "-")
+
+
+def _username(value: str) -> str | None:
+    if value.lower() in _NO_LOGIN:
+        return None
+    return _one_line(value)
+
+
+def _one_line(value: str) -> str:
+    """A username goes into an AUTH command: one line, no control characters."""
+    if not value or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError("give the username on one line, or 'none'")
+    return value
+
+
 def _store(value: str) -> Storage:
     choice = _STORES.get(value.lower())
     if choice is None:
@@ -144,60 +161,16 @@ def ask(*, config_path: Path) -> Answers:
         f"protest init: a few questions, then the settings are written to "
         f"{config_path}. Nothing is written before the end (Ctrl-C stops)."
     )
-    while True:
-        name = _ask("Your name, as your letters are signed", _name)
-        email = _ask("Your email address", _email)
-        try:
-            from protest_dispatch.settings.config import parse_from
-
-            parse_from(format_from(name=name, email=email), source="your answers")
-            break
-        except ConfigError as exc:
-            output.warn(exc.message)
+    name, email = _identity()
     country = _ask(
         "Your country as a two-letter code such as GB or DE (Enter to skip)", _country, default=""
     )
-    output.say("Mail providers:")
-    for number, item in enumerate(PROVIDERS, start=1):
-        output.say(f"  {number}. {item.name}")
-    guessed = guess(email)
-    provider: Provider = _ask(
-        "Your mail provider (number or name)",
-        _provider,
-        default=str(PROVIDERS.index(guessed) + 1) if guessed else None,
+    provider = _choose_provider(email)
+    host, port, security, per_hour, per_day = _server(provider)
+    ca_file = _trusted_ca(provider, security=security)
+    username, store, command = _login(
+        email=email, host=host, provider=provider, config_path=config_path
     )
-    if provider.host is None:
-        host = _ask("SMTP server (host name)", _host)
-        security = _ask("Security: starttls, tls or none", _security, default="starttls")
-        port = _ask("SMTP port", _port, default=str(Security(security).smtp_port))
-        per_hour = _ask("Most recipients per hour (Enter for no limit)", _limit, default="")
-        per_day = _ask("Most recipients per day (Enter for no limit)", _limit, default="")
-    else:
-        host, port, security = provider.host, provider.port or 587, provider.security or "starttls"
-        per_hour, per_day = provider.limit_per_hour, provider.limit_per_day
-        output.say(
-            f"{provider.name}: {host}, port {port}, {security}; at most {per_hour} "
-            f"recipients an hour and {per_day} a day (change limit_per_hour and "
-            "limit_per_day in the config file if yours are different)."
-        )
-    ca_file = None
-    if provider.host is None and security != "none":
-        ca_file = _ask(
-            "PEM file of a private certificate authority, for a self-hosted server "
-            "(Enter for none)",
-            _ca_file,
-            default="",
-        )
-    if provider.needs_ca_file:
-        output.say(PROTON_CA_HELP)
-        ca_file = _ask(
-            "Path of the exported cert.pem (Enter to add smtp_ca_file later)", _ca_file, default=""
-        )
-        if ca_file is None:
-            output.warn("Until smtp_ca_file is set, sending stops with a certificate error.")
-    username = _ask("SMTP username", _text, default=email)
-    output.say(provider.login_help)
-    store, command = _password(username=username, host=host)
     copy_me = typer.confirm(
         "Send yourself a copy of every letter (Bcc), as a receipt?", default=True, err=True
     )
@@ -219,17 +192,118 @@ def ask(*, config_path: Path) -> Answers:
     )
 
 
+def _identity() -> tuple[str, str]:
+    """Name and address, asked again until they make a valid From."""
+    from protest_dispatch.settings.sender import parse_from
+
+    while True:
+        name = _ask("Your name, as your letters are signed", _name)
+        email = _ask("Your email address", _email)
+        try:
+            parse_from(format_from(name=name, email=email), source="your answers")
+        except ConfigError as exc:
+            output.warn(exc.message)
+            continue
+        return name, email
+
+
+def _choose_provider(email: str) -> Provider:
+    output.say("Mail providers:")
+    for number, item in enumerate(PROVIDERS, start=1):
+        output.say(f"  {number}. {item.name}")
+    guessed = guess(email)
+    chosen: Provider = _ask(
+        "Your mail provider (number or name)",
+        _provider,
+        default=str(PROVIDERS.index(guessed) + 1) if guessed else None,
+    )
+    return chosen
+
+
+def _server(provider: Provider) -> tuple[str, int, str, int | None, int | None]:
+    """Host, port, security and limits: the preset's, or asked for "other"."""
+    if provider.host is None:
+        host = _ask("SMTP server (host name)", _host)
+        security = _ask("Security: starttls, tls or none", _security, default="starttls")
+        port = _ask("SMTP port", _port, default=str(Security(security).smtp_port))
+        per_hour = _ask("Most recipients per hour (Enter for no limit)", _limit, default="")
+        per_day = _ask("Most recipients per day (Enter for no limit)", _limit, default="")
+        return host, port, security, per_hour, per_day
+    host, port, security = provider.host, provider.port or 587, provider.security or "starttls"
+    output.say(
+        f"{provider.name}: {host}, port {port}, {security}; at most {provider.limit_per_hour} "
+        f"recipients an hour and {provider.limit_per_day} a day (change limit_per_hour and "
+        "limit_per_day in the config file if yours are different)."
+    )
+    return host, port, security, provider.limit_per_hour, provider.limit_per_day
+
+
+def _trusted_ca(provider: Provider, *, security: str) -> str | None:
+    ca_file = None
+    if provider.host is None and security != "none":
+        ca_file = _ask(
+            "PEM file of a private certificate authority, for a self-hosted server "
+            "(Enter for none)",
+            _ca_file,
+            default="",
+        )
+    if provider.needs_ca_file:
+        output.say(PROTON_CA_HELP)
+        ca_file = _ask(
+            "Path of the exported cert.pem (Enter to add smtp_ca_file later)", _ca_file, default=""
+        )
+        if ca_file is None:
+            output.warn("Until smtp_ca_file is set, sending stops with a certificate error.")
+    return ca_file
+
+
+def _login(
+    *, email: str, host: str, provider: Provider, config_path: Path
+) -> tuple[str | None, Storage, str | None]:
+    """The username (None: the server takes mail without a login) and the password's place."""
+    username: str | None = _ask(
+        f"SMTP username (Enter for {email}; 'none' if the server takes mail without a login)",
+        _username,
+        default=email,
+    )
+    if username is None:
+        output.say(
+            f"No login. To log in later, add smtp_username (and smtp_password_command) "
+            f"to {config_path}."
+        )
+        return None, "no", None
+    output.say(
+        f"(If the server turns out to take mail without a login, remove smtp_username "
+        f"from {config_path}, or set PROTEST_SMTP_USERNAME= empty for one run.)"
+    )
+    output.say(provider.login_help)
+    store, command = _password(username=username, host=host)
+    return username, store, command
+
+
 def _password(*, username: str, host: str) -> tuple[Storage, str | None]:
+    has_keyring = keyring_works()
+    keyring_line = (
+        "  3. keyring: in your system's keyring (not available to cron jobs on many\n"
+        "     systems: use a command there)"
+        if has_keyring
+        else "  3. keyring: not available: this system has no working keyring"
+    )
     output.say(
         "Where should protest find your SMTP password?\n"
         "  1. no: do not store it; give it when you send, in PROTEST_SMTP_PASSWORD\n"
         "     or with PROTEST_SMTP_PASSWORD_COMMAND\n"
         "  2. command: a command that prints it, e.g. 'pass show email/protest'\n"
-        "  3. keyring: in your system's keyring (not available to cron jobs on many\n"
-        "     systems: use a command there)"
+        f"{keyring_line}"
     )
     while True:
         store: Storage = _ask("Store the password", _store, default="no")
+        if store == "keyring" and not has_keyring:
+            output.warn(
+                "There is no working system keyring here, so the password cannot be "
+                "stored in one. Choose no or command."
+            )
+            continue
         if store == "no":
             output.say(
                 "Before sending, run: export PROTEST_SMTP_PASSWORD_COMMAND='pass show "

@@ -16,8 +16,9 @@ from pathlib import Path
 from protest_dispatch.campaign.audience import Selected
 from protest_dispatch.campaign.model import Target
 from protest_dispatch.commands.session import Session
-from protest_dispatch.errors import ConfigError, InputError
+from protest_dispatch.errors import InputError, NoSenderError
 from protest_dispatch.sendlog.store import Call, SendLog
+from protest_dispatch.vocabulary import CallOutcome
 
 MAX_CALL_NOTE = 2000
 
@@ -135,30 +136,54 @@ def clean_note(note: str | None) -> str | None:
 def require_sender(session: Session) -> None:
     """Calls are logged per sender, like letters: a placeholder cannot have made one."""
     if session.placeholder:
-        raise ConfigError(
-            "No sender is configured, so the call cannot be recorded.",
-            key="from",
-            hint="Run 'protest init', or add --from \"Your Name <you@example.org>\" (or set "
-            "PROTEST_FROM).",
-        )
+        raise NoSenderError(so="the call cannot be recorded")
 
 
 def find_target(session: Session, target_id: str) -> Target:
-    """A target of this campaign that has a phone number, by id."""
-    targets = session.loaded.campaign.targets
-    target = next((t for t in targets if t.id == target_id), None)
-    phones = ", ".join(t.id for t in targets if t.phone) or "none"
+    """A target on this sender's call sheet (with ``--all``), by id."""
+    on_sheet = {s.target.id: s.target for s in phone_targets(session, all_phones=True)}
+    if target_id in on_sheet:
+        return on_sheet[target_id]
+    listed = ", ".join(on_sheet) or "none"
+    hint = f"Targets on your call sheet: {listed}. See 'protest calls --all'."
+    target = next((t for t in session.loaded.campaign.targets if t.id == target_id), None)
     if target is None:
-        raise InputError(
-            f"'{target_id}' is not a target of campaign {session.campaign_id}.",
-            hint=f"Targets with a phone number: {phones}. See 'protest calls'.",
+        why = f"'{target_id}' is not a target of campaign {session.campaign_id}."
+    elif target.phone is None:
+        why = f"The target '{target_id}' has no phone number, so there is no call to record."
+    else:
+        why = (
+            f"The target '{target_id}' is not on your call sheet: it is only for senders "
+            f"in {target.country}."
         )
-    if target.phone is None:
-        raise InputError(
-            f"The target '{target_id}' has no phone number, so there is no call to record.",
-            hint=f"Targets with a phone number: {phones}.",
+    raise InputError(why, hint=hint)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    call: Call
+    target: Target
+    left: int
+    """Calls still to make for this sender after this one."""
+
+
+def record_call(
+    *, session: Session, log_path: Path, target_id: str, outcome: CallOutcome, note: str | None
+) -> Recorded:
+    """Log a call the sender made; refused for anything not on their call sheet."""
+    require_sender(session)
+    target = find_target(session, target_id)
+    clean = clean_note(note)
+    with SendLog.open(path=log_path) as sendlog:
+        call = sendlog.record_call(
+            campaign=session.campaign_id,
+            target=target.id,
+            sender=session.sender.email,
+            outcome=outcome.value,
+            note=clean,
         )
-    return target
+        left = len(unreached(session, sendlog))
+    return Recorded(call=call, target=target, left=left)
 
 
 # -- local time -------------------------------------------------------------------

@@ -21,6 +21,7 @@ from protest_dispatch.mail.smtp import check_plaintext_allowed
 from protest_dispatch.sendlog.store import Entry, SendLog
 from protest_dispatch.settings.config import smtp_settings
 from protest_dispatch.settings.smtp import SmtpSettings
+from protest_dispatch.vocabulary import ExitCode
 
 
 @dataclass(frozen=True)
@@ -41,29 +42,56 @@ class SendRequest:
     smtp_ca_file: Path | None = None
 
 
+@dataclass(frozen=True)
+class ReceivedBefore:
+    """A letter not sent: its address already got this campaign's letter under another id."""
+
+    target: str
+    to: str
+    earlier: Entry
+    """The earlier letter: its target id, status and date."""
+
+
 @dataclass
 class Plan:
     jobs: list[Job] = field(default_factory=list)
     already_sent: list[Entry] = field(default_factory=list)
+    received_before: list[ReceivedBefore] = field(default_factory=list)
     held: list[Entry] = field(default_factory=list)
     recovered: list[Entry] = field(default_factory=list)
     waiting: int = 0
 
+    @property
+    def skipped(self) -> int:
+        """Letters this run does not send because their address already has them."""
+        return len(self.already_sent) + len(self.received_before)
+
 
 def make_plan(*, session: Session, log: SendLog, request: SendRequest) -> Plan:
-    """Which letters this run sends: new and deferred ones, the rest only on request."""
+    """Which letters this run sends: new and deferred ones, the rest only on request.
+
+    A letter whose address already got this campaign's letter from this sender,
+    as To or copy under another target id (a renamed target), is not sent again.
+    """
     plan = Plan()
     if not request.test:
         plan.recovered = log.recover(campaign=session.campaign_id)
+    received = {} if request.test else _received(log, session=session)
     for selected in session.composer.audience.letters:
+        target = selected.target
         entry = (
             None
             if request.test
             else log.get(
-                campaign=session.campaign_id, target=selected.target.id, sender=session.sender.email
+                campaign=session.campaign_id, target=target.id, sender=session.sender.email
             )
         )
-        if (
+        earlier = received.get((target.email or "").casefold())
+        if earlier is not None and earlier.target != target.id:
+            plan.received_before.append(
+                ReceivedBefore(target=target.id, to=target.email or "", earlier=earlier)
+            )
+        elif (
             entry is None
             or entry.status == "deferred"
             or (entry.status == "failed" and request.retry_failed)
@@ -78,6 +106,22 @@ def make_plan(*, session: Session, log: SendLog, request: SendRequest) -> Plan:
         plan.waiting = len(plan.jobs) - request.limit
         plan.jobs = plan.jobs[: request.limit]
     return plan
+
+
+def _received(log: SendLog, *, session: Session) -> dict[str, Entry]:
+    """Every address that may hold this campaign's letter from this sender: To and copies
+    of letters sent or uncertain, less copies the server refused; the earliest letter wins."""
+    found: dict[str, Entry] = {}
+    entries = log.entries(campaign=session.campaign_id, sender=session.sender.email)
+    for entry in sorted(entries, key=lambda e: e.updated_at):
+        if entry.status not in ("sent", "uncertain"):
+            continue
+        refused = {r.split(":", 1)[0].strip().casefold() for r in entry.refused}
+        for address in (entry.to, *entry.cc):
+            key = address.casefold()
+            if key not in refused:
+                found.setdefault(key, entry)
+    return found
 
 
 @dataclass
@@ -145,6 +189,20 @@ async def _run_stoppable(
     finally:
         for signum in stop_on:
             loop.remove_signal_handler(signum)
+
+
+def exit_code(*, plan: Plan, summary: Summary, terminated: bool = False) -> ExitCode:
+    """The run's exit code: a person is needed (1) before an interrupt, before "try later".
+
+    Letters recovered as uncertain from a killed run need a person as much as a letter
+    that became uncertain in this one.
+    """
+    needs_person = plan.recovered or summary.count("failed") or summary.count("uncertain")
+    if needs_person:
+        return ExitCode.FAILED
+    if summary.interrupted:
+        return ExitCode.TERMINATED if terminated else ExitCode.INTERRUPTED
+    return ExitCode(summary.exit_code)
 
 
 @contextmanager

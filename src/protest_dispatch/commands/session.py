@@ -10,7 +10,7 @@ from pathlib import Path
 from protest_dispatch.campaign.compose import PLACEHOLDER_SENDER, Composer
 from protest_dispatch.campaign.loading import LoadedCampaign, load_campaign
 from protest_dispatch.campaign.model import Sender
-from protest_dispatch.errors import ConfigError, InputError
+from protest_dispatch.errors import InputError, NoSenderError
 from protest_dispatch.sendlog.store import SendLog
 from protest_dispatch.settings.config import Config, default_log_path
 
@@ -47,12 +47,7 @@ def prepare(
     placeholder = sender is None
     if sender is None:
         if not dry_run:
-            raise ConfigError(
-                "No sender is configured, so nothing can be sent.",
-                key="from",
-                hint="Run 'protest init', or set --from \"Your Name <you@example.org>\" "
-                "(or PROTEST_FROM) and --country.",
-            )
+            raise NoSenderError(so="nothing can be sent")
         sender = config.sender(
             from_option=f"{PLACEHOLDER_SENDER.name} <{PLACEHOLDER_SENDER.email}>",
             country_option=country,
@@ -86,10 +81,7 @@ def read_note(*, note: str | None, note_file: Path | None) -> str | None:
     if note is not None and note_file is not None:
         raise InputError("Give your note with --note or with --note-file, not both.")
     if note_file is not None:
-        try:
-            note = note_file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"Cannot read the note file {note_file}: {exc}") from None
+        note = _read_bounded(note_file)
     if note is None:
         return None
     note = note.strip()
@@ -98,6 +90,22 @@ def read_note(*, note: str | None, note_file: Path | None) -> str | None:
             f"The note is {len(note)} characters long; keep it under {MAX_NOTE_CHARS}."
         )
     return note or None
+
+
+def _read_bounded(path: Path) -> str:
+    """At most one character past the limit, whatever the file is: /dev/zero or a pipe
+    that never ends is refused at once instead of filling memory."""
+    try:
+        with path.open(encoding="utf-8") as file:
+            text = file.read(MAX_NOTE_CHARS + 1)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"Cannot read the note file {path}: {exc}") from None
+    if len(text) > MAX_NOTE_CHARS:
+        raise InputError(
+            f"The note file {path} holds more than {MAX_NOTE_CHARS} characters.",
+            hint="Keep your own paragraph short: officials read a sentence or two.",
+        )
+    return text
 
 
 def log_path(*, log: Path | None, config: Config) -> Path:

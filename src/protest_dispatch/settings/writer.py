@@ -7,7 +7,6 @@ never receives the password itself from here. It is still created 0600 in a
 
 from __future__ import annotations
 
-import json
 import os
 import tomllib
 from collections.abc import Mapping
@@ -18,13 +17,14 @@ from typing import Literal
 
 from protest_dispatch.errors import ConfigError
 from protest_dispatch.files import make_private_folder
-from protest_dispatch.settings.config import KEYRING_SERVICE, KEYS
 from protest_dispatch.settings.providers import Provider
+from protest_dispatch.settings.secrets import KEYRING_SERVICE
+from protest_dispatch.settings.sender import format_from
 
 Storage = Literal["no", "command", "keyring"]
 Value = str | int | bool
 
-_NEEDS_QUOTES = set('()<>@,;:\\".[]')
+__all__ = ["Answers", "config_values", "dump_toml", "format_from", "header", "write_config"]
 
 
 @dataclass(frozen=True)
@@ -38,20 +38,13 @@ class Answers:
     host: str
     port: int
     security: str
-    username: str
+    username: str | None  # None: the server takes no login
     storage: Storage = "no"
     password_command: str | None = None
     ca_file: str | None = None
     limit_per_hour: int | None = None
     limit_per_day: int | None = None
     copy_me: bool = True
-
-
-def format_from(*, name: str, email: str) -> str:
-    """``Name <address>``, quoting the name where RFC 5322 needs it (``"Doe, Jane"``)."""
-    if any(c in _NEEDS_QUOTES for c in name):
-        name = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return f"{name} <{email}>"
 
 
 def config_values(answers: Answers) -> dict[str, Value]:
@@ -66,10 +59,11 @@ def config_values(answers: Answers) -> dict[str, Value]:
             "smtp_host": answers.host,
             "smtp_port": answers.port,
             "smtp_security": answers.security,
-            "smtp_username": answers.username,
-            "copy_me": answers.copy_me,
         }
     )
+    if answers.username:
+        values["smtp_username"] = answers.username
+    values["copy_me"] = answers.copy_me
     if answers.ca_file:
         values["smtp_ca_file"] = answers.ca_file
     if answers.storage == "command" and answers.password_command:
@@ -80,25 +74,19 @@ def config_values(answers: Answers) -> dict[str, Value]:
         values["limit_per_hour"] = answers.limit_per_hour
     if answers.limit_per_day:
         values["limit_per_day"] = answers.limit_per_day
-    unknown = set(values) - set(KEYS)
+    from protest_dispatch.settings.model import FILE_KEYS
+
+    unknown = set(values) - set(FILE_KEYS)
     assert not unknown, f"init writes only known config keys, not {unknown}"
     return values
 
 
-def _toml_value(value: Value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    # JSON string escapes are valid TOML basic-string escapes; TOML also forbids a raw DEL.
-    return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
-
-
 def dump_toml(values: Mapping[str, Value], *, comment: str = "") -> str:
-    """Flat keys with simple values, checked by reading the text back with tomllib."""
+    """A comment, then flat keys written by tomli-w, checked by reading the text back."""
+    import tomli_w
+
     lines = [f"# {line}".rstrip() for line in comment.splitlines()]
-    lines += [f"{key} = {_toml_value(value)}" for key, value in values.items()]
-    text = "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n" + tomli_w.dumps(dict(values))
     if tomllib.loads(text) != dict(values):
         raise ConfigError(
             "The config could not be written as TOML exactly as given.",
@@ -108,17 +96,25 @@ def dump_toml(values: Mapping[str, Value], *, comment: str = "") -> str:
 
 
 def header(answers: Answers) -> str:
-    stored = {
-        "no": "The password is not stored: set PROTEST_SMTP_PASSWORD or "
-        "PROTEST_SMTP_PASSWORD_COMMAND when you send.",
-        "command": "The password comes from smtp_password_command each time it is needed.",
-        "keyring": f"The password is in the system keyring (service '{KEYRING_SERVICE}', "
-        f"entry '{answers.username}@{answers.host}').",
-    }[answers.storage]
+    if not answers.username:
+        login = (
+            "No login: this server takes mail without a username and password. To log in\n"
+            'later, add smtp_username = "you@example.org" and smtp_password_command.'
+        )
+    else:
+        login = {
+            "no": "The password is not stored: set PROTEST_SMTP_PASSWORD or "
+            "PROTEST_SMTP_PASSWORD_COMMAND when you send.",
+            "command": "The password comes from smtp_password_command each time it is needed.",
+            "keyring": f"The password is in the system keyring (service '{KEYRING_SERVICE}', "
+            f"entry '{answers.username}@{answers.host}').",
+        }[answers.storage] + (
+            '\nIf the server takes mail without a login, remove smtp_username (or set it to "").'
+        )
     return (
         f"protest settings, written by 'protest init' on {datetime.now(UTC):%Y-%m-%d}.\n"
         "Every key can be overridden by the environment variable PROTEST_<KEY>.\n"
-        f"{stored}"
+        f"{login}"
     )
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from protest_dispatch.cli import output
+from protest_dispatch.errors import SET_SENDER_HINT
 from protest_dispatch.vocabulary import CallOutcome
 
 if TYPE_CHECKING:
@@ -35,10 +35,7 @@ def _local(row: SheetRow) -> str:
 
 def sheet(result: Sheet, *, placeholder: bool) -> None:
     if placeholder:
-        output.warn(
-            "No sender is configured, so the scripts say 'Your Name'. Set yours with "
-            "'protest init' or --from."
-        )
+        output.warn(f"No sender is configured, so the scripts say 'Your Name'. {SET_SENDER_HINT}")
     if not result.rows:
         done = (
             f" All {result.hidden_reached} have been reached; see them with --all."
@@ -138,28 +135,24 @@ def _campaign(campaign: CampaignStatus, *, report: StatusReport) -> None:
     _entries(
         campaign.with_status("deferred"),
         "deferred",
-        report.quota_free_at,
         ("target", "to", "attempts", "next attempt", "last error"),
         lambda e: (e.target, e.to, e.attempts, e.next_attempt_at or "next run", e.error or ""),
     )
     _entries(
         campaign.with_status("failed"),
         "failed",
-        None,
         ("target", "to", "smtp_code", "reason"),
         lambda e: (e.target, e.to, e.smtp_code or "", e.error or ""),
     )
     _entries(
         campaign.with_status("uncertain"),
         "uncertain",
-        None,
         ("target", "to", "since", "what happened"),
         lambda e: (e.target, e.to, e.updated_at, e.error or ""),
     )
     _entries(
         campaign.with_status("sending"),
         "sending",
-        None,
         ("target", "to", "since"),
         lambda e: (e.target, e.to, e.updated_at),
     )
@@ -167,6 +160,12 @@ def _campaign(campaign: CampaignStatus, *, report: StatusReport) -> None:
         output.say(
             f"{len(campaign.not_yet_sent)} letter(s) not sent yet: "
             f"{_ids(campaign.not_yet_sent)}. 'protest send' sends them."
+        )
+    waiting = campaign.not_yet_sent or campaign.with_status("deferred")
+    if waiting and report.quota_free_at is not None:
+        output.say(
+            "Your provider's sending limit is reached until "
+            f"{report.quota_free_at:%Y-%m-%d %H:%M} UTC; a run after that sends the rest."
         )
     if campaign.to_call:
         output.say(
@@ -182,14 +181,10 @@ def _ids(targets: tuple[Target, ...]) -> str:
 def _entries(
     entries: list[Entry],
     status: str,
-    free_at: datetime | None,
     columns: tuple[str, ...],
     row: Callable[[Entry], Sequence[object]],
 ) -> None:
     if not entries:
         return
     output.show(output.table(status.capitalize(), columns, (row(e) for e in entries)))
-    advice = ADVICE[status]
-    if free_at is not None:
-        advice += f" Your provider's sending limit is reached until {free_at:%Y-%m-%d %H:%M} UTC."
-    output.say(advice, "dim")
+    output.say(ADVICE[status], "dim")

@@ -2,27 +2,26 @@
 
 from __future__ import annotations
 
-import csv
-import io
+import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from protest_dispatch.campaign.compose import CallToMake, Checked, raise_problems
-from protest_dispatch.campaign.message import Letter, copies, make_message_id, write_eml
+from protest_dispatch.campaign.message import Letter, copies
 from protest_dispatch.cli import output
-from protest_dispatch.errors import InputError, Problem
+from protest_dispatch.errors import SET_SENDER_HINT, Problem
 from protest_dispatch.vocabulary import ExitCode
 
 if TYPE_CHECKING:
     from rich.progress import Progress
     from rich.text import Text
 
-    from protest_dispatch.commands.send import Plan
+    from protest_dispatch.commands.send import Plan, ReceivedBefore
     from protest_dispatch.commands.session import Session
     from protest_dispatch.mail.dispatch import Result, Summary
-    from protest_dispatch.sendlog.store import SendLog
     from protest_dispatch.settings.smtp import SmtpSettings
 
 
@@ -40,8 +39,7 @@ def _notices(session: Session) -> None:
     if session.placeholder:
         output.warn(
             "No sender is configured: letters show the placeholder 'Your Name "
-            "<you@example.org>'. Set yours with 'protest init', or --from \"Your Name "
-            '<you@example.org>" and --country.'
+            f"<you@example.org>'. {SET_SENDER_HINT}"
         )
     if audience.needs_country:
         names = ", ".join(t.id for t in audience.needs_country)
@@ -90,22 +88,13 @@ def validation(session: Session, *, letters: Sequence[Checked], show_all: bool =
 
 
 def dry_run(session: Session, *, out: Path | None) -> None:
-    if out is not None:
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise InputError(f"Cannot create the folder {out}: {exc.strerror}.") from None
+    from protest_dispatch.commands.preview import letters
+
     total = len(session.composer.audience.letters)
     problems: list[Problem] = []
-    # One pass, letter by letter: a preview may show the good letters before it
-    # lists what is wrong with the others (exit 2); memory stays flat.
-    for number, letter in enumerate(session.composer.each_letter(problems), start=1):
+    for number, letter in enumerate(letters(session=session, out=out, problems=problems), 1):
         output.rule(f"Letter {number} of {total}: {letter.target.id} ({letter.rendered.template})")
         output.headers_and_body(letter_headers(letter), letter.rendered.text)
-        if out is not None:
-            write_eml(
-                letter=letter, folder=out, message_id=make_message_id(domain=letter.sender.domain)
-            )
     calls(session.composer.checked_calls(problems))
     raise_problems(problems)
     _notices(session)
@@ -141,85 +130,6 @@ def calls(to_make: Sequence[CallToMake]) -> None:
         output.headers_and_body([("Call", who), ("Phone", target.phone or "")], call.script)
 
 
-LOG_COLUMNS = ("campaign", "target", "to", "status", "attempts", "smtp_code", "updated_at", "error")
-CSV_COLUMNS = (
-    "campaign",
-    "target",
-    "sender",
-    "to",
-    "cc",
-    "status",
-    "attempts",
-    "smtp_code",
-    "error",
-    "message_id",
-    "updated_at",
-    "refused",
-    "next_attempt_at",
-)
-
-
-def no_log(path: Path, *, as_json: bool, as_csv: bool) -> None:
-    if as_json:
-        output.print_json([])
-    elif as_csv:
-        output.print_raw(",".join(CSV_COLUMNS) + "\r\n")
-    else:
-        output.info(f"Nothing has been sent yet: there is no send log at {path}.")
-
-
-def log(
-    sendlog: SendLog, *, campaign: str | None, status: str | None, as_json: bool, as_csv: bool
-) -> None:
-    from dataclasses import asdict
-
-    from protest_dispatch.vocabulary import LetterStatus
-
-    if status is not None and status not in tuple(LetterStatus):
-        raise InputError(
-            f"--status {status!r} is not a status.",
-            hint=f"Use one of: {', '.join(LetterStatus)}.",
-        )
-    entries = sendlog.entries(
-        campaign=campaign, status=None if status is None else LetterStatus(status)
-    )
-    rows = [asdict(entry) for entry in entries]
-    if as_json:
-        output.print_json(rows)
-        return
-    if as_csv:
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS)
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: ";".join(v) if isinstance(v, tuple) else v for k, v in row.items()})
-        output.print_raw(buffer.getvalue())
-        return
-    if not rows:
-        output.info(
-            "The send log has no letters yet" + (" matching that." if campaign or status else ".")
-        )
-    else:
-        output.show(
-            output.table(
-                f"Send log ({sendlog.path})",
-                LOG_COLUMNS,
-                ([row[c] for c in LOG_COLUMNS] for row in rows),
-                styles={3: output.STATUS_STYLES},
-            )
-        )
-    calls_made = sendlog.calls(campaign=campaign)
-    if calls_made and not status:
-        output.show(
-            output.table(
-                "Calls",
-                ("campaign", "target", "outcome", "note", "at"),
-                ((c.campaign, c.target, c.outcome, c.note or "", c.at) for c in calls_made),
-                styles={2: output.STATUS_STYLES},
-            )
-        )
-
-
 PLAN_ROWS = 20
 
 
@@ -235,26 +145,21 @@ def send_plan(
     if display.quiet:
         return
     _notices(session)
-    mode = " as TEST letters to yourself only" if test else ""
+    mode = f" as TEST letters to yourself only ({session.sender.email})" if test else ""
     output.say(
         f"Ready to send {len(plan.jobs)} letter(s){mode} from {session.sender.name} "
         f"<{session.sender.email}> via {settings.host}:{settings.port} ({settings.security})."
     )
     if plan.jobs:
-        campaign_cc = session.loaded.campaign.campaign.cc
-        rows = [
-            (
-                target.id,
-                target.email or "",
-                len(copies(to=target.email or "", campaign_cc=campaign_cc, target_cc=target.cc)),
-                j.previous.status if j.previous else "new",
-            )
-            for j in plan.jobs[:PLAN_ROWS]
-            for target in (j.selected.target,)
-        ]
-        output.stderr.print(output.table(None, ("target", "to", "copies", "state"), rows))
+        output.stderr.print(
+            output.table(None, ("target", "to", "copies", "state"), _plan_rows(session, plan, test))
+        )
         if len(plan.jobs) > PLAN_ROWS:
             output.say(f"... and {len(plan.jobs) - PLAN_ROWS} more.")
+    if session.composer.copy_me and not test:
+        output.say(f"Each letter also goes as a Bcc copy to you ({session.sender.email}).")
+    for before in plan.received_before:
+        output.say(_received_before(before))
     for label, count in (
         ("already sent", len(plan.already_sent)),
         ("held from earlier runs (failed or uncertain)", len(plan.held)),
@@ -264,11 +169,62 @@ def send_plan(
             output.say(f"{count} letter(s) {label}.")
 
 
-def confirm(*, plan: Plan, test: bool) -> bool:
-    import typer
+def _plan_rows(session: Session, plan: Plan, test: bool) -> list[tuple[object, ...]]:
+    campaign_cc = session.loaded.campaign.campaign.cc
+    rows: list[tuple[object, ...]] = []
+    for job in plan.jobs[:PLAN_ROWS]:
+        target = job.selected.target
+        to = target.email or ""
+        count = len(copies(to=to, campaign_cc=campaign_cc, target_cc=target.cc))
+        state = job.previous.status if job.previous else "new"
+        rows.append(
+            (target.id, session.sender.email, 0, state) if test else (target.id, to, count, state)
+        )
+    return rows
 
-    what = "test letter(s) to yourself" if test else "letter(s)"
-    return typer.confirm(f"Send {len(plan.jobs)} {what} now?", default=False, err=True)
+
+def _received_before(before: ReceivedBefore) -> str:
+    earlier = before.earlier
+    how = "got" if earlier.status == "sent" else f"may have got ({earlier.status})"
+    return (
+        f"Not sending '{before.target}': {before.to} already {how} this campaign's letter "
+        f"as target '{earlier.target}' on {earlier.updated_at[:16].replace('T', ' ')} UTC."
+    )
+
+
+class Answer(StrEnum):
+    YES = "yes"
+    NO = "no"
+    """No, or the end of input (Ctrl-D): a choice, not a failure."""
+    INTERRUPTED = "interrupted"
+    """Ctrl-C."""
+
+
+def confirm(session: Session, *, plan: Plan, test: bool) -> Answer:
+    """Ask on the terminal; Enter means no. Ctrl-C and Ctrl-D are answers, not crashes."""
+    if test:
+        what = f"test letter(s) to yourself ({session.sender.email})"
+    else:
+        what = "letter(s)"
+        if session.composer.copy_me:
+            what += f", each with a Bcc copy to you ({session.sender.email}),"
+    question = f"Send {len(plan.jobs)} {what} now? [y/N]: "
+    try:
+        while True:
+            output.prompt(question)
+            line = sys.stdin.readline()
+            if not line:
+                output.say("")
+                return Answer.NO
+            reply = line.strip().lower()
+            if reply in ("y", "yes"):
+                return Answer.YES
+            if reply in ("", "n", "no"):
+                return Answer.NO
+            output.say("Please answer y or n.")
+    except KeyboardInterrupt:
+        output.say("")
+        return Answer.INTERRUPTED
 
 
 def cancelled() -> None:
@@ -308,13 +264,16 @@ class SendProgress:
             if result.status != "sent" or self.display.verbose:
                 self.bar.console.print(_result_line(result, verbose=self.display.verbose))
             return
-        if self.display.json or (
-            self.display.quiet and result.status == "sent" and not result.refused
-        ):
+        if self.display.json or (self.display.quiet and not _needs_a_person(result)):
             return
         # one line per letter for cron mail and grep: never wrapped at the 80 columns
         # rich assumes without a terminal
         output.stdout.print(_result_line(result, verbose=self.display.verbose), soft_wrap=True)
+
+
+def _needs_a_person(result: Result) -> bool:
+    """What -q prints: a failed or uncertain letter, or a refused copy; never a deferral."""
+    return result.status in ("failed", "uncertain") or bool(result.refused)
 
 
 def _result_line(result: Result, *, verbose: bool) -> Text:
@@ -336,12 +295,12 @@ _JSON_COUNT_KEYS = {
 
 
 def send_summary(
-    session: Session, *, plan: Plan, summary: Summary, test: bool, display: Display
+    session: Session, *, plan: Plan, summary: Summary, test: bool, display: Display, code: int
 ) -> None:
     to_call = session.composer.audience.calls
     counts = {
         "sent": summary.count("sent"),
-        "skipped (already sent)": len(plan.already_sent),
+        "skipped (already sent)": plan.skipped,
         "deferred": summary.count("deferred"),
         "failed": summary.count("failed"),
         "uncertain": summary.count("uncertain"),
@@ -355,9 +314,19 @@ def send_summary(
                 "campaign": session.campaign_id,
                 "sender": session.sender.email,
                 "test": test,
-                "exit_code": summary.exit_code,
+                "exit_code": code,
                 "counts": {_JSON_COUNT_KEYS.get(k, k): v for k, v in counts.items()},
                 "results": [asdict(r) for r in summary.results],
+                "already_received": [
+                    {
+                        "target": b.target,
+                        "to": b.to,
+                        "earlier_target": b.earlier.target,
+                        "earlier_status": b.earlier.status,
+                        "earlier_at": b.earlier.updated_at,
+                    }
+                    for b in plan.received_before
+                ],
                 "stopped": summary.stopped.message if summary.stopped else None,
                 "quota_free_at": summary.quota_free_at.isoformat()
                 if summary.quota_free_at
@@ -368,7 +337,7 @@ def send_summary(
                 ],
             }
         )
-    elif not display.quiet or summary.exit_code == ExitCode.FAILED:
+    elif not display.quiet or code == ExitCode.FAILED:
         output.show(
             output.table(
                 f"Campaign {session.campaign_id}" + (" (test)" if test else ""),
@@ -381,8 +350,13 @@ def send_summary(
             calls(session.composer.calls())
     if summary.stopped is not None:
         output.error(summary.stopped)
-        if not summary.handed_over:  # the transport cannot know this; the summary does
-            output.say("Nothing was sent.")
+        sent = summary.count("sent")
+        if sent and not display.json:
+            output.say(
+                f"This run sent {sent} letter(s) before it stopped; the rest go with the next run."
+            )
+        elif not summary.handed_over and not display.json:
+            output.say("Nothing was sent.")  # the transport cannot know this; the summary does
 
 
 def _advice(summary: Summary) -> None:

@@ -61,7 +61,9 @@ def keep_existing(path: Path) -> None:
 
 def written(*, path: Path, answers: Answers) -> None:
     output.info(f"Wrote {path} (only you can read it).")
-    if answers.storage == "no":
+    if answers.username is None:
+        output.say("No login: protest sends without a username or password.")
+    elif answers.storage == "no":
         output.say(
             "The password is not stored: set PROTEST_SMTP_PASSWORD or "
             "PROTEST_SMTP_PASSWORD_COMMAND in the shell you send from."

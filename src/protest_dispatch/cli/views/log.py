@@ -1,0 +1,106 @@
+"""``protest log``: the send log as a table, JSON or CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import asdict
+from typing import Any
+
+from protest_dispatch.cli import output
+from protest_dispatch.commands.log import LogReport
+
+WIDE_COLUMNS = (
+    "campaign",
+    "target",
+    "to",
+    "status",
+    "attempts",
+    "smtp_code",
+    "updated_at",
+    "error",
+)
+NARROW_COLUMNS = ("target", "to", "status", "updated_at", "error")
+"""Below WIDE_AT columns the campaign (in the title), attempts and code give way."""
+WIDE_AT = 120
+CSV_COLUMNS = (
+    "campaign",
+    "target",
+    "sender",
+    "to",
+    "cc",
+    "status",
+    "attempts",
+    "smtp_code",
+    "error",
+    "message_id",
+    "updated_at",
+    "refused",
+    "next_attempt_at",
+)
+
+
+def show(report: LogReport, *, campaign: str | None, status: str | None, fmt: str) -> None:
+    rows = [asdict(entry) for entry in report.entries]
+    if fmt == "json":
+        output.print_json(rows)
+    elif fmt == "csv":
+        _csv(rows)
+    elif not report.exists:
+        output.info(f"Nothing has been sent yet: there is no send log at {report.path}.")
+    else:
+        _tables(report, rows, filtered=bool(campaign or status))
+
+
+def _csv(rows: list[dict[str, Any]]) -> None:
+    """Cells escaped as the table escapes them: a spreadsheet or terminal runs no codes."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: output.visible(_cell(v)) for k, v in row.items()})
+    output.print_raw(buffer.getvalue())
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list | tuple):
+        return ";".join(str(v) for v in value)
+    return str(value)
+
+
+def _tables(report: LogReport, rows: list[dict[str, Any]], *, filtered: bool) -> None:
+    if not rows:
+        output.info("The send log has no letters yet" + (" matching that." if filtered else "."))
+    else:
+        wide = output.width() >= WIDE_AT
+        columns = WIDE_COLUMNS if wide else NARROW_COLUMNS
+        campaigns = sorted({row["campaign"] for row in rows})
+        title = f"Send log ({report.path})"
+        if not wide:
+            title += f", campaign {', '.join(campaigns)}"
+        output.show(
+            output.table(
+                title,
+                columns,
+                ([_short(c, row[c]) for c in columns] for row in rows),
+                styles={columns.index("status"): output.STATUS_STYLES},
+            )
+        )
+    if report.calls:
+        output.show(
+            output.table(
+                "Calls",
+                ("campaign", "target", "outcome", "note", "at"),
+                ((c.campaign, c.target, c.outcome, c.note or "", c.at) for c in report.calls),
+                styles={2: output.STATUS_STYLES},
+            )
+        )
+
+
+def _short(column: str, value: object) -> object:
+    """Times to the minute in the table (the JSON and CSV keep every digit)."""
+    if column == "updated_at" and isinstance(value, str):
+        return value[:16].replace("T", " ")
+    return value

@@ -1,0 +1,46 @@
+"""The ``log`` command's course: the letters and calls a send log holds, filtered."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from protest_dispatch.commands.session import existing_log
+from protest_dispatch.errors import InputError
+from protest_dispatch.sendlog.store import Call, Entry
+from protest_dispatch.settings.config import Config
+from protest_dispatch.vocabulary import LetterStatus
+
+
+@dataclass(frozen=True)
+class LogReport:
+    path: Path
+    exists: bool
+    entries: tuple[Entry, ...] = ()
+    calls: tuple[Call, ...] = ()
+    """Empty when a status filter is given: calls have outcomes, not statuses."""
+
+
+def read_log(
+    *, log: Path | None, config: Config, campaign: str | None, status: str | None
+) -> LogReport:
+    """What the log says, without creating it: a command that only reads writes nothing."""
+    chosen = _status(status)
+    with existing_log(log=log, config=config) as (path, sendlog):
+        if sendlog is None:
+            return LogReport(path=path, exists=False)
+        entries = sendlog.entries(campaign=campaign, status=chosen)
+        calls = () if chosen is not None else tuple(sendlog.calls(campaign=campaign))
+        return LogReport(path=path, exists=True, entries=tuple(entries), calls=calls)
+
+
+def _status(value: str | None) -> LetterStatus | None:
+    if value is None:
+        return None
+    try:
+        return LetterStatus(value)
+    except ValueError:
+        raise InputError(
+            f"--status {value!r} is not a status.",
+            hint=f"Use one of: {', '.join(LetterStatus)}.",
+        ) from None

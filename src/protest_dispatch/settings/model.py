@@ -1,0 +1,142 @@
+"""Every setting once, typed: the config-file key ``x`` is the variable ``PROTEST_X``.
+
+This module imports pydantic-settings, so only ``settings.config`` imports it,
+and only when a command runs (``protest --help`` stays fast).
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from pathlib import Path
+from typing import Annotated, Any, Union
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from protest_dispatch.vocabulary import AuthMode, OAuthProvider, Security
+
+ENV_PREFIX = "PROTEST_"
+ENV_ONLY = frozenset({"imap_password"})
+"""Keys only the environment may set: a secret with no place in a file."""
+EMPTY_IS_A_VALUE = frozenset({"smtp_username", "imap_username"})
+"""Keys where ``PROTEST_X=`` (empty) is a value: no username means no login.
+For every other key an empty variable counts as unset, so the file's value holds."""
+
+
+def _port(value: int) -> int:
+    if not 0 < value < 65536:
+        raise ValueError("must be a port number from 1 to 65535")
+    return value
+
+
+def _count(value: int) -> int:
+    if value < 0:
+        raise ValueError("must be 0 (no limit) or more")
+    return value
+
+
+def _endpoint(value: str) -> str:
+    """An OAuth endpoint: HTTPS, or plain HTTP only to this machine (tests, local proxies)."""
+    parts = urlsplit(value)
+    loopback = parts.hostname in ("127.0.0.1", "::1", "localhost")
+    if not parts.hostname or not (parts.scheme == "https" or (parts.scheme == "http" and loopback)):
+        raise ValueError("must be an https:// address")
+    return value
+
+
+Port = Annotated[int, AfterValidator(_port)]
+Count = Annotated[int, AfterValidator(_count)]
+Endpoint = Annotated[str, AfterValidator(_endpoint)]
+
+
+class Settings(BaseSettings):
+    """One invocation's settings: options over ``PROTEST_*`` over the config file."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        extra="forbid",
+        frozen=True,
+        populate_by_name=True,
+        hide_input_in_errors=True,
+    )
+
+    # "from" is a Python keyword: the key and the variable are its aliases.
+    from_: str | None = Field(None, validation_alias=AliasChoices("from", "protest_from"))
+    country: str | None = None
+    lang: str | None = None
+    log: Path | None = None
+    copy_me: bool | None = None
+    provider: str | None = None
+    limit_per_hour: Count | None = None
+    limit_per_day: Count | None = None
+
+    smtp_host: str | None = None
+    smtp_port: Port | None = None
+    smtp_security: Security | None = None
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_password_command: str | None = None
+    smtp_password_keyring: bool | None = None
+    smtp_ca_file: Path | None = None
+
+    smtp_auth: AuthMode = AuthMode.PASSWORD
+    smtp_oauth_token_command: str | None = None
+    oauth_provider: OAuthProvider | None = None
+    oauth_client_id: str | None = None
+    oauth_client_secret: SecretStr | None = None
+    oauth_authorization_url: Endpoint | None = None
+    oauth_token_url: Endpoint | None = None
+    oauth_device_authorization_url: Endpoint | None = None
+    oauth_scope: str | None = None
+
+    imap_host: str | None = None
+    imap_port: Port | None = None
+    imap_security: Security = Security.TLS
+    imap_username: str | None = None
+    imap_ca_file: Path | None = None
+    imap_password_command: str | None = None
+    imap_password: SecretStr | None = None
+
+    @field_validator("smtp_security", "imap_security", "smtp_auth", "oauth_provider", mode="before")
+    @classmethod
+    def _any_case(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+
+def key_of(field: str) -> str:
+    return field.rstrip("_")
+
+
+def field_of(key: str) -> str:
+    return f"{key}_" if key == "from" else key
+
+
+KEYS: tuple[str, ...] = tuple(key_of(name) for name in Settings.model_fields)
+"""Every key, in the order the README lists them."""
+FILE_KEYS: tuple[str, ...] = tuple(key for key in KEYS if key not in ENV_ONLY)
+
+
+def env_name(key: str) -> str:
+    return f"{ENV_PREFIX}{key.upper()}"
+
+
+def option_name(key: str) -> str:
+    return "--" + key.replace("_", "-")
+
+
+def toml_type(key: str) -> type:
+    """The TOML value a key takes: a string, a whole number or true/false."""
+    return _plain(Settings.model_fields[field_of(key)].annotation)
+
+
+def _plain(annotation: Any) -> type:
+    origin = typing.get_origin(annotation)
+    if origin in (Union, types.UnionType):
+        return _plain(next(a for a in typing.get_args(annotation) if a is not type(None)))
+    if origin is Annotated:
+        return _plain(typing.get_args(annotation)[0])
+    if annotation is bool or annotation is int:
+        return typing.cast(type, annotation)
+    return str
