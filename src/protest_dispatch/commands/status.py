@@ -132,4 +132,4 @@ def _quota_free_at(*, log: SendLog | None, config: Config, sender: str | None) -
     if log is None or sender is None or not (per_hour or per_day):
         return None
     quota = Quota(log=log, sender=sender, per_hour=per_hour, per_day=per_day)
-    return None if quota.take(1) else quota.blocked_until
+    return quota.next_free(1)

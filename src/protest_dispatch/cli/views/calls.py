@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from protest_dispatch.cli import output
 from protest_dispatch.errors import SET_SENDER_HINT
+from protest_dispatch.vocabulary import CallOutcome
 
 if TYPE_CHECKING:
     from protest_dispatch.campaign.model import Target
@@ -15,8 +16,7 @@ if TYPE_CHECKING:
     from protest_dispatch.sendlog.store import Call, Entry
 
 RECORD_HINT = (
-    "Record each call: protest called <id> --outcome "
-    'reached|voicemail|no-answer|wrong-number [--note "..."]'
+    f'Record each call: protest called <id> --outcome {"|".join(CallOutcome)} [--note "..."]'
 )
 
 

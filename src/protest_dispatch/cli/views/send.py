@@ -364,6 +364,8 @@ def send_summary(
             output.say(
                 f"This run sent {sent} letter(s) before it stopped; the rest go with the next run."
             )
+        elif not summary.handed_over and not display.json:
+            output.say("Nothing was sent.")  # the transport cannot know this; the summary does
 
 
 def _advice(summary: Summary) -> None:
