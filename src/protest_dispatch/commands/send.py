@@ -15,7 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from protest_dispatch.commands.session import Session, log_path
-from protest_dispatch.mail.dispatch import Dispatcher, Job, Result, SendOptions, Summary
+from protest_dispatch.mail.dispatch import (
+    BACKOFF_BUDGET,
+    Backoff,
+    Dispatcher,
+    Job,
+    Result,
+    SendOptions,
+    Summary,
+)
 from protest_dispatch.mail.quota import Quota
 from protest_dispatch.mail.smtp import check_plaintext_allowed
 from protest_dispatch.sendlog.store import Entry, SendLog
@@ -169,6 +177,7 @@ class SendRun:
             ),
             on_result=on_result,
             budget=budget,
+            backoff=_backoff(session.config.get("retry_delay")),
         )
         try:
             summary = asyncio.run(self._run_stoppable(dispatcher, stop_on=stop_on))
@@ -196,6 +205,10 @@ class SendRun:
         finally:
             for signum in stop_on:
                 loop.remove_signal_handler(signum)
+
+
+def _backoff(first: float | None) -> Backoff | None:
+    return None if first is None else Backoff(first=first, budget=BACKOFF_BUDGET)
 
 
 def exit_code(*, run: SendRun, summary: Summary) -> ExitCode:

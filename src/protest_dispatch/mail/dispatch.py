@@ -186,7 +186,7 @@ class Dispatcher:
         self.on_result = on_result
         self.budget = budget
         # read at construction, so the module defaults stay one place to change them
-        self.backoff = backoff or Backoff(first=BACKOFF_FIRST, budget=BACKOFF_BUDGET)
+        self.backoff = backoff or Backoff()
         self.sleep = sleep
         self.limiter = RateLimiter(options.rate, clock=clock, sleep=sleep)
         self.summary = Summary()
