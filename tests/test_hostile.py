@@ -505,6 +505,7 @@ def test_a_send_log_that_cannot_be_written_stops_the_run(
 # -- size ----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_five_thousand_targets_validate_and_the_time_is_reported(tmp_path: Path) -> None:
     """The issue asks for well under 15 s; the ceiling here only catches a disaster."""
     count = 5000

@@ -634,6 +634,7 @@ def test_times_are_utc_seconds_with_z() -> None:
 # --- speed ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_begin_finish_throughput_is_reported(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pairs = 2000
     with SendLog.open(path=db) as log:
