@@ -171,6 +171,21 @@ def campaign(tmp_path: Path) -> Callable[..., Path]:
     return build
 
 
+# -- settings a test injects ------------------------------------------------------------------
+
+
+@pytest.fixture
+def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Retries within a run start after 10 ms instead of a second (PROTEST_RETRY_DELAY)."""
+    monkeypatch.setenv("PROTEST_RETRY_DELAY", "0.01")
+
+
+def short_timeouts(monkeypatch: pytest.MonkeyPatch, *, timeout: float, data_timeout: float) -> None:
+    """The product waits 30 s for a reply and 10 min after the data; tests cannot."""
+    monkeypatch.setenv("PROTEST_SMTP_TIMEOUT", str(timeout))
+    monkeypatch.setenv("PROTEST_SMTP_DATA_TIMEOUT", str(data_timeout))
+
+
 # -- one CLI runner ----------------------------------------------------------------------------
 
 

@@ -66,11 +66,19 @@ Faults (also keywords of ``running_server``; see :class:`Faults`):
 - ``data_reply=(552, "5.3.4 message too big")``: reply to the end of data; a 421
   also hangs up.
 - ``hide_extensions={"STARTTLS", "SMTPUTF8"}``: EHLO keywords to leave out.
+- ``stop_listening_after=N``: once N messages are accepted (on any connection), the
+  next MAIL closes the listening socket and gets 421 and a hang-up: the server is
+  gone, and every later connection is refused.
+- ``auth_echo``: answer a failed AUTH with ``535 5.7.8 authentication failed for
+  [MECHANISM argument...]``, echoing what the client sent (base64), as some
+  servers do: ``"plain"`` as sent, ``"unpadded"`` without ``=``, ``"split"`` over
+  two reply lines.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import dataclasses
 import email
@@ -114,6 +122,8 @@ class Faults:
     stall_data: float | None = None
     data_reply: tuple[int, str] | None = None
     hide_extensions: Collection[str] = ()
+    stop_listening_after: int | None = None
+    auth_echo: Literal["plain", "unpadded", "split"] | None = None
 
 
 @dataclass(frozen=True)
@@ -153,6 +163,7 @@ class Handler:
         self.helo_names: list[str] = []
         self.auth_attempts: list[tuple[str, bool]] = []
         self.rcpt_attempts: Counter[str] = Counter()
+        self.stop_listening: Callable[[], None] = lambda: None  # set by running_server
 
     def next_connection(self) -> int:
         with self._lock:
@@ -203,6 +214,11 @@ class Handler:
     ) -> str:
         await self._delay()
         faults = self.faults
+        if faults.stop_listening_after is not None and (
+            len(self.messages) >= faults.stop_listening_after
+        ):
+            self.stop_listening()
+            return await _hang_up(server, "421 4.3.0 Shutting down")
         if faults.hangup_after is not None and _messages_here(server) >= faults.hangup_after:
             return await _hang_up(server, "421 4.7.0 Too many messages on one connection")
         if faults.mail_reply is not None and self._random.random() < faults.mail_fail_probability:
@@ -269,7 +285,8 @@ class Handler:
         ok = (login, auth_data.password.decode("utf-8", "replace")) == self._auth
         self.auth_attempts.append((login, ok))
         # handled=False makes aiosmtpd send 535 itself; True would leave the client waiting
-        return AuthResult(success=ok, handled=False, auth_data=auth_data)
+        echo = None if ok else _echo(mechanism, auth_data, self.faults.auth_echo)
+        return AuthResult(success=ok, handled=False, auth_data=auth_data, message=echo)
 
     def _received(self, server: SMTP, session: Session, envelope: Envelope) -> Received:
         data = envelope.original_content or b""
@@ -296,6 +313,23 @@ class Handler:
     async def _delay(self) -> None:
         if self.faults.delay > 0:
             await asyncio.sleep(self.faults.delay)
+
+
+def _echo(mechanism: str, data: LoginPassword, how: str | None) -> str | None:
+    """A 535 reply that repeats the AUTH argument(s) the way a careless server would."""
+    if how is None:
+        return None
+    if mechanism.upper() == "PLAIN":
+        sent = [base64.b64encode(b"\0" + data.login + b"\0" + data.password).decode()]
+    else:
+        sent = [base64.b64encode(data.login).decode(), base64.b64encode(data.password).decode()]
+    if how == "unpadded":
+        sent = [s.rstrip("=") for s in sent]
+    text = f"{mechanism.upper()} {' '.join(sent)}"
+    if how == "split":
+        middle = len(text) // 2
+        return f"535-5.7.8 authentication failed for [{text[:middle]}\r\n535 5.7.8 {text[middle:]}]"
+    return f"535 5.7.8 authentication failed for [{text}]"
 
 
 class _RecordingSMTP(SMTP):
@@ -445,9 +479,12 @@ def running_server(
                 tls_options["require_starttls"] = require_starttls
         if auth is not None:
             tls_options["authenticator"] = handler.authenticate
+            # aiosmtpd takes every handler attribute named auth_* for a mechanism
+            tls_options["auth_exclude_mechanism"] = ["attempts"]
             tls_options["auth_require_tls"] = auth_require_tls
             tls_options["auth_required"] = auth_require_tls
         controller = _start(handler, smtputf8=smtputf8, options=tls_options)
+        handler.stop_listening = lambda: controller.server.close()  # called on its own loop
         handler.forget_connections()  # the Controller's start-up probe is not a client
         try:
             yield Server(

@@ -48,7 +48,7 @@ def test_options_win_over_the_environment_which_wins_over_the_file(tmp_path: Pat
 
 def test_every_key_has_its_variable(tmp_path: Path) -> None:
     """The README's promise: PROTEST_X sets key x, for every key."""
-    samples = {str: "x", int: "7", bool: "true"}
+    samples = {str: "x", int: "7", float: "7", bool: "true"}
     for key in FILE_KEYS:
         from protest_dispatch.settings.model import toml_type
 
@@ -63,7 +63,7 @@ def test_every_key_has_its_variable(tmp_path: Path) -> None:
         else:
             value = samples[toml_type(key)]
         got = load(**{env_name(key): value}).get(key)
-        assert str(got).lower() in (value, "7"), key
+        assert str(got).lower() in (value, "7", "7.0"), key
 
 
 def test_the_upcoming_keys_are_typed() -> None:
@@ -351,3 +351,25 @@ def test_help_does_not_load_the_settings_machinery() -> None:
     )
     assert "PROTEST_SMTP_PORT" in done.stdout
     assert done.stderr.strip().endswith("LAZY")
+
+
+@pytest.mark.parametrize(
+    ("text", "timeout"),
+    [("smtp_timeout = 5\n", 5.0), ("smtp_timeout = 2.5\n", 2.5), ("", 30.0)],
+)
+def test_smtp_timeouts_come_from_the_settings(tmp_path: Path, text: str, timeout: float) -> None:
+    from protest_dispatch.settings.smtp import smtp_settings
+
+    path = config_file(tmp_path, 'smtp_host = "127.0.0.1"\n' + text)
+    settings = smtp_settings(
+        load(path), host=None, port=None, security=None, ca_file=None, helo_name="example.org"
+    )
+    assert settings.timeout == timeout
+    assert settings.data_timeout == 600.0
+
+
+def test_a_timeout_out_of_range_names_the_key(tmp_path: Path) -> None:
+    path = config_file(tmp_path, "smtp_data_timeout = 0\n")
+    with pytest.raises(ConfigError) as caught:
+        load(path)
+    assert "smtp_data_timeout" in caught.value.message

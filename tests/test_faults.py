@@ -5,14 +5,13 @@ Typer's runner) against aiosmtpd on 127.0.0.1 with scripted faults
 (``smtp_server.py``), reruns it the way cron would, and then counts what the
 server accepted: every target exactly once, never a copy without its letter,
 and the send log agreeing with the server. Backoff and timeouts are shortened
-by patching ``dispatch.BACKOFF_FIRST`` and the SMTP settings; nothing else in
-the product is replaced.
+through the settings a user has too (PROTEST_RETRY_DELAY, PROTEST_SMTP_TIMEOUT,
+PROTEST_SMTP_DATA_TIMEOUT); nothing in the product is replaced.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import sqlite3
 from collections import Counter
 from collections.abc import Sequence
@@ -22,33 +21,15 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
+from kit import short_timeouts
 from protest_dispatch.cli.app import app
-from protest_dispatch.commands import send as sending
-from protest_dispatch.mail import dispatch
-from protest_dispatch.settings.smtp import SmtpSettings
 from smtp_server import Server, ServerFactory, _hang_up, free_port
 
 FROM = "Ana Example <ana@example.org>"
 PRESS = "press@example.org"
 
 
-@pytest.fixture(autouse=True)
-def _fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(dispatch, "BACKOFF_FIRST", 0.01)
-
-
-def _short_timeouts(
-    monkeypatch: pytest.MonkeyPatch, *, timeout: float, data_timeout: float
-) -> None:
-    """The product waits 30 s for a reply and 10 min after the data; tests cannot."""
-    real = sending.smtp_settings
-
-    def patched(*args: Any, **kwargs: Any) -> SmtpSettings:
-        return dataclasses.replace(
-            real(*args, **kwargs), timeout=timeout, data_timeout=data_timeout
-        )
-
-    monkeypatch.setattr(sending, "smtp_settings", patched)
+pytestmark = pytest.mark.usefixtures("fast_retries")
 
 
 def _to(number: int) -> str:
@@ -321,7 +302,7 @@ def test_a_server_that_stops_answering_defers_the_rest_and_a_rerun_finishes(
     tmp_path: Path, smtp_server_factory: ServerFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """After its first letter the server goes silent: replies time out, nothing is lost."""
-    _short_timeouts(monkeypatch, timeout=0.3, data_timeout=0.5)
+    short_timeouts(monkeypatch, timeout=0.3, data_timeout=0.5)
     server = smtp_server_factory()
     handler = server.handler
     silent = asyncio.Event()
@@ -367,7 +348,7 @@ def test_a_server_that_stops_answering_defers_the_rest_and_a_rerun_finishes(
 def test_no_reply_after_the_data_is_uncertain_and_never_resent_by_a_rerun(
     tmp_path: Path, smtp_server_factory: ServerFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _short_timeouts(monkeypatch, timeout=2.0, data_timeout=0.3)
+    short_timeouts(monkeypatch, timeout=2.0, data_timeout=0.3)
     server = smtp_server_factory(stall_data=1.5)
     path = _campaign(tmp_path / "c", targets=1)
     log = tmp_path / "log.sqlite3"

@@ -207,6 +207,11 @@ def test_a_version_1_send_log_is_upgraded_in_place_and_keeps_its_letters(
         conn.execute("DROP TABLE findings")
         conn.execute("DROP TABLE mailbox_state")
         conn.execute("PRAGMA user_version = 1")
+    before = log.read_bytes()
+    old = log_rows(env)  # read-only: an old log is read as it is, not changed
+    assert all(row["events"] == [] for row in old)
+    assert cli(["replies"], env=env).code == 0
+    assert log.read_bytes() == before
     with SendLog.open(path=log):
         pass
     with sqlite3.connect(log) as conn:

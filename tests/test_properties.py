@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -354,10 +354,23 @@ def _check(data: dict[str, Any], loaded: Any, sender: Sender, letters: list[Any]
 def test_arbitrary_strings_are_refused_or_every_header_parses_back_exactly(
     data: dict[str, Any], sender_name: str, sender_email: str
 ) -> None:
+    """Most arbitrary strings are refused, so the refusal is checked too: every problem
+    names its file and line. test_awkward_but_valid_campaigns... below generates only
+    accepted campaigns, so that every one of its examples reaches the header checks."""
+    problems = None
     try:
         loaded, sender, letters = _build(data, sender_name, sender_email)
-    except (CampaignError, ValidationError):
-        return  # refused: the CLI turns both into exit 2 (see test_hostile.py)
+    except CampaignError as exc:  # the CLI turns it into exit 2 (see test_hostile.py)
+        problems = exc.problems
+    except ValidationError:
+        event("refused: the sender")
+        return
+    if problems is not None:
+        event("refused: the campaign")
+        assert problems
+        assert all(p.file.name == "targets.yaml" and p.line for p in problems), problems
+        return
+    event("accepted")
     assert sender.name == " ".join(sender_name.split())
     _check(data, loaded, sender, letters)
 

@@ -1,20 +1,18 @@
 """``protest send`` and ``protest log`` end to end: the real CLI against a real SMTP server.
 
 Every server is aiosmtpd on 127.0.0.1 (smtp_server.py); the campaign is made in
-tmp_path with @example.org addresses. Backoff is shortened by patching
-``dispatch.BACKOFF_FIRST``; nothing else in the product is replaced.
+tmp_path with @example.org addresses. Backoff is shortened through the
+PROTEST_RETRY_DELAY setting; nothing in the product is replaced.
 """
 
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -32,34 +30,18 @@ from kit import (
     official,
     record_mail_times,
     send,
+    short_timeouts,
     subprocess_env,
 )
-from protest_dispatch.commands import send as sending
-from protest_dispatch.mail import dispatch
 from protest_dispatch.sendlog.store import SendLog
-from protest_dispatch.settings.smtp import SmtpSettings
 from smtp_server import Server, ServerFactory, free_port
 
-
-@pytest.fixture(autouse=True)
-def _fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(dispatch, "BACKOFF_FIRST", 0.01)
+pytestmark = pytest.mark.usefixtures("fast_retries")
 
 
 @pytest.fixture
 def log(tmp_path: Path) -> Path:
     return tmp_path / "log.sqlite3"
-
-
-def short_timeouts(monkeypatch: pytest.MonkeyPatch, *, timeout: float, data_timeout: float) -> None:
-    """Shorten the SMTP timeouts of in-process runs (the product waits 30 s / 10 min)."""
-    real = sending.smtp_settings
-
-    def patched(*args: Any, **kwargs: Any) -> SmtpSettings:
-        settings = real(*args, **kwargs)
-        return dataclasses.replace(settings, timeout=timeout, data_timeout=data_timeout)
-
-    monkeypatch.setattr(sending, "smtp_settings", patched)
 
 
 # -- sending ---------------------------------------------------------------------------------

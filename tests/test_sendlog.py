@@ -13,9 +13,9 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import get_args
 
 import pytest
 
@@ -24,16 +24,13 @@ from protest_dispatch.errors import InputError, LockedError, SendLogError
 from protest_dispatch.sendlog.store import (
     APPLICATION_ID,
     SCHEMA_VERSION,
-    STATUSES,
     UNCERTAIN_ERROR,
     Entry,
     SendLog,
-    Status,
-    default_path,
     parse_time,
     utc_now,
 )
-from protest_dispatch.vocabulary import ExitCode
+from protest_dispatch.vocabulary import ExitCode, LetterStatus
 
 SRC = Path(sendlog_module.__file__).resolve().parents[1]
 CAMPAIGN = "court-2026"
@@ -239,11 +236,16 @@ def test_finish_refuses_sending_and_unknown_letters(log: SendLog) -> None:
     assert log.entries(status="sending") != []
 
 
-def test_statuses_match_the_literal() -> None:
-    assert get_args(Status) == STATUSES
+def test_the_schema_accepts_exactly_the_vocabulary_statuses(db: Path, log: SendLog) -> None:
+    raw = sqlite3.connect(db)
+    try:
+        sql = raw.execute("SELECT sql FROM sqlite_master WHERE name = 'letters'").fetchone()[0]
+    finally:
+        raw.close()
+    assert f"IN ({', '.join(repr(s.value) for s in LetterStatus)})" in sql
 
 
-def test_to_dict_has_exactly_the_documented_keys_and_is_json_ready(log: SendLog) -> None:
+def test_asdict_has_exactly_the_documented_keys_and_is_json_ready(log: SendLog) -> None:
     begin(log, "judge-a")
     entry = log.finish(
         campaign=CAMPAIGN,
@@ -252,7 +254,7 @@ def test_to_dict_has_exactly_the_documented_keys_and_is_json_ready(log: SendLog)
         status="sent",
         refused=["clerk@example.org: 550 no such user"],
     )
-    data = entry.to_dict()
+    data = asdict(entry)
 
     assert list(data) == [
         "campaign",
@@ -269,14 +271,15 @@ def test_to_dict_has_exactly_the_documented_keys_and_is_json_ready(log: SendLog)
         "refused",
         "next_attempt_at",
     ]
-    assert data["cc"] == ["clerk.judge-a@example.org"]
-    assert data["refused"] == ["clerk@example.org: 550 no such user"]
-    assert json.loads(json.dumps(data)) == data
+    assert data["cc"] == ("clerk.judge-a@example.org",)
+    assert data["refused"] == ("clerk@example.org: 550 no such user",)
+    assert data["status"] == "sent"
+    assert json.loads(json.dumps(data))["cc"] == ["clerk.judge-a@example.org"]
 
     call = log.record_call(
         campaign=CAMPAIGN, target="judge-a", sender=ALICE, outcome="voicemail", note=None
     )
-    assert list(call.to_dict()) == ["campaign", "target", "sender", "outcome", "note", "at"]
+    assert list(asdict(call)) == ["campaign", "target", "sender", "outcome", "note", "at"]
 
 
 def test_the_file_is_marked_as_ours_private_and_in_wal_mode(db: Path, log: SendLog) -> None:
@@ -428,12 +431,37 @@ def test_open_and_writes_refuse_a_database_locked_by_another_process(db: Path) -
             with pytest.raises(SendLogError, match="locked by another program") as caught:
                 SendLog.open(path=db, busy_timeout=0.1)
             assert caught.value.path == db
-            with pytest.raises(SendLogError, match="locked by another program"):
+            assert caught.value.exit_code == ExitCode.TEMPFAIL  # wait and retry, says the hint
+            with pytest.raises(SendLogError, match="locked by another program") as caught:
                 begin(log, "judge-a")
+            assert caught.value.exit_code == ExitCode.TEMPFAIL
             other.execute("ROLLBACK")
         finally:
             other.close()
         assert begin(log, "judge-a").attempts == 1
+
+
+def fill(log: SendLog) -> None:
+    for number in range(200):
+        begin(log, f"judge-{number:03d}")
+
+
+def test_a_full_disk_is_a_temporary_failure_not_invalid_input(db: Path) -> None:
+    with SendLog.open(path=db) as log:
+        # SQLite reports SQLITE_FULL once the file may not grow: the real disk-full path
+        log._connection().execute("PRAGMA max_page_count = 1")
+        with pytest.raises(SendLogError, match="could not be written") as caught:
+            fill(log)
+        assert caught.value.exit_code == ExitCode.TEMPFAIL
+        assert "disk space" in str(caught.value)
+
+
+def test_a_foreign_file_stays_invalid_input(tmp_path: Path) -> None:
+    foreign = tmp_path / "notes.txt"
+    foreign.write_text("not a database at all, just a long enough line of text\n")
+    with pytest.raises(SendLogError, match="not a SQLite database") as caught:
+        SendLog.open(path=foreign)
+    assert caught.value.exit_code == ExitCode.INVALID
 
 
 def test_a_closed_log_raises_send_log_errors_not_sqlite_errors(db: Path) -> None:
@@ -460,6 +488,33 @@ def test_lock_is_exclusive_per_campaign_and_released_after_the_block(db: Path) -
                 pass
         with second.lock(campaign=CAMPAIGN):
             pass
+
+
+@pytest.mark.parametrize("form", ["symlink", "relative", "dotdot", "symlinked folder"])
+def test_one_lock_per_log_file_whatever_the_path(
+    db: Path, form: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    SendLog.open(path=db).close()
+    if form == "symlink":
+        other = db.parent / "alias.sqlite3"
+        other.symlink_to(db)
+    elif form == "relative":
+        monkeypatch.chdir(db.parent.parent)
+        other = Path(db.parent.name) / db.name
+    elif form == "dotdot":
+        (db.parent / "sub").mkdir()
+        other = db.parent / "sub" / ".." / db.name
+    else:
+        folder = db.parent.parent / "elsewhere"
+        folder.symlink_to(db.parent)
+        other = folder / db.name
+    with SendLog.open(path=db) as first, SendLog.open(path=other) as second:
+        assert second.lock_path(campaign=CAMPAIGN) == first.lock_path(campaign=CAMPAIGN)
+        with first.lock(campaign=CAMPAIGN):
+            with pytest.raises(LockedError) as caught, second.lock(campaign=CAMPAIGN):
+                pass
+            assert caught.value.exit_code == ExitCode.TEMPFAIL
+    assert sorted(p.name for p in db.parent.glob("*.lock")) == [f"{db.name}.{CAMPAIGN}.lock"]
 
 
 def test_lock_file_names_are_safe_for_any_campaign_id(log: SendLog) -> None:
@@ -576,14 +631,10 @@ def test_times_are_utc_seconds_with_z() -> None:
         parse_time("2026-11-28T23:59:01")
 
 
-def test_default_path_is_in_the_user_data_folder() -> None:
-    data_home = Path(os.environ["XDG_DATA_HOME"])
-    assert default_path() == data_home / "protest" / "sendlog.sqlite3"
-
-
 # --- speed ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_begin_finish_throughput_is_reported(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pairs = 2000
     with SendLog.open(path=db) as log:

@@ -110,6 +110,15 @@ class SendLogError(InputError):
         self.path = path
 
 
+class SendLogUnavailableError(SendLogError):
+    """The send log is busy or cannot be written just now (locked, disk full, I/O error).
+
+    Nothing is wrong with the input, so cron should retry: exit 75, not 2.
+    """
+
+    exit_code = ExitCode.TEMPFAIL
+
+
 class LockedError(ProtestError):
     """Another run holds the send log for this campaign."""
 

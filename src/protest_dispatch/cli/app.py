@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import gc
 import signal
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -396,36 +393,15 @@ def _send(*, session: Session, request: SendRequest, display: Display, yes: bool
             if answer != views.Answer.YES:
                 views.cancelled()
                 return ExitCode.INTERRUPTED if answer == views.Answer.INTERRUPTED else ExitCode.OK
-        with (
-            _sigterm_as_interrupt() as terminated,
-            views.SendProgress(total=len(run.plan.jobs), display=display) as progress,
-        ):
-            summary = run.deliver(on_result=progress.update)
-    code = exit_code(plan=run.plan, summary=summary, terminated=terminated.is_set())
+        # SIGTERM (kill, a shutdown) stops a run as Ctrl-C does: the letters in flight
+        # are accounted for and the summary printed, instead of rows left 'sending'.
+        with views.SendProgress(total=len(run.plan.jobs), display=display) as progress:
+            summary = run.deliver(on_result=progress.update, stop_on=(signal.SIGTERM,))
+    code = exit_code(run=run, summary=summary)
     views.send_summary(
         session, plan=run.plan, summary=summary, test=request.test, display=display, code=code
     )
     return code
-
-
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[threading.Event]:
-    """SIGTERM (kill, shutdown, systemd) stops a run the way Ctrl-C does.
-
-    The in-flight letters are accounted for and the summary printed instead of the
-    process dying with rows left 'sending'. The event tells the caller it was SIGTERM.
-    """
-    terminated = threading.Event()
-
-    def on_term(signum: int, frame: object) -> None:
-        terminated.set()
-        signal.raise_signal(signal.SIGINT)
-
-    previous = signal.signal(signal.SIGTERM, on_term)
-    try:
-        yield terminated
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 @app.command("log")

@@ -20,7 +20,7 @@ from protest_dispatch.sendlog.findings import Finding, FindingLog
 from protest_dispatch.sendlog.store import Entry, SendLog, parse_time
 from protest_dispatch.settings.config import Config
 from protest_dispatch.settings.imap import imap_settings
-from protest_dispatch.vocabulary import FindingKind
+from protest_dispatch.vocabulary import FindingKind, LetterStatus
 
 ATTENTION = frozenset({FindingKind.BOUNCED, FindingKind.COPY_BOUNCED, FindingKind.REPLY})
 """What ``inbox -q`` still prints: an address to fix, or an official's answer to read."""
@@ -68,7 +68,7 @@ def run(request: InboxRequest) -> InboxReport:
         letters = {
             key: entry
             for key, entry in findings.letters_by_message_id(sender=sender.email).items()
-            if request.campaign in (None, entry.campaign) and entry.status != "sending"
+            if request.campaign in (None, entry.campaign) and entry.status != LetterStatus.SENDING
         }
         report.letters = len(letters)
         report.to = {entry.message_id or "": entry.to for entry in letters.values()}

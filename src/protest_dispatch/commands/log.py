@@ -35,7 +35,7 @@ def read_log(
     with existing_log(log=log, config=config) as (path, sendlog):
         if sendlog is None:
             return LogReport(path=path, exists=False)
-        entries = sendlog.entries(campaign=campaign, status=chosen)  # type: ignore[arg-type]  # the store still spells statuses as a Literal
+        entries = sendlog.entries(campaign=campaign, status=chosen)
         calls = () if chosen is not None else tuple(sendlog.calls(campaign=campaign))
         found = FindingLog(sendlog).by_letter(campaign=campaign)
         return LogReport(

@@ -26,5 +26,5 @@ def existing_log(*, log: Path | None, config: Config) -> Iterator[tuple[Path, Se
     if not path.exists():
         yield path, None
         return
-    with SendLog.open(path=path) as sendlog:
+    with SendLog.open(path=path, read_only=True) as sendlog:
         yield path, sendlog

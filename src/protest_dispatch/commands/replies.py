@@ -19,7 +19,7 @@ from protest_dispatch.errors import InputError
 from protest_dispatch.sendlog.findings import Finding, FindingLog, followup_finding
 from protest_dispatch.sendlog.store import Entry, SendLog, parse_time
 from protest_dispatch.settings.config import Config
-from protest_dispatch.vocabulary import FindingKind
+from protest_dispatch.vocabulary import FindingKind, LetterStatus
 
 FOLLOWUP_DAYS = 14
 ANSWERED = frozenset({FindingKind.REPLY, FindingKind.NO_REPLY})
@@ -64,7 +64,7 @@ def unanswered(
     """
     findings = FindingLog(log).by_letter(campaign=campaign)
     due: list[Unanswered] = []
-    for entry in log.entries(campaign=campaign, status="sent"):
+    for entry in log.entries(campaign=campaign, status=LetterStatus.SENT):
         sent_at = parse_time(entry.updated_at)
         if sent_at > now - timedelta(days=days):
             continue

@@ -8,21 +8,30 @@ asks for confirmation if it wants to, and then calls :meth:`SendRun.deliver`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+import signal
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from protest_dispatch.campaign.audience import Selected
 from protest_dispatch.commands.session import Session, log_path
-from protest_dispatch.mail.dispatch import Dispatcher, Job, Result, SendOptions, Summary
+from protest_dispatch.mail.dispatch import (
+    BACKOFF_BUDGET,
+    Backoff,
+    Dispatcher,
+    Job,
+    Result,
+    SendOptions,
+    Summary,
+)
 from protest_dispatch.mail.quota import Quota
 from protest_dispatch.mail.smtp import check_plaintext_allowed
 from protest_dispatch.sendlog.findings import Finding, FindingLog
 from protest_dispatch.sendlog.store import Entry, SendLog
 from protest_dispatch.settings.config import smtp_settings
 from protest_dispatch.settings.smtp import SmtpSettings
-from protest_dispatch.vocabulary import AuthMode, ExitCode
+from protest_dispatch.vocabulary import AuthMode, ExitCode, LetterStatus
 
 
 @dataclass(frozen=True)
@@ -97,7 +106,7 @@ def make_plan(*, session: Session, log: SendLog, request: SendRequest) -> Plan:
         )
         bounce = findings.bounce_of(entry) if findings and entry else None
         earlier = received.get((target.email or "").casefold())
-        if entry is not None and bounce is not None and entry.status == "sent":
+        if entry is not None and bounce is not None and entry.status == LetterStatus.SENT:
             _plan_bounced(plan, selected=selected, entry=entry, bounce=bounce, request=request)
         elif request.retry_bounced:
             continue
@@ -107,12 +116,12 @@ def make_plan(*, session: Session, log: SendLog, request: SendRequest) -> Plan:
             )
         elif (
             entry is None
-            or entry.status == "deferred"
-            or (entry.status == "failed" and request.retry_failed)
-            or (entry.status == "uncertain" and request.retry_uncertain)
+            or entry.status == LetterStatus.DEFERRED
+            or (entry.status == LetterStatus.FAILED and request.retry_failed)
+            or (entry.status == LetterStatus.UNCERTAIN and request.retry_uncertain)
         ):
             plan.jobs.append(Job(selected=selected, previous=entry))
-        elif entry.status == "sent":
+        elif entry.status == LetterStatus.SENT:
             plan.already_sent.append(entry)
         else:
             plan.held.append(entry)
@@ -140,7 +149,7 @@ def _received(log: SendLog, *, session: Session) -> dict[str, Entry]:
     found: dict[str, Entry] = {}
     entries = log.entries(campaign=session.campaign_id, sender=session.sender.email)
     for entry in sorted(entries, key=lambda e: e.updated_at):
-        if entry.status not in ("sent", "uncertain"):
+        if entry.status not in (LetterStatus.SENT, LetterStatus.UNCERTAIN):
             continue
         refused = {r.split(":", 1)[0].strip().casefold() for r in entry.refused}
         for address in (entry.to, *entry.cc):
@@ -159,9 +168,20 @@ class SendRun:
     settings: SmtpSettings
     log: SendLog
     plan: Plan
+    stopped_by: signal.Signals | None = None
+    """The signal in ``stop_on`` that stopped the run, if one did."""
 
-    def deliver(self, *, on_result: Callable[[Result], None] = lambda _: None) -> Summary:
-        """Send the plan's letters; ``on_result`` hears of each one as it is settled."""
+    def deliver(
+        self,
+        *,
+        on_result: Callable[[Result], None] = lambda _: None,
+        stop_on: Sequence[signal.Signals] = (),
+    ) -> Summary:
+        """Send the plan's letters; ``on_result`` hears of each one as it is settled.
+
+        A signal in ``stop_on`` (e.g. SIGTERM) stops the run cleanly, like Ctrl-C: the
+        letter in flight is recorded uncertain and the summary says ``interrupted``.
+        """
         session, plan, request = self.session, self.plan, self.request
         per_hour = session.config.get("limit_per_hour")
         per_day = session.config.get("limit_per_day")
@@ -183,6 +203,7 @@ class SendRun:
             ),
             on_result=on_result,
             budget=budget,
+            backoff=_backoff(session.config.get("retry_delay")),
         )
         reopened = FindingLog(self.log)
         going = {job.selected.target.id for job in plan.jobs}
@@ -190,7 +211,7 @@ class SendRun:
             if entry.target in going:
                 reopened.reopen(entry, bounce=bounce)
         try:
-            summary = asyncio.run(dispatcher.run(plan.jobs))
+            summary = asyncio.run(self._run_stoppable(dispatcher, stop_on=stop_on))
         except KeyboardInterrupt:
             summary = dispatcher.summary
             summary.interrupted = True
@@ -199,18 +220,39 @@ class SendRun:
             summary.quota_free_at = budget.blocked_until
         return summary
 
+    async def _run_stoppable(
+        self, dispatcher: Dispatcher, *, stop_on: Sequence[signal.Signals]
+    ) -> Summary:
+        loop = asyncio.get_running_loop()
 
-def exit_code(*, plan: Plan, summary: Summary, terminated: bool = False) -> ExitCode:
+        def stop(signum: signal.Signals) -> None:
+            self.stopped_by = signum
+            dispatcher.stop()
+
+        for signum in stop_on:
+            loop.add_signal_handler(signum, stop, signum)
+        try:
+            return await dispatcher.run(self.plan.jobs)
+        finally:
+            for signum in stop_on:
+                loop.remove_signal_handler(signum)
+
+
+def _backoff(first: float | None) -> Backoff | None:
+    return None if first is None else Backoff(first=first, budget=BACKOFF_BUDGET)
+
+
+def exit_code(*, run: SendRun, summary: Summary) -> ExitCode:
     """The run's exit code: a person is needed (1) before an interrupt, before "try later".
 
     Letters recovered as uncertain from a killed run need a person as much as a letter
     that became uncertain in this one.
     """
-    needs_person = plan.recovered or summary.count("failed") or summary.count("uncertain")
-    if needs_person:
+    failed = summary.count(LetterStatus.FAILED) or summary.count(LetterStatus.UNCERTAIN)
+    if run.plan.recovered or failed:
         return ExitCode.FAILED
     if summary.interrupted:
-        return ExitCode.TERMINATED if terminated else ExitCode.INTERRUPTED
+        return ExitCode.TERMINATED if run.stopped_by == signal.SIGTERM else ExitCode.INTERRUPTED
     return ExitCode(summary.exit_code)
 
 

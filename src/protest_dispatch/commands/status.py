@@ -19,7 +19,7 @@ from protest_dispatch.mail.quota import Quota
 from protest_dispatch.sendlog.findings import Finding, FindingLog
 from protest_dispatch.sendlog.store import Call, Entry, SendLog, parse_time
 from protest_dispatch.settings.config import Config
-from protest_dispatch.vocabulary import FindingKind
+from protest_dispatch.vocabulary import FindingKind, LetterStatus
 
 DEFAULT_CAMPAIGN_FILE = Path("targets.yaml")
 NO_REPLY_DAYS = 14
@@ -157,7 +157,9 @@ def _no_reply(
     return tuple(
         e
         for e in entries
-        if e.status == "sent" and e.target not in answered and parse_time(e.updated_at) <= cutoff
+        if e.status == LetterStatus.SENT
+        and e.target not in answered
+        and parse_time(e.updated_at) <= cutoff
     )
 
 
@@ -166,4 +168,4 @@ def _quota_free_at(*, log: SendLog | None, config: Config, sender: str | None) -
     if log is None or sender is None or not (per_hour or per_day):
         return None
     quota = Quota(log=log, sender=sender, per_hour=per_hour, per_day=per_day)
-    return None if quota.take(1) else quota.blocked_until
+    return quota.next_free(1)

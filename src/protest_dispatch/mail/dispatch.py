@@ -4,6 +4,13 @@ Each connection works through letters one at a time: the send log row is
 committed as ``sending`` before the transaction starts and as the outcome after
 the server's reply, so a killed run leaves at most one letter per connection
 whose fate is unknown, and the next run marks exactly those ``uncertain``.
+
+Stopping from outside: :meth:`Dispatcher.stop` (safe from a signal handler
+installed with ``loop.add_signal_handler``) cancels the workers; a letter in
+the middle of its transaction is recorded ``uncertain``, reserved quota of
+letters not attempted is given back, and :meth:`Dispatcher.run` returns the
+summary with ``interrupted`` set. Cancelling the task running ``run`` does the
+same bookkeeping and then re-raises ``CancelledError``.
 """
 
 from __future__ import annotations
@@ -11,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -27,12 +34,16 @@ from protest_dispatch.campaign.message import (
 )
 from protest_dispatch.errors import ProtestError, SmtpUnavailableError
 from protest_dispatch.mail.smtp import Delivery, SmtpConnection
-from protest_dispatch.sendlog.store import Entry, SendLog
+from protest_dispatch.sendlog.store import Entry, Reservation, SendLog
 from protest_dispatch.settings.smtp import SmtpSettings
-from protest_dispatch.vocabulary import ExitCode
+from protest_dispatch.vocabulary import ExitCode, LetterStatus
 
 BACKOFF_FIRST = 1.0
+"""Seconds before the first retry; each further retry waits twice as long (with jitter)."""
 BACKOFF_BUDGET = 60.0
+"""Seconds one letter may spend waiting between attempts; longer waits are the next run's."""
+
+INTERRUPTED = "the run was interrupted while this letter was being sent; the server may have it"
 
 
 @dataclass(frozen=True)
@@ -45,7 +56,7 @@ class Job:
 class Result:
     target: str
     to: str
-    status: str
+    status: LetterStatus
     code: int | None
     message: str
     refused: tuple[str, ...] = ()
@@ -53,9 +64,13 @@ class Result:
 
 
 class Budget(Protocol):
-    """Provider sending limits; ``take`` answers whether n more recipients may go now."""
+    """Provider sending limits shared through the send log (see :mod:`mail.quota`)."""
 
-    def take(self, recipients: int) -> bool: ...
+    def reserve(self, recipients: int) -> Reservation | None:
+        """Take ``recipients`` for one letter now, or None if they do not fit."""
+
+    def release(self, reservation: Reservation) -> None:
+        """Give back a reservation whose letter was not attempted."""
 
 
 @dataclass
@@ -68,35 +83,57 @@ class Summary:
     interrupted: bool = False
 
     def count(self, status: str) -> int:
+        """Results with ``status`` (a :class:`LetterStatus` or its value)."""
         return sum(1 for r in self.results if r.status == status)
+
+    @property
+    def handed_over(self) -> int:
+        """Letters this run gave to the server (sent, or maybe: uncertain).
+
+        When it is 0, a caller may truly say "Nothing was sent"; the transport's own
+        errors never say so, because they cannot know what the run did before them.
+        """
+        return self.count(LetterStatus.SENT) + self.count(LetterStatus.UNCERTAIN)
 
     @property
     def exit_code(self) -> int:
         """1 wins over 75: a failure needs a person, a deferral only time."""
-        if self.count("failed") or self.count("uncertain") or self.interrupted:
+        failed = self.count(LetterStatus.FAILED) + self.count(LetterStatus.UNCERTAIN)
+        if failed or self.interrupted:
             return ExitCode.FAILED
         if self.stopped is not None:
             return self.stopped.exit_code
-        if self.count("deferred") or self.quota_reached:
+        if self.count(LetterStatus.DEFERRED) or self.quota_reached:
             return ExitCode.TEMPFAIL
         return ExitCode.OK
+
+
+Sleep = Callable[[float], Awaitable[None]]
 
 
 class RateLimiter:
     """Spaces letters evenly across all connections: one every 60/N seconds, no bursts."""
 
-    def __init__(self, per_minute: float) -> None:
+    def __init__(
+        self,
+        per_minute: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
         self.interval = 60.0 / per_minute if per_minute > 0 else 0.0
         self.next_slot = 0.0
+        self._clock = clock
+        self._sleep = sleep
 
     async def wait(self) -> None:
         if not self.interval:
             return
-        now = time.monotonic()
+        now = self._clock()
         slot = max(now, self.next_slot)
         self.next_slot = slot + self.interval
         if slot > now:
-            await asyncio.sleep(slot - now)
+            await self._sleep(slot - now)
 
 
 @dataclass(frozen=True)
@@ -105,6 +142,25 @@ class SendOptions:
     rate: float = 20.0
     attempts: int = 3
     test: bool = False
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """How long to wait between attempts at one letter, and for how long in all."""
+
+    first: float = BACKOFF_FIRST
+    budget: float = BACKOFF_BUDGET
+    jitter: Callable[[], float] = lambda: random.uniform(0.5, 1.0)  # noqa: S311 - not a secret
+
+    def delays(self) -> Iterator[float]:
+        """The wait before each retry, jittered, until the next would exceed the budget."""
+        waited = 0.0
+        full = self.first
+        while waited + full <= self.budget:
+            delay = full * self.jitter()
+            waited += delay
+            yield delay
+            full *= 2
 
 
 class Dispatcher:
@@ -118,6 +174,9 @@ class Dispatcher:
         options: SendOptions,
         on_result: Callable[[Result], None] = lambda _: None,
         budget: Budget | None = None,
+        backoff: Backoff | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.composer = composer
         self.log = log
@@ -126,17 +185,37 @@ class Dispatcher:
         self.options = options
         self.on_result = on_result
         self.budget = budget
-        self.limiter = RateLimiter(options.rate)
+        # read at construction, so the module defaults stay one place to change them
+        self.backoff = backoff or Backoff()
+        self.sleep = sleep
+        self.limiter = RateLimiter(options.rate, clock=clock, sleep=sleep)
         self.summary = Summary()
         self.sender = composer.sender
         self._first_open = asyncio.Event()  # set once the first connection is in (or gave up)
+        self._workers: asyncio.Future[list[None]] | None = None
+        self._stop_requested = False
 
     async def run(self, jobs: Sequence[Job]) -> Summary:
+        """Send ``jobs``; returns the summary, also after :meth:`stop`."""
         queue: Iterator[Job] = iter(jobs)
         workers = max(1, min(self.options.concurrency, len(jobs)))
-        await asyncio.gather(*(self._worker(queue, first=n == 0) for n in range(workers)))
+        self._workers = asyncio.gather(*(self._worker(queue, first=n == 0) for n in range(workers)))
+        try:
+            await self._workers
+        except asyncio.CancelledError:
+            self.summary.interrupted = True
+            self.summary.not_attempted = len(jobs) - len(self.summary.results)
+            if not self._stop_requested:
+                raise  # our own task was cancelled: the canceller expects to see it
+            return self.summary
         self.summary.not_attempted += sum(1 for _ in queue)
         return self.summary
+
+    def stop(self) -> None:
+        """Stop the run from outside (e.g. on SIGTERM); :meth:`run` then returns."""
+        self._stop_requested = True
+        if self._workers is not None:
+            self._workers.cancel()
 
     def _stop(self, reason: ProtestError) -> None:
         if self.summary.stopped is None:
@@ -160,12 +239,6 @@ class Dispatcher:
                 letter = self.composer.letter(job.selected)
                 if self.options.test:
                     letter = as_test(letter)
-                if self.budget is not None and not self.budget.take(
-                    len(letter.envelope_recipients)
-                ):
-                    self.summary.quota_reached = True
-                    self.summary.not_attempted += 1
-                    return
                 try:
                     await self._send(connection, job, letter)
                 except ProtestError as exc:
@@ -181,47 +254,85 @@ class Dispatcher:
         message_id = (job.previous.message_id if job.previous else None) or make_message_id(
             domain=self.sender.domain
         )
-        waited = 0.0
-        last: Delivery | None = None
-        attempts = 0
+        delays = self.backoff.delays()
+        last: tuple[Delivery, int] | None = None
         unreachable: SmtpUnavailableError | None = None
-        for attempt in range(1, self.options.attempts + 1):
-            if attempt > 1:
-                delay = BACKOFF_FIRST * 2 ** (attempt - 2)
-                if waited + delay > BACKOFF_BUDGET:
+        for attempt in range(self.options.attempts):
+            if attempt:
+                delay = next(delays, None)
+                if delay is None:
                     break  # a longer wait is the next run's job, not a burst of quick retries
-                delay *= random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not a secret
-                waited += delay
-                await asyncio.sleep(delay)
-            if not connection.is_open:
-                try:
-                    await connection.open()
-                except SmtpUnavailableError as exc:
-                    unreachable = exc
-                    continue
-                unreachable = None
-                self._first_open.set()
-            await self.limiter.wait()
-            last, attempts = await self._attempt(connection, letter, message_id)
-            if last.reconnect:
-                await connection.close()
-            if last.outcome != "deferred":
+                await self.sleep(delay)
+            outcome = await self._try(connection, letter, message_id)
+            if outcome is None:
+                break
+            if isinstance(outcome, SmtpUnavailableError):
+                unreachable = outcome
+                continue
+            unreachable, last = None, outcome
+            if last[0].outcome != LetterStatus.DEFERRED:
                 break
         if unreachable is not None:
             raise unreachable
-        assert last is not None, "the loop either delivers once or raises"
-        self._report(letter, last, attempts)
+        if last is None:  # the sending limit was reached before the first attempt
+            self.summary.not_attempted += 1
+            return
+        self._report(letter, *last)
+
+    async def _try(
+        self, connection: SmtpConnection, letter: Letter, message_id: str
+    ) -> tuple[Delivery, int] | SmtpUnavailableError | None:
+        """One attempt within the sending limit; None if the limit is reached.
+
+        The recipients are reserved first and given back if the letter is not attempted.
+        """
+        reservation = None
+        if self.budget is not None:
+            reservation = self.budget.reserve(len(letter.envelope_recipients))
+            if reservation is None:
+                self.summary.quota_reached = True
+                return None
+        try:
+            return await self._try_reserved(connection, letter, message_id, reservation)
+        finally:
+            if reservation is not None and self.budget is not None:
+                self.budget.release(reservation)  # nothing to give back once it was used
+
+    async def _try_reserved(
+        self,
+        connection: SmtpConnection,
+        letter: Letter,
+        message_id: str,
+        reservation: Reservation | None,
+    ) -> tuple[Delivery, int] | SmtpUnavailableError:
+        """Connect if need be, wait for a slot, deliver; or say why it could not connect."""
+        if not connection.is_open:
+            try:
+                await connection.open()
+            except SmtpUnavailableError as exc:
+                return exc
+            self._first_open.set()
+        await self.limiter.wait()
+        delivery, attempts = await self._attempt(connection, letter, message_id, reservation)
+        if delivery.reconnect:
+            await connection.close()
+        return delivery, attempts
 
     async def _attempt(
-        self, connection: SmtpConnection, letter: Letter, message_id: str
+        self,
+        connection: SmtpConnection,
+        letter: Letter,
+        message_id: str,
+        reservation: Reservation | None,
     ) -> tuple[Delivery, int]:
         """One transaction between two commits; returns the outcome and the attempts so far."""
-        test = self.options.test
         data = message_bytes(build_message(letter=letter, message_id=message_id))
         recipients = letter.envelope_recipients
         attempts = 0
-        if test:
-            self.log.add_usage(sender=self.sender.email, recipients=len(recipients))
+        if self.options.test:
+            self.log.add_usage(
+                sender=self.sender.email, recipients=len(recipients), reservation=reservation
+            )
         else:
             attempts = self.log.begin(
                 campaign=self.campaign_id,
@@ -231,43 +342,51 @@ class Dispatcher:
                 cc=letter.cc,
                 message_id=message_id,
                 recipients=len(recipients),
+                reservation=reservation,
             ).attempts
         try:
             delivery = await connection.deliver(
                 mail_from=self.sender.email, to=recipients[0], copies=recipients[1:], data=data
             )
         except asyncio.CancelledError:
-            why = "the run was interrupted while this letter was being sent; the server may have it"
-            if not test:
-                self.log.finish(
-                    campaign=self.campaign_id,
-                    target=letter.target.id,
-                    sender=self.sender.email,
-                    status="uncertain",
-                    error=why,
-                )
-            # reported too, so an interrupted run still accounts for this letter
-            result = Result(
-                target=letter.target.id,
-                to=letter.to,
-                status="uncertain",
-                code=None,
-                message=f"Delivery is uncertain: {why}.",
-            )
-            self.summary.results.append(result)
-            self.on_result(result)
+            self._interrupted(letter)
             raise
-        if not test:
+        self._finish(letter, delivery)
+        return delivery, attempts
+
+    def _interrupted(self, letter: Letter) -> None:
+        """Account for a letter cut off mid-transaction: it may have arrived."""
+        if not self.options.test:
             self.log.finish(
                 campaign=self.campaign_id,
                 target=letter.target.id,
                 sender=self.sender.email,
-                status=delivery.outcome,
-                smtp_code=delivery.code,
-                error=None if delivery.outcome == "sent" else delivery.message,
-                refused=delivery.refused,
+                status=LetterStatus.UNCERTAIN,
+                error=INTERRUPTED,
             )
-        return delivery, attempts
+        # reported too, so an interrupted run still accounts for this letter
+        result = Result(
+            target=letter.target.id,
+            to=letter.to,
+            status=LetterStatus.UNCERTAIN,
+            code=None,
+            message=f"Delivery is uncertain: {INTERRUPTED}.",
+        )
+        self.summary.results.append(result)
+        self.on_result(result)
+
+    def _finish(self, letter: Letter, delivery: Delivery) -> None:
+        if self.options.test:
+            return
+        self.log.finish(
+            campaign=self.campaign_id,
+            target=letter.target.id,
+            sender=self.sender.email,
+            status=delivery.outcome,
+            smtp_code=delivery.code,
+            error=None if delivery.outcome == LetterStatus.SENT else delivery.message,
+            refused=delivery.refused,
+        )
 
     def _report(self, letter: Letter, delivery: Delivery, attempts: int) -> None:
         result = Result(

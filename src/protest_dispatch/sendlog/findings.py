@@ -77,6 +77,20 @@ class FindingLog:
 
     def __init__(self, log: SendLog) -> None:
         self._log = log
+        self._present: bool | None = None
+
+    def _table_present(self) -> bool:
+        """False for a version 1 log opened read-only: no findings yet, and none to read.
+
+        A writable open migrates the log first, so only readers meet an old one.
+        """
+        if self._present is None:
+            with self._log.reading("read what came of letters") as conn:
+                row = conn.execute(
+                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'findings'"
+                ).fetchone()
+            self._present = row is not None
+        return self._present
 
     def record(self, findings: Iterable[Finding]) -> list[Finding]:
         """Add the findings not recorded yet, in one transaction; return those added."""
@@ -116,6 +130,8 @@ class FindingLog:
             if value is not None
         )
         args = [value for value in (campaign, sender) if value is not None]
+        if not self._table_present():
+            return []
         with self._log.reading("read what came of letters") as conn:
             rows = conn.execute(
                 f"SELECT {_COLUMNS} FROM findings"  # noqa: S608 - fixed column names; values are bound
@@ -183,6 +199,8 @@ class FindingLog:
         return min(times) if times else None
 
     def mailbox_state(self, *, account: str, folder: str) -> MailboxState | None:
+        if not self._table_present():
+            return None
         with self._log.reading("read the mailbox bookmark") as conn:
             row = conn.execute(
                 "SELECT uidvalidity, last_uid FROM mailbox_state WHERE account = ? AND folder = ?",

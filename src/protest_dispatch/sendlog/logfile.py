@@ -13,17 +13,11 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
 
-from protest_dispatch.errors import SendLogError
+from protest_dispatch.errors import SendLogError, SendLogUnavailableError
 from protest_dispatch.files import make_private_folder
 from protest_dispatch.sendlog.migrations import MIGRATED_TABLES, MIGRATIONS
-
-Status = Literal["sending", "sent", "deferred", "failed", "uncertain"]
-STATUSES: tuple[Status, ...] = ("sending", "sent", "deferred", "failed", "uncertain")
-
-CallOutcome = Literal["reached", "voicemail", "no-answer", "wrong-number"]
-CALL_OUTCOMES: tuple[CallOutcome, ...] = ("reached", "voicemail", "no-answer", "wrong-number")
+from protest_dispatch.vocabulary import CallOutcome, LetterStatus
 
 APPLICATION_ID = int.from_bytes(b"PrtS", "big")
 """Marks the file as ours in the SQLite header (``PRAGMA application_id``)."""
@@ -37,6 +31,8 @@ _BASE_TABLES = frozenset({"letters", "usage", "calls"})
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _TABLES = _BASE_TABLES | MIGRATED_TABLES
 
+_STATUSES = ", ".join(repr(s.value) for s in LetterStatus)
+_OUTCOMES = ", ".join(repr(o.value) for o in CallOutcome)
 _SCHEMA = f"""
 CREATE TABLE letters (
     campaign        TEXT NOT NULL,
@@ -44,7 +40,7 @@ CREATE TABLE letters (
     sender          TEXT NOT NULL,
     to_addr         TEXT NOT NULL,
     cc              TEXT NOT NULL DEFAULT '[]',
-    status          TEXT NOT NULL CHECK (status IN ({", ".join(repr(s) for s in STATUSES)})),
+    status          TEXT NOT NULL CHECK (status IN ({_STATUSES})),
     attempts        INTEGER NOT NULL CHECK (attempts >= 0),
     smtp_code       INTEGER,
     error           TEXT,
@@ -67,7 +63,7 @@ CREATE TABLE calls (
     campaign TEXT NOT NULL,
     target   TEXT NOT NULL,
     sender   TEXT NOT NULL,
-    outcome  TEXT NOT NULL CHECK (outcome IN ({", ".join(repr(o) for o in CALL_OUTCOMES)})),
+    outcome  TEXT NOT NULL CHECK (outcome IN ({_OUTCOMES})),
     note     TEXT,
     at       TEXT NOT NULL
 );
@@ -83,12 +79,61 @@ def connect(path: Path, *, busy_timeout: float) -> sqlite3.Connection:
         conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None)
     except sqlite3.Error as exc:
         raise wrap_error(exc, path=path, action="open it") from exc
+    conn.row_factory = sqlite3.Row
     try:
-        prepare(conn, path=path, busy_timeout=busy_timeout)
+        check(conn, path=path, busy_timeout=busy_timeout)
+        set_up(conn, path=path)
     except BaseException:
         conn.close()
         raise
     return conn
+
+
+def connect_read_only(path: Path, *, busy_timeout: float) -> sqlite3.Connection:
+    """A connection that cannot write, to an existing log the user may only be able to read.
+
+    ``mode=ro`` sees every commit, including those still in the WAL of a live run, but
+    needs the ``-shm`` file to exist or be creatable. In a folder the user cannot write,
+    with no ``-wal`` file (the last writer closed cleanly and checkpointed everything
+    into the main file), the log is opened ``immutable`` instead: nothing is in a WAL to
+    miss, and SQLite then needs no ``-shm`` and takes no lock.
+    """
+    check_file(path, read_only=True)
+    try:
+        conn = _open_uri(path, busy_timeout=busy_timeout, immutable=False)
+    except sqlite3.Error as exc:
+        if _needs_folder_write(exc) and not Path(f"{path}-wal").exists():
+            try:
+                conn = _open_uri(path, busy_timeout=busy_timeout, immutable=True)
+            except sqlite3.Error as again:
+                raise wrap_error(again, path=path, action="read it") from again
+        else:
+            raise wrap_error(exc, path=path, action="read it") from exc
+    try:
+        check(conn, path=path, busy_timeout=busy_timeout)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _open_uri(path: Path, *, busy_timeout: float, immutable: bool) -> sqlite3.Connection:
+    """Open read-only by URI and read the header, so a missing ``-shm`` shows up here."""
+    uri = Path(os.path.abspath(path)).as_uri() + "?mode=ro" + ("&immutable=1" if immutable else "")
+    conn = sqlite3.connect(uri, uri=True, timeout=busy_timeout, isolation_level=None)
+    try:
+        conn.execute("PRAGMA schema_version").fetchone()
+    except BaseException:
+        conn.close()
+        raise
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def _needs_folder_write(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = None if code is None else code & 0xFF
+    return primary in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN)
 
 
 def damaged_hint(path: Path) -> str:
@@ -100,11 +145,15 @@ def damaged_hint(path: Path) -> str:
 
 
 def wrap_error(exc: sqlite3.Error, *, path: Path, action: str) -> SendLogError:
-    """Turn a SQLite error into a message that says what to do, keyed on SQLite's error code."""
+    """Turn a SQLite error into a message that says what to do, keyed on SQLite's error code.
+
+    Busy, locked, full and I/O errors pass with time (exit 75); a foreign, damaged or
+    unwritable file needs a person (exit 2).
+    """
     code = getattr(exc, "sqlite_errorcode", None)
     primary = None if code is None else code & 0xFF
     if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
-        return SendLogError(
+        return SendLogUnavailableError(
             f"The send log {path} is locked by another program; could not {action}.",
             path=path,
             hint="Another `protest` run or a database tool has it open for writing. "
@@ -138,7 +187,7 @@ def wrap_error(exc: sqlite3.Error, *, path: Path, action: str) -> SendLogError:
             "path at a folder you own.",
         )
     if primary in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR):
-        return SendLogError(
+        return SendLogUnavailableError(
             f"The send log {path} could not be written; could not {action} ({exc}).",
             path=path,
             hint="Check free disk space and that the disk is healthy, then run again.",
@@ -177,7 +226,7 @@ def make_folder(folder: Path, *, path: Path) -> None:
         )
 
 
-def check_file(path: Path) -> None:
+def check_file(path: Path, *, read_only: bool = False) -> None:
     """Refuse files that are obviously not ours before SQLite touches them."""
     if path.is_dir():
         raise SendLogError(
@@ -186,14 +235,16 @@ def check_file(path: Path) -> None:
             hint="Point the send log path at a file name inside that folder, e.g. "
             f"{path / 'sendlog.sqlite3'}.",
         )
+    flags = os.O_RDONLY if read_only else os.O_RDWR | os.O_CREAT
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd = os.open(path, flags | os.O_CLOEXEC, 0o600)
     except OSError as exc:
+        doing = "reading" if read_only else "writing"
         raise SendLogError(
-            f"Cannot open the send log {path} for writing: {exc.strerror or exc}.",
+            f"Cannot open the send log {path} for {doing}: {exc.strerror or exc}.",
             path=path,
-            hint="Make the file and its folder writable by you, or point the send log "
-            "path at a folder you own.",
+            hint=f"Make the file and its folder {'readable' if read_only else 'writable'} by "
+            "you, or point the send log path at a folder you own.",
         ) from exc
     with os.fdopen(fd, "rb") as handle:
         head = handle.read(len(_SQLITE_MAGIC))
@@ -221,8 +272,8 @@ def immediate(conn: sqlite3.Connection) -> Iterator[None]:
         raise
 
 
-def prepare(conn: sqlite3.Connection, *, path: Path, busy_timeout: float) -> None:
-    """Check the file is a healthy log of ours, then set it up; writes nothing to foreign files."""
+def check(conn: sqlite3.Connection, *, path: Path, busy_timeout: float) -> None:
+    """Refuse a file that is not a healthy log of ours; writes nothing."""
     try:
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
         app_id, version, tables = _identity(conn)
@@ -242,6 +293,10 @@ def prepare(conn: sqlite3.Connection, *, path: Path, busy_timeout: float) -> Non
             path=path,
             hint=damaged_hint(path),
         )
+
+
+def set_up(conn: sqlite3.Connection, *, path: Path) -> None:
+    """WAL mode and our schema on a checked file (created if it is new)."""
     try:
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()
         wal = mode is not None and str(mode[0]).lower() == "wal"

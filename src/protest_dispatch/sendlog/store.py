@@ -23,47 +23,49 @@ belongs to the thread that opened it.
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import hashlib
 import json
-import os
-import re
 import sqlite3
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-import platformdirs
-
-from protest_dispatch.errors import InputError, LockedError, SendLogError
+from protest_dispatch.errors import InputError, SendLogError
+from protest_dispatch.sendlog import lock
 from protest_dispatch.sendlog.logfile import (
     APPLICATION_ID,
-    CALL_OUTCOMES,
     SCHEMA_VERSION,
-    STATUSES,
-    CallOutcome,
-    Status,
     connect,
+    connect_read_only,
     damaged_hint,
     immediate,
     wrap_error,
 )
+from protest_dispatch.sendlog.records import (
+    Call,
+    Entry,
+    Reservation,
+    as_outcome,
+    as_status,
+    check_count,
+    format_time,
+    json_list,
+    opt_int,
+    opt_str,
+    parse_time,
+    utc_now,
+)
+from protest_dispatch.vocabulary import CallOutcome, LetterStatus
 
-__all__ = [  # the schema's vocabulary is part of this module's interface
+__all__ = [
     "APPLICATION_ID",
-    "CALL_OUTCOMES",
     "SCHEMA_VERSION",
-    "STATUSES",
     "UNCERTAIN_ERROR",
     "Call",
-    "CallOutcome",
     "Entry",
+    "Reservation",
     "SendLog",
-    "Status",
-    "default_path",
     "format_time",
     "parse_time",
     "utc_now",
@@ -75,140 +77,10 @@ UNCERTAIN_ERROR = (
     "the previous run stopped while this letter was being sent; the server may have it"
 )
 
-_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 _LETTER_COLUMNS = (
     "campaign, target, sender, to_addr, cc, status, attempts, smtp_code, error, message_id,"
     " updated_at, refused, next_attempt_at"
 )
-
-
-def utc_now() -> str:
-    """Now as ISO 8601 UTC at second precision, the only time format in the log."""
-    return format_time(datetime.now(UTC))
-
-
-def format_time(moment: datetime) -> str:
-    """Format an aware datetime the way the log stores it, e.g. ``2026-11-28T23:59:01Z``."""
-    if moment.tzinfo is None:
-        raise ValueError(f"timestamp without a time zone: {moment.isoformat()}")
-    return moment.astimezone(UTC).strftime(_TIME_FORMAT)
-
-
-def parse_time(value: str) -> datetime:
-    """Parse an ISO 8601 timestamp with a zone (``Z`` or an offset) into an aware UTC datetime."""
-    moment = datetime.fromisoformat(value)
-    if moment.tzinfo is None:
-        raise ValueError(f"timestamp without a time zone: {value!r} (add 'Z' for UTC)")
-    return moment.astimezone(UTC)
-
-
-def default_path() -> Path:
-    """Where the send log lives unless the config says otherwise."""
-    return platformdirs.user_data_path("protest") / "sendlog.sqlite3"
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One letter: who it goes to, what happened to it last, and when to try again."""
-
-    campaign: str
-    target: str
-    sender: str
-    to: str
-    cc: tuple[str, ...]
-    status: Status
-    attempts: int
-    smtp_code: int | None
-    error: str | None
-    message_id: str | None
-    updated_at: str
-    refused: tuple[str, ...]
-    next_attempt_at: str | None
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "campaign": self.campaign,
-            "target": self.target,
-            "sender": self.sender,
-            "to": self.to,
-            "cc": list(self.cc),
-            "status": self.status,
-            "attempts": self.attempts,
-            "smtp_code": self.smtp_code,
-            "error": self.error,
-            "message_id": self.message_id,
-            "updated_at": self.updated_at,
-            "refused": list(self.refused),
-            "next_attempt_at": self.next_attempt_at,
-        }
-
-
-@dataclass(frozen=True)
-class Call:
-    """A phone call an activist logged alongside the letters."""
-
-    campaign: str
-    target: str
-    sender: str
-    outcome: CallOutcome
-    note: str | None
-    at: str
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "campaign": self.campaign,
-            "target": self.target,
-            "sender": self.sender,
-            "outcome": self.outcome,
-            "note": self.note,
-            "at": self.at,
-        }
-
-
-def _as_status(value: object) -> Status:
-    for status in STATUSES:
-        if value == status:
-            return status
-    raise ValueError(f"unknown status {value!r}; expected one of {', '.join(STATUSES)}")
-
-
-def _as_outcome(value: object) -> CallOutcome | None:
-    for outcome in CALL_OUTCOMES:
-        if value == outcome:
-            return outcome
-    return None
-
-
-def _json_list(value: object) -> tuple[str, ...]:
-    items = json.loads(str(value))
-    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
-        raise ValueError(f"expected a JSON list of strings, found {value!r}")
-    return tuple(items)
-
-
-def _opt_int(value: object) -> int | None:
-    if value is None:
-        return None
-    if not isinstance(value, int):
-        raise ValueError(f"expected an integer, found {value!r}")
-    return value
-
-
-def _opt_str(value: object) -> str | None:
-    return None if value is None else str(value)
-
-
-def _check_count(name: str, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{name} must be a whole number >= 0, got {value!r}")
-
-
-def _lock_name(campaign: str) -> str:
-    """A file-name-safe, collision-free stand-in for the campaign id."""
-    safe = re.sub(r"[^A-Za-z0-9_-]", "_", campaign)[:64]
-    if safe != campaign or not safe:
-        safe += "-" + hashlib.sha256(campaign.encode()).hexdigest()[:12]
-    return safe
 
 
 class SendLog:
@@ -224,15 +96,19 @@ class SendLog:
         return self._path
 
     @classmethod
-    def open(cls, *, path: Path, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> SendLog:
+    def open(
+        cls, *, path: Path, busy_timeout: float = DEFAULT_BUSY_TIMEOUT, read_only: bool = False
+    ) -> SendLog:
         """Open or create the log, refusing anything we cannot trust before a letter is sent.
 
         ``busy_timeout`` (seconds) is how long to wait for another writer; the log is never
-        held for longer than one commit by a well-behaved run.
+        held for longer than one commit by a well-behaved run. ``read_only`` opens an
+        existing log without ever writing to it, so a user who may only read it can.
         """
         if busy_timeout < 0:
             raise ValueError(f"busy_timeout must be >= 0 seconds, got {busy_timeout!r}")
-        return cls(path=path, connection=connect(path, busy_timeout=busy_timeout))
+        opener = connect_read_only if read_only else connect
+        return cls(path=path, connection=opener(path, busy_timeout=busy_timeout))
 
     def close(self) -> None:
         conn, self._conn = self._conn, None
@@ -255,53 +131,17 @@ class SendLog:
         self.close()
 
     def lock_path(self, *, campaign: str) -> Path:
-        return self._path.with_name(f"{self._path.name}.{_lock_name(campaign)}.lock")
+        return lock.lock_path(self._path, campaign=campaign)
 
     @contextlib.contextmanager
     def lock(self, *, campaign: str) -> Iterator[None]:
-        """Hold the one-run-per-campaign lock; the OS drops it when the process dies.
-
-        The lock file stays on disk: deleting a flock file while others wait on it would
-        let two runs hold "the" lock at once.
-        """
-        lock_path = self.lock_path(campaign=campaign)
-        try:
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        except OSError as exc:
-            raise SendLogError(
-                f"Cannot create the lock file {lock_path}: {exc.strerror or exc}.",
-                path=self._path,
-                hint="Make the send log's folder writable by you.",
-            ) from exc
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
-                by = f" (process {holder})" if holder.isdigit() else ""
-                raise LockedError(
-                    f"Another `protest send` is running for campaign '{campaign}' with the "
-                    f"send log {self._path}{by}; lock file {lock_path}.",
-                    hint="Wait for it to finish and run the command again. The lock is "
-                    "released automatically when that process ends.",
-                ) from None
-            except OSError as exc:
-                raise SendLogError(
-                    f"Cannot lock {lock_path}: {exc.strerror or exc}.",
-                    path=self._path,
-                    hint="Keep the send log on a local disk; network file systems may not "
-                    "support file locks.",
-                ) from exc
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        """Hold the one-run-per-campaign lock (see :mod:`sendlog.lock`)."""
+        with lock.hold(self._path, campaign=campaign):
             self._locked.add(campaign)
             try:
                 yield
             finally:
                 self._locked.discard(campaign)
-                fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            os.close(fd)
 
     def recover(self, *, campaign: str) -> list[Entry]:
         """Mark letters a dead run left ``sending`` as ``uncertain`` and return them.
@@ -332,12 +172,12 @@ class SendLog:
         self,
         *,
         campaign: str | None = None,
-        status: Status | None = None,
+        status: LetterStatus | None = None,
         sender: str | None = None,
     ) -> list[Entry]:
         """Letters matching every filter given, ordered by campaign, target, sender."""
         if status is not None:
-            _as_status(status)
+            as_status(status)
         where, args = _filters(campaign=campaign, status=status, sender=sender)
         with self._read("list letters") as conn:
             rows = conn.execute(
@@ -357,12 +197,14 @@ class SendLog:
         cc: Sequence[str],
         message_id: str,
         recipients: int,
+        reservation: Reservation | None = None,
     ) -> Entry:
         """Commit "about to send" before the letter leaves, with its quota usage.
 
         This commit is what lets the next run see that a killed run may have sent it.
+        With a ``reservation`` its usage row is this letter's; otherwise one is added.
         """
-        _check_count("recipients", recipients)
+        check_count("recipients", recipients)
         if isinstance(cc, str):
             raise TypeError("cc must be a sequence of addresses, not one string")
         now = utc_now()
@@ -387,12 +229,15 @@ class SendLog:
                     hint="Another program may have changed the send log during the run. "
                     "Check `protest status` before sending again.",
                 )
-            conn.execute(
-                "INSERT INTO usage (sender, at, recipients) VALUES (?, ?, ?)",
-                (sender, now, recipients),
-            )
+            if reservation is None:
+                conn.execute(
+                    "INSERT INTO usage (sender, at, recipients) VALUES (?, ?, ?)",
+                    (sender, now, recipients),
+                )
             entry = self._get(conn, campaign, target, sender)
         assert entry is not None  # written in the same transaction
+        if reservation is not None:
+            reservation.settled = True
         return entry
 
     def finish(
@@ -401,14 +246,14 @@ class SendLog:
         campaign: str,
         target: str,
         sender: str,
-        status: Status,
+        status: LetterStatus,
         smtp_code: int | None = None,
         error: str | None = None,
         refused: Sequence[str] = (),
         next_attempt_at: str | None = None,
     ) -> Entry:
         """Commit what the server said about a letter that ``begin`` recorded."""
-        if _as_status(status) == "sending":
+        if as_status(status) == LetterStatus.SENDING:
             raise ValueError("finish() records an outcome; 'sending' is not one")
         if isinstance(refused, str):
             raise TypeError("refused must be a sequence of strings, not one string")
@@ -442,14 +287,59 @@ class SendLog:
         assert entry is not None  # updated in the same transaction
         return entry
 
-    def add_usage(self, *, sender: str, recipients: int) -> None:
-        """Count a message that is not a letter (a test send) against the sender's quota."""
-        _check_count("recipients", recipients)
+    def add_usage(
+        self, *, sender: str, recipients: int, reservation: Reservation | None = None
+    ) -> None:
+        """Count a message that is not a letter (a test send) against the sender's quota.
+
+        With a ``reservation`` its usage row already counts; it is only marked used.
+        """
+        check_count("recipients", recipients)
+        if reservation is not None:
+            reservation.settled = True
+            return
         with self._write("record quota usage") as conn:
             conn.execute(
                 "INSERT INTO usage (sender, at, recipients) VALUES (?, ?, ?)",
                 (sender, utc_now(), recipients),
             )
+
+    def reserve_usage(
+        self,
+        *,
+        sender: str,
+        recipients: int,
+        at: datetime,
+        since: datetime,
+        fits: Callable[[list[tuple[str, int]]], bool],
+    ) -> Reservation | None:
+        """Reserve ``recipients`` if ``fits`` accepts the usage since ``since``; one transaction.
+
+        The check and the usage row share one IMMEDIATE transaction, so processes sharing
+        this log reserve one after another and none sees a budget another already took.
+        """
+        check_count("recipients", recipients)
+        with self._write("reserve quota for a letter") as conn:
+            rows = conn.execute(
+                "SELECT at, recipients FROM usage WHERE sender = ? AND at >= ? ORDER BY at, id",
+                (sender, format_time(since)),
+            ).fetchall()
+            if not fits([(str(row["at"]), int(row["recipients"])) for row in rows]):
+                return None
+            cursor = conn.execute(
+                "INSERT INTO usage (sender, at, recipients) VALUES (?, ?, ?)",
+                (sender, format_time(at), recipients),
+            )
+            assert cursor.lastrowid is not None  # an INSERT into a rowid table
+            return Reservation(id=cursor.lastrowid, sender=sender, recipients=recipients)
+
+    def release_usage(self, reservation: Reservation) -> None:
+        """Delete an unused reservation's usage row; a used one is kept (it was sent)."""
+        if reservation.settled:
+            return
+        with self._write("give back reserved quota") as conn:
+            conn.execute("DELETE FROM usage WHERE id = ?", (reservation.id,))
+        reservation.settled = True  # released once; a second release changes nothing
 
     def usage_since(self, *, sender: str, since: datetime) -> list[tuple[str, int]]:
         """(time, recipients) sent by ``sender`` at or after ``since``, oldest first.
@@ -472,11 +362,11 @@ class SendLog:
         outcome: str,
         note: str | None,
     ) -> Call:
-        checked = _as_outcome(outcome)
+        checked = as_outcome(outcome)
         if checked is None:
             raise InputError(
                 f"Unknown call outcome '{outcome}'.",
-                hint=f"Use one of: {', '.join(CALL_OUTCOMES)}.",
+                hint=f"Use one of: {', '.join(CallOutcome)}.",
             )
         call = Call(
             campaign=campaign,
@@ -509,25 +399,7 @@ class SendLog:
                 f"{where} ORDER BY at, id",
                 args,
             ).fetchall()
-            try:
-                calls = []
-                for campaign_, target_, sender_, outcome, note, at in rows:
-                    checked = _as_outcome(outcome)
-                    if checked is None:
-                        raise ValueError(f"unknown call outcome {outcome!r}")
-                    calls.append(
-                        Call(
-                            campaign=str(campaign_),
-                            target=str(target_),
-                            sender=str(sender_),
-                            outcome=checked,
-                            note=_opt_str(note),
-                            at=str(at),
-                        )
-                    )
-            except ValueError as exc:
-                raise self._damaged_row(exc) from exc
-            return calls
+            return [self._call(row) for row in rows]
 
     def reading(self, action: str) -> contextlib.AbstractContextManager[sqlite3.Connection]:
         """The connection, for sibling modules' queries (findings); errors worded as ours."""
@@ -578,26 +450,39 @@ class SendLog:
         ).fetchone()
         return None if row is None else self._entry(row)
 
-    def _entry(self, row: tuple[object, ...]) -> Entry:
+    def _entry(self, row: sqlite3.Row) -> Entry:
         try:
-            attempts = _opt_int(row[6])
+            attempts = opt_int(row["attempts"])
             return Entry(
-                campaign=str(row[0]),
-                target=str(row[1]),
-                sender=str(row[2]),
-                to=str(row[3]),
-                cc=_json_list(row[4]),
-                status=_as_status(row[5]),
+                campaign=str(row["campaign"]),
+                target=str(row["target"]),
+                sender=str(row["sender"]),
+                to=str(row["to_addr"]),
+                cc=json_list(row["cc"]),
+                status=as_status(row["status"]),
                 attempts=0 if attempts is None else attempts,
-                smtp_code=_opt_int(row[7]),
-                error=_opt_str(row[8]),
-                message_id=_opt_str(row[9]),
-                updated_at=str(row[10]),
-                refused=_json_list(row[11]),
-                next_attempt_at=_opt_str(row[12]),
+                smtp_code=opt_int(row["smtp_code"]),
+                error=opt_str(row["error"]),
+                message_id=opt_str(row["message_id"]),
+                updated_at=str(row["updated_at"]),
+                refused=json_list(row["refused"]),
+                next_attempt_at=opt_str(row["next_attempt_at"]),
             )
         except ValueError as exc:
             raise self._damaged_row(exc) from exc
+
+    def _call(self, row: sqlite3.Row) -> Call:
+        outcome = as_outcome(row["outcome"])
+        if outcome is None:
+            raise self._damaged_row(ValueError(f"unknown call outcome {row['outcome']!r}"))
+        return Call(
+            campaign=str(row["campaign"]),
+            target=str(row["target"]),
+            sender=str(row["sender"]),
+            outcome=outcome,
+            note=opt_str(row["note"]),
+            at=str(row["at"]),
+        )
 
     def _damaged_row(self, exc: ValueError) -> SendLogError:
         return SendLogError(

@@ -37,6 +37,12 @@ def _count(value: int) -> int:
     return value
 
 
+def _seconds(value: float) -> float:
+    if not 0 < value <= 3600:
+        raise ValueError("must be a number of seconds above 0 and at most 3600")
+    return value
+
+
 def _endpoint(value: str) -> str:
     """An OAuth endpoint: HTTPS, or plain HTTP only to this machine (tests, local proxies)."""
     parts = urlsplit(value)
@@ -48,6 +54,7 @@ def _endpoint(value: str) -> str:
 
 Port = Annotated[int, AfterValidator(_port)]
 Count = Annotated[int, AfterValidator(_count)]
+Seconds = Annotated[float, AfterValidator(_seconds)]
 Endpoint = Annotated[str, AfterValidator(_endpoint)]
 
 
@@ -80,6 +87,12 @@ class Settings(BaseSettings):
     smtp_password_command: str | None = None
     smtp_password_keyring: bool | None = None
     smtp_ca_file: Path | None = None
+    smtp_timeout: Seconds | None = None
+    """Seconds to wait for the connection and each ordinary reply (default 30)."""
+    smtp_data_timeout: Seconds | None = None
+    """Seconds to wait for the verdict on a letter's data (default 600, RFC 5321 4.5.3.2.6)."""
+    retry_delay: Seconds | None = None
+    """Seconds before the first retry of a letter within a run (default 1; doubles after)."""
 
     smtp_auth: AuthMode = AuthMode.PASSWORD
     smtp_oauth_token_command: str | None = None
@@ -137,6 +150,6 @@ def _plain(annotation: Any) -> type:
         return _plain(next(a for a in typing.get_args(annotation) if a is not type(None)))
     if origin is Annotated:
         return _plain(typing.get_args(annotation)[0])
-    if annotation is bool or annotation is int:
+    if annotation in (bool, int, float):
         return typing.cast(type, annotation)
     return str

@@ -118,4 +118,6 @@ def smtp_settings(
         password=password,
         ca_file=ca.expanduser() if ca else None,
         auth=mode,
+        timeout=settings.smtp_timeout or SmtpSettings.timeout,
+        data_timeout=settings.smtp_data_timeout or SmtpSettings.data_timeout,
     )

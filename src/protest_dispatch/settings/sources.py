@@ -95,8 +95,14 @@ def _check_file_value(path: Path, key: str, value: Any) -> None:
             hint=f"Known keys: {', '.join(FILE_KEYS)}.",
         )
     expected = toml_type(key)
-    if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-        kind = {str: "text in quotes", int: "a whole number", bool: "true or false"}[expected]
+    accepted = (int, float) if expected is float else expected  # 30 is as good as 30.0
+    if not isinstance(value, accepted) or (expected is not bool and isinstance(value, bool)):
+        kind = {
+            str: "text in quotes",
+            int: "a whole number",
+            float: "a number",
+            bool: "true or false",
+        }[expected]
         raise ConfigError(
             f"'{key}' in {path} has the wrong type: it must be {kind}.",
             file=path,

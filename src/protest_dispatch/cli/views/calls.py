@@ -9,7 +9,7 @@ from protest_dispatch.cli import output
 from protest_dispatch.commands.status import NO_REPLY_DAYS
 from protest_dispatch.errors import SET_SENDER_HINT
 from protest_dispatch.text import visible
-from protest_dispatch.vocabulary import FindingKind
+from protest_dispatch.vocabulary import CallOutcome, FindingKind
 
 if TYPE_CHECKING:
     from protest_dispatch.campaign.model import Target
@@ -20,8 +20,7 @@ if TYPE_CHECKING:
 _Row = TypeVar("_Row")
 
 RECORD_HINT = (
-    "Record each call: protest called <id> --outcome "
-    'reached|voicemail|no-answer|wrong-number [--note "..."]'
+    f'Record each call: protest called <id> --outcome {"|".join(CallOutcome)} [--note "..."]'
 )
 
 

@@ -14,7 +14,7 @@ from protest_dispatch.campaign.message import Letter
 from protest_dispatch.campaign.recipients import copies
 from protest_dispatch.cli import output
 from protest_dispatch.errors import SET_SENDER_HINT, Problem
-from protest_dispatch.vocabulary import ExitCode
+from protest_dispatch.vocabulary import ExitCode, LetterStatus
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -200,7 +200,7 @@ def _plan_rows(session: Session, plan: Plan, test: bool) -> list[tuple[object, .
 
 def _received_before(before: ReceivedBefore) -> str:
     earlier = before.earlier
-    how = "got" if earlier.status == "sent" else f"may have got ({earlier.status})"
+    how = "got" if earlier.status == LetterStatus.SENT else f"may have got ({earlier.status})"
     return (
         f"Not sending '{before.target}': {before.to} already {how} this campaign's letter "
         f"as target '{earlier.target}' on {earlier.updated_at[:16].replace('T', ' ')} UTC."
@@ -276,7 +276,7 @@ class SendProgress:
     def update(self, result: Result) -> None:
         if self.bar is not None:
             self.bar.advance(self.task)
-            if result.status != "sent" or self.display.verbose:
+            if result.status != LetterStatus.SENT or self.display.verbose:
                 self.bar.console.print(_result_line(result, verbose=self.display.verbose))
             return
         if self.display.json or (self.display.quiet and not _needs_a_person(result)):
@@ -288,11 +288,11 @@ class SendProgress:
 
 def _needs_a_person(result: Result) -> bool:
     """What -q prints: a failed or uncertain letter, or a refused copy; never a deferral."""
-    return result.status in ("failed", "uncertain") or bool(result.refused)
+    return result.status in (LetterStatus.FAILED, LetterStatus.UNCERTAIN) or bool(result.refused)
 
 
 def _result_line(result: Result, *, verbose: bool) -> Text:
-    quiet_success = result.status == "sent" and not verbose
+    quiet_success = result.status == LetterStatus.SENT and not verbose
     detail = "" if quiet_success else f" {result.code or ''} {result.message}".rstrip()
     line = output.plain(f"{result.status:<9}", output.STATUS_STYLES.get(result.status, ""))
     line.append_text(output.plain(f" {result.target} <{result.to}>{detail}"))
@@ -314,11 +314,11 @@ def send_summary(
 ) -> None:
     to_call = session.composer.audience.calls
     counts = {
-        "sent": summary.count("sent"),
+        "sent": summary.count(LetterStatus.SENT),
         "skipped (already sent)": plan.skipped,
-        "deferred": summary.count("deferred"),
-        "failed": summary.count("failed"),
-        "uncertain": summary.count("uncertain"),
+        "deferred": summary.count(LetterStatus.DEFERRED),
+        "failed": summary.count(LetterStatus.FAILED),
+        "uncertain": summary.count(LetterStatus.UNCERTAIN),
         "held from earlier runs": len(plan.held),
         "not attempted": summary.not_attempted + plan.waiting,
         "calls to make": len(to_call),
@@ -365,23 +365,25 @@ def send_summary(
             calls(session.composer.calls())
     if summary.stopped is not None:
         output.error(summary.stopped)
-        sent = summary.count("sent")
+        sent = summary.count(LetterStatus.SENT)
         if sent and not display.json:
             output.say(
                 f"This run sent {sent} letter(s) before it stopped; the rest go with the next run."
             )
+        elif not summary.handed_over and not display.json:
+            output.say("Nothing was sent.")  # the transport cannot know this; the summary does
 
 
 def _advice(summary: Summary) -> None:
-    if summary.count("uncertain"):
+    if summary.count(LetterStatus.UNCERTAIN):
         output.say(
             "Uncertain: the connection broke after the letter was handed over, so the "
             "server may have it. Check your Sent folder or ask the recipient; resend only "
             "with --retry-uncertain."
         )
-    if summary.count("deferred"):
+    if summary.count(LetterStatus.DEFERRED):
         output.say("Deferred letters are retried by the next run (exit code 75 means 'try later').")
-    if summary.count("failed"):
+    if summary.count(LetterStatus.FAILED):
         output.say(
             "Failed letters were refused by the server; see 'protest log --status "
             "failed'. Fix the address, then use --retry-failed."
