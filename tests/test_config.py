@@ -15,9 +15,10 @@ import pytest
 
 from kit import CALLS_SUBJECT, cli, make_campaign, subprocess_env
 from protest_dispatch.errors import ConfigError
-from protest_dispatch.settings.config import Config, smtp_settings
+from protest_dispatch.settings.config import Config
 from protest_dispatch.settings.model import FILE_KEYS, KEYS, env_name
 from protest_dispatch.settings.secrets import MAX_PASSWORD_OUTPUT, run_password_command
+from protest_dispatch.settings.smtp import smtp_settings
 from protest_dispatch.settings.sources import MAX_CONFIG_BYTES
 from protest_dispatch.vocabulary import AuthMode, ExitCode, OAuthProvider, Security
 

@@ -337,7 +337,7 @@ def send(
         )
     )
     if dry_run:
-        from protest_dispatch.settings.config import check_smtp_options
+        from protest_dispatch.settings.smtp import check_smtp_options
 
         check_smtp_options(
             session.config,

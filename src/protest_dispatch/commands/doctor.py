@@ -12,10 +12,10 @@ import dataclasses
 import ipaddress
 import socket
 import stat
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
+from protest_dispatch.commands.checks import Check, Report, failed, skipped
 from protest_dispatch.commands.doctor_imap import imap_checks
 from protest_dispatch.commands.session import log_path
 from protest_dispatch.errors import ConfigError, ProtestError, SendLogError
@@ -23,32 +23,13 @@ from protest_dispatch.mail.loopback import lookup_addresses
 from protest_dispatch.mail.quota import DAY, HOUR, Quota
 from protest_dispatch.mail.smtp import SmtpConnection, check_plaintext_allowed
 from protest_dispatch.sendlog.store import SendLog
-from protest_dispatch.settings.config import Config, smtp_settings
-from protest_dispatch.settings.smtp import SmtpSettings
+from protest_dispatch.settings.config import Config
+from protest_dispatch.settings.smtp import SmtpSettings, smtp_settings
 from protest_dispatch.vocabulary import AuthMode, ExitCode
 
-Status = Literal["ok", "warn", "fail", "skip"]
 DOCTOR_TIMEOUT = 10.0
 NETWORK_STEPS = ("Server name (DNS)", "Connection", "Greeting, TLS and certificate", "Login (AUTH)")
 _MISMATCHED = {("starttls", 465): "tls", ("tls", 587): "starttls", ("tls", 25): "starttls"}
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    status: Status
-    detail: str
-    hint: str | None = None
-    exit_code: int = ExitCode.OK
-
-
-@dataclass
-class Report:
-    checks: list[Check] = field(default_factory=list)
-
-    @property
-    def exit_code(self) -> int:
-        return next((c.exit_code for c in self.checks if c.status == "fail"), ExitCode.OK)
 
 
 @dataclass(frozen=True)
@@ -64,22 +45,14 @@ class DoctorRequest:
     timeout: float = DOCTOR_TIMEOUT
 
 
-def _failed(name: str, exc: ProtestError) -> Check:
-    return Check(name, "fail", exc.message, exc.hint, exc.exit_code)
-
-
-def _skipped(names: tuple[str, ...]) -> list[Check]:
-    return [Check(n, "skip", "skipped: fix the problem above first") for n in names]
-
-
 def run(*, request: DoctorRequest) -> Report:
     report = Report()
     try:
         config = Config.load(path=request.config_path)
     except ConfigError as exc:
         report.checks += [
-            _failed("Config file", exc),
-            *_skipped(("Sender", "SMTP settings", "Send log", *NETWORK_STEPS)),
+            failed("Config file", exc),
+            *skipped(("Sender", "SMTP settings", "Send log", *NETWORK_STEPS)),
         ]
         return report
     report.checks.append(_config_file(config))
@@ -89,7 +62,7 @@ def run(*, request: DoctorRequest) -> Report:
     report.checks.append(settings_check)
     report.checks.append(_send_log(config, request.log, sender=sender_email))
     if settings is None or sender_domain is None:
-        report.checks += _skipped(NETWORK_STEPS)
+        report.checks += skipped(NETWORK_STEPS)
     else:
         can_login = True
         if settings.auth is AuthMode.XOAUTH2:
@@ -122,7 +95,7 @@ def _token(config: Config, settings: SmtpSettings) -> tuple[Check, SmtpSettings]
             source.current()
             where = "the token command printed a token"
     except ProtestError as exc:
-        return _failed(name, exc), settings
+        return failed(name, exc), settings
     return Check(name, "ok", f"XOAUTH2: {where}."), settings
 
 
@@ -150,7 +123,7 @@ def _sender(config: Config, from_: str | None) -> tuple[Check, str | None, str |
     try:
         sender = config.sender(from_option=from_)
     except ConfigError as exc:
-        return _failed("Sender", exc), None, None
+        return failed("Sender", exc), None, None
     if sender is None:
         return (
             Check(
@@ -200,7 +173,7 @@ def _settings(
         )
         asyncio.run(check_plaintext_allowed(settings=settings))
     except ConfigError as exc:
-        return _failed("SMTP settings", exc), None
+        return failed("SMTP settings", exc), None
     secret = (
         "an OAuth2 token (XOAUTH2)"
         if settings.auth is AuthMode.XOAUTH2
@@ -224,7 +197,7 @@ def _send_log(config: Config, log: Path | None, *, sender: str | None) -> Check:
             letters = len(sendlog.entries())
             usage = _usage(config, sendlog, sender=sender)
     except SendLogError as exc:
-        return _failed("Send log", exc)
+        return failed("Send log", exc)
     return Check("Send log", "ok", f"{path}: {letters} letter(s) recorded.{usage}")
 
 
@@ -248,15 +221,15 @@ def _usage(config: Config, sendlog: SendLog, *, sender: str | None) -> str:
 def _network(settings: SmtpSettings, *, can_login: bool = True) -> list[Check]:
     dns = _dns(settings.host, settings.timeout)
     if dns.status == "fail":
-        return [dns, *_skipped(NETWORK_STEPS[1:])]
+        return [dns, *skipped(NETWORK_STEPS[1:])]
     tcp = _tcp(settings.host, settings.port, settings.timeout)
     if tcp.status == "fail":
-        return [dns, tcp, *_skipped(NETWORK_STEPS[2:])]
+        return [dns, tcp, *skipped(NETWORK_STEPS[2:])]
     tls = _handshake(dataclasses.replace(settings, username=None, password=None))
     if tls.status == "fail":
-        return [dns, tcp, tls, *_skipped(NETWORK_STEPS[3:])]
+        return [dns, tcp, tls, *skipped(NETWORK_STEPS[3:])]
     if not can_login:
-        return [dns, tcp, tls, *_skipped(NETWORK_STEPS[3:])]
+        return [dns, tcp, tls, *skipped(NETWORK_STEPS[3:])]
     return [dns, tcp, tls, _login(settings)]
 
 
@@ -396,7 +369,7 @@ def _login(settings: SmtpSettings) -> Check:
     try:
         _open(settings)
     except ProtestError as exc:
-        return _failed(name, exc)
+        return failed(name, exc)
     what = "its OAuth2 token" if settings.auth is AuthMode.XOAUTH2 else "its password"
     return Check(
         name,

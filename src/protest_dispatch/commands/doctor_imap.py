@@ -7,8 +7,8 @@ opened, so not even a message count is read.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
 
+from protest_dispatch.commands.checks import Check, failed, skipped
 from protest_dispatch.errors import ProtestError
 from protest_dispatch.inbox.scan import default_folders
 from protest_dispatch.inbox.session import check_plaintext_allowed, connect, login, translate_errors
@@ -16,23 +16,18 @@ from protest_dispatch.inbox.signin import with_sign_in
 from protest_dispatch.settings.config import Config
 from protest_dispatch.settings.imap import ImapSettings, imap_configured, imap_settings
 
-if TYPE_CHECKING:
-    from protest_dispatch.commands.doctor import Check
-
 IMAP_STEPS = ("IMAP settings", "IMAP connection, TLS and certificate", "IMAP login", "IMAP folders")
 
 
 def imap_checks(config: Config, *, sender_email: str | None, timeout: float) -> list[Check]:
     """The IMAP path's checks; later steps are skipped after the first failure."""
-    from protest_dispatch.commands.doctor import Check
-
     if not imap_configured(config):
         return []  # reading the mailbox is optional; sending does not need it
     try:
         settings = with_sign_in(imap_settings(config, sender_email=sender_email or ""), config)
         check_plaintext_allowed(settings)
     except ProtestError as exc:
-        return [_failed("IMAP settings", exc), *_skipped(IMAP_STEPS[1:])]
+        return [failed("IMAP settings", exc), *skipped(IMAP_STEPS[1:])]
     settings = dataclasses.replace(settings, timeout=timeout)
     where = f"{settings.username} at {settings.host}:{settings.port} ({settings.security})"
     checks = [Check("IMAP settings", "ok", where)]
@@ -40,12 +35,10 @@ def imap_checks(config: Config, *, sender_email: str | None, timeout: float) -> 
 
 
 def _session(settings: ImapSettings) -> list[Check]:
-    from protest_dispatch.commands.doctor import Check
-
     try:
         client = connect(settings)
     except ProtestError as exc:
-        return [_failed(IMAP_STEPS[1], exc), *_skipped(IMAP_STEPS[2:])]
+        return [failed(IMAP_STEPS[1], exc), *skipped(IMAP_STEPS[2:])]
     tls = client.socket().version() if hasattr(client.socket(), "version") else "none"
     checks = [Check(IMAP_STEPS[1], "ok", f"connected; TLS {tls}, certificate verified")]
     try:
@@ -53,13 +46,13 @@ def _session(settings: ImapSettings) -> list[Check]:
             with translate_errors(settings, doing="log in"):
                 login(client, settings)
         except ProtestError as exc:
-            return [*checks, _failed(IMAP_STEPS[2], exc), *_skipped(IMAP_STEPS[3:])]
+            return [*checks, failed(IMAP_STEPS[2], exc), *skipped(IMAP_STEPS[3:])]
         checks.append(Check(IMAP_STEPS[2], "ok", f"logged in as {settings.username}"))
         try:
             with translate_errors(settings, doing="list the folders"):
                 folders = default_folders(client)
         except ProtestError as exc:
-            return [*checks, _failed(IMAP_STEPS[3], exc)]
+            return [*checks, failed(IMAP_STEPS[3], exc)]
         checks.append(Check(IMAP_STEPS[3], "ok", "protest inbox reads " + ", ".join(folders)))
         return checks
     finally:
@@ -67,15 +60,3 @@ def _session(settings: ImapSettings) -> list[Check]:
             client.logout()
         except Exception:  # the server may already have closed; nothing is left to do
             client.shutdown()
-
-
-def _failed(name: str, exc: ProtestError) -> Check:
-    from protest_dispatch.commands.doctor import Check
-
-    return Check(name, "fail", exc.message, exc.hint, exc.exit_code)
-
-
-def _skipped(names: tuple[str, ...]) -> list[Check]:
-    from protest_dispatch.commands.doctor import Check
-
-    return [Check(n, "skip", "skipped: fix the problem above first") for n in names]

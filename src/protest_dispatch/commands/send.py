@@ -29,8 +29,7 @@ from protest_dispatch.mail.quota import Quota
 from protest_dispatch.mail.smtp import check_plaintext_allowed
 from protest_dispatch.sendlog.findings import Finding, FindingLog
 from protest_dispatch.sendlog.store import Entry, SendLog
-from protest_dispatch.settings.config import smtp_settings
-from protest_dispatch.settings.smtp import SmtpSettings
+from protest_dispatch.settings.smtp import SmtpSettings, smtp_settings
 from protest_dispatch.vocabulary import AuthMode, ExitCode, LetterStatus
 
 

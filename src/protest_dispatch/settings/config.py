@@ -22,7 +22,6 @@ from pydantic import SecretStr, ValidationError
 from protest_dispatch.errors import ConfigError
 from protest_dispatch.settings.secrets import KEYRING_SERVICE, from_keyring, run_password_command
 from protest_dispatch.settings.sender import parse_from
-from protest_dispatch.settings.smtp import check_smtp_options, smtp_settings
 
 if TYPE_CHECKING:
     from protest_dispatch.campaign.model import Sender
@@ -32,13 +31,11 @@ if TYPE_CHECKING:
 __all__ = [
     "KEYRING_SERVICE",
     "Config",
-    "check_smtp_options",
     "config_path",
     "default_config_path",
     "default_log_path",
     "parse_from",
     "run_password_command",
-    "smtp_settings",
 ]
 
 

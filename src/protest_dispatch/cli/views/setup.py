@@ -10,7 +10,7 @@ from rich.text import Text
 from protest_dispatch.cli import output
 
 if TYPE_CHECKING:
-    from protest_dispatch.commands.doctor import Report
+    from protest_dispatch.commands.checks import Report
     from protest_dispatch.settings.writer import Answers
 
 _MARKS = {

@@ -1,0 +1,38 @@
+"""A checklist's rows, shared by doctor's SMTP and IMAP steps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from protest_dispatch.errors import ProtestError
+from protest_dispatch.vocabulary import ExitCode
+
+Status = Literal["ok", "warn", "fail", "skip"]
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: Status
+    detail: str
+    hint: str | None = None
+    exit_code: int = ExitCode.OK
+
+
+@dataclass
+class Report:
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        """The first failure's: steps run in order, and later ones depend on earlier ones."""
+        return next((c.exit_code for c in self.checks if c.status == "fail"), ExitCode.OK)
+
+
+def failed(name: str, exc: ProtestError) -> Check:
+    return Check(name, "fail", exc.message, exc.hint, exc.exit_code)
+
+
+def skipped(names: tuple[str, ...]) -> list[Check]:
+    return [Check(n, "skip", "skipped: fix the problem above first") for n in names]
