@@ -32,7 +32,7 @@ from protest_dispatch.campaign.message import (
 )
 from protest_dispatch.campaign.model import Sender
 from protest_dispatch.commands.preview import write_eml
-from protest_dispatch.errors import ConfigError
+from protest_dispatch.errors import ConfigError, InputError
 from protest_dispatch.settings.config import Config
 
 FULL = """\
@@ -490,3 +490,15 @@ def test_a_letters_own_link_stays_a_link(tmp_path: Path) -> None:
     html = built(letter).get_body(("html",))
     assert html is not None
     assert '<a href="https://example.org/appeal">the appeal</a>' in html.get_content()
+
+
+def test_an_eml_file_is_not_written_through_a_planted_symlink(tmp_path: Path) -> None:
+    court, _ = letters(tmp_path / "campaign")
+    out = tmp_path / "out"
+    out.mkdir()
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text("keep me", encoding="utf-8")
+    (out / "court.eml").symlink_to(elsewhere)
+    with pytest.raises(InputError, match="Cannot write"):
+        write_eml(letter=court, folder=out, message_id="<x@example.org>")
+    assert elsewhere.read_text(encoding="utf-8") == "keep me"
