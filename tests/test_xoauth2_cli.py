@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import socket
 import subprocess
 import sys
@@ -17,7 +18,16 @@ from pathlib import Path
 
 import pytest
 
-from kit import MemoryKeyring, Run, cli, make_campaign, send, subprocess_env, using_keyring
+from kit import (
+    MemoryKeyring,
+    Run,
+    cli,
+    default_sigint,
+    make_campaign,
+    send,
+    subprocess_env,
+    using_keyring,
+)
 from oauth_server import DESKTOP_SECRET, GMAIL_SCOPE, OAuthServer
 from oauthkit import USER, xoauth2_env
 from protest_dispatch.oauth.store import default_token_file
@@ -110,6 +120,30 @@ def test_login_works_with_stdin_closed_and_stdout_a_pipe(
     assert done.returncode == 0, done.stderr
     assert oauth.device_grants()[0].user_code in done.stderr
     assert len(stored_refresh_tokens()) == 1
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_login_waits_for_the_user_exits_130_and_stores_nothing(
+    log: Path, oauth_server_factory: OAuthFactory
+) -> None:
+    pending = oauth_server_factory(interval=1)  # never approved: login polls until stopped
+    child = subprocess.Popen(
+        [sys.executable, "-m", "protest_dispatch", "login"],
+        env=subprocess_env(xoauth2_env(pending, None, log=log)),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=default_sigint,
+    )
+    pending.wait_for_device_code(timeout=30)
+    child.send_signal(signal.SIGINT)
+    _, err = child.communicate(timeout=30)
+
+    assert child.returncode == 130, err
+    assert "Interrupted." in err
+    assert "Aborted" not in err
+    assert stored_refresh_tokens() == []
 
 
 def test_login_stores_in_the_keyring_when_it_works_and_logout_removes_it(

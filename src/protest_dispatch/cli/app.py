@@ -24,16 +24,24 @@ if TYPE_CHECKING:
 
 
 class _Group(TyperGroup):
-    """Maps every ProtestError to its message and exit code, in this one place."""
+    """Maps every ProtestError to its message and exit code, in this one place.
+
+    Ctrl-C outside a send's own handling (a sign-in waiting for the browser, a long
+    validation) ends with 130, the shell's code for an interrupt, not click's
+    "Aborted!" and 1, the code for a failed letter.
+    """
 
     def invoke(self, ctx: Any) -> Any:  # typer.Context is a subclass; the base takes its own
+        from protest_dispatch.cli import output
+
         try:
             return super().invoke(ctx)
         except ProtestError as exc:
-            from protest_dispatch.cli import output
-
             output.error(exc)
             raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            output.say("Interrupted.")
+            raise typer.Exit(ExitCode.INTERRUPTED) from None
 
 
 app = typer.Typer(
