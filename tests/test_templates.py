@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -23,9 +24,12 @@ from kit import (
     render_problems,
     write_campaign,
 )
+from protest_dispatch.campaign.compose import Composer
 from protest_dispatch.campaign.context import Today
+from protest_dispatch.campaign.loading import load_campaign
 from protest_dispatch.campaign.model import Sender
 from protest_dispatch.campaign.sandbox import LetterEnvironment
+from protest_dispatch.errors import CampaignError
 
 TWO_LETTERS = """\
 campaign:
@@ -616,3 +620,20 @@ def test_joiners_stay_in_the_letter_and_the_preview_shows_every_invisible(tmp_pa
     assert not any(c in run.out for c in "\u200b\u200c\u200d\u2060")
     eml = parse((out / "court.eml").read_bytes())
     assert "\u200c" in eml.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+
+def test_the_render_bound_is_a_constructor_argument(tmp_path: Path) -> None:
+    """An endless letter stops at the bound the caller gives, and the message says which."""
+    path = write_campaign(
+        tmp_path / "c",
+        letters={
+            "court.md.j2": "{% for i in range(100000) %}{% for j in range(100000) %}"
+            "{% endfor %}{% endfor %}"
+        },
+    )
+    composer = Composer(loaded=load_campaign(path=path), sender=ANA, render_seconds=0.3)
+    started = time.monotonic()
+    with pytest.raises(CampaignError) as caught:
+        composer.check_all()
+    assert time.monotonic() - started < 3
+    assert "rendering took longer than 0.3 s" in str(caught.value)

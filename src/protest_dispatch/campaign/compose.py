@@ -10,7 +10,7 @@ from protest_dispatch.campaign.audience import Audience, Selected, select
 from protest_dispatch.campaign.loading import LoadedCampaign
 from protest_dispatch.campaign.message import Letter, make_letter
 from protest_dispatch.campaign.model import Sender, Target
-from protest_dispatch.campaign.templates import LetterRenderer
+from protest_dispatch.campaign.templates import RENDER_SECONDS, LetterRenderer
 from protest_dispatch.errors import CampaignError, Problem
 
 PLACEHOLDER_SENDER = Sender(name="Your Name", email="you@example.org")
@@ -41,6 +41,7 @@ class Composer:
         only: Sequence[str] = (),
         today: date | None = None,
         copy_me: bool = False,
+        render_seconds: float = RENDER_SECONDS,
     ) -> None:
         self.loaded = loaded
         self.sender = sender
@@ -57,6 +58,7 @@ class Composer:
             sender=sender,
             lang=lang,
             today=today or datetime.now(UTC).date(),
+            render_seconds=render_seconds,
         )
 
     def letter(self, selected: Selected) -> Letter:

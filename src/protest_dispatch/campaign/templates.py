@@ -69,8 +69,10 @@ class LetterRenderer:
         sender: Sender,
         lang: str | None,
         today: date,
+        render_seconds: float = RENDER_SECONDS,
     ) -> None:
         self.letters_dir = letters_dir
+        self.render_seconds = render_seconds
         self.campaign_file = campaign_file
         self.env = LetterEnvironment(letters_dir)
         self.campaign = campaign
@@ -102,7 +104,10 @@ class LetterRenderer:
         name = self.template_for(target.template)
         # One bound for subject and body together: arming it costs as much as a small
         # render. The outer _problems catches a timer that fires between the two.
-        with self._problems(name=name, target=target, line=line, field="template"), _limits():
+        with (
+            self._problems(name=name, target=target, line=line, field="template"),
+            self._bound(),
+        ):
             context = self._context(target, line=line)
             if name.endswith(".md.j2"):
                 context = {**context, "sender": self.markdown_sender}
@@ -118,14 +123,23 @@ class LetterRenderer:
         if target.call_script is None:
             return None
         name = self.template_for(target.call_script)
-        with self._problems(name=name, target=target, line=line, field="template"), _limits():
+        with (
+            self._problems(name=name, target=target, line=line, field="template"),
+            self._bound(),
+        ):
             return self._render(name, self._context(target, line=line), target=target, line=line)
 
     def render_subject(self, *, target: Target, line: int | None = None) -> str:
         """The target's rendered subject: what a call is about when it has no script."""
-        with self._problems(name=None, target=target, line=line, field="subject"), _limits():
+        with (
+            self._problems(name=None, target=target, line=line, field="subject"),
+            self._bound(),
+        ):
             subject: str = self._context(target, line=line)["campaign"]["subject"]
         return subject
+
+    def _bound(self) -> _limits:
+        return _limits(self.render_seconds)
 
     def _context(self, target: Target, *, line: int | None) -> dict[str, Any]:
         values = target.model_dump()
@@ -206,7 +220,7 @@ class LetterRenderer:
                         line=template_line or (line if file is None else None),
                         target=target.id,
                         field=field,
-                        message=shown(_explain(exc, name)),
+                        message=shown(_explain(exc, name, seconds=self.render_seconds)),
                     )
                 ]
             ) from None
@@ -264,7 +278,7 @@ def _plain_undefined(message: str) -> str:
     return f"the letter uses '{match[1]}', which is not defined" if match else message
 
 
-def _explain(exc: BaseException, name: str | None) -> str:
+def _explain(exc: BaseException, name: str | None, *, seconds: float) -> str:
     if isinstance(exc, jinja2.TemplateNotFound):
         return f"there is no letter '{exc.name}' in the letters/ folder"
     if isinstance(exc, jinja2.UndefinedError):
@@ -277,7 +291,7 @@ def _explain(exc: BaseException, name: str | None) -> str:
     if isinstance(exc, jinja2.TemplateSyntaxError):
         return f"the template has a syntax error: {exc.message}"
     if isinstance(exc, _Timeout):
-        return f"rendering took longer than {RENDER_SECONDS:.0f} s; check the template's loops"
+        return f"rendering took longer than {seconds:g} s; check the template's loops"
     if isinstance(exc, RecursionError):
         return "the template calls itself without end"
     if isinstance(exc, MemoryError):
@@ -298,7 +312,7 @@ def _on_alarm(signum: int, frame: FrameType | None) -> None:
     raise _Timeout
 
 
-class _limits:  # lower case: used as ``with _limits():``, like the function it replaced
+class _limits:  # lower case: used as ``with _limits(seconds):``, like the function it replaced
     """Time and memory bounds for one render, armed and lifted cheaply.
 
     Main thread only: signals and a process-wide limit cannot be scoped to another
@@ -308,14 +322,17 @@ class _limits:  # lower case: used as ``with _limits():``, like the function it 
     generator-based context managers cost ~19 us, as much as a small render.
     """
 
-    __slots__ = ("_armed", "_previous", "_restore")
+    __slots__ = ("_armed", "_previous", "_restore", "_seconds")
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
 
     def __enter__(self) -> None:
         self._armed = threading.current_thread() is threading.main_thread()
         if self._armed:
             self._restore = _lower_address_space()
             self._previous = signal.signal(signal.SIGALRM, _on_alarm)
-            signal.setitimer(signal.ITIMER_REAL, RENDER_SECONDS)
+            signal.setitimer(signal.ITIMER_REAL, self._seconds)
 
     def __exit__(self, *exc_info: object) -> None:
         if not self._armed:
