@@ -181,8 +181,12 @@ class Context:
     protest_ready: bool
     pythonpath: Path | None = None
 
-    def env(self, *, port: int = 0, log: Path | None = None) -> dict[str, str]:
-        """A clean environment: no user config, no keyring, no colour, loopback SMTP only."""
+    def env(self, *, port: int | None = None, log: Path | None = None) -> dict[str, str]:
+        """A clean environment: no user config, no keyring, no colour, loopback SMTP only.
+
+        Without a port (dry runs) the port is left to its default: every setting is
+        checked, and port 0 is not a port.
+        """
         env = {k: v for k, v in os.environ.items() if not k.startswith("PROTEST_")}
         home = self.scratch / "home"
         env.update(
@@ -197,11 +201,12 @@ class Context:
                 "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
                 "PROTEST_FROM": SENDER,
                 "PROTEST_SMTP_HOST": "127.0.0.1",
-                "PROTEST_SMTP_PORT": str(port),
                 "PROTEST_SMTP_SECURITY": "none",
                 "PROTEST_LOG": str(log or self.fresh_path("send-log", ".sqlite3")),
             }
         )
+        if port is not None:
+            env["PROTEST_SMTP_PORT"] = str(port)
         if self.pythonpath is not None:
             env["PYTHONPATH"] = str(self.pythonpath)
         return env

@@ -405,6 +405,11 @@ main()
         ["log"],
         ["doctor", "--smtp-host", "127.0.0.1", "--smtp-port", "9", "--timeout", "0.2"],
         ["init"],
+        ["login"],
+        ["logout"],
+        ["inbox"],
+        ["replies"],
+        ["followup"],
     ],
     ids=lambda argv: argv[0],
 )
