@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["smtp_server", "kit", "oauth_server", "xoauth2_smtp", "dovecot"]
+pytest_plugins = ["smtp_server", "kit", "oauth_server", "xoauth2_smtp", "dovecot", "inboxkit"]
 
 
 @pytest.fixture(autouse=True)

@@ -1,10 +1,16 @@
-"""Shared by the ``protest inbox`` tests: letters really sent, and the IMAP settings."""
+"""Shared by the ``protest inbox`` tests: letters really sent, and the IMAP settings.
+
+A pytest plugin (see conftest.py): the ``sent`` fixture sends three letters into the
+test's ``log`` (which each test module defines) through the SMTP test server.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from dovecot import Dovecot
 from kit import SENDER, by_target, env_for, log_rows, make_campaign, send
@@ -36,6 +42,11 @@ def send_letters(
     run = send(campaign, env=env)
     assert run.code == 0, run.output
     return campaign, env, by_target(log_rows(env))
+
+
+@pytest.fixture
+def sent(tmp_path: Path, log: Path, smtp_server: Server, mailbox: Dovecot) -> Sent:
+    return send_letters(tmp_path / "c", log=log, smtp_server=smtp_server, mailbox=mailbox)
 
 
 def values_for(row: Mapping[str, Any]) -> dict[str, str]:

@@ -16,20 +16,15 @@ from typing import Any
 import pytest
 
 from dovecot import Dovecot
-from inboxkit import Sent, imap_env, send_letters, values_for
+from inboxkit import Sent, imap_env, values_for
 from kit import SENDER, by_target, cli, log_rows
 from mailcorpus import CASES, Case, render
-from smtp_server import Server, free_port
+from smtp_server import free_port
 
 
 @pytest.fixture
 def log(tmp_path: Path) -> Path:
     return tmp_path / "data" / "sendlog.sqlite3"
-
-
-@pytest.fixture
-def sent(tmp_path: Path, log: Path, smtp_server: Server, mailbox: Dovecot) -> Sent:
-    return send_letters(tmp_path / "c", log=log, smtp_server=smtp_server, mailbox=mailbox)
 
 
 def inbox_json(env: Mapping[str, str], *args: str) -> dict[str, Any]:

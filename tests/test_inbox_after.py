@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from dovecot import Dovecot
-from inboxkit import Sent, send_letters, values_for
+from inboxkit import Sent, values_for
 from kit import by_target, cli, log_rows, make_campaign, official, send
 from mailcorpus import render
 from protest_dispatch.sendlog.store import SendLog
@@ -20,11 +20,6 @@ from smtp_server import Server
 @pytest.fixture
 def log(tmp_path: Path) -> Path:
     return tmp_path / "data" / "sendlog.sqlite3"
-
-
-@pytest.fixture
-def sent(tmp_path: Path, log: Path, smtp_server: Server, mailbox: Dovecot) -> Sent:
-    return send_letters(tmp_path / "c", log=log, smtp_server=smtp_server, mailbox=mailbox)
 
 
 def read_inbox(env: Mapping[str, str]) -> None:
