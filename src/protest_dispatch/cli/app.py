@@ -14,6 +14,23 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from typer.core import TyperGroup
 
+from protest_dispatch.cli.options import (
+    CampaignOpt,
+    ConfigOpt,
+    CountryOpt,
+    FromOpt,
+    LangOpt,
+    LogOpt,
+    NoteFileOpt,
+    NoteOpt,
+    OnlyOpt,
+    SmtpAuthOpt,
+    SmtpCaFileOpt,
+    SmtpHostOpt,
+    SmtpPortOpt,
+    SmtpSecurityOpt,
+    TargetsOpt,
+)
 from protest_dispatch.errors import InputError, ProtestError
 from protest_dispatch.vocabulary import CallOutcome, ExitCode, TokenStore
 
@@ -52,119 +69,6 @@ app = typer.Typer(
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
 )
-
-
-def _env(text: str, variable: str) -> str:
-    """Help that names the variable: settings read it themselves, not Typer (read once)."""
-    return f"{text}  [env var: {variable}]"
-
-
-TargetsOpt = Annotated[
-    Path,
-    typer.Option(
-        "--targets",
-        "-t",
-        help="The campaign file (or its folder); letters/ lies beside it.",
-        show_default=True,
-    ),
-]
-OnlyOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--only", metavar="ID", help="Only this target id (repeat for more).", show_default=False
-    ),
-]
-CountryOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--country",
-        metavar="CC",
-        help=_env(
-            "Your country (ISO code such as GB): selects targets meant for senders there.",
-            "PROTEST_COUNTRY",
-        ),
-    ),
-]
-LangOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--lang",
-        metavar="LL",
-        help=_env("Letter language: uses name.LL.md.j2 where it exists.", "PROTEST_LANG"),
-    ),
-]
-FromOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--from",
-        metavar="'NAME <ADDRESS>'",
-        help=_env('You, as "Your Name <you@example.org>".', "PROTEST_FROM"),
-    ),
-]
-ConfigOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--config",
-        help=_env(
-            "Config file [default: protest/config.toml in your config folder].", "PROTEST_CONFIG"
-        ),
-    ),
-]
-LogOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--log",
-        help=_env(
-            "Send log [default: protest/sendlog.sqlite3 in your data folder].", "PROTEST_LOG"
-        ),
-    ),
-]
-NoteOpt = Annotated[
-    str | None,
-    typer.Option("--note", help="Your own paragraph, placed where the letter puts sender.note."),
-]
-NoteFileOpt = Annotated[
-    Path | None, typer.Option("--note-file", help="Read your own paragraph from this file.")
-]
-
-SmtpHostOpt = Annotated[
-    str | None,
-    typer.Option("--smtp-host", help=_env("SMTP server host name.", "PROTEST_SMTP_HOST")),
-]
-SmtpPortOpt = Annotated[
-    int | None,
-    typer.Option(
-        "--smtp-port",
-        help=_env("SMTP port [default: 587 starttls, 465 tls, 25 none].", "PROTEST_SMTP_PORT"),
-    ),
-]
-SmtpSecurityOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--smtp-security",
-        help=_env(
-            "starttls (required STARTTLS, the default), tls, or none.", "PROTEST_SMTP_SECURITY"
-        ),
-    ),
-]
-SmtpCaFileOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--smtp-ca-file",
-        help=_env("PEM file of a private certificate authority to trust.", "PROTEST_SMTP_CA_FILE"),
-    ),
-]
-SmtpAuthOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--smtp-auth",
-        help=_env(
-            "Login method: 'xoauth2' signs in with an OAuth2 token (Outlook, Microsoft 365, "
-            "Gmail); unset, the usual login.",
-            "PROTEST_SMTP_AUTH",
-        ),
-    ),
-]
 
 
 def _version(value: bool) -> None:
@@ -657,10 +561,6 @@ def status(
 
 
 # -- what came of each letter (issue 13) ---------------------------------------------
-
-CampaignOpt = Annotated[
-    str | None, typer.Option("--campaign", metavar="ID", help="Only this campaign id.")
-]
 
 
 @app.command()
