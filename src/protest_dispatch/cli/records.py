@@ -1,0 +1,173 @@
+"""``log``, ``calls``, ``called`` and ``status``: what the send log knows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from protest_dispatch.cli.options import (
+    ConfigOpt,
+    CountryOpt,
+    FromOpt,
+    LangOpt,
+    LogOpt,
+    OnlyOpt,
+    TargetsOpt,
+)
+from protest_dispatch.cli.startup import ready as _ready
+from protest_dispatch.errors import InputError
+from protest_dispatch.vocabulary import CallOutcome
+
+if TYPE_CHECKING:
+    pass
+
+
+def log_(
+    campaign: Annotated[
+        str | None, typer.Option("--campaign", help="Only this campaign id.")
+    ] = None,
+    status: Annotated[
+        str | None,
+        typer.Option(
+            "--status",
+            help="Only letters with this status: sending, sent, deferred, failed, uncertain.",
+        ),
+    ] = None,
+    json_: Annotated[
+        bool, typer.Option("--json", help="Print the rows as one JSON array.")
+    ] = False,
+    csv_: Annotated[bool, typer.Option("--csv", help="Print the rows as CSV.")] = False,
+    log: LogOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Show what happened to each letter (and call), from the send log."""
+    from protest_dispatch.cli.views import log as views
+    from protest_dispatch.commands.log import read_log
+    from protest_dispatch.settings.config import Config
+
+    if json_ and csv_:
+        raise InputError("Choose one of --json and --csv.")
+    report = read_log(log=log, config=Config.load(path=config), campaign=campaign, status=status)
+    fmt = "json" if json_ else "csv" if csv_ else "table"
+    views.show(report, campaign=campaign, status=status, fmt=fmt)
+
+
+# -- set-up, calls and status (issue 6) ---------------------------------------------
+
+
+def calls(
+    targets: TargetsOpt = Path("targets.yaml"),
+    only: OnlyOpt = None,
+    country: CountryOpt = None,
+    lang: LangOpt = None,
+    from_: FromOpt = None,
+    all_: Annotated[
+        bool,
+        typer.Option(
+            "--all", help="Also targets already reached, and letter targets with a phone number."
+        ),
+    ] = False,
+    log: LogOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """The call sheet: whom to phone, the time there, what to say, and how it went so far."""
+    from protest_dispatch.cli.views import calls as callviews
+    from protest_dispatch.commands import calls as callsheet
+    from protest_dispatch.commands.session import existing_log, prepare
+
+    session = _ready(
+        prepare(
+            targets=targets,
+            config_path=config,
+            from_=from_,
+            country=country,
+            lang=lang,
+            only=only or (),
+            dry_run=True,
+        )
+    )
+    with existing_log(log=log, config=session.config) as (_, sendlog):
+        sheet = callsheet.build(session=session, log=sendlog, all_phones=all_)
+    callviews.sheet(sheet, placeholder=session.placeholder)
+
+
+def called(
+    target_id: Annotated[str, typer.Argument(metavar="ID", help="The target's id.")],
+    outcome: Annotated[CallOutcome, typer.Option("--outcome", help="How the call went.")],
+    note: Annotated[
+        str | None, typer.Option("--note", help="What they said, whom you spoke to.")
+    ] = None,
+    targets: TargetsOpt = Path("targets.yaml"),
+    from_: FromOpt = None,
+    country: CountryOpt = None,
+    log: LogOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Record a call you made; a target stays on the call sheet until it is reached."""
+    from protest_dispatch.cli.views import calls as views
+    from protest_dispatch.commands.calls import record_call
+    from protest_dispatch.commands.session import log_path, prepare
+
+    session = _ready(
+        prepare(
+            targets=targets,
+            config_path=config,
+            from_=from_,
+            country=country,
+            lang=None,
+            dry_run=True,
+        )
+    )
+    recorded = record_call(
+        session=session,
+        log_path=log_path(log=log, config=session.config),
+        target_id=target_id,
+        outcome=outcome,
+        note=note,
+    )
+    views.recorded(call=recorded.call, target=recorded.target, left=recorded.left)
+
+
+def status(
+    campaign: Annotated[
+        str | None, typer.Option("--campaign", help="Only this campaign id.")
+    ] = None,
+    targets: Annotated[
+        Path | None,
+        typer.Option(
+            "--targets",
+            "-t",
+            help="The campaign file, to count letters not sent "
+            "yet and calls to make [default: targets.yaml here, if there is one].",
+        ),
+    ] = None,
+    from_: FromOpt = None,
+    country: CountryOpt = None,
+    log: LogOpt = None,
+    config: ConfigOpt = None,
+    bounced: Annotated[
+        bool,
+        typer.Option(
+            "--bounced",
+            help="Only the bounced addresses to fix, with the reason, as text to paste.",
+        ),
+    ] = False,
+) -> None:
+    """Each campaign at a glance: sent, deferred, failed, uncertain, calls, and replies."""
+    from protest_dispatch.cli.views import calls as callviews
+    from protest_dispatch.commands.status import gather
+
+    report = gather(
+        config_path=config,
+        targets=targets,
+        campaign=campaign,
+        from_=from_,
+        country=country,
+        log=log,
+    )
+    if bounced:
+        callviews.bounced_summary(report)
+    else:
+        callviews.status(report)
