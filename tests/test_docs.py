@@ -52,3 +52,15 @@ def test_every_option_appears_in_the_readme(name: str) -> None:
         if opt.startswith("--") and opt not in readme
     ]
     assert not missing, f"README.md does not mention these options of 'protest {name}': {missing}"
+
+
+def test_every_setting_appears_in_the_readme() -> None:
+    from protest_dispatch.settings.model import KEYS, env_name
+
+    readme = README.read_text(encoding="utf-8")
+    missing = [
+        key
+        for key in KEYS
+        if f"`{key}`" not in readme and f"{key} =" not in readme and env_name(key) not in readme
+    ]
+    assert not missing, f"README.md does not document these settings: {missing}"
