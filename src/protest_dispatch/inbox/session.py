@@ -23,6 +23,7 @@ from protest_dispatch.errors import (
     ImapUnavailableError,
 )
 from protest_dispatch.mail.loopback import resolve_loopback_only
+from protest_dispatch.mail.tls import verified_context
 from protest_dispatch.settings.imap import ImapSettings
 from protest_dispatch.vocabulary import Security
 
@@ -63,7 +64,9 @@ def connect(settings: ImapSettings) -> IMAPClient:
     """A connection protected as the settings say (TLS verified), not yet logged in."""
     from imapclient import IMAPClient
 
-    context = tls_context(settings)
+    context = verified_context(
+        settings.ca_file, key="imap_ca_file", where="imap_ca_file or PROTEST_IMAP_CA_FILE"
+    )
     with translate_errors(settings, doing="connect"):
         if settings.security == Security.TLS:
             return IMAPClient(
@@ -104,20 +107,6 @@ def login(client: IMAPClient, settings: ImapSettings) -> None:
             "and Fastmail); set PROTEST_IMAP_PASSWORD or imap_password_command if the "
             "mailbox password differs from the SMTP one.",
         ) from None
-
-
-def tls_context(settings: ImapSettings) -> ssl.SSLContext:
-    cafile = None if settings.ca_file is None else str(settings.ca_file)
-    try:
-        context = ssl.create_default_context(cafile=cafile)
-    except OSError as exc:  # ssl.SSLError is an OSError: not PEM, or unreadable
-        raise ConfigError(
-            f"The CA file {settings.ca_file} cannot be used: {exc}.",
-            key="imap_ca_file",
-            hint="Give a PEM file of the certificate authority to trust.",
-        ) from None
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    return context
 
 
 @contextlib.contextmanager

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-import ssl
 from collections.abc import Sequence
-from pathlib import Path
 from types import TracebackType
 from typing import Self
 
@@ -34,6 +32,7 @@ from protest_dispatch.mail.envelope import (
 )
 from protest_dispatch.mail.loopback import resolve_loopback_only
 from protest_dispatch.mail.masking import Masker
+from protest_dispatch.mail.tls import verified_context
 from protest_dispatch.mail.verdict import Delivery
 from protest_dispatch.mail.wording import Wording, find_in_chain
 from protest_dispatch.settings.smtp import SmtpSettings
@@ -116,7 +115,11 @@ class SmtpConnection:
             use_tls=settings.security == Security.TLS,
             start_tls=False,  # we decide, and we never fall back to clear text
             validate_certs=True,
-            tls_context=None if settings.security == Security.NONE else _tls(settings.ca_file),
+            tls_context=None
+            if settings.security == Security.NONE
+            else verified_context(
+                settings.ca_file, key="smtp_ca_file", where="--smtp-ca-file or PROTEST_SMTP_CA_FILE"
+            ),
         )
         try:
             await self._handshake(smtp, helo_name=helo_name, password=password)
@@ -403,21 +406,6 @@ def _mail_options(
 
 def _secret(settings: SmtpSettings) -> str | None:
     return None if settings.password is None else settings.password.get_secret_value()
-
-
-def _tls(ca_file: Path | None) -> ssl.SSLContext:
-    try:
-        context = ssl.create_default_context(cafile=None if ca_file is None else str(ca_file))
-    except OSError as exc:  # ssl.SSLError is an OSError: not PEM, or unreadable
-        reason = exc.strerror or str(exc)
-        raise ConfigError(
-            f"The CA file {ca_file} could not be loaded: {reason}.",
-            file=ca_file,
-            hint="Give a PEM file holding the certificate authority that signed the "
-            "server's certificate (--smtp-ca-file or PROTEST_SMTP_CA_FILE).",
-        ) from exc
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    return context
 
 
 def _password(settings: SmtpSettings) -> str:
