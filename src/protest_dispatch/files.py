@@ -18,3 +18,25 @@ def make_private_folder(folder: Path) -> None:
         with contextlib.suppress(FileExistsError):  # made by another process meanwhile
             item.mkdir(mode=0o700)
             os.chmod(item, 0o700)
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` in one step, readable only by its owner; raises OSError.
+
+    The bytes go to a new temporary file (mode 0o600 whatever the umask, never one
+    that was already there) and are synced before the rename, so a crash leaves the
+    old file or the new one, never half of either.
+    """
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        try:
+            os.fchmod(fd, 0o600)
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temporary, path)
+    except OSError:
+        temporary.unlink(missing_ok=True)
+        raise

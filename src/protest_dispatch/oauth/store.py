@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from protest_dispatch.errors import ConfigError
-from protest_dispatch.files import make_private_folder
+from protest_dispatch.files import make_private_folder, write_private
 from protest_dispatch.vocabulary import TokenStore
 
 KEYRING_SERVICE = "protest"
@@ -143,19 +143,10 @@ class RefreshTokenStore:
         return data
 
     def _write_file(self, data: dict[str, object]) -> None:
-        folder = self.file.parent
-        temporary = folder / f".{self.file.name}.{os.getpid()}.tmp"
         try:
-            make_private_folder(folder)
-            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-                json.dump(data, handle)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, self.file)
+            make_private_folder(self.file.parent)
+            write_private(self.file, json.dumps(data).encode("utf-8"))
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                temporary.unlink()
             raise ConfigError(
                 f"The sign-in file {self.file} cannot be written: {exc.strerror}.",
                 file=self.file,

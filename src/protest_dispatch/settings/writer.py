@@ -7,7 +7,6 @@ never receives the password itself from here. It is still created 0600 in a
 
 from __future__ import annotations
 
-import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 from protest_dispatch.errors import ConfigError
-from protest_dispatch.files import make_private_folder
+from protest_dispatch.files import make_private_folder, write_private
 from protest_dispatch.settings.providers import Provider
 from protest_dispatch.settings.secrets import KEYRING_SERVICE
 from protest_dispatch.settings.sender import format_from
@@ -183,18 +182,9 @@ def write_config(*, path: Path, text: str, replace: bool) -> Path:
     if path.is_dir():
         raise ConfigError(f"{path} is a folder, not a config file.", file=path)
     _private_folder(path.parent)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-        try:
-            os.fchmod(fd, 0o600)  # whatever the umask
-            os.write(fd, text.encode("utf-8"))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(temporary, path)
+        write_private(path, text.encode("utf-8"))
     except OSError as exc:
-        temporary.unlink(missing_ok=True)
         raise ConfigError(
             f"Cannot write the config file {path}: {exc.strerror or exc}.",
             file=path,
