@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import grimp
@@ -34,3 +36,19 @@ def test_the_architecture_map_names_every_subpackage() -> None:
     missing = [f"{p}/" for p in packages if f"`{p}/`" not in text]
     missing += [f"{m}.py" for m in modules if f"{m}.py" not in text and f"`{m}`" not in text]
     assert not missing, f"ARCHITECTURE.md does not mention: {missing}"
+
+
+@pytest.mark.parametrize("argv", [["log"], ["replies"], ["inbox", "--help"]])
+def test_commands_that_need_no_campaign_do_not_load_its_machinery(argv: list[str]) -> None:
+    """jinja2 and markdown-it cost start-up; only commands that render letters load them."""
+    probe = (
+        "import sys\n"
+        "from protest_dispatch.cli.app import app\n"
+        f"try:\n    app({argv!r}, prog_name='protest')\n"
+        "except SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('jinja2', 'markdown_it') if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout + done.stderr

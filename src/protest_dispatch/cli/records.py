@@ -75,7 +75,8 @@ def calls(
     """The call sheet: whom to phone, the time there, what to say, and how it went so far."""
     from protest_dispatch.cli.views import calls as callviews
     from protest_dispatch.commands import calls as callsheet
-    from protest_dispatch.commands.session import existing_log, prepare
+    from protest_dispatch.commands.log import existing_log
+    from protest_dispatch.commands.session import prepare
 
     session = _ready(
         prepare(
@@ -108,7 +109,8 @@ def called(
     """Record a call you made; a target stays on the call sheet until it is reached."""
     from protest_dispatch.cli.views import calls as views
     from protest_dispatch.commands.calls import record_call
-    from protest_dispatch.commands.session import log_path, prepare
+    from protest_dispatch.commands.log import log_path
+    from protest_dispatch.commands.session import prepare
 
     session = _ready(
         prepare(

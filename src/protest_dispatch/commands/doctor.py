@@ -17,7 +17,7 @@ from pathlib import Path
 
 from protest_dispatch.commands.checks import Check, Report, failed, skipped
 from protest_dispatch.commands.doctor_imap import imap_checks
-from protest_dispatch.commands.session import log_path
+from protest_dispatch.commands.log import log_path
 from protest_dispatch.errors import ConfigError, ProtestError, SendLogError
 from protest_dispatch.mail.loopback import lookup_addresses
 from protest_dispatch.mail.quota import DAY, HOUR, Quota

@@ -1,16 +1,37 @@
-"""The ``log`` command's course: the letters and calls a send log holds, filtered."""
+"""The send log for every command: where it is, opening it only to read, and ``log``'s course.
+
+``protest log``, ``inbox``, ``replies`` and ``followup`` need the log but not the
+campaign (jinja2, markdown), so this module imports neither.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from protest_dispatch.commands.session import existing_log
 from protest_dispatch.errors import InputError
 from protest_dispatch.sendlog.findings import Finding, FindingLog
-from protest_dispatch.sendlog.store import Call, Entry
-from protest_dispatch.settings.config import Config
+from protest_dispatch.sendlog.store import Call, Entry, SendLog
+from protest_dispatch.settings.config import Config, default_log_path
 from protest_dispatch.vocabulary import LetterStatus
+
+
+def log_path(*, log: Path | None, config: Config) -> Path:
+    chosen = config.get("log", log)
+    return Path(chosen).expanduser() if chosen else default_log_path()
+
+
+@contextmanager
+def existing_log(*, log: Path | None, config: Config) -> Iterator[tuple[Path, SendLog | None]]:
+    """The send log if there is one: commands that only read must not create it."""
+    path = log_path(log=log, config=config)
+    if not path.exists():
+        yield path, None
+        return
+    with SendLog.open(path=path, read_only=True) as sendlog:
+        yield path, sendlog
 
 
 @dataclass(frozen=True)

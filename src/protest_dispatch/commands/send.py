@@ -15,7 +15,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from protest_dispatch.campaign.audience import Selected
-from protest_dispatch.commands.session import Session, log_path
+from protest_dispatch.commands.log import log_path
+from protest_dispatch.commands.session import Session
 from protest_dispatch.mail.dispatch import (
     BACKOFF_BUDGET,
     Backoff,

@@ -9,11 +9,10 @@ from pathlib import Path
 from protest_dispatch.campaign.compose import PLACEHOLDER_SENDER, Composer
 from protest_dispatch.campaign.loading import LoadedCampaign, load_campaign
 from protest_dispatch.campaign.model import Sender
-from protest_dispatch.commands.logs import existing_log, log_path
 from protest_dispatch.errors import InputError, NoSenderError
 from protest_dispatch.settings.config import Config
 
-__all__ = ["Session", "existing_log", "log_path", "prepare", "read_note"]
+__all__ = ["Session", "prepare", "read_note"]
 
 MAX_NOTE_CHARS = 10_000
 

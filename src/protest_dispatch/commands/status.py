@@ -14,7 +14,7 @@ from protest_dispatch.campaign.audience import select
 from protest_dispatch.campaign.loading import LoadedCampaign, load_campaign
 from protest_dispatch.campaign.model import Target
 from protest_dispatch.commands.calls import by_target, is_reached
-from protest_dispatch.commands.session import existing_log
+from protest_dispatch.commands.log import existing_log
 from protest_dispatch.mail.quota import Quota
 from protest_dispatch.sendlog.findings import Finding, FindingLog
 from protest_dispatch.sendlog.store import Call, Entry, SendLog, parse_time
