@@ -18,11 +18,11 @@ from protest_dispatch.cli import output
 from protest_dispatch.errors import ConfigError
 from protest_dispatch.settings.providers import PROTON_CA_HELP, PROVIDERS, Provider, by_key, guess
 from protest_dispatch.settings.secrets import keyring_works
+from protest_dispatch.settings.sender import format_from
 from protest_dispatch.settings.writer import (
     Answers,
     OAuthAnswers,
     Storage,
-    format_from,
     store_in_keyring,
 )
 from protest_dispatch.vocabulary import OAuthProvider, Security

@@ -19,9 +19,9 @@ from pathlib import Path
 
 from protest_dispatch.errors import ConfigError
 from protest_dispatch.files import make_private_folder, write_private
+from protest_dispatch.settings.secrets import KEYRING_SERVICE
 from protest_dispatch.vocabulary import TokenStore
 
-KEYRING_SERVICE = "protest"
 FILE_NAME = "oauth-tokens.json"
 
 

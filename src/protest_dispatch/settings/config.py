@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import SecretStr, ValidationError
 
 from protest_dispatch.errors import ConfigError
-from protest_dispatch.settings.secrets import KEYRING_SERVICE, from_keyring, run_password_command
+from protest_dispatch.settings.secrets import from_keyring, run_password_command
 from protest_dispatch.settings.sender import parse_from
 
 if TYPE_CHECKING:
@@ -29,13 +29,10 @@ if TYPE_CHECKING:
     from protest_dispatch.settings.sources import TomlFile
 
 __all__ = [
-    "KEYRING_SERVICE",
     "Config",
     "config_path",
     "default_config_path",
     "default_log_path",
-    "parse_from",
-    "run_password_command",
 ]
 
 

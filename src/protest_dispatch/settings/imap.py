@@ -19,8 +19,9 @@ from typing import Literal
 from pydantic import SecretStr
 
 from protest_dispatch.errors import ConfigError
-from protest_dispatch.settings.config import Config, run_password_command
+from protest_dispatch.settings.config import Config
 from protest_dispatch.settings.providers import by_key
+from protest_dispatch.settings.secrets import run_password_command
 from protest_dispatch.vocabulary import Security
 
 

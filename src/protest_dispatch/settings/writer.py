@@ -25,7 +25,7 @@ Storage = Literal["no", "command", "keyring", "oauth"]
 """Where the password is; ``oauth`` means none: XOAUTH2 signs in (see ``OAuthAnswers``)."""
 Value = str | int | bool
 
-__all__ = ["Answers", "config_values", "dump_toml", "format_from", "header", "write_config"]
+__all__ = ["Answers", "config_values", "dump_toml", "header", "write_config"]
 
 
 @dataclass(frozen=True)
