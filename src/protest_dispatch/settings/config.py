@@ -25,6 +25,7 @@ from protest_dispatch.settings.sender import parse_from
 
 if TYPE_CHECKING:
     from protest_dispatch.campaign.model import Sender
+    from protest_dispatch.net.proxy import Proxy
     from protest_dispatch.settings.model import Settings
     from protest_dispatch.settings.sources import TomlFile
 
@@ -159,6 +160,17 @@ class Config:
                 key="from",
                 hint='Set it like --from "Your Name <you@example.org>" and --country GB.',
             ) from None
+
+    def proxy(self, option: str | None = None) -> Proxy | None:
+        """The proxy every connection to another machine goes through; None for none.
+
+        With ``tor`` the SOCKS user name is this run's, so a run's connections share
+        one Tor circuit.
+        """
+        from protest_dispatch.net.proxy import parse_proxy
+
+        value = self.get("proxy", option)
+        return None if value is None else parse_proxy(str(value))
 
     def password(self, *, username: str, host: str) -> SecretStr | None:
         """Look the password up only when it is needed, from the safest place given."""
