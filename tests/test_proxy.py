@@ -96,6 +96,16 @@ def test_a_bad_proxy_setting_is_refused_with_the_reason(value: str, says: str) -
         parse_proxy(value)
 
 
+def test_a_password_on_the_command_line_is_refused() -> None:
+    config = Config.load(env={}).with_options(proxy="socks5://ana:hunter22@127.0.0.1:1080")
+
+    with pytest.raises(ConfigError, match="--proxy holds the proxy's password") as caught:
+        config.proxy()
+
+    assert "hunter22" not in str(caught.value)
+    assert Config.load(env={"PROTEST_PROXY": "socks5://ana:hunter22@127.0.0.1:1080"}).proxy()
+
+
 def test_a_bad_proxy_setting_stops_with_exit_2_naming_the_key_and_hiding_the_password() -> None:
     with pytest.raises(ConfigError) as caught:
         Config.load(env={"PROTEST_PROXY": "http://ana:hunter22@127.0.0.1:8080"})
@@ -110,7 +120,6 @@ def test_the_option_wins_and_none_turns_the_files_proxy_off() -> None:
     config = Config.load(env={"PROTEST_PROXY": "socks5://127.0.0.1:1080"})
 
     assert config.proxy() == Proxy(host="127.0.0.1", port=1080)
-    assert config.proxy("none") is None
     assert config.with_options(proxy="none").proxy() is None
 
 

@@ -13,11 +13,11 @@ server the sender is about to reach.
 
 from __future__ import annotations
 
-import ipaddress
 import secrets
 from dataclasses import dataclass, field
 from urllib.parse import SplitResult, unquote, urlsplit
 
+from protest_dispatch.net.loopback import is_this_machine
 from protest_dispatch.vocabulary import Route
 
 TOR_HOST = "127.0.0.1"
@@ -87,22 +87,6 @@ def route(proxy: Proxy | None, host: str) -> Route:
     if proxy is None:
         return Route.DIRECT
     return Route.LOCAL if is_this_machine(host) else Route.PROXY
-
-
-def is_this_machine(host: str) -> bool:
-    """``localhost`` or a loopback address, decided without looking anything up."""
-    name = host.strip().lower().rstrip(".")
-    if name.startswith("[") and name.endswith("]"):
-        name = name[1:-1]
-    if name == "localhost":
-        return True
-    try:
-        address = ipaddress.ip_address(name.split("%", 1)[0])
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped.is_loopback
-    return address.is_loopback
 
 
 def _tor(host: str, port: int, isolation: str | None) -> Proxy:
