@@ -14,16 +14,10 @@ def new(
     ],
 ) -> None:
     """Start a new campaign: targets.yaml, a letter, a call script and a README in DIR."""
-    from protest_dispatch.cli import output
-    from protest_dispatch.commands.scaffold import scaffold
+    from protest_dispatch.cli.views import new as views
+    from protest_dispatch.commands.new import scaffold
 
-    made = scaffold(folder=folder)
-    for path in made.files:
-        output.info(f"wrote {path}")
-    output.info(
-        f"Next: replace every example.org address in {made.folder / 'targets.yaml'}, write "
-        f"the letter, then run 'protest validate -t {made.folder}'."
-    )
+    views.written(scaffold(folder=folder))
 
 
 def schema() -> None:
