@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from protest_dispatch.commands.send import Plan, ReceivedBefore, Resend
     from protest_dispatch.commands.session import Session
-    from protest_dispatch.mail.dispatch import Job, Result, Summary
+    from protest_dispatch.delivery.dispatch import Job, Result, Summary
     from protest_dispatch.sendlog.store import Entry
     from protest_dispatch.settings.smtp import SmtpSettings
 
