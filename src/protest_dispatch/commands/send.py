@@ -14,8 +14,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from protest_dispatch.addresses import mailbox, same_mailbox
 from protest_dispatch.campaign.audience import Selected
-from protest_dispatch.campaign.recipients import copies, mailbox
+from protest_dispatch.campaign.recipients import copies
 from protest_dispatch.commands.log_access import log_path
 from protest_dispatch.commands.session import Session
 from protest_dispatch.delivery.dispatch import (
@@ -80,7 +81,7 @@ class Resend:
 
     @property
     def address_changed(self) -> bool:
-        return mailbox(self.to) != mailbox(self.bounce.recipient or "")
+        return not same_mailbox(self.to, self.bounce.recipient or "")
 
 
 @dataclass
