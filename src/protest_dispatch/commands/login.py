@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from protest_dispatch.addresses import same_mailbox
 from protest_dispatch.errors import ConfigError, SignInError
 from protest_dispatch.oauth.client import DeviceCode
 from protest_dispatch.oauth.device import Pacing
@@ -112,7 +113,7 @@ def _check_account(account: str | None, *, username: str) -> None:
     authorization URL could have put in a code for its own account. The provider's
     ID token says who signed in, when the scope has ``openid`` and ``email``.
     """
-    if account is None or account.casefold() == username.casefold():
+    if account is None or same_mailbox(account, username):
         return
     raise SignInError(
         f"The provider says you signed in as {account}, but smtp_username is {username}, "
