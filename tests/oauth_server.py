@@ -34,6 +34,7 @@ import http.server
 import json
 import re
 import secrets
+import ssl
 import threading
 import time
 import urllib.parse
@@ -218,12 +219,13 @@ class OAuthServer:
         self.huge_sent = 0  # bytes of hostile.huge_body written before the client hung up
         self.host = HOST
         self.port = 0
+        self.scheme = "http"
 
     # ---- addresses -------------------------------------------------------------------
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     @property
     def device_authorization_endpoint(self) -> str:
@@ -815,13 +817,21 @@ class _HTTPServer(http.server.ThreadingHTTPServer):
 
 
 @contextlib.contextmanager
-def running_oauth_server(**options: Any) -> Iterator[OAuthServer]:
-    """Serve an :class:`OAuthServer` (keywords: its options) on 127.0.0.1 and a free port."""
+def running_oauth_server(
+    *, tls: ssl.SSLContext | None = None, **options: Any
+) -> Iterator[OAuthServer]:
+    """Serve an :class:`OAuthServer` (keywords: its options) on 127.0.0.1 and a free port.
+
+    ``tls``: a server-side context to serve HTTPS with (its ``base_url`` then says https).
+    """
     oauth = OAuthServer(**options)
     httpd = _HTTPServer((HOST, 0), _Handler)
     httpd.oauth = oauth
     httpd.stopping = threading.Event()
     oauth.port = httpd.server_address[1]
+    if tls is not None:
+        httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)
+        oauth.scheme = "https"
     thread = threading.Thread(
         target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
     )
