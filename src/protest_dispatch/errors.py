@@ -157,6 +157,12 @@ class SmtpRefusedError(SmtpError):
     exit_code = ExitCode.FAILED
 
 
+class DnsUnavailableError(ProtestError):
+    """No DNS server answered at all, so nothing could be checked: try later."""
+
+    exit_code = ExitCode.TEMPFAIL
+
+
 class ImapError(ProtestError):
     """A failure talking to the IMAP server that stops reading the mailbox."""
 

@@ -101,3 +101,18 @@ class TokenStore(StrEnum):
 
     KEYRING = "keyring"
     FILE = "file"
+
+
+class MailDomain(StrEnum):
+    """What DNS says about a domain that letters go to (``validate --check-domains``)."""
+
+    ACCEPTS_MAIL = "accepts-mail"
+    """MX records, or with none an A or AAAA address (RFC 5321 5.1)."""
+    NO_SUCH_DOMAIN = "no-such-domain"
+    """NXDOMAIN: no mail can reach it."""
+    NULL_MX = "null-mx"
+    """A single MX of preference 0 and exchange "." (RFC 7505): it takes no mail."""
+    NO_MAIL_HOST = "no-mail-host"
+    """The domain exists but has no MX, A or AAAA record."""
+    UNCHECKED = "unchecked"
+    """No usable answer (time-out, SERVFAIL, garbage): a warning, never an error."""

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from rich.progress import Progress
     from rich.text import Text
 
+    from protest_dispatch.commands.domains import DomainReport
     from protest_dispatch.commands.send import Plan, ReceivedBefore
     from protest_dispatch.commands.session import Session
     from protest_dispatch.delivery.dispatch import Result, Summary
@@ -63,7 +64,13 @@ def _notices(session: Session) -> None:
 TABLE_ROWS = 100
 
 
-def validation(session: Session, *, letters: Sequence[Checked], show_all: bool = False) -> None:
+def validation(
+    session: Session,
+    *,
+    letters: Sequence[Checked],
+    show_all: bool = False,
+    domains: DomainReport | None = None,
+) -> None:
     audience = session.composer.audience
     rows = [(c.target, "email", ", ".join(c.recipients), c.template) for c in letters]
     for selected in audience.calls:
@@ -93,9 +100,23 @@ def validation(session: Session, *, letters: Sequence[Checked], show_all: bool =
     _notices(session)
     for placeholder in placeholder_addresses(session.loaded):
         output.warn(str(placeholder))
+    if domains is not None:
+        _domains(domains)
+        if domains.errors:
+            return
     output.info(
         f"The campaign is valid: {len(letters)} letter(s) and {len(audience.calls)} "
         "call(s) for this sender."
+    )
+
+
+def _domains(report: DomainReport) -> None:
+    for warning in report.warnings:
+        output.warn(str(warning))
+    fine = len(report.answers) - report.unchecked - len(report.errors)
+    output.info(
+        f"Checked {len(report.answers)} domain(s) in DNS: {fine} accept mail, "
+        f"{len(report.errors)} cannot receive mail, {report.unchecked} could not be checked."
     )
 
 
