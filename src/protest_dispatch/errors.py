@@ -157,6 +157,27 @@ class SmtpRefusedError(SmtpError):
     exit_code = ExitCode.FAILED
 
 
+class TrustError(InputError):
+    """A campaign's signature, manifest or key cannot be trusted: nothing is sent."""
+
+    def __init__(self, message: str, *, file: Path | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.file = file
+
+
+class TamperedError(TrustError):
+    """A signed campaign's file differs from its MANIFEST, is not listed, or the signature fails."""
+
+    def __init__(self, message: str, *, file: Path | None = None, hint: str | None = None) -> None:
+        super().__init__(
+            message,
+            file=file,
+            hint=hint
+            or "Do not use this copy: get the campaign again from the organiser "
+            "('protest get'), or ask them.",
+        )
+
+
 class DnsUnavailableError(ProtestError):
     """No DNS server answered at all, so nothing could be checked: try later."""
 

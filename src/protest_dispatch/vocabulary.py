@@ -116,3 +116,14 @@ class MailDomain(StrEnum):
     """The domain exists but has no MX, A or AAAA record."""
     UNCHECKED = "unchecked"
     """No usable answer (time-out, SERVFAIL, garbage): a warning, never an error."""
+
+
+class TrustState(StrEnum):
+    """Where an activist's copy of a campaign stands (signed campaigns, issue 20)."""
+
+    SIGNED = "signed"
+    """The signature verifies with the key this sender first saw for the campaign id."""
+    FIRST_USE = "first-use"
+    """The signature verifies; its key is now remembered for the campaign id."""
+    UNSIGNED = "unsigned"
+    """No signature: nobody can tell whether the copy is the organiser's."""

@@ -15,12 +15,13 @@ from protest_dispatch.campaign.placeholders import placeholder_addresses
 from protest_dispatch.campaign.recipients import copies
 from protest_dispatch.cli import output
 from protest_dispatch.errors import SET_SENDER_HINT, Problem
-from protest_dispatch.vocabulary import ExitCode, LetterStatus
+from protest_dispatch.vocabulary import ExitCode, LetterStatus, TrustState
 
 if TYPE_CHECKING:
     from rich.progress import Progress
     from rich.text import Text
 
+    from protest_dispatch.campaign.signing import Trust
     from protest_dispatch.commands.domains import DomainReport
     from protest_dispatch.commands.send import Plan, ReceivedBefore
     from protest_dispatch.commands.session import Session
@@ -39,6 +40,7 @@ class Display:
 
 def _notices(session: Session) -> None:
     audience = session.composer.audience
+    trust(session.trust, campaign_id=session.campaign_id)
     for warning in session.loaded.warnings:
         output.warn(str(warning))
     fallbacks = session.composer.language_fallbacks()
@@ -62,6 +64,21 @@ def _notices(session: Session) -> None:
 
 
 TABLE_ROWS = 100
+
+
+def trust(verdict: Trust, *, campaign_id: str) -> None:
+    """Where this copy of the campaign came from, as far as anyone can tell."""
+    if verdict.state == TrustState.UNSIGNED:
+        output.warn("unsigned campaign: check that it came from the organiser.")
+    elif verdict.state == TrustState.FIRST_USE:
+        output.say(
+            f"Signed campaign: first use of '{campaign_id}', so its key {verdict.public_key} "
+            "is remembered; a copy signed by another key will be refused."
+        )
+    else:
+        output.say(f"Signed campaign: verified with the key {verdict.public_key}.")
+    if verdict.trusted_comment:
+        output.say(f"  signed: {verdict.trusted_comment}")
 
 
 def validation(
