@@ -15,6 +15,7 @@ pytest_plugins = [
     "dovecot",
     "inboxkit",
     "dns_server",
+    "https_server",
 ]
 
 

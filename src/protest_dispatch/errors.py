@@ -178,6 +178,28 @@ class TamperedError(TrustError):
         )
 
 
+class DownloadError(InputError):
+    """A campaign archive that may not be fetched or used: nothing is changed."""
+
+    def __init__(self, message: str, *, url: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.url = url
+
+
+class ArchiveError(InputError):
+    """A campaign archive that cannot be unpacked safely: nothing is changed."""
+
+    def __init__(self, message: str, *, source: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.source = source
+
+
+class DownloadUnavailableError(DownloadError):
+    """The campaign's server could not be reached or did not finish in time: try later."""
+
+    exit_code = ExitCode.TEMPFAIL
+
+
 class DnsUnavailableError(ProtestError):
     """No DNS server answered at all, so nothing could be checked: try later."""
 

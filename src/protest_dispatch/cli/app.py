@@ -110,6 +110,7 @@ app.command()(organiser.schema)
 app.command()(organiser.keygen)
 app.command()(organiser.sign)
 app.command()(organiser.trust)
+app.command()(organiser.get)
 
 
 def main() -> None:

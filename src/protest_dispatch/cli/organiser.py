@@ -112,3 +112,78 @@ def passphrase(*, twice: bool, purpose: str) -> str:
     if twice and getpass.getpass("The same passphrase again: ", stream=sys.stderr) != first:
         raise InputError("The two passphrases differ; nothing was written.")
     return first
+
+
+def get(
+    source: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[URL_OR_FILE]",
+            help="The campaign archive (.tar.gz or .zip): an https:// address or a file "
+            "[default: the campaign's update_url].",
+            show_default=False,
+        ),
+    ] = None,
+    folder: Annotated[
+        Path | None,
+        typer.Argument(
+            metavar="[DIR]",
+            help="The campaign folder [default: this folder if it holds a campaign, else one "
+            "named after the archive].",
+            show_default=False,
+        ),
+    ] = None,
+    ca_file: Annotated[
+        Path | None,
+        typer.Option("--ca-file", help="PEM file of a private certificate authority to trust."),
+    ] = None,
+    timeout: Annotated[
+        float,
+        typer.Option("--timeout", min=1, max=600, help="Seconds for the whole download."),
+    ] = 30.0,
+    yes: Annotated[
+        bool,
+        typer.Option("--yes", "-y", help="Accept changed addresses without asking (for cron)."),
+    ] = False,
+) -> None:
+    """Fetch a campaign or its update, check its signature, show what changed, replace it."""
+    from protest_dispatch.cli.views import get as views
+    from protest_dispatch.commands.get import apply, discard, source_of, stage
+
+    source, folder = _source_and_folder(source, folder)
+    staged = stage(
+        source=source_of(source=source, folder=folder),
+        folder=folder,
+        ca_file=ca_file,
+        timeout=timeout,
+    )
+    try:
+        if staged.changes is not None and staged.changes.empty:
+            views.unchanged(staged)
+            discard(staged)
+            return
+        views.summary(staged)
+        asks = staged.changes is not None and staged.changes.needs_confirmation and not yes
+        if asks and not views.confirm(staged):
+            discard(staged)
+            return
+    except BaseException:
+        discard(staged)
+        raise
+    views.applied(staged, previous=apply(staged))
+
+
+def _source_and_folder(source: str | None, folder: Path | None) -> tuple[str | None, Path]:
+    """``get``, ``get DIR``, ``get URL_OR_FILE`` and ``get URL_OR_FILE DIR``."""
+    if source is not None and folder is None and "://" not in source:
+        given = Path(source)
+        if given.is_dir():
+            return None, given
+    if folder is not None:
+        return source, folder
+    if source is None or Path("targets.yaml").is_file():
+        return source, Path(".")
+    name = source.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0]
+    for suffix in (".tar.gz", ".tgz", ".zip"):
+        name = name.removesuffix(suffix)
+    return source, Path(name or "campaign")
