@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import stat
 import subprocess
@@ -9,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from kit import FROM, cli
+from kit import FROM, cli, env_for, log_rows, send
 from protest_dispatch.campaign.manifest import MANIFEST, SIGNATURE
 from signkit import PASSPHRASE_ENV, Key, make_key, set_public_key, sign, signed_campaign
+from smtp_server import Server
 
 ENV = {"PROTEST_FROM": FROM, "PROTEST_COUNTRY": "GB"}
 
@@ -248,3 +250,25 @@ def test_signatures_cross_check_with_the_minisign_tool(tmp_path: Path, key: Key)
     )
     run = cli(["validate", "-t", str(folder)], env=ENV, expect=0)
     assert f"verified with the key {tool_public}" in _flat(run.err)
+
+
+def test_the_send_log_keeps_the_campaign_copy_each_letter_went_out_under(
+    tmp_path: Path, key: Key, smtp_server: Server
+) -> None:
+    folder = signed_campaign(tmp_path / "c", key)
+    env = {**env_for(smtp_server, log=tmp_path / "log.sqlite3"), "PROTEST_COUNTRY": "GB"}
+    assert send(folder, env=env).code == 0
+    manifest = hashlib.sha256((folder / MANIFEST).read_bytes()).hexdigest()
+    rows = log_rows(env)
+    assert {r["target"]: r["campaign_sha256"] for r in rows} == {
+        "ministry": manifest,
+        "embassy-gb": manifest,
+    }
+    unsigned = tmp_path / "u"
+    cli(["new", str(unsigned)], expect=0)
+    targets = unsigned / "targets.yaml"
+    targets.write_text(targets.read_text().replace("my-campaign", "other-campaign"))
+    assert send(unsigned, env=env).code == 0
+    digest = hashlib.sha256(targets.read_bytes()).hexdigest()
+    rows = log_rows(env, "--campaign", "other-campaign")
+    assert {r["campaign_sha256"] for r in rows} == {digest}
