@@ -16,6 +16,7 @@ pytest_plugins = [
     "inboxkit",
     "dns_server",
     "https_server",
+    "socks5_server",
 ]
 
 

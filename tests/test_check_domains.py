@@ -166,3 +166,13 @@ def test_sixteen_domains_at_once_each_within_its_time_out(
     elapsed = time.monotonic() - started
     assert {a.verdict for a in report.answers.values()} == {MailDomain.ACCEPTS_MAIL}
     assert 0.6 <= elapsed < 2.0
+
+
+def test_with_a_proxy_set_no_domain_is_looked_up(tmp_path: Path, dns_server: DnsServer) -> None:
+    dns_server.zone["mx.example.org"] = "mx"
+    path = _campaign(tmp_path, ("Court", "c@mx.example.org"))
+    env = {"PROTEST_PROXY": "tor"}
+    args = ["validate", "-t", str(path), "--check-domains", "--dns-server", dns_server.address]
+    run = cli(args, env=env, expect=2)
+    assert "would bypass it" in " ".join(run.err.split())
+    assert dns_server.queries == []

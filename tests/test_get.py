@@ -267,3 +267,15 @@ def test_get_replaces_only_a_campaign_folder(tmp_path: Path, published: Path) ->
     run = cli(["get", str(_archive(tmp_path, published)), str(mine)], expect=2)
     assert "holds no campaign" in run.err
     assert _snapshot(mine) == {"notes.txt": b"mine\n"}
+
+
+def test_with_a_proxy_set_nothing_is_downloaded_directly(
+    tmp_path: Path, https_server: HttpsServer, published: Path
+) -> None:
+    https_server.routes["/c.tar.gz"] = _tar(published)
+    env = {"PROTEST_PROXY": "tor"}
+    url = https_server.url("/c.tar.gz")
+    run = cli(["get", url, str(_mine(tmp_path))], env=env, expect=2)
+    assert "cannot download through your proxy" in _flat(run.err)
+    assert https_server.requests == []
+    cli(["get", str(_archive(tmp_path, published)), str(_mine(tmp_path))], env=env, expect=0)

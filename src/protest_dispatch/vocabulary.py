@@ -127,3 +127,14 @@ class TrustState(StrEnum):
     """The signature verifies; its key is now remembered for the campaign id."""
     UNSIGNED = "unsigned"
     """No signature: nobody can tell whether the copy is the organiser's."""
+
+
+class Route(StrEnum):
+    """Which way a connection to a server goes (config ``proxy``)."""
+
+    DIRECT = "direct"
+    """No proxy is set: straight to the server."""
+    LOCAL = "local"
+    """A proxy is set, but the server is this machine (Proton Mail Bridge): straight to it."""
+    PROXY = "proxy"
+    """Through the SOCKS5 proxy, which resolves the name; never directly."""

@@ -149,6 +149,7 @@ def get(
     """Fetch a campaign or its update, check its signature, show what changed, replace it."""
     from protest_dispatch.cli.views import get as views
     from protest_dispatch.commands.get import apply, discard, source_of, stage
+    from protest_dispatch.settings.config import Config
 
     source, folder = _source_and_folder(source, folder)
     staged = stage(
@@ -156,6 +157,7 @@ def get(
         folder=folder,
         ca_file=ca_file,
         timeout=timeout,
+        proxy=Config.load(path=None).proxy(),
     )
     try:
         if staged.changes is not None and staged.changes.empty:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from protest_dispatch.campaign.loading import LoadedCampaign
 from protest_dispatch.commands.session import Session
-from protest_dispatch.errors import DnsUnavailableError, Problem
+from protest_dispatch.errors import ConfigError, DnsUnavailableError, Problem
 from protest_dispatch.net.dns import (
     DnsServer,
     DomainAnswer,
@@ -102,7 +102,18 @@ def uses(loaded: LoadedCampaign) -> dict[str, list[Use]]:
 
 
 def check_session_domains(*, session: Session, dns_server: str | None) -> DomainReport:
-    """The check as ``validate`` runs it: the resolver and time-out from the settings."""
+    """The check as ``validate`` runs it: the resolver and time-out from the settings.
+
+    DNS questions cannot go through a SOCKS proxy yet, so with one set the check is
+    refused rather than telling the network's resolver every domain (fail closed).
+    """
+    if session.config.proxy() is not None:
+        raise ConfigError(
+            "--check-domains cannot ask DNS through your proxy yet, and asking directly "
+            "would bypass it: nothing was looked up.",
+            key="proxy",
+            hint="Check the domains from a machine where a direct lookup is safe.",
+        )
     value = session.config.get("dns_server", dns_server)
     timeout = session.config.get("dns_timeout") or TIMEOUT
     return check_campaign_domains(

@@ -20,7 +20,8 @@ from protest_dispatch.campaign.changes import Changes, compare
 from protest_dispatch.campaign.loading import LoadedCampaign, load_campaign
 from protest_dispatch.campaign.signing import KnownKeys, Trust, default_store, verify_campaign
 from protest_dispatch.errors import ArchiveError, InputError, ProtestError
-from protest_dispatch.net.http import download
+from protest_dispatch.net.download import download
+from protest_dispatch.net.proxy import Proxy
 
 TIMEOUT = 30.0
 
@@ -60,7 +61,26 @@ def source_of(*, source: str | None, folder: Path) -> str:
     return url
 
 
-def stage(*, source: str, folder: Path, ca_file: Path | None, timeout: float = TIMEOUT) -> Staged:
+def stage(
+    *,
+    source: str,
+    folder: Path,
+    ca_file: Path | None,
+    timeout: float = TIMEOUT,
+    proxy: Proxy | None = None,
+) -> Staged:
+    """Fetch, unpack beside ``folder`` and verify; ``proxy`` is the sender's proxy setting.
+
+    Downloads cannot go through the proxy yet: with one set, only a local file is read
+    (fail closed), never a direct connection that would bypass it.
+    """
+    if proxy is not None and "://" in source:
+        raise InputError(
+            f"protest get cannot download through your proxy ({proxy}) yet, and a direct "
+            "connection would bypass it: nothing was downloaded.",
+            hint="Download the archive through Tor yourself (Tor Browser, torsocks curl), "
+            "then: protest get FILE [DIR]",
+        )
     old = _existing(folder)
     data = _read(source, ca_file=ca_file, timeout=timeout)
     staging = folder.parent / f".{folder.name}.get-{os.getpid()}"
