@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import pty
+import select
 import shutil
 import stat
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from kit import FROM, cli, env_for, log_rows, send
+from kit import FROM, cli, env_for, log_rows, send, subprocess_env
 from protest_dispatch.campaign.manifest import MANIFEST, SIGNATURE
 from signkit import PASSPHRASE_ENV, Key, make_key, set_public_key, sign, signed_campaign
 from smtp_server import Server
@@ -272,3 +277,58 @@ def test_the_send_log_keeps_the_campaign_copy_each_letter_went_out_under(
     digest = hashlib.sha256(targets.read_bytes()).hexdigest()
     rows = log_rows(env, "--campaign", "other-campaign")
     assert {r["campaign_sha256"] for r in rows} == {digest}
+
+
+def _read_until(fd: int, marker: bytes, seen: bytes = b"") -> bytes:
+    deadline = time.monotonic() + 30
+    while marker not in seen:
+        assert time.monotonic() < deadline, seen
+        ready, _, _ = select.select([fd], [], [], 0.1)
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+    return seen
+
+
+@pytest.mark.slow
+def test_keygen_and_sign_ask_the_passphrase_on_the_terminal_without_echo(
+    tmp_path: Path,
+) -> None:
+    """A real pseudo-terminal as the controlling terminal, as a person types."""
+
+    def run(args: list[str], answers: list[bytes]) -> tuple[int, bytes]:
+        pid, fd = pty.fork()
+        if pid == 0:  # the child: protest on the terminal
+            os.execvpe(
+                sys.executable,
+                [sys.executable, "-m", "protest_dispatch", *args],
+                {**subprocess_env({}), "COLUMNS": "200"},
+            )
+        seen = b""
+        for answer in answers:  # each prompt afresh: getpass flushes what was typed ahead
+            seen += _read_until(fd, b": ")
+            os.write(fd, answer + b"\n")
+        seen += _read_until(fd, b"\x00never")
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+        return os.waitstatus_to_exitcode(status), seen
+
+    code, seen = run(["keygen", str(tmp_path / "k.key")], [b"tty-secret", b"tty-secret"])
+    assert code == 0, seen
+    assert b"tty-secret" not in seen
+    assert b"Passphrase for the new key" in seen
+    public = (tmp_path / "k.key.pub").read_text().splitlines()[1]
+    folder = tmp_path / "c"
+    cli(["new", str(folder)], expect=0)
+    set_public_key(folder, public)
+    code, seen = run(["sign", str(folder), "--key", str(tmp_path / "k.key")], [b"wrong"])
+    assert code == 2, seen
+    assert b"is wrong" in seen
+    code, seen = run(["sign", str(folder), "--key", str(tmp_path / "k.key")], [b"tty-secret"])
+    assert code == 0, seen
+    assert (folder / SIGNATURE).is_file()
