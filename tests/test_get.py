@@ -279,3 +279,27 @@ def test_with_a_proxy_set_nothing_is_downloaded_directly(
     assert "cannot download through your proxy" in _flat(run.err)
     assert https_server.requests == []
     cli(["get", str(_archive(tmp_path, published)), str(_mine(tmp_path))], env=env, expect=0)
+
+
+def test_a_bare_get_in_the_campaign_folder_updates_it_from_its_update_url(
+    tmp_path: Path,
+    published: Path,
+    key: Key,
+    https_server: HttpsServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url = https_server.url("/c.tar.gz")
+    targets = published / "targets.yaml"
+    text = targets.read_text().replace("campaign:\n", f"campaign:\n  update_url: {url}\n", 1)
+    targets.write_text(text)
+    sign(published, key)
+    mine = _mine(tmp_path)
+    cli(["get", str(_archive(tmp_path, published)), str(mine)], expect=0)
+    targets.write_text(text.replace("Ministry of Justice", "Ministry of Justice and Law"))
+    sign(published, key)
+    https_server.routes["/c.tar.gz"] = _tar(published)
+    monkeypatch.chdir(mine)
+    cli(["get", "--ca-file", str(https_server.ca_file)], expect=0)
+    assert "Ministry of Justice and Law" in (mine / "targets.yaml").read_text()
+    assert (mine.with_name("campaign.previous") / "targets.yaml").is_file()
+    assert sorted(p.name for p in mine.parent.iterdir()) == ["campaign", "campaign.previous"]

@@ -81,6 +81,7 @@ def stage(
             hint="Download the archive through Tor yourself (Tor Browser, torsocks curl), "
             "then: protest get FILE [DIR]",
         )
+    folder = Path(os.path.abspath(folder))  # "." has no name and no parent to stage beside
     old = _existing(folder)
     data = _read(source, ca_file=ca_file, timeout=timeout)
     staging = folder.parent / f".{folder.name}.get-{os.getpid()}"
