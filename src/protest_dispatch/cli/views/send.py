@@ -40,9 +40,11 @@ class Display:
     quiet: bool = False
 
 
-def _notices(session: Session) -> None:
+def _notices(session: Session, *, origin: bool = True) -> None:
+    """What the person should know; ``origin``: where the campaign copy came from."""
     audience = session.composer.audience
-    trust(session.trust, campaign_id=session.campaign_id)
+    if origin:
+        trust(session.trust, campaign_id=session.campaign_id)
     for warning in session.loaded.warnings:
         output.warn(str(warning))
     fallbacks = session.composer.language_fallbacks()
@@ -202,8 +204,8 @@ def send_plan(
         output.say(BOUNCED_HINT)
     for before in plan.received_before:
         output.say(_received_before(before))
-    if not plan.jobs:
-        _notices(session)
+    if not plan.jobs:  # one plain line: the copy's origin matters only when it sends
+        _notices(session, origin=False)
         output.info(nothing_to_send(plan))
         return
     _notices(session)
