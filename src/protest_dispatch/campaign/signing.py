@@ -21,7 +21,7 @@ from protest_dispatch.campaign import manifest
 from protest_dispatch.campaign.loading import LoadedCampaign
 from protest_dispatch.campaign.model import shown
 from protest_dispatch.errors import TamperedError, TrustError
-from protest_dispatch.files import make_private_folder, write_private
+from protest_dispatch.files import data_folder, make_private_folder, write_private
 from protest_dispatch.vocabulary import TrustState
 
 MAX_SIGNATURE_BYTES = 4096
@@ -51,9 +51,7 @@ def is_signed(folder: Path) -> bool:
 
 
 def default_store() -> Path:
-    import platformdirs
-
-    return platformdirs.user_data_path("protest") / KNOWN_KEYS_FILE
+    return data_folder() / KNOWN_KEYS_FILE
 
 
 class KnownKeys:
