@@ -109,6 +109,10 @@ def login(client: IMAPClient, settings: ImapSettings) -> None:
         ) from None
 
 
+_PREPOSITION = {"connect": "to", "log in": "to", "start TLS": "with"}
+"""How each ``doing`` meets "the IMAP server": connect to it, read the mailbox on it."""
+
+
 @contextlib.contextmanager
 def translate_errors(settings: ImapSettings, *, doing: str) -> Iterator[None]:
     """Socket, TLS and protocol errors as ImapError, worded with what to do next."""
@@ -139,7 +143,8 @@ def translate_errors(settings: ImapSettings, *, doing: str) -> Iterator[None]:
     except (IMAPClientAbortError, OSError) as exc:
         reason = "timed out" if isinstance(exc, TimeoutError | socket.timeout) else str(exc)
         raise ImapUnavailableError(
-            f"Could not {doing} at the IMAP server {where}: {reason or type(exc).__name__}.",
+            f"Could not {doing} {_PREPOSITION.get(doing, 'on')} the IMAP server {where}: "
+            f"{reason or type(exc).__name__}.",
             host=settings.host,
             port=settings.port,
             hint="Check the network and imap_host / imap_port, then try again later.",
