@@ -414,7 +414,7 @@ def _mailbox(
 def _mailbox_login(*, email: str) -> dict[str, Any]:
     """Sending needs no login here, but reading a mailbox always does: ask for it."""
     output.say("Sending needs no login on this server, but reading the mailbox does.")
-    username = _ask(f"Mailbox username (Enter for {email})", _one_line, default=email)
+    username = _ask("Mailbox username", _one_line, default=email)
     output.say(
         "Where should protest find your mailbox password?\n"
         "  1. no: do not store it; give it when you read, in PROTEST_IMAP_PASSWORD\n"
