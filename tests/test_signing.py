@@ -344,3 +344,11 @@ def test_sign_refuses_a_linked_letter_and_says_how_to_fix_it(tmp_path: Path, key
     assert "linked.txt.j2 is a symbolic link" in out
     assert "Put the file itself in its place" in out
     assert not (folder / MANIFEST).exists()
+
+
+def test_another_campaign_file_beside_a_signed_one_is_refused(tmp_path: Path, key: Key) -> None:
+    folder = signed_campaign(tmp_path / "c", key)
+    other = folder / "other.yaml"
+    other.write_text((folder / "targets.yaml").read_text().replace("minister@", "collector@"))
+    run = cli(["validate", "-t", str(other)], env=ENV, expect=2)
+    assert f"{other} is not in the signed MANIFEST" in _flat(run.err)
