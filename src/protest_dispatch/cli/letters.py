@@ -59,7 +59,8 @@ def validate(
             dry_run=True,
         )
     )
-    views.validation(session, letters=session.composer.check_all(), show_all=all_)
+    letters = session.composer.check_all()
+    views.validation(session, letters=letters, paper=session.composer.check_paper(), show_all=all_)
 
 
 def send(

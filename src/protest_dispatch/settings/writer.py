@@ -52,6 +52,8 @@ class Answers:
     imap_security: str | None = None
     imap_ca_file: str | None = None
     oauth: OAuthAnswers | None = None
+    postal_address: str | None = None
+    """For letters on paper: lines joined by newlines."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,8 @@ def config_values(answers: Answers) -> dict[str, Value]:
     }
     if answers.country:
         values["country"] = answers.country
+    if answers.postal_address:
+        values["postal_address"] = answers.postal_address
     values.update(
         {
             "provider": answers.provider.key,

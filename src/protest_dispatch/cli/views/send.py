@@ -62,9 +62,19 @@ def _notices(session: Session) -> None:
 TABLE_ROWS = 100
 
 
-def validation(session: Session, *, letters: Sequence[Checked], show_all: bool = False) -> None:
+def validation(
+    session: Session,
+    *,
+    letters: Sequence[Checked],
+    paper: Sequence[Checked] = (),
+    show_all: bool = False,
+) -> None:
     audience = session.composer.audience
     rows = [(c.target, "email", ", ".join(c.recipients), c.template) for c in letters]
+    addresses = {s.target.id: s.target.postal_address or "" for s in audience.paper}
+    for checked in paper:
+        first_line = addresses.get(checked.target, "").partition("\n")[0]
+        rows.append((checked.target, "post", f"{first_line}, ...", checked.template))
     for selected in audience.calls:
         rows.append(
             (
@@ -90,8 +100,9 @@ def validation(session: Session, *, letters: Sequence[Checked], show_all: bool =
             "lists every one)."
         )
     _notices(session)
+    on_paper = f", {len(paper)} letter(s) to print" if paper else ""
     output.info(
-        f"The campaign is valid: {len(letters)} letter(s) and {len(audience.calls)} "
+        f"The campaign is valid: {len(letters)} letter(s){on_paper} and {len(audience.calls)} "
         "call(s) for this sender."
     )
 
