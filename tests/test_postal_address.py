@@ -116,12 +116,15 @@ def test_the_sender_postal_address_from_file_environment_and_option(tmp_path: Pa
         f'from = "{FROM}"\npostal_address = """\n1 File Street\nFile City\n"""\n', "utf-8"
     )
     from_file = Config.load(path=config, env={}).sender()
-    assert from_file is not None and from_file.postal_address == "1 File Street\nFile City"
+    assert from_file is not None
+    assert from_file.postal_address == "1 File Street\nFile City"
     env = {"PROTEST_POSTAL_ADDRESS": r"2 Env Street\nEnv City"}
     from_env = Config.load(path=config, env=env).sender()
-    assert from_env is not None and from_env.postal_address == "2 Env Street\nEnv City"
+    assert from_env is not None
+    assert from_env.postal_address == "2 Env Street\nEnv City"
     from_option = Config.load(path=config, env=env).sender(postal_address_option="3 Option Rd")
-    assert from_option is not None and from_option.postal_address == "3 Option Rd"
+    assert from_option is not None
+    assert from_option.postal_address == "3 Option Rd"
 
 
 def test_a_bad_sender_postal_address_names_where_it_came_from(tmp_path: Path) -> None:
@@ -143,7 +146,8 @@ def test_init_asks_for_the_postal_address_line_by_line(tmp_path: Path) -> None:
     values = tomllib.loads(path.read_text(encoding="utf-8"))
     assert values["postal_address"] == "1 Example Street\nLondon"
     sender = Config.load(path=path, env={}).sender()
-    assert sender is not None and sender.postal_address == "1 Example Street\nLondon"
+    assert sender is not None
+    assert sender.postal_address == "1 Example Street\nLondon"
 
 
 def test_init_asks_again_for_an_address_line_that_is_not_allowed(tmp_path: Path) -> None:
