@@ -235,3 +235,11 @@ class TokenEndpointUnavailableError(ProtestError):
     def __init__(self, message: str, *, url: str, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.url = url
+
+
+class PrintError(InputError):
+    """A letter cannot be put on paper: no sender address, a character no font draws, ..."""
+
+    def __init__(self, message: str, *, target: str | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.target = target

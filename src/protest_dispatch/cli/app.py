@@ -78,6 +78,7 @@ def _root(
 
 app.command()(letters.validate)
 app.command()(letters.send)
+app.command("print")(letters.print_)
 app.command("log")(records.log_)
 app.command()(account.init)
 app.command()(account.doctor)

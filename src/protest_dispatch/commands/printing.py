@@ -1,0 +1,157 @@
+"""``protest print``'s course: the letters to post, as PDF files, from the email's very text.
+
+Every letter is composed by the same ``Composer.text`` that email uses, so the
+paper and the email say the same thing. All letters are rendered and checked
+(sender address, every character drawable) before the first file is written, so
+bad input leaves nothing behind; each file is then written whole or not at all,
+readable only by its owner, replacing a planted symlink instead of following it.
+Printing records nothing in the send log: ``protest posted`` does, once the letter
+is in the post.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from protest_dispatch.campaign.audience import Selected
+from protest_dispatch.campaign.compose import raise_problems
+from protest_dispatch.commands.session import Session
+from protest_dispatch.errors import CampaignError, InputError, PrintError, Problem
+from protest_dispatch.files import make_private_folder, write_private
+from protest_dispatch.paper.document import PaperLetter
+from protest_dispatch.paper.typeset import Typesetter, check_glyphs
+from protest_dispatch.vocabulary import PaperSize
+
+DEFAULT_FOLDER = Path("letters-to-print")
+LETTER_COUNTRIES = frozenset({"US", "CA", "MX", "PH", "CL", "CO"})
+"""Where US letter paper is the norm; everywhere else prints on A4."""
+
+
+def default_paper(country: str | None) -> PaperSize:
+    return PaperSize.LETTER if country in LETTER_COUNTRIES else PaperSize.A4
+
+
+@dataclass(frozen=True)
+class Printed:
+    files: tuple[Path, ...]
+    targets: tuple[str, ...]
+    paper: PaperSize
+    one: bool
+
+
+def to_print(session: Session, *, only: Sequence[str] = ()) -> tuple[Selected, ...]:
+    """The letters this sender prints; a target named with ``--only`` must have an address."""
+    audience = session.composer.audience
+    chosen = {s.target.id for s in audience.paper}
+    for selected in (*audience.letters, *audience.calls):
+        target = selected.target
+        if target.id in only and target.id not in chosen:
+            why = "no postal address" if target.postal_address is None else "no letter template"
+            raise InputError(
+                f"The target {target.id} has {why}, so its letter cannot be printed.",
+                hint="Add 'postal_address' (and 'template') to the target in the campaign "
+                "file, with the address's source.",
+            )
+    return audience.paper
+
+
+def compose(session: Session, selected: Sequence[Selected]) -> list[PaperLetter]:
+    """Every letter rendered and checked, or every problem at once."""
+    sender = session.sender
+    if not sender.postal_address:
+        raise PrintError(
+            "Your postal address is not set, and an anonymous letter is not taken seriously.",
+            hint='Set it with --postal-address "1 Example Street\\nLondon", '
+            "PROTEST_POSTAL_ADDRESS, 'postal_address' in the config file, or 'protest init'.",
+        )
+    date = session.composer.renderer.today.long
+    problems: list[Problem] = []
+    letters: list[PaperLetter] = []
+    for item in selected:
+        target = item.target
+        assert target.postal_address is not None, "only targets with an address are chosen"
+        try:
+            rendered = session.composer.text(item)
+        except CampaignError as exc:
+            problems.extend(exc.problems)
+            continue
+        letter = PaperLetter(
+            target_id=target.id,
+            sender_name=sender.name,
+            sender_address=tuple(sender.postal_address.split("\n")),
+            date=date,
+            recipient=(
+                target.name,
+                *((target.role,) if target.role else ()),
+                *target.postal_address.split("\n"),
+            ),
+            subject=rendered.subject,
+            text=rendered.text,
+            markdown=rendered.markdown,
+        )
+        check_glyphs(letter)
+        letters.append(letter)
+    raise_problems(problems)
+    return letters
+
+
+def print_letters(
+    *,
+    session: Session,
+    only: Sequence[str] = (),
+    out: Path | None = None,
+    one: Path | None = None,
+    paper: PaperSize | None = None,
+) -> Printed:
+    """Write one PDF per letter into ``out`` (or all in ``one``); nothing on bad input."""
+    chosen = paper or default_paper(session.sender.country)
+    letters = compose(session, to_print(session, only=only))
+    if not letters:
+        return Printed(files=(), targets=(), paper=chosen, one=one is not None)
+    folder = (one.parent if one is not None else out or DEFAULT_FOLDER) or Path(".")
+    _writable(folder)
+    files: list[Path] = []
+    with Typesetter(paper=chosen) as typesetter:
+        if one is not None:
+            _write(one, typesetter.pdf(letters))
+            files.append(one)
+        else:
+            for letter in letters:
+                path = folder / f"{letter.target_id}.pdf"
+                _write(path, typesetter.pdf([letter]))
+                files.append(path)
+    return Printed(
+        files=tuple(files),
+        targets=tuple(letter.target_id for letter in letters),
+        paper=chosen,
+        one=one is not None,
+    )
+
+
+def _writable(folder: Path) -> None:
+    """Create the folder (only you may enter it: it names whom you wrote to), or say why not."""
+    try:
+        make_private_folder(folder)
+    except OSError as exc:
+        raise InputError(
+            f"Cannot create the folder {folder}: {exc.strerror or exc}.",
+            hint="Choose a folder you can write to with --out (or a file with --one).",
+        ) from None
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(
+            f"Cannot write to {folder}: it is not a folder you can write to.",
+            hint="Choose a folder you can write to with --out (or a file with --one).",
+        )
+
+
+def _write(path: Path, data: bytes) -> None:
+    try:
+        write_private(path, data)
+    except OSError as exc:
+        raise InputError(
+            f"Cannot write {path}: {exc.strerror or exc}.",
+            hint="Choose a folder you can write to with --out (or a file with --one).",
+        ) from None
