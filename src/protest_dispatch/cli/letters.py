@@ -286,8 +286,8 @@ def print_(
     config: ConfigOpt = None,
 ) -> None:
     """Write the letters to post as PDF files, ready to print, sign and send."""
-    from protest_dispatch.cli.views import paper as views
-    from protest_dispatch.commands.printing import print_letters
+    from protest_dispatch.cli.views import print as views
+    from protest_dispatch.commands.print import print_letters
     from protest_dispatch.commands.session import prepare, read_note
     from protest_dispatch.errors import NoSenderError
 

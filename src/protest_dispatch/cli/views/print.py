@@ -8,7 +8,7 @@ from protest_dispatch.cli import output
 from protest_dispatch.vocabulary import PaperSize
 
 if TYPE_CHECKING:
-    from protest_dispatch.commands.printing import Printed
+    from protest_dispatch.commands.print import Printed
     from protest_dispatch.commands.session import Session
 
 _PAPER_NAMES = {PaperSize.A4: "A4", PaperSize.LETTER: "US letter"}
