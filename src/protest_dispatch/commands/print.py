@@ -149,7 +149,7 @@ def _writable(folder: Path) -> None:
 
 def _write(path: Path, data: bytes) -> None:
     try:
-        write_private(path, data)
+        write_private(path, data, sync=False)  # cheap to make again: see write_private
     except OSError as exc:
         raise InputError(
             f"Cannot write {path}: {exc.strerror or exc}.",
