@@ -13,6 +13,7 @@ from dovecot import Dovecot
 from inboxkit import Sent, values_for
 from kit import by_target, cli, log_rows, make_campaign, official, send
 from mailcorpus import render
+from protest_dispatch.sendlog.logfile import SCHEMA_VERSION
 from protest_dispatch.sendlog.store import SendLog
 from smtp_server import Server
 
@@ -184,11 +185,11 @@ def test_followup_records_the_answers_given_on_a_terminal(sent: Sent, log: Path)
     age_letters(log, days=20)
     with SendLog.open(path=log) as sendlog:
         due = unanswered(sendlog, campaign=None, now=datetime.now(UTC))
-        assert [d.entry.target for d in due] == ["t01", "t02", "t03"]
+        assert [d.target for d in due] == ["t01", "t02", "t03"]
         record_answer(sendlog, due[0], replied=True, now=datetime.now(UTC))
         record_answer(sendlog, due[1], replied=False, now=datetime.now(UTC))
         left = unanswered(sendlog, campaign=None, now=datetime.now(UTC))
-    assert [d.entry.target for d in left] == ["t03"]
+    assert [d.target for d in left] == ["t03"]
     events = {t: [e["kind"] for e in r["events"]] for t, r in by_target(log_rows(env)).items()}
     assert events == {"t01": ["reply"], "t02": ["no-reply"], "t03": []}
     assert "t01" not in cli(["followup"], env=env).stdout
@@ -201,6 +202,7 @@ def test_a_version_1_send_log_is_upgraded_in_place_and_keeps_its_letters(
     with sqlite3.connect(log) as conn:
         conn.execute("DROP TABLE findings")
         conn.execute("DROP TABLE mailbox_state")
+        conn.execute("DROP TABLE posts")
         conn.execute("PRAGMA user_version = 1")
     before = log.read_bytes()
     old = log_rows(env)  # read-only: an old log is read as it is, not changed
@@ -210,9 +212,9 @@ def test_a_version_1_send_log_is_upgraded_in_place_and_keeps_its_letters(
     with SendLog.open(path=log):
         pass
     with sqlite3.connect(log) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
-    assert {"letters", "usage", "calls", "findings", "mailbox_state"} <= tables
+    assert {"letters", "usage", "calls", "findings", "mailbox_state", "posts"} <= tables
     after = by_target(log_rows(env))
     assert {t: r["message_id"] for t, r in after.items()} == {
         t: r["message_id"] for t, r in rows.items()

@@ -117,3 +117,7 @@ class Channel(StrEnum):
 
     EMAIL = "email"
     POST = "post"
+
+
+POSTED = "posted"
+"""A letter on paper's status in ``log --json``: the sender said it is in the post."""

@@ -6,7 +6,7 @@ paper and the email say the same thing. All letters are rendered and checked
 bad input leaves nothing behind; each file is then written whole or not at all,
 readable only by its owner, replacing a planted symlink instead of following it.
 Printing records nothing in the send log: ``protest posted`` does, once the letter
-is in the post.
+is in the post (it lives here, as the other half of ``print``).
 """
 
 from __future__ import annotations
@@ -14,15 +14,20 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
-from protest_dispatch.campaign.audience import Selected
+from protest_dispatch.campaign.audience import Selected, select
 from protest_dispatch.campaign.compose import raise_problems
+from protest_dispatch.campaign.model import Target
 from protest_dispatch.commands.session import Session
-from protest_dispatch.errors import CampaignError, InputError, PrintError, Problem
+from protest_dispatch.errors import CampaignError, InputError, NoSenderError, PrintError, Problem
 from protest_dispatch.files import make_private_folder, write_private
 from protest_dispatch.paper.document import PaperLetter
 from protest_dispatch.paper.typeset import Typesetter, check_glyphs
+from protest_dispatch.sendlog.posts import PostLog
+from protest_dispatch.sendlog.records import Post
+from protest_dispatch.sendlog.store import SendLog
 from protest_dispatch.vocabulary import PaperSize
 
 DEFAULT_FOLDER = Path("letters-to-print")
@@ -155,3 +160,83 @@ def _write(path: Path, data: bytes) -> None:
             f"Cannot write {path}: {exc.strerror or exc}.",
             hint="Choose a folder you can write to with --out (or a file with --one).",
         ) from None
+
+
+# -- posted: the other half of print -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Posting:
+    """A letter to record as posted, and the times it was recorded before."""
+
+    target: Target
+    earlier: tuple[Post, ...]
+
+
+@dataclass(frozen=True)
+class Posted:
+    post: Post
+    target: Target
+    left: int
+    """Letters to print that this sender has not posted yet, after this one."""
+
+
+def posting(*, session: Session, log_path: Path, target_id: str) -> Posting:
+    """The target whose letter is to be recorded as posted, and its earlier records."""
+    if session.placeholder:
+        raise NoSenderError(so="the letter cannot be recorded as posted")
+    target = _postable(session, target_id)
+    with SendLog.open(path=log_path) as sendlog:
+        earlier = PostLog(sendlog).all(
+            campaign=session.campaign_id, target=target.id, sender=session.sender.email
+        )
+    return Posting(target=target, earlier=tuple(earlier))
+
+
+def record_posted(
+    *, session: Session, log_path: Path, target: Target, posted_on: date, today: date
+) -> Posted:
+    """Record that the sender posted the letter to ``target`` on ``posted_on``."""
+    if posted_on > today + timedelta(days=1):  # a day's grace: the sender's zone may be ahead
+        raise InputError(
+            f"--date {posted_on.isoformat()} is in the future.",
+            hint="Record a letter once it is in the post, with the day it went.",
+        )
+    with SendLog.open(path=log_path) as sendlog:
+        posts = PostLog(sendlog)
+        post = posts.record(
+            campaign=session.campaign_id,
+            target=target.id,
+            sender=session.sender.email,
+            posted_on=posted_on,
+        )
+        done = {p.target for p in posts.all(campaign=session.campaign_id, sender=post.sender)}
+    left = sum(1 for s in session.composer.audience.paper if s.target.id not in done)
+    return Posted(post=post, target=target, left=left)
+
+
+def _postable(session: Session, target_id: str) -> Target:
+    """A target of this sender with a letter on paper (email targets too: they may be printed)."""
+    campaign = session.loaded.campaign
+    target = next((t for t in campaign.targets if t.id == target_id), None)
+    if target is None:
+        raise InputError(
+            f"'{target_id}' is not a target of campaign {session.campaign_id}.",
+            hint=f"Letters to print: {_ids(session) or 'none'}.",
+        )
+    paper = select(campaign=campaign, country=session.sender.country, only=[target_id]).paper
+    if not paper:
+        why = (
+            f"only for senders in {target.country}"
+            if target.has_paper_letter
+            else "without a postal address and a letter, so it has no letter to post"
+        )
+        raise InputError(
+            f"The target '{target_id}' is {why}.",
+            hint=f"Letters to print: {_ids(session) or 'none'}.",
+        )
+    return target
+
+
+def _ids(session: Session) -> str:
+    return ", ".join(s.target.id for s in session.composer.audience.paper)

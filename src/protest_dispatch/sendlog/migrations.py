@@ -44,6 +44,19 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             PRIMARY KEY (account, folder)
         ) WITHOUT ROWID""",
     ),
+    3: (
+        # Letters on paper (issue 19): the sender says when a printed letter went in the
+        # post (`protest posted`); one row each time, so a letter posted again shows twice.
+        """CREATE TABLE IF NOT EXISTS posts (
+            id          INTEGER PRIMARY KEY,
+            campaign    TEXT NOT NULL,
+            target      TEXT NOT NULL,
+            sender      TEXT NOT NULL,
+            posted_on   TEXT NOT NULL,
+            recorded_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX IF NOT EXISTS posts_letter ON posts (campaign, target, sender)",
+    ),
 }
 
-MIGRATED_TABLES = frozenset({"findings", "mailbox_state"})
+MIGRATED_TABLES = frozenset({"findings", "mailbox_state", "posts"})

@@ -66,6 +66,18 @@ class Call:
     at: str
 
 
+@dataclass(frozen=True)
+class Post:
+    """A letter on paper the sender said they posted (``protest posted``)."""
+
+    campaign: str
+    target: str
+    sender: str
+    posted_on: str
+    """The day it went in the post, YYYY-MM-DD."""
+    recorded_at: str
+
+
 @dataclass
 class Reservation:
     """Recipients taken from a sender's quota for one letter not yet begun.

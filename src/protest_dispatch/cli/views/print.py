@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
 from protest_dispatch.cli import output
 from protest_dispatch.vocabulary import PaperSize
 
 if TYPE_CHECKING:
-    from protest_dispatch.commands.print import Printed
+    from protest_dispatch.campaign.model import Target
+    from protest_dispatch.commands.print import Posted, Printed
     from protest_dispatch.commands.session import Session
+    from protest_dispatch.sendlog.records import Post
 
 _PAPER_NAMES = {PaperSize.A4: "A4", PaperSize.LETTER: "US letter"}
 
@@ -30,4 +33,35 @@ def printed(session: Session, result: Printed) -> None:
         f"Wrote {len(result.targets)} letter(s) on {_PAPER_NAMES[result.paper]} paper to "
         f"{where}. Print, sign, fold into a window envelope and post each; then record it "
         "with 'protest posted ID'."
+    )
+
+
+def confirm_again(*, target: Target, earlier: tuple[Post, ...]) -> bool:
+    """Ask on the terminal; Enter, Ctrl-D or "no" mean no."""
+    days = ", ".join(p.posted_on for p in earlier)
+    output.say(f"You recorded posting the letter to {target.name} ({target.id}) on {days}.")
+    while True:
+        output.prompt("Record that you posted it again? [y/N]: ")
+        line = sys.stdin.readline()
+        reply = line.strip().lower()
+        if not line or reply in ("", "n", "no"):
+            return False
+        if reply in ("y", "yes"):
+            return True
+        output.say("Please answer y or n.")
+
+
+def not_recorded() -> None:
+    output.info("Nothing was recorded.")
+
+
+def recorded_post(posted: Posted) -> None:
+    left = (
+        f" {posted.left} letter(s) still to print and post."
+        if posted.left
+        else " Every letter to print is posted."
+    )
+    output.info(
+        f"Recorded: your letter to {posted.target.name} ({posted.target.id}) went in the post "
+        f"on {posted.post.posted_on}.{left}"
     )

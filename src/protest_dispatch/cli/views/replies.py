@@ -10,9 +10,10 @@ from collections.abc import Sequence
 
 from protest_dispatch.cli import output
 from protest_dispatch.cli.views.inbox import finding_event
-from protest_dispatch.commands.replies import FOLLOWUP_DAYS, Unanswered
+from protest_dispatch.commands.replies import FOLLOWUP_DAYS, POST_FOLLOWUP_DAYS, Unanswered
 from protest_dispatch.sendlog.findings import Finding
 from protest_dispatch.text import visible
+from protest_dispatch.vocabulary import Channel
 
 
 def replies(numbered: Sequence[tuple[int, Finding]], *, as_json: bool) -> None:
@@ -49,14 +50,18 @@ def reply(number: int, finding: Finding) -> None:
 
 def followup_list(items: Sequence[Unanswered], *, asking: bool) -> None:
     if not items:
-        output.info(f"No letter sent {FOLLOWUP_DAYS} or more days ago is waiting for an answer.")
+        output.info(
+            f"No letter sent {FOLLOWUP_DAYS} or more days ago (posted {POST_FOLLOWUP_DAYS}) is "
+            "waiting for an answer."
+        )
         return
     if not asking:
         output.show(
             output.table(
-                f"Letters sent {FOLLOWUP_DAYS}+ days ago with no reply found ({len(items)})",
+                f"Letters sent {FOLLOWUP_DAYS}+ days ago (posted {POST_FOLLOWUP_DAYS}+) with no "
+                f"reply found ({len(items)})",
                 ("campaign", "target", "to", "sent"),
-                ((i.entry.campaign, i.entry.target, i.entry.to, i.entry.updated_at) for i in items),
+                ((i.campaign, i.target, i.to, f"{i.sent_at:%Y-%m-%d}") for i in items),
             )
         )
         output.say("Run 'protest followup' on a terminal to record whether they replied.")
@@ -66,14 +71,13 @@ def ask_followup(item: Unanswered) -> str:
     """'y', 'n' or 's' for "Did <official> reply?"; replies by post or phone count too."""
     import typer
 
-    entry = item.entry
+    how = "by post" if item.channel == Channel.POST else f"<{item.to}>"
     output.say(
-        f"{entry.campaign}: your letter to {entry.target} <{entry.to}> went out "
-        f"{item.sent_at:%Y-%m-%d}."
+        f"{item.campaign}: your letter to {item.target} {how} went out {item.sent_at:%Y-%m-%d}."
     )
     while True:
         answer: str = typer.prompt(
-            visible(f"Did {entry.target} reply? (y)es / (n)o / (s)kip"),
+            visible(f"Did {item.target} reply? (y)es / (n)o / (s)kip"),
             default="s",
             show_default=False,
         )
