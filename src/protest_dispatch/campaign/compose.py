@@ -78,6 +78,7 @@ class Composer:
             rendered=rendered,
             campaign_file=self.loaded.path,
             bcc=(self.sender.email,) if self.copy_me else (),
+            attachments=self.loaded.attachments_for(selected.target),
         )
 
     def language_fallbacks(self) -> tuple[str, ...]:

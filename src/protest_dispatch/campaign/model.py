@@ -278,6 +278,8 @@ CallScriptName = Annotated[
     NonEmpty, StringConstraints(pattern=r".*\.j2$"), AfterValidator(printable)
 ]
 TimeZone = Annotated[NonEmpty, AfterValidator(timezone_name)]
+AttachmentName = Annotated[NonEmpty, StringConstraints(max_length=255), AfterValidator(header_safe)]
+"""A file under attachments/; the files themselves are checked in loading (attachments.py)."""
 
 
 class Strict(BaseModel):
@@ -290,6 +292,8 @@ class CampaignInfo(Strict):
     subject: HeaderText
     cc: tuple[Email, ...] = ()
     reply_to: Email | None = None
+    attachments: tuple[AttachmentName, ...] = ()
+    """Files in attachments/ that go with every letter."""
 
 
 class Target(Strict):
@@ -307,6 +311,8 @@ class Target(Strict):
     timezone: TimeZone | None = None
     office_hours: Printable | None = None
     call_script: CallScriptName | None = None
+    attachments: tuple[AttachmentName, ...] = ()
+    """Files in attachments/ that go with this target's letter, after the campaign's."""
 
     @model_validator(mode="after")
     def _reachable(self) -> Target:

@@ -96,6 +96,7 @@ def compose(session: Session, selected: Sequence[Selected]) -> list[PaperLetter]
             subject=rendered.subject,
             text=rendered.text,
             markdown=rendered.markdown,
+            enclosures=tuple(a.filename for a in session.loaded.attachments_for(target)),
         )
         check_glyphs(letter)
         letters.append(letter)
