@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from protest_dispatch.campaign.compose import CallToMake, Checked, raise_problems
 from protest_dispatch.campaign.message import Letter
+from protest_dispatch.campaign.placeholders import placeholder_addresses
 from protest_dispatch.campaign.recipients import copies
 from protest_dispatch.cli import output
 from protest_dispatch.errors import SET_SENDER_HINT, Problem
@@ -109,6 +110,8 @@ def validation(
             )
         )
     _notices(session)
+    for placeholder in placeholder_addresses(session.loaded):
+        output.warn(str(placeholder))
     on_paper = f", {len(paper)} letter(s) to print" if paper else ""
     output.info(
         f"The campaign is valid: {len(letters)} letter(s){on_paper} and {len(audience.calls)} "
