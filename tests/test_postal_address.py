@@ -140,7 +140,7 @@ def test_init_asks_for_the_postal_address_line_by_line(tmp_path: Path) -> None:
     lines = ("Ana Example", "ana@example.org", "GB", "1 Example Street", "London", "")
     result = cli(
         ["init", "--config", str(path)],
-        input=answers(*lines, "fastmail", "", "", "", "n"),
+        input=answers(*lines, "fastmail", "", "", "", "n", ""),
     )
     assert result.code == 0, result.output
     values = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -155,7 +155,7 @@ def test_init_asks_again_for_an_address_line_that_is_not_allowed(tmp_path: Path)
     lines = ("Ana Example", "ana@example.org", "", "1 Street\u200b", "1 Street", "")
     result = cli(
         ["init", "--config", str(path)],
-        input=answers(*lines, "fastmail", "", "", "", "n"),
+        input=answers(*lines, "fastmail", "", "", "", "n", ""),
     )
     assert result.code == 0, result.output
     assert "U+200B" in result.stderr

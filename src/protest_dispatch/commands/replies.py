@@ -17,7 +17,7 @@ from pathlib import Path
 
 from protest_dispatch.commands.log_access import existing_log, log_path
 from protest_dispatch.errors import InputError
-from protest_dispatch.sendlog.findings import Finding, FindingLog, followup_finding
+from protest_dispatch.sendlog.findings import Finding, FindingLog, followup_finding, letter_key
 from protest_dispatch.sendlog.posts import PostLog
 from protest_dispatch.sendlog.store import SendLog, parse_time
 from protest_dispatch.settings.config import Config
@@ -101,7 +101,7 @@ def unanswered(
             target=post.target,
             sender=post.sender,
             to="by post",
-            letter_id=f"post:{post.posted_on}",
+            letter_id=post.letter_id,
             sent_at=datetime.fromisoformat(post.posted_on).replace(tzinfo=UTC),
             channel=Channel.POST,
         )
@@ -112,7 +112,7 @@ def unanswered(
         if item.sent_at <= now - timedelta(days=post_days if item.channel == Channel.POST else days)
         and not any(
             f.kind in ANSWERED or f.permanent_bounce
-            for f in findings.get((item.campaign, item.target, item.sender), [])
+            for f in findings.grouped.get(letter_key(item.letter_id), [])
         )
     ]
 

@@ -41,9 +41,10 @@ def prepare(
     note: str | None = None,
     copy_me: bool | None = None,
     postal_address: str | None = None,
+    proxy: str | None = None,
     dry_run: bool,
 ) -> Session:
-    config = Config.load(path=config_path)
+    config = Config.load(path=config_path).with_options(proxy=proxy)
     sender = config.sender(
         from_option=from_, country_option=country, note=note, postal_address_option=postal_address
     )

@@ -77,6 +77,11 @@ class Post:
     """The day it went in the post, YYYY-MM-DD."""
     recorded_at: str
 
+    @property
+    def letter_id(self) -> str:
+        """What findings (``protest followup``'s answers) name this letter by; no Message-ID."""
+        return f"post:{self.campaign}/{self.target}/{self.sender}/{self.posted_on}"
+
 
 @dataclass
 class Reservation:

@@ -54,6 +54,8 @@ class Answers:
     oauth: OAuthAnswers | None = None
     postal_address: str | None = None
     """For letters on paper: lines joined by newlines."""
+    proxy: str | None = None
+    """``tor`` when the sender needs to hide their IP address from the provider."""
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,8 @@ def config_values(answers: Answers) -> dict[str, Value]:
         values.update(_oauth_values(answers.oauth))
         if answers.imap_host and "oauth_provider" in values:
             values.update(_mailbox_scope(answers.oauth))
+    if answers.proxy:
+        values["proxy"] = answers.proxy
     if answers.limit_per_hour:
         values["limit_per_hour"] = answers.limit_per_hour
     if answers.limit_per_day:
