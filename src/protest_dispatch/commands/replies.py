@@ -79,11 +79,45 @@ def unanswered(
 
     A letter whose To address bounced is left out: it never reached the official.
     """
+    return [
+        item
+        for item in _waiting(log, campaign=campaign)
+        if _due(item, days=days, post_days=post_days) <= now
+    ]
+
+
+def first_due(
+    log: SendLog,
+    *,
+    campaign: str | None,
+    now: datetime,
+    days: int = FOLLOWUP_DAYS,
+    post_days: int = POST_FOLLOWUP_DAYS,
+) -> tuple[Unanswered, datetime] | None:
+    """The letter whose follow-up comes next (not due yet), and when it will be due."""
+    later = [
+        (_due(item, days=days, post_days=post_days), item)
+        for item in _waiting(log, campaign=campaign)
+    ]
+    later = [(due, item) for due, item in later if due > now]
+    if not later:
+        return None
+    due, first = min(later, key=lambda pair: pair[0])
+    return first, due
+
+
+def _due(item: Unanswered, *, days: int, post_days: int) -> datetime:
+    """When to ask about a letter: post is slower than email."""
+    return item.sent_at + timedelta(days=post_days if item.channel == Channel.POST else days)
+
+
+def _waiting(log: SendLog, *, campaign: str | None) -> list[Unanswered]:
+    """Letters sent or posted with no reply, no answer and no bounce of their own."""
     findings = FindingLog(log).by_letter(campaign=campaign)
-    due: list[Unanswered] = []
+    waiting: list[Unanswered] = []
     for entry in log.entries(campaign=campaign, status=LetterStatus.SENT):
         assert entry.message_id is not None, "a sent letter has its Message-ID"
-        due.append(
+        waiting.append(
             Unanswered(
                 campaign=entry.campaign,
                 target=entry.target,
@@ -105,12 +139,11 @@ def unanswered(
             sent_at=datetime.fromisoformat(post.posted_on).replace(tzinfo=UTC),
             channel=Channel.POST,
         )
-    due += posted.values()
+    waiting += posted.values()
     return [
         item
-        for item in due
-        if item.sent_at <= now - timedelta(days=post_days if item.channel == Channel.POST else days)
-        and not any(
+        for item in waiting
+        if not any(
             f.kind in ANSWERED or f.permanent_bounce
             for f in findings.grouped.get(letter_key(item.letter_id), [])
         )
