@@ -130,6 +130,10 @@ def login(client: IMAPClient, settings: ImapSettings, *, mask: Masker) -> None:
         ) from None
 
 
+_PREPOSITION = {"connect": "to", "log in": "to", "start TLS": "with"}
+"""How each ``doing`` meets "the IMAP server": connect to it, read the mailbox on it."""
+
+
 @contextlib.contextmanager
 def translate_errors(
     settings: ImapSettings, *, doing: str, mask: Callable[[str], str] = str
@@ -165,7 +169,8 @@ def translate_errors(
     except (IMAPClientAbortError, OSError) as exc:
         reason = "timed out" if isinstance(exc, TimeoutError | socket.timeout) else mask(str(exc))
         raise ImapUnavailableError(
-            f"Could not {doing} at the IMAP server {where}: {reason or type(exc).__name__}.",
+            f"Could not {doing} {_PREPOSITION.get(doing, 'on')} the IMAP server {where}: "
+            f"{reason or type(exc).__name__}.",
             host=settings.host,
             port=settings.port,
             hint="Check the network and imap_host / imap_port, then try again later.",
