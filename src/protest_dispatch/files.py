@@ -16,6 +16,17 @@ def data_folder() -> Path:
     return platformdirs.user_data_path("protest")
 
 
+def read_at_most(path: Path, limit: int) -> bytes | None:
+    """The bytes of ``path``, or None when it holds more than ``limit``; raises OSError.
+
+    Reads at most one byte past the limit, whatever the file is: a huge file, a pipe
+    that never ends or /dev/zero costs ``limit`` bytes, not all of memory.
+    """
+    with path.open("rb") as handle:
+        data = handle.read(limit + 1)
+    return None if len(data) > limit else data
+
+
 def tighten_private_folder(folder: Path) -> int | None:
     """Make an existing ``folder`` of ours 0o700 if others may enter it; the mode it had.
 
