@@ -348,3 +348,26 @@ def test_whatever_an_archive_names_nothing_lands_outside_the_folder(
         unpack(data=data, into=into, source="hypothesis.tar.gz")
     outside = [p for p in root.rglob("*") if into not in (p, *p.parents) and p != into.parent]
     assert outside == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("typed", "applied"), [(b"n\n", False), (b"y\n", True)])
+def test_on_a_terminal_an_address_change_is_shown_at_80_columns_and_asked(
+    tmp_path: Path, published: Path, key: Key, typed: bytes, applied: bool
+) -> None:
+    from terminal import screen
+
+    mine = _mine(tmp_path)
+    cli(["get", str(_archive(tmp_path, published)), str(mine)], expect=0)
+    targets = published / "targets.yaml"
+    targets.write_text(targets.read_text().replace("minister@example.org", "office@example.net"))
+    sign(published, key)
+    update = _archive(tmp_path, published, "update.tar.gz")
+    code, shown = screen(["get", str(update), str(mine)], env={}, columns=80, typed=typed)
+    assert code == 0, shown
+    assert all(len(line) <= 80 for line in shown.splitlines())
+    assert "minister@example.org" in shown
+    assert "office@example.net" in shown
+    assert "Use the new copy in" in shown
+    assert ("office@example.net" in (mine / "targets.yaml").read_text()) is applied
+    assert mine.with_name("campaign.previous").exists() is applied
