@@ -11,7 +11,7 @@ import pytest
 
 from dovecot import Dovecot
 from inboxkit import imap_env
-from kit import FROM, answers, cli, make_campaign, send
+from kit import FROM, answers, cli, env_for, make_campaign, send
 from oauth_server import OAuthServer
 from oauthkit import browser_env, device_env
 from protest_dispatch.commands.login import LoginRequest, Prompts, login
@@ -69,6 +69,7 @@ def test_doctor_says_which_way_each_hop_goes_and_checks_each_through_the_proxy(
     assert "resolved by the proxy" in found["Server name (DNS)"]
     assert "through the proxy" in found["Connection"]
     assert found["Greeting, TLS and certificate"].startswith("✓")
+    assert "connected, through the proxy; TLS" in found["IMAP connection, TLS and certificate"]
     assert found["IMAP login"].startswith("✓")
     assert {c.host for c in socks5_proxy.connects} == {SMTP_NAME, IMAP_NAME}
     assert server.messages == []
@@ -77,14 +78,8 @@ def test_doctor_says_which_way_each_hop_goes_and_checks_each_through_the_proxy(
 def test_doctor_names_tor_and_a_local_server_goes_direct(
     tmp_path: Path, smtp_server: Server, socks5_proxy: Socks5Server
 ) -> None:
-    env = {
-        "PROTEST_FROM": FROM,
-        "PROTEST_SMTP_HOST": "127.0.0.1",
-        "PROTEST_SMTP_PORT": str(smtp_server.port),
-        "PROTEST_SMTP_SECURITY": "none",
-        "PROTEST_LOG": str(tmp_path / "log.sqlite3"),
-        "PROTEST_PROXY": f"tor://127.0.0.1:{socks5_proxy.port}",
-    }
+    tor = f"tor://127.0.0.1:{socks5_proxy.port}"
+    env = env_for(smtp_server, log=tmp_path / "log.sqlite3", PROTEST_PROXY=tor)
 
     run = cli(["doctor", "--timeout", "5"], env=env)
 
@@ -117,14 +112,12 @@ def test_proxy_none_on_the_command_line_turns_off_the_files_proxy(
     config = tmp_path / "config.toml"
     config.write_text(f'proxy = "socks5://127.0.0.1:{free_port()}"\n', encoding="utf-8")
     config.chmod(0o600)
-    env = {
-        "PROTEST_FROM": FROM,
-        "PROTEST_SMTP_HOST": "localhost",
-        "PROTEST_SMTP_PORT": str(smtp_server.port),
-        "PROTEST_SMTP_SECURITY": "none",
-        "PROTEST_LOG": str(tmp_path / "log.sqlite3"),
-        "PROTEST_CONFIG": str(config),
-    }
+    env = env_for(
+        smtp_server,
+        log=tmp_path / "log.sqlite3",
+        PROTEST_SMTP_HOST="localhost",
+        PROTEST_CONFIG=str(config),
+    )
     campaign = make_campaign(tmp_path / "c", targets=1)
 
     run = send(campaign, "--proxy", "none", env=env)
@@ -145,13 +138,7 @@ def test_proxy_none_on_the_command_line_turns_off_the_files_proxy(
 def test_a_bad_proxy_is_exit_2_before_anything_connects(
     tmp_path: Path, smtp_server: Server, value: str, says: str
 ) -> None:
-    env = {
-        "PROTEST_FROM": FROM,
-        "PROTEST_SMTP_HOST": "127.0.0.1",
-        "PROTEST_SMTP_PORT": str(smtp_server.port),
-        "PROTEST_SMTP_SECURITY": "none",
-        "PROTEST_LOG": str(tmp_path / "log.sqlite3"),
-    }
+    env = env_for(smtp_server, log=tmp_path / "log.sqlite3")
     campaign = make_campaign(tmp_path / "c", targets=1)
 
     for run in (

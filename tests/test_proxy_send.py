@@ -38,6 +38,7 @@ def test_every_letter_goes_through_the_proxy_by_name(
     run = send(campaign, env=proxied_env(smtp_server, socks5_proxy.url, log=log))
 
     assert run.code == 0, run.output
+    assert f"(none), through {socks5_proxy.url}." in " ".join(run.stderr.split())
     assert sorted(m.rcpt_tos[0] for m in smtp_server.messages) == [official(n) for n in (1, 2, 3)]
     assert socks5_proxy.connects, "no connection went through the proxy"
     assert {(c.host, c.port, c.by_name) for c in socks5_proxy.connects} == {
@@ -148,22 +149,9 @@ def test_tor_gives_each_run_a_fresh_socks_user_shared_by_its_connections(
     for run_number in (1, 2):
         before = len(socks5_proxy.connects)
         env = proxied_env(smtp_server, url, log=log, PROTEST_SMTP_PORT=str(smtp_server.port))
+        args = ["send", "-t", str(campaign), "--yes", "--rate", "0", "--concurrency", "2"]
         done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "protest_dispatch",
-                "send",
-                "-t",
-                str(campaign),
-                "--yes",
-                "--rate",
-                "0",
-                "--concurrency",
-                "2",
-                "--limit",
-                "2",
-            ],
+            [sys.executable, "-m", "protest_dispatch", *args, "--limit", "2"],
             env=subprocess_env(env),
             capture_output=True,
             text=True,
@@ -179,3 +167,19 @@ def test_tor_gives_each_run_a_fresh_socks_user_shared_by_its_connections(
     assert len(smtp_server.messages) == 4
     assert users[0] != users[1]
     assert all(u is not None and u.startswith("protest-") for u in users)
+
+
+def test_a_proxy_that_wants_a_login_not_given_stops_the_run_with_2_and_fails_no_letter(
+    tmp_path: Path, log: Path, smtp_server: Server
+) -> None:
+    campaign = make_campaign(tmp_path / "c", targets=2)
+    with running_socks5(auth=("ana", "proxy-secret")) as strict:
+        run = send(campaign, env=proxied_env(smtp_server, strict.url, log=log))
+        with_login = f"socks5://ana:proxy-secret@127.0.0.1:{strict.port}"
+        later = send(campaign, env=proxied_env(smtp_server, with_login, log=log))
+
+    assert run.code == 2, run.output
+    assert "asks for a user name and password" in " ".join(run.stderr.split())
+    assert later.code == 0, later.output
+    assert len(smtp_server.messages) == 2
+    assert "proxy-secret" not in run.output + later.output

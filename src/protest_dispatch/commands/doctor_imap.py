@@ -14,6 +14,7 @@ from protest_dispatch.inbox.scan import default_folders
 from protest_dispatch.inbox.session import check_plaintext_allowed, connect, login, translate_errors
 from protest_dispatch.inbox.signin import with_sign_in
 from protest_dispatch.masking import Masker
+from protest_dispatch.net.proxy import route
 from protest_dispatch.settings.config import Config
 from protest_dispatch.settings.imap import (
     NO_PASSWORD_KEY,
@@ -21,6 +22,7 @@ from protest_dispatch.settings.imap import (
     imap_configured,
     imap_settings,
 )
+from protest_dispatch.vocabulary import Route
 
 IMAP_STEPS = ("IMAP settings", "IMAP connection, TLS and certificate", "IMAP login", "IMAP folders")
 
@@ -57,7 +59,9 @@ def _session(settings: ImapSettings) -> list[Check]:
     except ProtestError as exc:
         return [failed(IMAP_STEPS[1], exc), *skipped(IMAP_STEPS[2:])]
     tls = client.socket().version() if hasattr(client.socket(), "version") else "none"
-    checks = [Check(IMAP_STEPS[1], "ok", f"connected; TLS {tls}, certificate verified")]
+    proxied = settings.proxy is not None and route(settings.proxy, settings.host) is Route.PROXY
+    via = ", through the proxy" if proxied else ""
+    checks = [Check(IMAP_STEPS[1], "ok", f"connected{via}; TLS {tls}, certificate verified")]
     mask = Masker()
     try:
         try:
