@@ -80,11 +80,14 @@ def followup(
     from protest_dispatch.commands.replies import open_followup, record_answer, unanswered
 
     now = datetime.now(UTC)
-    with open_followup(config_path=config, log=log) as (sendlog, _):
+    with open_followup(config_path=config, log=log, write=False) as (sendlog, _):
         items = [] if sendlog is None else unanswered(sendlog, campaign=campaign, now=now)
-        asking = bool(items) and sys.stdin.isatty()
-        views.followup_list(items, asking=asking)
-        if not asking or sendlog is None:
+    asking = bool(items) and sys.stdin.isatty()
+    views.followup_list(items, asking=asking)
+    if not asking:
+        return  # a listing only: the log was opened read-only and is left as it was
+    with open_followup(config_path=config, log=log, write=True) as (sendlog, _):
+        if sendlog is None:
             return
         recorded = skipped = 0
         for item in items:

@@ -5,15 +5,21 @@ bounce only if the failed address was a recipient of that letter: anyone can mai
 the activist a fake bounce, and a fake must change nothing. One incoming message
 makes at most one finding per letter; a bounce wins over an automatic reply (a
 Postfix bounce carries ``Auto-Submitted: auto-replied`` too).
+
+Only a failure is a bounce: an RFC 3464 report counts for a recipient whose Action
+is ``failed``; ``delayed`` is a delay, ``delivered`` a delivery, ``relayed`` and
+``expanded`` nothing. A read receipt (RFC 8098) is nothing. Addresses are compared
+as whole mailboxes (``campaign.recipients.mailbox``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
+from protest_dispatch.campaign.recipients import mailbox
 from protest_dispatch.inbox.classify import (
     Bounce,
     Headers,
@@ -27,7 +33,16 @@ from protest_dispatch.sendlog.findings import Finding
 from protest_dispatch.sendlog.store import Entry, format_time
 from protest_dispatch.vocabulary import FindingKind
 
-_RANK = {FindingKind.BOUNCED: 3, FindingKind.COPY_BOUNCED: 2, FindingKind.DELAYED: 1}
+_RANK = {
+    FindingKind.BOUNCED: 4,
+    FindingKind.COPY_BOUNCED: 3,
+    FindingKind.DELAYED: 2,
+    FindingKind.DELIVERED: 1,
+}
+_SKEW = timedelta(days=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+"""A message's Date outside [1970, arrival + a day] is no date: its arrival time is used
+(a year 254 or 9999 would also sort and print wrongly)."""
 
 
 @dataclass
@@ -56,9 +71,8 @@ def needs_body(headers: Headers, *, letters: Mapping[str, Entry], sender: str) -
 
 
 def refers_to_letter(headers: Headers, *, letters: Mapping[str, Entry], sender: str) -> bool:
-    return headers.from_address != sender.lower() and any(
-        ref in letters for ref in headers.refers_to
-    )
+    own = headers.from_address is not None and mailbox(headers.from_address) == mailbox(sender)
+    return not own and any(ref in letters for ref in headers.refers_to)
 
 
 def match(
@@ -69,6 +83,8 @@ def match(
     headers = incoming.headers
     if headers.bounce_like and msg is not None:
         bounce = read_bounce(msg, headers=headers)
+        if bounce.read_notice:
+            return Matched()
         if bounce.reports or any(i in letters for i in bounce.letter_ids):
             return _bounce_findings(incoming, bounce, letters=letters)
     if not refers_to_letter(headers, letters=letters, sender=sender):
@@ -96,8 +112,8 @@ def _bounce_findings(
         if entry is None:
             continue
         recipients = (entry.to, *entry.cc)
-        wanted = {address.lower() for address in recipients}
-        reports = [r for r in bounce.reports if r.address in wanted] or (
+        wanted = {mailbox(address) for address in recipients}
+        reports = [r for r in bounce.reports if mailbox(r.address) in wanted] or (
             [] if bounce.reports else reports_in_notice(bounce, recipients)
         )
         if not reports:
@@ -106,7 +122,10 @@ def _bounce_findings(
                 "it names no address that letter went to, so it may be forged."
             )
             continue
-        kind, report = max(((_kind(r, entry), r) for r in reports), key=lambda pair: _RANK[pair[0]])
+        kinds = [(kind, r) for r in reports if (kind := _kind(r, entry)) is not None]
+        if not kinds:
+            continue  # relayed or expanded: the report says nothing about arrival
+        kind, report = max(kinds, key=lambda pair: _RANK[pair[0]])
         result.findings.append(
             _finding(
                 incoming,
@@ -120,10 +139,14 @@ def _bounce_findings(
     return result
 
 
-def _kind(report: RecipientReport, entry: Entry) -> FindingKind:
+def _kind(report: RecipientReport, entry: Entry) -> FindingKind | None:
     if report.action == "delayed":
         return FindingKind.DELAYED
-    if report.address == entry.to.lower():
+    if report.action == "delivered":
+        return FindingKind.DELIVERED
+    if report.action != "failed":
+        return None
+    if mailbox(report.address) == mailbox(entry.to):
         return FindingKind.BOUNCED
     return FindingKind.COPY_BOUNCED
 
@@ -140,14 +163,15 @@ def _finding(
 ) -> Finding:
     assert entry.message_id is not None, "letters are matched by their Message-ID"
     headers = incoming.headers
-    when = headers.date or incoming.received
+    date = headers.date
+    when = date if date is not None and _EPOCH <= date <= incoming.received + _SKEW else None
     return Finding(
         campaign=entry.campaign,
         target=entry.target,
         sender=entry.sender,
         letter_id=entry.message_id,
         kind=kind,
-        at=format_time(when.astimezone(UTC)),
+        at=format_time((when or incoming.received).astimezone(UTC)),
         source=incoming.source,
         recipient=recipient,
         status=status,

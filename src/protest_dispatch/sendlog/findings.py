@@ -159,17 +159,24 @@ class FindingLog:
         ]
 
     def bounce_of(self, entry: Entry) -> Finding | None:
-        """The latest permanent bounce of this letter's To address, if any."""
+        """The latest permanent bounce of this letter's To address, if any.
+
+        A delivery report for the To recorded after it wins: the letter arrived, so
+        neither ``send`` nor ``--retry-bounced`` may treat it as bounced.
+        """
         if entry.message_id is None:
             return None
-        found = [
-            f
-            for f in self.by_letter(campaign=entry.campaign, sender=entry.sender).get(
-                (entry.campaign, entry.target, entry.sender), []
-            )
-            if f.permanent_bounce and f.letter_id == entry.message_id
-        ]
-        return found[-1] if found else None
+        bounce: Finding | None = None
+        for f in self.by_letter(campaign=entry.campaign, sender=entry.sender).get(
+            (entry.campaign, entry.target, entry.sender), []
+        ):
+            if f.letter_id != entry.message_id:
+                continue
+            if f.permanent_bounce:
+                bounce = f
+            elif f.kind == FindingKind.DELIVERED and _same(f.recipient, entry.to):
+                bounce = None
+        return bounce
 
     def reopen(self, entry: Entry, *, bounce: Finding) -> None:
         """Let a bounced letter be sent again: 'sent' becomes 'failed', with the reason."""
@@ -239,6 +246,11 @@ def followup_finding(entry: Entry, *, kind: FindingKind, at: datetime) -> Findin
 def latest(findings: Sequence[Finding]) -> Finding | None:
     """The finding that says most about a letter now: the last one recorded."""
     return findings[-1] if findings else None
+
+
+def _same(recipient: str | None, address: str) -> bool:
+    # casefold: campaign.recipients.mailbox's rule (sendlog may not import campaign)
+    return recipient is not None and recipient.casefold() == address.casefold()
 
 
 def _finding(row: Sequence[object]) -> Finding:
