@@ -89,6 +89,9 @@ class Case:
     folder: str = "INBOX"
     sender_known: bool = True
     skipped: bool = False
+    defects: bool = False
+    """Hostile on purpose but meant to be read: the standard parser, asked for everything,
+    records defects or raises (unlike ``broken``, the finding is still required)."""
 
     def failed_recipient(self, values: Mapping[str, str] | None = None) -> str | None:
         """The failed address for these placeholder values (None if nothing failed)."""
@@ -165,13 +168,13 @@ CASES: list[Case] = [
          "ESC [2J, OSC 8 hyperlink, BEL in the subject (encoded word) and the body"),
     Case("date-out-of-range", "reply", "Date: Fri, 31 Dec 9999 23:59:59 -2359 (overflows)"),
     Case("from-recursion", "none", "From: 5,000 '(' (RecursionError in the parser, generated)",
-         generated=True, skipped=True),
-    Case("from-cve-2023-27043", "reply", "From: <To>)<attacker@evil.example>",
-         sender_known=False),
+         generated=True, skipped=True, defects=True),
+    Case("from-cve-2023-27043", "reply", "From: <To>)<attacker@evil.example.net>",
+         sender_known=False, defects=True),
     *[
         Case(f"charset-{codec}", "reply",
              f"text/plain; charset={codec}: a Python codec, no text encoding (generated)",
-             generated=True)
+             generated=True, defects=True)
         for codec in ("base64", "rot13", "zlib", "idna")
     ],
     Case("dsn-stranger", "none",

@@ -70,8 +70,8 @@ def reply(draw: st.DrawFn, *, official: str, letter_id: str) -> bytes:
             st.just(f"{name} <{official}>"),
             st.just(f"{official} ({name})"),
             st.just(f"{name}, {official}"),
-            st.just(f"{official})<attacker@evil.example>"),
-            st.just(f"{name} <attacker@evil.example>, {official}"),
+            st.just(f"{official})<attacker@evil.example.net>"),
+            st.just(f"{name} <attacker@evil.example.net>, {official}"),
         )
     )
     subject = draw(st.one_of(TEXT, encoded_word()))

@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import imaplib
 import io
+import re
 import ssl
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from imapclient import IMAPClient, imap4, tls
 
-from protest_dispatch.inbox.wire import OVERSIZED, Limits
+from protest_dispatch.inbox.wire import OVERSIZED, Limits, oversized
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
 
 _CHUNK = 64 * 1024
+_ANNOUNCED = re.compile(rb"\{\d+\}$")
 _MAXLINE = 1_000_000
 """imaplib's own cap on one line (``imaplib._MAXLINE``)."""
 
@@ -33,20 +36,35 @@ class _Bounded(imaplib.IMAP4):
         self.sock.settimeout(min(self.limits.read_timeout, self.limits.remaining()))
         super().send(data)
 
-    def _arm(self) -> io.BufferedReader:
-        """The stream to read from, with the socket's time-out cut to the deadline."""
-        self.sock.settimeout(min(self.limits.read_timeout, self.limits.remaining()))
+    @property
+    def _stream(self) -> io.BufferedReader:
         return cast(io.BufferedReader, self.file)
+
+    def _io(self, step: Callable[[io.BufferedReader, int], bytes], size: int) -> bytes:
+        """At most one read from the socket, its time-out cut to the deadline."""
+        self.sock.settimeout(min(self.limits.read_timeout, self.limits.remaining()))
+        try:
+            return step(self._stream, size)
+        except TimeoutError:
+            self.limits.remaining()  # the deadline, not the read time-out: say so
+            raise
+
+    def _append_untagged(self, typ: str, dat: Any) -> None:
+        # A literal read past (see read) stands as a short marker; its line still
+        # announces the real size, which imapclient checks: announce the marker's.
+        if isinstance(dat, tuple) and len(dat) == 2 and oversized(dat[1]) is not None:
+            line = _ANNOUNCED.sub(b"{%d}" % len(dat[1]), dat[0])
+            dat = (line, dat[1])
+        super()._append_untagged(typ, dat)  # type: ignore[misc]  # imaplib: private, untyped
 
     def readline(self) -> bytes:
         line = bytearray()
         while len(line) <= _MAXLINE:
-            stream = self._arm()
-            ahead = stream.peek(1)
+            ahead = self._io(io.BufferedReader.peek, 1)
             if not ahead:
                 break  # end of stream: imaplib reports it
             end = ahead.find(b"\n")
-            piece = stream.read(len(ahead) if end < 0 else end + 1)
+            piece = self._stream.read(len(ahead) if end < 0 else end + 1)  # buffered already
             self.limits.count(len(piece))
             line += piece
             if end >= 0:
@@ -60,7 +78,7 @@ class _Bounded(imaplib.IMAP4):
         data = bytearray()
         left = size
         while left > 0:
-            piece = self._arm().read1(min(left, _CHUNK))
+            piece = self._io(io.BufferedReader.read1, min(left, _CHUNK))
             if not piece:
                 break  # end of stream: imaplib reports it
             left -= len(piece)

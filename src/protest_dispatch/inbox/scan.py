@@ -125,6 +125,8 @@ def _scan_folder(
     except IMAPClientError as exc:
         return f"Skipped the folder {folder!r}: the server would not open it ({exc})."
     uidvalidity = number(info.get(b"UIDVALIDITY"), name="UIDVALIDITY")
+    uidnext = info.get(b"UIDNEXT")  # optional in IMAP4rev1; checked before anything is read
+    following = number(uidnext, name="UIDNEXT") if uidnext is not None else 1
     state = findings.mailbox_state(account=account, folder=folder)
     scanned = FolderScan(folder=folder)
     start = 1
@@ -147,8 +149,6 @@ def _scan_folder(
         matched = reader.read(batch)
         scanned.fetched += reader.fetched
         new.extend(findings.record(matched))
-    uidnext = info.get(b"UIDNEXT")
-    following = number(uidnext, name="UIDNEXT") if uidnext is not None else 1
     last = max(following - 1, uids[-1] if uids else 0, start - 1)
     if state is None or (uidvalidity, last) != (state.uidvalidity, state.last_uid):
         findings.save_mailbox_state(

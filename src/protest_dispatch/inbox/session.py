@@ -175,7 +175,8 @@ def translate_errors(settings: ImapSettings, *, doing: str) -> Iterator[None]:
             f"{doing} ({str(exc)[:200]}). Nothing in the mailbox was changed.",
             host=settings.host,
             port=settings.port,
-            hint="Check imap_host and imap_port; if they are right, tell your mail provider.",
+            hint="Check imap_host and imap_port; if they are right, the server is at fault: "
+            "tell your mail provider. Waiting will not help.",
         ) from None
     except IMAPClientError as exc:
         raise ImapRefusedError(
