@@ -137,7 +137,7 @@ class HostileImap:
         elif name == "LOGIN":
             yield f"{tag} OK [CAPABILITY IMAP4rev1] logged in\r\n".encode()
         elif name in ("EXAMINE", "SELECT"):
-            answer = b"* 3 EXISTS\r\n* 0 RECENT\r\n* OK [UIDVALIDITY " + script.uidvalidity + b"]\r\n"
+            answer = b"* 3 EXISTS\r\n* OK [UIDVALIDITY " + script.uidvalidity + b"]\r\n"
             if script.uidnext is not None:
                 answer += b"* OK [UIDNEXT " + script.uidnext + b"]\r\n"
             yield answer + f"{tag} OK [READ-ONLY] {name} completed\r\n".encode()
@@ -179,5 +179,6 @@ def _uids(rest: str, messages: dict[int, tuple[Body, Body]]) -> list[int]:
     for part in (found.group(1) if found else "").split(","):
         low, _, high = part.partition(":")
         if low.isdigit():
-            ranges.append((int(low), int(high) if high.isdigit() else (2**64 if high else int(low))))
+            top = int(high) if high.isdigit() else (2**64 if high else int(low))
+            ranges.append((int(low), top))
     return [uid for uid in sorted(messages) if any(lo <= uid <= hi for lo, hi in ranges)]

@@ -92,9 +92,7 @@ def test_garbage_is_an_error_naming_the_server(
 
 
 @pytest.mark.parametrize("where", ["header", "whole message"])
-def test_a_huge_literal_costs_its_message_not_the_memory_or_the_run(
-    sent: Sent, where: str
-) -> None:
+def test_a_huge_literal_costs_its_message_not_the_memory_or_the_run(sent: Sent, where: str) -> None:
     _, env, rows = sent
     header, whole = reply(rows["t01"])
     huge = (Huge(HUGE), whole) if where == "header" else (header, Huge(HUGE))
