@@ -20,8 +20,8 @@ from email.message import EmailMessage, Message
 from email.parser import HeaderParser
 from email.utils import parsedate_to_datetime
 
-from protest_dispatch.campaign.recipients import mailbox
-from protest_dispatch.inbox.addresses import failed_near, sender
+from protest_dispatch.addresses import mailbox
+from protest_dispatch.inbox.mentions import failed_near, sender
 from protest_dispatch.inbox.text import body_text, decode_part
 
 HEADER_FIELDS = (
@@ -90,7 +90,7 @@ class Headers:
 def read_headers(raw: bytes) -> Headers:
     """The header fields of ``raw`` (a whole message or just its header).
 
-    Raises on absurd input (see :func:`~protest_dispatch.inbox.addresses.sender`): call it
+    Raises on absurd input (see :func:`~protest_dispatch.inbox.mentions.sender`): call it
     inside the per-message guard, like everything else that reads a message.
     """
     # compat32 and our own decoding: the default policy's header objects cost ~1 ms each,

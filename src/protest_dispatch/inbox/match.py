@@ -9,7 +9,7 @@ Postfix bounce carries ``Auto-Submitted: auto-replied`` too).
 Only a failure is a bounce: an RFC 3464 report counts for a recipient whose Action
 is ``failed``; ``delayed`` is a delay, ``delivered`` a delivery, ``relayed`` and
 ``expanded`` nothing. A read receipt (RFC 8098) is nothing. Addresses are compared
-as whole mailboxes (``campaign.recipients.mailbox``).
+as whole mailboxes (``protest_dispatch.addresses.mailbox``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
-from protest_dispatch.campaign.recipients import mailbox
+from protest_dispatch.addresses import mailbox, same_mailbox
 from protest_dispatch.inbox.classify import (
     Bounce,
     Headers,
@@ -71,8 +71,9 @@ def needs_body(headers: Headers, *, letters: Mapping[str, Entry], sender: str) -
 
 
 def refers_to_letter(headers: Headers, *, letters: Mapping[str, Entry], sender: str) -> bool:
-    own = headers.from_address is not None and mailbox(headers.from_address) == mailbox(sender)
-    return not own and any(ref in letters for ref in headers.refers_to)
+    return not same_mailbox(headers.from_address or "", sender) and any(
+        ref in letters for ref in headers.refers_to
+    )
 
 
 def match(
@@ -146,7 +147,7 @@ def _kind(report: RecipientReport, entry: Entry) -> FindingKind | None:
         return FindingKind.DELIVERED
     if report.action != "failed":
         return None
-    if mailbox(report.address) == mailbox(entry.to):
+    if same_mailbox(report.address, entry.to):
         return FindingKind.BOUNCED
     return FindingKind.COPY_BOUNCED
 

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from protest_dispatch.addresses import same_mailbox
 from protest_dispatch.sendlog.store import Entry, SendLog, format_time, parse_time, utc_now
 from protest_dispatch.vocabulary import FindingKind
 
@@ -174,7 +175,7 @@ class FindingLog:
                 continue
             if f.permanent_bounce:
                 bounce = f
-            elif f.kind == FindingKind.DELIVERED and _same(f.recipient, entry.to):
+            elif f.kind == FindingKind.DELIVERED and same_mailbox(f.recipient or "", entry.to):
                 bounce = None
         return bounce
 
@@ -246,11 +247,6 @@ def followup_finding(entry: Entry, *, kind: FindingKind, at: datetime) -> Findin
 def latest(findings: Sequence[Finding]) -> Finding | None:
     """The finding that says most about a letter now: the last one recorded."""
     return findings[-1] if findings else None
-
-
-def _same(recipient: str | None, address: str) -> bool:
-    # casefold: campaign.recipients.mailbox's rule (sendlog may not import campaign)
-    return recipient is not None and recipient.casefold() == address.casefold()
 
 
 def _finding(row: Sequence[object]) -> Finding:

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from email.errors import InvalidHeaderDefect
 
-from protest_dispatch.campaign.recipients import mailbox
+from protest_dispatch.addresses import mailbox
 
 _POLICY = email.policy.default.clone(raise_on_defect=False)
 
