@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import sqlite3
 from collections.abc import Mapping
@@ -153,3 +154,44 @@ def test_followup_without_a_terminal_leaves_an_old_log_unchanged(sent: Sent, log
 def _contents(log: Path) -> dict[str, bytes]:
     """The log and its WAL (a reader's -shm read marks are no change to the log)."""
     return {p.name: p.read_bytes() for p in log.parent.iterdir() if not p.name.endswith("-shm")}
+
+
+ATTACKER = "attacker@evil.example.net"
+_WORD = "=?utf-8?b?" + base64.b64encode(f"<{ATTACKER}>".encode()).decode() + "?="
+HOSTILE_FROM = {
+    "encoded word with ESC": ("=?utf-8?q?Registry=1B[2J=07?= <{to}>", "to"),
+    "quotes": ('"Registry \\"of\\" the Court, Astana" <{to}>', "to"),
+    "nested comments": ("Registry (of (the) court) <{to}> (really)", "to"),
+    "raw control in a quoted name": ('"Registry\x1b[2J" <{to}>', "to"),
+    "encoded word that looks like an address": (_WORD + " <{to}>", "to"),
+    "encoded CR LF (the parser refuses it)": (
+        "=?utf-8?q?Registry=0D=0ABcc:_x@evil.example.net?= <{to}>",
+        None,
+    ),
+    "CVE-2023-27043": ("{to})<" + ATTACKER + ">", None),
+    "address glued to another": ("{to}<" + ATTACKER + ">", None),
+    "the official's address as a display name": ('"{to}" <' + ATTACKER + ">", ATTACKER),
+    "two mailboxes": ("{to}, " + ATTACKER, None),
+}
+
+
+def test_hostile_display_names_never_make_a_wrong_sender(sent: Sent, mailbox: Dovecot) -> None:
+    _, env, rows = sent
+    row = rows["t01"]
+    for number, (from_, _) in enumerate(HOSTILE_FROM.values()):
+        mailbox.deliver(
+            "INBOX",
+            (
+                f"From: {from_.format(to=row['to'])}\r\nTo: {row['sender']}\r\n"
+                f"Subject: case {number}\r\nMessage-ID: <case{number}@court.example.org>\r\n"
+                f"In-Reply-To: {row['message_id']}\r\n\r\nNoted.\r\n"
+            ).encode(),
+        )
+
+    found = {f["subject"]: f["from"] for f in inbox(env)["new"]}
+
+    expected = {
+        f"case {number}": row["to"] if who == "to" else who
+        for number, (_, who) in enumerate(HOSTILE_FROM.values())
+    }
+    assert found == expected

@@ -63,7 +63,10 @@ def sender(value: str | None) -> Sender:
     comments raise RecursionError); the caller's per-message guard takes that."""
     if not value:
         return Sender(None, "")
-    header = _POLICY.header_factory("From", " ".join(value.split()))
+    try:
+        header = _POLICY.header_factory("From", " ".join(value.split()))
+    except ValueError:  # a display name that decodes to CR or LF: refused by the parser
+        return Sender(None, " ".join(value.split()))
     text = " ".join(str(header).split())
     if any(isinstance(defect, InvalidHeaderDefect) for defect in header.defects):
         return Sender(None, text)
