@@ -67,6 +67,7 @@ def test_a_failure_before_the_delivery_report_is_overruled_and_one_after_it_coun
     mailbox.deliver("INBOX", render("dsn-postfix-delivered", **values_for(rows["t01"])))
     inbox(env)
     assert kinds(env, "t01") == ["bounced", "delivered"]
+    assert cli(["status", "--bounced"], env=env).stdout.strip() == "No letter has bounced."
     before = len(smtp_server.messages)
     assert send(campaign, "--retry-bounced", env=env).code == 0
     assert len(smtp_server.messages) == before
@@ -74,6 +75,7 @@ def test_a_failure_before_the_delivery_report_is_overruled_and_one_after_it_coun
     mailbox.deliver("INBOX", render("dsn-gmail", **values_for(rows["t01"])))
     inbox(env)
     assert kinds(env, "t01") == ["bounced", "delivered", "bounced"]
+    assert official(1) in cli(["status", "--bounced"], env=env).stdout
     assert send(campaign, "--retry-bounced", env=env).code == 0
     assert [m.rcpt_tos[0] for m in smtp_server.messages[before:]] == [official(1)]
 

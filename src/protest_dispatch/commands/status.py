@@ -17,7 +17,7 @@ from protest_dispatch.commands.calls import by_target, is_reached
 from protest_dispatch.commands.log_access import existing_log
 from protest_dispatch.delivery.quota import Quota
 from protest_dispatch.sendlog.calls import CallLog
-from protest_dispatch.sendlog.findings import Finding, FindingLog
+from protest_dispatch.sendlog.findings import Finding, FindingLog, standing_bounce
 from protest_dispatch.sendlog.store import Call, Entry, SendLog, parse_time
 from protest_dispatch.settings.config import Config
 from protest_dispatch.vocabulary import FindingKind, LetterStatus
@@ -45,10 +45,16 @@ class CampaignStatus:
 
     @property
     def bounced(self) -> list[Finding]:
-        """The latest permanent bounce of each letter that still stands (not resent since)."""
-        current = {(e.target, e.message_id) for e in self.entries}
-        latest = {f.target: f for f in self.findings if f.permanent_bounce}
-        return [f for f in latest.values() if (f.target, f.letter_id) in current]
+        """The permanent bounce of each letter that still stands (not resent since, not
+        overruled by a later delivery report)."""
+        standing = (
+            standing_bounce(
+                (f for f in self.findings if f.target == e.target), to=e.to, letter_id=e.message_id
+            )
+            for e in self.entries
+            if e.message_id is not None
+        )
+        return [f for f in standing if f is not None]
 
     def with_status(self, status: str) -> list[Entry]:
         return [e for e in self.entries if e.status == status]

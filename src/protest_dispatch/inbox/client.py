@@ -111,6 +111,7 @@ class BoundedClient(IMAPClient):  # type: ignore[misc]  # imapclient: no type hi
     def __init__(self, host: str, port: int, *, limits: Limits, **kwargs: Any) -> None:
         self.limits = limits
         super().__init__(host, port, **kwargs)
+        self.normalise_times = False  # INTERNALDATE with its zone, not as local naive time
 
     def _create_IMAP4(self) -> imaplib.IMAP4:
         connect = getattr(self._timeout, "connect", None)

@@ -137,13 +137,7 @@ def _scan_folder(
     found = client.search(search_criteria(start, since, letters))
     uids = sorted(u for u in (number(u, name="UID") for u in found) if u >= start)
     scanned.searched = len(uids)
-    reader = _Reader(
-        client,
-        account=account,
-        folder=folder,
-        letters=letters,
-        sender=sender,
-    )
+    reader = _Reader(client, folder=folder, letters=letters, sender=sender)
     new: list[Finding] = []
     for batch in _batched(reader.candidates(uids), BODY_BATCH):
         matched = reader.read(batch)
@@ -201,7 +195,6 @@ class _Reader:
         self,
         client: IMAPClient,
         *,
-        account: str,
         folder: str,
         letters: Mapping[str, Entry],
         sender: str,

@@ -160,24 +160,13 @@ class FindingLog:
         ]
 
     def bounce_of(self, entry: Entry) -> Finding | None:
-        """The latest permanent bounce of this letter's To address, if any.
-
-        A delivery report for the To recorded after it wins: the letter arrived, so
-        neither ``send`` nor ``--retry-bounced`` may treat it as bounced.
-        """
+        """The permanent bounce of this letter's To address that still stands, if any."""
         if entry.message_id is None:
             return None
-        bounce: Finding | None = None
-        for f in self.by_letter(campaign=entry.campaign, sender=entry.sender).get(
+        mine = self.by_letter(campaign=entry.campaign, sender=entry.sender).get(
             (entry.campaign, entry.target, entry.sender), []
-        ):
-            if f.letter_id != entry.message_id:
-                continue
-            if f.permanent_bounce:
-                bounce = f
-            elif f.kind == FindingKind.DELIVERED and same_mailbox(f.recipient or "", entry.to):
-                bounce = None
-        return bounce
+        )
+        return standing_bounce(mine, to=entry.to, letter_id=entry.message_id)
 
     def reopen(self, entry: Entry, *, bounce: Finding) -> None:
         """Let a bounced letter be sent again: 'sent' becomes 'failed', with the reason."""
@@ -242,6 +231,22 @@ def followup_finding(entry: Entry, *, kind: FindingKind, at: datetime) -> Findin
         at=format_time(at),
         source=f"{FOLLOWUP_SOURCE}{entry.message_id}",
     )
+
+
+def standing_bounce(findings: Iterable[Finding], *, to: str, letter_id: str) -> Finding | None:
+    """The latest permanent bounce of the letter ``letter_id`` to ``to``, unless a delivery
+    report for ``to`` was recorded after it: then the letter arrived, and neither
+    ``send`` nor ``--retry-bounced`` nor ``status --bounced`` may treat it as bounced
+    until a later failure report names that address again."""
+    bounce: Finding | None = None
+    for f in findings:  # in the order recorded
+        if f.letter_id != letter_id:
+            continue
+        if f.permanent_bounce:
+            bounce = f
+        elif f.kind == FindingKind.DELIVERED and same_mailbox(f.recipient or "", to):
+            bounce = None
+    return bounce
 
 
 def latest(findings: Sequence[Finding]) -> Finding | None:
