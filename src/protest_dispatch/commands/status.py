@@ -17,7 +17,7 @@ from protest_dispatch.commands.calls import by_target, is_reached
 from protest_dispatch.commands.log_access import existing_log
 from protest_dispatch.delivery.quota import Quota
 from protest_dispatch.sendlog.calls import CallLog
-from protest_dispatch.sendlog.findings import Finding, FindingLog, standing_bounce
+from protest_dispatch.sendlog.findings import Finding, FindingLog, letter_key, standing_bounce
 from protest_dispatch.sendlog.store import Call, Entry, SendLog, parse_time
 from protest_dispatch.settings.config import Config
 from protest_dispatch.vocabulary import FindingKind, LetterStatus
@@ -47,12 +47,13 @@ class CampaignStatus:
     def bounced(self) -> list[Finding]:
         """The permanent bounce of each letter that still stands (not resent since, not
         overruled by a later delivery report)."""
+        grouped: dict[str, list[Finding]] = {}
+        for f in self.findings:
+            grouped.setdefault(f.letter_key, []).append(f)
         standing = (
-            standing_bounce(
-                (f for f in self.findings if f.target == e.target), to=e.to, letter_id=e.message_id
-            )
+            standing_bounce(grouped.get(letter_key(e.message_id), []), to=e.to)
             for e in self.entries
-            if e.message_id is not None
+            if e.message_id
         )
         return [f for f in standing if f is not None]
 
@@ -159,13 +160,16 @@ def _with_file(
 def _no_reply(
     entries: tuple[Entry, ...], findings: tuple[Finding, ...], *, now: datetime
 ) -> tuple[Entry, ...]:
-    answered = {f.target for f in findings if f.kind == FindingKind.REPLY or f.permanent_bounce}
+    """Sent letters old enough, with no reply and no bounce of their own (a letter sent
+    again to a corrected address is a new letter: the old one's bounce does not count)."""
+    answered = {f.letter_key for f in findings if f.kind == FindingKind.REPLY or f.permanent_bounce}
     cutoff = now - timedelta(days=NO_REPLY_DAYS)
     return tuple(
         e
         for e in entries
         if e.status == LetterStatus.SENT
-        and e.target not in answered
+        and e.message_id is not None
+        and letter_key(e.message_id) not in answered
         and parse_time(e.updated_at) <= cutoff
     )
 

@@ -13,8 +13,7 @@ import ssl
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
-from imapclient import IMAPClient, imap4, tls
-
+from protest_dispatch.inbox import routed
 from protest_dispatch.inbox.wire import OVERSIZED, Limits, oversized
 
 if TYPE_CHECKING:
@@ -88,25 +87,26 @@ class _Bounded(imaplib.IMAP4):
         return bytes(data) if keep else OVERSIZED % size
 
 
-class _Plain(_Bounded, imap4.IMAP4WithTimeout):  # type: ignore[misc]  # imapclient: no hints
-    def __init__(self, host: str, port: int, timeout: float | None, limits: Limits) -> None:
+class _Plain(_Bounded, routed._Plain):
+    def __init__(self, host: str, port: int, timeout: float, opener: Any, limits: Limits) -> None:
         self.limits = limits
         limits.start()  # the greeting is an exchange too
-        imap4.IMAP4WithTimeout.__init__(self, host, port, timeout)
+        routed._Plain.__init__(self, host, port, timeout, opener)
 
 
-class _Tls(_Bounded, tls.IMAP4_TLS):  # type: ignore[misc]  # imapclient: no hints
+class _Tls(_Bounded, routed._TLS):
     def __init__(
-        self, host: str, port: int, context: ssl.SSLContext | None, timeout: float | None,
+        self, host: str, port: int, context: ssl.SSLContext | None, timeout: float, opener: Any,
         limits: Limits,
     ) -> None:  # fmt: skip
         self.limits = limits
         limits.start()
-        tls.IMAP4_TLS.__init__(self, host, port, context, timeout)
+        routed._TLS.__init__(self, host, port, context, timeout, opener)
 
 
-class BoundedClient(IMAPClient):  # type: ignore[misc]  # imapclient: no type hints
-    """An IMAPClient whose connection reads within :class:`Limits`."""
+class BoundedClient(routed.RoutedIMAPClient):
+    """A :class:`~protest_dispatch.inbox.routed.RoutedIMAPClient` (through the proxy when
+    one is set) whose connection reads within :class:`Limits`."""
 
     def __init__(self, host: str, port: int, *, limits: Limits, **kwargs: Any) -> None:
         self.limits = limits
@@ -114,7 +114,8 @@ class BoundedClient(IMAPClient):  # type: ignore[misc]  # imapclient: no type hi
         self.normalise_times = False  # INTERNALDATE with its zone, not as local naive time
 
     def _create_IMAP4(self) -> imaplib.IMAP4:
-        connect = getattr(self._timeout, "connect", None)
+        timeout = float(self._timeout.connect)
+        opener = routed._Opener(self._proxy, timeout)
         if self.ssl:
-            return _Tls(self.host, self.port, self.ssl_context, connect, self.limits)
-        return _Plain(self.host, self.port, connect, self.limits)
+            return _Tls(self.host, self.port, self.ssl_context, timeout, opener, self.limits)
+        return _Plain(self.host, self.port, timeout, opener, self.limits)

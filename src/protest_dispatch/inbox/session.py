@@ -27,7 +27,7 @@ from protest_dispatch.errors import (
     ImapUnavailableError,
 )
 from protest_dispatch.inbox.wire import BadAnswer, ExchangeTimeout, Limits
-from protest_dispatch.net.loopback import resolve_loopback_only
+from protest_dispatch.net.loopback import is_this_machine, resolve_loopback_only
 from protest_dispatch.net.tls import verified_context
 from protest_dispatch.settings.imap import ImapSettings
 from protest_dispatch.vocabulary import Security
@@ -56,7 +56,13 @@ def open_mailbox(settings: ImapSettings, *, limits: Limits | None = None) -> Ite
 def check_plaintext_allowed(settings: ImapSettings) -> None:
     if settings.security != Security.NONE:
         return
-    if not asyncio.run(resolve_loopback_only(settings.host)):
+    # with a proxy, no lookup: the name is the proxy's to resolve
+    local = (
+        is_this_machine(settings.host)
+        if settings.proxy is not None
+        else asyncio.run(resolve_loopback_only(settings.host))
+    )
+    if not local:
         raise ConfigError(
             f"imap_security is 'none' but {settings.host} is not this machine: the password "
             "and your mail would cross the network unencrypted.",
@@ -82,9 +88,15 @@ def connect(settings: ImapSettings, *, limits: Limits | None = None) -> IMAPClie
                 ssl=True,
                 ssl_context=context,
                 timeout=settings.timeout,
+                proxy=settings.proxy,
             )
         client = BoundedClient(
-            settings.host, settings.port, limits=limits, ssl=False, timeout=settings.timeout
+            settings.host,
+            settings.port,
+            limits=limits,
+            ssl=False,
+            timeout=settings.timeout,
+            proxy=settings.proxy,
         )
     if settings.security == Security.STARTTLS:
         try:
