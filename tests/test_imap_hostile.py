@@ -136,3 +136,16 @@ def test_a_server_that_trickles_meets_the_total_deadline(sent: Sent) -> None:
     assert raised.value.exit_code == 75
     assert f"127.0.0.1:{server.port}" in str(raised.value)
     assert "1.5 seconds" in str(raised.value)
+
+
+def test_doctor_against_a_trickling_server_stops_at_its_time_out(sent: Sent) -> None:
+    _, env, _ = sent
+    script = Script(trickle="LOGIN", trickle_every=0.1, trickle_bytes=100_000)
+    with HostileImap(script) as server:
+        started = time.monotonic()
+        run = cli(["doctor", "--timeout", "1"], env=against(server, env))
+        took = time.monotonic() - started
+
+    assert run.code == 75, run.output
+    assert "✗ IMAP login" in run.stdout
+    assert took < 10

@@ -21,8 +21,9 @@ if TYPE_CHECKING:
 
 _CHUNK = 64 * 1024
 _ANNOUNCED = re.compile(rb"\{\d+\}$")
-_MAXLINE = 1_000_000
-"""imaplib's own cap on one line (``imaplib._MAXLINE``)."""
+_MAXLINE = 16 * 1024 * 1024
+"""The longest line: imaplib's own 1 MB would refuse the SEARCH answer of a folder with
+some 150,000 matching messages; the answer's total (``Limits.exchange_bytes``) bounds it."""
 
 
 class _Bounded(imaplib.IMAP4):
