@@ -13,10 +13,11 @@ naming the server, never a traceback.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import socket
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from protest_dispatch.errors import (
@@ -27,6 +28,7 @@ from protest_dispatch.errors import (
     ImapUnavailableError,
 )
 from protest_dispatch.inbox.wire import BadAnswer, ExchangeTimeout, Limits
+from protest_dispatch.masking import Masker
 from protest_dispatch.net.loopback import is_this_machine, resolve_loopback_only
 from protest_dispatch.net.tls import verified_context
 from protest_dispatch.settings.imap import ImapSettings
@@ -37,14 +39,20 @@ if TYPE_CHECKING:
 
 
 @contextlib.contextmanager
-def open_mailbox(settings: ImapSettings, *, limits: Limits | None = None) -> Iterator[IMAPClient]:
-    """Connect, protect, log in; always log out. Errors become ImapError subclasses."""
+def open_mailbox(
+    settings: ImapSettings, *, limits: Limits | None = None, mask: Masker | None = None
+) -> Iterator[IMAPClient]:
+    """Connect, protect, log in; always log out. Errors become ImapError subclasses.
+
+    ``mask`` learns the secrets of the login, for the caller's other server text.
+    """
     check_plaintext_allowed(settings)
     client = connect(settings, limits=limits)
+    mask = mask or Masker()
     try:
-        with translate_errors(settings, doing="log in"):
-            login(client, settings)
-        with translate_errors(settings, doing="read the mailbox"):
+        with translate_errors(settings, doing="log in", mask=mask):
+            login(client, settings, mask=mask)
+        with translate_errors(settings, doing="read the mailbox", mask=mask):
             yield client
     finally:
         with contextlib.suppress(Exception):  # best effort: the server may be gone already
@@ -109,10 +117,16 @@ def connect(settings: ImapSettings, *, limits: Limits | None = None) -> IMAPClie
     return client
 
 
-def login(client: IMAPClient, settings: ImapSettings) -> None:
+def login(client: IMAPClient, settings: ImapSettings, *, mask: Masker) -> None:
+    """Log in; ``mask`` learns the password or token, and the SASL string as sent."""
     from imapclient.exceptions import LoginError
 
     credentials = settings.credentials()
+    secret = credentials.secret.get_secret_value()
+    mask.add(secret)
+    if credentials.mechanism == "xoauth2":  # imapclient sends this, base64-encoded
+        sasl = f"user={credentials.username}\x01auth=Bearer {secret}\x01\x01"
+        mask.remember(base64.b64encode(sasl.encode()).decode("ascii"))
     try:
         if credentials.mechanism == "xoauth2":
             client.oauth2_login(credentials.username, credentials.secret.get_secret_value())
@@ -130,9 +144,18 @@ def login(client: IMAPClient, settings: ImapSettings) -> None:
         ) from None
 
 
+_PREPOSITION = {"connect": "to", "log in": "to", "start TLS": "with"}
+"""How each ``doing`` meets "the IMAP server": connect to it, read the mailbox on it."""
+
+
 @contextlib.contextmanager
-def translate_errors(settings: ImapSettings, *, doing: str) -> Iterator[None]:
-    """Socket, TLS and protocol errors as ImapError, worded with what to do next."""
+def translate_errors(
+    settings: ImapSettings, *, doing: str, mask: Callable[[str], str] = str
+) -> Iterator[None]:
+    """Socket, TLS and protocol errors as ImapError, worded with what to do next.
+
+    The server's words pass through ``mask``: after login it knows the password.
+    """
     from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, ProtocolError
 
     where = f"{settings.host}:{settings.port}"
@@ -174,9 +197,10 @@ def translate_errors(settings: ImapSettings, *, doing: str) -> Iterator[None]:
             hint="Try again later; if it keeps happening, check the network.",
         ) from None
     except (IMAPClientAbortError, OSError) as exc:
-        reason = "timed out" if isinstance(exc, TimeoutError | socket.timeout) else str(exc)
+        reason = "timed out" if isinstance(exc, TimeoutError | socket.timeout) else mask(str(exc))
         raise ImapUnavailableError(
-            f"Could not {doing} at the IMAP server {where}: {reason or type(exc).__name__}.",
+            f"Could not {doing} {_PREPOSITION.get(doing, 'on')} the IMAP server {where}: "
+            f"{reason or type(exc).__name__}.",
             host=settings.host,
             port=settings.port,
             hint="Check the network and imap_host / imap_port, then try again later.",
@@ -184,7 +208,7 @@ def translate_errors(settings: ImapSettings, *, doing: str) -> Iterator[None]:
     except (ProtocolError, ValueError) as exc:  # imapclient parsing what is not IMAP
         raise ImapAnswerError(
             f"The IMAP server {where} sent an answer that is not IMAP while trying to "
-            f"{doing} ({str(exc)[:200]}). Nothing in the mailbox was changed.",
+            f"{doing} ({mask(str(exc))[:200]}). Nothing in the mailbox was changed.",
             host=settings.host,
             port=settings.port,
             hint="Check imap_host and imap_port; if they are right, the server is at fault: "
@@ -192,7 +216,7 @@ def translate_errors(settings: ImapSettings, *, doing: str) -> Iterator[None]:
         ) from None
     except IMAPClientError as exc:
         raise ImapRefusedError(
-            f"The IMAP server {where} refused to {doing}: {exc}.",
+            f"The IMAP server {where} refused to {doing}: {mask(str(exc))}.",
             host=settings.host,
             port=settings.port,
             hint='If it says STARTTLS is not supported, use imap_security = "tls" on port 993.',
