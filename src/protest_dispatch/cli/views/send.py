@@ -17,12 +17,14 @@ from protest_dispatch.campaign.recipients import copies
 from protest_dispatch.cli import output
 from protest_dispatch.errors import SET_SENDER_HINT, Problem
 from protest_dispatch.sendlog.records import format_time
-from protest_dispatch.vocabulary import ExitCode, LetterStatus
+from protest_dispatch.vocabulary import ExitCode, LetterStatus, TrustState
 
 if TYPE_CHECKING:
     from rich.progress import Progress
     from rich.text import Text
 
+    from protest_dispatch.campaign.signing import Trust
+    from protest_dispatch.commands.domains import DomainReport
     from protest_dispatch.commands.send import Plan, ReceivedBefore, Resend
     from protest_dispatch.commands.session import Session
     from protest_dispatch.delivery.dispatch import Job, Result, Summary
@@ -39,8 +41,11 @@ class Display:
     quiet: bool = False
 
 
-def _notices(session: Session) -> None:
+def _notices(session: Session, *, origin: bool = True) -> None:
+    """What the person should know; ``origin``: where the campaign copy came from."""
     audience = session.composer.audience
+    if origin:
+        trust(session.trust, campaign_id=session.campaign_id)
     for warning in session.loaded.warnings:
         output.warn(str(warning))
     fallbacks = session.composer.language_fallbacks()
@@ -66,7 +71,28 @@ def _notices(session: Session) -> None:
 TABLE_ROWS = 100
 
 
-def validation(session: Session, *, letters: Sequence[Checked], show_all: bool = False) -> None:
+def trust(verdict: Trust, *, campaign_id: str) -> None:
+    """Where this copy of the campaign came from, as far as anyone can tell."""
+    if verdict.state == TrustState.UNSIGNED:
+        output.warn("unsigned campaign: check that it came from the organiser.")
+    elif verdict.state == TrustState.FIRST_USE:
+        output.say(
+            f"Signed campaign: first use of '{campaign_id}', so its key {verdict.public_key} "
+            "is remembered; a copy signed by another key will be refused."
+        )
+    else:
+        output.say(f"Signed campaign: verified with the key {verdict.public_key}.")
+    if verdict.trusted_comment:
+        output.say(f"  signed: {verdict.trusted_comment}")
+
+
+def validation(
+    session: Session,
+    *,
+    letters: Sequence[Checked],
+    show_all: bool = False,
+    domains: DomainReport | None = None,
+) -> None:
     audience = session.composer.audience
     rows = [(c.target, "email", _recipients(session, c.recipients), c.template) for c in letters]
     for selected in audience.calls:
@@ -96,9 +122,23 @@ def validation(session: Session, *, letters: Sequence[Checked], show_all: bool =
     _notices(session)
     for placeholder in placeholder_addresses(session.loaded):
         output.warn(str(placeholder))
+    if domains is not None:
+        _domains(domains)
+        if domains.errors:
+            return
     output.info(
         f"The campaign is valid: {len(letters)} letter(s) and {len(audience.calls)} "
         "call(s) for this sender."
+    )
+
+
+def _domains(report: DomainReport) -> None:
+    for warning in report.warnings:
+        output.warn(str(warning))
+    fine = len(report.answers) - report.unchecked - len(report.errors)
+    output.info(
+        f"Checked {len(report.answers)} domain(s) in DNS: {fine} accept mail, "
+        f"{len(report.errors)} cannot receive mail, {report.unchecked} could not be checked."
     )
 
 
@@ -174,8 +214,8 @@ def send_plan(
         output.say(BOUNCED_HINT)
     for before in plan.received_before:
         output.say(_received_before(before))
-    if not plan.jobs:
-        _notices(session)
+    if not plan.jobs:  # one plain line: the copy's origin matters only when it sends
+        _notices(session, origin=False)
         output.info(nothing_to_send(plan))
         return
     _notices(session)
