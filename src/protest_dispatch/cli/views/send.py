@@ -90,11 +90,16 @@ def validation(
     session: Session,
     *,
     letters: Sequence[Checked],
+    paper: Sequence[Checked] = (),
     show_all: bool = False,
     domains: DomainReport | None = None,
 ) -> None:
     audience = session.composer.audience
     rows = [(c.target, "email", _recipients(session, c.recipients), c.template) for c in letters]
+    addresses = {s.target.id: s.target.postal_address or "" for s in audience.paper}
+    for checked in paper:
+        first_line = addresses.get(checked.target, "").partition("\n")[0]
+        rows.append((checked.target, "post", f"{first_line}, ...", checked.template))
     for selected in audience.calls:
         rows.append(
             (
@@ -119,6 +124,15 @@ def validation(
             f"... and {len(rows) - len(shown)} more targets ('protest validate --all' "
             "lists every one)."
         )
+    files = session.loaded.attachments
+    if files:
+        output.show(
+            output.table(
+                "Attachments",
+                ("file", "size", "type", "SHA-256"),
+                ((a.name, size_text(a.size), a.content_type, a.sha256) for a in files.values()),
+            )
+        )
     _notices(session)
     for placeholder in placeholder_addresses(session.loaded):
         output.warn(str(placeholder))
@@ -126,8 +140,9 @@ def validation(
         _domains(domains)
         if domains.errors:
             return
+    on_paper = f", {len(paper)} letter(s) to print" if paper else ""
     output.info(
-        f"The campaign is valid: {len(letters)} letter(s) and {len(audience.calls)} "
+        f"The campaign is valid: {len(letters)} letter(s){on_paper} and {len(audience.calls)} "
         "call(s) for this sender."
     )
 
@@ -181,7 +196,23 @@ def letter_headers(letter: Letter) -> list[tuple[str, str]]:
     if letter.reply_to:
         headers.append(("Reply-To", letter.reply_to))
     headers.append(("Subject", letter.subject))
+    if letter.attachments:
+        headers.append(
+            (
+                "Attachments",
+                ", ".join(f"{a.filename} ({size_text(a.size)})" for a in letter.attachments),
+            )
+        )
     return headers
+
+
+def size_text(octets: int) -> str:
+    """1,234 bytes, 12.3 KB or 1.2 MB: a file's size at a glance."""
+    if octets < 1000:
+        return f"{octets:,} bytes"
+    if octets < 1_000_000:
+        return f"{octets / 1000:.1f} KB"
+    return f"{octets / 1_000_000:.1f} MB"
 
 
 def calls(to_make: Sequence[CallToMake]) -> None:
