@@ -95,6 +95,8 @@ class Measured:
     returncode: int
     started_at: float
     output_tail: str
+    cpu_seconds: float = 0.0
+    """User plus system CPU of the child: what the wall time would be on an idle core."""
 
     def failure(self) -> str:
         """One line for the report: exit code and the last line the command printed."""
@@ -131,6 +133,7 @@ def run_measured(argv: Sequence[str], *, env: dict[str, str], timeout: float) ->
         returncode=proc.returncode,
         started_at=started_at,
         output_tail=tail,
+        cpu_seconds=usage.ru_utime + usage.ru_stime,
     )
 
 
@@ -666,6 +669,7 @@ def case_print(ctx: Context, report: Report) -> None:
         ok = [m for m in runs if m.returncode == 0]
         secs = report.add(Row(label, "seconds", [m.seconds for m in ok], fmt="{:.2f}"))
         secs.goal, secs.passed = f"< {goal:g} s", secs.median < goal
+        report.add(Row(label, "CPU seconds", [m.cpu_seconds for m in ok], fmt="{:.2f}"))
         report.add(Row(label, "peak RSS MB", [m.max_rss_mb for m in ok], fmt="{:.0f}"))
 
 
