@@ -43,6 +43,13 @@ class Security(StrEnum):
     def imap_port(self) -> int:
         return _IMAP_PORTS[self]
 
+    @staticmethod
+    def usual_on_smtp_port(port: int) -> Security | None:
+        """What a standard SMTP port speaks: TLS on 465, STARTTLS on 587 and 25 (relays)."""
+        if port == _SMTP_PORTS[Security.TLS]:
+            return Security.TLS
+        return Security.STARTTLS if port in _SMTP_PORTS.values() else None
+
 
 _SMTP_PORTS = {Security.STARTTLS: 587, Security.TLS: 465, Security.NONE: 25}
 _IMAP_PORTS = {Security.STARTTLS: 143, Security.TLS: 993, Security.NONE: 143}

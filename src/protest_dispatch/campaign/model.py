@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import (
     AfterValidator,
@@ -141,7 +141,7 @@ YAML_BOOLEAN_HINT = (
 )
 
 
-def email_address(value: Any) -> str:
+def email_address(value: object) -> str:
     """One bare address: no display name, no list, no quoted tricks."""
     if isinstance(value, bool):
         raise ValueError(f"must be an email address, not {str(value).lower()}: {YAML_BOOLEAN_HINT}")
@@ -181,7 +181,7 @@ def slug(value: str) -> str:
     return value
 
 
-def country_code(value: Any) -> str:
+def country_code(value: object) -> str:
     if isinstance(value, bool):
         raise ValueError(
             f"must be a two-letter country code, not true or false: {YAML_BOOLEAN_HINT}"
@@ -193,7 +193,7 @@ def country_code(value: Any) -> str:
     return value.strip().upper()
 
 
-def phone_number(value: Any) -> str:
+def phone_number(value: object) -> str:
     """E.164-like: "+", the country code and 8 to 15 digits, any common separators."""
     expected = (
         'must be an international phone number: "+", the country code, then the number, '

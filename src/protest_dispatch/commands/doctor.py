@@ -25,11 +25,10 @@ from protest_dispatch.net.loopback import lookup_addresses
 from protest_dispatch.sendlog.store import SendLog
 from protest_dispatch.settings.config import Config
 from protest_dispatch.settings.smtp import SmtpSettings, smtp_settings
-from protest_dispatch.vocabulary import AuthMode, ExitCode
+from protest_dispatch.vocabulary import AuthMode, ExitCode, Security
 
 DOCTOR_TIMEOUT = 10.0
 NETWORK_STEPS = ("Server name (DNS)", "Connection", "Greeting, TLS and certificate", "Login (AUTH)")
-_MISMATCHED = {("starttls", 465): "tls", ("tls", 587): "starttls", ("tls", 25): "starttls"}
 
 
 @dataclass(frozen=True)
@@ -151,9 +150,9 @@ def _sender(config: Config, from_: str | None) -> tuple[Check, str | None, str |
 def _password_source(config: Config) -> str:
     if config.env.get("PROTEST_SMTP_PASSWORD"):
         return "PROTEST_SMTP_PASSWORD"
-    if config.get("smtp_password_command"):
+    if config.settings.smtp_password_command:
         return "the password command"
-    if config.get("smtp_password_keyring"):
+    if config.settings.smtp_password_keyring:
         return "the system keyring"
     return "the config file"
 
@@ -203,15 +202,18 @@ def _send_log(config: Config, log: Path | None, *, sender: str | None) -> Check:
 
 def _usage(config: Config, sendlog: SendLog, *, sender: str | None) -> str:
     """How much of the provider's allowance this sender has used, as the next send counts it."""
-    per_hour, per_day = config.get("limit_per_hour"), config.get("limit_per_day")
-    if sender is None or not (per_hour or per_day):
+    quota = (
+        None
+        if sender is None
+        else Quota.configured(log=sendlog, sender=sender, settings=config.settings)
+    )
+    if quota is None:
         return ""
-    quota = Quota(log=sendlog, sender=sender, per_hour=per_hour, per_day=per_day)
     parts = [
         f"{quota.used_in(window)} of {limit} recipients {label}"
         for limit, window, label in (
-            (per_hour, HOUR, "in the last hour"),
-            (per_day, DAY, "in the last 24 hours"),
+            (quota.per_hour, HOUR, "in the last hour"),
+            (quota.per_day, DAY, "in the last 24 hours"),
         )
         if limit
     ]
@@ -331,14 +333,14 @@ def _handshake(settings: SmtpSettings) -> Check:
         _open(settings)
     except ProtestError as exc:
         hint = exc.hint
-        better = _MISMATCHED.get((settings.security, settings.port))
-        if better:
+        better = Security.usual_on_smtp_port(settings.port)
+        if settings.security is not Security.NONE and better not in (None, settings.security):
             hint = (
                 f'Port {settings.port} usually goes with smtp_security = "{better}", '
                 f'not "{settings.security}".'
             )
         return Check(name, "fail", exc.message, hint, exc.exit_code)
-    if settings.security == "none":
+    if settings.security is Security.NONE:
         return Check(
             name,
             "warn",
@@ -346,7 +348,7 @@ def _handshake(settings: SmtpSettings) -> Check:
             "none): letters and the password would cross the network readable.",
             "Use starttls or tls unless the server runs on this machine.",
         )
-    how = "STARTTLS works" if settings.security == "starttls" else "TLS works"
+    how = "STARTTLS works" if settings.security is Security.STARTTLS else "TLS works"
     trust = (
         f"through {settings.ca_file}"
         if settings.ca_file

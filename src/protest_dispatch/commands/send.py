@@ -185,12 +185,8 @@ class SendRun:
         letter in flight is recorded uncertain and the summary says ``interrupted``.
         """
         session, plan, request = self.session, self.plan, self.request
-        per_hour = session.config.get("limit_per_hour")
-        per_day = session.config.get("limit_per_day")
-        budget = (
-            Quota(log=self.log, sender=session.sender.email, per_hour=per_hour, per_day=per_day)
-            if per_hour or per_day
-            else None
+        budget = Quota.configured(
+            log=self.log, sender=session.sender.email, settings=session.config.settings
         )
         dispatcher = Dispatcher(
             composer=session.composer,
@@ -205,7 +201,7 @@ class SendRun:
             ),
             on_result=on_result,
             budget=budget,
-            backoff=_backoff(session.config.get("retry_delay")),
+            backoff=_backoff(session.config.settings.retry_delay),
         )
         reopened = FindingLog(self.log)
         going = {job.selected.target.id for job in plan.jobs}

@@ -165,8 +165,9 @@ def _no_reply(
 
 
 def _quota_free_at(*, log: SendLog | None, config: Config, sender: str | None) -> datetime | None:
-    per_hour, per_day = config.get("limit_per_hour"), config.get("limit_per_day")
-    if log is None or sender is None or not (per_hour or per_day):
+    if log is None or sender is None:
         return None
-    quota = Quota(log=log, sender=sender, per_hour=per_hour, per_day=per_day)
+    quota = Quota.configured(log=log, sender=sender, settings=config.settings)
+    if quota is None:
+        return None
     return quota.next_free(1)

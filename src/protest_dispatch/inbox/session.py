@@ -25,7 +25,7 @@ from protest_dispatch.errors import (
 from protest_dispatch.net.loopback import resolve_loopback_only
 from protest_dispatch.net.tls import verified_context
 from protest_dispatch.settings.imap import ImapSettings
-from protest_dispatch.vocabulary import Security
+from protest_dispatch.vocabulary import AuthMode, Security
 
 if TYPE_CHECKING:
     from imapclient import IMAPClient
@@ -93,7 +93,7 @@ def login(client: IMAPClient, settings: ImapSettings) -> None:
 
     credentials = settings.credentials()
     try:
-        if credentials.mechanism == "xoauth2":
+        if credentials.mechanism is AuthMode.XOAUTH2:
             client.oauth2_login(credentials.username, credentials.secret.get_secret_value())
         else:
             client.login(credentials.username, credentials.secret.get_secret_value())

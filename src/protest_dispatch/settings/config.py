@@ -15,7 +15,7 @@ import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr, ValidationError
 
@@ -65,7 +65,7 @@ class Config:
     settings: Settings
     file: TomlFile | None = field(default=None, repr=False)
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
-    options: Mapping[str, Any] = field(default_factory=dict)
+    options: Mapping[str, object] = field(default_factory=dict)
 
     @classmethod
     def load(
@@ -73,7 +73,7 @@ class Config:
         *,
         path: Path | None = None,
         env: Mapping[str, str] | None = None,
-        options: Mapping[str, Any] | None = None,
+        options: Mapping[str, object] | None = None,
     ) -> Config:
         """Read and check everything once; a missing default file is no error."""
         from protest_dispatch.settings.model import Settings
@@ -95,26 +95,25 @@ class Config:
         return cls(path=chosen, settings=settings, file=file, env=environ, options=given)
 
     @property
-    def file_values(self) -> Mapping[str, Any]:
+    def file_values(self) -> Mapping[str, object]:
         return self.file.toml_data if self.file is not None else {}
 
-    def with_options(self, **options: Any) -> Config:
-        """The same settings with these options on top, checked like the rest."""
+    def with_options(self, **options: object) -> Config:
+        """The same settings with these options on top, checked like the rest.
+
+        Options are named like the settings' fields (``from_``); None is "not given".
+        """
+        from protest_dispatch.settings.model import key_of
         from protest_dispatch.settings.sources import build
 
-        given = {**self.options, **{k: v for k, v in options.items() if v is not None}}
+        new = {key_of(k): v for k, v in options.items() if v is not None}
+        if not new:
+            return self
+        given = {**self.options, **new}
         settings = build(options=given, environ=self.env, file=self.file)
         return Config(
             path=self.path, settings=settings, file=self.file, env=self.env, options=given
         )
-
-    def get(self, key: str, option: Any = None) -> Any:
-        """The option if given, else PROTEST_<KEY>, else the file's key, else the default."""
-        from protest_dispatch.settings.model import field_of
-
-        chosen = self if option is None else self.with_options(**{key: option})
-        value = getattr(chosen.settings, field_of(key))
-        return value.get_secret_value() if isinstance(value, SecretStr) else value
 
     def source(self, key: str) -> str:
         from protest_dispatch.settings.model import env_name, option_name
@@ -141,11 +140,12 @@ class Config:
         """The configured sender, or None when nobody has said who they are."""
         from protest_dispatch.campaign.model import Sender
 
-        value = self.get("from", from_option)
-        if value is None:
+        chosen = self.with_options(from_=from_option, country=country_option).settings
+        if chosen.from_ is None:
             return None
-        name, address = parse_from(value, source="--from" if from_option else self.source("from"))
-        country = self.get("country", country_option)
+        source = "--from" if from_option else self.source("from")
+        name, address = parse_from(chosen.from_, source=source)
+        country = chosen.country
         try:
             return Sender(name=name, email=address, country=country, note=note)
         except ValidationError as exc:
@@ -170,7 +170,7 @@ class Config:
         if self.settings.smtp_password_keyring:
             return from_keyring(username=username, host=host)
         in_file = self.file_values.get("smtp_password")
-        if in_file:
+        if isinstance(in_file, str) and in_file:  # the file's own value, never PROTEST_*'s
             _check_private(self.path)
             return SecretStr(in_file)
         return None

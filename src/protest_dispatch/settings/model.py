@@ -45,6 +45,7 @@ def _seconds(value: float) -> float:
 
 def _endpoint(value: str) -> str:
     """An OAuth endpoint: HTTPS, or plain HTTP only to this machine (tests, local proxies)."""
+    value = value.strip()
     parts = urlsplit(value)
     loopback = parts.hostname in ("127.0.0.1", "::1", "localhost")
     if not parts.hostname or not (parts.scheme == "https" or (parts.scheme == "http" and loopback)):

@@ -86,7 +86,7 @@ class TomlFile(TomlConfigSettingsSource):
         return data
 
 
-def _check_file_value(path: Path, key: str, value: Any) -> None:
+def _check_file_value(path: Path, key: str, value: object) -> None:
     if key not in FILE_KEYS:
         raise ConfigError(
             f"Unknown key '{key}' in the config file {path}.",
@@ -129,7 +129,7 @@ class Environment(EnvSettingsSource):
 
 def build(
     *,
-    options: Mapping[str, Any],
+    options: Mapping[str, object],
     environ: Mapping[str, str],
     file: TomlFile | None,
 ) -> Settings:
@@ -149,7 +149,11 @@ def build(
 
 
 def _explain(
-    exc: ValidationError, *, options: Mapping[str, Any], environ: Environment, file: TomlFile | None
+    exc: ValidationError,
+    *,
+    options: Mapping[str, object],
+    environ: Environment,
+    file: TomlFile | None,
 ) -> ConfigError:
     """The first problem, located where the winning value came from."""
     error = exc.errors(include_url=False)[0]
