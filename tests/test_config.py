@@ -19,7 +19,7 @@ from protest_dispatch.errors import ConfigError
 from protest_dispatch.settings.config import Config
 from protest_dispatch.settings.model import FILE_KEYS, KEYS, env_name
 from protest_dispatch.settings.secrets import MAX_PASSWORD_OUTPUT, run_password_command
-from protest_dispatch.settings.smtp import smtp_settings
+from protest_dispatch.settings.smtp import SmtpOverrides, smtp_settings
 from protest_dispatch.settings.sources import MAX_CONFIG_BYTES
 from protest_dispatch.vocabulary import AuthMode, ExitCode, OAuthProvider, Security
 
@@ -181,19 +181,15 @@ def test_an_empty_variable_is_unset_but_an_empty_username_means_no_login(
     assert config.settings.smtp_username == ""
     assert config.source("smtp_username") == "the environment variable PROTEST_SMTP_USERNAME"
     # No login, so the (failing) password command is never run.
-    settings = smtp_settings(
-        config, host=None, port=None, security=None, ca_file=None, helo_name="example.org"
-    )
+    settings = smtp_settings(config, helo_name="example.org")
     assert (settings.username, settings.password, settings.port) == (None, None, 587)
     with pytest.raises(ConfigError, match="exited with status 3"):
-        smtp_settings(load(path), host=None, port=None, security=None, ca_file=None, helo_name="x")
+        smtp_settings(load(path), helo_name="x")
 
 
 def test_an_empty_username_in_the_file_means_no_login(tmp_path: Path) -> None:
     path = config_file(tmp_path, 'smtp_host = "127.0.0.1"\nsmtp_username = ""\n')
-    settings = smtp_settings(
-        load(path), host=None, port=None, security="tls", ca_file=None, helo_name="x"
-    )
+    settings = smtp_settings(load(path), given=SmtpOverrides(security="tls"), helo_name="x")
     assert (settings.username, settings.security, settings.port) == (None, Security.TLS, 465)
 
 
@@ -369,9 +365,7 @@ def test_smtp_timeouts_come_from_the_settings(tmp_path: Path, text: str, timeout
     from protest_dispatch.settings.smtp import smtp_settings
 
     path = config_file(tmp_path, 'smtp_host = "127.0.0.1"\n' + text)
-    settings = smtp_settings(
-        load(path), host=None, port=None, security=None, ca_file=None, helo_name="example.org"
-    )
+    settings = smtp_settings(load(path), helo_name="example.org")
     assert settings.timeout == timeout
     assert settings.data_timeout == 600.0
 

@@ -26,6 +26,7 @@ from protest_dispatch.cli.options import (
     TargetsOpt,
 )
 from protest_dispatch.cli.startup import ready as _ready
+from protest_dispatch.delivery.options import SendOptions
 from protest_dispatch.errors import InputError
 from protest_dispatch.vocabulary import ExitCode
 
@@ -104,7 +105,7 @@ def send(
         typer.Option(
             "--concurrency", metavar="K", min=1, max=32, help="SMTP connections used at once."
         ),
-    ] = 2,
+    ] = SendOptions.concurrency,
     rate: Annotated[
         float,
         typer.Option(
@@ -113,7 +114,7 @@ def send(
             min=0,
             help="Letters per minute across all connections (0: no cap).",
         ),
-    ] = 20,
+    ] = SendOptions.rate,
     limit: Annotated[
         int | None,
         typer.Option("--limit", metavar="N", min=0, help="Send at most N letters in this run."),
@@ -127,7 +128,7 @@ def send(
             max=10,
             help="Tries per letter in this run on temporary errors.",
         ),
-    ] = 3,
+    ] = SendOptions.attempts,
     retry_failed: Annotated[
         bool,
         typer.Option(
@@ -166,6 +167,11 @@ def send(
     """Send the campaign's letters (preview first with --dry-run)."""
     from protest_dispatch.cli.views import send as views
     from protest_dispatch.commands.session import prepare, read_note
+    from protest_dispatch.settings.smtp import SmtpOverrides
+
+    smtp = SmtpOverrides(
+        host=smtp_host, port=smtp_port, security=smtp_security, ca_file=smtp_ca_file, auth=smtp_auth
+    )
 
     if out is not None and not dry_run:
         raise InputError("--out only goes with --dry-run.")
@@ -187,32 +193,19 @@ def send(
     if dry_run:
         from protest_dispatch.settings.smtp import check_smtp_options
 
-        check_smtp_options(
-            session.config,
-            host=smtp_host,
-            port=smtp_port,
-            security=smtp_security,
-            ca_file=smtp_ca_file,
-        )
+        check_smtp_options(session.config, given=smtp)
         views.dry_run(session, out=out)
         return
     from protest_dispatch.commands.send import SendRequest
 
     request = SendRequest(
-        test=test,
-        concurrency=concurrency,
-        rate=rate,
+        options=SendOptions(concurrency=concurrency, rate=rate, attempts=attempts, test=test),
         limit=limit,
-        attempts=attempts,
         retry_failed=retry_failed,
         retry_uncertain=retry_uncertain,
         retry_bounced=retry_bounced,
         log=log,
-        smtp_host=smtp_host,
-        smtp_port=smtp_port,
-        smtp_security=smtp_security,
-        smtp_ca_file=smtp_ca_file,
-        smtp_auth=smtp_auth,
+        smtp=smtp,
     )
     display = views.Display(json=json_, verbose=verbose, quiet=quiet)
     raise typer.Exit(_send(session=session, request=request, display=display, yes=yes))

@@ -12,7 +12,7 @@ import dataclasses
 import ipaddress
 import socket
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from protest_dispatch.commands.checks import Check, Report, failed, skipped
@@ -24,7 +24,7 @@ from protest_dispatch.mail.smtp import SmtpConnection, check_plaintext_allowed
 from protest_dispatch.net.loopback import lookup_addresses
 from protest_dispatch.sendlog.store import SendLog
 from protest_dispatch.settings.config import Config
-from protest_dispatch.settings.smtp import SmtpSettings, smtp_settings
+from protest_dispatch.settings.smtp import SmtpOverrides, SmtpSettings, smtp_settings
 from protest_dispatch.vocabulary import AuthMode, ExitCode, Security
 
 DOCTOR_TIMEOUT = 10.0
@@ -36,11 +36,7 @@ class DoctorRequest:
     config_path: Path | None = None
     from_: str | None = None
     log: Path | None = None
-    smtp_host: str | None = None
-    smtp_port: int | None = None
-    smtp_security: str | None = None
-    smtp_ca_file: Path | None = None
-    smtp_auth: str | None = None
+    smtp: SmtpOverrides = field(default_factory=SmtpOverrides)
     timeout: float = DOCTOR_TIMEOUT
 
 
@@ -161,15 +157,7 @@ def _settings(
     config: Config, request: DoctorRequest, *, helo_name: str | None
 ) -> tuple[Check, SmtpSettings | None]:
     try:
-        settings = smtp_settings(
-            config,
-            host=request.smtp_host,
-            port=request.smtp_port,
-            security=request.smtp_security,
-            ca_file=request.smtp_ca_file,
-            helo_name=helo_name or "localhost",
-            auth=request.smtp_auth,
-        )
+        settings = smtp_settings(config, given=request.smtp, helo_name=helo_name or "localhost")
         asyncio.run(check_plaintext_allowed(settings=settings))
     except ConfigError as exc:
         return failed("SMTP settings", exc), None
