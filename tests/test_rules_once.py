@@ -64,3 +64,35 @@ def test_one_place_decides_one_beats_seventy_five() -> None:
         if "return ExitCode.FAILED" in text and "return ExitCode.TEMPFAIL" in text
     ]
     assert deciding == ["delivery/dispatch.py"]
+
+
+def test_control_characters_are_defined_in_text_py_only() -> None:
+    """Copies of the control class missed C1 (CSI, U+009B, drives a terminal like ESC [)."""
+    character_class = r"\[[^\]\"]*\\x(00|1f|7f)|ord\(\w+\)\s*<\s*32"
+    assert not _offenders(character_class, allowed={"text.py"})
+
+
+CSI = "\x9b"
+
+
+def test_every_reader_of_untrusted_text_drops_c1_controls() -> None:
+    import base64
+
+    from protest_dispatch.cli.wizard import _one_line
+    from protest_dispatch.mail.envelope import address_problem
+    from protest_dispatch.mail.xoauth2 import _decode_challenge
+    from protest_dispatch.oauth.client import OAuthReply
+    from protest_dispatch.text import one_line
+
+    assert one_line(f" 550 no{CSI}31m such\x1b[0m user\r\n") == "550 no 31m such [0m user"
+    reply = OAuthReply(f"invalid_grant{CSI}2J", f"bad{CSI}31m")
+    assert CSI not in reply.error + reply.description
+    challenge = base64.b64encode(f'{{"status":"401{CSI}2J","scope":"x{CSI}"}}'.encode()).decode()
+    assert CSI not in "".join(filter(None, _decode_challenge(challenge)))
+    assert address_problem(f"ana{CSI}@example.org") is not None
+    try:
+        _one_line(f"ana{CSI}")
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("the wizard took a username with a C1 control")

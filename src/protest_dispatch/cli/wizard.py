@@ -25,6 +25,7 @@ from protest_dispatch.settings.writer import (
     Storage,
     store_in_keyring,
 )
+from protest_dispatch.text import ANY_CONTROL
 from protest_dispatch.vocabulary import OAuthProvider, Security
 
 _HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[?[0-9A-Fa-f:.]+\]?")
@@ -149,7 +150,7 @@ def _username(value: str) -> str | None:
 
 def _one_line(value: str) -> str:
     """A username goes into an AUTH command: one line, no control characters."""
-    if not value or any(ord(c) < 32 or ord(c) == 127 for c in value):
+    if not value or ANY_CONTROL.search(value):
         raise ValueError("give the username on one line, or 'none'")
     return value
 

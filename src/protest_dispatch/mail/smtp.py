@@ -14,7 +14,6 @@ server text passes through a :class:`Masker` before it appears in any message.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Self
@@ -36,6 +35,7 @@ from protest_dispatch.mail.wording import Wording, find_in_chain
 from protest_dispatch.net.loopback import resolve_loopback_only
 from protest_dispatch.net.tls import verified_context
 from protest_dispatch.settings.smtp import SmtpSettings
+from protest_dispatch.text import one_line
 from protest_dispatch.vocabulary import AuthMode, LetterStatus, Security
 
 __all__ = [
@@ -45,7 +45,6 @@ __all__ = [
     "resolve_loopback_only",
 ]
 
-_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]+")
 _ACCEPTED = frozenset({SMTPStatus.completed, SMTPStatus.will_forward})
 _BROKEN = (aiosmtplib.SMTPException, OSError)
 
@@ -232,7 +231,7 @@ class SmtpConnection:
 
     def _tidy(self, text: str) -> str:
         """Server text made safe to show: no password in any form, no control characters."""
-        return _CONTROL_CHARS.sub(" ", self._masker(text)).strip()
+        return one_line(self._masker(text))
 
     # -- delivering -------------------------------------------------------------
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
 
 import aiosmtplib
 from aiosmtplib.auth import auth_xoauth2_encode
@@ -25,10 +24,11 @@ from protest_dispatch.errors import (
     TokenRefusedError,
 )
 from protest_dispatch.settings.smtp import SmtpSettings
+from protest_dispatch.text import ANY_CONTROL
 
 _AUTH_OK = 235
 _CHALLENGE = 334
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
+_UNSAFE = ANY_CONTROL
 
 
 class XOAuth2Refusal(Exception):

@@ -10,7 +10,6 @@ verifier or secret is ever put in an exception's text.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from urllib.parse import urlsplit
 
 from protest_dispatch.errors import ConfigError, TokenEndpointUnavailableError
 from protest_dispatch.settings.oauth import OAuthClient
+from protest_dispatch.text import ANY_CONTROL
 
 if TYPE_CHECKING:
     from authlib.integrations.httpx_client import OAuth2Client
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 HTTP_TIMEOUT = 30.0
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
+_UNSAFE = ANY_CONTROL
 
 
 class OAuthReply(Exception):
