@@ -96,3 +96,21 @@ def test_every_reader_of_untrusted_text_drops_c1_controls() -> None:
         pass
     else:
         raise AssertionError("the wizard took a username with a C1 control")
+
+
+def test_statuses_and_outcomes_are_enums_not_string_literals() -> None:
+    """A status or outcome compared with, or passed as, a string literal escapes mypy."""
+    from protest_dispatch.vocabulary import CallOutcome, LetterStatus
+
+    words = "|".join(sorted({*LetterStatus, *CallOutcome}, key=len, reverse=True))
+    assert not _offenders(
+        rf"""(==|!=|\bstatus\(|\boutcome\(|with_status\()\s*["']({words})["']""", allowed=set()
+    )
+    assert not _offenders(r"\b(status|outcome)\s*:\s*str\b(?!\s*\|\s*None)", allowed=set())
+
+
+def test_every_status_and_outcome_has_its_colour() -> None:
+    from protest_dispatch.cli.output import STATUS_STYLES
+    from protest_dispatch.vocabulary import CallOutcome, LetterStatus
+
+    assert set(STATUS_STYLES) == {*LetterStatus, *CallOutcome}

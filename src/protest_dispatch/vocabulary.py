@@ -69,6 +69,16 @@ class FindingKind(StrEnum):
     """The sender told `protest followup` that no answer came, by any channel."""
 
 
+class CheckStatus(StrEnum):
+    """How one step of ``protest doctor``'s checklist went."""
+
+    OK = "ok"
+    WARN = "warn"
+    FAIL = "fail"
+    SKIP = "skip"
+    """Not run: an earlier step failed and this one depends on it."""
+
+
 class ExitCode(IntEnum):
     """What a run tells cron and scripts; the README's table explains each."""
 

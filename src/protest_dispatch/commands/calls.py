@@ -43,7 +43,7 @@ class SheetRow:
 
     @property
     def reached(self) -> bool:
-        return self.last is not None and self.last.outcome == "reached"
+        return self.last is not None and self.last.outcome == CallOutcome.REACHED
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ def by_target(calls: Iterable[Call]) -> dict[str, list[Call]]:
 
 def is_reached(calls: Sequence[Call]) -> bool:
     """A target is done once its latest call reached someone; until then it stays on the sheet."""
-    return bool(calls) and calls[-1].outcome == "reached"
+    return bool(calls) and calls[-1].outcome == CallOutcome.REACHED
 
 
 def build(
@@ -180,7 +180,7 @@ def record_call(
             campaign=session.campaign_id,
             target=target.id,
             sender=session.sender.email,
-            outcome=outcome.value,
+            outcome=outcome,
             note=clean,
         )
         left = len(unreached(session, sendlog))

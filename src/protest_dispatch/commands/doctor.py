@@ -25,7 +25,7 @@ from protest_dispatch.net.loopback import lookup_addresses
 from protest_dispatch.sendlog.store import SendLog
 from protest_dispatch.settings.config import Config
 from protest_dispatch.settings.smtp import SmtpOverrides, SmtpSettings, smtp_settings
-from protest_dispatch.vocabulary import AuthMode, ExitCode, Security
+from protest_dispatch.vocabulary import AuthMode, CheckStatus, ExitCode, Security
 
 DOCTOR_TIMEOUT = 10.0
 NETWORK_STEPS = ("Server name (DNS)", "Connection", "Greeting, TLS and certificate", "Login (AUTH)")
@@ -63,7 +63,7 @@ def run(*, request: DoctorRequest) -> Report:
         if settings.auth is AuthMode.XOAUTH2:
             token_check, settings = _token(config, settings)
             report.checks.append(token_check)
-            can_login = token_check.status == "ok"
+            can_login = token_check.status == CheckStatus.OK
         settings = dataclasses.replace(settings, timeout=request.timeout)
         report.checks += _network(settings, can_login=can_login)
     report.checks += imap_checks(config, sender_email=sender_email, timeout=request.timeout)
@@ -91,7 +91,7 @@ def _token(config: Config, settings: SmtpSettings) -> tuple[Check, SmtpSettings]
             where = "the token command printed a token"
     except ProtestError as exc:
         return failed(name, exc), settings
-    return Check(name, "ok", f"XOAUTH2: {where}."), settings
+    return Check(name, CheckStatus.OK, f"XOAUTH2: {where}."), settings
 
 
 def _config_file(config: Config) -> Check:
@@ -99,7 +99,7 @@ def _config_file(config: Config) -> Check:
     if not path.exists():
         return Check(
             "Config file",
-            "warn",
+            CheckStatus.WARN,
             f"There is no config file at {path}; settings come only from options "
             "and PROTEST_* environment variables.",
             "Run 'protest init' to write one.",
@@ -107,11 +107,11 @@ def _config_file(config: Config) -> Check:
     if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         return Check(
             "Config file",
-            "warn",
+            CheckStatus.WARN,
             f"{path} is valid, but other users may read it.",
             f"Run: chmod 600 {path}",
         )
-    return Check("Config file", "ok", f"{path} is valid and only you can read it.")
+    return Check("Config file", CheckStatus.OK, f"{path} is valid and only you can read it.")
 
 
 def _sender(config: Config, from_: str | None) -> tuple[Check, str | None, str | None]:
@@ -123,7 +123,7 @@ def _sender(config: Config, from_: str | None) -> tuple[Check, str | None, str |
         return (
             Check(
                 "Sender",
-                "fail",
+                CheckStatus.FAIL,
                 "No sender is set: letters need your name and address.",
                 "Run 'protest init', or set PROTEST_FROM=\"Your Name <you@example.org>\".",
                 ExitCode.INVALID,
@@ -137,7 +137,7 @@ def _sender(config: Config, from_: str | None) -> tuple[Check, str | None, str |
         else ("; no country set, so targets meant for senders in one country are skipped")
     )
     return (
-        Check("Sender", "ok", f"{sender.name} <{sender.email}>{where}."),
+        Check("Sender", CheckStatus.OK, f"{sender.name} <{sender.email}>{where}."),
         sender.domain,
         sender.email,
     )
@@ -170,7 +170,7 @@ def _settings(
     ca = f"; trusting the certificates in {settings.ca_file}" if settings.ca_file else ""
     return Check(
         "SMTP settings",
-        "ok",
+        CheckStatus.OK,
         f"{settings.host}, port {settings.port}, {settings.security}; {login}{ca}.",
     ), settings
 
@@ -178,14 +178,14 @@ def _settings(
 def _send_log(config: Config, log: Path | None, *, sender: str | None) -> Check:
     path = log_path(log=log, config=config)
     if not path.exists():
-        return Check("Send log", "ok", f"None yet; the first send creates {path}.")
+        return Check("Send log", CheckStatus.OK, f"None yet; the first send creates {path}.")
     try:
         with SendLog.open(path=path) as sendlog:
             letters = len(sendlog.entries())
             usage = _usage(config, sendlog, sender=sender)
     except SendLogError as exc:
         return failed("Send log", exc)
-    return Check("Send log", "ok", f"{path}: {letters} letter(s) recorded.{usage}")
+    return Check("Send log", CheckStatus.OK, f"{path}: {letters} letter(s) recorded.{usage}")
 
 
 def _usage(config: Config, sendlog: SendLog, *, sender: str | None) -> str:
@@ -210,13 +210,13 @@ def _usage(config: Config, sendlog: SendLog, *, sender: str | None) -> str:
 
 def _network(settings: SmtpSettings, *, can_login: bool = True) -> list[Check]:
     dns = _dns(settings.host, settings.timeout)
-    if dns.status == "fail":
+    if dns.status == CheckStatus.FAIL:
         return [dns, *skipped(NETWORK_STEPS[1:])]
     tcp = _tcp(settings.host, settings.port, settings.timeout)
-    if tcp.status == "fail":
+    if tcp.status == CheckStatus.FAIL:
         return [dns, tcp, *skipped(NETWORK_STEPS[2:])]
     tls = _handshake(dataclasses.replace(settings, username=None, password=None))
-    if tls.status == "fail":
+    if tls.status == CheckStatus.FAIL:
         return [dns, tcp, tls, *skipped(NETWORK_STEPS[3:])]
     if not can_login:
         return [dns, tcp, tls, *skipped(NETWORK_STEPS[3:])]
@@ -244,13 +244,13 @@ def _resolve(host: str, timeout: float) -> set[str]:
 def _dns(host: str, timeout: float) -> Check:
     name = NETWORK_STEPS[0]
     if _is_address(host):
-        return Check(name, "ok", f"{host} is an address; no lookup needed.")
+        return Check(name, CheckStatus.OK, f"{host} is an address; no lookup needed.")
     try:
         addresses = _resolve(host, timeout)
     except TimeoutError:
         return Check(
             name,
-            "fail",
+            CheckStatus.FAIL,
             f"Looking up {host} took longer than {timeout:g} s.",
             "Check that you are online; the network's name service may be slow or "
             "blocked. Try again later.",
@@ -259,14 +259,14 @@ def _dns(host: str, timeout: float) -> Check:
     except OSError as exc:
         return Check(
             name,
-            "fail",
+            CheckStatus.FAIL,
             f"The name {host} could not be found ({exc.strerror or exc}).",
             "Check the spelling of smtp_host (config file or PROTEST_SMTP_HOST) "
             "and that you are online.",
             ExitCode.TEMPFAIL,
         )
     shown = ", ".join(sorted(addresses)[:3]) + (" ..." if len(addresses) > 3 else "")
-    return Check(name, "ok", f"{host} is {shown}.")
+    return Check(name, CheckStatus.OK, f"{host} is {shown}.")
 
 
 def _tcp(host: str, port: int, timeout: float) -> Check:
@@ -277,7 +277,7 @@ def _tcp(host: str, port: int, timeout: float) -> Check:
     except ConnectionRefusedError:
         return Check(
             name,
-            "fail",
+            CheckStatus.FAIL,
             f"{host} refused a connection on port {port}: nothing is listening there.",
             "Check smtp_port (usually 587 with starttls, 465 with tls). For Proton "
             "Mail, start Proton Mail Bridge and use the SMTP port it shows.",
@@ -286,7 +286,7 @@ def _tcp(host: str, port: int, timeout: float) -> Check:
     except TimeoutError:
         return Check(
             name,
-            "fail",
+            CheckStatus.FAIL,
             f"{host} did not answer on port {port} within {timeout:g} s.",
             "A firewall or your network may block this mail port (many home and "
             "public networks do). Try another network, or the provider's other port "
@@ -296,12 +296,12 @@ def _tcp(host: str, port: int, timeout: float) -> Check:
     except OSError as exc:
         return Check(
             name,
-            "fail",
+            CheckStatus.FAIL,
             f"Cannot connect to {host} on port {port}: {exc.strerror or exc}.",
             "Check that you are online, then try again.",
             ExitCode.TEMPFAIL,
         )
-    return Check(name, "ok", f"{host} accepts connections on port {port}.")
+    return Check(name, CheckStatus.OK, f"{host} accepts connections on port {port}.")
 
 
 def _open(settings: SmtpSettings) -> None:
@@ -327,11 +327,11 @@ def _handshake(settings: SmtpSettings) -> Check:
                 f'Port {settings.port} usually goes with smtp_security = "{better}", '
                 f'not "{settings.security}".'
             )
-        return Check(name, "fail", exc.message, hint, exc.exit_code)
+        return Check(name, CheckStatus.FAIL, exc.message, hint, exc.exit_code)
     if settings.security is Security.NONE:
         return Check(
             name,
-            "warn",
+            CheckStatus.WARN,
             "The server answered, without encryption (security "
             "none): letters and the password would cross the network readable.",
             "Use starttls or tls unless the server runs on this machine.",
@@ -343,7 +343,9 @@ def _handshake(settings: SmtpSettings) -> Check:
         else "by your system's certificate authorities"
     )
     return Check(
-        name, "ok", f"{how}; the server's certificate for {settings.host} is trusted {trust}."
+        name,
+        CheckStatus.OK,
+        f"{how}; the server's certificate for {settings.host} is trusted {trust}.",
     )
 
 
@@ -352,7 +354,7 @@ def _login(settings: SmtpSettings) -> Check:
     if settings.username is None:
         return Check(
             name,
-            "skip",
+            CheckStatus.SKIP,
             "No username is set, so protest will not log in; most "
             "providers refuse mail without a login.",
         )
@@ -363,6 +365,6 @@ def _login(settings: SmtpSettings) -> Check:
     what = "its OAuth2 token" if settings.auth is AuthMode.XOAUTH2 else "its password"
     return Check(
         name,
-        "ok",
+        CheckStatus.OK,
         f"The server accepted the username {settings.username} and {what}. Nothing was sent.",
     )

@@ -15,6 +15,7 @@ from protest_dispatch.inbox.session import check_plaintext_allowed, connect, log
 from protest_dispatch.inbox.signin import with_sign_in
 from protest_dispatch.settings.config import Config
 from protest_dispatch.settings.imap import ImapSettings, imap_configured, imap_settings
+from protest_dispatch.vocabulary import CheckStatus
 
 IMAP_STEPS = ("IMAP settings", "IMAP connection, TLS and certificate", "IMAP login", "IMAP folders")
 
@@ -30,7 +31,7 @@ def imap_checks(config: Config, *, sender_email: str | None, timeout: float) -> 
         return [failed("IMAP settings", exc), *skipped(IMAP_STEPS[1:])]
     settings = dataclasses.replace(settings, timeout=timeout)
     where = f"{settings.username} at {settings.host}:{settings.port} ({settings.security})"
-    checks = [Check("IMAP settings", "ok", where)]
+    checks = [Check("IMAP settings", CheckStatus.OK, where)]
     return checks + _session(settings)
 
 
@@ -40,20 +41,22 @@ def _session(settings: ImapSettings) -> list[Check]:
     except ProtestError as exc:
         return [failed(IMAP_STEPS[1], exc), *skipped(IMAP_STEPS[2:])]
     tls = client.socket().version() if hasattr(client.socket(), "version") else "none"
-    checks = [Check(IMAP_STEPS[1], "ok", f"connected; TLS {tls}, certificate verified")]
+    checks = [Check(IMAP_STEPS[1], CheckStatus.OK, f"connected; TLS {tls}, certificate verified")]
     try:
         try:
             with translate_errors(settings, doing="log in"):
                 login(client, settings)
         except ProtestError as exc:
             return [*checks, failed(IMAP_STEPS[2], exc), *skipped(IMAP_STEPS[3:])]
-        checks.append(Check(IMAP_STEPS[2], "ok", f"logged in as {settings.username}"))
+        checks.append(Check(IMAP_STEPS[2], CheckStatus.OK, f"logged in as {settings.username}"))
         try:
             with translate_errors(settings, doing="list the folders"):
                 folders = default_folders(client)
         except ProtestError as exc:
             return [*checks, failed(IMAP_STEPS[3], exc)]
-        checks.append(Check(IMAP_STEPS[3], "ok", "protest inbox reads " + ", ".join(folders)))
+        checks.append(
+            Check(IMAP_STEPS[3], CheckStatus.OK, "protest inbox reads " + ", ".join(folders))
+        )
         return checks
     finally:
         try:

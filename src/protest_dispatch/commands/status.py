@@ -50,7 +50,7 @@ class CampaignStatus:
         latest = {f.target: f for f in self.findings if f.permanent_bounce}
         return [f for f in latest.values() if (f.target, f.letter_id) in current]
 
-    def with_status(self, status: str) -> list[Entry]:
+    def with_status(self, status: LetterStatus) -> list[Entry]:
         return [e for e in self.entries if e.status == status]
 
     def call_outcomes(self) -> dict[str, int]:

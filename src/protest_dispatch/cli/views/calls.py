@@ -72,7 +72,7 @@ def sheet(result: Sheet, *, placeholder: bool) -> None:
 
 def recorded(*, call: Call, target: Target, left: int) -> None:
     output.info(f"Recorded: {target.id} ({target.name}): {call.outcome} at {call.at}.")
-    if call.outcome != "reached":
+    if call.outcome != CallOutcome.REACHED:
         output.say("The call stays on your call sheet until you reach someone.")
     output.say(
         f"{left} call(s) left to make for campaign {call.campaign}."

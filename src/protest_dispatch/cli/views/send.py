@@ -360,7 +360,7 @@ def send_summary(
             output.table(
                 f"Campaign {session.campaign_id}" + (" (test)" if test else ""),
                 ("outcome", "letters"),
-                ((k, v) for k, v in counts.items() if v or k == "sent"),
+                ((k, v) for i, (k, v) in enumerate(counts.items()) if v or i == 0),  # sent: always
             )
         )
         _advice(summary)
