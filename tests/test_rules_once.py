@@ -114,3 +114,8 @@ def test_every_status_and_outcome_has_its_colour() -> None:
     from protest_dispatch.vocabulary import CallOutcome, LetterStatus
 
     assert set(STATUS_STYLES) == {*LetterStatus, *CallOutcome}
+
+
+def test_one_file_lock_implementation() -> None:
+    """The run lock and the sign-in lock share files.exclusive_lock."""
+    assert not _offenders(r"\bfcntl\b", allowed={"files.py"})
