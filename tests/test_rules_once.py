@@ -119,3 +119,18 @@ def test_every_status_and_outcome_has_its_colour() -> None:
 def test_one_file_lock_implementation() -> None:
     """The run lock and the sign-in lock share files.exclusive_lock."""
     assert not _offenders(r"\bfcntl\b", allowed={"files.py"})
+
+
+def test_provider_servers_are_named_in_providers_py_only() -> None:
+    """The host-to-provider pairs (which OAuth a server implies) live with the presets."""
+    assert not _offenders(
+        r"""["'](smtp|imap)[.-][a-z0-9-]+\.[a-z0-9.-]+["']""", allowed={"settings/providers.py"}
+    )
+
+
+def test_a_microsoft_365_server_implies_microsoft_sign_in() -> None:
+    from protest_dispatch.settings.providers import by_host
+
+    found = by_host("SMTP.Office365.com.")
+    assert found is not None
+    assert found.key == "outlook"

@@ -16,7 +16,7 @@ from pydantic import SecretStr
 
 from protest_dispatch.errors import ConfigError
 from protest_dispatch.settings.config import Config
-from protest_dispatch.settings.providers import by_key
+from protest_dispatch.settings.providers import by_host, by_key
 from protest_dispatch.vocabulary import OAuthProvider
 
 if TYPE_CHECKING:
@@ -26,11 +26,6 @@ _MICROSOFT = "https://login.microsoftonline.com/common/oauth2/v2.0"
 MICROSOFT_SMTP_SCOPE = "https://outlook.office.com/SMTP.Send offline_access"
 MICROSOFT_IMAP_SCOPE = "https://outlook.office.com/IMAP.AccessAsUser.All"
 GOOGLE_MAIL_SCOPE = "https://mail.google.com/"
-_BY_HOST = {
-    "smtp-mail.outlook.com": OAuthProvider.MICROSOFT,
-    "smtp.office365.com": OAuthProvider.MICROSOFT,
-    "smtp.gmail.com": OAuthProvider.GOOGLE,
-}
 
 
 @dataclass(frozen=True)
@@ -113,9 +108,9 @@ def _provider(config: Config) -> OAuthProvider:
     if settings.oauth_provider is not None:  # pydantic checked it is one
         return settings.oauth_provider
     preset = by_key(settings.provider) if settings.provider else None
-    implied = preset.oauth if preset else _BY_HOST.get(settings.smtp_host or "")
-    if implied is not None:
-        return implied
+    preset = preset or (by_host(settings.smtp_host) if settings.smtp_host else None)
+    if preset is not None and preset.oauth is not None:
+        return preset.oauth
     raise ConfigError(
         f"oauth_provider is not set; it must be one of {', '.join(OAuthProvider)}.",
         key="oauth_provider",
