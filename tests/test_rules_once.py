@@ -134,3 +134,9 @@ def test_a_microsoft_365_server_implies_microsoft_sign_in() -> None:
     found = by_host("SMTP.Office365.com.")
     assert found is not None
     assert found.key == "outlook"
+
+
+def test_shared_options_are_declared_in_cli_options_only() -> None:
+    assert not _offenders(
+        r"""typer\.Option\(\s*["']--(campaign|quiet)["']""", allowed={"cli/options.py"}
+    )

@@ -18,6 +18,7 @@ from protest_dispatch.cli.options import (
     NoteFileOpt,
     NoteOpt,
     OnlyOpt,
+    QuietOpt,
     SmtpAuthOpt,
     SmtpCaFileOpt,
     SmtpHostOpt,
@@ -160,9 +161,7 @@ def send(
         bool, typer.Option("--json", help="Print a machine-readable summary instead of tables.")
     ] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Say more.")] = False,
-    quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="Print only what needs attention (for cron).")
-    ] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Send the campaign's letters (preview first with --dry-run)."""
     from protest_dispatch.cli.views import send as views

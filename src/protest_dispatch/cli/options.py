@@ -130,3 +130,6 @@ SmtpAuthOpt = Annotated[
 CampaignOpt = Annotated[
     str | None, typer.Option("--campaign", metavar="ID", help="Only this campaign id.")
 ]
+QuietOpt = Annotated[
+    bool, typer.Option("--quiet", "-q", help="Print only what needs attention (for cron).")
+]
