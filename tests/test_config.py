@@ -64,6 +64,8 @@ def test_every_key_has_its_variable(tmp_path: Path) -> None:
             value = "google"
         elif key.startswith("oauth_") and key.endswith("_url"):
             value = "https://login.example.org/token"
+        elif key == "proxy":
+            value = "socks5://127.0.0.1:9050"
         else:
             value = samples[toml_type(key)]
         got = getattr(load(**{env_name(key): value}).settings, field_of(key))
@@ -291,6 +293,7 @@ HELP_ENV = {
         "--smtp-security": "SMTP_SECURITY",
         "--smtp-ca-file": "SMTP_CA_FILE",
         "--smtp-auth": "SMTP_AUTH",
+        "--proxy": "PROXY",
         "--config": "CONFIG",
     },
     "log": {"--log": "LOG", "--config": "CONFIG"},
@@ -304,6 +307,7 @@ HELP_ENV = {
         "--smtp-security": "SMTP_SECURITY",
         "--smtp-ca-file": "SMTP_CA_FILE",
         "--smtp-auth": "SMTP_AUTH",
+        "--proxy": "PROXY",
     },
     "calls": {
         "--country": "COUNTRY",

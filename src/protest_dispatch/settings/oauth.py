@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from pydantic import SecretStr
 
 from protest_dispatch.errors import ConfigError
+from protest_dispatch.net.proxy import Proxy
 from protest_dispatch.settings.config import Config
 from protest_dispatch.settings.providers import by_host, by_key
 from protest_dispatch.vocabulary import OAuthProvider
@@ -61,6 +62,8 @@ class OAuthClient:
     client_id: str
     endpoints: Endpoints
     client_secret: SecretStr | None = field(default=None, repr=False)
+    proxy: Proxy | None = None
+    """The SOCKS5 proxy the endpoints are reached through (config ``proxy``)."""
 
     @property
     def uses_device_flow(self) -> bool:
@@ -99,6 +102,7 @@ def oauth_client(config: Config) -> OAuthClient:
         client_id=client_id,
         endpoints=endpoints,
         client_secret=secret or None,
+        proxy=config.proxy(),
     )
 
 
