@@ -12,14 +12,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from protest_dispatch.campaign.audience import Selected
 from protest_dispatch.campaign.model import Target
-from protest_dispatch.commands.session import Session
 from protest_dispatch.errors import InputError, NoSenderError
 from protest_dispatch.sendlog.calls import CallLog
 from protest_dispatch.sendlog.store import Call, SendLog
 from protest_dispatch.vocabulary import CallOutcome
+
+if TYPE_CHECKING:  # status uses this module without loading the letters machinery
+    from protest_dispatch.commands.session import Session
 
 MAX_CALL_NOTE = 2000
 

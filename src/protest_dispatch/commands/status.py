@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from protest_dispatch.campaign.audience import select
-from protest_dispatch.campaign.loading import LoadedCampaign, load_campaign
 from protest_dispatch.campaign.model import Target
 from protest_dispatch.commands.calls import by_target, is_reached
 from protest_dispatch.commands.log_access import existing_log
@@ -21,6 +21,9 @@ from protest_dispatch.sendlog.findings import Finding, FindingLog, letter_key
 from protest_dispatch.sendlog.store import Call, Entry, SendLog, parse_time
 from protest_dispatch.settings.config import Config
 from protest_dispatch.vocabulary import FindingKind, LetterStatus
+
+if TYPE_CHECKING:
+    from protest_dispatch.campaign.loading import LoadedCampaign
 
 DEFAULT_CAMPAIGN_FILE = Path("targets.yaml")
 NO_REPLY_DAYS = 14
@@ -82,7 +85,11 @@ def gather(
     sender = config.sender(from_option=from_, country_option=country)
     if targets is None and DEFAULT_CAMPAIGN_FILE.is_file():
         targets = DEFAULT_CAMPAIGN_FILE
-    loaded = load_campaign(path=targets) if targets is not None else None
+    loaded = None
+    if targets is not None:  # YAML and the campaign model only when there is a file
+        from protest_dispatch.campaign.loading import load_campaign
+
+        loaded = load_campaign(path=targets)
     with existing_log(log=log, config=config) as (_, sendlog):
         return build(
             log=sendlog,

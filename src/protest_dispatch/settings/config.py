@@ -77,7 +77,6 @@ class Config:
         options: Mapping[str, object] | None = None,
     ) -> Config:
         """Read and check everything once; a missing default file is no error."""
-        from protest_dispatch.settings.model import Settings
         from protest_dispatch.settings.sources import TomlFile, build
 
         environ = dict(os.environ if env is None else env)
@@ -90,7 +89,7 @@ class Config:
                     file=chosen,
                     hint="Check the path, or run 'protest init' to write one.",
                 )
-            file = TomlFile(Settings, path=chosen)
+            file = TomlFile(path=chosen)
         given = dict(options or {})
         settings = build(options=given, environ=environ, file=file)
         return cls(path=chosen, settings=settings, file=file, env=environ, options=given)

@@ -1,7 +1,10 @@
 """Every setting once, typed: the config-file key ``x`` is the variable ``PROTEST_X``.
 
-This module imports pydantic-settings, so only ``settings.config`` imports it,
-and only when a command runs (``protest --help`` stays fast).
+This module imports pydantic, so only ``settings.config`` imports it, and only when
+a command runs (``protest --help`` stays fast). The three sources are merged by
+``settings.sources`` (a few lines): pydantic-settings, which did it before, cost
+every command its import (about 200 modules: asyncio, ssl, zipfile, dotenv), for
+flat string, number and true/false keys that need none of its machinery.
 """
 
 from __future__ import annotations
@@ -12,8 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Union
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, SecretStr, field_validator
 
 from protest_dispatch.vocabulary import AuthMode, OAuthProvider, Security
 
@@ -68,19 +70,12 @@ Endpoint = Annotated[str, AfterValidator(_endpoint)]
 ProxyUrl = Annotated[str, AfterValidator(_proxy)]
 
 
-class Settings(BaseSettings):
+class Settings(BaseModel):
     """One invocation's settings: options over ``PROTEST_*`` over the config file."""
 
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX,
-        extra="forbid",
-        frozen=True,
-        populate_by_name=True,
-        hide_input_in_errors=True,
-    )
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
-    # "from" is a Python keyword: the key and the variable are its aliases.
-    from_: str | None = Field(None, validation_alias=AliasChoices("from", "protest_from"))
+    from_: str | None = None  # "from" is a Python keyword: the key is the field's name less _
     country: str | None = None
     lang: str | None = None
     log: Path | None = None
