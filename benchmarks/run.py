@@ -700,6 +700,12 @@ def case_startup(ctx: Context, report: Report) -> None:
             )
         )
         dry.goal, dry.passed = "< 0.6 s", dry.median < 0.6
+    # Commands that only read the send log: start-up is nearly all of their time.
+    for label, argv in (
+        ("protest log (empty send log)", [*ctx.protest, "log"]),
+        ("protest status (in the example campaign's folder)", [*ctx.protest, "status"]),
+    ):
+        report.add(Row(label, "seconds", time_command(ctx, report, argv, runs), fmt="{:.3f}"))
 
 
 def time_commands(

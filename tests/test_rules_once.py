@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "src" / "protest_dispatch"
 
@@ -140,3 +142,24 @@ def test_shared_options_are_declared_in_cli_options_only() -> None:
     assert not _offenders(
         r"""typer\.Option\(\s*["']--(campaign|quiet)["']""", allowed={"cli/options.py"}
     )
+
+
+def test_the_wizard_checks_answers_through_the_settings_model() -> None:
+    """init refuses what the config file would refuse, in the model's words, not its own."""
+    from protest_dispatch.cli.wizard import _limit, _port, _security
+    from protest_dispatch.vocabulary import Security
+
+    assert _security(" TLS ") is Security.TLS
+    assert _port("465") == 465
+    assert _limit("") is None
+    for check, answer, words in (
+        (_port, "70000", "port number from 1 to 65535"),
+        (_port, "five", "whole number"),
+        (_security, "ssl", "starttls, tls, none"),
+        (_limit, "-1", "0 \\(no limit\\) or more"),
+    ):
+        with pytest.raises(ValueError, match=words):
+            check(answer)
+    assert not _offenders(r"in tuple\((Security|AuthMode|OAuthProvider)\)", allowed=set())
+    wizard = _sources()["cli/wizard.py"]
+    assert not re.search(r"6553[56]|tuple\(Security\)|isdigit\(\) or int", wizard)

@@ -104,24 +104,22 @@ def _host(value: str) -> str:
     return value
 
 
-def _security(value: str) -> str:
-    if value.lower() not in tuple(Security):
-        raise ValueError("answer starttls, tls or none")
-    return value.lower()
+def _security(value: str) -> Security:
+    from protest_dispatch.settings.model import checked_value
+
+    return checked_value("smtp_security", value, Security)
 
 
 def _port(value: str) -> int:
-    if not value.isdigit() or not 0 < int(value) < 65536:
-        raise ValueError("give a port number such as 587")
-    return int(value)
+    from protest_dispatch.settings.model import checked_value
+
+    return checked_value("smtp_port", value, int)
 
 
 def _limit(value: str) -> int | None:
-    if not value:
-        return None
-    if not value.isdigit() or int(value) < 1:
-        raise ValueError("give a whole number, or press Enter for no limit")
-    return int(value)
+    from protest_dispatch.settings.model import checked_value
+
+    return checked_value("limit_per_hour", value, int) if value else None
 
 
 def _ca_file(value: str) -> str | None:
@@ -232,16 +230,17 @@ def _choose_provider(email: str) -> Provider:
     return chosen
 
 
-def _server(provider: Provider) -> tuple[str, int, str, int | None, int | None]:
+def _server(provider: Provider) -> tuple[str, int, Security, int | None, int | None]:
     """Host, port, security and limits: the preset's, or asked for "other"."""
     if provider.host is None:
         host = _ask("SMTP server (host name)", _host)
         security = _ask("Security: starttls, tls or none", _security, default="starttls")
-        port = _ask("SMTP port", _port, default=str(Security(security).smtp_port))
+        port = _ask("SMTP port", _port, default=str(security.smtp_port))
         per_hour = _ask("Most recipients per hour (Enter for no limit)", _limit, default="")
         per_day = _ask("Most recipients per day (Enter for no limit)", _limit, default="")
         return host, port, security, per_hour, per_day
-    host, port, security = provider.host, provider.port or 587, provider.security or "starttls"
+    security = provider.security or Security.STARTTLS
+    host, port = provider.host, provider.port or security.smtp_port
     output.say(
         f"{provider.name}: {host}, port {port}, {security}; at most {provider.limit_per_hour} "
         f"recipients an hour and {provider.limit_per_day} a day (change limit_per_hour and "
@@ -250,9 +249,9 @@ def _server(provider: Provider) -> tuple[str, int, str, int | None, int | None]:
     return host, port, security, provider.limit_per_hour, provider.limit_per_day
 
 
-def _trusted_ca(provider: Provider, *, security: str) -> str | None:
+def _trusted_ca(provider: Provider, *, security: Security) -> str | None:
     ca_file = None
-    if provider.host is None and security != "none":
+    if provider.host is None and security is not Security.NONE:
         ca_file = _ask(
             "PEM file of a private certificate authority, for a self-hosted server "
             "(Enter for none)",
@@ -350,13 +349,13 @@ def _mailbox(provider: Provider, *, smtp_host: str, ca_file: str | None) -> dict
         return {
             "imap_host": provider.imap_host,
             "imap_port": provider.imap_port,
-            "imap_security": str(provider.imap_security),
+            "imap_security": provider.imap_security,
             "imap_ca_file": ca_file if provider.needs_ca_file else None,
         }
     guess_host = smtp_host.replace("smtp.", "imap.", 1) if smtp_host.startswith("smtp.") else None
     host = _ask("IMAP server (host name)", _host, default=guess_host)
     security = _ask("IMAP security: tls or starttls", _security, default="tls")
-    port = _ask("IMAP port", _port, default=str(Security(security).imap_port))
+    port = _ask("IMAP port", _port, default=str(security.imap_port))
     return {
         "imap_host": host,
         "imap_port": port,

@@ -100,11 +100,6 @@ class SmtpConnection:
             raise RuntimeError("SmtpConnection.open() called on a connection that is open")
         self._drop()
         settings = self._settings
-        if settings.security not in tuple(Security):
-            raise ConfigError(
-                f"Unknown SMTP security {settings.security!r}.",
-                hint="Use one of: starttls, tls, none.",
-            )
         await check_plaintext_allowed(settings=settings)
         helo_name = checked_helo_name(settings.helo_name)
         oauth = settings.auth is AuthMode.XOAUTH2 and settings.username is not None

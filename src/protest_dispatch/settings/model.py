@@ -12,12 +12,14 @@ from __future__ import annotations
 import types
 import typing
 from pathlib import Path
-from typing import Annotated, Any, Union
+from typing import Annotated, Any, TypeVar, Union
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, SecretStr, field_validator
 
 from protest_dispatch.vocabulary import AuthMode, OAuthProvider, Security
+
+T = TypeVar("T")
 
 ENV_PREFIX = "PROTEST_"
 ENV_ONLY = frozenset({"imap_password"})
@@ -161,3 +163,35 @@ def _plain(annotation: Any) -> type:
     if annotation in (bool, int, float):
         return typing.cast(type, annotation)
     return str
+
+
+def describe_error(error: Any) -> str:
+    """What is wrong with a value, in words (pydantic's error, without its jargon)."""
+    kind = str(error["type"])
+    if kind.startswith("bool"):
+        return "must be true or false"
+    if kind.startswith("int"):
+        return "must be a whole number"
+    if kind == "enum":
+        expected = str(error["ctx"]["expected"]).replace("'", "").replace(" or ", ", ")
+        return f"must be one of {expected}"
+    if kind == "value_error":
+        return str(error["msg"]).removeprefix("Value error, ")
+    return f"is not valid ({error['msg']})"
+
+
+def checked_value(key: str, value: str, kind: type[T]) -> T:
+    """``value`` as the setting ``key`` takes it, checked by the model and nowhere else.
+
+    ``protest init`` checks each answer here, so an answer the model would refuse in the
+    config file is refused when it is typed. ValueError says what is wrong.
+    """
+    from pydantic import ValidationError
+
+    try:
+        checked = getattr(Settings.model_validate({field_of(key): value}), field_of(key))
+    except ValidationError as exc:
+        raise ValueError(describe_error(exc.errors(include_url=False)[0])) from None
+    if not isinstance(checked, kind):
+        raise ValueError(f"must be given for {key}")
+    return checked

@@ -11,7 +11,6 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from pydantic import ValidationError
 
@@ -22,6 +21,7 @@ from protest_dispatch.settings.model import (
     FILE_KEYS,
     KEYS,
     Settings,
+    describe_error,
     env_name,
     field_of,
     key_of,
@@ -163,22 +163,8 @@ def _explain(
         path = file.path if file is not None else None
         where, value = f"'{key}' in {path}", (file.toml_data.get(key) if file else None)
         hint = f"Correct '{key}' in {path}."
-    problem = _problem(error)
+    problem = describe_error(error)
     # a proxy URL may hold the proxy's password
     hidden = "secret" in key or "password" in key or key == "proxy"
     shown = "" if hidden else f", not {str(value)!r}"
     return ConfigError(f"{where} {problem}{shown}.", key=key, file=path, hint=hint)
-
-
-def _problem(error: Any) -> str:
-    kind = str(error["type"])
-    if kind.startswith("bool"):
-        return "must be true or false"
-    if kind.startswith("int"):
-        return "must be a whole number"
-    if kind == "enum":
-        expected = str(error["ctx"]["expected"]).replace("'", "").replace(" or ", ", ")
-        return f"must be one of {expected}"
-    if kind == "value_error":
-        return str(error["msg"]).removeprefix("Value error, ")
-    return f"is not valid ({error['msg']})"
