@@ -16,7 +16,7 @@ import json
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from protest_dispatch.errors import ProtestError
 from protest_dispatch.sendlog.records import parse_time
@@ -24,7 +24,7 @@ from protest_dispatch.text import json_visible, visible
 from protest_dispatch.vocabulary import CallOutcome, LetterStatus
 
 if TYPE_CHECKING:
-    from rich.console import Console
+    from rich.console import Console, RenderableType
     from rich.table import Table
     from rich.text import Text
 
@@ -133,7 +133,7 @@ def table(
     return grid
 
 
-def show(renderable: Any) -> None:
+def show(renderable: RenderableType) -> None:
     _console("stdout").print(renderable)
 
 

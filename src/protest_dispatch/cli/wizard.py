@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TypedDict, TypeVar
 
 import typer
 
@@ -42,21 +42,33 @@ _STORES: dict[str, Storage] = {
 }
 
 
+_T = TypeVar("_T")
+
+
+class _Mailbox(TypedDict, total=False):
+    """The mailbox answers, as Answers takes them (none: protest inbox is not set up)."""
+
+    imap_host: str
+    imap_port: int | None
+    imap_security: Security | None
+    imap_ca_file: str | None
+
+
 def _ask(
     text: str,
-    check: Callable[[str], Any],
+    check: Callable[[str], _T],
     *,
     default: str | None = None,
     hide: bool = False,
     confirm: bool = False,
-) -> Any:
-    def proc(value: str) -> Any:
+) -> _T:
+    def proc(value: str) -> _T:
         try:
             return check(value.strip())
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
 
-    return typer.prompt(
+    answer: _T = typer.prompt(  # value_proc made it a _T
         text,
         default=default,
         value_proc=proc,
@@ -65,6 +77,7 @@ def _ask(
         confirmation_prompt=confirm,
         show_default=bool(default),
     )
+    return answer
 
 
 def _name(value: str) -> str:
@@ -332,7 +345,7 @@ def _choice(*allowed: str) -> Callable[[str], str]:
     return check
 
 
-def _mailbox(provider: Provider, *, smtp_host: str, ca_file: str | None) -> dict[str, Any]:
+def _mailbox(provider: Provider, *, smtp_host: str, ca_file: str | None) -> _Mailbox:
     """Whether 'protest inbox' may read the mailbox, and where it is (presets know)."""
     if not typer.confirm(
         "Let 'protest inbox' read your mailbox (read-only) for bounces and replies?",

@@ -16,6 +16,7 @@ from typing import Annotated, Any, TypeVar, Union
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, SecretStr, field_validator
+from pydantic_core import ErrorDetails
 
 from protest_dispatch.vocabulary import AuthMode, OAuthProvider, Security
 
@@ -165,7 +166,7 @@ def _plain(annotation: Any) -> type:
     return str
 
 
-def describe_error(error: Any) -> str:
+def describe_error(error: ErrorDetails) -> str:
     """What is wrong with a value, in words (pydantic's error, without its jargon)."""
     kind = str(error["type"])
     if kind.startswith("bool"):
