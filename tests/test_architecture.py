@@ -107,3 +107,13 @@ def test_commands_that_need_no_campaign_do_not_load_its_machinery(
         env=env,
     )
     assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout + done.stderr
+
+
+def test_no_module_is_over_500_lines() -> None:
+    """Small modules (GUIDE): a module that grows past 500 lines holds two concerns."""
+    long = {
+        str(path.relative_to(PACKAGE)): lines
+        for path in PACKAGE.rglob("*.py")
+        if (lines := len(path.read_text(encoding="utf-8").splitlines())) > 500
+    }
+    assert not long, f"split these modules: {long}"
