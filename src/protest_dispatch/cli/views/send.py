@@ -9,6 +9,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from protest_dispatch.addresses import same_mailbox
 from protest_dispatch.campaign.compose import CallToMake, Checked, raise_problems
 from protest_dispatch.campaign.message import Letter
 from protest_dispatch.campaign.placeholders import placeholder_addresses
@@ -67,7 +68,7 @@ TABLE_ROWS = 100
 
 def validation(session: Session, *, letters: Sequence[Checked], show_all: bool = False) -> None:
     audience = session.composer.audience
-    rows = [(c.target, "email", ", ".join(c.recipients), c.template) for c in letters]
+    rows = [(c.target, "email", _recipients(session, c.recipients), c.template) for c in letters]
     for selected in audience.calls:
         rows.append(
             (
@@ -98,6 +99,15 @@ def validation(session: Session, *, letters: Sequence[Checked], show_all: bool =
     output.info(
         f"The campaign is valid: {len(letters)} letter(s) and {len(audience.calls)} "
         "call(s) for this sender."
+    )
+
+
+def _recipients(session: Session, recipients: Sequence[str]) -> str:
+    """The letter's addresses, the sender's own Bcc copy marked as such."""
+    own = session.sender.email if session.composer.copy_me else None
+    return ", ".join(
+        f"{a} (Bcc: your copy)" if i and own is not None and same_mailbox(a, own) else a
+        for i, a in enumerate(recipients)  # the first is the To, even when it is you
     )
 
 
