@@ -163,3 +163,11 @@ def test_the_wizard_checks_answers_through_the_settings_model() -> None:
     assert not _offenders(r"in tuple\((Security|AuthMode|OAuthProvider)\)", allowed=set())
     wizard = _sources()["cli/wizard.py"]
     assert not re.search(r"6553[56]|tuple\(Security\)|isdigit\(\) or int", wizard)
+
+
+def test_smtp_settings_refuse_an_unknown_security_when_built() -> None:
+    """Built without the model, a wrong security fails at once, never as clear text."""
+    from protest_dispatch.settings.smtp import SmtpSettings
+
+    with pytest.raises(ValueError, match="bogus"):
+        SmtpSettings(host="127.0.0.1", port=25, security="bogus", helo_name="example.org")  # type: ignore[arg-type]

@@ -36,6 +36,12 @@ class SmtpSettings:
     auth: AuthMode = AuthMode.PASSWORD
     token: TokenProvider | None = field(default=None, repr=False, compare=False)
     """With ``auth`` xoauth2: where each connection's access token comes from."""
+
+    def __post_init__(self) -> None:
+        # Code may build this value without the settings model (tests, library use):
+        # an unknown security must fail here, not fall through to clear text later.
+        object.__setattr__(self, "security", Security(self.security))
+        object.__setattr__(self, "auth", AuthMode(self.auth))
     proxy: Proxy | None = None
     """The SOCKS5 proxy (config ``proxy``); a server on this machine is reached directly."""
 
