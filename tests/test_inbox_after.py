@@ -13,6 +13,7 @@ from dovecot import Dovecot
 from inboxkit import Sent, values_for
 from kit import by_target, cli, log_rows, make_campaign, official, send
 from mailcorpus import render
+from protest_dispatch.sendlog.logfile import SCHEMA_VERSION
 from protest_dispatch.sendlog.store import SendLog
 from smtp_server import Server
 
@@ -212,7 +213,7 @@ def test_a_version_1_send_log_is_upgraded_in_place_and_keeps_its_letters(
     with SendLog.open(path=log):
         pass
     with sqlite3.connect(log) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
     assert {"letters", "usage", "calls", "findings", "mailbox_state"} <= tables
     after = by_target(log_rows(env))

@@ -245,7 +245,7 @@ class SendRun:
             log=self.log,
             settings=self.settings,
             campaign_id=session.campaign_id,
-            options=request.options,
+            options=replace(request.options, campaign_sha256=session.trust.fingerprint),
             on_result=on_result,
             budget=budget,
             backoff=_backoff(session.config.settings.retry_delay),

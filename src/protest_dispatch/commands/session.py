@@ -9,6 +9,7 @@ from pathlib import Path
 from protest_dispatch.campaign.compose import PLACEHOLDER_SENDER, Composer
 from protest_dispatch.campaign.loading import LoadedCampaign, load_campaign
 from protest_dispatch.campaign.model import Sender
+from protest_dispatch.campaign.signing import KnownKeys, Trust, default_store, verify_campaign
 from protest_dispatch.errors import InputError, NoSenderError
 from protest_dispatch.settings.config import Config
 
@@ -24,6 +25,8 @@ class Session:
     sender: Sender
     placeholder: bool
     composer: Composer
+    trust: Trust
+    """Whether this copy is signed, and by the key first seen for its id (issue 20)."""
 
     @property
     def campaign_id(self) -> str:
@@ -56,6 +59,7 @@ def prepare(
         )
         assert sender is not None, "a --from was given"
     loaded = load_campaign(path=targets)
+    trust = verify_campaign(loaded=loaded, known=KnownKeys(default_store()))
     composer = Composer(
         loaded=loaded,
         sender=sender,
@@ -64,7 +68,12 @@ def prepare(
         copy_me=bool(config.settings.copy_me if copy_me is None else copy_me),
     )
     return Session(
-        config=config, loaded=loaded, sender=sender, placeholder=placeholder, composer=composer
+        config=config,
+        loaded=loaded,
+        sender=sender,
+        placeholder=placeholder,
+        composer=composer,
+        trust=trust,
     )
 
 

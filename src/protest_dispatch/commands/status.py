@@ -88,10 +88,12 @@ def gather(
     if targets is None and DEFAULT_CAMPAIGN_FILE.is_file():
         targets = DEFAULT_CAMPAIGN_FILE
     loaded = None
-    if targets is not None:  # YAML and the campaign model only when there is a file
+    if targets is not None:  # YAML, the campaign model and signatures only with a file
         from protest_dispatch.campaign.loading import load_campaign
+        from protest_dispatch.campaign.signing import KnownKeys, default_store, verify_campaign
 
         loaded = load_campaign(path=targets)
+        verify_campaign(loaded=loaded, known=KnownKeys(default_store()))
     with existing_log(log=log, config=config) as (_, sendlog):
         return build(
             log=sendlog,

@@ -345,6 +345,7 @@ class Dispatcher:
                 message_id=message_id,
                 recipients=len(recipients),
                 reservation=reservation,
+                campaign_sha256=self.options.campaign_sha256,
             ).attempts
         try:
             delivery = await connection.deliver(

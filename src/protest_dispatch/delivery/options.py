@@ -19,3 +19,5 @@ class SendOptions:
     """Tries per letter within a run on temporary errors."""
     test: bool = False
     """Every letter to the sender only, subject [TEST], not recorded as sent."""
+    campaign_sha256: str | None = None
+    """The campaign copy's fingerprint, recorded with every letter (issue 20)."""

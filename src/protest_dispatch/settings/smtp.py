@@ -42,6 +42,7 @@ class SmtpSettings:
         # an unknown security must fail here, not fall through to clear text later.
         object.__setattr__(self, "security", Security(self.security))
         object.__setattr__(self, "auth", AuthMode(self.auth))
+
     proxy: Proxy | None = None
     """The SOCKS5 proxy (config ``proxy``); a server on this machine is reached directly."""
 

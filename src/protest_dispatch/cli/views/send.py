@@ -9,20 +9,19 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from protest_dispatch.addresses import same_mailbox
-from protest_dispatch.campaign.compose import CallToMake, Checked, raise_problems
+from protest_dispatch.campaign.compose import CallToMake, raise_problems
 from protest_dispatch.campaign.message import Letter
-from protest_dispatch.campaign.placeholders import placeholder_addresses
 from protest_dispatch.campaign.recipients import copies
 from protest_dispatch.cli import output
 from protest_dispatch.errors import SET_SENDER_HINT, Problem
 from protest_dispatch.sendlog.records import format_time
-from protest_dispatch.vocabulary import ExitCode, LetterStatus
+from protest_dispatch.vocabulary import ExitCode, LetterStatus, TrustState
 
 if TYPE_CHECKING:
     from rich.progress import Progress
     from rich.text import Text
 
+    from protest_dispatch.campaign.signing import Trust
     from protest_dispatch.commands.send import Plan, ReceivedBefore, Resend
     from protest_dispatch.commands.session import Session
     from protest_dispatch.delivery.dispatch import Job, Result, Summary
@@ -39,8 +38,11 @@ class Display:
     quiet: bool = False
 
 
-def _notices(session: Session) -> None:
+def notices(session: Session, *, origin: bool = True) -> None:
+    """What the person should know; ``origin``: where the campaign copy came from."""
     audience = session.composer.audience
+    if origin:
+        trust(session.trust, campaign_id=session.campaign_id)
     for warning in session.loaded.warnings:
         output.warn(str(warning))
     fallbacks = session.composer.language_fallbacks()
@@ -63,52 +65,19 @@ def _notices(session: Session) -> None:
         )
 
 
-TABLE_ROWS = 100
-
-
-def validation(session: Session, *, letters: Sequence[Checked], show_all: bool = False) -> None:
-    audience = session.composer.audience
-    rows = [(c.target, "email", _recipients(session, c.recipients), c.template) for c in letters]
-    for selected in audience.calls:
-        rows.append(
-            (
-                selected.target.id,
-                "call",
-                selected.target.phone or "",
-                selected.target.call_script or "",
-            )
+def trust(verdict: Trust, *, campaign_id: str) -> None:
+    """Where this copy of the campaign came from, as far as anyone can tell."""
+    if verdict.state == TrustState.UNSIGNED:
+        output.warn("unsigned campaign: check that it came from the organiser.")
+    elif verdict.state == TrustState.FIRST_USE:
+        output.say(
+            f"Signed campaign: first use of '{campaign_id}', so its key {verdict.public_key} "
+            "is remembered; a copy signed by another key will be refused."
         )
-    for target in (*audience.needs_country, *audience.other_countries):
-        rows.append((target.id, f"skipped (only for senders in {target.country})", "", ""))
-    shown = rows if show_all else rows[:TABLE_ROWS]
-    output.show(
-        output.table(
-            f"Campaign {session.campaign_id}",
-            ("target", "channel", "recipients", "template"),
-            shown,
-        )
-    )
-    if len(shown) < len(rows):
-        output.info(
-            f"... and {len(rows) - len(shown)} more targets ('protest validate --all' "
-            "lists every one)."
-        )
-    _notices(session)
-    for placeholder in placeholder_addresses(session.loaded):
-        output.warn(str(placeholder))
-    output.info(
-        f"The campaign is valid: {len(letters)} letter(s) and {len(audience.calls)} "
-        "call(s) for this sender."
-    )
-
-
-def _recipients(session: Session, recipients: Sequence[str]) -> str:
-    """The letter's addresses, the sender's own Bcc copy marked as such."""
-    own = session.sender.email if session.composer.copy_me else None
-    return ", ".join(
-        f"{a} (Bcc: your copy)" if i and own is not None and same_mailbox(a, own) else a
-        for i, a in enumerate(recipients)  # the first is the To, even when it is you
-    )
+    else:
+        output.say(f"Signed campaign: verified with the key {verdict.public_key}.")
+    if verdict.trusted_comment:
+        output.say(f"  signed: {verdict.trusted_comment}")
 
 
 def dry_run(session: Session, *, out: Path | None) -> None:
@@ -121,7 +90,7 @@ def dry_run(session: Session, *, out: Path | None) -> None:
         output.headers_and_body(letter_headers(letter), letter.rendered.text)
     calls(session.composer.checked_calls(problems))
     raise_problems(problems)
-    _notices(session)
+    notices(session)
     written = f" and wrote {total} .eml file(s) to {out}" if out is not None else ""
     output.info(
         f"Dry run: nothing was sent. {total} letter(s) and "
@@ -174,11 +143,11 @@ def send_plan(
         output.say(BOUNCED_HINT)
     for before in plan.received_before:
         output.say(_received_before(before))
-    if not plan.jobs:
-        _notices(session)
+    if not plan.jobs:  # one plain line: the copy's origin matters only when it sends
+        notices(session, origin=False)
         output.info(nothing_to_send(plan))
         return
-    _notices(session)
+    notices(session)
     mode = f" as TEST letters to yourself only ({session.sender.email})" if test else ""
     output.say(
         f"Ready to send {len(plan.jobs)} letter(s){mode} from {session.sender.name} "
