@@ -80,7 +80,7 @@ CSI = "\x9b"
 def test_every_reader_of_untrusted_text_drops_c1_controls() -> None:
     import base64
 
-    from protest_dispatch.cli.wizard import _one_line
+    from protest_dispatch.cli.answers import login_name
     from protest_dispatch.mail.envelope import address_problem
     from protest_dispatch.mail.xoauth2 import _decode_challenge
     from protest_dispatch.oauth.client import OAuthReply
@@ -93,7 +93,7 @@ def test_every_reader_of_untrusted_text_drops_c1_controls() -> None:
     assert CSI not in "".join(filter(None, _decode_challenge(challenge)))
     assert address_problem(f"ana{CSI}@example.org") is not None
     try:
-        _one_line(f"ana{CSI}")
+        login_name(f"ana{CSI}")
     except ValueError:
         pass
     else:
@@ -146,22 +146,22 @@ def test_shared_options_are_declared_in_cli_options_only() -> None:
 
 def test_the_wizard_checks_answers_through_the_settings_model() -> None:
     """init refuses what the config file would refuse, in the model's words, not its own."""
-    from protest_dispatch.cli.wizard import _limit, _port, _security
+    from protest_dispatch.cli.answers import limit, port, security
     from protest_dispatch.vocabulary import Security
 
-    assert _security(" TLS ") is Security.TLS
-    assert _port("465") == 465
-    assert _limit("") is None
+    assert security(" TLS ") is Security.TLS
+    assert port("465") == 465
+    assert limit("") is None
     for check, answer, words in (
-        (_port, "70000", "port number from 1 to 65535"),
-        (_port, "five", "whole number"),
-        (_security, "ssl", "starttls, tls, none"),
-        (_limit, "-1", "0 \\(no limit\\) or more"),
+        (port, "70000", "port number from 1 to 65535"),
+        (port, "five", "whole number"),
+        (security, "ssl", "starttls, tls, none"),
+        (limit, "-1", "0 \\(no limit\\) or more"),
     ):
         with pytest.raises(ValueError, match=words):
             check(answer)
     assert not _offenders(r"in tuple\((Security|AuthMode|OAuthProvider)\)", allowed=set())
-    wizard = _sources()["cli/wizard.py"]
+    wizard = _sources()["cli/wizard.py"] + _sources()["cli/answers.py"]
     assert not re.search(r"6553[56]|tuple\(Security\)|isdigit\(\) or int", wizard)
 
 
