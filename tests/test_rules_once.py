@@ -71,7 +71,8 @@ def test_one_place_decides_one_beats_seventy_five() -> None:
 def test_control_characters_are_defined_in_text_py_only() -> None:
     """Copies of the control class missed C1 (CSI, U+009B, drives a terminal like ESC [)."""
     character_class = r"\[[^\]\"]*\\x(00|1f|7f)|ord\(\w+\)\s*<\s*32"
-    assert not _offenders(character_class, allowed={"text.py"})
+    # attachments.py sniffs whether a file's *bytes* are text (C1 bytes are UTF-8's own)
+    assert not _offenders(character_class, allowed={"text.py", "campaign/attachments.py"})
 
 
 CSI = "\x9b"

@@ -27,7 +27,7 @@ _STORES: dict[str, Storage] = {
 
 
 def name(value: str) -> str:
-    from protest_dispatch.campaign.model import MAX_NAME, header_safe
+    from protest_dispatch.campaign.fields import MAX_NAME, header_safe
 
     if not value:
         raise ValueError("letters are signed with your name; please give it")
@@ -37,13 +37,13 @@ def name(value: str) -> str:
 
 
 def email(value: str) -> str:
-    from protest_dispatch.campaign.model import email_address
+    from protest_dispatch.campaign.fields import email_address
 
     return email_address(value)
 
 
 def country(value: str) -> str | None:
-    from protest_dispatch.campaign.model import country_code
+    from protest_dispatch.campaign.fields import country_code
 
     return country_code(value) if value else None
 

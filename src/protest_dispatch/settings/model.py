@@ -80,6 +80,8 @@ class Settings(BaseModel):
 
     from_: str | None = None  # "from" is a Python keyword: the key is the field's name less _
     country: str | None = None
+    postal_address: str | None = None
+    """The sender's address for letters on paper; lines split at newlines (or a typed \\n)."""
     lang: str | None = None
     log: Path | None = None
     copy_me: bool | None = None
