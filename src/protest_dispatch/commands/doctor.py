@@ -95,7 +95,7 @@ def _token(config: Config, settings: SmtpSettings) -> tuple[Check, SmtpSettings]
             if failures:
                 return Check(
                     name,
-                    "warn",
+                    CheckStatus.WARN,
                     f"XOAUTH2: {where} from {source.store.file}, as the system keyring "
                     f"failed ({failures}).",
                     "Repair or unlock the keyring, or keep the file: run `protest login "
