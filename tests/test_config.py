@@ -288,6 +288,7 @@ HELP_ENV = {
         "--lang": "LANG",
         "--config": "CONFIG",
         "--dns-server": "DNS_SERVER",
+        "--proxy": "PROXY",
     },
     "send": {
         "--country": "COUNTRY",

@@ -62,11 +62,13 @@ def validate(
             "--dns-server",
             metavar="HOST[:PORT]",
             help=env_help(
-                "The DNS resolver for --check-domains [default: the system's].",
+                "The DNS resolver for --check-domains [default: the system's; with a "
+                "proxy, required, and asked over TCP through it].",
                 "PROTEST_DNS_SERVER",
             ),
         ),
     ] = None,
+    proxy: ProxyOpt = None,
 ) -> None:
     """Check the campaign file and render every letter for you, sending nothing."""
     from protest_dispatch.cli.views import validate as views
@@ -76,6 +78,7 @@ def validate(
         prepare(
             targets=targets,
             config_path=config,
+            proxy=proxy,
             from_=from_,
             country=country,
             lang=lang,

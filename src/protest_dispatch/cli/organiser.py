@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from protest_dispatch.cli.options import ProxyOpt
+
 
 def new(
     folder: Annotated[
@@ -147,6 +149,7 @@ def get(
         bool,
         typer.Option("--yes", "-y", help="Accept changed addresses without asking (for cron)."),
     ] = False,
+    proxy: ProxyOpt = None,
 ) -> None:
     """Fetch a campaign or its update, check its signature, show what changed, replace it."""
     from protest_dispatch.cli.views import get as views
@@ -159,7 +162,7 @@ def get(
         folder=folder,
         ca_file=ca_file,
         timeout=timeout,
-        proxy=Config.load(path=None).proxy(),
+        proxy=Config.load(path=None).with_options(proxy=proxy).proxy(),
     )
     try:
         if staged.changes is not None and staged.changes.empty:
