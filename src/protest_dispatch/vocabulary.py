@@ -63,6 +63,9 @@ class FindingKind(StrEnum):
     COPY_BOUNCED = "copy-bounced"
     """Only a copy's address failed: the official still got the letter."""
     DELAYED = "delayed"
+    DELIVERED = "delivered"
+    """A delivery report (DSN Action: delivered) for one of the letter's addresses: it arrived.
+    A later failure report must name that address again before ``--retry-bounced`` resends."""
     AUTO_REPLY = "auto-reply"
     REPLY = "reply"
     NO_REPLY = "no-reply"

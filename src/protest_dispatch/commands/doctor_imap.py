@@ -13,6 +13,7 @@ from protest_dispatch.errors import ConfigError, ProtestError
 from protest_dispatch.inbox.scan import default_folders
 from protest_dispatch.inbox.session import check_plaintext_allowed, connect, login, translate_errors
 from protest_dispatch.inbox.signin import with_sign_in
+from protest_dispatch.inbox.wire import Limits
 from protest_dispatch.masking import Masker
 from protest_dispatch.settings.config import Config
 from protest_dispatch.settings.imap import (
@@ -54,7 +55,11 @@ def _no_password(exc: ConfigError) -> Check:
 
 def _session(settings: ImapSettings) -> list[Check]:
     try:
-        client = connect(settings)
+        # doctor reads no mail: each exchange may take no longer than one read may
+        client = connect(
+            settings,
+            limits=Limits(read_timeout=settings.timeout, exchange_seconds=settings.timeout),
+        )
     except ProtestError as exc:
         return [failed(IMAP_STEPS[1], exc), *skipped(IMAP_STEPS[2:])]
     tls = client.socket().version() if hasattr(client.socket(), "version") else "none"

@@ -18,7 +18,7 @@ from protest_dispatch.commands.log_access import existing_log
 from protest_dispatch.commands.people import DEFAULT_CAMPAIGN_FILE, Names
 from protest_dispatch.delivery.quota import Quota
 from protest_dispatch.sendlog.calls import CallLog
-from protest_dispatch.sendlog.findings import Finding, FindingLog, letter_key
+from protest_dispatch.sendlog.findings import Finding, FindingLog, letter_key, standing_bounce
 from protest_dispatch.sendlog.posts import PostLog
 from protest_dispatch.sendlog.records import Post
 from protest_dispatch.sendlog.store import Call, Entry, SendLog, parse_time
@@ -54,10 +54,17 @@ class CampaignStatus:
 
     @property
     def bounced(self) -> list[Finding]:
-        """The latest permanent bounce of each letter that still stands (not resent since)."""
-        current = {letter_key(e.message_id) for e in self.entries if e.message_id}
-        latest = {f.letter_key: f for f in self.findings if f.permanent_bounce}
-        return [f for key, f in latest.items() if key in current]
+        """The permanent bounce of each letter that still stands (not resent since, not
+        overruled by a later delivery report)."""
+        grouped: dict[str, list[Finding]] = {}
+        for f in self.findings:
+            grouped.setdefault(f.letter_key, []).append(f)
+        standing = (
+            standing_bounce(grouped.get(letter_key(e.message_id), []), to=e.to)
+            for e in self.entries
+            if e.message_id
+        )
+        return [f for f in standing if f is not None]
 
     def with_status(self, status: LetterStatus) -> list[Entry]:
         return [e for e in self.entries if e.status == status]

@@ -20,6 +20,7 @@ WHAT = {
     FindingKind.BOUNCED: "bounced",
     FindingKind.COPY_BOUNCED: "a copy bounced (the official still got the letter)",
     FindingKind.DELAYED: "delayed (the server is still trying)",
+    FindingKind.DELIVERED: "delivered (a delivery report says it arrived)",
     FindingKind.AUTO_REPLY: "automatic reply (proof it arrived)",
     FindingKind.REPLY: "reply",
     FindingKind.NO_REPLY: "no reply",
