@@ -106,9 +106,9 @@ def test_statuses_and_outcomes_are_enums_not_string_literals() -> None:
     from protest_dispatch.vocabulary import CallOutcome, LetterStatus
 
     words = "|".join(sorted({*LetterStatus, *CallOutcome}, key=len, reverse=True))
-    assert not _offenders(
-        rf"""(==|!=|\bstatus\(|\boutcome\(|with_status\()\s*["']({words})["']""", allowed=set()
-    )
+    literal = rf"""(==|!=|\bstatus\(|\boutcome\(|with_status\()\s*["']({words})["']"""
+    # a DSN's Action (RFC 3464: failed, delayed) is the mail system's word, not ours
+    assert not [line for line in _offenders(literal, allowed=set()) if ".action" not in line]
     assert not _offenders(r"\b(status|outcome)\s*:\s*str\b(?!\s*\|\s*None)", allowed=set())
 
 
