@@ -97,8 +97,6 @@ class Measured:
     returncode: int
     started_at: float
     output_tail: str
-    cpu_seconds: float = 0.0
-    """User plus system CPU of the child: what the wall time would be on an idle core."""
 
     def failure(self) -> str:
         """One line for the report: exit code and the last line the command printed."""
@@ -136,7 +134,6 @@ def run_measured(argv: Sequence[str], *, env: dict[str, str], timeout: float) ->
         returncode=proc.returncode,
         started_at=started_at,
         output_tail=tail,
-        cpu_seconds=usage.ru_utime + usage.ru_stime,
     )
 
 
