@@ -76,6 +76,12 @@ class Composer:
             bcc=(self.sender.email,) if self.copy_me else (),
         )
 
+    def variant_texts(self, selected: Selected) -> list[str]:
+        """The target's letter with every alternative in turn (see render_every_variant)."""
+        return self.renderer.render_every_variant(
+            target=selected.target, line=self.loaded.target_line(selected.index)
+        )
+
     def language_fallbacks(self) -> tuple[str, ...]:
         """Targets whose letter has no variant in the ``--lang`` asked for, by id."""
         if self.renderer.lang is None:
@@ -123,11 +129,12 @@ class Composer:
             problems.extend(exc.problems)
             return []
 
-    def check_all(self) -> list[Checked]:
+    def check_all(self, *, every_variant: bool = False) -> list[Checked]:
         """Render every letter once, collecting every problem, before anything is sent.
 
-        Returns a small summary per letter (not the letters: memory must not grow with
-        the number of targets).
+        With ``every_variant`` (``validate``), also every alternative other senders may
+        get. Returns a small summary per letter (not the letters: memory must not grow
+        with the number of targets).
         """
         problems: list[Problem] = []
         checked = [
@@ -138,6 +145,12 @@ class Composer:
             )
             for letter in self.each_letter(problems)
         ]
+        if every_variant and not problems:
+            for selected in self.audience.letters:
+                try:
+                    self.variant_texts(selected)
+                except CampaignError as exc:
+                    problems.extend(exc.problems)
         self.checked_calls(problems)
         raise_problems(problems)
         return checked

@@ -24,6 +24,7 @@ from protest_dispatch.campaign.model import (
     Campaign,
     CampaignInfo,
     FieldError,
+    ItemError,
     Target,
     shown,
 )
@@ -379,6 +380,8 @@ def _problems(
         cause = (error.get("ctx") or {}).get("error")
         if isinstance(cause, FieldError):
             loc = (*loc, cause.field)
+        elif isinstance(cause, ItemError):
+            loc = (*loc, cause.index)
         target = _target_id(data, loc)
         line = _nearest_line(lines, loc)
         field_name = _field_name(loc)

@@ -56,6 +56,14 @@ class FieldError(ValueError):
         self.field = field
 
 
+class ItemError(ValueError):
+    """A rule about one item of a list, so messages can point at its line."""
+
+    def __init__(self, message: str, *, index: int) -> None:
+        super().__init__(message)
+        self.index = index
+
+
 def header_safe(value: str) -> str:
     """Refuse what could break out of a header: line breaks, controls, encoded words."""
     if "\r" in value or "\n" in value:
@@ -230,6 +238,37 @@ def timezone_name(value: str) -> str:
     return value
 
 
+MAX_ALTERNATIVES = 20
+"""Alternatives in one ``choose`` block, and subjects in one subject list."""
+
+
+def subjects(value: Any) -> str | tuple[str, ...]:
+    """One subject template, or a list of them of which each sender gets one."""
+    if not isinstance(value, list):
+        return _subject(value)
+    if not value:
+        raise ValueError("is an empty list; give one subject, or a list of subjects")
+    if len(value) > MAX_ALTERNATIVES:
+        raise ValueError(f"lists {len(value)} subjects; at most {MAX_ALTERNATIVES} are allowed")
+    checked = []
+    for index, item in enumerate(value):
+        try:
+            checked.append(_subject(item))
+        except ValueError as exc:
+            raise ItemError(str(exc), index=index) from None
+    return tuple(checked)
+
+
+def _subject(value: Any) -> str:
+    if isinstance(value, bool):
+        raise ValueError(f"must be text, not {str(value).lower()}: {YAML_BOOLEAN_HINT}")
+    if not isinstance(value, str):
+        raise ValueError("must be text (put it in quotes), or a list of texts")
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return header_safe(value.strip())
+
+
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 Printable = Annotated[str, AfterValidator(printable)]
 Slug = Annotated[NonEmpty, StringConstraints(max_length=64), AfterValidator(slug)]
@@ -243,6 +282,7 @@ CallScriptName = Annotated[
     NonEmpty, StringConstraints(pattern=r".*\.j2$"), AfterValidator(printable)
 ]
 TimeZone = Annotated[NonEmpty, AfterValidator(timezone_name)]
+Subjects = Annotated[str | tuple[str, ...], BeforeValidator(subjects)]
 
 
 class Strict(BaseModel):
@@ -252,7 +292,7 @@ class Strict(BaseModel):
 class CampaignInfo(Strict):
     id: Slug
     title: Printable | None = None
-    subject: HeaderText
+    subject: Subjects
     cc: tuple[Email, ...] = ()
     reply_to: Email | None = None
 
@@ -266,7 +306,7 @@ class Target(Strict):
     phone: Phone | None = None
     country: Country | None = None
     template: TemplateName | None = None
-    subject: HeaderText | None = None
+    subject: Subjects | None = None
     timezone: TimeZone | None = None
     office_hours: Printable | None = None
     call_script: CallScriptName | None = None

@@ -37,6 +37,7 @@ from protest_dispatch.campaign.model import (
     shown,
 )
 from protest_dispatch.campaign.sandbox import MAX_LETTER_CHARS, LetterEnvironment
+from protest_dispatch.campaign.variants import choose_subject
 from protest_dispatch.errors import CampaignError, Problem
 from protest_dispatch.text import TERMINAL_CONTROL, codepoint, first_override
 
@@ -65,7 +66,7 @@ class LetterRenderer:
         letters_dir: Path,
         campaign_file: Path,
         campaign: dict[str, Any],
-        subject: str,
+        subject: str | tuple[str, ...],
         sender: Sender,
         lang: str | None,
         today: date,
@@ -119,6 +120,24 @@ class LetterRenderer:
             markdown=name.endswith(".md.j2"),
         )
 
+    def render_every_variant(self, *, target: Target, line: int | None = None) -> list[str]:
+        """The letter's text with each alternative of every block and subject list in turn.
+
+        Turn ``i`` takes alternative ``i`` of every block (modulo its count), so every
+        alternative is rendered, and checked, at least once.
+        """
+        forcing = self.env.variants
+        texts: list[str] = []
+        try:
+            forcing.widest, turn = 1, 0
+            while turn < forcing.widest:
+                forcing.index = turn
+                texts.append(self.render(target=target, line=line).text)
+                turn += 1
+        finally:
+            forcing.index = None
+        return texts
+
     def render_call_script(self, *, target: Target, line: int | None = None) -> str | None:
         if target.call_script is None:
             return None
@@ -143,7 +162,13 @@ class LetterRenderer:
 
     def _context(self, target: Target, *, line: int | None) -> dict[str, Any]:
         values = target.model_dump()
-        source = target.subject or self.subject
+        source = choose_subject(
+            target.subject or self.subject,
+            campaign=self.campaign["id"],
+            sender=self.sender["email"],
+            target=target.id,
+            forcing=self.env.variants,
+        )
         base = {"target": values, "sender": self.sender, "today": self.today}
         subject = self._render_string(
             source,

@@ -59,7 +59,7 @@ def validate(
             dry_run=True,
         )
     )
-    views.validation(session, letters=session.composer.check_all(), show_all=all_)
+    views.validation(session, letters=session.composer.check_all(every_variant=True), show_all=all_)
 
 
 def send(
