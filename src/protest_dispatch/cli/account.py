@@ -30,17 +30,17 @@ def init(
 ) -> None:
     """Set up in a minute: who you are and how to send mail (writes the config file)."""
     from protest_dispatch.cli import wizard
-    from protest_dispatch.cli.views import setup as setupviews
+    from protest_dispatch.cli.views import init as initviews
     from protest_dispatch.settings.config import config_path
     from protest_dispatch.settings.writer import config_values, dump_toml, header, write_config
 
     path = config_path(config)
     if path.exists() and not force and not wizard.confirm_replace(path):
-        setupviews.keep_existing(path)
+        initviews.keep_existing(path)
         return
     answers = wizard.ask(config_path=path)
     text = dump_toml(config_values(answers), comment=header(answers))
-    setupviews.written(path=write_config(path=path, text=text, replace=True), answers=answers)
+    initviews.written(path=write_config(path=path, text=text, replace=True), answers=answers)
 
 
 def doctor(
@@ -57,7 +57,7 @@ def doctor(
     ] = 10.0,
 ) -> None:
     """Check the settings and the way to your mail server (DNS, TLS, login), sending nothing."""
-    from protest_dispatch.cli.views import setup as setupviews
+    from protest_dispatch.cli.views import doctor as doctorviews
     from protest_dispatch.commands.doctor import DoctorRequest, run
 
     report = run(
@@ -73,7 +73,7 @@ def doctor(
             timeout=timeout,
         )
     )
-    setupviews.doctor(report)
+    doctorviews.doctor(report)
     raise typer.Exit(report.exit_code)
 
 
@@ -89,7 +89,7 @@ def login(
     config: ConfigOpt = None,
 ) -> None:
     """Sign in to your mail provider with OAuth2 (for smtp_auth = "xoauth2"); interactive."""
-    from protest_dispatch.cli.views import oauth as views
+    from protest_dispatch.cli.views import login as views
     from protest_dispatch.commands.login import LoginRequest, Prompts
     from protest_dispatch.commands.login import login as sign_in
 
@@ -102,7 +102,7 @@ def login(
 
 def logout(config: ConfigOpt = None) -> None:
     """Remove the sign-in that 'protest login' stored."""
-    from protest_dispatch.cli.views import oauth as views
+    from protest_dispatch.cli.views import login as views
     from protest_dispatch.commands.login import LoginRequest
     from protest_dispatch.commands.login import logout as sign_out
 

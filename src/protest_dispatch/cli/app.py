@@ -74,6 +74,22 @@ def _root(
     """
     if ctx.invoked_subcommand not in LOADS_CAMPAIGN:
         start_up_done()
+    _private_data_folder()
+
+
+def _private_data_folder() -> None:
+    """A data folder others may enter (made by hand, with the umask's 755) becomes 700."""
+    from protest_dispatch.files import data_folder, tighten_private_folder
+
+    folder = data_folder()
+    had = tighten_private_folder(folder)
+    if had is not None:
+        from protest_dispatch.cli import output
+
+        output.say(
+            f"note: the data folder {folder} was mode {had:o}, so other users could list "
+            "it; it is now 700."
+        )
 
 
 app.command()(letters.validate)

@@ -59,7 +59,7 @@ def replies(
     config: ConfigOpt = None,
 ) -> None:
     """List the officials' replies found by 'protest inbox' (numbered), or show one."""
-    from protest_dispatch.cli.views import inbox as views
+    from protest_dispatch.cli.views import replies as views
     from protest_dispatch.commands.replies import numbered_replies, one_reply
 
     if show is not None:
@@ -76,7 +76,7 @@ def followup(
     """Ask, for letters sent 14+ days ago with no reply found, whether the official replied."""
     from datetime import UTC, datetime
 
-    from protest_dispatch.cli.views import inbox as views
+    from protest_dispatch.cli.views import replies as views
     from protest_dispatch.commands.replies import open_followup, record_answer, unanswered
 
     now = datetime.now(UTC)

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from protest_dispatch.errors import ProtestError
-from protest_dispatch.text import visible
+from protest_dispatch.text import json_visible, visible
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -163,8 +163,12 @@ def _write_plain(visible: str) -> None:
 
 
 def print_json(data: object) -> None:
-    """Machine-readable output, written raw so no console wrapping can change it."""
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    """Machine-readable output, written raw so no console wrapping can change it.
+
+    The one JSON writer of the CLI: readable text stays as it is, but every character
+    a terminal would act on or that hides text is escaped (``text.json_visible``).
+    """
+    sys.stdout.write(json_visible(json.dumps(data, ensure_ascii=False, indent=2)) + "\n")
     sys.stdout.flush()
 
 

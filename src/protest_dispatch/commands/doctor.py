@@ -17,11 +17,11 @@ from pathlib import Path
 
 from protest_dispatch.commands.checks import Check, Report, failed, skipped
 from protest_dispatch.commands.doctor_imap import imap_checks
-from protest_dispatch.commands.log import log_path
+from protest_dispatch.commands.log_access import log_path
+from protest_dispatch.delivery.quota import DAY, HOUR, Quota
 from protest_dispatch.errors import ConfigError, ProtestError, SendLogError
-from protest_dispatch.mail.loopback import lookup_addresses
-from protest_dispatch.mail.quota import DAY, HOUR, Quota
 from protest_dispatch.mail.smtp import SmtpConnection, check_plaintext_allowed
+from protest_dispatch.net.loopback import lookup_addresses
 from protest_dispatch.sendlog.store import SendLog
 from protest_dispatch.settings.config import Config
 from protest_dispatch.settings.smtp import SmtpSettings, smtp_settings

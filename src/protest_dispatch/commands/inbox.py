@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
-from protest_dispatch.commands.log import log_path
+from protest_dispatch.commands.log_access import log_path
 from protest_dispatch.errors import NoSenderError
 from protest_dispatch.inbox.scan import FolderScan, default_folders, scan
 from protest_dispatch.inbox.session import open_mailbox

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from protest_dispatch.commands.log import existing_log, log_path
+from protest_dispatch.commands.log_access import existing_log, log_path
 from protest_dispatch.errors import InputError
 from protest_dispatch.sendlog.findings import Finding, FindingLog, followup_finding
 from protest_dispatch.sendlog.store import Entry, SendLog, parse_time

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from protest_dispatch.campaign.audience import Selected
-from protest_dispatch.commands.log import log_path
+from protest_dispatch.commands.log_access import log_path
 from protest_dispatch.commands.session import Session
-from protest_dispatch.mail.dispatch import (
+from protest_dispatch.delivery.dispatch import (
     BACKOFF_BUDGET,
     Backoff,
     Dispatcher,
@@ -26,7 +26,7 @@ from protest_dispatch.mail.dispatch import (
     SendOptions,
     Summary,
 )
-from protest_dispatch.mail.quota import Quota
+from protest_dispatch.delivery.quota import Quota
 from protest_dispatch.mail.smtp import check_plaintext_allowed
 from protest_dispatch.sendlog.findings import Finding, FindingLog
 from protest_dispatch.sendlog.store import Entry, SendLog

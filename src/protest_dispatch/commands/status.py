@@ -14,8 +14,9 @@ from protest_dispatch.campaign.audience import select
 from protest_dispatch.campaign.loading import LoadedCampaign, load_campaign
 from protest_dispatch.campaign.model import Target
 from protest_dispatch.commands.calls import by_target, is_reached
-from protest_dispatch.commands.log import existing_log
-from protest_dispatch.mail.quota import Quota
+from protest_dispatch.commands.log_access import existing_log
+from protest_dispatch.delivery.quota import Quota
+from protest_dispatch.sendlog.calls import CallLog
 from protest_dispatch.sendlog.findings import Finding, FindingLog
 from protest_dispatch.sendlog.store import Call, Entry, SendLog, parse_time
 from protest_dispatch.settings.config import Config
@@ -107,7 +108,7 @@ def build(
     now = now or datetime.now(UTC)
     report = StatusReport(sender=sender)
     entries = log.entries(campaign=campaign, sender=sender) if log is not None else []
-    calls = log.calls(campaign=campaign, sender=sender) if log is not None else []
+    calls = CallLog(log).all(campaign=campaign, sender=sender) if log is not None else []
     names = sorted({e.campaign for e in entries} | {c.campaign for c in calls})
     file_id = loaded.campaign.campaign.id if loaded is not None else None
     if file_id is not None and campaign in (None, file_id):

@@ -22,8 +22,8 @@ from protest_dispatch.errors import (
     ImapRefusedError,
     ImapUnavailableError,
 )
-from protest_dispatch.mail.loopback import resolve_loopback_only
-from protest_dispatch.mail.tls import verified_context
+from protest_dispatch.net.loopback import resolve_loopback_only
+from protest_dispatch.net.tls import verified_context
 from protest_dispatch.settings.imap import ImapSettings
 from protest_dispatch.vocabulary import Security
 

@@ -30,11 +30,11 @@ from protest_dispatch.mail.envelope import (
     unique_copies,
     wire_size,
 )
-from protest_dispatch.mail.loopback import resolve_loopback_only
 from protest_dispatch.mail.masking import Masker
-from protest_dispatch.mail.tls import verified_context
 from protest_dispatch.mail.verdict import Delivery
 from protest_dispatch.mail.wording import Wording, find_in_chain
+from protest_dispatch.net.loopback import resolve_loopback_only
+from protest_dispatch.net.tls import verified_context
 from protest_dispatch.settings.smtp import SmtpSettings
 from protest_dispatch.vocabulary import AuthMode, LetterStatus, Security
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import SecretStr, ValidationError
 
 from protest_dispatch.errors import ConfigError
+from protest_dispatch.files import data_folder
 from protest_dispatch.settings.secrets import from_keyring, run_password_command
 from protest_dispatch.settings.sender import parse_from
 
@@ -43,9 +44,7 @@ def default_config_path() -> Path:
 
 
 def default_log_path() -> Path:
-    import platformdirs
-
-    return platformdirs.user_data_path("protest") / "sendlog.sqlite3"
+    return data_folder() / "sendlog.sqlite3"
 
 
 def config_path(option: Path | None, *, env: Mapping[str, str] | None = None) -> Path:

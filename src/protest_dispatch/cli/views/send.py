@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from protest_dispatch.commands.send import Plan, ReceivedBefore
     from protest_dispatch.commands.session import Session
-    from protest_dispatch.mail.dispatch import Result, Summary
+    from protest_dispatch.delivery.dispatch import Result, Summary
     from protest_dispatch.settings.smtp import SmtpSettings
 
 
