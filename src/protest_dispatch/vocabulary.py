@@ -101,3 +101,20 @@ class TokenStore(StrEnum):
 
     KEYRING = "keyring"
     FILE = "file"
+
+
+class CampaignPhase(StrEnum):
+    """Whether a campaign takes letters now (``starts``, ``ends`` and ``closed``)."""
+
+    OPEN = "open"
+    NOT_STARTED = "not-started"
+    ENDED = "ended"
+    CLOSED = "closed"
+
+
+class SendWindow(StrEnum):
+    """When a campaign's letters may go (``campaign.send_window``)."""
+
+    ANY = "any"
+    OFFICE_HOURS = "office_hours"
+    """Only inside each target's office hours, in its own time zone."""

@@ -29,6 +29,7 @@ from protest_dispatch.campaign.model import (
     shown,
 )
 from protest_dispatch.campaign.recipients import copies, too_many
+from protest_dispatch.campaign.schedule import schedule_problems
 from protest_dispatch.errors import CampaignError, InputError, Problem
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
@@ -315,6 +316,7 @@ def _validate(
     problems.extend(_duplicate_ids(path, data, lines))
     if campaign is not None:
         problems.extend(_too_many_recipients(path, campaign, lines))
+        problems.extend(schedule_problems(path, campaign, lines))
         errors, warnings = shared_mailboxes(path=path, campaign=campaign, lines=lines)
         problems.extend(errors)
     if problems or campaign is None:
@@ -452,6 +454,8 @@ def _humane(kind: str, msg: str, loc: Path_, ctx: dict[str, Any], given: Any = N
         return "must be a list of targets, each starting with '- id:'"
     if kind in ("tuple_type", "list_type"):
         return "must be a list, like [a@example.org, b@example.org]"
+    if kind == "enum":
+        return f"must be {ctx.get('expected')}"
     if kind in ("model_type", "model_attributes_type", "dict_type"):
         return "must be a mapping of keys and values"
     return msg.removeprefix("Value error, ")

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import date, timedelta
+from datetime import datetime as datetime_type
 from typing import Annotated, Any
 
 from pydantic import (
@@ -23,6 +25,7 @@ from pydantic import (
 )
 
 from protest_dispatch.campaign.countries import is_country_code
+from protest_dispatch.campaign.hours import parse_office_hours
 from protest_dispatch.text import (
     ANY_CONTROL,
     TERMINAL_CONTROL,
@@ -31,6 +34,7 @@ from protest_dispatch.text import (
     first_override,
     visible,
 )
+from protest_dispatch.vocabulary import SendWindow
 
 MAX_SUBJECT = 250
 MAX_NAME = 200
@@ -269,6 +273,42 @@ def _subject(value: Any) -> str:
     return header_safe(value.strip())
 
 
+def office_hours(value: str) -> str:
+    parse_office_hours(value)
+    return value
+
+
+_DURATION = re.compile(r"(?:(\d{1,3})d)?(?:(\d{1,4})h)?(?:(\d{1,6})m)?")
+MAX_SPREAD = timedelta(days=7)
+
+
+def duration(value: Any) -> timedelta:
+    """``3h``, ``90m``, ``1h30m``, ``2d``: a span of time written the way people write it."""
+    text = value.strip().replace(" ", "") if isinstance(value, str) else None
+    match = _DURATION.fullmatch(text or "") if text else None
+    if match is None:
+        raise ValueError(
+            'must be a duration like "3h", "90m", "1h30m" or "2d" (days, hours, minutes)'
+        )
+    days, hours, minutes = (int(group or 0) for group in match.groups())
+    span = timedelta(days=days, hours=hours, minutes=minutes)
+    if not timedelta(0) < span <= MAX_SPREAD:
+        raise ValueError(f"must be longer than 0 and at most {MAX_SPREAD.days} days")
+    return span
+
+
+def iso_date(value: Any) -> date:
+    """An ISO date (2026-03-01): YAML reads it as a date; quoted, it is text."""
+    if isinstance(value, date) and not isinstance(value, datetime_type):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ValueError("must be a date written as YYYY-MM-DD, like 2026-03-01 (in UTC)")
+
+
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 Printable = Annotated[str, AfterValidator(printable)]
 Slug = Annotated[NonEmpty, StringConstraints(max_length=64), AfterValidator(slug)]
@@ -283,6 +323,13 @@ CallScriptName = Annotated[
 ]
 TimeZone = Annotated[NonEmpty, AfterValidator(timezone_name)]
 Subjects = Annotated[str | tuple[str, ...], BeforeValidator(subjects)]
+OfficeHoursText = Annotated[Printable, AfterValidator(office_hours)]
+Duration = Annotated[timedelta, BeforeValidator(duration)]
+IsoDate = Annotated[date, BeforeValidator(iso_date)]
+MAX_CLOSED = 2000
+ClosedText = Annotated[
+    NonEmpty, StringConstraints(max_length=MAX_CLOSED), AfterValidator(printable)
+]
 
 
 class Strict(BaseModel):
@@ -295,6 +342,22 @@ class CampaignInfo(Strict):
     subject: Subjects
     cc: tuple[Email, ...] = ()
     reply_to: Email | None = None
+    starts: IsoDate | None = None
+    ends: IsoDate | None = None
+    closed: ClosedText | None = None
+    timezone: TimeZone | None = None
+    office_hours: OfficeHoursText | None = None
+    send_window: SendWindow = SendWindow.ANY
+    spread: Duration | None = None
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> CampaignInfo:
+        if self.starts is not None and self.ends is not None and self.ends < self.starts:
+            raise FieldError(
+                f"is {self.ends}, before 'starts' ({self.starts}); a campaign ends after it starts",
+                field="ends",
+            )
+        return self
 
 
 class Target(Strict):
@@ -308,7 +371,7 @@ class Target(Strict):
     template: TemplateName | None = None
     subject: Subjects | None = None
     timezone: TimeZone | None = None
-    office_hours: Printable | None = None
+    office_hours: OfficeHoursText | None = None
     call_script: CallScriptName | None = None
 
     @model_validator(mode="after")

@@ -63,6 +63,7 @@ def validate(
 
 
 def send(
+    ctx: typer.Context,
     targets: TargetsOpt = Path("targets.yaml"),
     only: OnlyOpt = None,
     country: CountryOpt = None,
@@ -162,6 +163,13 @@ def send(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="Print only what needs attention (for cron).")
     ] = False,
+    now: Annotated[
+        bool,
+        typer.Option(
+            "--now",
+            help="Also send the letters waiting for their officials' office hours or spread.",
+        ),
+    ] = False,
 ) -> None:
     """Send the campaign's letters (preview first with --dry-run)."""
     from protest_dispatch.cli.views import send as views
@@ -196,8 +204,16 @@ def send(
         )
         views.dry_run(session, out=out)
         return
-    from protest_dispatch.commands.send import SendRequest
+    from protest_dispatch.cli import clock
+    from protest_dispatch.cli.views import schedule
+    from protest_dispatch.commands.send import SendRequest, phase
 
+    moment = clock.now(ctx)
+    if not test:
+        state = phase(session=session, now=moment)
+        if not state.sending:
+            schedule.not_open(session, phase=state, json=json_, quiet=quiet)
+            raise typer.Exit(ExitCode.OK)
     request = SendRequest(
         test=test,
         concurrency=concurrency,
@@ -213,6 +229,8 @@ def send(
         smtp_security=smtp_security,
         smtp_ca_file=smtp_ca_file,
         smtp_auth=smtp_auth,
+        now=moment,
+        outside_hours=now,
     )
     display = views.Display(json=json_, verbose=verbose, quiet=quiet)
     raise typer.Exit(_send(session=session, request=request, display=display, yes=yes))
@@ -249,3 +267,26 @@ def _send(*, session: Session, request: SendRequest, display: Display, yes: bool
         session, plan=run.plan, summary=summary, test=request.test, display=display, code=code
     )
     return code
+
+
+def cron(
+    targets: TargetsOpt = Path("targets.yaml"),
+    from_: FromOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Print a crontab line and a systemd timer that send this campaign; changes nothing."""
+    from protest_dispatch.cli.views import cron as views
+    from protest_dispatch.commands.cron import cron_setup
+    from protest_dispatch.commands.session import prepare
+
+    session = _ready(
+        prepare(
+            targets=targets,
+            config_path=config,
+            from_=from_,
+            country=None,
+            lang=None,
+            dry_run=True,
+        )
+    )
+    views.show(cron_setup(session=session))

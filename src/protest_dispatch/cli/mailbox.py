@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -69,17 +70,31 @@ def replies(
 
 
 def followup(
+    ctx: typer.Context,
     campaign: CampaignOpt = None,
+    targets: Annotated[
+        Path | None,
+        typer.Option(
+            "--targets",
+            "-t",
+            help="The campaign file (or its folder), if any: a closed campaign says so "
+            "[default: ./targets.yaml if there is one].",
+        ),
+    ] = None,
     log: LogOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Ask, for letters sent 14+ days ago with no reply found, whether the official replied."""
     from datetime import UTC, datetime
 
+    from protest_dispatch.cli import clock
     from protest_dispatch.cli.views import replies as views
+    from protest_dispatch.cli.views import schedule
     from protest_dispatch.commands.replies import open_followup, record_answer, unanswered
 
-    now = datetime.now(UTC)
+    now = clock.now(ctx)
+    if schedule.said_closed(targets=targets, now=now):
+        return
     with open_followup(config_path=config, log=log) as (sendlog, _):
         items = [] if sendlog is None else unanswered(sendlog, campaign=campaign, now=now)
         asking = bool(items) and sys.stdin.isatty()

@@ -12,9 +12,11 @@ import signal
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 from protest_dispatch.campaign.audience import Selected
+from protest_dispatch.campaign.schedule import Phase, Waiting, campaign_phase, waiting
 from protest_dispatch.commands.log_access import log_path
 from protest_dispatch.commands.session import Session
 from protest_dispatch.delivery.dispatch import (
@@ -53,6 +55,10 @@ class SendRequest:
     smtp_security: str | None = None
     smtp_ca_file: Path | None = None
     smtp_auth: str | None = None
+    now: datetime | None = None
+    """The moment the run decides by (office hours, spread); None: the system clock."""
+    outside_hours: bool = False
+    """``--now``: also the letters waiting for their office hours or spread offset."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,11 @@ class Plan:
     """Letters skipped because their To address bounced permanently (see --retry-bounced)."""
     resending: list[tuple[Entry, Finding]] = field(default_factory=list)
     """Bounced letters this run sends again (new address, or --retry-bounced)."""
+    waiting_letters: list[Waiting] = field(default_factory=list)
+    """Letters outside their target's office hours (or before their spread offset):
+    not attempted and not recorded, so the next run in the window sends them."""
+    outside_hours: list[Waiting] = field(default_factory=list)
+    """Letters this run sends although they would wait (--now)."""
 
     @property
     def skipped(self) -> int:
@@ -95,6 +106,8 @@ def make_plan(*, session: Session, log: SendLog, request: SendRequest) -> Plan:
         plan.recovered = log.recover(campaign=session.campaign_id)
     findings = None if request.test else FindingLog(log)
     received = {} if request.test else _received(log, session=session)
+    info = session.loaded.campaign.campaign
+    now = request.now or datetime.now(UTC)
     for selected in session.composer.audience.letters:
         target = selected.target
         entry = (
@@ -120,6 +133,16 @@ def make_plan(*, session: Session, log: SendLog, request: SendRequest) -> Plan:
             or (entry.status == LetterStatus.FAILED and request.retry_failed)
             or (entry.status == LetterStatus.UNCERTAIN and request.retry_uncertain)
         ):
+            wait = (
+                None
+                if request.test
+                else waiting(info=info, target=target, sender=session.sender.email, now=now)
+            )
+            if wait is not None and not request.outside_hours:
+                plan.waiting_letters.append(wait)
+                continue
+            if wait is not None:
+                plan.outside_hours.append(wait)
             plan.jobs.append(Job(selected=selected, previous=entry))
         elif entry.status == LetterStatus.SENT:
             plan.already_sent.append(entry)
@@ -129,6 +152,11 @@ def make_plan(*, session: Session, log: SendLog, request: SendRequest) -> Plan:
         plan.waiting = len(plan.jobs) - request.limit
         plan.jobs = plan.jobs[: request.limit]
     return plan
+
+
+def phase(*, session: Session, now: datetime) -> Phase:
+    """Whether the campaign takes letters at ``now`` (its dates and ``closed``)."""
+    return campaign_phase(session.loaded.campaign.campaign, now=now)
 
 
 def _plan_bounced(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -13,6 +13,7 @@ from protest_dispatch.campaign.compose import CallToMake, Checked, raise_problem
 from protest_dispatch.campaign.message import Letter
 from protest_dispatch.campaign.recipients import copies
 from protest_dispatch.cli import output
+from protest_dispatch.cli.views import schedule
 from protest_dispatch.errors import SET_SENDER_HINT, Problem
 from protest_dispatch.vocabulary import ExitCode, LetterStatus
 
@@ -90,6 +91,8 @@ def validation(session: Session, *, letters: Sequence[Checked], show_all: bool =
             "lists every one)."
         )
     _notices(session)
+    for line in schedule.campaign_lines(session.loaded.campaign.campaign):
+        output.info(line)
     output.info(
         f"The campaign is valid: {len(letters)} letter(s) and {len(audience.calls)} "
         "call(s) for this sender."
@@ -182,6 +185,18 @@ def send_plan(
     ):
         if count:
             output.say(f"{count} letter(s) {label}.")
+    schedule.waiting_lines(plan.waiting_letters, rows=PLAN_ROWS)
+    if plan.outside_hours:
+        output.warn(
+            f"--now: {len(plan.outside_hours)} letter(s) go outside their officials' office "
+            f"hours or before their spread offset ({_ids(w.target for w in plan.outside_hours)})."
+        )
+
+
+def _ids(ids: Iterable[str], *, most: int = 5) -> str:
+    shown = list(ids)
+    more = f" and {len(shown) - most} more" if len(shown) > most else ""
+    return ", ".join(shown[:most]) + more
 
 
 def _plan_rows(session: Session, plan: Plan, test: bool) -> list[tuple[object, ...]]:
@@ -223,6 +238,8 @@ def confirm(session: Session, *, plan: Plan, test: bool) -> Answer:
         what = "letter(s)"
         if session.composer.copy_me:
             what += f", each with a Bcc copy to you ({session.sender.email}),"
+    if plan.outside_hours:
+        what += f" ({len(plan.outside_hours)} outside the officials' office hours)"
     question = f"Send {len(plan.jobs)} {what} now? [y/N]: "
     try:
         while True:
@@ -305,6 +322,7 @@ _JSON_COUNT_KEYS = {
     "skipped (already sent)": "skipped",
     "held from earlier runs": "held",
     "not attempted": "not_attempted",
+    "waiting for office hours": "waiting",
     "calls to make": "calls",
 }
 
@@ -321,6 +339,7 @@ def send_summary(
         "uncertain": summary.count(LetterStatus.UNCERTAIN),
         "held from earlier runs": len(plan.held),
         "not attempted": summary.not_attempted + plan.waiting,
+        "waiting for office hours": len(plan.waiting_letters),
         "calls to make": len(to_call),
     }
     if display.json:
@@ -346,6 +365,7 @@ def send_summary(
                 "quota_free_at": summary.quota_free_at.isoformat()
                 if summary.quota_free_at
                 else None,
+                "waiting": schedule.waiting_json(plan.waiting_letters),
                 "calls": [
                     {"target": s.target.id, "name": s.target.name, "phone": s.target.phone}
                     for s in to_call
