@@ -21,6 +21,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    WithJsonSchema,
     model_validator,
 )
 
@@ -242,6 +243,33 @@ def timezone_name(value: str) -> str:
     return value
 
 
+_PUBLIC_KEY = re.compile(r"RW[A-Za-z0-9+/]{54}")  # base64 of "Ed", 8-byte id, 32-byte key
+
+
+def public_key_text(value: str) -> str:
+    """A minisign public key as its base64 line; checked fully where it is used."""
+    if not _PUBLIC_KEY.fullmatch(value):
+        raise ValueError(
+            "must be a minisign public key: the line of 56 characters starting 'RW' that "
+            "'protest keygen' printed (or the second line of a minisign .pub file)"
+        )
+    return value
+
+
+def update_url(value: str) -> str:
+    """Where updates come from: HTTPS, or plain HTTP to this machine only (tests)."""
+    from urllib.parse import urlsplit
+
+    printable(value)
+    parts = urlsplit(value)
+    loopback = parts.hostname in ("127.0.0.1", "::1", "localhost")
+    if not parts.hostname or not (parts.scheme == "https" or (parts.scheme == "http" and loopback)):
+        raise ValueError("must be an https:// address of the campaign archive")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("must not hold a user name or password")
+    return value
+
+
 MAX_ALTERNATIVES = 20
 """Alternatives in one ``choose`` block, and subjects in one subject list."""
 
@@ -324,12 +352,18 @@ CallScriptName = Annotated[
 TimeZone = Annotated[NonEmpty, AfterValidator(timezone_name)]
 Subjects = Annotated[str | tuple[str, ...], BeforeValidator(subjects)]
 OfficeHoursText = Annotated[Printable, AfterValidator(office_hours)]
-Duration = Annotated[timedelta, BeforeValidator(duration)]
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(duration),
+    WithJsonSchema({"type": "string", "pattern": r"^(\d+d)?(\d+h)?(\d+m)?$"}),
+]
 IsoDate = Annotated[date, BeforeValidator(iso_date)]
 MAX_CLOSED = 2000
 ClosedText = Annotated[
     NonEmpty, StringConstraints(max_length=MAX_CLOSED), AfterValidator(printable)
 ]
+PublicKeyText = Annotated[NonEmpty, AfterValidator(public_key_text)]
+UpdateUrl = Annotated[NonEmpty, StringConstraints(max_length=2000), AfterValidator(update_url)]
 
 
 class Strict(BaseModel):
@@ -337,18 +371,85 @@ class Strict(BaseModel):
 
 
 class CampaignInfo(Strict):
-    id: Slug
-    title: Printable | None = None
-    subject: Subjects
-    cc: tuple[Email, ...] = ()
-    reply_to: Email | None = None
-    starts: IsoDate | None = None
-    ends: IsoDate | None = None
-    closed: ClosedText | None = None
-    timezone: TimeZone | None = None
-    office_hours: OfficeHoursText | None = None
-    send_window: SendWindow = SendWindow.ANY
-    spread: Duration | None = None
+    id: Slug = Field(
+        description="The campaign's id: lower-case letters, digits and '-'. The send log and "
+        "a signed campaign's trusted key are kept under it, so it never changes.",
+        examples=["kz-smk-2011"],
+    )
+    title: Printable | None = Field(
+        None,
+        description="The campaign's name as activists see it in previews and summaries.",
+        examples=["Kazakhstan 2011: defend the Socialist Movement Kazakhstan activists"],
+    )
+    subject: Subjects = Field(
+        description="Every letter's subject line (a target's own 'subject' wins); one line, "
+        "or a list of lines of which each sender gets one.",
+        examples=["Drop the charges against the Socialist Movement Kazakhstan activists"],
+    )
+    cc: tuple[Email, ...] = Field(
+        (),
+        description="Addresses that get a copy of every letter (Cc), one bare address each.",
+        examples=[["copies@example.org"]],
+    )
+    reply_to: Email | None = Field(
+        None,
+        description="Where replies to every letter go (Reply-To), one bare address.",
+        examples=["replies@example.org"],
+    )
+    public_key: PublicKeyText | None = Field(
+        None,
+        description="The organiser's minisign public key (the RW... line 'protest keygen' "
+        "prints). With it, 'protest sign' signs the campaign and every activist's protest "
+        "checks that signature.",
+        examples=["RWQf6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3"],
+    )
+    update_url: UpdateUrl | None = Field(
+        None,
+        description="Where the organiser publishes the campaign archive (.tar.gz or .zip); "
+        "'protest get' with no address fetches it from here. https:// only.",
+        examples=["https://example.org/campaigns/kz-smk-2011.tar.gz"],
+    )
+    starts: IsoDate | None = Field(
+        None,
+        description="The first day letters go (YYYY-MM-DD, UTC); before it send sends nothing.",
+        examples=["2011-09-22"],
+    )
+    ends: IsoDate | None = Field(
+        None,
+        description="The last day letters go (YYYY-MM-DD, UTC); after it send sends nothing.",
+        examples=["2011-10-31"],
+    )
+    closed: ClosedText | None = Field(
+        None,
+        description="The campaign is over: send, calls and followup show this text and do "
+        "nothing more (set it when, say, the charges are dropped).",
+        examples=["The charges were dropped on 3 May. Thank you!"],
+    )
+    timezone: TimeZone | None = Field(
+        None,
+        description="The IANA time zone of targets that set none (their office hours).",
+        examples=["Asia/Almaty"],
+    )
+    office_hours: OfficeHoursText | None = Field(
+        None,
+        description="The office hours of targets that set none: spans 'HH:MM-HH:MM' with "
+        "optional days, separated by ';'.",
+        examples=["09:00-18:00 Mon-Fri"],
+    )
+    send_window: Annotated[
+        SendWindow, WithJsonSchema({"type": "string", "enum": [w.value for w in SendWindow]})
+    ] = Field(
+        SendWindow.ANY,
+        description="'office_hours': each letter goes only in its target's office hours; "
+        "'any' (the default): at any time.",
+        examples=["office_hours"],
+    )
+    spread: Duration | None = Field(
+        None,
+        description="Spread the senders' letters over this long after each window opens "
+        "(like 3h, 90m, 1h30m); each sender's moment is fixed.",
+        examples=["3h"],
+    )
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> CampaignInfo:
@@ -361,18 +462,72 @@ class CampaignInfo(Strict):
 
 
 class Target(Strict):
-    id: Slug
-    name: Name
-    role: Printable | None = None
-    email: Email | None = None
-    cc: tuple[Email, ...] = ()
-    phone: Phone | None = None
-    country: Country | None = None
-    template: TemplateName | None = None
-    subject: Subjects | None = None
-    timezone: TimeZone | None = None
-    office_hours: OfficeHoursText | None = None
-    call_script: CallScriptName | None = None
+    id: Slug = Field(
+        description="The target's id: lower-case letters, digits and '-'; unique in the file. "
+        "The send log records each letter under it.",
+        examples=["supreme-court"],
+    )
+    name: Name = Field(
+        description="Whom the letter goes to: a person or an office (the To header's name).",
+        examples=["Ministry of Foreign Affairs of the Republic of Kazakhstan"],
+    )
+    role: Printable | None = Field(
+        None,
+        description="The person's office, shown in previews and available to letters.",
+        examples=["Head of the Supreme Court of Kazakhstan"],
+    )
+    email: Email | None = Field(
+        None,
+        description="The target's address (To), one bare address; write its source in a "
+        "comment. Without it the target is a phone call.",
+        examples=["ministry@example.org"],
+    )
+    cc: tuple[Email, ...] = Field(
+        (),
+        description="Addresses that get a copy of this target's letter (Cc).",
+        examples=[["office@example.org"]],
+    )
+    phone: Phone | None = Field(
+        None,
+        description="An international phone number: '+', the country code, the number. "
+        "A target with a phone and no email is on the call sheet.",
+        examples=["+7 7172 747570"],
+    )
+    country: Country | None = Field(
+        None,
+        description="An ISO 3166-1 country code: only senders in that country write to this "
+        "target (an embassy in their country). Quote it: YAML reads a bare NO as false.",
+        examples=["GB"],
+    )
+    template: TemplateName | None = Field(
+        None,
+        description="The letter, a file in letters/ ending in .md.j2 or .txt.j2; needed with "
+        "an email.",
+        examples=["letter.md.j2"],
+    )
+    subject: Subjects | None = Field(
+        None,
+        description="This target's own subject line (or a list of them), instead of the "
+        "campaign's.",
+        examples=["Appeal on behalf of the Socialist Movement Kazakhstan activists"],
+    )
+    timezone: TimeZone | None = Field(
+        None,
+        description="The target's IANA time zone: its office hours are in it, and the call "
+        "sheet shows its local time.",
+        examples=["Asia/Almaty"],
+    )
+    office_hours: OfficeHoursText | None = Field(
+        None,
+        description="When the office is open: spans 'HH:MM-HH:MM' with optional days "
+        "(Mon-Fri, Mon,Wed,Fri, Sat), separated by ';'; needs a timezone.",
+        examples=["09:00-18:00 Mon-Fri"],
+    )
+    call_script: CallScriptName | None = Field(
+        None,
+        description="What to say on the phone: a template in letters/ ending in .j2.",
+        examples=["call.txt.j2"],
+    )
 
     @model_validator(mode="after")
     def _reachable(self) -> Target:
@@ -392,8 +547,26 @@ class Target(Strict):
 
 
 class Campaign(Strict):
-    campaign: CampaignInfo
-    targets: tuple[Target, ...] = Field(min_length=1)
+    """A campaign file (targets.yaml): who the letters go to and what they say."""
+
+    campaign: CampaignInfo = Field(
+        description="What the whole campaign shares: its id, subject, copies and signing key.",
+        examples=[{"id": "kz-smk-2011", "subject": "Drop the charges"}],
+    )
+    targets: tuple[Target, ...] = Field(
+        min_length=1,
+        description="The officials to write to or call, at least one.",
+        examples=[
+            [
+                {
+                    "id": "foreign-ministry",
+                    "name": "Ministry of Foreign Affairs",
+                    "email": "ministry@example.org",
+                    "template": "letter.md.j2",
+                }
+            ]
+        ],
+    )
 
 
 class Sender(Strict):

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from protest_dispatch.cli import account, letters, mailbox, records
+from protest_dispatch.cli import account, letters, mailbox, organiser, records
 from protest_dispatch.cli.startup import LOADS_CAMPAIGN, start_up_done
 from protest_dispatch.errors import ProtestError
 from protest_dispatch.vocabulary import ExitCode
@@ -106,6 +106,8 @@ app.command()(records.status)
 app.command()(mailbox.inbox)
 app.command()(mailbox.replies)
 app.command()(mailbox.followup)
+app.command()(organiser.new)
+app.command()(organiser.schema)
 
 
 def main() -> None:

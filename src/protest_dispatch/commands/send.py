@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from protest_dispatch.addresses import mailbox, same_mailbox
 from protest_dispatch.campaign.audience import Selected
 from protest_dispatch.campaign.schedule import Phase, Waiting, campaign_phase, waiting
 from protest_dispatch.commands.log_access import log_path
@@ -118,7 +119,7 @@ def make_plan(*, session: Session, log: SendLog, request: SendRequest) -> Plan:
             )
         )
         bounce = findings.bounce_of(entry) if findings and entry else None
-        earlier = received.get((target.email or "").casefold())
+        earlier = received.get(mailbox(target.email or ""))
         if entry is not None and bounce is not None and entry.status == LetterStatus.SENT:
             _plan_bounced(plan, selected=selected, entry=entry, bounce=bounce, request=request)
         elif request.retry_bounced:
@@ -163,8 +164,9 @@ def _plan_bounced(
     plan: Plan, *, selected: Selected, entry: Entry, bounce: Finding, request: SendRequest
 ) -> None:
     """Resend when the campaign file now gives another address, or on --retry-bounced."""
-    address = (selected.target.email or "").lower()
-    if request.retry_bounced or address != (bounce.recipient or "").lower():
+    if request.retry_bounced or not same_mailbox(
+        selected.target.email or "", bounce.recipient or ""
+    ):
         plan.jobs.append(Job(selected=selected, previous=replace(entry, message_id=None)))
         plan.resending.append((entry, bounce))
     else:
@@ -179,9 +181,9 @@ def _received(log: SendLog, *, session: Session) -> dict[str, Entry]:
     for entry in sorted(entries, key=lambda e: e.updated_at):
         if entry.status not in (LetterStatus.SENT, LetterStatus.UNCERTAIN):
             continue
-        refused = {r.split(":", 1)[0].strip().casefold() for r in entry.refused}
+        refused = {mailbox(r.split(":", 1)[0].strip()) for r in entry.refused}
         for address in (entry.to, *entry.cc):
-            key = address.casefold()
+            key = mailbox(address)
             if key not in refused:
                 found.setdefault(key, entry)
     return found

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from protest_dispatch.campaign.compose import CallToMake, Checked, raise_problems
 from protest_dispatch.campaign.message import Letter
+from protest_dispatch.campaign.placeholders import placeholder_addresses
 from protest_dispatch.campaign.recipients import copies
 from protest_dispatch.cli import output
 from protest_dispatch.cli.views import schedule
@@ -91,6 +92,8 @@ def validation(session: Session, *, letters: Sequence[Checked], show_all: bool =
             "lists every one)."
         )
     _notices(session)
+    for placeholder in placeholder_addresses(session.loaded):
+        output.warn(str(placeholder))
     for line in schedule.campaign_lines(session.loaded.campaign.campaign):
         output.info(line)
     output.info(
