@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 
 from protest_dispatch.campaign.audience import Audience, Selected, select
 from protest_dispatch.campaign.loading import LoadedCampaign
+from protest_dispatch.campaign.markdown import without_images
 from protest_dispatch.campaign.message import Letter, make_letter
 from protest_dispatch.campaign.model import Sender, Target
-from protest_dispatch.campaign.templates import RENDER_SECONDS, LetterRenderer
+from protest_dispatch.campaign.originality import (
+    Originality,
+    Reference,
+    body_originality,
+    body_words,
+    note_span,
+    noted_originality,
+    shingles,
+    words,
+)
+from protest_dispatch.campaign.templates import RENDER_SECONDS, LetterRenderer, RenderedLetter
 from protest_dispatch.errors import CampaignError, Problem
 
 PLACEHOLDER_SENDER = Sender(name="Your Name", email="you@example.org")
@@ -27,6 +39,7 @@ class Checked:
     target: str
     recipients: tuple[str, ...]
     template: str
+    own: Originality
 
 
 class Composer:
@@ -60,12 +73,18 @@ class Composer:
             today=today or datetime.now(UTC).date(),
             render_seconds=render_seconds,
         )
+        self._plain: LetterRenderer | None = None
+        self._others: dict[str, frozenset[tuple[str, ...]]] = {}
+        """Per template: shingles of every alternative (other senders' letters)."""
+        self._cuts: dict[str, bool] = {}
+        """Per template: whether cutting the note out gives the letter without it."""
 
     def letter(self, selected: Selected) -> Letter:
         info = self.loaded.campaign.campaign
-        rendered = self.renderer.render(
-            target=selected.target, line=self.loaded.target_line(selected.index)
-        )
+        line = self.loaded.target_line(selected.index)
+        rendered = self.renderer.render(target=selected.target, line=line)
+        if self.sender.note:
+            rendered = replace(rendered, own=self._own(selected, rendered, line=line))
         return make_letter(
             target=selected.target,
             sender=self.sender,
@@ -75,6 +94,37 @@ class Composer:
             campaign_file=self.loaded.path,
             bcc=(self.sender.email,) if self.copy_me else (),
         )
+
+    def _own(
+        self, selected: Selected, rendered: RenderedLetter, *, line: int | None
+    ) -> Originality:
+        """Compared with this sender's letter without the note, and every alternative.
+
+        Rendering the letter again without the note would double a dry run's cost, so
+        where the note's words are in the letter once, the rest is taken as the letter
+        without it (the first letter of each template checks that this holds).
+        """
+        if self._plain is None:
+            self._plain = self.renderer.without_note()
+        target, name = selected.target, rendered.template
+        body = body_words(rendered.text)
+        span = note_span(body, self._note_words(markdown=rendered.markdown))
+        if name not in self._others:
+            plain = body_words(self._plain.render(target=target, line=line).text)
+            self._cuts[name] = span is not None and body[: span[0]] + body[span[1] :] == plain
+            turns = self._plain.render_every_variant(target=target, line=line)
+            self._others[name] = frozenset().union(*(shingles(words(t)) for t in turns))
+        if span is not None and self._cuts[name]:
+            return noted_originality(body, span=span, more=self._others[name])
+        plain_text = self._plain.render(target=target, line=line).text
+        reference = Reference([plain_text], more=self._others[name])
+        return body_originality(body, reference=reference)
+
+    @functools.cache  # noqa: B019 - one composer a run; two entries at most
+    def _note_words(self, *, markdown: bool) -> list[str]:
+        """The note's words as the letter prints it (a Markdown letter: images as text)."""
+        note = self.sender.note or ""
+        return words((without_images(note) or "") if markdown else note)
 
     def variant_texts(self, selected: Selected) -> list[str]:
         """The target's letter with every alternative in turn (see render_every_variant)."""
@@ -142,6 +192,7 @@ class Composer:
                 target=letter.target.id,
                 recipients=letter.envelope_recipients,
                 template=letter.rendered.template,
+                own=letter.rendered.own,
             )
             for letter in self.each_letter(problems)
         ]

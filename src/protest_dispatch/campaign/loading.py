@@ -454,6 +454,12 @@ def _humane(kind: str, msg: str, loc: Path_, ctx: dict[str, Any], given: Any = N
         return "must be a list of targets, each starting with '- id:'"
     if kind in ("tuple_type", "list_type"):
         return "must be a list, like [a@example.org, b@example.org]"
+    if kind == "greater_than_equal":
+        return f"must be at least {ctx.get('ge')}"
+    if kind == "less_than_equal":
+        return f"must be at most {ctx.get('le')}"
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return "must be a whole number"
     if kind == "enum":
         return f"must be {ctx.get('expected')}"
     if kind in ("model_type", "model_attributes_type", "dict_type"):

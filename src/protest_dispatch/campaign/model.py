@@ -450,6 +450,14 @@ class CampaignInfo(Strict):
         "(like 3h, 90m, 1h30m); each sender's moment is fixed.",
         examples=["3h"],
     )
+    own_words: int | None = Field(
+        None,
+        ge=1,
+        le=10_000,
+        description="Every letter must carry at least this many words of the sender's own "
+        "(a note, or their own version); send refuses a letter with fewer.",
+        examples=[20],
+    )
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> CampaignInfo:

@@ -36,6 +36,7 @@ from protest_dispatch.campaign.model import (
     header_safe,
     shown,
 )
+from protest_dispatch.campaign.originality import NONE, Originality
 from protest_dispatch.campaign.sandbox import MAX_LETTER_CHARS, LetterEnvironment
 from protest_dispatch.campaign.variants import choose_subject
 from protest_dispatch.errors import CampaignError, Problem
@@ -55,6 +56,8 @@ class RenderedLetter:
     subject: str
     text: str
     markdown: bool
+    own: Originality = NONE
+    """How much of it is the sender's own (campaign/originality.py)."""
 
 
 class LetterRenderer:
@@ -78,6 +81,8 @@ class LetterRenderer:
         self.env = LetterEnvironment(letters_dir)
         self.campaign = campaign
         self.subject = subject
+        self.sender_model = sender
+        self.today_date = today
         self.sender = sender.model_dump()
         # The note is the sender's own text, given at run time: in a Markdown letter its
         # image syntax stays text (the letter's own images are refused in _check_body).
@@ -86,6 +91,21 @@ class LetterRenderer:
         self.today = Today.of(today)
         self._names: dict[str, str] = {}
         self._subjects: dict[str, jinja2.Template] = {}  # compiled once, not once per target
+
+    def without_note(self) -> LetterRenderer:
+        """The same renderer for the same sender without a note: the organiser's text."""
+        plain = LetterRenderer(
+            letters_dir=self.letters_dir,
+            campaign_file=self.campaign_file,
+            campaign=self.campaign,
+            subject=self.subject,
+            sender=self.sender_model.model_copy(update={"note": None}),
+            lang=self.lang,
+            today=self.today_date,
+            render_seconds=self.render_seconds,
+        )
+        plain._names = self._names
+        return plain
 
     def template_for(self, name: str) -> str:
         """The language variant beside the letter if there is one (name.LL.md.j2)."""

@@ -204,15 +204,14 @@ def send(
         )
         views.dry_run(session, out=out)
         return
-    from protest_dispatch.cli import clock
-    from protest_dispatch.cli.views import schedule
+    from protest_dispatch.cli import clock, timing
     from protest_dispatch.commands.send import SendRequest, phase
 
     moment = clock.now(ctx)
     if not test:
         state = phase(session=session, now=moment)
         if not state.sending:
-            schedule.not_open(session, phase=state, json=json_, quiet=quiet)
+            timing.not_open(session, phase=state, json=json_, quiet=quiet)
             raise typer.Exit(ExitCode.OK)
     request = SendRequest(
         test=test,
@@ -245,7 +244,12 @@ def _send(*, session: Session, request: SendRequest, display: Display, yes: bool
     with open_send(session=session, request=request) as run:
         if not display.json:
             views.send_plan(
-                session, plan=run.plan, settings=run.settings, test=request.test, display=display
+                session,
+                plan=run.plan,
+                settings=run.settings,
+                test=request.test,
+                display=display,
+                checked=run.checked,
             )
         if run.plan.jobs and not yes:
             if not sys.stdin.isatty():
@@ -264,7 +268,13 @@ def _send(*, session: Session, request: SendRequest, display: Display, yes: bool
             summary = run.deliver(on_result=progress.update, stop_on=(signal.SIGTERM,))
     code = exit_code(run=run, summary=summary)
     views.send_summary(
-        session, plan=run.plan, summary=summary, test=request.test, display=display, code=code
+        session,
+        plan=run.plan,
+        summary=summary,
+        test=request.test,
+        display=display,
+        code=code,
+        checked=run.checked,
     )
     return code
 

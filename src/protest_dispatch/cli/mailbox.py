@@ -87,13 +87,12 @@ def followup(
     """Ask, for letters sent 14+ days ago with no reply found, whether the official replied."""
     from datetime import UTC, datetime
 
-    from protest_dispatch.cli import clock
+    from protest_dispatch.cli import clock, timing
     from protest_dispatch.cli.views import replies as views
-    from protest_dispatch.cli.views import schedule
     from protest_dispatch.commands.replies import open_followup, record_answer, unanswered
 
     now = clock.now(ctx)
-    if schedule.said_closed(targets=targets, now=now):
+    if timing.said_closed(targets=targets, now=now):
         return
     with open_followup(config_path=config, log=log) as (sendlog, _):
         items = [] if sendlog is None else unanswered(sendlog, campaign=campaign, now=now)

@@ -90,14 +90,13 @@ def calls(
             dry_run=True,
         )
     )
-    from protest_dispatch.cli import clock
-    from protest_dispatch.cli.views import schedule
+    from protest_dispatch.cli import clock, timing
     from protest_dispatch.commands.send import phase
 
     moment = clock.now(ctx)
     state = phase(session=session, now=moment)
     if state.closed is not None:
-        schedule.not_open(session, phase=state, json=False, quiet=False)
+        timing.not_open(session, phase=state, json=False, quiet=False)
         return
     with existing_log(log=log, config=session.config) as (_, sendlog):
         sheet = callsheet.build(session=session, log=sendlog, all_phones=all_, now=moment)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from protest_dispatch.addresses import mailbox, same_mailbox
 from protest_dispatch.campaign.audience import Selected
+from protest_dispatch.campaign.compose import Checked
 from protest_dispatch.campaign.schedule import Phase, Waiting, campaign_phase, waiting
 from protest_dispatch.commands.log_access import log_path
 from protest_dispatch.commands.session import Session
@@ -30,6 +31,7 @@ from protest_dispatch.delivery.dispatch import (
     Summary,
 )
 from protest_dispatch.delivery.quota import Quota
+from protest_dispatch.errors import OwnWordsError
 from protest_dispatch.mail.smtp import check_plaintext_allowed
 from protest_dispatch.sendlog.findings import Finding, FindingLog
 from protest_dispatch.sendlog.store import Entry, SendLog
@@ -198,6 +200,8 @@ class SendRun:
     settings: SmtpSettings
     log: SendLog
     plan: Plan
+    checked: dict[str, Checked] = field(default_factory=dict)
+    """Every letter of the campaign for this sender, checked: its own share among others."""
     stopped_by: signal.Signals | None = None
     """The signal in ``stop_on`` that stopped the run, if one did."""
 
@@ -299,7 +303,7 @@ def open_send(*, session: Session, request: SendRequest) -> Iterator[SendRun]:
         auth=request.smtp_auth,
     )
     asyncio.run(check_plaintext_allowed(settings=settings))
-    session.composer.check_all()
+    checked = {c.target: c for c in session.composer.check_all()}
     if settings.auth is AuthMode.XOAUTH2:
         from protest_dispatch.oauth.source import with_token_source
 
@@ -309,4 +313,26 @@ def open_send(*, session: Session, request: SendRequest) -> Iterator[SendRun]:
         log.lock(campaign=session.campaign_id),
     ):
         plan = make_plan(session=session, log=log, request=request)
-        yield SendRun(session=session, request=request, settings=settings, log=log, plan=plan)
+        _check_own_words(session, plan=plan, checked=checked)
+        yield SendRun(
+            session=session,
+            request=request,
+            settings=settings,
+            log=log,
+            plan=plan,
+            checked=checked,
+        )
+
+
+def _check_own_words(session: Session, *, plan: Plan, checked: dict[str, Checked]) -> None:
+    """``campaign.own_words``: refuse the run (exit 2) if a letter it would send has fewer."""
+    required = session.loaded.campaign.campaign.own_words
+    if required is None:
+        return
+    short = [
+        (job.selected.target.id, checked[job.selected.target.id].own.own_words)
+        for job in plan.jobs
+        if checked[job.selected.target.id].own.own_words < required
+    ]
+    if short:
+        raise OwnWordsError(required=required, letters=short)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -13,8 +13,7 @@ from protest_dispatch.campaign.compose import CallToMake, Checked, raise_problem
 from protest_dispatch.campaign.message import Letter
 from protest_dispatch.campaign.placeholders import placeholder_addresses
 from protest_dispatch.campaign.recipients import copies
-from protest_dispatch.cli import output
-from protest_dispatch.cli.views import schedule
+from protest_dispatch.cli import output, own, timing
 from protest_dispatch.errors import SET_SENDER_HINT, Problem
 from protest_dispatch.vocabulary import ExitCode, LetterStatus
 
@@ -66,7 +65,10 @@ TABLE_ROWS = 100
 
 def validation(session: Session, *, letters: Sequence[Checked], show_all: bool = False) -> None:
     audience = session.composer.audience
-    rows = [(c.target, "email", ", ".join(c.recipients), c.template) for c in letters]
+    rows = [
+        (c.target, "email", ", ".join(c.recipients), c.template, f"{c.own.own_share:.0%}")
+        for c in letters
+    ]
     for selected in audience.calls:
         rows.append(
             (
@@ -74,15 +76,16 @@ def validation(session: Session, *, letters: Sequence[Checked], show_all: bool =
                 "call",
                 selected.target.phone or "",
                 selected.target.call_script or "",
+                "",
             )
         )
     for target in (*audience.needs_country, *audience.other_countries):
-        rows.append((target.id, f"skipped (only for senders in {target.country})", "", ""))
+        rows.append((target.id, f"skipped (only for senders in {target.country})", "", "", ""))
     shown = rows if show_all else rows[:TABLE_ROWS]
     output.show(
         output.table(
             f"Campaign {session.campaign_id}",
-            ("target", "channel", "recipients", "template"),
+            ("target", "channel", "recipients", "template", "own"),
             shown,
         )
     )
@@ -94,7 +97,7 @@ def validation(session: Session, *, letters: Sequence[Checked], show_all: bool =
     _notices(session)
     for placeholder in placeholder_addresses(session.loaded):
         output.warn(str(placeholder))
-    for line in schedule.campaign_lines(session.loaded.campaign.campaign):
+    for line in timing.campaign_lines(session.loaded.campaign.campaign):
         output.info(line)
     output.info(
         f"The campaign is valid: {len(letters)} letter(s) and {len(audience.calls)} "
@@ -107,12 +110,19 @@ def dry_run(session: Session, *, out: Path | None) -> None:
 
     total = len(session.composer.audience.letters)
     problems: list[Problem] = []
+    shares = []
     for number, letter in enumerate(letters(session=session, out=out, problems=problems), 1):
-        output.rule(f"Letter {number} of {total}: {letter.target.id} ({letter.rendered.template})")
+        shares.append((letter.target.id, letter.rendered.own))
+        output.rule(
+            f"Letter {number} of {total}: {letter.target.id} ({letter.rendered.template}), "
+            f"your own: {own.share(letter.rendered.own)}"
+        )
         output.headers_and_body(letter_headers(letter), letter.rendered.text)
     calls(session.composer.checked_calls(problems))
     raise_problems(problems)
     _notices(session)
+    own.warn_own_words(session, shares)
+    own.warn_low(shares)
     written = f" and wrote {total} .eml file(s) to {out}" if out is not None else ""
     output.info(
         f"Dry run: nothing was sent. {total} letter(s) and "
@@ -149,8 +159,15 @@ PLAN_ROWS = 20
 
 
 def send_plan(
-    session: Session, *, plan: Plan, settings: SmtpSettings, test: bool, display: Display
+    session: Session,
+    *,
+    plan: Plan,
+    settings: SmtpSettings,
+    test: bool,
+    display: Display,
+    checked: Mapping[str, Checked] | None = None,
 ) -> None:
+    checked = checked or {}
     if plan.recovered:
         output.warn(
             f"{len(plan.recovered)} letter(s) were being sent when an earlier run stopped; they "
@@ -166,6 +183,8 @@ def send_plan(
             "in the campaign file and run send again, or add --retry-bounced to try it again."
         )
     _notices(session)
+    going = {job.selected.target.id for job in plan.jobs}
+    own.warn_low((t, c.own) for t, c in checked.items() if t in going)
     mode = f" as TEST letters to yourself only ({session.sender.email})" if test else ""
     output.say(
         f"Ready to send {len(plan.jobs)} letter(s){mode} from {session.sender.name} "
@@ -173,7 +192,11 @@ def send_plan(
     )
     if plan.jobs:
         output.stderr.print(
-            output.table(None, ("target", "to", "copies", "state"), _plan_rows(session, plan, test))
+            output.table(
+                None,
+                ("target", "to", "copies", "state", "own"),
+                _plan_rows(session, plan, test, checked=checked),
+            )
         )
         if len(plan.jobs) > PLAN_ROWS:
             output.say(f"... and {len(plan.jobs) - PLAN_ROWS} more.")
@@ -188,7 +211,7 @@ def send_plan(
     ):
         if count:
             output.say(f"{count} letter(s) {label}.")
-    schedule.waiting_lines(plan.waiting_letters, rows=PLAN_ROWS)
+    timing.waiting_lines(plan.waiting_letters, rows=PLAN_ROWS)
     if plan.outside_hours:
         output.warn(
             f"--now: {len(plan.outside_hours)} letter(s) go outside their officials' office "
@@ -202,7 +225,9 @@ def _ids(ids: Iterable[str], *, most: int = 5) -> str:
     return ", ".join(shown[:most]) + more
 
 
-def _plan_rows(session: Session, plan: Plan, test: bool) -> list[tuple[object, ...]]:
+def _plan_rows(
+    session: Session, plan: Plan, test: bool, *, checked: Mapping[str, Checked]
+) -> list[tuple[object, ...]]:
     campaign_cc = session.loaded.campaign.campaign.cc
     rows: list[tuple[object, ...]] = []
     for job in plan.jobs[:PLAN_ROWS]:
@@ -210,8 +235,12 @@ def _plan_rows(session: Session, plan: Plan, test: bool) -> list[tuple[object, .
         to = target.email or ""
         count = len(copies(to=to, campaign_cc=campaign_cc, target_cc=target.cc))
         state = job.previous.status if job.previous else "new"
+        mine = checked.get(target.id)
+        share = f"{mine.own.own_share:.0%}" if mine else ""
         rows.append(
-            (target.id, session.sender.email, 0, state) if test else (target.id, to, count, state)
+            (target.id, session.sender.email, 0, state, share)
+            if test
+            else (target.id, to, count, state, share)
         )
     return rows
 
@@ -331,7 +360,14 @@ _JSON_COUNT_KEYS = {
 
 
 def send_summary(
-    session: Session, *, plan: Plan, summary: Summary, test: bool, display: Display, code: int
+    session: Session,
+    *,
+    plan: Plan,
+    summary: Summary,
+    test: bool,
+    display: Display,
+    code: int,
+    checked: Mapping[str, Checked] | None = None,
 ) -> None:
     to_call = session.composer.audience.calls
     counts = {
@@ -368,7 +404,8 @@ def send_summary(
                 "quota_free_at": summary.quota_free_at.isoformat()
                 if summary.quota_free_at
                 else None,
-                "waiting": schedule.waiting_json(plan.waiting_letters),
+                "waiting": timing.waiting_json(plan.waiting_letters),
+                "letters": [own.as_json(t, c.own) for t, c in (checked or {}).items()],
                 "calls": [
                     {"target": s.target.id, "name": s.target.name, "phone": s.target.phone}
                     for s in to_call

@@ -1,4 +1,4 @@
-"""How the campaign's dates, ``closed`` and waiting letters look (issue 18)."""
+"""How the campaign's dates, ``closed`` and waiting letters look: send, calls and followup."""
 
 from __future__ import annotations
 
