@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["smtp_server", "kit", "oauth_server", "xoauth2_smtp", "dovecot", "inboxkit"]
+pytest_plugins = [
+    "smtp_server",
+    "kit",
+    "oauth_server",
+    "xoauth2_smtp",
+    "dovecot",
+    "inboxkit",
+    "socks5_server",
+]
 
 
 @pytest.fixture(autouse=True)

@@ -118,3 +118,14 @@ class SendWindow(StrEnum):
     ANY = "any"
     OFFICE_HOURS = "office_hours"
     """Only inside each target's office hours, in its own time zone."""
+
+
+class Route(StrEnum):
+    """Which way a connection to a server goes (config ``proxy``)."""
+
+    DIRECT = "direct"
+    """No proxy is set: straight to the server."""
+    LOCAL = "local"
+    """A proxy is set, but the server is this machine (Proton Mail Bridge): straight to it."""
+    PROXY = "proxy"
+    """Through the SOCKS5 proxy, which resolves the name; never directly."""

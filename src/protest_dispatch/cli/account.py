@@ -10,6 +10,7 @@ from protest_dispatch.cli.options import (
     ConfigOpt,
     FromOpt,
     LogOpt,
+    ProxyOpt,
     SmtpAuthOpt,
     SmtpCaFileOpt,
     SmtpHostOpt,
@@ -52,6 +53,7 @@ def doctor(
     smtp_security: SmtpSecurityOpt = None,
     smtp_ca_file: SmtpCaFileOpt = None,
     smtp_auth: SmtpAuthOpt = None,
+    proxy: ProxyOpt = None,
     timeout: Annotated[
         float, typer.Option("--timeout", min=0.1, max=120, help="Seconds to wait for each step.")
     ] = 10.0,
@@ -70,6 +72,7 @@ def doctor(
             smtp_security=smtp_security,
             smtp_ca_file=smtp_ca_file,
             smtp_auth=smtp_auth,
+            proxy=proxy,
             timeout=timeout,
         )
     )
@@ -86,6 +89,7 @@ def login(
             "only you can read, in your data folder.",
         ),
     ] = TokenStore.KEYRING,
+    proxy: ProxyOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Sign in to your mail provider with OAuth2 (for smtp_auth = "xoauth2"); interactive."""
@@ -94,8 +98,12 @@ def login(
     from protest_dispatch.commands.login import login as sign_in
 
     result = sign_in(
-        request=LoginRequest(config_path=config, store=store),
-        prompts=Prompts(device_code=views.device_code, browser_url=views.browser_url),
+        request=LoginRequest(config_path=config, store=store, proxy=proxy),
+        prompts=Prompts(
+            device_code=views.device_code,
+            browser_url=views.browser_url,
+            outside_proxy=views.outside_proxy,
+        ),
     )
     views.signed_in(result)
 

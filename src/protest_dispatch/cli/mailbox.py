@@ -12,6 +12,7 @@ from protest_dispatch.cli.options import (
     CampaignOpt,
     ConfigOpt,
     LogOpt,
+    ProxyOpt,
 )
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ def inbox(
         ),
     ] = None,
     log: LogOpt = None,
+    proxy: ProxyOpt = None,
     config: ConfigOpt = None,
     json_: Annotated[
         bool, typer.Option("--json", help="Print what is new as JSON, for scripts.")
@@ -44,7 +46,13 @@ def inbox(
     from protest_dispatch.commands.inbox import InboxRequest, run
 
     report = run(
-        InboxRequest(campaign=campaign, folders=tuple(folder or ()), log=log, config_path=config)
+        InboxRequest(
+            campaign=campaign,
+            folders=tuple(folder or ()),
+            log=log,
+            config_path=config,
+            proxy=proxy,
+        )
     )
     views.inbox(report, as_json=json_, quiet=quiet)
 

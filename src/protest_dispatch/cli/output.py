@@ -15,9 +15,11 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from protest_dispatch.errors import ProtestError
+from protest_dispatch.sendlog.records import parse_time
 from protest_dispatch.text import json_visible, visible
 
 if TYPE_CHECKING:
@@ -69,6 +71,14 @@ def plain(value: object, style: str = "") -> Text:
 
 def width() -> int:
     return _console("stdout").width
+
+
+def when(moment: str | datetime, *, now: datetime | None = None) -> str:
+    """A time for a person: UTC to the minute, ``06 Dec 07:50`` (the year only when not this
+    one). No local zone: the output may be pasted for others. ``--json`` keeps ISO 8601."""
+    at = parse_time(moment) if isinstance(moment, str) else moment.astimezone(UTC)
+    this_year = (now or datetime.now(UTC)).year
+    return f"{at:%d %b %H:%M}" if at.year == this_year else f"{at:%d %b %Y %H:%M}"
 
 
 def say(message: str, style: str = "") -> None:

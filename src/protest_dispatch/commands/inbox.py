@@ -32,6 +32,7 @@ class InboxRequest:
     folders: tuple[str, ...] = ()
     log: Path | None = None
     config_path: Path | None = None
+    proxy: str | None = None
 
 
 @dataclass
@@ -52,7 +53,7 @@ class InboxReport:
 
 def run(request: InboxRequest) -> InboxReport:
     """Connect, scan, record; the report lists only findings new to the send log."""
-    config = Config.load(path=request.config_path)
+    config = Config.load(path=request.config_path).with_options(proxy=request.proxy)
     sender = config.sender()
     if sender is None:
         raise NoSenderError(so="protest cannot tell which mailbox is yours")

@@ -11,7 +11,7 @@ from pathlib import Path
 from protest_dispatch.commands.log_access import existing_log
 from protest_dispatch.errors import InputError
 from protest_dispatch.sendlog.calls import CallLog
-from protest_dispatch.sendlog.findings import Finding, FindingLog
+from protest_dispatch.sendlog.findings import Finding, FindingLog, LetterFindings
 from protest_dispatch.sendlog.store import Call, Entry
 from protest_dispatch.settings.config import Config
 from protest_dispatch.vocabulary import LetterStatus
@@ -24,11 +24,11 @@ class LogReport:
     entries: tuple[Entry, ...] = ()
     calls: tuple[Call, ...] = ()
     """Empty when a status filter is given: calls have outcomes, not statuses."""
-    findings: dict[tuple[str, str, str], list[Finding]] = field(default_factory=dict)
-    """What came of each letter (campaign, target, sender), oldest first."""
+    findings: LetterFindings = field(default_factory=LetterFindings)
+    """What came of each letter (by its Message-ID), oldest first."""
 
     def events(self, entry: Entry) -> list[Finding]:
-        return self.findings.get((entry.campaign, entry.target, entry.sender), [])
+        return self.findings.of(entry)
 
 
 def read_log(

@@ -68,7 +68,7 @@ def unanswered(
         sent_at = parse_time(entry.updated_at)
         if sent_at > now - timedelta(days=days):
             continue
-        mine = findings.get((entry.campaign, entry.target, entry.sender), [])
+        mine = findings.of(entry)
         if any(f.kind in ANSWERED or f.permanent_bounce for f in mine):
             continue
         due.append(Unanswered(entry=entry, sent_at=sent_at))
