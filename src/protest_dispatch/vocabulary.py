@@ -129,3 +129,14 @@ class Route(StrEnum):
     """A proxy is set, but the server is this machine (Proton Mail Bridge): straight to it."""
     PROXY = "proxy"
     """Through the SOCKS5 proxy, which resolves the name; never directly."""
+
+
+class EditOutcome(StrEnum):
+    """What came of ``protest edit``: only ``saved`` changes the sender's version."""
+
+    SAVED = "saved"
+    EMPTY = "empty"
+    """The file was saved empty: the previous version (or the campaign's) stays."""
+    EDITOR_FAILED = "editor-failed"
+    """The editor exited with an error: the previous version stays."""
+    UNCHANGED = "unchanged"

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 
 from protest_dispatch.campaign.audience import Audience, Selected, select
+from protest_dispatch.campaign.edits import Edit, EditFileError, EditStore, fingerprint
 from protest_dispatch.campaign.loading import LoadedCampaign
 from protest_dispatch.campaign.markdown import without_images
 from protest_dispatch.campaign.message import Letter, make_letter
@@ -22,7 +23,13 @@ from protest_dispatch.campaign.originality import (
     shingles,
     words,
 )
-from protest_dispatch.campaign.templates import RENDER_SECONDS, LetterRenderer, RenderedLetter
+from protest_dispatch.campaign.templates import (
+    RENDER_SECONDS,
+    Edited,
+    LetterRenderer,
+    RenderedLetter,
+    letter_problem,
+)
 from protest_dispatch.errors import CampaignError, Problem
 
 PLACEHOLDER_SENDER = Sender(name="Your Name", email="you@example.org")
@@ -40,6 +47,7 @@ class Checked:
     recipients: tuple[str, ...]
     template: str
     own: Originality
+    edited: Edited | None = None
 
 
 class Composer:
@@ -55,8 +63,10 @@ class Composer:
         today: date | None = None,
         copy_me: bool = False,
         render_seconds: float = RENDER_SECONDS,
+        edits: EditStore | None = None,
     ) -> None:
         self.loaded = loaded
+        self.edits = edits
         self.sender = sender
         self.copy_me = copy_me
         info = loaded.campaign.campaign
@@ -83,7 +93,10 @@ class Composer:
         info = self.loaded.campaign.campaign
         line = self.loaded.target_line(selected.index)
         rendered = self.renderer.render(target=selected.target, line=line)
-        if self.sender.note:
+        edit = self._edit(selected)
+        if edit is not None:
+            rendered = self._use_edit(selected, rendered, edit, line=line)
+        if self.sender.note or edit is not None:
             rendered = replace(rendered, own=self._own(selected, rendered, line=line))
         return make_letter(
             target=selected.target,
@@ -110,15 +123,71 @@ class Composer:
         body = body_words(rendered.text)
         span = note_span(body, self._note_words(markdown=rendered.markdown))
         if name not in self._others:
-            plain = body_words(self._plain.render(target=target, line=line).text)
-            self._cuts[name] = span is not None and body[: span[0]] + body[span[1] :] == plain
             turns = self._plain.render_every_variant(target=target, line=line)
             self._others[name] = frozenset().union(*(shingles(words(t)) for t in turns))
-        if span is not None and self._cuts[name]:
-            return noted_originality(body, span=span, more=self._others[name])
+        if span is not None and rendered.edited is None:
+            if name not in self._cuts:
+                plain = body_words(self._plain.render(target=target, line=line).text)
+                self._cuts[name] = body[: span[0]] + body[span[1] :] == plain
+            if self._cuts[name]:
+                return noted_originality(body, span=span, more=self._others[name])
         plain_text = self._plain.render(target=target, line=line).text
         reference = Reference([plain_text], more=self._others[name])
         return body_originality(body, reference=reference)
+
+    def _edit(self, selected: Selected) -> Edit | None:
+        if self.edits is None:
+            return None
+        target = selected.target.id
+        try:
+            return self.edits.load(target)
+        except EditFileError as exc:
+            raise CampaignError(
+                [
+                    Problem(
+                        file=exc.path,
+                        line=exc.line,
+                        target=target,
+                        field="your version",
+                        message=f"your version of this letter {exc}",
+                    )
+                ]
+            ) from None
+
+    def _use_edit(
+        self, selected: Selected, rendered: RenderedLetter, edit: Edit, *, line: int | None
+    ) -> RenderedLetter:
+        """The sender's own text as the body (not a template), the note before the sign-off."""
+        note = self.sender.note
+        printed = (without_images(note) if rendered.markdown else note) if note else None
+        text = with_note(edit.text, printed)
+        problem = letter_problem(text, markdown=rendered.markdown)
+        if problem is not None:
+            message, where = problem
+            raise CampaignError(
+                [
+                    Problem(
+                        file=edit.path,
+                        line=where,
+                        target=selected.target.id,
+                        field="your version",
+                        message=message,
+                    )
+                ]
+            )
+        if self._plain is None:
+            self._plain = self.renderer.without_note()
+        organisers = self._plain.render(target=selected.target, line=line).text
+        changed = edit.base is not None and fingerprint(organisers) != edit.base
+        mark = Edited(path=edit.path, edited_on=edit.edited_on, campaign_changed=changed)
+        return replace(rendered, text=text, edited=mark)
+
+    def campaign_text(self, selected: Selected) -> str:
+        """This sender's letter as the campaign writes it, without the note."""
+        if self._plain is None:
+            self._plain = self.renderer.without_note()
+        line = self.loaded.target_line(selected.index)
+        return self._plain.render(target=selected.target, line=line).text
 
     @functools.cache  # noqa: B019 - one composer a run; two entries at most
     def _note_words(self, *, markdown: bool) -> list[str]:
@@ -193,6 +262,7 @@ class Composer:
                 recipients=letter.envelope_recipients,
                 template=letter.rendered.template,
                 own=letter.rendered.own,
+                edited=letter.rendered.edited,
             )
             for letter in self.each_letter(problems)
         ]
@@ -225,3 +295,15 @@ def _collapse(problems: list[Problem]) -> list[Problem]:
             first = replace(first, others=len(same) - 1)
         collapsed.append(first)
     return collapsed
+
+
+def with_note(text: str, note: str | None) -> str:
+    """The sender's version with their note, as its own paragraph before the sign-off."""
+    if not note:
+        return text
+    lines = text.rstrip("\n").split("\n")
+    filled = [i for i, line in enumerate(lines) if line.strip()]
+    for index in reversed(filled[-4:]):
+        if lines[index].rstrip().endswith(",") and len(lines[index].split()) <= 4:
+            return "\n".join([*lines[:index], note, "", *lines[index:]]) + "\n"
+    return "\n".join([*lines, "", note]) + "\n"

@@ -49,6 +49,10 @@ MAX_RENDER_MEMORY = 256 * 1024 * 1024
 class _Limit(Exception):
     """A template went over a bound; reported as a problem with that template."""
 
+    def __init__(self, message: str, *, line: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+
 
 @dataclass(frozen=True)
 class RenderedLetter:
@@ -58,6 +62,16 @@ class RenderedLetter:
     markdown: bool
     own: Originality = NONE
     """How much of it is the sender's own (campaign/originality.py)."""
+    edited: Edited | None = None
+    """Set when the body is the sender's own version (``protest edit``)."""
+
+
+@dataclass(frozen=True)
+class Edited:
+    path: Path
+    edited_on: str | None
+    campaign_changed: bool
+    """The campaign's letter is not the one the sender started from any more."""
 
 
 class LetterRenderer:
@@ -295,7 +309,8 @@ def _check_body(text: str, *, markdown: bool) -> None:
         raise _Limit(
             f"the letter contains the control character "
             f"U+{ord(control.group()):04X} (on line {where} of the letter); "
-            "terminal escape codes and the like are not allowed"
+            "terminal escape codes and the like are not allowed",
+            line=where,
         )
     override = first_override(text)
     if override is not None:
@@ -303,15 +318,26 @@ def _check_body(text: str, *, markdown: bool) -> None:
         raise _Limit(
             f"the letter contains {codepoint(override)} (on line {where} of the letter), "
             "which makes the text around it display in another order than it is written; "
-            "delete it (the preview shows it as <U+...>)"
+            "delete it (the preview shows it as <U+...>)",
+            line=where,
         )
     image = first_image(text) if markdown else None
     if image is not None:
         raise _Limit(
             f"the letter shows an image (on line {image} of the letter): a mail program "
             "loads it from its server when the letter is opened, telling that server who "
-            "read it; link to it instead, [like this](https://example.org/picture.png)"
+            "read it; link to it instead, [like this](https://example.org/picture.png)",
+            line=image,
         )
+
+
+def letter_problem(text: str, *, markdown: bool) -> tuple[str, int | None] | None:
+    """What is wrong with a letter's text and on which of its lines, if anything."""
+    try:
+        _check_body(text, markdown=markdown)
+    except _Limit as exc:
+        return str(exc), exc.line
+    return None
 
 
 _NO_ATTRIBUTE = re.compile(r"'(?:dict|[\w.]*\.Today) object' has no attribute '([^']*)'")

@@ -47,7 +47,7 @@ def validate(
     ] = False,
 ) -> None:
     """Check the campaign file and render every letter for you, sending nothing."""
-    from protest_dispatch.cli.views import send as views
+    from protest_dispatch.cli.views import validate as views
     from protest_dispatch.commands.session import prepare
 
     session = _ready(
@@ -303,3 +303,64 @@ def cron(
         )
     )
     views.show(cron_setup(session=session))
+
+
+def edit(
+    target_id: Annotated[str, typer.Argument(metavar="ID", help="The target's id.")],
+    targets: TargetsOpt = Path("targets.yaml"),
+    lang: LangOpt = None,
+    from_: FromOpt = None,
+    country: CountryOpt = None,
+    config: ConfigOpt = None,
+    reset: Annotated[
+        bool, typer.Option("--reset", help="Remove your version: the campaign's letter again.")
+    ] = False,
+) -> None:
+    """Write your own version of the letter to target ID, in $VISUAL or $EDITOR."""
+    import os
+    import subprocess
+    from datetime import UTC, datetime
+
+    from protest_dispatch.cli.views import edit as views
+    from protest_dispatch.commands.edit import editor_command, finish_edit, reset_edit, start_edit
+    from protest_dispatch.commands.session import prepare
+    from protest_dispatch.vocabulary import EditOutcome
+
+    session = _ready(
+        prepare(
+            targets=targets,
+            config_path=config,
+            from_=from_,
+            country=country,
+            lang=lang,
+            dry_run=False,
+        )
+    )
+    if reset:
+        existed = reset_edit(session=session, target_id=target_id)
+        store = session.composer.edits
+        assert store is not None, "prepare() always gives the composer an edit store"
+        views.reset(target_id, existed=existed, path=store.path(target_id))
+        return
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise InputError(
+            "'protest edit' needs a terminal to run your editor in.",
+            hint="Run it in a terminal window; to write your own words without one, use "
+            "'protest send --note-file PATH'.",
+        )
+    editor = editor_command(os.environ)
+    plan = start_edit(session=session, target_id=target_id)
+    views.opening(plan, editor)
+    files = [str(plan.draft), *([str(plan.campaign_copy)] if plan.campaign_copy else [])]
+    try:
+        status = subprocess.run([*editor, *files], check=False).returncode  # noqa: S603 - an argument list, no shell: the editor the user chose
+    except OSError as exc:
+        plan.draft.unlink(missing_ok=True)
+        raise InputError(
+            f"Cannot start the editor {editor[0]!r}: {exc.strerror}.",
+            hint="Set VISUAL or EDITOR to an editor that is installed, like EDITOR=nano.",
+        ) from None
+    outcome = finish_edit(plan=plan, editor_status=status, now=datetime.now(UTC))
+    views.finished(plan, outcome, status=status)
+    if outcome is EditOutcome.EDITOR_FAILED:
+        raise typer.Exit(ExitCode.FAILED)

@@ -10,6 +10,7 @@ from protest_dispatch.cli import output
 
 if TYPE_CHECKING:
     from protest_dispatch.campaign.originality import Originality
+    from protest_dispatch.campaign.templates import Edited
     from protest_dispatch.commands.session import Session
 
 MOST_NAMED = 10
@@ -54,3 +55,13 @@ def warn_own_words(session: Session, letters: Iterable[tuple[str, Originality]])
             f"{len(short)} letter(s) have fewer (own words in brackets): {listed}. 'protest "
             "send' will refuse them until you add yours (--note, --note-file, 'protest edit ID')."
         )
+
+
+def warn_changed(letters: Iterable[tuple[str, Edited | None]]) -> None:
+    """Letters the sender edited whose campaign text changed since: one warning each."""
+    for target, edited in letters:
+        if edited is not None and edited.campaign_changed:
+            output.warn(
+                f"The campaign's letter for {target} changed since you edited it on "
+                f"{edited.edited_on or 'an earlier day'}: 'protest edit {target}' shows both."
+            )

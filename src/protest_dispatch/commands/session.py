@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from protest_dispatch.campaign.compose import PLACEHOLDER_SENDER, Composer
+from protest_dispatch.campaign.edits import EditStore
 from protest_dispatch.campaign.loading import LoadedCampaign, load_campaign
 from protest_dispatch.campaign.model import Sender
 from protest_dispatch.errors import InputError, NoSenderError
+from protest_dispatch.files import data_folder
 from protest_dispatch.settings.config import Config
 
 __all__ = ["Session", "prepare", "read_note"]
@@ -56,12 +58,14 @@ def prepare(
         )
         assert sender is not None, "a --from was given"
     loaded = load_campaign(path=targets)
+    edits = EditStore(folder=data_folder() / "edits" / loaded.campaign.campaign.id)
     composer = Composer(
         loaded=loaded,
         sender=sender,
         lang=_lang(config.get("lang", lang)),
         only=only,
         copy_me=bool(config.get("copy_me", copy_me)),
+        edits=edits,
     )
     return Session(
         config=config, loaded=loaded, sender=sender, placeholder=placeholder, composer=composer

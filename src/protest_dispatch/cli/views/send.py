@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 
 from protest_dispatch.campaign.compose import CallToMake, Checked, raise_problems
 from protest_dispatch.campaign.message import Letter
-from protest_dispatch.campaign.placeholders import placeholder_addresses
 from protest_dispatch.campaign.recipients import copies
 from protest_dispatch.cli import output, own, timing
 from protest_dispatch.errors import SET_SENDER_HINT, Problem
@@ -38,7 +37,8 @@ class Display:
     quiet: bool = False
 
 
-def _notices(session: Session) -> None:
+def notices(session: Session) -> None:
+    """The warnings every view of the campaign's letters starts with."""
     audience = session.composer.audience
     for warning in session.loaded.warnings:
         output.warn(str(warning))
@@ -62,67 +62,26 @@ def _notices(session: Session) -> None:
         )
 
 
-TABLE_ROWS = 100
-
-
-def validation(session: Session, *, letters: Sequence[Checked], show_all: bool = False) -> None:
-    audience = session.composer.audience
-    rows = [
-        (c.target, "email", ", ".join(c.recipients), c.template, f"{c.own.own_share:.0%}")
-        for c in letters
-    ]
-    for selected in audience.calls:
-        rows.append(
-            (
-                selected.target.id,
-                "call",
-                selected.target.phone or "",
-                selected.target.call_script or "",
-                "",
-            )
-        )
-    for target in (*audience.needs_country, *audience.other_countries):
-        rows.append((target.id, f"skipped (only for senders in {target.country})", "", "", ""))
-    shown = rows if show_all else rows[:TABLE_ROWS]
-    output.show(
-        output.table(
-            f"Campaign {session.campaign_id}",
-            ("target", "channel", "recipients", "template", "own"),
-            shown,
-        )
-    )
-    if len(shown) < len(rows):
-        output.info(
-            f"... and {len(rows) - len(shown)} more targets ('protest validate --all' "
-            "lists every one)."
-        )
-    _notices(session)
-    for placeholder in placeholder_addresses(session.loaded):
-        output.warn(str(placeholder))
-    for line in timing.campaign_lines(session.loaded.campaign.campaign):
-        output.info(line)
-    output.info(
-        f"The campaign is valid: {len(letters)} letter(s) and {len(audience.calls)} "
-        "call(s) for this sender."
-    )
-
-
 def dry_run(session: Session, *, out: Path | None) -> None:
     from protest_dispatch.commands.preview import letters
 
     total = len(session.composer.audience.letters)
     problems: list[Problem] = []
     shares = []
+    edited = []
     for number, letter in enumerate(letters(session=session, out=out, problems=problems), 1):
         shares.append((letter.target.id, letter.rendered.own))
+        edited.append((letter.target.id, letter.rendered.edited))
+        source = "your version" if letter.rendered.edited else letter.rendered.template
         output.rule(
-            f"Letter {number} of {total}: {letter.target.id} ({letter.rendered.template}), "
+            f"Letter {number} of {total}: {letter.target.id} ({source}), "
             f"your own: {own.share(letter.rendered.own)}"
         )
         output.headers_and_body(letter_headers(letter), letter.rendered.text)
     calls(session.composer.checked_calls(problems))
     raise_problems(problems)
-    _notices(session)
+    notices(session)
+    own.warn_changed(edited)
     own.warn_own_words(session, shares)
     own.warn_low(shares)
     written = f" and wrote {total} .eml file(s) to {out}" if out is not None else ""
@@ -185,12 +144,13 @@ def send_plan(
     for before in plan.received_before:
         output.say(_received_before(before))
     if not plan.jobs:
-        _notices(session)
+        notices(session)
         output.info(nothing_to_send(plan))
         timing.waiting_lines(plan.waiting_letters, rows=PLAN_ROWS)
         return
-    _notices(session)
+    notices(session)
     going = {job.selected.target.id for job in plan.jobs}
+    own.warn_changed((t, c.edited) for t, c in checked.items() if t in going)
     own.warn_low((t, c.own) for t, c in checked.items() if t in going)
     mode = f" as TEST letters to yourself only ({session.sender.email})" if test else ""
     output.say(
@@ -298,6 +258,8 @@ def _plan_rows(
         count = len(copies(to=to, campaign_cc=campaign_cc, target_cc=target.cc))
         mine = checked.get(target.id)
         share = f"{mine.own.own_share:.0%}" if mine else ""
+        if mine is not None and mine.edited is not None:
+            share += ", yours"
         rows.append(
             (target.id, session.sender.email, 0, _state(job, plan), share)
             if test

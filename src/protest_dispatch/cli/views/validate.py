@@ -1,0 +1,65 @@
+"""How ``protest validate`` looks: the campaign's table, its notices, its dates."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from protest_dispatch.campaign.placeholders import placeholder_addresses
+from protest_dispatch.cli import output, own, timing
+from protest_dispatch.cli.views.send import notices
+
+if TYPE_CHECKING:
+    from protest_dispatch.campaign.compose import Checked
+    from protest_dispatch.commands.session import Session
+
+TABLE_ROWS = 100
+
+
+def validation(session: Session, *, letters: Sequence[Checked], show_all: bool = False) -> None:
+    audience = session.composer.audience
+    rows = [
+        (
+            c.target,
+            "email",
+            ", ".join(c.recipients),
+            "your version" if c.edited else c.template,
+            f"{c.own.own_share:.0%}",
+        )
+        for c in letters
+    ]
+    for selected in audience.calls:
+        rows.append(
+            (
+                selected.target.id,
+                "call",
+                selected.target.phone or "",
+                selected.target.call_script or "",
+                "",
+            )
+        )
+    for target in (*audience.needs_country, *audience.other_countries):
+        rows.append((target.id, f"skipped (only for senders in {target.country})", "", "", ""))
+    shown = rows if show_all else rows[:TABLE_ROWS]
+    output.show(
+        output.table(
+            f"Campaign {session.campaign_id}",
+            ("target", "channel", "recipients", "template", "own"),
+            shown,
+        )
+    )
+    if len(shown) < len(rows):
+        output.info(
+            f"... and {len(rows) - len(shown)} more targets ('protest validate --all' "
+            "lists every one)."
+        )
+    notices(session)
+    for placeholder in placeholder_addresses(session.loaded):
+        output.warn(str(placeholder))
+    for line in timing.campaign_lines(session.loaded.campaign.campaign):
+        output.info(line)
+    own.warn_changed((c.target, c.edited) for c in letters)
+    output.info(
+        f"The campaign is valid: {len(letters)} letter(s) and {len(audience.calls)} "
+        "call(s) for this sender."
+    )
