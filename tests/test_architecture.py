@@ -52,7 +52,15 @@ def test_the_architecture_map_names_every_module_in_its_row() -> None:
     assert not missing, f"ARCHITECTURE.md's table does not name: {missing}"
 
 
-SHARED_BY_COMMANDS = {"session", "preview", "log_access", "checks", "doctor_imap", "doctor_proxy"}
+SHARED_BY_COMMANDS = {
+    "session",
+    "preview",
+    "log_access",
+    "checks",
+    "doctor_imap",
+    "doctor_proxy",
+    "people",
+}
 """commands/ modules that are no command's own, each named in ARCHITECTURE.md."""
 
 

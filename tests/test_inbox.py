@@ -150,7 +150,7 @@ def test_starttls_on_the_plain_port_works(sent: Sent, mailbox: Dovecot) -> None:
     [
         ({"PROTEST_IMAP_PASSWORD": "wrong"}, 1, "refused the login"),
         ({"PROTEST_IMAP_CA_FILE": ""}, 1, "could not be verified"),
-        ({"PROTEST_IMAP_PORT": "closed"}, 75, "Could not connect"),
+        ({"PROTEST_IMAP_PORT": "closed"}, 75, "Could not connect to the IMAP server"),
         ({"PROTEST_IMAP_HOST": "imap.example.org", "PROTEST_IMAP_SECURITY": "none"}, 2,
          "not this machine"),
         ({"PROTEST_IMAP_SECURITY": "ssl"}, 2, "must be one of"),

@@ -167,7 +167,9 @@ def test_replies_are_numbered_and_shown_with_control_characters_escaped(
 
 def test_followup_without_a_terminal_lists_and_records_nothing(sent: Sent, log: Path) -> None:
     _, env, _ = sent
-    assert "No letter sent 14 or more days ago" in cli(["followup"], env=env).stdout
+    early = cli(["followup"], env=env).stdout
+    assert early.startswith("Nothing to follow up yet: the first letter, to t01, is due on ")
+    assert "(14 days after it went out)" in early
     age_letters(log, days=20)
     run = cli(["followup"], env=env)
     assert run.code == 0

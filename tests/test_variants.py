@@ -22,8 +22,8 @@ from kit import (
     send,
     write_campaign,
 )
+from protest_dispatch.campaign.choice import pick
 from protest_dispatch.campaign.model import Sender
-from protest_dispatch.campaign.variants import pick
 from protest_dispatch.errors import CampaignError
 from smtp_server import Server
 

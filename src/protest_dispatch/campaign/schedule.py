@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
+from protest_dispatch.campaign.choice import fraction
 from protest_dispatch.campaign.hours import OfficeHours, Window, parse_office_hours
 from protest_dispatch.campaign.model import Campaign, CampaignInfo, Target
-from protest_dispatch.campaign.variants import fraction
 from protest_dispatch.errors import Problem
 from protest_dispatch.vocabulary import CampaignPhase, SendWindow
 

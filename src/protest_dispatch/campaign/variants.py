@@ -16,8 +16,6 @@ test, and reads nothing but the render's own ``campaign``, ``sender`` and
 
 from __future__ import annotations
 
-import functools
-import hashlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,29 +24,11 @@ from jinja2.ext import Extension
 from jinja2.parser import Parser
 from jinja2.runtime import Context
 
+from protest_dispatch.campaign.choice import pick
 from protest_dispatch.campaign.model import MAX_ALTERNATIVES
 
 MAX_BLOCKS = 200
 """``choose`` blocks in one template."""
-
-_SEPARATOR = "\x1f"  # cannot occur in a slug or an address, so the parts cannot run together
-
-
-@functools.lru_cache(maxsize=4096)
-def fraction(*, campaign: str, sender: str, target: str, key: str) -> float:
-    """A number in [0, 1) fixed by its inputs: the one hash behind every variant.
-
-    SHA-256, not Python's ``hash``: that one changes with every process
-    (PYTHONHASHSEED), and the choice must not.
-    """
-    text = _SEPARATOR.join((campaign, sender.casefold(), target, key))
-    digest = hashlib.sha256(text.encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
-
-
-def pick(*, campaign: str, sender: str, target: str, key: str, count: int) -> int:
-    """Which of ``count`` alternatives this sender gets for this target."""
-    return int(fraction(campaign=campaign, sender=sender, target=target, key=key) * count)
 
 
 def choose_subject(

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from protest_dispatch.cli.options import (
+    CampaignFileOpt,
     CampaignOpt,
     ConfigOpt,
     LogOpt,
@@ -64,31 +64,30 @@ def replies(
         typer.Option("--show", metavar="N", min=1, help="Print the text of reply number N."),
     ] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print the replies as JSON.")] = False,
+    targets: CampaignFileOpt = None,
     log: LogOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """List the officials' replies found by 'protest inbox' (numbered), or show one."""
     from protest_dispatch.cli.views import replies as views
+    from protest_dispatch.commands.people import Names, campaign_names
     from protest_dispatch.commands.replies import numbered_replies, one_reply
 
+    names = Names() if json_ else campaign_names(targets=targets)
     if show is not None:
-        views.reply(show, one_reply(config_path=config, log=log, number=show))
+        views.reply(show, one_reply(config_path=config, log=log, number=show), names=names)
         return
-    views.replies(numbered_replies(config_path=config, log=log, campaign=campaign), as_json=json_)
+    views.replies(
+        numbered_replies(config_path=config, log=log, campaign=campaign),
+        as_json=json_,
+        names=names,
+    )
 
 
 def followup(
     ctx: typer.Context,
     campaign: CampaignOpt = None,
-    targets: Annotated[
-        Path | None,
-        typer.Option(
-            "--targets",
-            "-t",
-            help="The campaign file (or its folder), if any: a closed campaign says so "
-            "[default: ./targets.yaml if there is one].",
-        ),
-    ] = None,
+    targets: CampaignFileOpt = None,
     log: LogOpt = None,
     config: ConfigOpt = None,
 ) -> None:
@@ -97,20 +96,31 @@ def followup(
 
     from protest_dispatch.cli import clock, timing
     from protest_dispatch.cli.views import replies as views
-    from protest_dispatch.commands.replies import open_followup, record_answer, unanswered
+    from protest_dispatch.commands.people import campaign_names
+    from protest_dispatch.commands.replies import (
+        first_due,
+        open_followup,
+        record_answer,
+        unanswered,
+    )
 
     now = clock.now(ctx)
     if timing.said_closed(targets=targets, now=now):
         return
+    names = campaign_names(targets=targets)
     with open_followup(config_path=config, log=log) as (sendlog, _):
         items = [] if sendlog is None else unanswered(sendlog, campaign=campaign, now=now)
         asking = bool(items) and sys.stdin.isatty()
-        views.followup_list(items, asking=asking)
+        if not items:
+            upcoming = None if sendlog is None else first_due(sendlog, campaign=campaign, now=now)
+            views.nothing_due(upcoming, names=names)
+            return
+        views.followup_list(items, asking=asking, names=names)
         if not asking or sendlog is None:
             return
         recorded = skipped = 0
         for item in items:
-            choice = views.ask_followup(item)
+            choice = views.ask_followup(item, names=names)
             if choice == "s":
                 skipped += 1
                 continue

@@ -26,6 +26,16 @@ TargetsOpt = Annotated[
         show_default=True,
     ),
 ]
+CampaignFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--targets",
+        "-t",
+        help="The campaign file, for the officials' names "
+        "[default: targets.yaml here, if there is one].",
+        show_default=False,
+    ),
+]
 OnlyOpt = Annotated[
     list[str] | None,
     typer.Option(

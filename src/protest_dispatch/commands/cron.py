@@ -16,7 +16,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from protest_dispatch.campaign.variants import pick
+from protest_dispatch.campaign.choice import pick
 from protest_dispatch.commands.session import Session
 from protest_dispatch.errors import InputError
 from protest_dispatch.text import ANY_CONTROL, visible

@@ -13,6 +13,7 @@ from protest_dispatch.errors import ProtestError
 from protest_dispatch.inbox.scan import default_folders
 from protest_dispatch.inbox.session import check_plaintext_allowed, connect, login, translate_errors
 from protest_dispatch.inbox.signin import with_sign_in
+from protest_dispatch.masking import Masker
 from protest_dispatch.settings.config import Config
 from protest_dispatch.settings.imap import ImapSettings, imap_configured, imap_settings
 
@@ -41,15 +42,16 @@ def _session(settings: ImapSettings) -> list[Check]:
         return [failed(IMAP_STEPS[1], exc), *skipped(IMAP_STEPS[2:])]
     tls = client.socket().version() if hasattr(client.socket(), "version") else "none"
     checks = [Check(IMAP_STEPS[1], "ok", f"connected; TLS {tls}, certificate verified")]
+    mask = Masker()
     try:
         try:
-            with translate_errors(settings, doing="log in"):
-                login(client, settings)
+            with translate_errors(settings, doing="log in", mask=mask):
+                login(client, settings, mask=mask)
         except ProtestError as exc:
             return [*checks, failed(IMAP_STEPS[2], exc), *skipped(IMAP_STEPS[3:])]
         checks.append(Check(IMAP_STEPS[2], "ok", f"logged in as {settings.username}"))
         try:
-            with translate_errors(settings, doing="list the folders"):
+            with translate_errors(settings, doing="list the folders", mask=mask):
                 folders = default_folders(client)
         except ProtestError as exc:
             return [*checks, failed(IMAP_STEPS[3], exc)]

@@ -62,17 +62,31 @@ def unanswered(
 
     A letter whose To address bounced is left out: it never reached the official.
     """
+    cutoff = now - timedelta(days=days)
+    return [item for item in _waiting(log, campaign=campaign) if item.sent_at <= cutoff]
+
+
+def first_due(
+    log: SendLog, *, campaign: str | None, now: datetime, days: int = FOLLOWUP_DAYS
+) -> tuple[Unanswered, datetime] | None:
+    """The letter whose follow-up comes next (not due yet), and when it will be due."""
+    cutoff = now - timedelta(days=days)
+    later = [item for item in _waiting(log, campaign=campaign) if item.sent_at > cutoff]
+    if not later:
+        return None
+    first = min(later, key=lambda item: item.sent_at)
+    return first, first.sent_at + timedelta(days=days)
+
+
+def _waiting(log: SendLog, *, campaign: str | None) -> list[Unanswered]:
+    """Sent letters with no reply, no answer and no bounce of their own, of any age."""
     findings = FindingLog(log).by_letter(campaign=campaign)
-    due: list[Unanswered] = []
+    waiting: list[Unanswered] = []
     for entry in log.entries(campaign=campaign, status=LetterStatus.SENT):
-        sent_at = parse_time(entry.updated_at)
-        if sent_at > now - timedelta(days=days):
+        if any(f.kind in ANSWERED or f.permanent_bounce for f in findings.of(entry)):
             continue
-        mine = findings.of(entry)
-        if any(f.kind in ANSWERED or f.permanent_bounce for f in mine):
-            continue
-        due.append(Unanswered(entry=entry, sent_at=sent_at))
-    return due
+        waiting.append(Unanswered(entry=entry, sent_at=parse_time(entry.updated_at)))
+    return waiting
 
 
 @contextmanager

@@ -15,6 +15,7 @@ from protest_dispatch.campaign.loading import LoadedCampaign, load_campaign
 from protest_dispatch.campaign.model import Target
 from protest_dispatch.commands.calls import by_target, is_reached
 from protest_dispatch.commands.log_access import existing_log
+from protest_dispatch.commands.people import DEFAULT_CAMPAIGN_FILE, Names
 from protest_dispatch.delivery.quota import Quota
 from protest_dispatch.sendlog.calls import CallLog
 from protest_dispatch.sendlog.findings import Finding, FindingLog, letter_key
@@ -22,7 +23,6 @@ from protest_dispatch.sendlog.store import Call, Entry, SendLog, parse_time
 from protest_dispatch.settings.config import Config
 from protest_dispatch.vocabulary import FindingKind, LetterStatus
 
-DEFAULT_CAMPAIGN_FILE = Path("targets.yaml")
 NO_REPLY_DAYS = 14
 
 
@@ -66,6 +66,8 @@ class StatusReport:
     sender: str | None = None
     quota_free_at: datetime | None = None
     """When the provider limit next lets a letter go, if it is reached now."""
+    names: Names = field(default_factory=Names)
+    """The targets' names, when the campaign file is at hand."""
 
 
 def gather(
@@ -106,7 +108,7 @@ def build(
 ) -> StatusReport:
     """One status per campaign in the log (or just ``campaign``), the file's campaign first."""
     now = now or datetime.now(UTC)
-    report = StatusReport(sender=sender)
+    report = StatusReport(sender=sender, names=Names.of(loaded))
     entries = log.entries(campaign=campaign, sender=sender) if log is not None else []
     calls = CallLog(log).all(campaign=campaign, sender=sender) if log is not None else []
     names = sorted({e.campaign for e in entries} | {c.campaign for c in calls})

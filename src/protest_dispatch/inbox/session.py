@@ -10,10 +10,11 @@ the caller fetches with ``BODY.PEEK``: reading never sets ``\\Seen``.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import socket
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from protest_dispatch.errors import (
@@ -22,6 +23,7 @@ from protest_dispatch.errors import (
     ImapRefusedError,
     ImapUnavailableError,
 )
+from protest_dispatch.masking import Masker
 from protest_dispatch.net.loopback import is_this_machine, resolve_loopback_only
 from protest_dispatch.net.tls import verified_context
 from protest_dispatch.settings.imap import ImapSettings
@@ -32,14 +34,18 @@ if TYPE_CHECKING:
 
 
 @contextlib.contextmanager
-def open_mailbox(settings: ImapSettings) -> Iterator[IMAPClient]:
-    """Connect, protect, log in; always log out. Errors become ImapError subclasses."""
+def open_mailbox(settings: ImapSettings, *, mask: Masker | None = None) -> Iterator[IMAPClient]:
+    """Connect, protect, log in; always log out. Errors become ImapError subclasses.
+
+    ``mask`` learns the secrets of the login, for the caller's other server text.
+    """
     check_plaintext_allowed(settings)
     client = connect(settings)
+    mask = mask or Masker()
     try:
-        with translate_errors(settings, doing="log in"):
-            login(client, settings)
-        with translate_errors(settings, doing="read the mailbox"):
+        with translate_errors(settings, doing="log in", mask=mask):
+            login(client, settings, mask=mask)
+        with translate_errors(settings, doing="read the mailbox", mask=mask):
             yield client
     finally:
         with contextlib.suppress(Exception):  # best effort: the server may be gone already
@@ -97,10 +103,16 @@ def connect(settings: ImapSettings) -> IMAPClient:
     return client
 
 
-def login(client: IMAPClient, settings: ImapSettings) -> None:
+def login(client: IMAPClient, settings: ImapSettings, *, mask: Masker) -> None:
+    """Log in; ``mask`` learns the password or token, and the SASL string as sent."""
     from imapclient.exceptions import LoginError
 
     credentials = settings.credentials()
+    secret = credentials.secret.get_secret_value()
+    mask.add(secret)
+    if credentials.mechanism == "xoauth2":  # imapclient sends this, base64-encoded
+        sasl = f"user={credentials.username}\x01auth=Bearer {secret}\x01\x01"
+        mask.remember(base64.b64encode(sasl.encode()).decode("ascii"))
     try:
         if credentials.mechanism == "xoauth2":
             client.oauth2_login(credentials.username, credentials.secret.get_secret_value())
@@ -118,9 +130,18 @@ def login(client: IMAPClient, settings: ImapSettings) -> None:
         ) from None
 
 
+_PREPOSITION = {"connect": "to", "log in": "to", "start TLS": "with"}
+"""How each ``doing`` meets "the IMAP server": connect to it, read the mailbox on it."""
+
+
 @contextlib.contextmanager
-def translate_errors(settings: ImapSettings, *, doing: str) -> Iterator[None]:
-    """Socket, TLS and protocol errors as ImapError, worded with what to do next."""
+def translate_errors(
+    settings: ImapSettings, *, doing: str, mask: Callable[[str], str] = str
+) -> Iterator[None]:
+    """Socket, TLS and protocol errors as ImapError, worded with what to do next.
+
+    The server's words pass through ``mask``: after login it knows the password.
+    """
     from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 
     where = f"{settings.host}:{settings.port}"
@@ -146,16 +167,17 @@ def translate_errors(settings: ImapSettings, *, doing: str) -> Iterator[None]:
             hint="Check imap_port and imap_security: tls goes with port 993, starttls with 143.",
         ) from None
     except (IMAPClientAbortError, OSError) as exc:
-        reason = "timed out" if isinstance(exc, TimeoutError | socket.timeout) else str(exc)
+        reason = "timed out" if isinstance(exc, TimeoutError | socket.timeout) else mask(str(exc))
         raise ImapUnavailableError(
-            f"Could not {doing} at the IMAP server {where}: {reason or type(exc).__name__}.",
+            f"Could not {doing} {_PREPOSITION.get(doing, 'on')} the IMAP server {where}: "
+            f"{reason or type(exc).__name__}.",
             host=settings.host,
             port=settings.port,
             hint="Check the network and imap_host / imap_port, then try again later.",
         ) from None
     except IMAPClientError as exc:
         raise ImapRefusedError(
-            f"The IMAP server {where} refused to {doing}: {exc}.",
+            f"The IMAP server {where} refused to {doing}: {mask(str(exc))}.",
             host=settings.host,
             port=settings.port,
             hint='If it says STARTTLS is not supported, use imap_security = "tls" on port 993.',

@@ -31,9 +31,9 @@ from protest_dispatch.mail.envelope import (
     unique_copies,
     wire_size,
 )
-from protest_dispatch.mail.masking import Masker
 from protest_dispatch.mail.verdict import Delivery
 from protest_dispatch.mail.wording import Wording, find_in_chain
+from protest_dispatch.masking import Masker
 from protest_dispatch.net.connect import open_proxied
 from protest_dispatch.net.loopback import resolve_loopback_only
 from protest_dispatch.net.proxy import route
@@ -67,7 +67,7 @@ class SmtpConnection:
         self._settings = settings
         self._smtp: aiosmtplib.SMTP | None = None
         self._lock = asyncio.Lock()  # one transaction at a time on one session
-        self._masker = Masker(password=_secret(settings))
+        self._masker = Masker(_secret(settings))
         self._say = Wording(settings=settings, mask=self._masker, tidy=self._tidy)
 
     @property
@@ -110,6 +110,7 @@ class SmtpConnection:
         helo_name = checked_helo_name(settings.helo_name)
         oauth = settings.auth is AuthMode.XOAUTH2 and settings.username is not None
         password = await xoauth2.fresh_token(settings) if oauth else _password(settings)
+        self._masker.add(password)  # the token this connection presents
         sock = await self._proxied_socket()
         smtp = aiosmtplib.SMTP(
             hostname=settings.host,  # TLS verifies this name, also through a proxy
@@ -204,7 +205,13 @@ class SmtpConnection:
 
     async def _xoauth2(self, smtp: aiosmtplib.SMTP, *, token: str) -> None:
         try:
-            await xoauth2.sign_in(smtp, settings=self._settings, token=token)
+            await xoauth2.sign_in(
+                smtp,
+                settings=self._settings,
+                token=token,
+                remember=self._masker.remember,
+                tidy=self._tidy,
+            )
         except _BROKEN as exc:
             raise self._say.network_error(exc, doing="signing in with XOAUTH2") from exc
 

@@ -101,8 +101,14 @@ class StoredTokenSource:
         account = f"{self.store.username} at {self.store.host}"
         stored = self.store.load()
         if stored is None:
+            failed = "; ".join(self.store.keyring_failures)
             raise SignInRequiredError(
-                f"There is no OAuth sign-in stored for {account}.",
+                f"There is no OAuth sign-in stored for {account}"
+                + (
+                    f" that protest can read: the system keyring failed ({failed})."
+                    if failed
+                    else "."
+                ),
                 account=self.store.entry,
                 hint="Run `protest login` first (it is interactive); send never signs in by "
                 "itself.",
@@ -144,9 +150,11 @@ def token_source(config: Config, *, username: str, host: str) -> TokenSource:
         return CommandTokenSource(str(command))
     store = RefreshTokenStore.for_account(username=username, host=host)
     if store.load() is None:
+        failed = "; ".join(store.keyring_failures)
         raise SignInRequiredError(
             f"smtp_auth is xoauth2 but there is no token command and no stored sign-in for "
-            f"{username} at {host}.",
+            f"{username} at {host}"
+            + (f" that protest can read: the system keyring failed ({failed})." if failed else "."),
             account=store.entry,
             hint="Run `protest login` (interactive, once), or set smtp_oauth_token_command "
             "to a token helper such as oama.",

@@ -210,13 +210,12 @@ def _private_folder(folder: Path) -> None:
 def store_in_keyring(*, username: str, host: str, password: str) -> None:
     """Keep the password where ``config.password`` will look for it."""
     import keyring
-    from keyring.errors import KeyringError
 
     try:
         keyring.set_password(KEYRING_SERVICE, f"{username}@{host}", password)
-    except (KeyringError, RuntimeError) as exc:
+    except Exception as exc:  # any backend failure (OSError, D-Bus): no working keyring
         raise ConfigError(
-            f"The system keyring could not store the password: {exc}",
+            f"The system keyring could not store the password ({type(exc).__name__}: {exc})",
             key="smtp_password_keyring",
             hint="Choose a password command instead, or set PROTEST_SMTP_PASSWORD when you send.",
         ) from None

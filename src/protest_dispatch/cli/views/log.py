@@ -106,7 +106,10 @@ def _tables(report: LogReport, rows: list[dict[str, Any]], *, filtered: bool) ->
             output.table(
                 "Calls",
                 ("campaign", "target", "outcome", "note", "at"),
-                ((c.campaign, c.target, c.outcome, c.note or "", c.at) for c in report.calls),
+                (
+                    (c.campaign, c.target, c.outcome, c.note or "", output.when(c.at))
+                    for c in report.calls
+                ),
                 styles={2: output.STATUS_STYLES},
             )
         )
@@ -117,12 +120,12 @@ def _latest(findings: list[Finding]) -> str:
     if not findings:
         return ""
     last = findings[-1]
-    parts = (last.kind.value, last.status, last.recipient or last.from_, last.at[:16])
+    parts = (last.kind.value, last.status, last.recipient or last.from_, output.when(last.at))
     return " ".join(p for p in parts if p)
 
 
 def _short(column: str, value: object) -> object:
-    """Times to the minute in the table (the JSON and CSV keep every digit)."""
+    """Short times in the table (the JSON and CSV keep ISO 8601 to the second)."""
     if column == "updated_at" and isinstance(value, str):
-        return value[:16].replace("T", " ")
+        return output.when(value)
     return value

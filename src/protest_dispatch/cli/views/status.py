@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, TypeVar
 
 from protest_dispatch.cli import output
 from protest_dispatch.commands.status import NO_REPLY_DAYS
-from protest_dispatch.text import visible
 from protest_dispatch.vocabulary import FindingKind
 
 if TYPE_CHECKING:
@@ -81,25 +80,37 @@ def _campaign(campaign: CampaignStatus, *, report: StatusReport) -> None:
         campaign.with_status("deferred"),
         "deferred",
         ("target", "to", "attempts", "next attempt", "last error"),
-        lambda e: (e.target, e.to, e.attempts, e.next_attempt_at or "next run", e.error or ""),
+        lambda e: (
+            e.target,
+            e.to,
+            e.attempts,
+            output.when(e.next_attempt_at) if e.next_attempt_at else "next run",
+            e.error or "",
+        ),
     )
     _entries(
         campaign.bounced,
         "bounced",
         ("target", "address", "status", "reason", "bounced at"),
-        lambda f: (f.target, f.recipient or "", f.status or "", f.diagnostic or "", f.at),
+        lambda f: (
+            f.target,
+            f.recipient or "",
+            f.status or "",
+            f.diagnostic or "",
+            output.when(f.at),
+        ),
     )
     _entries(
         campaign.found(FindingKind.REPLY),
         "replies",
         ("target", "from", "date", "subject"),
-        lambda f: (f.target, f.from_ or "(you said so)", f.at, f.subject or ""),
+        lambda f: (f.target, f.from_ or "(you said so)", output.when(f.at), f.subject or ""),
     )
     _entries(
         list(campaign.no_reply),
         f"no reply after {NO_REPLY_DAYS} days",
         ("target", "to", "sent"),
-        lambda e: (e.target, e.to, e.updated_at),
+        lambda e: (e.target, e.to, output.when(e.updated_at)),
     )
     _entries(
         campaign.with_status("failed"),
@@ -111,13 +122,13 @@ def _campaign(campaign: CampaignStatus, *, report: StatusReport) -> None:
         campaign.with_status("uncertain"),
         "uncertain",
         ("target", "to", "since", "what happened"),
-        lambda e: (e.target, e.to, e.updated_at, e.error or ""),
+        lambda e: (e.target, e.to, output.when(e.updated_at), e.error or ""),
     )
     _entries(
         campaign.with_status("sending"),
         "sending",
         ("target", "to", "since"),
-        lambda e: (e.target, e.to, e.updated_at),
+        lambda e: (e.target, e.to, output.when(e.updated_at)),
     )
     if campaign.not_yet_sent:
         output.say(
@@ -128,7 +139,7 @@ def _campaign(campaign: CampaignStatus, *, report: StatusReport) -> None:
     if waiting and report.quota_free_at is not None:
         output.say(
             "Your provider's sending limit is reached until "
-            f"{report.quota_free_at:%Y-%m-%d %H:%M} UTC; a run after that sends the rest."
+            f"{output.when(report.quota_free_at)} UTC; a run after that sends the rest."
         )
     if campaign.to_call:
         output.say(
@@ -162,12 +173,12 @@ def bounced_summary(report: StatusReport) -> None:
             continue
         lines.append(f"Campaign {campaign.campaign}: {len(bounced)} address(es) to fix")
         lines += [
-            f"- {f.target}: {f.recipient} bounced on {f.at}: "
-            + " ".join(filter(None, (f.status, f.diagnostic)))
+            f"- {report.names.label(f.campaign, f.target)}: {f.recipient} bounced on "
+            f"{output.when(f.at)} UTC: " + " ".join(filter(None, (f.status, f.diagnostic)))
             for f in bounced
         ]
         lines.append("")
     if not lines:
         output.info("No letter has bounced.")
         return
-    output.print_raw(visible("\n".join(lines)))
+    output.paragraph("\n".join(lines).rstrip("\n"))

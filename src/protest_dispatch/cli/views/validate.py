@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from protest_dispatch.addresses import same_mailbox
 from protest_dispatch.campaign.placeholders import placeholder_addresses
 from protest_dispatch.cli import output, own, timing
 from protest_dispatch.cli.views.send import notices
@@ -22,7 +23,7 @@ def validation(session: Session, *, letters: Sequence[Checked], show_all: bool =
         (
             c.target,
             "email",
-            ", ".join(c.recipients),
+            _recipients(session, c.recipients),
             "your version" if c.edited else c.template,
             f"{c.own.own_share:.0%}",
         )
@@ -62,4 +63,13 @@ def validation(session: Session, *, letters: Sequence[Checked], show_all: bool =
     output.info(
         f"The campaign is valid: {len(letters)} letter(s) and {len(audience.calls)} "
         "call(s) for this sender."
+    )
+
+
+def _recipients(session: Session, recipients: Sequence[str]) -> str:
+    """The letter's addresses, the sender's own Bcc copy marked as such."""
+    own = session.sender.email if session.composer.copy_me else None
+    return ", ".join(
+        f"{a} (Bcc: your copy)" if i and own is not None and same_mailbox(a, own) else a
+        for i, a in enumerate(recipients)  # the first is the To, even when it is you
     )
