@@ -146,7 +146,7 @@ def _days(text: str) -> frozenset[int]:
 
 def _day(name: str) -> int:
     for number, known in enumerate(DAY_NAMES):
-        if name.strip().casefold() == known.casefold():
+        if name.strip().lower() == known.lower():
             return number
     raise ValueError(
         f"'{name.strip()}' is not a day; use {', '.join(DAY_NAMES)}, a range like Mon-Fri "

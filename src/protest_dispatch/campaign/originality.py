@@ -6,7 +6,7 @@ Receiving filters find form letters by overlapping pieces of text. WriteToThem
 a documented equivalent on words, which does not depend on line breaks or
 Markdown marks:
 
-1. case and whitespace are normalised (case-folded; words are runs of letters and
+1. case and whitespace are normalised (lower case; words are runs of letters and
    digits, so punctuation and Markdown marks do not count);
 2. the salutation (a first line ending in ``,`` or ``:``, such as "Dear Ms X,")
    and the sign-off (from a line such as "Yours faithfully," among the last four
@@ -50,7 +50,7 @@ NONE = Originality(own_share=0.0, own_words=0, words=0)
 
 
 def words(text: str) -> list[str]:
-    return _WORD.findall(text.casefold())
+    return _WORD.findall(text.lower())
 
 
 def body_words(text: str) -> list[str]:
