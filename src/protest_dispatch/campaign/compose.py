@@ -84,7 +84,7 @@ class Composer:
             render_seconds=render_seconds,
         )
         self._plain: LetterRenderer | None = None
-        self._others: dict[str, frozenset[tuple[str, ...]]] = {}
+        self._others: dict[str, frozenset[str]] = {}
         """Per template: shingles of every alternative (other senders' letters)."""
         self._cuts: dict[str, bool] = {}
         """Per template: whether cutting the note out gives the letter without it."""

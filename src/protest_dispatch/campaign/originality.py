@@ -6,8 +6,8 @@ Receiving filters find form letters by overlapping pieces of text. WriteToThem
 a documented equivalent on words, which does not depend on line breaks or
 Markdown marks:
 
-1. case and whitespace are normalised (lower case; words are runs of letters and
-   digits, so punctuation and Markdown marks do not count);
+1. case and whitespace are normalised (lower case; punctuation and Markdown marks
+   separate words and do not count);
 2. the salutation (a first line ending in ``,`` or ``:``, such as "Dear Ms X,")
    and the sign-off (from a line such as "Yours faithfully," among the last four
    lines to the end) are dropped;
@@ -24,12 +24,21 @@ appear in that order in the organiser's text.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Iterator
+import string
+from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import accumulate
 
 SHINGLE = 8
-_WORD = re.compile(r"\w+")
+# ASCII punctuation and the common typographic quotes, dashes and marks, by code point
+_PUNCTUATION = (
+    string.punctuation
+    + "".join(
+        chr(c) for c in (0x201C, 0x201D, 0x2018, 0x2019, 0xAB, 0xBB, 0x201E, 0x201A, 0x2039, 0x203A)
+    )
+    + "".join(chr(c) for c in (0x2013, 0x2014, 0x2026, 0xB7, 0x2022, 0xA1, 0xBF))
+)
+_SEPARATORS = str.maketrans(dict.fromkeys(_PUNCTUATION, " "))
 _SALUTATION_END = (",", ":")
 _SIGN_OFF_LINES = 4
 LOW_SHARE = 0.2
@@ -50,7 +59,9 @@ NONE = Originality(own_share=0.0, own_words=0, words=0)
 
 
 def words(text: str) -> list[str]:
-    return _WORD.findall(text.lower())
+    """Lower-case words; punctuation and Markdown marks separate them (like ``\\w+``,
+    but ~4x faster: one C translate and split instead of a regex over the letter)."""
+    return text.lower().translate(_SEPARATORS).split()
 
 
 def body_words(text: str) -> list[str]:
@@ -66,28 +77,32 @@ def body_words(text: str) -> list[str]:
     return words("\n".join(lines))
 
 
-def shingles(tokens: list[str]) -> set[tuple[str, ...]]:
+Shingle = str
+"""SHINGLE words joined by single spaces: slices of one joined string, cheap to make."""
+
+
+def shingles(tokens: list[str]) -> set[Shingle]:
     return set(_windows(tokens))
 
 
-def _windows(tokens: list[str]) -> Iterator[tuple[str, ...]]:
-    """Every run of SHINGLE consecutive words, in order (zip does the slicing in C)."""
-    return zip(*(tokens[i:] for i in range(SHINGLE)), strict=False)
+def _windows(tokens: list[str]) -> list[Shingle]:
+    """Every run of SHINGLE consecutive words, in order, as slices of the joined text."""
+    joined = " ".join(tokens)
+    starts = list(accumulate((len(t) + 1 for t in tokens), initial=0))
+    return [joined[starts[i] : starts[i + SHINGLE] - 1] for i in range(len(tokens) - SHINGLE + 1)]
 
 
 class Reference:
     """The organiser's text for one target, as shingles (step 4)."""
 
-    def __init__(
-        self, texts: Iterable[str], *, more: frozenset[tuple[str, ...]] = frozenset()
-    ) -> None:
+    def __init__(self, texts: Iterable[str], *, more: frozenset[Shingle] = frozenset()) -> None:
         self.tokens = [words(text) for text in texts]
-        self.own: set[tuple[str, ...]] = set()
+        self.own: set[Shingle] = set()
         for tokens in self.tokens:
             self.own.update(shingles(tokens))
         self.more = more
 
-    def __contains__(self, shingle: tuple[str, ...]) -> bool:
+    def __contains__(self, shingle: Shingle) -> bool:
         return shingle in self.own or shingle in self.more
 
     def holds(self, sequence: list[str]) -> bool:
@@ -128,7 +143,7 @@ def note_span(body: list[str], needle: list[str]) -> tuple[int, int] | None:
 
 
 def noted_originality(
-    body: list[str], *, span: tuple[int, int], more: frozenset[tuple[str, ...]]
+    body: list[str], *, span: tuple[int, int], more: frozenset[Shingle]
 ) -> Originality:
     """:func:`originality` for a letter that is the organiser's text with the note at
     ``span``, without rendering the letter again: a window that misses the note is a
@@ -140,14 +155,16 @@ def noted_originality(
             " ".join(body), reference=Reference([" ".join(body[:start] + body[end:])])
         )
     organisers = " " + " ".join(body[:start] + body[end:]) + " "
+    joined = " ".join(body)
+    starts = list(accumulate((len(t) + 1 for t in body), initial=0))
     covered = [False] * count
     if start >= SHINGLE:
         covered[:start] = [True] * start
     if count - end >= SHINGLE:
         covered[end:] = [True] * (count - end)
     for first in range(max(start - SHINGLE + 1, 0), min(end, count - SHINGLE + 1)):
-        window = tuple(body[first : first + SHINGLE])
-        if window in more or f" {' '.join(window)} " in organisers:
+        window = joined[starts[first] : starts[first + SHINGLE] - 1]
+        if window in more or f" {window} " in organisers:
             covered[first : first + SHINGLE] = _COVERED
     own = covered.count(False)
     return Originality(own_share=own / count, own_words=own, words=count)
