@@ -59,6 +59,7 @@ SHARED_BY_COMMANDS = {
     "checks",
     "doctor_imap",
     "doctor_proxy",
+    "domains",
     "people",
 }
 """commands/ modules that are no command's own, each named in ARCHITECTURE.md."""

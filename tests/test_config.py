@@ -279,7 +279,13 @@ def test_a_bad_environment_value_stops_a_command_with_its_name(tmp_path: Path) -
 
 # What each command's --help said before the settings moved off Typer's envvar=.
 HELP_ENV = {
-    "validate": {"--from": "FROM", "--country": "COUNTRY", "--lang": "LANG", "--config": "CONFIG"},
+    "validate": {
+        "--from": "FROM",
+        "--country": "COUNTRY",
+        "--lang": "LANG",
+        "--config": "CONFIG",
+        "--dns-server": "DNS_SERVER",
+    },
     "send": {
         "--country": "COUNTRY",
         "--lang": "LANG",

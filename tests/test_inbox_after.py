@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
 from dovecot import Dovecot
-from inboxkit import Sent, values_for
+from inboxkit import Sent, age_letters, read_inbox, values_for
 from kit import by_target, cli, log_rows, make_campaign, official, send
 from mailcorpus import render
+from protest_dispatch.sendlog.logfile import SCHEMA_VERSION
 from protest_dispatch.sendlog.store import SendLog
 from smtp_server import Server
 
@@ -20,20 +20,6 @@ from smtp_server import Server
 @pytest.fixture
 def log(tmp_path: Path) -> Path:
     return tmp_path / "data" / "sendlog.sqlite3"
-
-
-def read_inbox(env: Mapping[str, str]) -> None:
-    run = cli(["inbox"], env=env)
-    assert run.code == 0, run.output
-
-
-def age_letters(log: Path, *, days: int) -> None:
-    """Pretend the letters went out ``days`` days ago (the send log's own time column)."""
-    with sqlite3.connect(log) as conn:
-        conn.execute(
-            "UPDATE letters SET updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now', ?)",
-            (f"-{days} days",),
-        )
 
 
 def test_send_skips_a_bounced_letter_and_says_how_to_go_on(
@@ -212,7 +198,7 @@ def test_a_version_1_send_log_is_upgraded_in_place_and_keeps_its_letters(
     with SendLog.open(path=log):
         pass
     with sqlite3.connect(log) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
     assert {"letters", "usage", "calls", "findings", "mailbox_state"} <= tables
     after = by_target(log_rows(env))

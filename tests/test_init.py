@@ -226,7 +226,7 @@ def test_keyring_keeps_the_password_and_doctor_logs_in_with_it(
         values = tomllib.loads(text)
         assert values["smtp_password_keyring"] is True
         assert "smtp_password" not in values
-        assert "limit_per_hour" not in values
+        assert values["limit_per_hour"] == 20  # a custom server gets the safe default
 
         doctor = cli(["doctor", "--config", str(path), "--timeout", "5"])
     assert doctor.code == 0, doctor.output

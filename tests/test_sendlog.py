@@ -270,6 +270,7 @@ def test_asdict_has_exactly_the_documented_keys_and_is_json_ready(log: SendLog) 
         "updated_at",
         "refused",
         "next_attempt_at",
+        "campaign_sha256",
     ]
     assert data["cc"] == ("clerk.judge-a@example.org",)
     assert data["refused"] == ("clerk@example.org: 550 no such user",)

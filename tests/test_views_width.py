@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from dovecot import Dovecot
-from inboxkit import Sent, values_for
+from inboxkit import Sent, age_letters, values_for
 from kit import FROM, SENDER, cli, write_campaign
 from mailcorpus import render
 from protest_dispatch.cli.output import when
@@ -130,10 +129,7 @@ def world(tmp_path: Path) -> tuple[Path, dict[str, str]]:
                 ),
             ]
         )
-    with sqlite3.connect(log) as conn:  # sent 20 days ago: due for a follow-up
-        conn.execute(
-            "UPDATE letters SET updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-20 days')"
-        )
+    age_letters(log, days=20)  # due for a follow-up
     return campaign, env
 
 

@@ -120,6 +120,32 @@ class SendWindow(StrEnum):
     """Only inside each target's office hours, in its own time zone."""
 
 
+class MailDomain(StrEnum):
+    """What DNS says about a domain that letters go to (``validate --check-domains``)."""
+
+    ACCEPTS_MAIL = "accepts-mail"
+    """MX records, or with none an A or AAAA address (RFC 5321 5.1)."""
+    NO_SUCH_DOMAIN = "no-such-domain"
+    """NXDOMAIN: no mail can reach it."""
+    NULL_MX = "null-mx"
+    """A single MX of preference 0 and exchange "." (RFC 7505): it takes no mail."""
+    NO_MAIL_HOST = "no-mail-host"
+    """The domain exists but has no MX, A or AAAA record."""
+    UNCHECKED = "unchecked"
+    """No usable answer (time-out, SERVFAIL, garbage): a warning, never an error."""
+
+
+class TrustState(StrEnum):
+    """Where an activist's copy of a campaign stands (signed campaigns, issue 20)."""
+
+    SIGNED = "signed"
+    """The signature verifies with the key this sender first saw for the campaign id."""
+    FIRST_USE = "first-use"
+    """The signature verifies; its key is now remembered for the campaign id."""
+    UNSIGNED = "unsigned"
+    """No signature: nobody can tell whether the copy is the organiser's."""
+
+
 class Route(StrEnum):
     """Which way a connection to a server goes (config ``proxy``)."""
 

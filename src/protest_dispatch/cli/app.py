@@ -109,6 +109,10 @@ app.command()(mailbox.replies)
 app.command()(mailbox.followup)
 app.command()(organiser.new)
 app.command()(organiser.schema)
+app.command()(organiser.keygen)
+app.command()(organiser.sign)
+app.command()(organiser.trust)
+app.command()(organiser.get)
 
 
 def main() -> None:

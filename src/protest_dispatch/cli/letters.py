@@ -25,6 +25,7 @@ from protest_dispatch.cli.options import (
     SmtpPortOpt,
     SmtpSecurityOpt,
     TargetsOpt,
+    env_help,
 )
 from protest_dispatch.cli.startup import ready as _ready
 from protest_dispatch.errors import InputError
@@ -45,6 +46,24 @@ def validate(
     all_: Annotated[
         bool, typer.Option("--all", help="List every target (the table shows the first 100).")
     ] = False,
+    check_domains: Annotated[
+        bool,
+        typer.Option(
+            "--check-domains",
+            help="Ask DNS whether every address's domain accepts mail (MX, A or AAAA).",
+        ),
+    ] = False,
+    dns_server: Annotated[
+        str | None,
+        typer.Option(
+            "--dns-server",
+            metavar="HOST[:PORT]",
+            help=env_help(
+                "The DNS resolver for --check-domains [default: the system's].",
+                "PROTEST_DNS_SERVER",
+            ),
+        ),
+    ] = None,
 ) -> None:
     """Check the campaign file and render every letter for you, sending nothing."""
     from protest_dispatch.cli.views import validate as views
@@ -60,7 +79,20 @@ def validate(
             dry_run=True,
         )
     )
-    views.validation(session, letters=session.composer.check_all(every_variant=True), show_all=all_)
+    letters = session.composer.check_all(every_variant=True)
+    domains = None
+    if check_domains:
+        from protest_dispatch.commands.domains import check_session_domains
+
+        domains = check_session_domains(session=session, dns_server=dns_server)
+    views.validation(session, letters=letters, show_all=all_, domains=domains)
+    if domains is not None and domains.errors:
+        from protest_dispatch.errors import CampaignError
+
+        raise CampaignError(
+            domains.errors,
+            hint="Mail to these addresses cannot arrive: check each with its source.",
+        )
 
 
 def send(

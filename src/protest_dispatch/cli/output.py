@@ -146,8 +146,7 @@ PROSE = frozenset(
     }
 )
 """Columns of words, which wrap between words. Every other column holds one token (a
-slug, an address, a date, a number) that is never broken: it is shortened with an
-ellipsis only when even the words cannot give way."""
+slug, an address, a date, a number) that is never broken nor cut."""
 
 
 def table(

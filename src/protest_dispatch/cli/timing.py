@@ -131,6 +131,18 @@ def waiting_lines(letters: Sequence[Waiting], *, rows: int) -> None:
         output.say(f"... and {len(letters) - rows} more.")
 
 
+def outside_hours(letters: Sequence[Waiting], *, most: int = 5) -> None:
+    """``send --now``: which letters go although they would wait."""
+    if not letters:
+        return
+    ids = [w.target for w in letters]
+    more = f" and {len(ids) - most} more" if len(ids) > most else ""
+    output.warn(
+        f"--now: {len(letters)} letter(s) go outside their officials' office hours or before "
+        f"their spread offset ({', '.join(ids[:most])}{more})."
+    )
+
+
 def campaign_lines(info: CampaignInfo) -> list[str]:
     """What ``validate`` says of the campaign's dates, window, spread and ``closed``."""
     lines = []

@@ -119,7 +119,7 @@ def _limit(value: str) -> int | None:
     if not value:
         return None
     if not value.isdigit() or int(value) < 1:
-        raise ValueError("give a whole number, or press Enter for no limit")
+        raise ValueError("give a whole number such as 20")
     return int(value)
 
 
@@ -180,7 +180,14 @@ def ask(*, config_path: Path) -> Answers:
     copy_me = typer.confirm(
         "Send yourself a copy of every letter (Bcc), as a receipt?", default=True, err=True
     )
-    imap = _mailbox(provider, smtp_host=host, ca_file=ca_file)
+    imap = _mailbox(
+        provider,
+        smtp_host=host,
+        ca_file=ca_file,
+        email=email,
+        login=username,
+        oauth=oauth is not None,
+    )
     proxy = _tor(port=port)
     return Answers(
         name=name,
@@ -231,20 +238,39 @@ def _choose_provider(email: str) -> Provider:
     return chosen
 
 
+LIMIT_HELP = (
+    "Providers limit how many recipients you may write to in an hour and in a day, and "
+    "may block an account that goes over; protest paces itself to stay under the limit "
+    "you give here."
+)
+SAFE_PER_HOUR = "20"
+"""The hourly limit offered for a server protest has no preset for: low enough for any."""
+
+
 def _server(provider: Provider) -> tuple[str, int, str, int | None, int | None]:
     """Host, port, security and limits: the preset's, or asked for "other"."""
     if provider.host is None:
+        output.say(provider.login_help)
         host = _ask("SMTP server (host name)", _host)
         security = _ask("Security: starttls, tls or none", _security, default="starttls")
         port = _ask("SMTP port", _port, default=str(Security(security).smtp_port))
-        per_hour = _ask("Most recipients per hour (Enter for no limit)", _limit, default="")
-        per_day = _ask("Most recipients per day (Enter for no limit)", _limit, default="")
+        output.say(
+            f"{LIMIT_HELP} Your provider's help pages name it; if you do not know it, "
+            f"{SAFE_PER_HOUR} an hour is safe."
+        )
+        per_hour = _ask("Most recipients an hour", _limit, default=SAFE_PER_HOUR)
+        per_day = _ask(
+            "Most recipients a day (Enter if your provider sets no daily limit)",
+            _limit,
+            default="",
+        )
         return host, port, security, per_hour, per_day
     host, port, security = provider.host, provider.port or 587, provider.security or "starttls"
     output.say(
-        f"{provider.name}: {host}, port {port}, {security}; at most {provider.limit_per_hour} "
-        f"recipients an hour and {provider.limit_per_day} a day (change limit_per_hour and "
-        "limit_per_day in the config file if yours are different)."
+        f"{provider.name}: {host}, port {port}, {security}. {LIMIT_HELP} {provider.name} "
+        f"allows {provider.limit_per_hour} an hour and {provider.limit_per_day} a day "
+        "(if your account's limits differ, change limit_per_hour and limit_per_day in the "
+        "config file)."
     )
     return host, port, security, provider.limit_per_hour, provider.limit_per_day
 
@@ -288,7 +314,8 @@ def _login(
         f"(If the server turns out to take mail without a login, remove smtp_username "
         f"from {config_path}, or set PROTEST_SMTP_USERNAME= empty for one run.)"
     )
-    output.say(provider.login_help)
+    if provider.host is not None:  # "other" said it before asking for the server
+        output.say(provider.login_help)
     oauth = _oauth(provider)
     if oauth is not None:
         return username, "oauth", None, oauth
@@ -332,8 +359,17 @@ def _choice(*allowed: str) -> Callable[[str], str]:
     return check
 
 
-def _mailbox(provider: Provider, *, smtp_host: str, ca_file: str | None) -> dict[str, Any]:
-    """Whether 'protest inbox' may read the mailbox, and where it is (presets know)."""
+def _mailbox(
+    provider: Provider,
+    *,
+    smtp_host: str,
+    ca_file: str | None,
+    email: str,
+    login: str | None,
+    oauth: bool,
+) -> dict[str, Any]:
+    """Whether 'protest inbox' may read the mailbox, where it is (presets know), and how
+    it logs in: with the SMTP login, or (for a server that takes mail without one) its own."""
     if not typer.confirm(
         "Let 'protest inbox' read your mailbox (read-only) for bounces and replies?",
         default=provider.imap_host is not None,
@@ -343,25 +379,54 @@ def _mailbox(provider: Provider, *, smtp_host: str, ca_file: str | None) -> dict
     if provider.imap_host is not None:
         output.say(
             f"{provider.name}: the mailbox is at {provider.imap_host}, port "
-            f"{provider.imap_port}, {provider.imap_security}; protest logs in to it as it "
-            "does for sending."
+            f"{provider.imap_port}, {provider.imap_security}."
         )
-        return {
+        where: dict[str, Any] = {
             "imap_host": provider.imap_host,
             "imap_port": provider.imap_port,
             "imap_security": str(provider.imap_security),
             "imap_ca_file": ca_file if provider.needs_ca_file else None,
         }
-    guess_host = smtp_host.replace("smtp.", "imap.", 1) if smtp_host.startswith("smtp.") else None
-    host = _ask("IMAP server (host name)", _host, default=guess_host)
-    security = _ask("IMAP security: tls or starttls", _security, default="tls")
-    port = _ask("IMAP port", _port, default=str(Security(security).imap_port))
-    return {
-        "imap_host": host,
-        "imap_port": port,
-        "imap_security": security,
-        "imap_ca_file": ca_file,
-    }
+    else:
+        output.say(
+            "Your provider's help pages name its IMAP server too (often imap. and your "
+            "mail domain, port 993 with TLS)."
+        )
+        guess_host = (
+            smtp_host.replace("smtp.", "imap.", 1) if smtp_host.startswith("smtp.") else None
+        )
+        host = _ask("IMAP server (host name)", _host, default=guess_host)
+        security = _ask("IMAP security: tls or starttls", _security, default="tls")
+        port = _ask("IMAP port", _port, default=str(Security(security).imap_port))
+        where = {"imap_host": host, "imap_port": port, "imap_security": security}
+        where["imap_ca_file"] = ca_file
+    if where["imap_ca_file"]:
+        output.say(
+            f"It trusts the same certificate authority file as sending ({where['imap_ca_file']})."
+        )
+    if login is not None:
+        how = "the same OAuth2 sign-in" if oauth else "the same password"
+        output.say(f"Reading the mailbox uses your SMTP login ({login}) and {how}.")
+        return where
+    return where | _mailbox_login(email=email)
+
+
+def _mailbox_login(*, email: str) -> dict[str, Any]:
+    """Sending needs no login here, but reading a mailbox always does: ask for it."""
+    output.say("Sending needs no login on this server, but reading the mailbox does.")
+    username = _ask("Mailbox username", _one_line, default=email)
+    output.say(
+        "Where should protest find your mailbox password?\n"
+        "  1. no: do not store it; give it when you read, in PROTEST_IMAP_PASSWORD\n"
+        "  2. command: a command that prints it, e.g. 'pass show email/mailbox'"
+    )
+    store = _ask("Store the mailbox password", _choice("1", "2", "no", "command"), default="no")
+    command = None
+    if store in ("2", "command"):
+        command = _ask("Password command (its first output line is the password)", _text)
+    else:
+        output.say("Before 'protest inbox', set PROTEST_IMAP_PASSWORD in that shell only.")
+    return {"imap_username": username, "imap_password_command": command}
 
 
 def _tor(*, port: int) -> str | None:

@@ -9,13 +9,18 @@ from __future__ import annotations
 import dataclasses
 
 from protest_dispatch.commands.checks import Check, failed, skipped
-from protest_dispatch.errors import ProtestError
+from protest_dispatch.errors import ConfigError, ProtestError
 from protest_dispatch.inbox.scan import default_folders
 from protest_dispatch.inbox.session import check_plaintext_allowed, connect, login, translate_errors
 from protest_dispatch.inbox.signin import with_sign_in
 from protest_dispatch.masking import Masker
 from protest_dispatch.settings.config import Config
-from protest_dispatch.settings.imap import ImapSettings, imap_configured, imap_settings
+from protest_dispatch.settings.imap import (
+    NO_PASSWORD_KEY,
+    ImapSettings,
+    imap_configured,
+    imap_settings,
+)
 
 IMAP_STEPS = ("IMAP settings", "IMAP connection, TLS and certificate", "IMAP login", "IMAP folders")
 
@@ -35,6 +40,17 @@ def imap_checks(config: Config, *, sender_email: str | None, timeout: float) -> 
     return checks + _session(settings)
 
 
+def _no_password(exc: ConfigError) -> Check:
+    """No password stored: the sender gives it when reading (as 'protest init' offered),
+    so its absence now is a note, not a failure."""
+    return Check(
+        IMAP_STEPS[2],
+        "warn",
+        "not tried: no password is stored for the mailbox (you give it when you read it)",
+        exc.hint,
+    )
+
+
 def _session(settings: ImapSettings) -> list[Check]:
     try:
         client = connect(settings)
@@ -47,6 +63,10 @@ def _session(settings: ImapSettings) -> list[Check]:
         try:
             with translate_errors(settings, doing="log in", mask=mask):
                 login(client, settings, mask=mask)
+        except ConfigError as exc:
+            if exc.key != NO_PASSWORD_KEY:
+                raise
+            return [*checks, _no_password(exc), *skipped(IMAP_STEPS[3:])]
         except ProtestError as exc:
             return [*checks, failed(IMAP_STEPS[2], exc), *skipped(IMAP_STEPS[3:])]
         checks.append(Check(IMAP_STEPS[2], "ok", f"logged in as {settings.username}"))

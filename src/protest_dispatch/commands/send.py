@@ -289,6 +289,7 @@ class SendRun:
                 rate=request.rate,
                 attempts=request.attempts,
                 test=request.test,
+                campaign_sha256=session.trust.fingerprint,
             ),
             on_result=on_result,
             budget=budget,

@@ -10,6 +10,7 @@ from protest_dispatch.campaign.compose import PLACEHOLDER_SENDER, Composer
 from protest_dispatch.campaign.edits import EditStore
 from protest_dispatch.campaign.loading import LoadedCampaign, load_campaign
 from protest_dispatch.campaign.model import Sender
+from protest_dispatch.campaign.signing import KnownKeys, Trust, default_store, verify_campaign
 from protest_dispatch.errors import InputError, NoSenderError
 from protest_dispatch.files import data_folder
 from protest_dispatch.settings.config import Config
@@ -26,6 +27,8 @@ class Session:
     sender: Sender
     placeholder: bool
     composer: Composer
+    trust: Trust
+    """Whether this copy is signed, and by the key first seen for its id (issue 20)."""
 
     @property
     def campaign_id(self) -> str:
@@ -59,6 +62,7 @@ def prepare(
         assert sender is not None, "a --from was given"
     loaded = load_campaign(path=targets)
     edits = EditStore(folder=data_folder() / "edits" / loaded.campaign.campaign.id)
+    trust = verify_campaign(loaded=loaded, known=KnownKeys(default_store()))
     composer = Composer(
         loaded=loaded,
         sender=sender,
@@ -68,7 +72,12 @@ def prepare(
         edits=edits,
     )
     return Session(
-        config=config, loaded=loaded, sender=sender, placeholder=placeholder, composer=composer
+        config=config,
+        loaded=loaded,
+        sender=sender,
+        placeholder=placeholder,
+        composer=composer,
+        trust=trust,
     )
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from protest_dispatch.campaign.audience import select
 from protest_dispatch.campaign.loading import LoadedCampaign, load_campaign
 from protest_dispatch.campaign.model import Target
+from protest_dispatch.campaign.signing import KnownKeys, default_store, verify_campaign
 from protest_dispatch.commands.calls import by_target, is_reached
 from protest_dispatch.commands.log_access import existing_log
 from protest_dispatch.commands.people import DEFAULT_CAMPAIGN_FILE, Names
@@ -85,6 +86,8 @@ def gather(
     if targets is None and DEFAULT_CAMPAIGN_FILE.is_file():
         targets = DEFAULT_CAMPAIGN_FILE
     loaded = load_campaign(path=targets) if targets is not None else None
+    if loaded is not None:
+        verify_campaign(loaded=loaded, known=KnownKeys(default_store()))
     with existing_log(log=log, config=config) as (_, sendlog):
         return build(
             log=sendlog,

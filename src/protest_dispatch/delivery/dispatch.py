@@ -142,6 +142,8 @@ class SendOptions:
     rate: float = 20.0
     attempts: int = 3
     test: bool = False
+    campaign_sha256: str | None = None
+    """The campaign copy's fingerprint, recorded with every letter (issue 20)."""
 
 
 @dataclass(frozen=True)
@@ -343,6 +345,7 @@ class Dispatcher:
                 message_id=message_id,
                 recipients=len(recipients),
                 reservation=reservation,
+                campaign_sha256=self.options.campaign_sha256,
             ).attempts
         try:
             delivery = await connection.deliver(

@@ -44,6 +44,11 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             PRIMARY KEY (account, folder)
         ) WITHOUT ROWID""",
     ),
+    3: (
+        # The campaign a letter went out under (issue 20): the SHA-256 of its signed
+        # MANIFEST, or of targets.yaml when unsigned. NULL for letters sent before.
+        "ALTER TABLE letters ADD COLUMN campaign_sha256 TEXT",
+    ),
 }
 
 MIGRATED_TABLES = frozenset({"findings", "mailbox_state"})

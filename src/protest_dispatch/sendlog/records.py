@@ -52,6 +52,8 @@ class Entry:
     updated_at: str
     refused: tuple[str, ...]
     next_attempt_at: str | None
+    campaign_sha256: str | None = None
+    """SHA-256 of the signed MANIFEST (or of targets.yaml, unsigned) it was sent under."""
 
 
 @dataclass(frozen=True)

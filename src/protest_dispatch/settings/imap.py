@@ -53,6 +53,10 @@ class ImapSettings:
     """The SOCKS5 proxy (config ``proxy``); a server on this machine is reached directly."""
 
 
+NO_PASSWORD_KEY = "imap_password_command"  # noqa: S105 - a setting's name, not a password
+"""The key a missing mailbox password is reported under (doctor notes it, not fails)."""
+
+
 def imap_configured(config: Config) -> bool:
     """Whether the sender set up reading the mailbox ('protest init' writes imap_host)."""
     return bool(config.get("imap_host"))
@@ -136,9 +140,10 @@ def _password(config: Config) -> SecretStr:
     if shared is None:
         raise ConfigError(
             "No password is configured for reading the mailbox.",
-            key="imap_password_command",
-            hint="Set PROTEST_IMAP_PASSWORD or imap_password_command, or the SMTP password "
-            "(PROTEST_SMTP_PASSWORD, smtp_password_command, or 'protest init').",
+            key=NO_PASSWORD_KEY,
+            hint="Set PROTEST_IMAP_PASSWORD (in that shell only) or imap_password_command; "
+            "a mailbox that shares the SMTP login also takes PROTEST_SMTP_PASSWORD or "
+            "smtp_password_command.",
         )
     return shared
 

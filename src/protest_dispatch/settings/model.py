@@ -113,6 +113,14 @@ class Settings(BaseSettings):
     oauth_device_authorization_url: Endpoint | None = None
     oauth_scope: str | None = None
 
+    dns_server: str | None = None
+    """The resolver for ``validate --check-domains``, HOST[:PORT] (default: the system's)."""
+    dns_timeout: Seconds | None = None
+    """Seconds to wait for each domain's answers in ``--check-domains`` (default 5)."""
+
+    key_password_command: str | None = None
+    """A command that prints the passphrase of the organiser's signing key (keygen, sign)."""
+
     imap_host: str | None = None
     imap_port: Port | None = None
     imap_security: Security = Security.TLS

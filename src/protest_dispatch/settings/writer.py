@@ -51,6 +51,9 @@ class Answers:
     imap_port: int | None = None
     imap_security: str | None = None
     imap_ca_file: str | None = None
+    imap_username: str | None = None
+    """Only for a server that takes mail without a login: the mailbox's own."""
+    imap_password_command: str | None = None
     oauth: OAuthAnswers | None = None
     proxy: str | None = None
     """``tor`` when the sender needs to hide their IP address from the provider."""
@@ -97,6 +100,10 @@ def config_values(answers: Answers) -> dict[str, Value]:
             values["imap_security"] = answers.imap_security
         if answers.imap_ca_file:
             values["imap_ca_file"] = answers.imap_ca_file
+        if answers.imap_username:
+            values["imap_username"] = answers.imap_username
+        if answers.imap_password_command:
+            values["imap_password_command"] = answers.imap_password_command
     if answers.oauth is not None:
         values.update(_oauth_values(answers.oauth))
         if answers.imap_host and "oauth_provider" in values:

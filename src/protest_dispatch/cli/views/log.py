@@ -41,6 +41,7 @@ CSV_COLUMNS = (
     "updated_at",
     "refused",
     "next_attempt_at",
+    "campaign_sha256",
 )
 
 

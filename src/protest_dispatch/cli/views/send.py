@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -15,12 +15,13 @@ from protest_dispatch.campaign.recipients import copies
 from protest_dispatch.cli import output, own, timing
 from protest_dispatch.errors import SET_SENDER_HINT, Problem
 from protest_dispatch.sendlog.records import format_time
-from protest_dispatch.vocabulary import ExitCode, LetterStatus
+from protest_dispatch.vocabulary import ExitCode, LetterStatus, TrustState
 
 if TYPE_CHECKING:
     from rich.progress import Progress
     from rich.text import Text
 
+    from protest_dispatch.campaign.signing import Trust
     from protest_dispatch.commands.send import Plan, ReceivedBefore, Resend
     from protest_dispatch.commands.session import Session
     from protest_dispatch.delivery.dispatch import Job, Result, Summary
@@ -37,9 +38,11 @@ class Display:
     quiet: bool = False
 
 
-def notices(session: Session) -> None:
-    """The warnings every view of the campaign's letters starts with."""
+def notices(session: Session, *, origin: bool = True) -> None:
+    """What the person should know; ``origin``: where the campaign copy came from."""
     audience = session.composer.audience
+    if origin:
+        trust(session.trust, campaign_id=session.campaign_id)
     for warning in session.loaded.warnings:
         output.warn(str(warning))
     fallbacks = session.composer.language_fallbacks()
@@ -60,6 +63,21 @@ def notices(session: Session) -> None:
             f"skipped because your country is not set ({names}). Set it with --country or "
             "PROTEST_COUNTRY."
         )
+
+
+def trust(verdict: Trust, *, campaign_id: str) -> None:
+    """Where this copy of the campaign came from, as far as anyone can tell."""
+    if verdict.state == TrustState.UNSIGNED:
+        output.warn("unsigned campaign: check that it came from the organiser.")
+    elif verdict.state == TrustState.FIRST_USE:
+        output.say(
+            f"Signed campaign: first use of '{campaign_id}', so its key {verdict.public_key} "
+            "is remembered; a copy signed by another key will be refused."
+        )
+    else:
+        output.say(f"Signed campaign: verified with the key {verdict.public_key}.")
+    if verdict.trusted_comment:
+        output.say(f"  signed: {verdict.trusted_comment}")
 
 
 def dry_run(session: Session, *, out: Path | None) -> None:
@@ -143,8 +161,8 @@ def send_plan(
         output.say(BOUNCED_HINT)
     for before in plan.received_before:
         output.say(_received_before(before))
-    if not plan.jobs:
-        notices(session)
+    if not plan.jobs:  # one plain line: the copy's origin matters only when it sends
+        notices(session, origin=False)
         output.info(nothing_to_send(plan))
         timing.waiting_lines(plan.waiting_letters, rows=PLAN_ROWS)
         return
@@ -178,17 +196,7 @@ def send_plan(
         if count:
             output.say(f"{count} letter(s) {label}.")
     timing.waiting_lines(plan.waiting_letters, rows=PLAN_ROWS)
-    if plan.outside_hours:
-        output.warn(
-            f"--now: {len(plan.outside_hours)} letter(s) go outside their officials' office "
-            f"hours or before their spread offset ({_ids(w.target for w in plan.outside_hours)})."
-        )
-
-
-def _ids(ids: Iterable[str], *, most: int = 5) -> str:
-    shown = list(ids)
-    more = f" and {len(shown) - most} more" if len(shown) > most else ""
-    return ", ".join(shown[:most]) + more
+    timing.outside_hours(plan.outside_hours)
 
 
 BOUNCED_HINT = (

@@ -1,4 +1,4 @@
-"""How ``protest validate`` looks: the campaign's table, its notices, its dates."""
+"""How ``protest validate`` looks: the campaign's table, its notices, dates and domains."""
 
 from __future__ import annotations
 
@@ -12,12 +12,19 @@ from protest_dispatch.cli.views.send import notices
 
 if TYPE_CHECKING:
     from protest_dispatch.campaign.compose import Checked
+    from protest_dispatch.commands.domains import DomainReport
     from protest_dispatch.commands.session import Session
 
 TABLE_ROWS = 100
 
 
-def validation(session: Session, *, letters: Sequence[Checked], show_all: bool = False) -> None:
+def validation(
+    session: Session,
+    *,
+    letters: Sequence[Checked],
+    show_all: bool = False,
+    domains: DomainReport | None = None,
+) -> None:
     audience = session.composer.audience
     rows = [
         (
@@ -60,16 +67,30 @@ def validation(session: Session, *, letters: Sequence[Checked], show_all: bool =
     for line in timing.campaign_lines(session.loaded.campaign.campaign):
         output.info(line)
     own.warn_changed((c.target, c.edited) for c in letters)
+    if domains is not None:
+        _domains(domains)
+        if domains.errors:
+            return
     output.info(
         f"The campaign is valid: {len(letters)} letter(s) and {len(audience.calls)} "
         "call(s) for this sender."
     )
 
 
+def _domains(report: DomainReport) -> None:
+    for warning in report.warnings:
+        output.warn(str(warning))
+    fine = len(report.answers) - report.unchecked - len(report.errors)
+    output.info(
+        f"Checked {len(report.answers)} domain(s) in DNS: {fine} accept mail, "
+        f"{len(report.errors)} cannot receive mail, {report.unchecked} could not be checked."
+    )
+
+
 def _recipients(session: Session, recipients: Sequence[str]) -> str:
     """The letter's addresses, the sender's own Bcc copy marked as such."""
-    own = session.sender.email if session.composer.copy_me else None
+    own_copy = session.sender.email if session.composer.copy_me else None
     return ", ".join(
-        f"{a} (Bcc: your copy)" if i and own is not None and same_mailbox(a, own) else a
+        f"{a} (Bcc: your copy)" if i and own_copy is not None and same_mailbox(a, own_copy) else a
         for i, a in enumerate(recipients)  # the first is the To, even when it is you
     )
