@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 import shutil
 import tarfile
+import uuid
 import zipfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from https_server import HANG, HttpsServer, Huge, Redirect
 from kit import cli
@@ -303,3 +307,29 @@ def test_a_bare_get_in_the_campaign_folder_updates_it_from_its_update_url(
     assert "Ministry of Justice and Law" in (mine / "targets.yaml").read_text()
     assert (mine.with_name("campaign.previous") / "targets.yaml").is_file()
     assert sorted(p.name for p in mine.parent.iterdir()) == ["campaign", "campaign.previous"]
+
+
+_PARTS = st.sampled_from(["a", "b.txt", "..", ".", "", "\\", "\x1b", "c/", "/", "..."])
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(names=st.lists(st.lists(_PARTS, min_size=1, max_size=5).map("/".join), max_size=4))
+def test_whatever_an_archive_names_nothing_lands_outside_the_folder(
+    tmp_path: Path, names: list[str]
+) -> None:
+    from protest_dispatch.campaign.archive import unpack
+    from protest_dispatch.errors import ArchiveError
+
+    root = tmp_path / uuid.uuid4().hex
+    into = root / "deep" / "into"
+    into.mkdir(parents=True)
+    try:
+        data = _tar_with([_info(name) for name in names])
+    except (ValueError, UnicodeError):  # tarfile cannot write that name at all
+        return
+    with contextlib.suppress(ArchiveError):
+        unpack(data=data, into=into, source="hypothesis.tar.gz")
+    outside = [p for p in root.rglob("*") if into not in (p, *p.parents) and p != into.parent]
+    assert outside == []

@@ -332,3 +332,23 @@ def test_keygen_and_sign_ask_the_passphrase_on_the_terminal_without_echo(
     code, seen = run(["sign", str(folder), "--key", str(tmp_path / "k.key")], [b"tty-secret"])
     assert code == 0, seen
     assert (folder / SIGNATURE).is_file()
+
+
+def test_sign_refuses_a_linked_letter_and_says_how_to_fix_it(tmp_path: Path, key: Key) -> None:
+    folder = tmp_path / "c"
+    cli(["new", str(folder)], expect=0)
+    set_public_key(folder, key.public)
+    (tmp_path / "elsewhere.txt.j2").write_text("Hello.\n")
+    (folder / "letters" / "linked.txt.j2").symlink_to(tmp_path / "elsewhere.txt.j2")
+    out = _flat(sign(folder, key, expect=2))
+    assert "linked.txt.j2 is a symbolic link" in out
+    assert "Put the file itself in its place" in out
+    assert not (folder / MANIFEST).exists()
+
+
+def test_another_campaign_file_beside_a_signed_one_is_refused(tmp_path: Path, key: Key) -> None:
+    folder = signed_campaign(tmp_path / "c", key)
+    other = folder / "other.yaml"
+    other.write_text((folder / "targets.yaml").read_text().replace("minister@", "collector@"))
+    run = cli(["validate", "-t", str(other)], env=ENV, expect=2)
+    assert f"{other} is not in the signed MANIFEST" in _flat(run.err)

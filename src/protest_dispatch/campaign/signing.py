@@ -161,7 +161,14 @@ def verify_campaign(*, loaded: LoadedCampaign, known: KnownKeys) -> Trust:
         signature=_bounded(signature_path, MAX_SIGNATURE_BYTES),
         where=signature_path,
     )
-    manifest.verify(folder, manifest.parse(folder, data))
+    listed = manifest.parse(folder, data)
+    manifest.verify(folder, listed)
+    if loaded.path.name not in listed.entries:  # -t other.yaml beside a signed targets.yaml
+        raise TamperedError(
+            f"{loaded.path} is not in the signed MANIFEST: it is not the campaign file the "
+            "organiser signed.",
+            file=loaded.path,
+        )
     state = TrustState.SIGNED
     if remembered is None:
         known.remember(campaign_id, public_key)

@@ -41,16 +41,18 @@ def keygen(
 
 
 def sign(
-    folder: Annotated[
-        Path,
-        typer.Argument(metavar="[DIR]", help="The campaign folder.", show_default=False),
-    ] = Path("."),
     key: Annotated[
         Path,
         typer.Option(
             "--key", metavar="SECRET_KEY_FILE", help="The secret key 'protest keygen' made."
         ),
-    ] = Path("protest.key"),
+    ],
+    folder: Annotated[
+        Path,
+        typer.Argument(
+            metavar="DIR", help="The campaign folder [default: this folder].", show_default=False
+        ),
+    ] = Path("."),
 ) -> None:
     """Sign the campaign: MANIFEST (SHA-256 of every file protest reads) and MANIFEST.minisig."""
     from protest_dispatch.cli.views import sign as views
@@ -118,7 +120,7 @@ def get(
     source: Annotated[
         str | None,
         typer.Argument(
-            metavar="[URL_OR_FILE]",
+            metavar="URL_OR_FILE",
             help="The campaign archive (.tar.gz or .zip): an https:// address or a file "
             "[default: the campaign's update_url].",
             show_default=False,
@@ -127,7 +129,7 @@ def get(
     folder: Annotated[
         Path | None,
         typer.Argument(
-            metavar="[DIR]",
+            metavar="DIR",
             help="The campaign folder [default: this folder if it holds a campaign, else one "
             "named after the archive].",
             show_default=False,

@@ -11,7 +11,7 @@ from protest_dispatch.campaign import manifest
 from protest_dispatch.campaign.keys import read_secret_key, sign
 from protest_dispatch.campaign.loading import load_campaign, resolve_campaign_path
 from protest_dispatch.campaign.signing import trusted_comment
-from protest_dispatch.errors import InputError, TrustError
+from protest_dispatch.errors import InputError, TamperedError, TrustError
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,15 @@ def sign_campaign(*, folder: Path, key: Path, passphrase: Callable[[], str]) -> 
     loaded = load_campaign(path=folder)
     folder = resolve_campaign_path(folder).parent
     secret = read_secret_key(key)
-    listed = manifest.build(folder)
+    try:
+        listed = manifest.build(folder)
+    except TamperedError as exc:  # a link or special file among the letters: the organiser's
+        raise TrustError(
+            exc.message,
+            file=exc.file,
+            hint="Put the file itself in its place (a signed campaign holds plain files), "
+            "then sign again.",
+        ) from None
     data = listed.text().encode("utf-8")
     public, signature = sign(
         secret_key=secret,

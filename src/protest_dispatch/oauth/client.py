@@ -88,7 +88,7 @@ class DeviceCode:
 def session(client: OAuthClient, *, timeout: float = HTTP_TIMEOUT, **options: Any) -> OAuth2Client:
     """An Authlib client; proxies from the environment are ignored for loopback endpoints.
 
-    With the ``proxy`` setting every request goes through it (``net.http``), and the
+    With the ``proxy`` setting every request goes through it (``net.transport``), and the
     environment's proxies are ignored everywhere.
     """
     from authlib.integrations.httpx_client import OAuth2Client
@@ -97,9 +97,11 @@ def session(client: OAuthClient, *, timeout: float = HTTP_TIMEOUT, **options: An
     loopback = urlsplit(client.endpoints.token_url).hostname in _LOOPBACK
     deadline = time.monotonic() + timeout
     if client.proxy is not None:
-        from protest_dispatch.net.http import http_transport
+        from protest_dispatch.net.tls import verified_context
+        from protest_dispatch.net.transport import http_transport
 
-        options["transport"] = http_transport(client.proxy)
+        verify = verified_context(None, key="proxy", where="the system's certificate store")
+        options["transport"] = http_transport(client.proxy, verify=verify)
     return OAuth2Client(
         client_id=client.client_id,
         client_secret=secret,
