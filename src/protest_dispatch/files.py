@@ -16,6 +16,17 @@ def data_folder() -> Path:
     return platformdirs.user_data_path("protest")
 
 
+def read_at_most(path: Path, limit: int) -> bytes | None:
+    """The bytes of ``path``, or None when it holds more than ``limit``; raises OSError.
+
+    Reads at most one byte past the limit, whatever the file is: a huge file, a pipe
+    that never ends or /dev/zero costs ``limit`` bytes, not all of memory.
+    """
+    with path.open("rb") as handle:
+        data = handle.read(limit + 1)
+    return None if len(data) > limit else data
+
+
 def tighten_private_folder(folder: Path) -> int | None:
     """Make an existing ``folder`` of ours 0o700 if others may enter it; the mode it had.
 
@@ -47,12 +58,14 @@ def make_private_folder(folder: Path) -> None:
             os.chmod(item, 0o700)
 
 
-def write_private(path: Path, data: bytes) -> None:
+def write_private(path: Path, data: bytes, *, sync: bool = True) -> None:
     """Replace ``path`` with ``data`` in one step, readable only by its owner; raises OSError.
 
     The bytes go to a new temporary file (mode 0o600 whatever the umask, never one
     that was already there) and are synced before the rename, so a crash leaves the
-    old file or the new one, never half of either.
+    old file or the new one, never half of either. ``sync=False`` skips the sync for
+    files that are cheap to make again (printed letters): a killed process still
+    leaves no half file, but a power cut may.
     """
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
@@ -60,7 +73,8 @@ def write_private(path: Path, data: bytes) -> None:
         try:
             os.fchmod(fd, 0o600)
             os.write(fd, data)
-            os.fsync(fd)
+            if sync:
+                os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(temporary, path)

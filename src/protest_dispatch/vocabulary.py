@@ -120,6 +120,26 @@ class SendWindow(StrEnum):
     """Only inside each target's office hours, in its own time zone."""
 
 
+class PaperSize(StrEnum):
+    """The sheet a letter on paper is laid out for (``protest print --paper``)."""
+
+    A4 = "a4"
+    """210 x 297 mm; the recipient sits in a DIN 5008 type B window."""
+    LETTER = "letter"
+    """8.5 x 11 inches; the recipient sits in a US #10 envelope's window."""
+
+
+class Channel(StrEnum):
+    """How a letter went to its target (``log --json``'s ``channel``)."""
+
+    EMAIL = "email"
+    POST = "post"
+
+
+POSTED = "posted"
+"""A letter on paper's status in ``log --json``: the sender said it is in the post."""
+
+
 class MailDomain(StrEnum):
     """What DNS says about a domain that letters go to (``validate --check-domains``)."""
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,7 @@ class Changes:
     """(id, name) of each new target."""
     removed: tuple[tuple[str, str], ...] = ()
     fields: tuple[FieldChange, ...] = ()
-    files: tuple[FileChange, ...] = field(default=())
+    files: tuple[FileChange, ...] = ()
 
     @property
     def empty(self) -> bool:

@@ -89,8 +89,9 @@ class Composer:
         self._cuts: dict[str, bool] = {}
         """Per template: whether cutting the note out gives the letter without it."""
 
-    def letter(self, selected: Selected) -> Letter:
-        info = self.loaded.campaign.campaign
+    def text(self, selected: Selected) -> RenderedLetter:
+        """The one place a target's letter is written, for email and paper alike: the
+        sender's variants, their own version if they wrote one, and its own share."""
         line = self.loaded.target_line(selected.index)
         rendered = self.renderer.render(target=selected.target, line=line)
         edit = self._edit(selected)
@@ -98,6 +99,11 @@ class Composer:
             rendered = self._use_edit(selected, rendered, edit, line=line)
         if self.sender.note or edit is not None:
             rendered = replace(rendered, own=self._own(selected, rendered, line=line))
+        return rendered
+
+    def letter(self, selected: Selected) -> Letter:
+        info = self.loaded.campaign.campaign
+        rendered = self.text(selected)
         return make_letter(
             target=selected.target,
             sender=self.sender,
@@ -106,6 +112,7 @@ class Composer:
             rendered=rendered,
             campaign_file=self.loaded.path,
             bcc=(self.sender.email,) if self.copy_me else (),
+            attachments=self.loaded.attachments_for(selected.target),
         )
 
     def _own(
@@ -285,6 +292,30 @@ class Composer:
         if every_variant and not problems:
             self._check_variants(problems)
         self.checked_calls(problems)
+        raise_problems(problems)
+        return checked
+
+    def check_paper(self) -> list[Checked]:
+        """Render every letter to print that is not also an email, collecting every problem."""
+        problems: list[Problem] = []
+        checked: list[Checked] = []
+        for selected in self.audience.paper:
+            if selected.target.email is not None:
+                continue  # checked as an email already
+            try:
+                rendered = self.text(selected)
+            except CampaignError as exc:
+                problems.extend(exc.problems)
+                continue
+            checked.append(
+                Checked(
+                    target=selected.target.id,
+                    recipients=(),
+                    template=rendered.template,
+                    own=rendered.own,
+                    edited=rendered.edited,
+                )
+            )
         raise_problems(problems)
         return checked
 

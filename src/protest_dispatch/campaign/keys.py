@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from protest_dispatch.errors import TrustError
+from protest_dispatch.files import read_at_most
 
 MAX_KEY_BYTES = 4096
 
@@ -43,11 +44,10 @@ def make_key_pair(*, passphrase: str) -> KeyPair:
 
 def read_secret_key(path: Path) -> bytes:
     try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_KEY_BYTES + 1)
+        data = read_at_most(path, MAX_KEY_BYTES)
     except OSError as exc:
         raise TrustError(f"Cannot read the secret key {path}: {exc.strerror}.", file=path) from None
-    if len(data) > MAX_KEY_BYTES:
+    if data is None:
         raise TrustError(f"{path} is not a minisign secret key (too large).", file=path)
     return data
 

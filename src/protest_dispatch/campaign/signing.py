@@ -21,7 +21,7 @@ from protest_dispatch.campaign import manifest
 from protest_dispatch.campaign.loading import LoadedCampaign
 from protest_dispatch.campaign.model import shown
 from protest_dispatch.errors import TamperedError, TrustError
-from protest_dispatch.files import data_folder, make_private_folder, write_private
+from protest_dispatch.files import data_folder, make_private_folder, read_at_most, write_private
 from protest_dispatch.vocabulary import TrustState
 
 MAX_SIGNATURE_BYTES = 4096
@@ -62,14 +62,13 @@ class KnownKeys:
 
     def _read(self) -> dict[str, Any]:
         try:
-            with self.path.open("rb") as handle:
-                raw = handle.read(MAX_STORE_BYTES + 1)
+            raw = read_at_most(self.path, MAX_STORE_BYTES)
         except FileNotFoundError:
             return {}
         except OSError as exc:
             raise TrustError(f"Cannot read {self.path}: {exc.strerror}.", file=self.path) from None
         try:
-            data = json.loads(raw) if len(raw) <= MAX_STORE_BYTES else None
+            data = None if raw is None else json.loads(raw)
         except ValueError:
             data = None
         campaigns = data.get("campaigns") if isinstance(data, dict) else None
@@ -191,13 +190,12 @@ def verify_campaign(*, loaded: LoadedCampaign, known: KnownKeys) -> Trust:
 
 def _bounded(path: Path, limit: int) -> bytes:
     try:
-        with path.open("rb") as handle:
-            data = handle.read(limit + 1)
+        data = read_at_most(path, limit)
     except FileNotFoundError:
         raise TamperedError(f"{path} is missing, but the campaign is signed.", file=path) from None
     except OSError as exc:
         raise TamperedError(f"Cannot read {path}: {exc.strerror}.", file=path) from None
-    if len(data) > limit:
+    if data is None:
         raise TamperedError(f"{path} is larger than {limit:,} bytes.", file=path)
     return data
 

@@ -171,6 +171,7 @@ def ask(*, config_path: Path) -> Answers:
     country = _ask(
         "Your country as a two-letter code such as GB or DE (Enter to skip)", _country, default=""
     )
+    postal_address = _postal_address()
     provider = _choose_provider(email)
     host, port, security, per_hour, per_day = _server(provider)
     ca_file = _trusted_ca(provider, security=security)
@@ -193,6 +194,7 @@ def ask(*, config_path: Path) -> Answers:
         name=name,
         email=email,
         country=country,
+        postal_address=postal_address,
         provider=provider,
         host=host,
         port=port,
@@ -208,6 +210,33 @@ def ask(*, config_path: Path) -> Answers:
         proxy=proxy,
         **imap,
     )
+
+
+def _address_line(value: str) -> str:
+    from protest_dispatch.campaign.model import postal_address
+
+    return postal_address(value) if value else ""
+
+
+def _postal_address() -> str | None:
+    """Line by line, as on an envelope; optional, checked as a whole once it is complete."""
+    from protest_dispatch.campaign.model import MAX_ADDRESS_LINES, postal_address
+
+    while True:
+        lines: list[str] = []
+        prompt = "Your postal address, for letters on paper: first line (Enter to skip)"
+        while len(lines) < MAX_ADDRESS_LINES:
+            line = _ask(prompt, _address_line, default="")
+            if not line:
+                break
+            lines.append(line)
+            prompt = f"Line {len(lines) + 1} (Enter when done)"
+        if not lines:
+            return None
+        try:
+            return postal_address("\n".join(lines))
+        except ValueError as exc:
+            output.say(f"That address {exc}. Please type it again.")
 
 
 def _identity() -> tuple[str, str]:
@@ -240,8 +269,7 @@ def _choose_provider(email: str) -> Provider:
 
 LIMIT_HELP = (
     "Providers limit how many recipients you may write to in an hour and in a day, and "
-    "may block an account that goes over; protest paces itself to stay under the limit "
-    "you give here."
+    "may block an account that goes over; protest paces itself to stay under the limit."
 )
 SAFE_PER_HOUR = "20"
 """The hourly limit offered for a server protest has no preset for: low enough for any."""
@@ -255,8 +283,8 @@ def _server(provider: Provider) -> tuple[str, int, str, int | None, int | None]:
         security = _ask("Security: starttls, tls or none", _security, default="starttls")
         port = _ask("SMTP port", _port, default=str(Security(security).smtp_port))
         output.say(
-            f"{LIMIT_HELP} Your provider's help pages name it; if you do not know it, "
-            f"{SAFE_PER_HOUR} an hour is safe."
+            f"{LIMIT_HELP} Give yours: your provider's help pages name it; if you do not "
+            f"know it, {SAFE_PER_HOUR} an hour is safe."
         )
         per_hour = _ask("Most recipients an hour", _limit, default=SAFE_PER_HOUR)
         per_day = _ask(
@@ -278,12 +306,11 @@ def _server(provider: Provider) -> tuple[str, int, str, int | None, int | None]:
 def _trusted_ca(provider: Provider, *, security: str) -> str | None:
     ca_file = None
     if provider.host is None and security != "none":
-        ca_file = _ask(
-            "PEM file of a private certificate authority, for a self-hosted server "
-            "(Enter for none)",
-            _ca_file,
-            default="",
+        output.say(
+            "A self-hosted server may use a certificate from a private certificate "
+            "authority: give its PEM file, or press Enter for none."
         )
+        ca_file = _ask("Certificate authority file", _ca_file, default="")
     if provider.needs_ca_file:
         output.say(PROTON_CA_HELP)
         ca_file = _ask(
@@ -299,11 +326,8 @@ def _login(
 ) -> tuple[str | None, Storage, str | None, OAuthAnswers | None]:
     """The username (None: the server takes mail without a login) and how it signs in:
     the password's place, or OAuth2 (XOAUTH2)."""
-    username: str | None = _ask(
-        f"SMTP username (Enter for {email}; 'none' if the server takes mail without a login)",
-        _username,
-        default=email,
-    )
+    output.say("The SMTP username: 'none' if the server takes mail without a login.")
+    username: str | None = _ask("SMTP username", _username, default=email)
     if username is None:
         output.say(
             f"No login. To log in later, add smtp_username (and smtp_password_command) "
@@ -328,11 +352,10 @@ def _oauth(provider: Provider) -> OAuthAnswers | None:
     if provider.oauth is None:
         return None
     if not provider.oauth_only:
-        use = _ask(
-            "Sign in with 1. an app password, or 2. OAuth2 (for accounts without app passwords)",
-            _choice("1", "2"),
-            default="1",
+        output.say(
+            "Sign in with 1. an app password, or 2. OAuth2 (for accounts without app passwords)."
         )
+        use = _ask("Sign in with", _choice("1", "2"), default="1")
         if use == "1":
             return None
     output.say(
@@ -370,8 +393,9 @@ def _mailbox(
 ) -> dict[str, Any]:
     """Whether 'protest inbox' may read the mailbox, where it is (presets know), and how
     it logs in: with the SMTP login, or (for a server that takes mail without one) its own."""
+    output.say("'protest inbox' can read your mailbox (read-only) for bounces and replies.")
     if not typer.confirm(
-        "Let 'protest inbox' read your mailbox (read-only) for bounces and replies?",
+        "Let it read your mailbox?",
         default=provider.imap_host is not None,
         err=True,
     ):

@@ -20,6 +20,7 @@ from protest_dispatch.campaign.changes import Changes, compare
 from protest_dispatch.campaign.loading import LoadedCampaign, load_campaign
 from protest_dispatch.campaign.signing import KnownKeys, Trust, default_store, verify_campaign
 from protest_dispatch.errors import ArchiveError, InputError, ProtestError
+from protest_dispatch.files import read_at_most
 from protest_dispatch.net.download import download
 from protest_dispatch.net.proxy import Proxy
 
@@ -129,11 +130,10 @@ def _read(source: str, *, ca_file: Path | None, timeout: float) -> bytes:
         return download(url=source, ca_file=ca_file, timeout=timeout, max_bytes=MAX_BYTES).data
     path = Path(source)
     try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_BYTES + 1)
+        data = read_at_most(path, MAX_BYTES)
     except OSError as exc:
         raise ArchiveError(f"Cannot read {path}: {exc.strerror}.", source=source) from None
-    if len(data) > MAX_BYTES:
+    if data is None:
         raise ArchiveError(f"{path} is larger than {MAX_BYTES // 2**20} MB.", source=source)
     return data
 
