@@ -25,7 +25,7 @@ from jinja2.parser import Parser
 from jinja2.runtime import Context
 
 from protest_dispatch.campaign.choice import pick
-from protest_dispatch.campaign.model import MAX_ALTERNATIVES
+from protest_dispatch.campaign.fields import MAX_ALTERNATIVES
 
 MAX_BLOCKS = 200
 """``choose`` blocks in one template."""

@@ -9,6 +9,7 @@ from protest_dispatch.campaign.originality import LOW_SHARE
 from protest_dispatch.cli import output
 
 if TYPE_CHECKING:
+    from protest_dispatch.campaign.compose import Checked
     from protest_dispatch.campaign.originality import Originality
     from protest_dispatch.campaign.templates import Edited
     from protest_dispatch.commands.session import Session
@@ -19,6 +20,14 @@ MOST_NAMED = 10
 def share(own: Originality) -> str:
     """``31 words (9%)``: what the dry run, the plan and validate show per letter."""
     return f"{own.own_words} words ({own.own_share:.0%})"
+
+
+def plan_cell(checked: Checked | None) -> str:
+    """The plan's "own" column: the share, and whether the body is the sender's version."""
+    if checked is None:
+        return ""
+    yours = ", yours" if checked.edited is not None else ""
+    return f"{checked.own.own_share:.0%}{yours}"
 
 
 def as_json(target: str, own: Originality) -> dict[str, Any]:

@@ -15,13 +15,12 @@ from protest_dispatch.campaign.recipients import copies
 from protest_dispatch.cli import output, own, timing
 from protest_dispatch.errors import SET_SENDER_HINT, Problem
 from protest_dispatch.sendlog.records import format_time
-from protest_dispatch.vocabulary import ExitCode, LetterStatus, TrustState
+from protest_dispatch.vocabulary import ExitCode, LetterStatus
 
 if TYPE_CHECKING:
     from rich.progress import Progress
     from rich.text import Text
 
-    from protest_dispatch.campaign.signing import Trust
     from protest_dispatch.commands.send import Plan, ReceivedBefore, Resend
     from protest_dispatch.commands.session import Session
     from protest_dispatch.delivery.dispatch import Job, Result, Summary
@@ -42,7 +41,9 @@ def notices(session: Session, *, origin: bool = True) -> None:
     """What the person should know; ``origin``: where the campaign copy came from."""
     audience = session.composer.audience
     if origin:
-        trust(session.trust, campaign_id=session.campaign_id)
+        from protest_dispatch.cli.views.trust import provenance
+
+        provenance(session.trust, campaign_id=session.campaign_id)
     for warning in session.loaded.warnings:
         output.warn(str(warning))
     fallbacks = session.composer.language_fallbacks()
@@ -63,21 +64,6 @@ def notices(session: Session, *, origin: bool = True) -> None:
             f"skipped because your country is not set ({names}). Set it with --country or "
             "PROTEST_COUNTRY."
         )
-
-
-def trust(verdict: Trust, *, campaign_id: str) -> None:
-    """Where this copy of the campaign came from, as far as anyone can tell."""
-    if verdict.state == TrustState.UNSIGNED:
-        output.warn("unsigned campaign: check that it came from the organiser.")
-    elif verdict.state == TrustState.FIRST_USE:
-        output.say(
-            f"Signed campaign: first use of '{campaign_id}', so its key {verdict.public_key} "
-            "is remembered; a copy signed by another key will be refused."
-        )
-    else:
-        output.say(f"Signed campaign: verified with the key {verdict.public_key}.")
-    if verdict.trusted_comment:
-        output.say(f"  signed: {verdict.trusted_comment}")
 
 
 def dry_run(session: Session, *, out: Path | None) -> None:
@@ -280,10 +266,7 @@ def _plan_rows(
         target = job.selected.target
         to = target.email or ""
         count = len(copies(to=to, campaign_cc=campaign_cc, target_cc=target.cc))
-        mine = checked.get(target.id)
-        share = f"{mine.own.own_share:.0%}" if mine else ""
-        if mine is not None and mine.edited is not None:
-            share += ", yours"
+        share = own.plan_cell(checked.get(target.id))
         rows.append(
             (target.id, session.sender.email, 0, _state(job, plan), share)
             if test
@@ -476,7 +459,7 @@ def send_summary(
             output.table(
                 f"Campaign {session.campaign_id}" + (" (test)" if test else ""),
                 ("outcome", "letters"),
-                ((k, v) for k, v in counts.items() if v or k == "sent"),
+                ((k, v) for i, (k, v) in enumerate(counts.items()) if v or i == 0),  # sent: always
             )
         )
         _advice(summary)
