@@ -66,7 +66,7 @@ def validate(
     ] = None,
 ) -> None:
     """Check the campaign file and render every letter for you, sending nothing."""
-    from protest_dispatch.cli.views import send as views
+    from protest_dispatch.cli.views import validate as views
     from protest_dispatch.commands.session import prepare
 
     session = _ready(

@@ -1,0 +1,83 @@
+"""How ``protest validate`` looks: the campaign as a table, then what to know."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from protest_dispatch.addresses import same_mailbox
+from protest_dispatch.campaign.placeholders import placeholder_addresses
+from protest_dispatch.cli import output
+from protest_dispatch.cli.views.send import notices
+
+if TYPE_CHECKING:
+    from protest_dispatch.campaign.compose import Checked
+    from protest_dispatch.commands.domains import DomainReport
+    from protest_dispatch.commands.session import Session
+
+TABLE_ROWS = 100
+
+
+def validation(
+    session: Session,
+    *,
+    letters: Sequence[Checked],
+    show_all: bool = False,
+    domains: DomainReport | None = None,
+) -> None:
+    audience = session.composer.audience
+    rows = [(c.target, "email", _recipients(session, c.recipients), c.template) for c in letters]
+    for selected in audience.calls:
+        rows.append(
+            (
+                selected.target.id,
+                "call",
+                selected.target.phone or "",
+                selected.target.call_script or "",
+            )
+        )
+    for target in (*audience.needs_country, *audience.other_countries):
+        rows.append((target.id, f"skipped (only for senders in {target.country})", "", ""))
+    shown = rows if show_all else rows[:TABLE_ROWS]
+    output.show(
+        output.table(
+            f"Campaign {session.campaign_id}",
+            ("target", "channel", "recipients", "template"),
+            shown,
+        )
+    )
+    if len(shown) < len(rows):
+        output.info(
+            f"... and {len(rows) - len(shown)} more targets ('protest validate --all' "
+            "lists every one)."
+        )
+    notices(session)
+    for placeholder in placeholder_addresses(session.loaded):
+        output.warn(str(placeholder))
+    if domains is not None:
+        _domains(domains)
+        if domains.errors:
+            return
+    output.info(
+        f"The campaign is valid: {len(letters)} letter(s) and {len(audience.calls)} "
+        "call(s) for this sender."
+    )
+
+
+def _domains(report: DomainReport) -> None:
+    for warning in report.warnings:
+        output.warn(str(warning))
+    fine = len(report.answers) - report.unchecked - len(report.errors)
+    output.info(
+        f"Checked {len(report.answers)} domain(s) in DNS: {fine} accept mail, "
+        f"{len(report.errors)} cannot receive mail, {report.unchecked} could not be checked."
+    )
+
+
+def _recipients(session: Session, recipients: Sequence[str]) -> str:
+    """The letter's addresses, the sender's own Bcc copy marked as such."""
+    own = session.sender.email if session.composer.copy_me else None
+    return ", ".join(
+        f"{a} (Bcc: your copy)" if i and own is not None and same_mailbox(a, own) else a
+        for i, a in enumerate(recipients)  # the first is the To, even when it is you
+    )
