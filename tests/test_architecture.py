@@ -96,13 +96,3 @@ def test_commands_that_need_no_campaign_do_not_load_its_machinery(argv: list[str
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False
     )
     assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout + done.stderr
-
-
-def test_no_module_is_over_500_lines() -> None:
-    """Small modules (GUIDE): a module that grows past 500 lines is split by concern."""
-    long = {
-        str(path.relative_to(PACKAGE)): count
-        for path in PACKAGE.rglob("*.py")
-        if (count := len(path.read_text(encoding="utf-8").splitlines())) > 500
-    }
-    assert long == {}

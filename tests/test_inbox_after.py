@@ -172,11 +172,11 @@ def test_followup_records_the_answers_given_on_a_terminal(sent: Sent, log: Path)
     age_letters(log, days=20)
     with SendLog.open(path=log) as sendlog:
         due = unanswered(sendlog, campaign=None, now=datetime.now(UTC))
-        assert [d.entry.target for d in due] == ["t01", "t02", "t03"]
+        assert [d.target for d in due] == ["t01", "t02", "t03"]
         record_answer(sendlog, due[0], replied=True, now=datetime.now(UTC))
         record_answer(sendlog, due[1], replied=False, now=datetime.now(UTC))
         left = unanswered(sendlog, campaign=None, now=datetime.now(UTC))
-    assert [d.entry.target for d in left] == ["t03"]
+    assert [d.target for d in left] == ["t03"]
     events = {t: [e["kind"] for e in r["events"]] for t, r in by_target(log_rows(env)).items()}
     assert events == {"t01": ["reply"], "t02": ["no-reply"], "t03": []}
     assert "t01" not in cli(["followup"], env=env).stdout
@@ -189,6 +189,7 @@ def test_a_version_1_send_log_is_upgraded_in_place_and_keeps_its_letters(
     with sqlite3.connect(log) as conn:
         conn.execute("DROP TABLE findings")
         conn.execute("DROP TABLE mailbox_state")
+        conn.execute("DROP TABLE posts")
         conn.execute("PRAGMA user_version = 1")
     before = log.read_bytes()
     old = log_rows(env)  # read-only: an old log is read as it is, not changed
@@ -200,7 +201,7 @@ def test_a_version_1_send_log_is_upgraded_in_place_and_keeps_its_letters(
     with sqlite3.connect(log) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
-    assert {"letters", "usage", "calls", "findings", "mailbox_state"} <= tables
+    assert {"letters", "usage", "calls", "findings", "mailbox_state", "posts"} <= tables
     after = by_target(log_rows(env))
     assert {t: r["message_id"] for t, r in after.items()} == {
         t: r["message_id"] for t, r in rows.items()
@@ -240,7 +241,7 @@ def test_init_asks_whether_to_read_the_mailbox_and_guesses_the_imap_server(
     result = cli(
         ["init", "--config", str(path)],
         input=answers(
-            "Ana Example", "ana@example.org", "", "other", "smtp.example.org", "starttls", "",
+            "Ana Example", "ana@example.org", "", "", "other", "smtp.example.org", "starttls", "",
             "", "", "", "", "", "", "y", "", "", "",
             "",  # no Tor
         ),
@@ -254,7 +255,7 @@ def test_init_asks_whether_to_read_the_mailbox_and_guesses_the_imap_server(
     )
     declined = cli(
         ["init", "--config", str(path), "--force"],
-        input=answers("Ana Example", "ana@example.org", "", "fastmail", "", "", "", "n", ""),
+        input=answers("Ana Example", "ana@example.org", "", "", "fastmail", "", "", "", "n", ""),
     )
     assert declined.code == 0, declined.output
     assert "imap_host" not in tomllib.loads(path.read_text(encoding="utf-8"))

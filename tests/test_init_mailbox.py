@@ -26,6 +26,7 @@ def _init(path: Path, *, smtp: Server, mailbox: Dovecot, store: list[str]) -> st
             "Ana Example",
             EMAIL,
             "",
+            "",  # no postal address
             "other",
             smtp.host,
             "none",
@@ -106,7 +107,9 @@ def test_a_mailbox_that_shares_the_smtp_login_is_said_to(tmp_path: Path) -> None
     path = tmp_path / "config.toml"
     run = cli(
         ["init", "--config", str(path)],
-        input=answers("Ana Example", EMAIL, "", "riseup", "", "command", "echo x", "y", "y", ""),
+        input=answers(
+            "Ana Example", EMAIL, "", "", "riseup", "", "command", "echo x", "y", "y", ""
+        ),
     )
     assert run.code == 0, run.output
     flat = " ".join(run.stderr.split())

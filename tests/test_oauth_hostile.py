@@ -321,6 +321,9 @@ def test_a_broken_keyring_falls_back_to_the_file_and_never_loses_the_grant(
     assert signed.code == 0, signed.output
     assert f"keyring does not work here ({type(error).__name__}" in signed.stderr
     assert checked.code == 0, checked.output
+    assert "! OAuth token" in checked.stdout
+    assert f"failed ({type(error).__name__}" in checked.stdout
+    assert "✓ Login (AUTH)" in checked.stdout
     assert sent.code == 0, sent.output
     assert len(smtp.messages) == 1  # the grant in the file carried the letter
     assert out.code == 0, out.output

@@ -220,3 +220,20 @@ def test_an_imap_server_echoing_the_password_never_shows_it_in_doctor_or_inbox(
     assert read.code == 0, read.output  # a folder it cannot open is a warning
     assert "[ALERT] password ********" in read.output  # the echo arrived, and was masked
     assert_masked([IMAP_PASSWORD], checked, read)
+
+
+def test_login_never_shows_the_code_verifier_or_client_secret_an_endpoint_echoes(
+    log: Path, oauth_server_factory: OAuthFactory, fake_browser_log: Path
+) -> None:
+    oauth = oauth_server_factory(code_lifetime=0, hostile=Hostile(echo_secrets=True))
+    env = xoauth2_env(oauth, None, log=log, browser=True)
+
+    run = cli(["login"], env=env)
+
+    assert run.code == 1, run.output
+    assert "authorization code expired" in run.stderr  # the endpoint's words arrived
+    assert "The code_verifier ********" in run.stderr  # and each secret in them was masked
+    assert "The client_secret ********" in run.stderr
+    error = run.stderr[run.stderr.index("error:") :]  # the URL shown before names the client
+    assert_masked([DESKTOP_SECRET], Run(code=run.code, stdout="", stderr=error))
+    assert not default_token_file().exists()

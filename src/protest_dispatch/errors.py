@@ -286,6 +286,14 @@ class TokenEndpointUnavailableError(ProtestError):
         self.url = url
 
 
+class PrintError(InputError):
+    """A letter cannot be put on paper: no sender address, a character no font draws, ..."""
+
+    def __init__(self, message: str, *, target: str | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.target = target
+
+
 class ProxyUnavailableError(ProtestError):
     """The proxy could not be reached, broke the handshake, or could not reach the server.
 

@@ -58,12 +58,14 @@ def make_private_folder(folder: Path) -> None:
             os.chmod(item, 0o700)
 
 
-def write_private(path: Path, data: bytes) -> None:
+def write_private(path: Path, data: bytes, *, sync: bool = True) -> None:
     """Replace ``path`` with ``data`` in one step, readable only by its owner; raises OSError.
 
     The bytes go to a new temporary file (mode 0o600 whatever the umask, never one
     that was already there) and are synced before the rename, so a crash leaves the
-    old file or the new one, never half of either.
+    old file or the new one, never half of either. ``sync=False`` skips the sync for
+    files that are cheap to make again (printed letters): a killed process still
+    leaves no half file, but a power cut may.
     """
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
@@ -71,7 +73,8 @@ def write_private(path: Path, data: bytes) -> None:
         try:
             os.fchmod(fd, 0o600)
             os.write(fd, data)
-            os.fsync(fd)
+            if sync:
+                os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(temporary, path)

@@ -23,6 +23,7 @@ An empty or whitespace-only secret is never a pattern (it would match everywhere
 from __future__ import annotations
 
 import base64
+import bisect
 import re
 from collections.abc import Iterable
 
@@ -114,16 +115,21 @@ def _covered(
 
     ``grams`` are the 8-character fragments of the long forms; a form shorter than that
     (``shorts``) is masked only where whole pieces make it up exactly, so a 2-character
-    argument does not mask those 2 letters inside every word.
+    argument does not mask those 2 letters inside every word. Linear in the text: an
+    endpoint's answer may be a megabyte.
     """
     if not grams and not shorts:
         return []
     codes = [m.span() for m in _REPLY_CODE.finditer(text) if m.end() > m.start()]
-    pieces = [m.span() for m in run.finditer(text) if not _inside(m.span(), codes)]
+    code_starts = [start for start, _ in codes]
     spans: list[tuple[int, int]] = []
     chain: list[tuple[int, int]] = []
-    for piece in pieces:
-        if chain and not _joined(text, chain[-1][1], piece[0], codes):
+    for match in run.finditer(text):
+        piece = match.span()
+        at = bisect.bisect_right(code_starts, piece[0]) - 1
+        if at >= 0 and piece[1] <= codes[at][1]:
+            continue  # a reply code's digits, not a piece of anything
+        if chain and not _joined(text, chain[-1][1], piece[0], codes, code_starts):
             spans += _hits(text, chain, grams, shorts)
             chain = []
         chain.append(piece)
@@ -132,16 +138,19 @@ def _covered(
     return spans
 
 
-def _inside(span: tuple[int, int], codes: list[tuple[int, int]]) -> bool:
-    return any(start <= span[0] and span[1] <= end for start, end in codes)
-
-
-def _joined(text: str, end: int, start: int, codes: list[tuple[int, int]]) -> bool:
+def _joined(
+    text: str, end: int, start: int, codes: list[tuple[int, int]], code_starts: list[int]
+) -> bool:
     """Whether only spaces, a line break and a reply code lie between two pieces."""
+    if start - end > 40:  # longer than any such gap
+        return False
     gap = text[end:start]
-    for code_start, code_end in codes:
-        if end <= code_start and code_end <= start:
+    at = bisect.bisect_left(code_starts, end)
+    while at < len(codes) and codes[at][0] < start:
+        code_start, code_end = codes[at]
+        if code_end <= start:
             gap = gap.replace(text[code_start:code_end], "", 1)
+        at += 1
     return _GLUE.fullmatch(gap) is not None
 
 

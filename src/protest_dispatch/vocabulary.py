@@ -103,6 +103,26 @@ class TokenStore(StrEnum):
     FILE = "file"
 
 
+class PaperSize(StrEnum):
+    """The sheet a letter on paper is laid out for (``protest print --paper``)."""
+
+    A4 = "a4"
+    """210 x 297 mm; the recipient sits in a DIN 5008 type B window."""
+    LETTER = "letter"
+    """8.5 x 11 inches; the recipient sits in a US #10 envelope's window."""
+
+
+class Channel(StrEnum):
+    """How a letter went to its target (``log --json``'s ``channel``)."""
+
+    EMAIL = "email"
+    POST = "post"
+
+
+POSTED = "posted"
+"""A letter on paper's status in ``log --json``: the sender said it is in the post."""
+
+
 class MailDomain(StrEnum):
     """What DNS says about a domain that letters go to (``validate --check-domains``)."""
 

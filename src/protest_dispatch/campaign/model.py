@@ -45,6 +45,8 @@ _SLUG = re.compile(r"[a-z0-9-]+")
 # and only tried on at most MAX_PHONE_CHARS characters.
 _PHONE = re.compile(r"\+ ?\(?[0-9][0-9 ()./-]*(?:(?:ext\.?|x) ?[0-9]{1,6})?", re.IGNORECASE)
 MAX_PHONE_CHARS = 40
+MAX_ADDRESS_LINES = 8
+MAX_ADDRESS_LINE = 60  # what fits a window envelope's address field
 _PHONE_EXTENSION = re.compile(r"\s*(?:ext\.?|x)\s*[0-9]{1,6}$", re.IGNORECASE)
 
 
@@ -214,6 +216,38 @@ def phone_number(value: Any) -> str:
     return number
 
 
+def postal_address(value: Any) -> str:
+    """A postal address as it goes on an envelope: lines, nothing hidden, nothing too long.
+
+    Each line is trimmed and blank lines are dropped; a control, invisible or
+    direction-changing character (which could make the address read as another, or
+    hide data on the envelope) is refused, as in header texts.
+    """
+    if not isinstance(value, str):
+        raise ValueError(
+            "must be text: the address's lines, one per line (in YAML, after 'postal_address: |')"
+        )
+    lines = [line.strip() for line in value.replace("\r\n", "\n").split("\n")]
+    lines = [line for line in lines if line]
+    if not lines:
+        raise ValueError("is empty; give the address's lines or leave the key out")
+    for number, line in enumerate(lines, start=1):
+        hidden = first_invisible(line.replace("\t", " "))
+        if hidden is not None:
+            raise ValueError(f"line {number} {_invisible_message(hidden)}")
+        if len(line) > MAX_ADDRESS_LINE:
+            raise ValueError(
+                f"line {number} has {len(line)} characters; an envelope's address lines hold "
+                f"at most {MAX_ADDRESS_LINE}, so split it"
+            )
+    if len(lines) > MAX_ADDRESS_LINES:
+        raise ValueError(
+            f"has {len(lines)} lines; an envelope's address window holds at most "
+            f"{MAX_ADDRESS_LINES}"
+        )
+    return "\n".join(" ".join(line.split()) for line in lines)
+
+
 def template_name(value: str) -> str:
     if not value.endswith((".md.j2", ".txt.j2")):
         raise ValueError("must name a letter file ending in .md.j2 or .txt.j2")
@@ -265,6 +299,7 @@ Name = Annotated[HeaderText, StringConstraints(max_length=MAX_NAME), AfterValida
 Email = Annotated[str, BeforeValidator(email_address)]
 Country = Annotated[str, BeforeValidator(country_code)]
 Phone = Annotated[str, BeforeValidator(phone_number)]
+PostalAddress = Annotated[str, BeforeValidator(postal_address)]
 TemplateName = Annotated[NonEmpty, AfterValidator(template_name), AfterValidator(printable)]
 CallScriptName = Annotated[
     NonEmpty, StringConstraints(pattern=r".*\.j2$"), AfterValidator(printable)
@@ -272,6 +307,8 @@ CallScriptName = Annotated[
 TimeZone = Annotated[NonEmpty, AfterValidator(timezone_name)]
 PublicKeyText = Annotated[NonEmpty, AfterValidator(public_key_text)]
 UpdateUrl = Annotated[NonEmpty, StringConstraints(max_length=2000), AfterValidator(update_url)]
+AttachmentName = Annotated[NonEmpty, StringConstraints(max_length=255), AfterValidator(header_safe)]
+"""A file under attachments/; the files themselves are checked in loading (attachments.py)."""
 
 
 class Strict(BaseModel):
@@ -316,6 +353,12 @@ class CampaignInfo(Strict):
         "'protest get' with no address fetches it from here. https:// only.",
         examples=["https://example.org/campaigns/kz-smk-2011.tar.gz"],
     )
+    attachments: tuple[AttachmentName, ...] = Field(
+        (),
+        description="Files in the attachments/ folder beside this file that go with every "
+        "letter: PDF, PNG, JPEG, UTF-8 text or ODT; at most 10 files and 10 MiB a letter.",
+        examples=[["appeal.pdf"]],
+    )
 
 
 class Target(Strict):
@@ -350,6 +393,17 @@ class Target(Strict):
         "A target with a phone and no email is on the call sheet.",
         examples=["+7 7172 747570"],
     )
+    fax: Phone | None = Field(
+        None,
+        description="A fax number, written like 'phone'.",
+        examples=["+7 7172 747571"],
+    )
+    postal_address: PostalAddress | None = Field(
+        None,
+        description="Where a letter on paper goes ('protest print'): the lines an envelope "
+        "shows, at most 8 of 60 characters; write its source in a comment.",
+        examples=["Ministry of Foreign Affairs\n1 Example Street\n010000 Astana\nKazakhstan"],
+    )
     country: Country | None = Field(
         None,
         description="An ISO 3166-1 country code: only senders in that country write to this "
@@ -382,11 +436,25 @@ class Target(Strict):
         description="What to say on the phone: a template in letters/ ending in .j2.",
         examples=["call.txt.j2"],
     )
+    attachments: tuple[AttachmentName, ...] = Field(
+        (),
+        description="Files in attachments/ that go with this target's letter, after the "
+        "campaign's.",
+        examples=[["statement.pdf"]],
+    )
 
     @model_validator(mode="after")
     def _reachable(self) -> Target:
-        if self.email is None and self.phone is None:
-            raise FieldError("needs an email address or a phone number (or both)", field="email")
+        if self.email is None and self.phone is None and self.postal_address is None:
+            raise FieldError(
+                "needs at least one of an email address, a phone number or a postal address",
+                field="email",
+            )
+        if self.is_paper_only and self.template is None:
+            raise FieldError(
+                "has only a postal address, so it needs a 'template' (the letter to print)",
+                field="template",
+            )
         if self.email is not None and self.template is None:
             raise FieldError(
                 "has an email address, so it needs a 'template' (a letter in letters/)",
@@ -396,8 +464,18 @@ class Target(Strict):
 
     @property
     def is_call(self) -> bool:
-        """A target without an email is a call to make, never a failed letter."""
-        return self.email is None
+        """A target with a phone and no email is a call to make, never a failed letter."""
+        return self.email is None and self.phone is not None
+
+    @property
+    def is_paper_only(self) -> bool:
+        """Reached only by post: neither a letter to send nor a call to make."""
+        return self.email is None and self.phone is None
+
+    @property
+    def has_paper_letter(self) -> bool:
+        """Whether ``protest print`` can make this target's letter."""
+        return self.postal_address is not None and self.template is not None
 
 
 class Campaign(Strict):
@@ -430,6 +508,8 @@ class Sender(Strict):
     email: Email
     country: Country | None = None
     note: str | None = None
+    postal_address: PostalAddress | None = None
+    """Where the sender lives, for the letterhead of a letter on paper."""
 
     @property
     def domain(self) -> str:

@@ -1,4 +1,4 @@
-"""``validate`` and ``send``: the campaign's letters, previewed, checked and sent."""
+"""``validate``, ``send`` and ``print``: the campaign's letters checked, sent or printed."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from protest_dispatch.cli.options import (
     NoteFileOpt,
     NoteOpt,
     OnlyOpt,
+    PostalAddressOpt,
     ProxyOpt,
     SmtpAuthOpt,
     SmtpCaFileOpt,
@@ -29,7 +30,7 @@ from protest_dispatch.cli.options import (
 )
 from protest_dispatch.cli.startup import ready as _ready
 from protest_dispatch.errors import InputError
-from protest_dispatch.vocabulary import ExitCode
+from protest_dispatch.vocabulary import ExitCode, PaperSize
 
 if TYPE_CHECKING:
     from protest_dispatch.cli.views.send import Display
@@ -85,7 +86,13 @@ def validate(
         from protest_dispatch.commands.domains import check_session_domains
 
         domains = check_session_domains(session=session, dns_server=dns_server)
-    views.validation(session, letters=letters, show_all=all_, domains=domains)
+    views.validation(
+        session,
+        letters=letters,
+        paper=session.composer.check_paper(),
+        show_all=all_,
+        domains=domains,
+    )
     if domains is not None and domains.errors:
         from protest_dispatch.errors import CampaignError
 
@@ -284,3 +291,63 @@ def _send(*, session: Session, request: SendRequest, display: Display, yes: bool
         session, plan=run.plan, summary=summary, test=request.test, display=display, code=code
     )
     return code
+
+
+def print_(
+    targets: TargetsOpt = Path("targets.yaml"),
+    only: OnlyOpt = None,
+    lang: LangOpt = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            metavar="DIR",
+            help="Write each letter as DIR/<target-id>.pdf [default: letters-to-print].",
+        ),
+    ] = None,
+    one: Annotated[
+        Path | None,
+        typer.Option("--one", metavar="FILE.pdf", help="Write every letter into this one PDF."),
+    ] = None,
+    paper: Annotated[
+        PaperSize | None,
+        typer.Option(
+            "--paper",
+            case_sensitive=False,
+            help="a4 or letter [default: letter in US, CA, MX, PH, CL and CO, a4 elsewhere].",
+            show_default=False,
+        ),
+    ] = None,
+    from_: FromOpt = None,
+    country: CountryOpt = None,
+    postal_address: PostalAddressOpt = None,
+    note: NoteOpt = None,
+    note_file: NoteFileOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Write the letters to post as PDF files, ready to print, sign and send."""
+    from protest_dispatch.cli.views import print as views
+    from protest_dispatch.commands.print import print_letters
+    from protest_dispatch.commands.session import prepare, read_note
+    from protest_dispatch.errors import NoSenderError
+
+    if out is not None and one is not None:
+        raise InputError("Choose one of --out (a file per letter) and --one (one file).")
+    session = _ready(
+        prepare(
+            targets=targets,
+            config_path=config,
+            from_=from_,
+            country=country,
+            lang=lang,
+            only=only or (),
+            note=read_note(note=note, note_file=note_file),
+            postal_address=postal_address,
+            dry_run=True,
+        )
+    )
+    if session.placeholder:
+        raise NoSenderError(so="no letter can be printed")
+    views.printed(
+        session, print_letters(session=session, only=only or (), out=out, one=one, paper=paper)
+    )

@@ -95,6 +95,18 @@ NoteFileOpt = Annotated[
     Path | None, typer.Option("--note-file", help="Read your own paragraph from this file.")
 ]
 
+PostalAddressOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--postal-address",
+        metavar="'LINE\\nLINE'",
+        help=env_help(
+            "Your postal address for letters on paper; a typed \\n breaks a line.",
+            "PROTEST_POSTAL_ADDRESS",
+        ),
+    ),
+]
+
 SmtpHostOpt = Annotated[
     str | None,
     typer.Option("--smtp-host", help=env_help("SMTP server host name.", "PROTEST_SMTP_HOST")),

@@ -171,6 +171,7 @@ def ask(*, config_path: Path) -> Answers:
     country = _ask(
         "Your country as a two-letter code such as GB or DE (Enter to skip)", _country, default=""
     )
+    postal_address = _postal_address()
     provider = _choose_provider(email)
     host, port, security, per_hour, per_day = _server(provider)
     ca_file = _trusted_ca(provider, security=security)
@@ -193,6 +194,7 @@ def ask(*, config_path: Path) -> Answers:
         name=name,
         email=email,
         country=country,
+        postal_address=postal_address,
         provider=provider,
         host=host,
         port=port,
@@ -208,6 +210,33 @@ def ask(*, config_path: Path) -> Answers:
         proxy=proxy,
         **imap,
     )
+
+
+def _address_line(value: str) -> str:
+    from protest_dispatch.campaign.model import postal_address
+
+    return postal_address(value) if value else ""
+
+
+def _postal_address() -> str | None:
+    """Line by line, as on an envelope; optional, checked as a whole once it is complete."""
+    from protest_dispatch.campaign.model import MAX_ADDRESS_LINES, postal_address
+
+    while True:
+        lines: list[str] = []
+        prompt = "Your postal address, for letters on paper: first line (Enter to skip)"
+        while len(lines) < MAX_ADDRESS_LINES:
+            line = _ask(prompt, _address_line, default="")
+            if not line:
+                break
+            lines.append(line)
+            prompt = f"Line {len(lines) + 1} (Enter when done)"
+        if not lines:
+            return None
+        try:
+            return postal_address("\n".join(lines))
+        except ValueError as exc:
+            output.say(f"That address {exc}. Please type it again.")
 
 
 def _identity() -> tuple[str, str]:

@@ -74,7 +74,7 @@ def run(*, request: DoctorRequest) -> Report:
         if settings.auth is AuthMode.XOAUTH2:
             token_check, settings = _token(config, settings)
             report.checks.append(token_check)
-            can_login = token_check.status == "ok"
+            can_login = token_check.status != "fail"
         settings = dataclasses.replace(settings, timeout=request.timeout)
         report.checks += _network(settings, can_login=can_login)
     report.checks += imap_checks(config, sender_email=sender_email, timeout=request.timeout)
@@ -96,6 +96,16 @@ def _token(config: Config, settings: SmtpSettings) -> tuple[Check, SmtpSettings]
         if isinstance(source, StoredTokenSource):
             source.current()
             where = f"the sign-in stored by `protest login` renewed ({source.store.entry})"
+            failures = "; ".join(source.store.keyring_failures)
+            if failures:
+                return Check(
+                    name,
+                    "warn",
+                    f"XOAUTH2: {where} from {source.store.file}, as the system keyring "
+                    f"failed ({failures}).",
+                    "Repair or unlock the keyring, or keep the file: run `protest login "
+                    "--store file` to say so.",
+                ), settings
         else:
             assert isinstance(source, CommandTokenSource), "xoauth2 always gets a source"
             source.current()

@@ -43,11 +43,14 @@ def prepare(
     only: Sequence[str] = (),
     note: str | None = None,
     copy_me: bool | None = None,
+    postal_address: str | None = None,
     proxy: str | None = None,
     dry_run: bool,
 ) -> Session:
     config = Config.load(path=config_path).with_options(proxy=proxy)
-    sender = config.sender(from_option=from_, country_option=country, note=note)
+    sender = config.sender(
+        from_option=from_, country_option=country, note=note, postal_address_option=postal_address
+    )
     placeholder = sender is None
     if sender is None:
         if not dry_run:
@@ -56,6 +59,7 @@ def prepare(
             from_option=f"{PLACEHOLDER_SENDER.name} <{PLACEHOLDER_SENDER.email}>",
             country_option=country,
             note=note,
+            postal_address_option=postal_address,
         )
         assert sender is not None, "a --from was given"
     loaded = load_campaign(path=targets)

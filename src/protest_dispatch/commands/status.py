@@ -20,6 +20,8 @@ from protest_dispatch.commands.people import DEFAULT_CAMPAIGN_FILE, Names
 from protest_dispatch.delivery.quota import Quota
 from protest_dispatch.sendlog.calls import CallLog
 from protest_dispatch.sendlog.findings import Finding, FindingLog, letter_key
+from protest_dispatch.sendlog.posts import PostLog
+from protest_dispatch.sendlog.records import Post
 from protest_dispatch.sendlog.store import Call, Entry, SendLog, parse_time
 from protest_dispatch.settings.config import Config
 from protest_dispatch.vocabulary import FindingKind, LetterStatus
@@ -40,6 +42,10 @@ class CampaignStatus:
     """What came of the letters (``protest inbox``, ``protest followup``), oldest first."""
     no_reply: tuple[Entry, ...] = ()
     """Letters sent NO_REPLY_DAYS or more days ago with no reply found (and no bounce)."""
+    posts: tuple[Post, ...] = ()
+    """Letters on paper this sender posted (``protest posted``), each once, latest."""
+    to_post: tuple[Target, ...] | None = None
+    """Letters to print that are not posted yet; None when the campaign file is not at hand."""
 
     def found(self, kind: FindingKind) -> list[Finding]:
         return [f for f in self.findings if f.kind == kind]
@@ -114,7 +120,10 @@ def build(
     report = StatusReport(sender=sender, names=Names.of(loaded))
     entries = log.entries(campaign=campaign, sender=sender) if log is not None else []
     calls = CallLog(log).all(campaign=campaign, sender=sender) if log is not None else []
-    names = sorted({e.campaign for e in entries} | {c.campaign for c in calls})
+    posts = PostLog(log).all(campaign=campaign, sender=sender) if log is not None else []
+    names = sorted(
+        {e.campaign for e in entries} | {c.campaign for c in calls} | {p.campaign for p in posts}
+    )
     file_id = loaded.campaign.campaign.id if loaded is not None else None
     if file_id is not None and campaign in (None, file_id):
         names = [file_id, *(n for n in names if n != file_id)]
@@ -122,10 +131,13 @@ def build(
     for name in names:
         mine = tuple(e for e in entries if e.campaign == name)
         made = tuple(c for c in calls if c.campaign == name)
+        posted = tuple({p.target: p for p in posts if p.campaign == name}.values())
         if loaded is not None and name == file_id:
-            one = _with_file(loaded, entries=mine, calls=made, sender=sender, country=country)
+            one = _with_file(
+                loaded, entries=mine, calls=made, posts=posted, sender=sender, country=country
+            )
         else:
-            one = CampaignStatus(campaign=name, entries=mine, calls=made)
+            one = CampaignStatus(campaign=name, entries=mine, calls=made, posts=posted)
         theirs = tuple(f for f in found if f.campaign == name)
         report.campaigns.append(
             replace(one, findings=theirs, no_reply=_no_reply(mine, theirs, now=now))
@@ -139,6 +151,7 @@ def _with_file(
     *,
     entries: tuple[Entry, ...],
     calls: tuple[Call, ...],
+    posts: tuple[Post, ...],
     sender: str | None,
     country: str | None,
 ) -> CampaignStatus:
@@ -146,12 +159,15 @@ def _with_file(
     audience = select(campaign=loaded.campaign, country=country)
     attempted = {e.target for e in entries}
     reached = {target for target, made in by_target(calls).items() if is_reached(made)}
+    posted = {p.target for p in posts}
     return CampaignStatus(
         campaign=campaign_id,
         entries=entries,
         calls=calls,
         not_yet_sent=tuple(s.target for s in audience.letters if s.target.id not in attempted),
         to_call=tuple(s.target for s in audience.calls if s.target.id not in reached),
+        posts=posts,
+        to_post=tuple(s.target for s in audience.paper if s.target.id not in posted),
     )
 
 

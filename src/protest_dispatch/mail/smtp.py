@@ -431,8 +431,18 @@ def _mail_options(
             return [], wording.NO_8BITMIME
         options.append("BODY=8BITMIME")
     if smtp.supports_extension("size"):
-        options.append(f"SIZE={wire_size(data)}")
+        size = wire_size(data)
+        limit = _size_limit(smtp)
+        if limit and size > limit:  # RFC 1870: refuse it here rather than after DATA
+            return [], wording.too_big(size, limit)
+        options.append(f"SIZE={size}")
     return options, None
+
+
+def _size_limit(smtp: aiosmtplib.SMTP) -> int | None:
+    """The largest message the server takes (EHLO's SIZE parameter); 0 or none: no limit."""
+    value = str(smtp.esmtp_extensions.get("size", "")).strip()
+    return int(value) if value.isdigit() and len(value) < 19 else None
 
 
 def _secret(settings: SmtpSettings) -> str | None:

@@ -46,6 +46,8 @@ LONGEST_TOKEN_LIFE = 24 * 3600.0
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
+_READ_OF_REPLY = 2000
+_SHOWN_OF_REPLY = 300
 _T = TypeVar("_T")
 _D = TypeVar("_D", float, None)
 
@@ -264,7 +266,11 @@ def _calling(url: str, client: OAuthClient, *secrets: str) -> Iterator[None]:
                 hint="Check oauth_client_id (and for Google oauth_client_secret) against the "
                 "client you registered; a Microsoft client must allow public client flows.",
             ) from None
-        raise OAuthReply(mask(str(exc.error)), mask(exc.description or "")) from None
+        # cut before masking (a megabyte costs seconds), then shown far shorter than the
+        # cut, so a secret the cut split cannot show its first characters
+        error = mask(str(exc.error)[:_READ_OF_REPLY])[:_SHOWN_OF_REPLY]
+        description = mask((exc.description or "")[:_READ_OF_REPLY])[:_SHOWN_OF_REPLY]
+        raise OAuthReply(error, description) from None
     except httpx2.HTTPStatusError as exc:
         raise TokenEndpointUnavailableError(
             f"The token endpoint {url} answered HTTP {exc.response.status_code}.",

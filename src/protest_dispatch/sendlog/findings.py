@@ -235,17 +235,28 @@ FOLLOWUP_SOURCE = "followup:"
 """Source prefix of the sender's own answers to ``protest followup``."""
 
 
-def followup_finding(entry: Entry, *, kind: FindingKind, at: datetime) -> Finding:
-    """The sender's answer to "Did <official> reply?" as a finding on the letter."""
-    assert entry.message_id is not None, "followup asks only about sent letters"
+def followup_finding(
+    *,
+    campaign: str,
+    target: str,
+    sender: str,
+    letter_id: str,
+    kind: FindingKind,
+    at: datetime,
+) -> Finding:
+    """The sender's answer to "Did <official> reply?" as a finding on the letter.
+
+    ``letter_id`` is the email's Message-ID, or ``post:`` and the day a letter on
+    paper was posted.
+    """
     return Finding(
-        campaign=entry.campaign,
-        target=entry.target,
-        sender=entry.sender,
-        letter_id=entry.message_id,
+        campaign=campaign,
+        target=target,
+        sender=sender,
+        letter_id=letter_id,
         kind=kind,
         at=format_time(at),
-        source=f"{FOLLOWUP_SOURCE}{entry.message_id}",
+        source=f"{FOLLOWUP_SOURCE}{letter_id}",
     )
 
 

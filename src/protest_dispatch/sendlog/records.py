@@ -68,6 +68,23 @@ class Call:
     at: str
 
 
+@dataclass(frozen=True)
+class Post:
+    """A letter on paper the sender said they posted (``protest posted``)."""
+
+    campaign: str
+    target: str
+    sender: str
+    posted_on: str
+    """The day it went in the post, YYYY-MM-DD."""
+    recorded_at: str
+
+    @property
+    def letter_id(self) -> str:
+        """What findings (``protest followup``'s answers) name this letter by; no Message-ID."""
+        return f"post:{self.campaign}/{self.target}/{self.sender}/{self.posted_on}"
+
+
 @dataclass
 class Reservation:
     """Recipients taken from a sender's quota for one letter not yet begun.

@@ -138,6 +138,7 @@ class Config:
         from_option: str | None = None,
         country_option: str | None = None,
         note: str | None = None,
+        postal_address_option: str | None = None,
     ) -> Sender | None:
         """The configured sender, or None when nobody has said who they are."""
         from protest_dispatch.campaign.model import Sender
@@ -147,13 +148,33 @@ class Config:
             return None
         name, address = parse_from(value, source="--from" if from_option else self.source("from"))
         country = self.get("country", country_option)
+        postal = self.get("postal_address", postal_address_option)
+        if postal is not None:
+            # A shell or a crontab line cannot easily hold a line break: a typed \n is one.
+            postal = postal.replace("\\n", "\n")
         try:
-            return Sender(name=name, email=address, country=country, note=note)
-        except ValidationError as exc:
-            details = "; ".join(
-                f"{'.'.join(map(str, e['loc']))} {e['msg'].removeprefix('Value error, ')}"
-                for e in exc.errors(include_url=False)
+            return Sender(
+                name=name, email=address, country=country, note=note, postal_address=postal
             )
+        except ValidationError as exc:
+            errors = exc.errors(include_url=False)
+            details = "; ".join(
+                f"{'.'.join(map(str, e['loc'])).replace('_', ' ')} "
+                f"{e['msg'].removeprefix('Value error, ')}"
+                for e in errors
+            )
+            if any(e["loc"][:1] == ("postal_address",) for e in errors):
+                where = (
+                    "--postal-address"
+                    if postal_address_option is not None
+                    else self.source("postal_address")
+                )
+                raise ConfigError(
+                    f"Your postal address from {where} is not valid: {details}.",
+                    key="postal_address",
+                    hint="Write it as an envelope shows it, one line per line (a typed \\n "
+                    "also breaks a line): at most 8 lines of 60 characters.",
+                ) from None
             raise ConfigError(
                 f"The sender is not valid: {details}.",
                 key="from",

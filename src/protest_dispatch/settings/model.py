@@ -81,6 +81,8 @@ class Settings(BaseSettings):
     # "from" is a Python keyword: the key and the variable are its aliases.
     from_: str | None = Field(None, validation_alias=AliasChoices("from", "protest_from"))
     country: str | None = None
+    postal_address: str | None = None
+    """The sender's address for letters on paper; lines split at newlines (or a typed \\n)."""
     lang: str | None = None
     log: Path | None = None
     copy_me: bool | None = None

@@ -55,6 +55,8 @@ class Answers:
     """Only for a server that takes mail without a login: the mailbox's own."""
     imap_password_command: str | None = None
     oauth: OAuthAnswers | None = None
+    postal_address: str | None = None
+    """For letters on paper: lines joined by newlines."""
     proxy: str | None = None
     """``tor`` when the sender needs to hide their IP address from the provider."""
 
@@ -75,6 +77,8 @@ def config_values(answers: Answers) -> dict[str, Value]:
     }
     if answers.country:
         values["country"] = answers.country
+    if answers.postal_address:
+        values["postal_address"] = answers.postal_address
     values.update(
         {
             "provider": answers.provider.key,

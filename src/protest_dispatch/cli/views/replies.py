@@ -12,9 +12,10 @@ from datetime import datetime
 from protest_dispatch.cli import output
 from protest_dispatch.cli.views.inbox import finding_event
 from protest_dispatch.commands.people import Names
-from protest_dispatch.commands.replies import FOLLOWUP_DAYS, Unanswered
+from protest_dispatch.commands.replies import FOLLOWUP_DAYS, POST_FOLLOWUP_DAYS, Unanswered
 from protest_dispatch.sendlog.findings import Finding
 from protest_dispatch.text import visible
+from protest_dispatch.vocabulary import Channel
 
 
 def replies(numbered: Sequence[tuple[int, Finding]], *, as_json: bool, names: Names) -> None:
@@ -56,13 +57,13 @@ def followup_list(items: Sequence[Unanswered], *, asking: bool, names: Names) ->
     if asking:
         return
     output.info(
-        f"Letters sent {FOLLOWUP_DAYS} or more days ago with no reply found ({len(items)}):"
+        f"Letters sent {FOLLOWUP_DAYS} or more days ago (posted {POST_FOLLOWUP_DAYS}) with no "
+        f"reply found ({len(items)}):"
     )
     for item in items:
-        entry = item.entry
         output.line(
-            f"{output.when(entry.updated_at)}  {names.label(entry.campaign, entry.target)} "
-            f"<{entry.to}>, {entry.campaign}"
+            f"{output.when(item.sent_at)}  {names.label(item.campaign, item.target)} "
+            f"{_how(item)}, {item.campaign}"
         )
     output.say("Run 'protest followup' on a terminal to record whether they replied.")
 
@@ -73,21 +74,25 @@ def nothing_due(upcoming: tuple[Unanswered, datetime] | None, *, names: Names) -
         output.info("No letter is waiting for an answer: nothing to follow up.")
         return
     item, due = upcoming
+    days = POST_FOLLOWUP_DAYS if item.channel == Channel.POST else FOLLOWUP_DAYS
     output.info(
         f"Nothing to follow up yet: the first letter, to "
-        f"{names.label(item.entry.campaign, item.entry.target)}, is due on "
-        f"{output.when(due)} UTC ({FOLLOWUP_DAYS} days after it went out)."
+        f"{names.label(item.campaign, item.target)}, is due on "
+        f"{output.when(due)} UTC ({days} days after it went out)."
     )
+
+
+def _how(item: Unanswered) -> str:
+    return "by post" if item.channel == Channel.POST else f"<{item.to}>"
 
 
 def ask_followup(item: Unanswered, *, names: Names) -> str:
     """'y', 'n' or 's' for "Did <official> reply?"; replies by post or phone count too."""
     import typer
 
-    entry = item.entry
-    person = names.label(entry.campaign, entry.target)
+    person = names.label(item.campaign, item.target)
     output.say(
-        f"{entry.campaign}: your letter to {person} <{entry.to}> went out "
+        f"{item.campaign}: your letter to {person} {_how(item)} went out "
         f"{output.when(item.sent_at)} UTC."
     )
     while True:

@@ -110,7 +110,23 @@ def letter_headers(letter: Letter) -> list[tuple[str, str]]:
     if letter.reply_to:
         headers.append(("Reply-To", letter.reply_to))
     headers.append(("Subject", letter.subject))
+    if letter.attachments:
+        headers.append(
+            (
+                "Attachments",
+                ", ".join(f"{a.filename} ({size_text(a.size)})" for a in letter.attachments),
+            )
+        )
     return headers
+
+
+def size_text(octets: int) -> str:
+    """1,234 bytes, 12.3 KB or 1.2 MB: a file's size at a glance."""
+    if octets < 1000:
+        return f"{octets:,} bytes"
+    if octets < 1_000_000:
+        return f"{octets / 1000:.1f} KB"
+    return f"{octets / 1_000_000:.1f} MB"
 
 
 def calls(to_make: Sequence[CallToMake]) -> None:

@@ -64,6 +64,9 @@ def _campaign(campaign: CampaignStatus, *, report: StatusReport) -> None:
     counts.append(("calls made", f"{len(campaign.calls)}" + (f" ({made})" if made else "")))
     if campaign.to_call is not None:
         counts.append(("calls to make", len(campaign.to_call)))
+    counts.append(("posted", len(campaign.posts)))
+    if campaign.to_post is not None:
+        counts.append(("to print and post", len(campaign.to_post)))
     counts += [
         ("bounced", len(campaign.bounced)),
         ("automatic replies", len(campaign.found(FindingKind.AUTO_REPLY))),
@@ -145,6 +148,11 @@ def _campaign(campaign: CampaignStatus, *, report: StatusReport) -> None:
         output.say(
             f"Calls to make: {_ids(campaign.to_call)}. 'protest calls' shows the "
             "numbers and what to say."
+        )
+    if campaign.to_post:
+        output.say(
+            f"Letters to print and post: {_ids(campaign.to_post)}. 'protest print' writes "
+            "them as PDF; once one is in the post, record it with 'protest posted ID'."
         )
 
 

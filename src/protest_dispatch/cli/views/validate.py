@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from protest_dispatch.addresses import same_mailbox
 from protest_dispatch.campaign.placeholders import placeholder_addresses
 from protest_dispatch.cli import output
-from protest_dispatch.cli.views.send import notices
+from protest_dispatch.cli.views.send import notices, size_text
 
 if TYPE_CHECKING:
     from protest_dispatch.campaign.compose import Checked
@@ -22,11 +22,16 @@ def validation(
     session: Session,
     *,
     letters: Sequence[Checked],
+    paper: Sequence[Checked] = (),
     show_all: bool = False,
     domains: DomainReport | None = None,
 ) -> None:
     audience = session.composer.audience
     rows = [(c.target, "email", _recipients(session, c.recipients), c.template) for c in letters]
+    addresses = {s.target.id: s.target.postal_address or "" for s in audience.paper}
+    for checked in paper:
+        first_line = addresses.get(checked.target, "").partition("\n")[0]
+        rows.append((checked.target, "post", f"{first_line}, ...", checked.template))
     for selected in audience.calls:
         rows.append(
             (
@@ -51,6 +56,15 @@ def validation(
             f"... and {len(rows) - len(shown)} more targets ('protest validate --all' "
             "lists every one)."
         )
+    files = session.loaded.attachments
+    if files:
+        output.show(
+            output.table(
+                "Attachments",
+                ("file", "size", "type", "SHA-256"),
+                ((a.name, size_text(a.size), a.content_type, a.sha256) for a in files.values()),
+            )
+        )
     notices(session)
     for placeholder in placeholder_addresses(session.loaded):
         output.warn(str(placeholder))
@@ -58,8 +72,9 @@ def validation(
         _domains(domains)
         if domains.errors:
             return
+    on_paper = f", {len(paper)} letter(s) to print" if paper else ""
     output.info(
-        f"The campaign is valid: {len(letters)} letter(s) and {len(audience.calls)} "
+        f"The campaign is valid: {len(letters)} letter(s){on_paper} and {len(audience.calls)} "
         "call(s) for this sender."
     )
 
