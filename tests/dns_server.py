@@ -1,9 +1,9 @@
 """A DNS server on 127.0.0.1 for the tests, built from dnspython's message classes.
 
 Each name's behaviour is set by the test (``server.zone["x.example.org"] = "mx"``);
-unknown names get ``default`` (NXDOMAIN unless said). It answers over UDP only, in
-its own thread and event
-loop, after ``delay`` seconds per answer, without blocking other queries.
+unknown names get ``default`` (NXDOMAIN unless said). It answers over UDP, and over
+TCP on ``tcp_port`` (RFC 7766 framing: DNS through a SOCKS proxy), in its own thread
+and event loop, after ``delay`` seconds per answer, without blocking other queries.
 
 Behaviours: ``mx``, ``null-mx``, ``nxdomain``, ``a-only``, ``aaaa-only``, ``nothing``
 (exists, no records), ``timeout`` (never answers), ``servfail``, ``refused``,
@@ -51,8 +51,26 @@ class DnsServer(asyncio.DatagramProtocol):
             lambda: self, local_addr=("127.0.0.1", 0)
         )
         self.port = self.transport.get_extra_info("sockname")[1]
+        self._tcp = await asyncio.start_server(self._tcp_client, "127.0.0.1", 0)
+        self.tcp_port = self._tcp.sockets[0].getsockname()[1]
+
+    async def _tcp_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                size = int.from_bytes(await reader.readexactly(2), "big")
+                wire = self._respond(await reader.readexactly(size))
+                if wire is None:
+                    continue
+                await asyncio.sleep(self.delay)
+                writer.write(len(wire).to_bytes(2, "big") + wire)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
 
     def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self._tcp.close)
         self.loop.call_soon_threadsafe(self.transport.close)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(5)
@@ -62,17 +80,20 @@ class DnsServer(asyncio.DatagramProtocol):
         return f"127.0.0.1:{self.port}"
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        wire = self._respond(data)
+        if wire is not None:
+            self.loop.call_later(self.delay, self.transport.sendto, wire, addr)
+
+    def _respond(self, data: bytes) -> bytes | None:
         try:
             query = dns.message.from_wire(data)
         except Exception:
-            return
+            return None
         question = query.question[0]
         name = question.name.to_text(omit_final_dot=True).lower()
         kind = dns.rdatatype.to_text(question.rdtype)
         self.queries.append((name, kind))
-        wire = self._answer(query, self.zone.get(name, self.default), question, kind)
-        if wire is not None:
-            self.loop.call_later(self.delay, self.transport.sendto, wire, addr)
+        return self._answer(query, self.zone.get(name, self.default), question, kind)
 
     def _answer(
         self, query: dns.message.Message, how: str, question: Any, kind: str

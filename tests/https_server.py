@@ -81,7 +81,8 @@ class HttpsServer:
         self.httpd.daemon_threads = True
         if tls:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+            # and the name the SOCKS5 test proxy resolves for it (socks5_server.py)
+            ca.issue_cert("127.0.0.1", "localhost", "web.proxy-only.test").configure_cert(context)
             self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
         self.scheme = "https" if tls else "http"
         self.port = self.httpd.server_address[1]

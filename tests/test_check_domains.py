@@ -13,6 +13,8 @@ from protest_dispatch.campaign.loading import load_campaign
 from protest_dispatch.commands.domains import check_campaign_domains
 from protest_dispatch.net.dns import parse_server
 from protest_dispatch.vocabulary import MailDomain
+from smtp_server import free_port
+from socks5_server import PROXY_ONLY_ADDRESS, Socks5Server
 
 LETTER = {"a.md.j2": "Dear {{ target.name }},\n\nDrop the charges.\n"}
 
@@ -168,11 +170,44 @@ def test_sixteen_domains_at_once_each_within_its_time_out(
     assert 0.6 <= elapsed < 2.0
 
 
-def test_with_a_proxy_set_no_domain_is_looked_up(tmp_path: Path, dns_server: DnsServer) -> None:
+def test_with_a_proxy_dns_goes_over_tcp_through_it(
+    tmp_path: Path, dns_server: DnsServer, socks5_proxy: Socks5Server
+) -> None:
+    dns_server.zone.update({"mx.example.org": "mx", "gone.example.org": "nxdomain"})
+    path = _campaign(tmp_path, ("Court", "c@mx.example.org"), ("Gone", "g@gone.example.org"))
+    server = f"{PROXY_ONLY_ADDRESS}:{dns_server.tcp_port}"  # only the proxy reaches it
+    args = ["validate", "-t", str(path), "--check-domains", "--dns-server", server]
+
+    run = cli([*args, "--proxy", socks5_proxy.url], expect=2)
+
+    assert "gone.example.org does not exist" in " ".join(run.err.split())
+    assert ("mx.example.org", "MX") in dns_server.queries
+    assert {(c.host, c.port, c.by_name) for c in socks5_proxy.connects} == {
+        (PROXY_ONLY_ADDRESS, dns_server.tcp_port, False)
+    }
+
+
+def test_with_a_proxy_and_no_dns_server_nothing_is_looked_up(
+    tmp_path: Path, dns_server: DnsServer
+) -> None:
+    path = _campaign(tmp_path, ("Court", "c@mx.example.org"))
+    run = cli(
+        ["validate", "-t", str(path), "--check-domains"], env={"PROTEST_PROXY": "tor"}, expect=2
+    )
+    assert "none is named" in " ".join(run.err.split())
+    assert dns_server.queries == []
+
+
+def test_with_the_proxy_down_no_domain_is_looked_up_and_the_check_says_try_later(
+    tmp_path: Path, dns_server: DnsServer
+) -> None:
     dns_server.zone["mx.example.org"] = "mx"
     path = _campaign(tmp_path, ("Court", "c@mx.example.org"))
-    env = {"PROTEST_PROXY": "tor"}
-    args = ["validate", "-t", str(path), "--check-domains", "--dns-server", dns_server.address]
-    run = cli(args, env=env, expect=2)
-    assert "would bypass it" in " ".join(run.err.split())
+    server = f"{PROXY_ONLY_ADDRESS}:{dns_server.tcp_port}"
+    down = f"socks5://127.0.0.1:{free_port()}"
+    args = ["validate", "-t", str(path), "--check-domains", "--dns-server", server]
+
+    run = cli([*args, "--proxy", down], env={"PROTEST_DNS_TIMEOUT": "2"}, expect=75)
+
+    assert f"through the proxy {down}" in " ".join(run.err.split())
     assert dns_server.queries == []

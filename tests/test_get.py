@@ -18,6 +18,8 @@ from hypothesis import strategies as st
 from https_server import HANG, HttpsServer, Huge, Redirect
 from kit import cli
 from signkit import Key, make_key, set_public_key, sign, signed_campaign
+from smtp_server import free_port
+from socks5_server import Socks5Server, proxy_only
 
 
 def _flat(text: str) -> str:
@@ -273,16 +275,29 @@ def test_get_replaces_only_a_campaign_folder(tmp_path: Path, published: Path) ->
     assert _snapshot(mine) == {"notes.txt": b"mine\n"}
 
 
-def test_with_a_proxy_set_nothing_is_downloaded_directly(
+def test_with_a_proxy_the_download_goes_through_it_by_name(
+    tmp_path: Path, https_server: HttpsServer, published: Path, socks5_proxy: Socks5Server
+) -> None:
+    https_server.routes["/c.tar.gz"] = _tar(published)
+    url = f"https://{proxy_only('web')}:{https_server.port}/c.tar.gz"
+    ca = ["--ca-file", str(https_server.ca_file)]
+
+    cli(["get", url, str(_mine(tmp_path)), *ca, "--proxy", socks5_proxy.url], expect=0)
+
+    assert _snapshot(_mine(tmp_path)) == _snapshot(published)
+    assert [(c.host, c.by_name) for c in socks5_proxy.connects] == [(proxy_only("web"), True)]
+
+
+def test_with_the_proxy_down_nothing_is_downloaded_directly(
     tmp_path: Path, https_server: HttpsServer, published: Path
 ) -> None:
     https_server.routes["/c.tar.gz"] = _tar(published)
-    env = {"PROTEST_PROXY": "tor"}
-    url = https_server.url("/c.tar.gz")
-    run = cli(["get", url, str(_mine(tmp_path))], env=env, expect=2)
-    assert "cannot download through your proxy" in _flat(run.err)
+    down = f"socks5://127.0.0.1:{free_port()}"
+    url = f"https://{proxy_only('web')}:{https_server.port}/c.tar.gz"
+    run = cli(["get", url, str(_mine(tmp_path))], env={"PROTEST_PROXY": down}, expect=75)
+    assert f"The proxy {down} could not be reached" in _flat(run.err)
     assert https_server.requests == []
-    cli(["get", str(_archive(tmp_path, published)), str(_mine(tmp_path))], env=env, expect=0)
+    assert not _mine(tmp_path).exists()
 
 
 def test_a_bare_get_in_the_campaign_folder_updates_it_from_its_update_url(
@@ -333,3 +348,59 @@ def test_whatever_an_archive_names_nothing_lands_outside_the_folder(
         unpack(data=data, into=into, source="hypothesis.tar.gz")
     outside = [p for p in root.rglob("*") if into not in (p, *p.parents) and p != into.parent]
     assert outside == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("typed", "applied"), [(b"n\n", False), (b"y\n", True)])
+def test_on_a_terminal_an_address_change_is_shown_at_80_columns_and_asked(
+    tmp_path: Path, published: Path, key: Key, typed: bytes, applied: bool
+) -> None:
+    from terminal import screen
+
+    mine = _mine(tmp_path)
+    cli(["get", str(_archive(tmp_path, published)), str(mine)], expect=0)
+    targets = published / "targets.yaml"
+    targets.write_text(targets.read_text().replace("minister@example.org", "office@example.net"))
+    sign(published, key)
+    update = _archive(tmp_path, published, "update.tar.gz")
+    code, shown = screen(["get", str(update), str(mine)], env={}, columns=80, typed=typed)
+    assert code == 0, shown
+    assert all(len(line) <= 80 for line in shown.splitlines())
+    assert "minister@example.org" in shown
+    assert "office@example.net" in shown
+    assert "Use the new copy in" in shown
+    assert ("office@example.net" in (mine / "targets.yaml").read_text()) is applied
+    assert mine.with_name("campaign.previous").exists() is applied
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "needs_yes"),
+    [
+        ('    phone: "+44 20 7946 0000"', '    phone: "+44 20 7946 0999"', True),
+        ("    email: minister@example.org", "    email: minister@example.net", True),
+        ('    role: "Minister of Justice"', '    role: "Justice Minister"', False),
+        (
+            "    timezone: Europe/London\n    # postal_address: |",
+            "    timezone: Europe/London\n    postal_address: |\n      1 Example Street\n"
+            "    # postal_address: |",
+            True,
+        ),
+    ],
+    ids=["phone", "email", "role", "postal-address"],
+)
+def test_where_letters_go_is_an_address_change_and_the_rest_is_not(
+    tmp_path: Path, before: str, after: str, needs_yes: bool
+) -> None:
+    from protest_dispatch.campaign.changes import compare
+    from protest_dispatch.campaign.loading import load_campaign
+
+    old, new = tmp_path / "old", tmp_path / "new"
+    cli(["new", str(old)], expect=0)
+    shutil.copytree(old, new)
+    targets = new / "targets.yaml"
+    text = targets.read_text()
+    assert before in text
+    targets.write_text(text.replace(before, after, 1))
+    changes = compare(load_campaign(path=old), load_campaign(path=new))
+    assert len(changes.fields) == 1, changes.fields
+    assert changes.needs_confirmation is needs_yes

@@ -352,3 +352,25 @@ def test_another_campaign_file_beside_a_signed_one_is_refused(tmp_path: Path, ke
     other.write_text((folder / "targets.yaml").read_text().replace("minister@", "collector@"))
     run = cli(["validate", "-t", str(other)], env=ENV, expect=2)
     assert f"{other} is not in the signed MANIFEST" in _flat(run.err)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("typed", "accepted"), [(b"n\n", False), (b"y\n", True)])
+def test_trust_shows_both_keys_on_the_terminal_and_asks(
+    tmp_path: Path, key: Key, typed: bytes, accepted: bool
+) -> None:
+    from terminal import screen
+
+    folder = signed_campaign(tmp_path / "c", key)
+    cli(["validate", "-t", str(folder)], env=ENV, expect=0)
+    new = make_key(tmp_path / "new.key")
+    code, shown = screen(
+        ["trust", "my-campaign", "--key", new.public], env={}, columns=80, typed=typed
+    )
+    assert code == 0, shown
+    flat = _flat(shown)
+    assert f"key until now: {key.public}" in flat
+    assert f"new key: {new.public}" in flat
+    set_public_key(folder, new.public)
+    sign(folder, new)
+    cli(["validate", "-t", str(folder)], env=ENV, expect=0 if accepted else 2)

@@ -229,6 +229,13 @@ class ImapRefusedError(ImapError):
     exit_code = ExitCode.FAILED
 
 
+class ImapAnswerError(ImapError):
+    """The IMAP server answered with what protest cannot use (a number out of range, an
+    answer too large, not IMAP at all): a fault waiting will not fix."""
+
+    exit_code = ExitCode.FAILED
+
+
 class TokenRefusedError(SmtpRefusedError):
     """The SMTP server refused the OAuth2 access token (XOAUTH2).
 

@@ -13,6 +13,7 @@ from protest_dispatch.cli.options import (
     ConfigOpt,
     LogOpt,
     ProxyOpt,
+    QuietOpt,
 )
 
 if TYPE_CHECKING:
@@ -36,10 +37,7 @@ def inbox(
     json_: Annotated[
         bool, typer.Option("--json", help="Print what is new as JSON, for scripts.")
     ] = False,
-    quiet: Annotated[
-        bool,
-        typer.Option("--quiet", "-q", help="Print only what needs attention (for cron)."),
-    ] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Read your mailbox (read-only) for bounces, automatic replies and replies to letters."""
     from protest_dispatch.cli.views import inbox as views
@@ -104,15 +102,20 @@ def followup(
 
     now = datetime.now(UTC)
     names = campaign_names(targets=targets)
-    with open_followup(config_path=config, log=log) as (sendlog, _):
+    with open_followup(config_path=config, log=log, write=False) as (sendlog, _):
         items = [] if sendlog is None else unanswered(sendlog, campaign=campaign, now=now)
-        asking = bool(items) and sys.stdin.isatty()
-        if not items:
-            upcoming = None if sendlog is None else first_due(sendlog, campaign=campaign, now=now)
-            views.nothing_due(upcoming, names=names)
-            return
-        views.followup_list(items, asking=asking, names=names)
-        if not asking or sendlog is None:
+        upcoming = (
+            None if sendlog is None or items else first_due(sendlog, campaign=campaign, now=now)
+        )
+    if not items:
+        views.nothing_due(upcoming, names=names)
+        return
+    asking = sys.stdin.isatty()
+    views.followup_list(items, asking=asking, names=names)
+    if not asking:
+        return  # a listing only: the log was opened read-only and is left as it was
+    with open_followup(config_path=config, log=log, write=True) as (sendlog, _):
+        if sendlog is None:
             return
         recorded = skipped = 0
         for item in items:

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from protest_dispatch.cli.options import ProxyOpt
+
 
 def new(
     folder: Annotated[
@@ -101,7 +103,7 @@ def passphrase(*, twice: bool, purpose: str) -> str:
     from protest_dispatch.settings.config import Config
     from protest_dispatch.settings.secrets import run_secret_command
 
-    command = Config.load(path=None).get("key_password_command")
+    command = Config.load(path=None).settings.key_password_command
     if command:
         return run_secret_command(command, key="key_password_command", what="passphrase")
     if not sys.stdin.isatty():
@@ -147,6 +149,7 @@ def get(
         bool,
         typer.Option("--yes", "-y", help="Accept changed addresses without asking (for cron)."),
     ] = False,
+    proxy: ProxyOpt = None,
 ) -> None:
     """Fetch a campaign or its update, check its signature, show what changed, replace it."""
     from protest_dispatch.cli.views import get as views
@@ -159,7 +162,7 @@ def get(
         folder=folder,
         ca_file=ca_file,
         timeout=timeout,
-        proxy=Config.load(path=None).proxy(),
+        proxy=Config.load(path=None).with_options(proxy=proxy).proxy(),
     )
     try:
         if staged.changes is not None and staged.changes.empty:

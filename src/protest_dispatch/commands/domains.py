@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from protest_dispatch.campaign.loading import LoadedCampaign
 from protest_dispatch.commands.session import Session
-from protest_dispatch.errors import ConfigError, DnsUnavailableError, Problem
+from protest_dispatch.errors import DnsUnavailableError, Problem
 from protest_dispatch.net.dns import (
     DnsServer,
     DomainAnswer,
@@ -23,6 +23,7 @@ from protest_dispatch.net.dns import (
     make_resolver,
     parse_server,
 )
+from protest_dispatch.net.proxy import Proxy
 from protest_dispatch.vocabulary import MailDomain
 
 CONCURRENCY = 16
@@ -102,24 +103,18 @@ def uses(loaded: LoadedCampaign) -> dict[str, list[Use]]:
 
 
 def check_session_domains(*, session: Session, dns_server: str | None) -> DomainReport:
-    """The check as ``validate`` runs it: the resolver and time-out from the settings.
+    """The check as ``validate`` runs it: the resolver, time-out and proxy from the settings.
 
-    DNS questions cannot go through a SOCKS proxy yet, so with one set the check is
-    refused rather than telling the network's resolver every domain (fail closed).
+    With a proxy the questions go over TCP through it to the named ``dns_server``
+    (net/dns_proxy.py), never to the system's resolver directly.
     """
-    if session.config.proxy() is not None:
-        raise ConfigError(
-            "--check-domains cannot ask DNS through your proxy yet, and asking directly "
-            "would bypass it: nothing was looked up.",
-            key="proxy",
-            hint="Check the domains from a machine where a direct lookup is safe.",
-        )
-    value = session.config.get("dns_server", dns_server)
-    timeout = session.config.get("dns_timeout") or TIMEOUT
+    settings = session.config.with_options(dns_server=dns_server).settings
+    value, timeout = settings.dns_server, settings.dns_timeout or TIMEOUT
     return check_campaign_domains(
         loaded=session.loaded,
         server=None if not value else parse_server(value),
-        timeout=float(timeout),
+        timeout=timeout,
+        proxy=session.config.proxy(),
     )
 
 
@@ -129,15 +124,18 @@ def check_campaign_domains(
     server: DnsServer | None,
     concurrency: int = CONCURRENCY,
     timeout: float = TIMEOUT,
+    proxy: Proxy | None = None,
 ) -> DomainReport:
     """Raises DnsUnavailableError when no server answered for any domain."""
     where = uses(loaded)
-    resolver = make_resolver(server, timeout=timeout)
+    resolver = make_resolver(server, timeout=timeout, proxy=proxy)
     answers = asyncio.run(
         check_domains(where, resolver=resolver, concurrency=concurrency, timeout=timeout)
     )
     if answers and not any(a.answered for a in answers.values()):
         named = "the system's resolver" if server is None else f"{server.host} port {server.port}"
+        if proxy is not None:
+            named += f", asked through the proxy {proxy}"
         raise DnsUnavailableError(
             f"No DNS server answered ({named}): none of the {len(answers)} domain(s) "
             "could be checked.",

@@ -72,19 +72,11 @@ def stage(
 ) -> Staged:
     """Fetch, unpack beside ``folder`` and verify; ``proxy`` is the sender's proxy setting.
 
-    Downloads cannot go through the proxy yet: with one set, only a local file is read
-    (fail closed), never a direct connection that would bypass it.
+    With a proxy the download goes through it, and fails closed (exit 75) when it cannot.
     """
-    if proxy is not None and "://" in source:
-        raise InputError(
-            f"protest get cannot download through your proxy ({proxy}) yet, and a direct "
-            "connection would bypass it: nothing was downloaded.",
-            hint="Download the archive through Tor yourself (Tor Browser, torsocks curl), "
-            "then: protest get FILE [DIR]",
-        )
     folder = Path(os.path.abspath(folder))  # "." has no name and no parent to stage beside
     old = _existing(folder)
-    data = _read(source, ca_file=ca_file, timeout=timeout)
+    data = _read(source, ca_file=ca_file, timeout=timeout, proxy=proxy)
     staging = folder.parent / f".{folder.name}.get-{os.getpid()}"
     if staging.exists():
         shutil.rmtree(staging)
@@ -125,9 +117,11 @@ def _existing(folder: Path) -> LoadedCampaign | None:
         return None  # a broken copy: the update is shown as new, and replaces it
 
 
-def _read(source: str, *, ca_file: Path | None, timeout: float) -> bytes:
+def _read(source: str, *, ca_file: Path | None, timeout: float, proxy: Proxy | None) -> bytes:
     if "://" in source:
-        return download(url=source, ca_file=ca_file, timeout=timeout, max_bytes=MAX_BYTES).data
+        return download(
+            url=source, ca_file=ca_file, timeout=timeout, max_bytes=MAX_BYTES, proxy=proxy
+        ).data
     path = Path(source)
     try:
         data = read_at_most(path, MAX_BYTES)

@@ -152,14 +152,16 @@ def _waiting(log: SendLog, *, campaign: str | None) -> list[Unanswered]:
 
 @contextmanager
 def open_followup(
-    *, config_path: Path | None, log: Path | None
+    *, config_path: Path | None, log: Path | None, write: bool
 ) -> Iterator[tuple[SendLog | None, Config]]:
+    """The send log for ``followup``: read-only (never migrated) unless answers are to be
+    recorded, which only a person at a terminal gives."""
     config = Config.load(path=config_path)
     path = log_path(log=log, config=config)
     if not path.exists():
         yield None, config
         return
-    with SendLog.open(path=path) as sendlog:
+    with SendLog.open(path=path, read_only=not write) as sendlog:
         yield sendlog, config
 
 

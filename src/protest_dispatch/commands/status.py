@@ -9,22 +9,24 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from protest_dispatch.campaign.audience import select
-from protest_dispatch.campaign.loading import LoadedCampaign, load_campaign
 from protest_dispatch.campaign.model import Target
-from protest_dispatch.campaign.signing import KnownKeys, default_store, verify_campaign
 from protest_dispatch.commands.calls import by_target, is_reached
 from protest_dispatch.commands.log_access import existing_log
 from protest_dispatch.commands.people import DEFAULT_CAMPAIGN_FILE, Names
 from protest_dispatch.delivery.quota import Quota
 from protest_dispatch.sendlog.calls import CallLog
-from protest_dispatch.sendlog.findings import Finding, FindingLog, letter_key
+from protest_dispatch.sendlog.findings import Finding, FindingLog, letter_key, standing_bounce
 from protest_dispatch.sendlog.posts import PostLog
 from protest_dispatch.sendlog.records import Post
 from protest_dispatch.sendlog.store import Call, Entry, SendLog, parse_time
 from protest_dispatch.settings.config import Config
 from protest_dispatch.vocabulary import FindingKind, LetterStatus
+
+if TYPE_CHECKING:
+    from protest_dispatch.campaign.loading import LoadedCampaign
 
 NO_REPLY_DAYS = 14
 
@@ -52,12 +54,19 @@ class CampaignStatus:
 
     @property
     def bounced(self) -> list[Finding]:
-        """The latest permanent bounce of each letter that still stands (not resent since)."""
-        current = {letter_key(e.message_id) for e in self.entries if e.message_id}
-        latest = {f.letter_key: f for f in self.findings if f.permanent_bounce}
-        return [f for key, f in latest.items() if key in current]
+        """The permanent bounce of each letter that still stands (not resent since, not
+        overruled by a later delivery report)."""
+        grouped: dict[str, list[Finding]] = {}
+        for f in self.findings:
+            grouped.setdefault(f.letter_key, []).append(f)
+        standing = (
+            standing_bounce(grouped.get(letter_key(e.message_id), []), to=e.to)
+            for e in self.entries
+            if e.message_id
+        )
+        return [f for f in standing if f is not None]
 
-    def with_status(self, status: str) -> list[Entry]:
+    def with_status(self, status: LetterStatus) -> list[Entry]:
         return [e for e in self.entries if e.status == status]
 
     def call_outcomes(self) -> dict[str, int]:
@@ -91,8 +100,12 @@ def gather(
     sender = config.sender(from_option=from_, country_option=country)
     if targets is None and DEFAULT_CAMPAIGN_FILE.is_file():
         targets = DEFAULT_CAMPAIGN_FILE
-    loaded = load_campaign(path=targets) if targets is not None else None
-    if loaded is not None:
+    loaded = None
+    if targets is not None:  # YAML, the campaign model and signatures only with a file
+        from protest_dispatch.campaign.loading import load_campaign
+        from protest_dispatch.campaign.signing import KnownKeys, default_store, verify_campaign
+
+        loaded = load_campaign(path=targets)
         verify_campaign(loaded=loaded, known=KnownKeys(default_store()))
     with existing_log(log=log, config=config) as (_, sendlog):
         return build(
@@ -189,8 +202,9 @@ def _no_reply(
 
 
 def _quota_free_at(*, log: SendLog | None, config: Config, sender: str | None) -> datetime | None:
-    per_hour, per_day = config.get("limit_per_hour"), config.get("limit_per_day")
-    if log is None or sender is None or not (per_hour or per_day):
+    if log is None or sender is None:
         return None
-    quota = Quota(log=log, sender=sender, per_hour=per_hour, per_day=per_day)
+    quota = Quota.configured(log=log, sender=sender, settings=config.settings)
+    if quota is None:
+        return None
     return quota.next_free(1)

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from protest_dispatch.errors import ConfigError
+from protest_dispatch.net.dns_proxy import needs_server, through_proxy
+from protest_dispatch.net.proxy import Proxy
 from protest_dispatch.vocabulary import MailDomain
 
 if TYPE_CHECKING:
@@ -66,9 +68,15 @@ def parse_server(value: str) -> DnsServer:
     return DnsServer(host=host, port=port)
 
 
-def make_resolver(server: DnsServer | None, *, timeout: float) -> dns.asyncresolver.Resolver:
+def make_resolver(
+    server: DnsServer | None, *, timeout: float, proxy: Proxy | None = None
+) -> dns.asyncresolver.Resolver:
+    """The resolver to ask; with ``proxy``, one that asks ``server`` over TCP through it."""
     import dns.asyncresolver
     import dns.resolver
+
+    if proxy is not None and server is None:
+        raise needs_server(proxy)
 
     try:
         resolver = dns.asyncresolver.Resolver(configure=server is None)
@@ -84,6 +92,8 @@ def make_resolver(server: DnsServer | None, *, timeout: float) -> dns.asyncresol
     resolver.lifetime = timeout
     resolver.timeout = timeout
     resolver.cache = None
+    if proxy is not None and server is not None:
+        return through_proxy(resolver, proxy, server.host)  # type: ignore[no-any-return]
     return resolver
 
 

@@ -9,14 +9,16 @@ deadline; a body over the size cap is refused as soon as it is announced or reac
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 from protest_dispatch.errors import DownloadError, DownloadUnavailableError
+from protest_dispatch.net.loopback import is_this_machine
+from protest_dispatch.net.proxy import Proxy
 from protest_dispatch.net.tls import verified_context
+from protest_dispatch.net.transport import async_http_transport
 
 MAX_REDIRECTS = 5
 
@@ -43,20 +45,25 @@ def check_url(url: str) -> str:
 
 
 def _loopback(host: str) -> bool:
-    if host.lower().rstrip(".") == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return is_this_machine(host)
 
 
-def download(*, url: str, ca_file: Path | None, timeout: float, max_bytes: int) -> Downloaded:
-    """The body of ``url`` (at most ``max_bytes``) within ``timeout`` seconds in all."""
+def download(
+    *,
+    url: str,
+    ca_file: Path | None,
+    timeout: float,
+    max_bytes: int,
+    proxy: Proxy | None = None,
+) -> Downloaded:
+    """The body of ``url`` (at most ``max_bytes``) within ``timeout`` seconds in all.
+
+    With ``proxy`` every hop goes through it (net/transport.py), and fails closed.
+    """
     check_url(url)
     context = verified_context(ca_file, key="ca_file", where="--ca-file")
     try:
-        return asyncio.run(asyncio.wait_for(_fetch(url, context, max_bytes), timeout))
+        return asyncio.run(asyncio.wait_for(_fetch(url, context, max_bytes, proxy), timeout))
     except TimeoutError:
         raise DownloadUnavailableError(
             f"{url} did not finish within {timeout:g} s; nothing was changed.",
@@ -65,11 +72,17 @@ def download(*, url: str, ca_file: Path | None, timeout: float, max_bytes: int) 
         ) from None
 
 
-async def _fetch(url: str, context: ssl.SSLContext, max_bytes: int) -> Downloaded:
+async def _fetch(
+    url: str, context: ssl.SSLContext, max_bytes: int, proxy: Proxy | None
+) -> Downloaded:
     import httpx2
 
     async with httpx2.AsyncClient(
-        verify=context, trust_env=False, follow_redirects=False, timeout=None
+        verify=context,
+        trust_env=False,
+        follow_redirects=False,
+        timeout=None,
+        transport=None if proxy is None else async_http_transport(proxy, verify=context),
     ) as client:
         for _ in range(MAX_REDIRECTS + 1):
             try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -77,7 +78,17 @@ def trust(verdict: Trust, *, campaign_id: str) -> None:
     else:
         output.say(f"Signed campaign: verified with the key {verdict.public_key}.")
     if verdict.trusted_comment:
-        output.say(f"  signed: {verdict.trusted_comment}")
+        output.say(
+            f"  {_signed_on(verdict.trusted_comment)}trusted comment: {verdict.trusted_comment}"
+        )
+
+
+def _signed_on(comment: str) -> str:
+    """minisign's trusted comment starts ``timestamp:<seconds>``: the signing time, if so."""
+    stamp = comment.removeprefix("timestamp:").split(None, 1)[0] if comment else ""
+    if not comment.startswith("timestamp:") or not stamp.isdigit() or len(stamp) > 11:
+        return ""
+    return f"signed {output.when(datetime.fromtimestamp(int(stamp), UTC))} UTC; "
 
 
 def dry_run(session: Session, *, out: Path | None) -> None:
@@ -427,7 +438,7 @@ def send_summary(
             output.table(
                 f"Campaign {session.campaign_id}" + (" (test)" if test else ""),
                 ("outcome", "letters"),
-                ((k, v) for k, v in counts.items() if v or k == "sent"),
+                ((k, v) for i, (k, v) in enumerate(counts.items()) if v or i == 0),  # sent: always
             )
         )
         _advice(summary)

@@ -1,4 +1,4 @@
-"""How ``protest validate`` looks: the campaign as a table, then what to know."""
+"""How ``validate`` shows a campaign: every letter's recipients, the calls, the checks."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from protest_dispatch.campaign.compose import Checked
     from protest_dispatch.commands.domains import DomainReport
     from protest_dispatch.commands.session import Session
+
 
 TABLE_ROWS = 100
 
