@@ -371,3 +371,36 @@ def test_on_a_terminal_an_address_change_is_shown_at_80_columns_and_asked(
     assert "Use the new copy in" in shown
     assert ("office@example.net" in (mine / "targets.yaml").read_text()) is applied
     assert mine.with_name("campaign.previous").exists() is applied
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "needs_yes"),
+    [
+        ('    phone: "+44 20 7946 0000"', '    phone: "+44 20 7946 0999"', True),
+        ("    email: minister@example.org", "    email: minister@example.net", True),
+        ('    role: "Minister of Justice"', '    role: "Justice Minister"', False),
+        (
+            "    timezone: Europe/London\n    # postal_address: |",
+            "    timezone: Europe/London\n    postal_address: |\n      1 Example Street\n"
+            "    # postal_address: |",
+            True,
+        ),
+    ],
+    ids=["phone", "email", "role", "postal-address"],
+)
+def test_where_letters_go_is_an_address_change_and_the_rest_is_not(
+    tmp_path: Path, before: str, after: str, needs_yes: bool
+) -> None:
+    from protest_dispatch.campaign.changes import compare
+    from protest_dispatch.campaign.loading import load_campaign
+
+    old, new = tmp_path / "old", tmp_path / "new"
+    cli(["new", str(old)], expect=0)
+    shutil.copytree(old, new)
+    targets = new / "targets.yaml"
+    text = targets.read_text()
+    assert before in text
+    targets.write_text(text.replace(before, after, 1))
+    changes = compare(load_campaign(path=old), load_campaign(path=new))
+    assert len(changes.fields) == 1, changes.fields
+    assert changes.needs_confirmation is needs_yes

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 PRIVATE_FOLDER_MODE = 0o700
@@ -81,3 +83,35 @@ def write_private(path: Path, data: bytes, *, sync: bool = True) -> None:
     except OSError:
         temporary.unlink(missing_ok=True)
         raise
+
+
+class LockBusy(Exception):
+    """Another process holds the lock; ``holder`` is what it wrote in the file (its pid)."""
+
+    def __init__(self, holder: str) -> None:
+        super().__init__(holder)
+        self.holder = holder
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: Path, *, wait: bool, mark: str | None = None) -> Iterator[None]:
+    """Hold an exclusive OS lock (flock) on ``path``, a 0o600 file made if missing.
+
+    Without ``wait``, raises LockBusy at once when another process holds it; ``mark``
+    (the pid) is then what the holder wrote. Raises OSError when the file cannot be
+    made or locked. The OS releases the lock when the process dies, and the file stays
+    on disk: deleting a flock file while others wait on it would let two processes
+    hold "the" lock at once.
+    """
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            raise LockBusy(os.pread(fd, 32, 0).decode(errors="replace").strip()) from None
+        if mark is not None:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, mark.encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock

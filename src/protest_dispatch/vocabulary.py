@@ -43,6 +43,13 @@ class Security(StrEnum):
     def imap_port(self) -> int:
         return _IMAP_PORTS[self]
 
+    @staticmethod
+    def usual_on_smtp_port(port: int) -> Security | None:
+        """What a standard SMTP port speaks: TLS on 465, STARTTLS on 587 and 25 (relays)."""
+        if port == _SMTP_PORTS[Security.TLS]:
+            return Security.TLS
+        return Security.STARTTLS if port in _SMTP_PORTS.values() else None
+
 
 _SMTP_PORTS = {Security.STARTTLS: 587, Security.TLS: 465, Security.NONE: 25}
 _IMAP_PORTS = {Security.STARTTLS: 143, Security.TLS: 993, Security.NONE: 143}
@@ -63,6 +70,16 @@ class FindingKind(StrEnum):
     REPLY = "reply"
     NO_REPLY = "no-reply"
     """The sender told `protest followup` that no answer came, by any channel."""
+
+
+class CheckStatus(StrEnum):
+    """How one step of ``protest doctor``'s checklist went."""
+
+    OK = "ok"
+    WARN = "warn"
+    FAIL = "fail"
+    SKIP = "skip"
+    """Not run: an earlier step failed and this one depends on it."""
 
 
 class ExitCode(IntEnum):

@@ -18,7 +18,7 @@ from typing import Any
 from protest_dispatch.campaign.loading import LoadedCampaign
 from protest_dispatch.campaign.manifest import read_files
 
-ADDRESS_FIELDS = frozenset({"email", "cc", "phone", "postal_address", "reply_to", "address"})
+ADDRESS_FIELDS = frozenset({"email", "cc", "phone", "fax", "postal_address", "reply_to", "address"})
 """Fields that decide where a letter or call goes: a change needs the activist's yes."""
 _WORDS = re.compile(r"(\s+)")
 

@@ -19,15 +19,9 @@ import yaml
 from pydantic import ValidationError
 
 from protest_dispatch.campaign.attachments import FOLDER, Attachment, check_files
+from protest_dispatch.campaign.fields import YAML_BOOLEAN_HINT, FieldError, shown
 from protest_dispatch.campaign.mailboxes import shared_mailboxes
-from protest_dispatch.campaign.model import (
-    YAML_BOOLEAN_HINT,
-    Campaign,
-    CampaignInfo,
-    FieldError,
-    Target,
-    shown,
-)
+from protest_dispatch.campaign.model import Campaign, CampaignInfo, Target
 from protest_dispatch.campaign.recipients import copies, too_many
 from protest_dispatch.errors import CampaignError, InputError, Problem
 

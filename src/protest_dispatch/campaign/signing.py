@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from protest_dispatch.campaign import manifest
+from protest_dispatch.campaign.fields import shown
 from protest_dispatch.campaign.loading import LoadedCampaign
-from protest_dispatch.campaign.model import shown
 from protest_dispatch.errors import TamperedError, TrustError
 from protest_dispatch.files import data_folder, make_private_folder, read_at_most, write_private
 from protest_dispatch.vocabulary import TrustState

@@ -20,6 +20,7 @@ from protest_dispatch.cli.options import (
     OnlyOpt,
     PostalAddressOpt,
     ProxyOpt,
+    QuietOpt,
     SmtpAuthOpt,
     SmtpCaFileOpt,
     SmtpHostOpt,
@@ -29,6 +30,7 @@ from protest_dispatch.cli.options import (
     env_help,
 )
 from protest_dispatch.cli.startup import ready as _ready
+from protest_dispatch.delivery.options import SendOptions
 from protest_dispatch.errors import InputError
 from protest_dispatch.vocabulary import ExitCode, PaperSize
 
@@ -69,7 +71,7 @@ def validate(
     proxy: ProxyOpt = None,
 ) -> None:
     """Check the campaign file and render every letter for you, sending nothing."""
-    from protest_dispatch.cli.views import send as views
+    from protest_dispatch.cli.views import validate as views
     from protest_dispatch.commands.session import prepare
 
     session = _ready(
@@ -147,7 +149,7 @@ def send(
         typer.Option(
             "--concurrency", metavar="K", min=1, max=32, help="SMTP connections used at once."
         ),
-    ] = 2,
+    ] = SendOptions.concurrency,
     rate: Annotated[
         float,
         typer.Option(
@@ -156,7 +158,7 @@ def send(
             min=0,
             help="Letters per minute across all connections (0: no cap).",
         ),
-    ] = 20,
+    ] = SendOptions.rate,
     limit: Annotated[
         int | None,
         typer.Option("--limit", metavar="N", min=0, help="Send at most N letters in this run."),
@@ -170,7 +172,7 @@ def send(
             max=10,
             help="Tries per letter in this run on temporary errors.",
         ),
-    ] = 3,
+    ] = SendOptions.attempts,
     retry_failed: Annotated[
         bool,
         typer.Option(
@@ -203,13 +205,16 @@ def send(
         bool, typer.Option("--json", help="Print a machine-readable summary instead of tables.")
     ] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Say more.")] = False,
-    quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="Print only what needs attention (for cron).")
-    ] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Send the campaign's letters (preview first with --dry-run)."""
     from protest_dispatch.cli.views import send as views
     from protest_dispatch.commands.session import prepare, read_note
+    from protest_dispatch.settings.smtp import SmtpOverrides
+
+    smtp = SmtpOverrides(
+        host=smtp_host, port=smtp_port, security=smtp_security, ca_file=smtp_ca_file, auth=smtp_auth
+    )
 
     if out is not None and not dry_run:
         raise InputError("--out only goes with --dry-run.")
@@ -232,32 +237,19 @@ def send(
     if dry_run:
         from protest_dispatch.settings.smtp import check_smtp_options
 
-        check_smtp_options(
-            session.config,
-            host=smtp_host,
-            port=smtp_port,
-            security=smtp_security,
-            ca_file=smtp_ca_file,
-        )
+        check_smtp_options(session.config, given=smtp)
         views.dry_run(session, out=out)
         return
     from protest_dispatch.commands.send import SendRequest
 
     request = SendRequest(
-        test=test,
-        concurrency=concurrency,
-        rate=rate,
+        options=SendOptions(concurrency=concurrency, rate=rate, attempts=attempts, test=test),
         limit=limit,
-        attempts=attempts,
         retry_failed=retry_failed,
         retry_uncertain=retry_uncertain,
         retry_bounced=retry_bounced,
         log=log,
-        smtp_host=smtp_host,
-        smtp_port=smtp_port,
-        smtp_security=smtp_security,
-        smtp_ca_file=smtp_ca_file,
-        smtp_auth=smtp_auth,
+        smtp=smtp,
     )
     display = views.Display(json=json_, verbose=verbose, quiet=quiet)
     raise typer.Exit(_send(session=session, request=request, display=display, yes=yes))

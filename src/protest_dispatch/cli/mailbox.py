@@ -13,6 +13,7 @@ from protest_dispatch.cli.options import (
     ConfigOpt,
     LogOpt,
     ProxyOpt,
+    QuietOpt,
 )
 
 if TYPE_CHECKING:
@@ -36,10 +37,7 @@ def inbox(
     json_: Annotated[
         bool, typer.Option("--json", help="Print what is new as JSON, for scripts.")
     ] = False,
-    quiet: Annotated[
-        bool,
-        typer.Option("--quiet", "-q", help="Print only what needs attention (for cron)."),
-    ] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Read your mailbox (read-only) for bounces, automatic replies and replies to letters."""
     from protest_dispatch.cli.views import inbox as views

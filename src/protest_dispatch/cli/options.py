@@ -165,3 +165,6 @@ ProxyOpt = Annotated[
 CampaignOpt = Annotated[
     str | None, typer.Option("--campaign", metavar="ID", help="Only this campaign id.")
 ]
+QuietOpt = Annotated[
+    bool, typer.Option("--quiet", "-q", help="Print only what needs attention (for cron).")
+]

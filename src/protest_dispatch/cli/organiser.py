@@ -103,7 +103,7 @@ def passphrase(*, twice: bool, purpose: str) -> str:
     from protest_dispatch.settings.config import Config
     from protest_dispatch.settings.secrets import run_secret_command
 
-    command = Config.load(path=None).get("key_password_command")
+    command = Config.load(path=None).settings.key_password_command
     if command:
         return run_secret_command(command, key="key_password_command", what="passphrase")
     if not sys.stdin.isatty():

@@ -16,11 +16,12 @@ import json
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from protest_dispatch.errors import ProtestError
 from protest_dispatch.sendlog.records import parse_time
 from protest_dispatch.text import json_visible, visible
+from protest_dispatch.vocabulary import CallOutcome, LetterStatus
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -48,17 +49,18 @@ def __getattr__(name: str) -> Console:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-STATUS_STYLES = {
-    "sent": "green",
-    "sending": "yellow",
-    "deferred": "yellow",
-    "failed": "red",
-    "uncertain": "magenta",
-    "reached": "green",
-    "voicemail": "yellow",
-    "no-answer": "yellow",
-    "wrong-number": "red",
+STATUS_STYLES: dict[str, str] = {
+    LetterStatus.SENT: "green",
+    LetterStatus.SENDING: "yellow",
+    LetterStatus.DEFERRED: "yellow",
+    LetterStatus.FAILED: "red",
+    LetterStatus.UNCERTAIN: "magenta",
+    CallOutcome.REACHED: "green",
+    CallOutcome.VOICEMAIL: "yellow",
+    CallOutcome.NO_ANSWER: "yellow",
+    CallOutcome.WRONG_NUMBER: "red",
 }
+"""How each letter status and call outcome is coloured in tables."""
 
 
 def plain(value: object, style: str = "") -> Text:
@@ -241,7 +243,7 @@ def _blocks(
     return Group(*parts)
 
 
-def show(renderable: Any) -> None:
+def show(renderable: RenderableType) -> None:
     _console("stdout").print(renderable)
 
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from protest_dispatch.cli.options import (
+    CampaignOpt,
     ConfigOpt,
     CountryOpt,
     FromOpt,
@@ -25,9 +26,7 @@ if TYPE_CHECKING:
 
 
 def log_(
-    campaign: Annotated[
-        str | None, typer.Option("--campaign", help="Only this campaign id.")
-    ] = None,
+    campaign: CampaignOpt = None,
     status: Annotated[
         str | None,
         typer.Option(
@@ -198,9 +197,7 @@ def posted(
 
 
 def status(
-    campaign: Annotated[
-        str | None, typer.Option("--campaign", help="Only this campaign id.")
-    ] = None,
+    campaign: CampaignOpt = None,
     targets: Annotated[
         Path | None,
         typer.Option(

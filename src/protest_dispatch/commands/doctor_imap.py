@@ -22,6 +22,7 @@ from protest_dispatch.settings.imap import (
     imap_configured,
     imap_settings,
 )
+from protest_dispatch.vocabulary import CheckStatus
 
 IMAP_STEPS = ("IMAP settings", "IMAP connection, TLS and certificate", "IMAP login", "IMAP folders")
 
@@ -37,7 +38,7 @@ def imap_checks(config: Config, *, sender_email: str | None, timeout: float) -> 
         return [failed("IMAP settings", exc), *skipped(IMAP_STEPS[1:])]
     settings = dataclasses.replace(settings, timeout=timeout)
     where = f"{settings.username} at {settings.host}:{settings.port} ({settings.security})"
-    checks = [Check("IMAP settings", "ok", where)]
+    checks = [Check("IMAP settings", CheckStatus.OK, where)]
     return checks + _session(settings)
 
 
@@ -46,7 +47,7 @@ def _no_password(exc: ConfigError) -> Check:
     so its absence now is a note, not a failure."""
     return Check(
         IMAP_STEPS[2],
-        "warn",
+        CheckStatus.WARN,
         "not tried: no password is stored for the mailbox (you give it when you read it)",
         exc.hint,
     )
@@ -62,7 +63,7 @@ def _session(settings: ImapSettings) -> list[Check]:
     except ProtestError as exc:
         return [failed(IMAP_STEPS[1], exc), *skipped(IMAP_STEPS[2:])]
     tls = client.socket().version() if hasattr(client.socket(), "version") else "none"
-    checks = [Check(IMAP_STEPS[1], "ok", f"connected; TLS {tls}, certificate verified")]
+    checks = [Check(IMAP_STEPS[1], CheckStatus.OK, f"connected; TLS {tls}, certificate verified")]
     mask = Masker()
     try:
         try:
@@ -74,13 +75,15 @@ def _session(settings: ImapSettings) -> list[Check]:
             return [*checks, _no_password(exc), *skipped(IMAP_STEPS[3:])]
         except ProtestError as exc:
             return [*checks, failed(IMAP_STEPS[2], exc), *skipped(IMAP_STEPS[3:])]
-        checks.append(Check(IMAP_STEPS[2], "ok", f"logged in as {settings.username}"))
+        checks.append(Check(IMAP_STEPS[2], CheckStatus.OK, f"logged in as {settings.username}"))
         try:
             with translate_errors(settings, doing="list the folders", mask=mask):
                 folders = default_folders(client)
         except ProtestError as exc:
             return [*checks, failed(IMAP_STEPS[3], exc)]
-        checks.append(Check(IMAP_STEPS[3], "ok", "protest inbox reads " + ", ".join(folders)))
+        checks.append(
+            Check(IMAP_STEPS[3], CheckStatus.OK, "protest inbox reads " + ", ".join(folders))
+        )
         return checks
     finally:
         try:

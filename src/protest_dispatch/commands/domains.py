@@ -108,12 +108,12 @@ def check_session_domains(*, session: Session, dns_server: str | None) -> Domain
     With a proxy the questions go over TCP through it to the named ``dns_server``
     (net/dns_proxy.py), never to the system's resolver directly.
     """
-    value = session.config.get("dns_server", dns_server)
-    timeout = session.config.get("dns_timeout") or TIMEOUT
+    settings = session.config.with_options(dns_server=dns_server).settings
+    value, timeout = settings.dns_server, settings.dns_timeout or TIMEOUT
     return check_campaign_domains(
         loaded=session.loaded,
         server=None if not value else parse_server(value),
-        timeout=float(timeout),
+        timeout=timeout,
         proxy=session.config.proxy(),
     )
 

@@ -150,8 +150,8 @@ def logout(*, request: LoginRequest) -> LogoutResult:
 
 
 def _store(config: Config, request: LoginRequest) -> RefreshTokenStore:
-    host = config.get("smtp_host", request.smtp_host)
-    username = config.get("smtp_username")
+    settings = config.with_options(smtp_host=request.smtp_host).settings
+    host, username = settings.smtp_host, settings.smtp_username
     if not host or not username:
         missing = "smtp_host" if not host else "smtp_username"
         raise ConfigError(
@@ -160,9 +160,7 @@ def _store(config: Config, request: LoginRequest) -> RefreshTokenStore:
             hint="Run 'protest init', or set smtp_host and smtp_username (your full email "
             "address) in the config file.",
         )
-    return RefreshTokenStore.for_account(
-        username=str(username), host=str(host), file=request.token_file
-    )
+    return RefreshTokenStore.for_account(username=username, host=host, file=request.token_file)
 
 
 def _no_refresh_hint(client: OAuthClient) -> str:

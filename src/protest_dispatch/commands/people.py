@@ -45,12 +45,12 @@ def campaign_names(*, targets: Path | None) -> Names:
     A file given by the user must load; a ``targets.yaml`` that merely lies here and
     does not load leaves the ids alone (the command does not need it).
     """
+    if targets is None and not DEFAULT_CAMPAIGN_FILE.is_file():
+        return Names()  # and YAML is never loaded: these commands start fast
     from protest_dispatch.campaign.loading import load_campaign
 
     if targets is not None:
         return Names.of(load_campaign(path=targets))
-    if not DEFAULT_CAMPAIGN_FILE.is_file():
-        return Names()
     try:
         return Names.of(load_campaign(path=DEFAULT_CAMPAIGN_FILE))
     except ProtestError:

@@ -67,9 +67,9 @@ def prepare(
     composer = Composer(
         loaded=loaded,
         sender=sender,
-        lang=_lang(config.get("lang", lang)),
+        lang=_lang(config.settings.lang if lang is None else lang),
         only=only,
-        copy_me=bool(config.get("copy_me", copy_me)),
+        copy_me=bool(config.settings.copy_me if copy_me is None else copy_me),
     )
     return Session(
         config=config,

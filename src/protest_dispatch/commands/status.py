@@ -9,11 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from protest_dispatch.campaign.audience import select
-from protest_dispatch.campaign.loading import LoadedCampaign, load_campaign
 from protest_dispatch.campaign.model import Target
-from protest_dispatch.campaign.signing import KnownKeys, default_store, verify_campaign
 from protest_dispatch.commands.calls import by_target, is_reached
 from protest_dispatch.commands.log_access import existing_log
 from protest_dispatch.commands.people import DEFAULT_CAMPAIGN_FILE, Names
@@ -25,6 +24,9 @@ from protest_dispatch.sendlog.records import Post
 from protest_dispatch.sendlog.store import Call, Entry, SendLog, parse_time
 from protest_dispatch.settings.config import Config
 from protest_dispatch.vocabulary import FindingKind, LetterStatus
+
+if TYPE_CHECKING:
+    from protest_dispatch.campaign.loading import LoadedCampaign
 
 NO_REPLY_DAYS = 14
 
@@ -64,7 +66,7 @@ class CampaignStatus:
         )
         return [f for f in standing if f is not None]
 
-    def with_status(self, status: str) -> list[Entry]:
+    def with_status(self, status: LetterStatus) -> list[Entry]:
         return [e for e in self.entries if e.status == status]
 
     def call_outcomes(self) -> dict[str, int]:
@@ -98,8 +100,12 @@ def gather(
     sender = config.sender(from_option=from_, country_option=country)
     if targets is None and DEFAULT_CAMPAIGN_FILE.is_file():
         targets = DEFAULT_CAMPAIGN_FILE
-    loaded = load_campaign(path=targets) if targets is not None else None
-    if loaded is not None:
+    loaded = None
+    if targets is not None:  # YAML, the campaign model and signatures only with a file
+        from protest_dispatch.campaign.loading import load_campaign
+        from protest_dispatch.campaign.signing import KnownKeys, default_store, verify_campaign
+
+        loaded = load_campaign(path=targets)
         verify_campaign(loaded=loaded, known=KnownKeys(default_store()))
     with existing_log(log=log, config=config) as (_, sendlog):
         return build(
@@ -196,8 +202,9 @@ def _no_reply(
 
 
 def _quota_free_at(*, log: SendLog | None, config: Config, sender: str | None) -> datetime | None:
-    per_hour, per_day = config.get("limit_per_hour"), config.get("limit_per_day")
-    if log is None or sender is None or not (per_hour or per_day):
+    if log is None or sender is None:
         return None
-    quota = Quota(log=log, sender=sender, per_hour=per_hour, per_day=per_day)
+    quota = Quota.configured(log=log, sender=sender, settings=config.settings)
+    if quota is None:
+        return None
     return quota.next_free(1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from protest_dispatch.campaign.model import public_key_text
+from protest_dispatch.campaign.fields import public_key_text
 from protest_dispatch.campaign.signing import KnownKeys
 from protest_dispatch.errors import InputError
 

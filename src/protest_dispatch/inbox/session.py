@@ -32,7 +32,7 @@ from protest_dispatch.masking import Masker
 from protest_dispatch.net.loopback import is_this_machine, resolve_loopback_only
 from protest_dispatch.net.tls import verified_context
 from protest_dispatch.settings.imap import ImapSettings
-from protest_dispatch.vocabulary import Security
+from protest_dispatch.vocabulary import AuthMode, Security
 
 if TYPE_CHECKING:
     from imapclient import IMAPClient
@@ -128,7 +128,7 @@ def login(client: IMAPClient, settings: ImapSettings, *, mask: Masker) -> None:
         sasl = f"user={credentials.username}\x01auth=Bearer {secret}\x01\x01"
         mask.remember(base64.b64encode(sasl.encode()).decode("ascii"))
     try:
-        if credentials.mechanism == "xoauth2":
+        if credentials.mechanism is AuthMode.XOAUTH2:
             client.oauth2_login(credentials.username, credentials.secret.get_secret_value())
         else:
             client.login(credentials.username, credentials.secret.get_secret_value())

@@ -14,7 +14,6 @@ server text passes through a :class:`Masker` before it appears in any message.
 from __future__ import annotations
 
 import asyncio
-import re
 import socket
 from collections.abc import Sequence
 from types import TracebackType
@@ -39,6 +38,7 @@ from protest_dispatch.net.loopback import resolve_loopback_only
 from protest_dispatch.net.proxy import route
 from protest_dispatch.net.tls import verified_context
 from protest_dispatch.settings.smtp import SmtpSettings
+from protest_dispatch.text import one_line
 from protest_dispatch.vocabulary import AuthMode, LetterStatus, Route, Security
 
 __all__ = [
@@ -48,7 +48,6 @@ __all__ = [
     "resolve_loopback_only",
 ]
 
-_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]+")
 _ACCEPTED = frozenset({SMTPStatus.completed, SMTPStatus.will_forward})
 _BROKEN = (aiosmtplib.SMTPException, OSError)
 
@@ -101,11 +100,6 @@ class SmtpConnection:
             raise RuntimeError("SmtpConnection.open() called on a connection that is open")
         self._drop()
         settings = self._settings
-        if settings.security not in tuple(Security):
-            raise ConfigError(
-                f"Unknown SMTP security {settings.security!r}.",
-                hint="Use one of: starttls, tls, none.",
-            )
         await check_plaintext_allowed(settings=settings)
         helo_name = checked_helo_name(settings.helo_name)
         oauth = settings.auth is AuthMode.XOAUTH2 and settings.username is not None
@@ -260,7 +254,7 @@ class SmtpConnection:
 
     def _tidy(self, text: str) -> str:
         """Server text made safe to show: no password in any form, no control characters."""
-        return _CONTROL_CHARS.sub(" ", self._masker(text)).strip()
+        return one_line(self._masker(text))
 
     # -- delivering -------------------------------------------------------------
 

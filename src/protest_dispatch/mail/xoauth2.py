@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
 from collections.abc import Callable
 
 import aiosmtplib
@@ -26,10 +25,11 @@ from protest_dispatch.errors import (
     TokenRefusedError,
 )
 from protest_dispatch.settings.smtp import SmtpSettings
+from protest_dispatch.text import ANY_CONTROL
 
 _AUTH_OK = 235
 _CHALLENGE = 334
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
+_UNSAFE = ANY_CONTROL
 
 
 class XOAuth2Refusal(Exception):

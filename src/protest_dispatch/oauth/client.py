@@ -20,7 +20,6 @@ import base64
 import binascii
 import json
 import math
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -32,6 +31,7 @@ from urllib.parse import urlsplit
 from protest_dispatch.errors import ConfigError, SignInError, TokenEndpointUnavailableError
 from protest_dispatch.masking import Masker
 from protest_dispatch.settings.oauth import OAuthClient
+from protest_dispatch.text import ANY_CONTROL
 
 if TYPE_CHECKING:
     import httpx2
@@ -45,7 +45,7 @@ LONGEST_TOKEN_LIFE = 24 * 3600.0
 """An access token said to live longer is renewed after a day all the same."""
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
+_UNSAFE = ANY_CONTROL
 _READ_OF_REPLY = 2000
 _SHOWN_OF_REPLY = 300
 _T = TypeVar("_T")

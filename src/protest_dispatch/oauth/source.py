@@ -145,9 +145,9 @@ TokenSource = CommandTokenSource | StoredTokenSource
 
 def token_source(config: Config, *, username: str, host: str) -> TokenSource:
     """The token command if one is set, else the stored sign-in for this account."""
-    command = config.get("smtp_oauth_token_command")
+    command = config.settings.smtp_oauth_token_command
     if command:
-        return CommandTokenSource(str(command))
+        return CommandTokenSource(command)
     store = RefreshTokenStore.for_account(username=username, host=host)
     if store.load() is None:
         failed = "; ".join(store.keyring_failures)

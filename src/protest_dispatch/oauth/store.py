@@ -16,15 +16,18 @@ lost to it.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from protest_dispatch.errors import ConfigError
-from protest_dispatch.files import data_folder, make_private_folder, write_private
+from protest_dispatch.files import (
+    data_folder,
+    exclusive_lock,
+    make_private_folder,
+    write_private,
+)
 from protest_dispatch.settings.secrets import KEYRING_SERVICE
 from protest_dispatch.vocabulary import TokenStore
 
@@ -94,20 +97,17 @@ class RefreshTokenStore:
         log's: deleting a flock file while others wait on it would split the lock.
         """
         lock = self.file.with_name(self.file.name + ".lock")
-        try:
-            make_private_folder(lock.parent)
-            descriptor = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        except OSError as exc:
-            raise ConfigError(
-                f"The sign-in lock {lock} cannot be opened: {exc.strerror}.",
-                file=lock,
-                hint="Check that the data folder is yours and has free space.",
-            ) from None
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX)
+        with contextlib.ExitStack() as held:
+            try:
+                make_private_folder(lock.parent)
+                held.enter_context(exclusive_lock(lock, wait=True))
+            except OSError as exc:
+                raise ConfigError(
+                    f"The sign-in lock {lock} cannot be opened: {exc.strerror}.",
+                    file=lock,
+                    hint="Check that the data folder is yours and has free space.",
+                ) from None
             yield
-        finally:
-            os.close(descriptor)  # closing releases the lock
 
     def delete(self) -> list[TokenStore]:
         """Remove what ``login`` stored; returns the places that held something."""

@@ -19,7 +19,7 @@ from protest_dispatch.files import make_private_folder, write_private
 from protest_dispatch.settings.providers import Provider
 from protest_dispatch.settings.secrets import KEYRING_SERVICE
 from protest_dispatch.settings.sender import format_from
-from protest_dispatch.vocabulary import AuthMode, OAuthProvider
+from protest_dispatch.vocabulary import AuthMode, OAuthProvider, Security
 
 Storage = Literal["no", "command", "keyring", "oauth"]
 """Where the password is; ``oauth`` means none: XOAUTH2 signs in (see ``OAuthAnswers``)."""
@@ -38,7 +38,7 @@ class Answers:
     provider: Provider
     host: str
     port: int
-    security: str
+    security: Security
     username: str | None  # None: the server takes no login
     storage: Storage = "no"
     password_command: str | None = None
@@ -49,7 +49,7 @@ class Answers:
     imap_host: str | None = None
     """Set when the sender chose to let ``protest inbox`` read the mailbox."""
     imap_port: int | None = None
-    imap_security: str | None = None
+    imap_security: Security | None = None
     imap_ca_file: str | None = None
     imap_username: str | None = None
     """Only for a server that takes mail without a login: the mailbox's own."""
@@ -84,7 +84,7 @@ def config_values(answers: Answers) -> dict[str, Value]:
             "provider": answers.provider.key,
             "smtp_host": answers.host,
             "smtp_port": answers.port,
-            "smtp_security": answers.security,
+            "smtp_security": answers.security.value,
         }
     )
     if answers.username:
@@ -101,7 +101,7 @@ def config_values(answers: Answers) -> dict[str, Value]:
         if answers.imap_port:
             values["imap_port"] = answers.imap_port
         if answers.imap_security:
-            values["imap_security"] = answers.imap_security
+            values["imap_security"] = answers.imap_security.value
         if answers.imap_ca_file:
             values["imap_ca_file"] = answers.imap_ca_file
         if answers.imap_username:

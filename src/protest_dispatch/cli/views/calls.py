@@ -74,7 +74,7 @@ def recorded(*, call: Call, target: Target, left: int) -> None:
     output.info(
         f"Recorded: {target.id} ({target.name}): {call.outcome} at {output.when(call.at)} UTC."
     )
-    if call.outcome != "reached":
+    if call.outcome != CallOutcome.REACHED:
         output.say("The call stays on your call sheet until you reach someone.")
     output.say(
         f"{left} call(s) left to make for campaign {call.campaign}."

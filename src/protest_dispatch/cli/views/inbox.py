@@ -6,11 +6,15 @@ Subjects, senders and reply texts come from strangers: they are printed through
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from protest_dispatch.cli import output
-from protest_dispatch.commands.inbox import InboxReport
 from protest_dispatch.sendlog.findings import Finding
 from protest_dispatch.text import visible
 from protest_dispatch.vocabulary import FindingKind
+
+if TYPE_CHECKING:  # replies and followup use this module and open no connection
+    from protest_dispatch.commands.inbox import InboxReport
 
 WHAT = {
     FindingKind.BOUNCED: "bounced",

@@ -10,10 +10,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from protest_dispatch.addresses import same_mailbox
-from protest_dispatch.campaign.compose import CallToMake, Checked, raise_problems
+from protest_dispatch.campaign.compose import CallToMake, raise_problems
 from protest_dispatch.campaign.message import Letter
-from protest_dispatch.campaign.placeholders import placeholder_addresses
 from protest_dispatch.campaign.recipients import copies
 from protest_dispatch.cli import output
 from protest_dispatch.errors import SET_SENDER_HINT, Problem
@@ -25,7 +23,6 @@ if TYPE_CHECKING:
     from rich.text import Text
 
     from protest_dispatch.campaign.signing import Trust
-    from protest_dispatch.commands.domains import DomainReport
     from protest_dispatch.commands.send import Plan, ReceivedBefore, Resend
     from protest_dispatch.commands.session import Session
     from protest_dispatch.delivery.dispatch import Job, Result, Summary
@@ -42,7 +39,7 @@ class Display:
     quiet: bool = False
 
 
-def _notices(session: Session, *, origin: bool = True) -> None:
+def notices(session: Session, *, origin: bool = True) -> None:
     """What the person should know; ``origin``: where the campaign copy came from."""
     audience = session.composer.audience
     if origin:
@@ -67,9 +64,6 @@ def _notices(session: Session, *, origin: bool = True) -> None:
             f"skipped because your country is not set ({names}). Set it with --country or "
             "PROTEST_COUNTRY."
         )
-
-
-TABLE_ROWS = 100
 
 
 def trust(verdict: Trust, *, campaign_id: str) -> None:
@@ -97,86 +91,6 @@ def _signed_on(comment: str) -> str:
     return f"signed {output.when(datetime.fromtimestamp(int(stamp), UTC))} UTC; "
 
 
-def validation(
-    session: Session,
-    *,
-    letters: Sequence[Checked],
-    paper: Sequence[Checked] = (),
-    show_all: bool = False,
-    domains: DomainReport | None = None,
-) -> None:
-    audience = session.composer.audience
-    rows = [(c.target, "email", _recipients(session, c.recipients), c.template) for c in letters]
-    addresses = {s.target.id: s.target.postal_address or "" for s in audience.paper}
-    for checked in paper:
-        first_line = addresses.get(checked.target, "").partition("\n")[0]
-        rows.append((checked.target, "post", f"{first_line}, ...", checked.template))
-    for selected in audience.calls:
-        rows.append(
-            (
-                selected.target.id,
-                "call",
-                selected.target.phone or "",
-                selected.target.call_script or "",
-            )
-        )
-    for target in (*audience.needs_country, *audience.other_countries):
-        rows.append((target.id, f"skipped (only for senders in {target.country})", "", ""))
-    shown = rows if show_all else rows[:TABLE_ROWS]
-    output.show(
-        output.table(
-            f"Campaign {session.campaign_id}",
-            ("target", "channel", "recipients", "template"),
-            shown,
-        )
-    )
-    if len(shown) < len(rows):
-        output.info(
-            f"... and {len(rows) - len(shown)} more targets ('protest validate --all' "
-            "lists every one)."
-        )
-    files = session.loaded.attachments
-    if files:
-        output.show(
-            output.table(
-                "Attachments",
-                ("file", "size", "type", "SHA-256"),
-                ((a.name, size_text(a.size), a.content_type, a.sha256) for a in files.values()),
-            )
-        )
-    _notices(session)
-    for placeholder in placeholder_addresses(session.loaded):
-        output.warn(str(placeholder))
-    if domains is not None:
-        _domains(domains)
-        if domains.errors:
-            return
-    on_paper = f", {len(paper)} letter(s) to print" if paper else ""
-    output.info(
-        f"The campaign is valid: {len(letters)} letter(s){on_paper} and {len(audience.calls)} "
-        "call(s) for this sender."
-    )
-
-
-def _domains(report: DomainReport) -> None:
-    for warning in report.warnings:
-        output.warn(str(warning))
-    fine = len(report.answers) - report.unchecked - len(report.errors)
-    output.info(
-        f"Checked {len(report.answers)} domain(s) in DNS: {fine} accept mail, "
-        f"{len(report.errors)} cannot receive mail, {report.unchecked} could not be checked."
-    )
-
-
-def _recipients(session: Session, recipients: Sequence[str]) -> str:
-    """The letter's addresses, the sender's own Bcc copy marked as such."""
-    own = session.sender.email if session.composer.copy_me else None
-    return ", ".join(
-        f"{a} (Bcc: your copy)" if i and own is not None and same_mailbox(a, own) else a
-        for i, a in enumerate(recipients)  # the first is the To, even when it is you
-    )
-
-
 def dry_run(session: Session, *, out: Path | None) -> None:
     from protest_dispatch.commands.preview import letters
 
@@ -187,7 +101,7 @@ def dry_run(session: Session, *, out: Path | None) -> None:
         output.headers_and_body(letter_headers(letter), letter.rendered.text)
     calls(session.composer.checked_calls(problems))
     raise_problems(problems)
-    _notices(session)
+    notices(session)
     written = f" and wrote {total} .eml file(s) to {out}" if out is not None else ""
     output.info(
         f"Dry run: nothing was sent. {total} letter(s) and "
@@ -257,10 +171,10 @@ def send_plan(
     for before in plan.received_before:
         output.say(_received_before(before))
     if not plan.jobs:  # one plain line: the copy's origin matters only when it sends
-        _notices(session, origin=False)
+        notices(session, origin=False)
         output.info(nothing_to_send(plan))
         return
-    _notices(session)
+    notices(session)
     mode = f" as TEST letters to yourself only ({session.sender.email})" if test else ""
     output.say(
         f"Ready to send {len(plan.jobs)} letter(s){mode} from {session.sender.name} "
@@ -524,7 +438,7 @@ def send_summary(
             output.table(
                 f"Campaign {session.campaign_id}" + (" (test)" if test else ""),
                 ("outcome", "letters"),
-                ((k, v) for k, v in counts.items() if v or k == "sent"),
+                ((k, v) for i, (k, v) in enumerate(counts.items()) if v or i == 0),  # sent: always
             )
         )
         _advice(summary)
