@@ -136,7 +136,6 @@ def run_measured(argv: Sequence[str], *, env: dict[str, str], timeout: float) ->
         returncode=proc.returncode,
         started_at=started_at,
         output_tail=tail,
-        cpu_seconds=usage.ru_utime + usage.ru_stime,
     )
 
 
