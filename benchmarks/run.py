@@ -97,8 +97,6 @@ class Measured:
     returncode: int
     started_at: float
     output_tail: str
-    cpu_seconds: float = 0.0
-    """User plus system CPU of the child: what the wall time would be on an idle core."""
 
     def failure(self) -> str:
         """One line for the report: exit code and the last line the command printed."""

@@ -391,6 +391,11 @@ def test_only_prints_a_letter_that_has_email_and_refuses_one_without_address(
     bare = write_campaign(tmp_path / "bare", BASIC, LETTERS)
     refused = cli(["print", "-t", str(bare), "--only", "court"], env=env(), expect=2)
     assert "has no postal address" in refused.stderr
+    abroad = write_campaign(tmp_path / "abroad", BASIC + extra + "    country: KZ\n", LETTERS)
+    elsewhere = cli(
+        ["print", "-t", str(abroad), "--only", "court", "--country", "GB"], env=env(), expect=2
+    )
+    assert "only for senders in KZ" in elsewhere.stderr
 
 
 def test_help_does_not_load_the_renderer() -> None:
