@@ -23,11 +23,10 @@ from protest_dispatch.delivery.quota import DAY, HOUR, Quota
 from protest_dispatch.errors import ConfigError, ProtestError, SendLogError
 from protest_dispatch.mail.smtp import SmtpConnection, check_plaintext_allowed
 from protest_dispatch.net.loopback import lookup_addresses
-from protest_dispatch.net.proxy import route
 from protest_dispatch.sendlog.store import SendLog
 from protest_dispatch.settings.config import Config
 from protest_dispatch.settings.smtp import SmtpOverrides, SmtpSettings, smtp_settings
-from protest_dispatch.vocabulary import AuthMode, CheckStatus, ExitCode, Route, Security
+from protest_dispatch.vocabulary import AuthMode, CheckStatus, ExitCode, Security
 
 DOCTOR_TIMEOUT = 10.0
 NETWORK_STEPS = ("Server name (DNS)", "Connection", "Greeting, TLS and certificate", "Login (AUTH)")
@@ -226,7 +225,7 @@ def _usage(config: Config, sendlog: SendLog, *, sender: str | None) -> str:
 
 def _network(settings: SmtpSettings, *, can_login: bool = True) -> list[Check]:
     proxy, host, port = settings.proxy, settings.host, settings.port
-    if proxy is not None and route(proxy, host) is Route.PROXY:  # no lookup here
+    if proxy is not None and settings.proxied:  # no lookup here
         dns = resolved_by_proxy(NETWORK_STEPS[0], host, proxy)
         tcp = connect_through(NETWORK_STEPS[1], proxy, host, port, settings.timeout)
     else:

@@ -15,7 +15,6 @@ from protest_dispatch.inbox.session import check_plaintext_allowed, connect, log
 from protest_dispatch.inbox.signin import with_sign_in
 from protest_dispatch.inbox.wire import Limits
 from protest_dispatch.masking import Masker
-from protest_dispatch.net.proxy import route
 from protest_dispatch.settings.config import Config
 from protest_dispatch.settings.imap import (
     NO_PASSWORD_KEY,
@@ -23,7 +22,7 @@ from protest_dispatch.settings.imap import (
     imap_configured,
     imap_settings,
 )
-from protest_dispatch.vocabulary import CheckStatus, Route
+from protest_dispatch.vocabulary import CheckStatus
 
 IMAP_STEPS = ("IMAP settings", "IMAP connection, TLS and certificate", "IMAP login", "IMAP folders")
 
@@ -64,8 +63,7 @@ def _session(settings: ImapSettings) -> list[Check]:
     except ProtestError as exc:
         return [failed(IMAP_STEPS[1], exc), *skipped(IMAP_STEPS[2:])]
     tls = client.socket().version() if hasattr(client.socket(), "version") else "none"
-    proxied = settings.proxy is not None and route(settings.proxy, settings.host) is Route.PROXY
-    via = ", through the proxy" if proxied else ""
+    via = ", through the proxy" if settings.proxied else ""
     checks = [
         Check(IMAP_STEPS[1], CheckStatus.OK, f"connected{via}; TLS {tls}, certificate verified")
     ]

@@ -169,7 +169,7 @@ class SmtpConnection:
     async def _proxied_socket(self) -> socket.socket | None:
         """The connection through the proxy, or None when aiosmtplib connects directly."""
         settings = self._settings
-        if settings.proxy is None or route(settings.proxy, settings.host) is not Route.PROXY:
+        if settings.proxy is None or not settings.proxied:
             return None
         try:
             return await open_proxied(

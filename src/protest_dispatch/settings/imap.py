@@ -18,11 +18,11 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from protest_dispatch.errors import ConfigError
-from protest_dispatch.net.proxy import Proxy
+from protest_dispatch.net.proxy import Proxy, route
 from protest_dispatch.settings.config import Config
 from protest_dispatch.settings.providers import by_key
 from protest_dispatch.settings.secrets import run_password_command
-from protest_dispatch.vocabulary import AuthMode, Security
+from protest_dispatch.vocabulary import AuthMode, Route, Security
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,11 @@ class ImapSettings:
     timeout: float = 30.0
     proxy: Proxy | None = None
     """The SOCKS5 proxy (config ``proxy``); a server on this machine is reached directly."""
+
+    @property
+    def proxied(self) -> bool:
+        """Whether connections to the server go through the proxy (set, and not this machine)."""
+        return self.proxy is not None and route(self.proxy, self.host) is Route.PROXY
 
 
 NO_PASSWORD_KEY = "imap_password_command"  # noqa: S105 - a setting's name, not a password

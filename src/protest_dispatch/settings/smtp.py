@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 from pydantic import SecretStr
 
 from protest_dispatch.errors import ConfigError
-from protest_dispatch.net.proxy import Proxy
-from protest_dispatch.vocabulary import AuthMode, Security
+from protest_dispatch.net.proxy import Proxy, route
+from protest_dispatch.vocabulary import AuthMode, Route, Security
 
 TokenProvider = Callable[[], Awaitable[str]]
 """Gives a fresh OAuth2 access token; called right before each connection logs in."""
@@ -45,6 +45,11 @@ class SmtpSettings:
 
     proxy: Proxy | None = None
     """The SOCKS5 proxy (config ``proxy``); a server on this machine is reached directly."""
+
+    @property
+    def proxied(self) -> bool:
+        """Whether connections to the server go through the proxy (set, and not this machine)."""
+        return self.proxy is not None and route(self.proxy, self.host) is Route.PROXY
 
 
 @dataclass(frozen=True)

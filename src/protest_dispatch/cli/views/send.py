@@ -176,7 +176,7 @@ def send_plan(
     output.say(
         f"Ready to send {len(plan.jobs)} letter(s){mode} from {session.sender.name} "
         f"<{session.sender.email}> via {settings.host}:{settings.port} ({settings.security})"
-        f"{_through(settings)}."
+        f"{f', through {settings.proxy}' if settings.proxied else ''}."
     )
     output.stderr.print(
         output.table(
@@ -256,16 +256,6 @@ def _resend(resend: Resend) -> str:
             "get this one too, so they see it twice."
         )
     return line
-
-
-def _through(settings: SmtpSettings) -> str:
-    """ ", through socks5://127.0.0.1:9050 (Tor)" when the letters go through the proxy."""
-    from protest_dispatch.net.proxy import route
-    from protest_dispatch.vocabulary import Route
-
-    if settings.proxy is None or route(settings.proxy, settings.host) is not Route.PROXY:
-        return ""
-    return f", through {settings.proxy}"
 
 
 def _plan_rows(
