@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from kit import cli, env_for, make_campaign, send
+from profiles import budget
 from protest_dispatch.errors import SmtpError, SmtpRefusedError, SmtpUnavailableError
 from protest_dispatch.mail.masking import MASK, Masker
 from protest_dispatch.mail.smtp import SmtpConnection
@@ -88,7 +89,7 @@ secrets = st.text(
 ).filter(lambda s: "*" not in s)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=budget(200))
 @given(password=secrets)
 def test_the_password_is_masked_in_every_form_it_was_sent_in(password: str) -> None:
     masker = Masker(password=password)
