@@ -9,7 +9,15 @@ import pytest
 
 import profiles  # noqa: F401  (loads the Hypothesis profile before any test module)
 
-pytest_plugins = ["smtp_server", "kit", "oauth_server", "xoauth2_smtp", "dovecot", "inboxkit"]
+pytest_plugins = [
+    "smtp_server",
+    "kit",
+    "oauth_server",
+    "xoauth2_smtp",
+    "dovecot",
+    "inboxkit",
+    "socks5_server",
+]
 
 
 @pytest.fixture(autouse=True)

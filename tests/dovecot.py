@@ -400,7 +400,7 @@ def running_dovecot(*, oauth2_introspection_url: str | None = None) -> Iterator[
     try:
         root.chmod(0o755)  # the mail and login users must reach their files in here
         ca = trustme.CA()
-        cert = ca.issue_cert(HOST, "localhost")
+        cert = ca.issue_cert(HOST, "localhost", "imap.proxy-only.test")  # socks5_server.py
         cert.cert_chain_pems[0].write_to_path(str(root / "server-cert.pem"))
         cert.private_key_pem.write_to_path(str(root / "server-key.pem"))
         (root / "server-key.pem").chmod(0o600)

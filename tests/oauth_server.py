@@ -34,6 +34,7 @@ import http.server
 import json
 import re
 import secrets
+import ssl
 import threading
 import time
 import urllib.parse
@@ -191,12 +192,13 @@ class OAuthServer:
         self.refresh_count = 0
         self.host = HOST
         self.port = 0
+        self.scheme = "http"
 
     # ---- addresses -------------------------------------------------------------------
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     @property
     def device_authorization_endpoint(self) -> str:
@@ -726,12 +728,20 @@ class _HTTPServer(http.server.ThreadingHTTPServer):
 
 
 @contextlib.contextmanager
-def running_oauth_server(**options: Any) -> Iterator[OAuthServer]:
-    """Serve an :class:`OAuthServer` (keywords: its options) on 127.0.0.1 and a free port."""
+def running_oauth_server(
+    *, tls: ssl.SSLContext | None = None, **options: Any
+) -> Iterator[OAuthServer]:
+    """Serve an :class:`OAuthServer` (keywords: its options) on 127.0.0.1 and a free port.
+
+    ``tls``: a server-side context to serve HTTPS with (its ``base_url`` then says https).
+    """
     oauth = OAuthServer(**options)
     httpd = _HTTPServer((HOST, 0), _Handler)
     httpd.oauth = oauth
     oauth.port = httpd.server_address[1]
+    if tls is not None:
+        httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)
+        oauth.scheme = "https"
     thread = threading.Thread(
         target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
     )

@@ -471,7 +471,8 @@ def running_server(
             ca_file = Path(scratch) / "ca.pem"
             ca.cert_pem.write_to_path(str(ca_file))
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            ca.issue_cert(HOST, "localhost").configure_cert(context)
+            # and the name the SOCKS5 test proxy resolves for it (socks5_server.py)
+            ca.issue_cert(HOST, "localhost", "smtp.proxy-only.test").configure_cert(context)
             if tls == "implicit":
                 tls_options["ssl_context"] = context
             else:

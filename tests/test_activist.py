@@ -114,9 +114,11 @@ def test_a_run_sends_what_fits_the_hourly_limit_and_says_when_the_rest_can_go(
     first = send(campaign, env=env)
     assert first.code == 75, first.output
     assert len(smtp_server.messages) == 2
-    found = re.search(r"the rest can go after (\d{4}-\d\d-\d\d \d\d:\d\d) UTC", first.output)
+    found = re.search(r"the rest can go after (\d\d \w{3} \d\d:\d\d) UTC", first.output)
     assert found, first.output
-    free_at = datetime.strptime(found.group(1), "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
+    free_at = datetime.strptime(f"{before.year} {found.group(1)}", "%Y %d %b %H:%M").replace(
+        tzinfo=UTC
+    )
     assert before + timedelta(minutes=59) <= free_at <= before + timedelta(hours=1, minutes=1)
     assert "not attempted" in first.stdout
 

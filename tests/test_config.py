@@ -61,6 +61,8 @@ def test_every_key_has_its_variable(tmp_path: Path) -> None:
             value = "google"
         elif key.startswith("oauth_") and key.endswith("_url"):
             value = "https://login.example.org/token"
+        elif key == "proxy":
+            value = "socks5://127.0.0.1:9050"
         else:
             value = samples[toml_type(key)]
         got = load(**{env_name(key): value}).get(key)
@@ -288,6 +290,7 @@ HELP_ENV = {
         "--smtp-security": "SMTP_SECURITY",
         "--smtp-ca-file": "SMTP_CA_FILE",
         "--smtp-auth": "SMTP_AUTH",
+        "--proxy": "PROXY",
         "--config": "CONFIG",
     },
     "log": {"--log": "LOG", "--config": "CONFIG"},
@@ -301,6 +304,7 @@ HELP_ENV = {
         "--smtp-security": "SMTP_SECURITY",
         "--smtp-ca-file": "SMTP_CA_FILE",
         "--smtp-auth": "SMTP_AUTH",
+        "--proxy": "PROXY",
     },
     "calls": {
         "--country": "COUNTRY",

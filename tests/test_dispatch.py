@@ -20,7 +20,7 @@ import pytest
 
 from kit import FROM, env_for, make_campaign, official, subprocess_env
 from protest_dispatch.commands.session import Session, prepare
-from protest_dispatch.mail.dispatch import Backoff, Dispatcher, Job, SendOptions, Summary
+from protest_dispatch.delivery.dispatch import Backoff, Dispatcher, Job, SendOptions, Summary
 from protest_dispatch.sendlog.store import SendLog
 from protest_dispatch.settings.smtp import SmtpSettings
 from protest_dispatch.vocabulary import ExitCode, LetterStatus, Security

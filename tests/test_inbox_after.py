@@ -254,6 +254,7 @@ def test_init_asks_whether_to_read_the_mailbox_and_guesses_the_imap_server(
         input=answers(
             "Ana Example", "ana@example.org", "", "other", "smtp.example.org", "starttls", "",
             "", "", "", "", "", "", "y", "", "", "",
+            "",  # no Tor
         ),
     )  # fmt: skip
     assert result.code == 0, result.output
@@ -265,7 +266,7 @@ def test_init_asks_whether_to_read_the_mailbox_and_guesses_the_imap_server(
     )
     declined = cli(
         ["init", "--config", str(path), "--force"],
-        input=answers("Ana Example", "ana@example.org", "", "fastmail", "", "", "", "n"),
+        input=answers("Ana Example", "ana@example.org", "", "fastmail", "", "", "", "n", ""),
     )
     assert declined.code == 0, declined.output
     assert "imap_host" not in tomllib.loads(path.read_text(encoding="utf-8"))

@@ -42,6 +42,7 @@ def test_init_writes_a_private_config_from_the_answers(tmp_path: Path) -> None:
             "",
             "",
             "",
+            "",  # no Tor
         ),
     )
     assert result.code == 0, result.output
@@ -87,6 +88,7 @@ def test_init_asks_again_after_a_wrong_answer(tmp_path: Path) -> None:
             "no",
             "n",
             "n",
+            "",  # no Tor
         ),
     )
     assert result.code == 0, result.output
@@ -106,7 +108,7 @@ def test_init_never_overwrites_without_asking(tmp_path: Path) -> None:
     path = config_at(tmp_path)
     first = cli(
         ["init", "--config", str(path)],
-        input=answers("Ana Example", EMAIL, "", "riseup", "", "", "", "n"),
+        input=answers("Ana Example", EMAIL, "", "riseup", "", "", "", "n", ""),
     )
     assert first.code == 0, first.output
     before = path.read_text(encoding="utf-8")
@@ -119,7 +121,7 @@ def test_init_never_overwrites_without_asking(tmp_path: Path) -> None:
 
     forced = cli(
         ["init", "--config", str(path), "--force"],
-        input=answers("Ben Example", "ben@example.org", "", "fastmail", "", "", "", "n"),
+        input=answers("Ben Example", "ben@example.org", "", "fastmail", "", "", "", "n", ""),
     )
     assert forced.code == 0, forced.output
     assert "already exists" not in forced.stderr
@@ -153,6 +155,7 @@ def test_proton_bridge_set_up_then_doctor_then_test_send(
             f"echo {PASSWORD}",
             "y",
             "n",
+            "",  # no Tor
         ),
     )
     assert result.code == 0, result.output
@@ -213,6 +216,7 @@ def test_keyring_keeps_the_password_and_doctor_logs_in_with_it(
                 PASSWORD,
                 "",
                 "n",
+                "",  # no Tor
             ),
         )
         assert result.code == 0, result.output
@@ -246,6 +250,7 @@ def test_without_a_keyring_init_says_so_before_asking_for_the_password(tmp_path:
                 "pass show email/posteo",
                 "",
                 "n",
+                "",  # no Tor
             ),
         )
     assert result.code == 0, result.output
@@ -277,6 +282,7 @@ def test_init_sets_up_a_server_without_login_and_sends_through_it(
             "none",
             "",
             "n",
+            "",  # no Tor
         ),
     )
     assert result.code == 0, result.output
@@ -301,7 +307,7 @@ def test_init_says_how_to_drop_the_username_later(tmp_path: Path) -> None:
     path = config_at(tmp_path)
     result = cli(
         ["init", "--config", str(path)],
-        input=answers("Ana Example", EMAIL, "", "posteo", "", "", "", "n"),
+        input=answers("Ana Example", EMAIL, "", "posteo", "", "", "", "n", ""),
     )
     assert result.code == 0, result.output
     assert "remove smtp_username" in " ".join(result.stderr.split())
@@ -327,7 +333,7 @@ def test_init_writes_where_protest_config_points(tmp_path: Path) -> None:
     result = cli(
         ["init"],
         env={"PROTEST_CONFIG": str(path)},
-        input=answers("Ana Example", EMAIL, "", "riseup", "", "", "", "n"),
+        input=answers("Ana Example", EMAIL, "", "riseup", "", "", "", "n", ""),
     )
     assert result.code == 0, result.output
     assert tomllib.loads(path.read_text(encoding="utf-8"))["smtp_host"] == "mail.riseup.net"

@@ -13,7 +13,7 @@ EMAIL = "ana@example.org"
 
 def written(tmp_path: Path, *lines: str) -> tuple[dict[str, object], str]:
     path = tmp_path / "protest" / "config.toml"
-    result = cli(["init", "--config", str(path)], input=answers(*lines))
+    result = cli(["init", "--config", str(path)], input=answers(*lines, ""))  # "": no Tor
     assert result.code == 0, result.output
     values = tomllib.loads(path.read_text(encoding="utf-8"))
     assert set(values) <= set(KEYS)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from kit import env_for, make_campaign, send, spawn
-from protest_dispatch.mail.quota import HOUR, Quota
+from protest_dispatch.delivery.quota import HOUR, Quota
 from protest_dispatch.sendlog.store import SendLog
 from protest_dispatch.vocabulary import ExitCode
 from smtp_server import Server, free_port

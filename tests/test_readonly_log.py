@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 
 from protest_dispatch.cli.app import app
 from protest_dispatch.errors import SendLogError
+from protest_dispatch.sendlog.calls import CallLog
 from protest_dispatch.sendlog.store import SendLog
 
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -63,13 +64,13 @@ def test_a_read_only_open_reads_everything_and_writes_nothing(tmp_path: Path) ->
     db = tmp_path / "sendlog.sqlite3"
     with SendLog.open(path=db) as log:
         record(log, "judge-a")
-        log.record_call(
+        CallLog(log).record(
             campaign=CAMPAIGN, target="judge-b", sender=ALICE, outcome="reached", note=None
         )
     before = digest(db)
     with SendLog.open(path=db, read_only=True) as log:
         assert [e.target for e in log.entries()] == ["judge-a"]
-        assert [c.outcome for c in log.calls()] == ["reached"]
+        assert [c.outcome for c in CallLog(log).all()] == ["reached"]
         with pytest.raises(SendLogError, match="cannot be written"):
             record(log, "judge-c")
     assert digest(db) == before

@@ -21,6 +21,7 @@ import pytest
 
 import protest_dispatch.sendlog.store as sendlog_module
 from protest_dispatch.errors import InputError, LockedError, SendLogError
+from protest_dispatch.sendlog.calls import CallLog
 from protest_dispatch.sendlog.store import (
     APPLICATION_ID,
     SCHEMA_VERSION,
@@ -276,7 +277,7 @@ def test_asdict_has_exactly_the_documented_keys_and_is_json_ready(log: SendLog) 
     assert data["status"] == "sent"
     assert json.loads(json.dumps(data))["cc"] == ["clerk.judge-a@example.org"]
 
-    call = log.record_call(
+    call = CallLog(log).record(
         campaign=CAMPAIGN, target="judge-a", sender=ALICE, outcome="voicemail", note=None
     )
     assert list(asdict(call)) == ["campaign", "target", "sender", "outcome", "note", "at"]
@@ -583,31 +584,31 @@ def test_add_usage_refuses_negative_counts(log: SendLog) -> None:
 
 def test_calls_roundtrip_with_filters_oldest_first(db: Path) -> None:
     with SendLog.open(path=db) as log:
-        first = log.record_call(
+        first = CallLog(log).record(
             campaign=CAMPAIGN,
             target="judge-a",
             sender=ALICE,
             outcome="reached",
             note="said she would read it",
         )
-        second = log.record_call(
+        second = CallLog(log).record(
             campaign=CAMPAIGN, target="judge-b", sender=BOB, outcome="no-answer", note=None
         )
-        third = log.record_call(
+        third = CallLog(log).record(
             campaign="other", target="judge-a", sender=ALICE, outcome="wrong-number", note=None
         )
         with pytest.raises(InputError, match="Unknown call outcome") as caught:
-            log.record_call(
+            CallLog(log).record(
                 campaign=CAMPAIGN, target="judge-a", sender=ALICE, outcome="hung-up", note=None
             )
         assert "voicemail" in (caught.value.hint or "")
 
     with SendLog.open(path=db) as log:
-        assert log.calls() == [first, second, third]
-        assert log.calls(campaign=CAMPAIGN) == [first, second]
-        assert log.calls(target="judge-a") == [first, third]
-        assert log.calls(sender=BOB) == [second]
-        assert log.calls(campaign="other", target="judge-a", sender=ALICE) == [third]
+        assert CallLog(log).all() == [first, second, third]
+        assert CallLog(log).all(campaign=CAMPAIGN) == [first, second]
+        assert CallLog(log).all(target="judge-a") == [first, third]
+        assert CallLog(log).all(sender=BOB) == [second]
+        assert CallLog(log).all(campaign="other", target="judge-a", sender=ALICE) == [third]
 
 
 def test_the_log_works_from_a_coroutine_on_the_event_loop_thread(log: SendLog) -> None:

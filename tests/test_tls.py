@@ -9,7 +9,7 @@ import pytest
 import trustme
 
 from protest_dispatch.errors import ConfigError
-from protest_dispatch.mail.tls import verified_context
+from protest_dispatch.net.tls import verified_context
 
 
 def test_a_private_authority_is_trusted_and_old_tls_refused(tmp_path: Path) -> None:

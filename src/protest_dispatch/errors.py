@@ -235,3 +235,20 @@ class TokenEndpointUnavailableError(ProtestError):
     def __init__(self, message: str, *, url: str, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.url = url
+
+
+class ProxyUnavailableError(ProtestError):
+    """The proxy could not be reached, broke the handshake, or could not reach the server.
+
+    No connection is then made at all, never one around the proxy: try later.
+    """
+
+    exit_code = ExitCode.TEMPFAIL
+
+    def __init__(
+        self, message: str, *, proxy: str, host: str, port: int, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.proxy = proxy
+        self.host = host
+        self.port = port

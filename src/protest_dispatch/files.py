@@ -6,6 +6,33 @@ import contextlib
 import os
 from pathlib import Path
 
+PRIVATE_FOLDER_MODE = 0o700
+
+
+def data_folder() -> Path:
+    """Where protest keeps the send log and the sign-in file unless told otherwise."""
+    import platformdirs
+
+    return platformdirs.user_data_path("protest")
+
+
+def tighten_private_folder(folder: Path) -> int | None:
+    """Make an existing ``folder`` of ours 0o700 if others may enter it; the mode it had.
+
+    A folder made by hand, or by an older version, with the umask's 0o755 lets every
+    user of the machine list whom the activist wrote to and stat their sign-in file.
+    Returns None when nothing changed (no folder, not ours, already private, or chmod
+    was refused: the files inside are 0o600 either way).
+    """
+    try:
+        found = folder.stat()
+        if found.st_uid != os.getuid() or not found.st_mode & 0o077:
+            return None
+        os.chmod(folder, PRIVATE_FOLDER_MODE)
+    except OSError:
+        return None
+    return found.st_mode & 0o777
+
 
 def make_private_folder(folder: Path) -> None:
     """Create the missing folders of ``folder`` with mode 0o700; raises OSError."""

@@ -64,6 +64,31 @@ def first_override(text: str) -> str | None:
     return next((char for char in text if char in DIRECTION_OVERRIDES), None)
 
 
+_JSON_UNSAFE = re.compile(r"[\x7f-\U0010ffff]")
+
+
+def _json_escape(found: re.Match[str]) -> str:
+    char = found.group()
+    if not is_invisible(char):
+        return char
+    code = ord(char)
+    if code > 0xFFFF:  # JSON escapes a code point beyond the BMP as a surrogate pair
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+    return f"\\u{code:04x}"
+
+
+def json_visible(dumped: str) -> str:
+    """JSON text (as ``json.dumps`` writes it) with every invisible character escaped.
+
+    ``json.dumps`` escapes only C0 controls, so DEL, C1 controls (U+009B is CSI, which
+    a terminal acts on), direction overrides and zero-width characters would reach a
+    terminal through ``| jq`` as they are. Escaped as ``\\u009b`` they decode to the
+    same strings, and outside strings JSON has only ASCII, so the text stays valid.
+    """
+    return _JSON_UNSAFE.sub(_json_escape, dumped)
+
+
 def codepoint(char: str) -> str:
     """``U+200B ZERO WIDTH SPACE``: how messages name a character nobody can see."""
     name = unicodedata.name(char, "")

@@ -101,3 +101,14 @@ class TokenStore(StrEnum):
 
     KEYRING = "keyring"
     FILE = "file"
+
+
+class Route(StrEnum):
+    """Which way a connection to a server goes (config ``proxy``)."""
+
+    DIRECT = "direct"
+    """No proxy is set: straight to the server."""
+    LOCAL = "local"
+    """A proxy is set, but the server is this machine (Proton Mail Bridge): straight to it."""
+    PROXY = "proxy"
+    """Through the SOCKS5 proxy, which resolves the name; never directly."""

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+from protest_dispatch.addresses import mailbox
 from protest_dispatch.campaign.model import Campaign, Target
-from protest_dispatch.campaign.recipients import mailbox
 from protest_dispatch.errors import Problem
 
 Lines = dict[tuple[str | int, ...], int]

@@ -21,9 +21,10 @@ from email.utils import format_datetime, formataddr
 from pathlib import Path
 from typing import Any
 
+from protest_dispatch.addresses import mailbox
 from protest_dispatch.campaign.markdown import render_html
 from protest_dispatch.campaign.model import Sender, Target
-from protest_dispatch.campaign.recipients import copies, mailbox, too_many
+from protest_dispatch.campaign.recipients import copies, too_many
 from protest_dispatch.campaign.templates import RenderedLetter
 from protest_dispatch.errors import CampaignError, Problem
 

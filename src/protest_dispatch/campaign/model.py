@@ -230,6 +230,33 @@ def timezone_name(value: str) -> str:
     return value
 
 
+_PUBLIC_KEY = re.compile(r"RW[A-Za-z0-9+/]{54}")  # base64 of "Ed", 8-byte id, 32-byte key
+
+
+def public_key_text(value: str) -> str:
+    """A minisign public key as its base64 line; checked fully where it is used."""
+    if not _PUBLIC_KEY.fullmatch(value):
+        raise ValueError(
+            "must be a minisign public key: the line of 56 characters starting 'RW' that "
+            "'protest keygen' printed (or the second line of a minisign .pub file)"
+        )
+    return value
+
+
+def update_url(value: str) -> str:
+    """Where updates come from: HTTPS, or plain HTTP to this machine only (tests)."""
+    from urllib.parse import urlsplit
+
+    printable(value)
+    parts = urlsplit(value)
+    loopback = parts.hostname in ("127.0.0.1", "::1", "localhost")
+    if not parts.hostname or not (parts.scheme == "https" or (parts.scheme == "http" and loopback)):
+        raise ValueError("must be an https:// address of the campaign archive")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("must not hold a user name or password")
+    return value
+
+
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 Printable = Annotated[str, AfterValidator(printable)]
 Slug = Annotated[NonEmpty, StringConstraints(max_length=64), AfterValidator(slug)]
@@ -243,6 +270,8 @@ CallScriptName = Annotated[
     NonEmpty, StringConstraints(pattern=r".*\.j2$"), AfterValidator(printable)
 ]
 TimeZone = Annotated[NonEmpty, AfterValidator(timezone_name)]
+PublicKeyText = Annotated[NonEmpty, AfterValidator(public_key_text)]
+UpdateUrl = Annotated[NonEmpty, StringConstraints(max_length=2000), AfterValidator(update_url)]
 
 
 class Strict(BaseModel):
@@ -250,26 +279,109 @@ class Strict(BaseModel):
 
 
 class CampaignInfo(Strict):
-    id: Slug
-    title: Printable | None = None
-    subject: HeaderText
-    cc: tuple[Email, ...] = ()
-    reply_to: Email | None = None
+    id: Slug = Field(
+        description="The campaign's id: lower-case letters, digits and '-'. The send log and "
+        "a signed campaign's trusted key are kept under it, so it never changes.",
+        examples=["kz-smk-2011"],
+    )
+    title: Printable | None = Field(
+        None,
+        description="The campaign's name as activists see it in previews and summaries.",
+        examples=["Kazakhstan 2011: defend the Socialist Movement Kazakhstan activists"],
+    )
+    subject: HeaderText = Field(
+        description="Every letter's subject line (a target's own 'subject' wins); one line.",
+        examples=["Drop the charges against the Socialist Movement Kazakhstan activists"],
+    )
+    cc: tuple[Email, ...] = Field(
+        (),
+        description="Addresses that get a copy of every letter (Cc), one bare address each.",
+        examples=[["copies@example.org"]],
+    )
+    reply_to: Email | None = Field(
+        None,
+        description="Where replies to every letter go (Reply-To), one bare address.",
+        examples=["replies@example.org"],
+    )
+    public_key: PublicKeyText | None = Field(
+        None,
+        description="The organiser's minisign public key (the RW... line 'protest keygen' "
+        "prints). With it, 'protest sign' signs the campaign and every activist's protest "
+        "checks that signature.",
+        examples=["RWQf6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3"],
+    )
+    update_url: UpdateUrl | None = Field(
+        None,
+        description="Where the organiser publishes the campaign archive (.tar.gz or .zip); "
+        "'protest get' with no address fetches it from here. https:// only.",
+        examples=["https://example.org/campaigns/kz-smk-2011.tar.gz"],
+    )
 
 
 class Target(Strict):
-    id: Slug
-    name: Name
-    role: Printable | None = None
-    email: Email | None = None
-    cc: tuple[Email, ...] = ()
-    phone: Phone | None = None
-    country: Country | None = None
-    template: TemplateName | None = None
-    subject: HeaderText | None = None
-    timezone: TimeZone | None = None
-    office_hours: Printable | None = None
-    call_script: CallScriptName | None = None
+    id: Slug = Field(
+        description="The target's id: lower-case letters, digits and '-'; unique in the file. "
+        "The send log records each letter under it.",
+        examples=["supreme-court"],
+    )
+    name: Name = Field(
+        description="Whom the letter goes to: a person or an office (the To header's name).",
+        examples=["Ministry of Foreign Affairs of the Republic of Kazakhstan"],
+    )
+    role: Printable | None = Field(
+        None,
+        description="The person's office, shown in previews and available to letters.",
+        examples=["Head of the Supreme Court of Kazakhstan"],
+    )
+    email: Email | None = Field(
+        None,
+        description="The target's address (To), one bare address; write its source in a "
+        "comment. Without it the target is a phone call.",
+        examples=["ministry@example.org"],
+    )
+    cc: tuple[Email, ...] = Field(
+        (),
+        description="Addresses that get a copy of this target's letter (Cc).",
+        examples=[["office@example.org"]],
+    )
+    phone: Phone | None = Field(
+        None,
+        description="An international phone number: '+', the country code, the number. "
+        "A target with a phone and no email is on the call sheet.",
+        examples=["+7 7172 747570"],
+    )
+    country: Country | None = Field(
+        None,
+        description="An ISO 3166-1 country code: only senders in that country write to this "
+        "target (an embassy in their country). Quote it: YAML reads a bare NO as false.",
+        examples=["GB"],
+    )
+    template: TemplateName | None = Field(
+        None,
+        description="The letter, a file in letters/ ending in .md.j2 or .txt.j2; needed with "
+        "an email.",
+        examples=["letter.md.j2"],
+    )
+    subject: HeaderText | None = Field(
+        None,
+        description="This target's own subject line, instead of the campaign's.",
+        examples=["Appeal on behalf of the Socialist Movement Kazakhstan activists"],
+    )
+    timezone: TimeZone | None = Field(
+        None,
+        description="The target's IANA time zone, for the call sheet's local time.",
+        examples=["Asia/Almaty"],
+    )
+    office_hours: Printable | None = Field(
+        None,
+        description="When the office answers the phone, as text for the call sheet.",
+        examples=["Mon-Fri 09:00-18:00"],
+    )
+    call_script: CallScriptName | None = Field(
+        None,
+        description="What to say on the phone: a template in letters/ ending in .j2.",
+        examples=["call.txt.j2"],
+    )
 
     @model_validator(mode="after")
     def _reachable(self) -> Target:
@@ -289,8 +401,26 @@ class Target(Strict):
 
 
 class Campaign(Strict):
-    campaign: CampaignInfo
-    targets: tuple[Target, ...] = Field(min_length=1)
+    """A campaign file (targets.yaml): who the letters go to and what they say."""
+
+    campaign: CampaignInfo = Field(
+        description="What the whole campaign shares: its id, subject, copies and signing key.",
+        examples=[{"id": "kz-smk-2011", "subject": "Drop the charges"}],
+    )
+    targets: tuple[Target, ...] = Field(
+        min_length=1,
+        description="The officials to write to or call, at least one.",
+        examples=[
+            [
+                {
+                    "id": "foreign-ministry",
+                    "name": "Ministry of Foreign Affairs",
+                    "email": "ministry@example.org",
+                    "template": "letter.md.j2",
+                }
+            ]
+        ],
+    )
 
 
 class Sender(Strict):

@@ -1,24 +1,14 @@
-"""Who a letter goes to: one mailbox once, and never more addresses than providers take.
-
-Two addresses are the same mailbox when they are equal ignoring case. The domain is
-case-insensitive by DNS and already lower-cased (and in punycode) by the model; the
-local part is case-sensitive in RFC 5321, but no provider a campaign writes to treats
-``MFA@`` and ``mfa@`` as two people. Provider-specific aliases (``name+tag@``, dots in
-Gmail local parts) are *not* folded: whether they reach one mailbox depends on the
-provider, and folding them could merge two real people.
-"""
+"""Who a letter goes to: one mailbox once (see :mod:`addresses`), and never more
+addresses than providers take."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from protest_dispatch.addresses import mailbox
+
 MAX_RECIPIENTS = 100
 """Mail providers refuse a message with more recipients than this."""
-
-
-def mailbox(address: str) -> str:
-    """The key under which two addresses count as the same mailbox."""
-    return address.casefold()
 
 
 def copies(*, to: str, campaign_cc: Sequence[str], target_cc: Sequence[str]) -> tuple[str, ...]:

@@ -10,6 +10,7 @@ from protest_dispatch.cli.options import (
     ConfigOpt,
     FromOpt,
     LogOpt,
+    ProxyOpt,
     SmtpAuthOpt,
     SmtpCaFileOpt,
     SmtpHostOpt,
@@ -30,17 +31,17 @@ def init(
 ) -> None:
     """Set up in a minute: who you are and how to send mail (writes the config file)."""
     from protest_dispatch.cli import wizard
-    from protest_dispatch.cli.views import setup as setupviews
+    from protest_dispatch.cli.views import init as initviews
     from protest_dispatch.settings.config import config_path
     from protest_dispatch.settings.writer import config_values, dump_toml, header, write_config
 
     path = config_path(config)
     if path.exists() and not force and not wizard.confirm_replace(path):
-        setupviews.keep_existing(path)
+        initviews.keep_existing(path)
         return
     answers = wizard.ask(config_path=path)
     text = dump_toml(config_values(answers), comment=header(answers))
-    setupviews.written(path=write_config(path=path, text=text, replace=True), answers=answers)
+    initviews.written(path=write_config(path=path, text=text, replace=True), answers=answers)
 
 
 def doctor(
@@ -52,12 +53,13 @@ def doctor(
     smtp_security: SmtpSecurityOpt = None,
     smtp_ca_file: SmtpCaFileOpt = None,
     smtp_auth: SmtpAuthOpt = None,
+    proxy: ProxyOpt = None,
     timeout: Annotated[
         float, typer.Option("--timeout", min=0.1, max=120, help="Seconds to wait for each step.")
     ] = 10.0,
 ) -> None:
     """Check the settings and the way to your mail server (DNS, TLS, login), sending nothing."""
-    from protest_dispatch.cli.views import setup as setupviews
+    from protest_dispatch.cli.views import doctor as doctorviews
     from protest_dispatch.commands.doctor import DoctorRequest, run
 
     report = run(
@@ -70,10 +72,11 @@ def doctor(
             smtp_security=smtp_security,
             smtp_ca_file=smtp_ca_file,
             smtp_auth=smtp_auth,
+            proxy=proxy,
             timeout=timeout,
         )
     )
-    setupviews.doctor(report)
+    doctorviews.doctor(report)
     raise typer.Exit(report.exit_code)
 
 
@@ -86,23 +89,28 @@ def login(
             "only you can read, in your data folder.",
         ),
     ] = TokenStore.KEYRING,
+    proxy: ProxyOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Sign in to your mail provider with OAuth2 (for smtp_auth = "xoauth2"); interactive."""
-    from protest_dispatch.cli.views import oauth as views
+    from protest_dispatch.cli.views import login as views
     from protest_dispatch.commands.login import LoginRequest, Prompts
     from protest_dispatch.commands.login import login as sign_in
 
     result = sign_in(
-        request=LoginRequest(config_path=config, store=store),
-        prompts=Prompts(device_code=views.device_code, browser_url=views.browser_url),
+        request=LoginRequest(config_path=config, store=store, proxy=proxy),
+        prompts=Prompts(
+            device_code=views.device_code,
+            browser_url=views.browser_url,
+            outside_proxy=views.outside_proxy,
+        ),
     )
     views.signed_in(result)
 
 
 def logout(config: ConfigOpt = None) -> None:
     """Remove the sign-in that 'protest login' stored."""
-    from protest_dispatch.cli.views import oauth as views
+    from protest_dispatch.cli.views import login as views
     from protest_dispatch.commands.login import LoginRequest
     from protest_dispatch.commands.login import logout as sign_out
 

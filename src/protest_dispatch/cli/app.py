@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from protest_dispatch.cli import account, letters, mailbox, records
+from protest_dispatch.cli import account, letters, mailbox, organiser, records
 from protest_dispatch.cli.startup import LOADS_CAMPAIGN, start_up_done
 from protest_dispatch.errors import ProtestError
 from protest_dispatch.vocabulary import ExitCode
@@ -74,6 +74,22 @@ def _root(
     """
     if ctx.invoked_subcommand not in LOADS_CAMPAIGN:
         start_up_done()
+    _private_data_folder()
+
+
+def _private_data_folder() -> None:
+    """A data folder others may enter (made by hand, with the umask's 755) becomes 700."""
+    from protest_dispatch.files import data_folder, tighten_private_folder
+
+    folder = data_folder()
+    had = tighten_private_folder(folder)
+    if had is not None:
+        from protest_dispatch.cli import output
+
+        output.say(
+            f"note: the data folder {folder} was mode {had:o}, so other users could list "
+            "it; it is now 700."
+        )
 
 
 app.command()(letters.validate)
@@ -89,6 +105,8 @@ app.command()(records.status)
 app.command()(mailbox.inbox)
 app.command()(mailbox.replies)
 app.command()(mailbox.followup)
+app.command()(organiser.new)
+app.command()(organiser.schema)
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ from protest_dispatch.cli.options import (
     NoteFileOpt,
     NoteOpt,
     OnlyOpt,
+    ProxyOpt,
     SmtpAuthOpt,
     SmtpCaFileOpt,
     SmtpHostOpt,
@@ -154,6 +155,7 @@ def send(
     smtp_security: SmtpSecurityOpt = None,
     smtp_ca_file: SmtpCaFileOpt = None,
     smtp_auth: SmtpAuthOpt = None,
+    proxy: ProxyOpt = None,
     config: ConfigOpt = None,
     json_: Annotated[
         bool, typer.Option("--json", help="Print a machine-readable summary instead of tables.")
@@ -181,6 +183,7 @@ def send(
             only=only or (),
             note=read_note(note=note, note_file=note_file),
             copy_me=copy_me,
+            proxy=proxy,
             dry_run=dry_run,
         )
     )

@@ -11,6 +11,7 @@ from protest_dispatch.cli.options import (
     CampaignOpt,
     ConfigOpt,
     LogOpt,
+    ProxyOpt,
 )
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ def inbox(
         ),
     ] = None,
     log: LogOpt = None,
+    proxy: ProxyOpt = None,
     config: ConfigOpt = None,
     json_: Annotated[
         bool, typer.Option("--json", help="Print what is new as JSON, for scripts.")
@@ -43,7 +45,13 @@ def inbox(
     from protest_dispatch.commands.inbox import InboxRequest, run
 
     report = run(
-        InboxRequest(campaign=campaign, folders=tuple(folder or ()), log=log, config_path=config)
+        InboxRequest(
+            campaign=campaign,
+            folders=tuple(folder or ()),
+            log=log,
+            config_path=config,
+            proxy=proxy,
+        )
     )
     views.inbox(report, as_json=json_, quiet=quiet)
 
@@ -59,7 +67,7 @@ def replies(
     config: ConfigOpt = None,
 ) -> None:
     """List the officials' replies found by 'protest inbox' (numbered), or show one."""
-    from protest_dispatch.cli.views import inbox as views
+    from protest_dispatch.cli.views import replies as views
     from protest_dispatch.commands.replies import numbered_replies, one_reply
 
     if show is not None:
@@ -76,7 +84,7 @@ def followup(
     """Ask, for letters sent 14+ days ago with no reply found, whether the official replied."""
     from datetime import UTC, datetime
 
-    from protest_dispatch.cli.views import inbox as views
+    from protest_dispatch.cli.views import replies as views
     from protest_dispatch.commands.replies import open_followup, record_answer, unanswered
 
     now = datetime.now(UTC)

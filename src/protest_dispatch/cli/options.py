@@ -125,6 +125,19 @@ SmtpAuthOpt = Annotated[
         ),
     ),
 ]
+ProxyOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--proxy",
+        metavar="URL",
+        help=env_help(
+            'SOCKS5 proxy for every connection: "socks5://HOST:PORT", "tor" (Tor on this '
+            'machine, a fresh circuit per run) or "none" (off). Its login belongs in the '
+            "config file or the environment, not here.",
+            "PROTEST_PROXY",
+        ),
+    ),
+]
 
 
 CampaignOpt = Annotated[

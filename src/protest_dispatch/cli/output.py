@@ -15,10 +15,12 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from protest_dispatch.errors import ProtestError
-from protest_dispatch.text import visible
+from protest_dispatch.sendlog.records import parse_time
+from protest_dispatch.text import json_visible, visible
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -69,6 +71,14 @@ def plain(value: object, style: str = "") -> Text:
 
 def width() -> int:
     return _console("stdout").width
+
+
+def when(moment: str | datetime, *, now: datetime | None = None) -> str:
+    """A time for a person: UTC to the minute, ``06 Dec 07:50`` (the year only when not this
+    one). No local zone: the output may be pasted for others. ``--json`` keeps ISO 8601."""
+    at = parse_time(moment) if isinstance(moment, str) else moment.astimezone(UTC)
+    this_year = (now or datetime.now(UTC)).year
+    return f"{at:%d %b %H:%M}" if at.year == this_year else f"{at:%d %b %Y %H:%M}"
 
 
 def say(message: str, style: str = "") -> None:
@@ -163,8 +173,12 @@ def _write_plain(visible: str) -> None:
 
 
 def print_json(data: object) -> None:
-    """Machine-readable output, written raw so no console wrapping can change it."""
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    """Machine-readable output, written raw so no console wrapping can change it.
+
+    The one JSON writer of the CLI: readable text stays as it is, but every character
+    a terminal would act on or that hides text is escaped (``text.json_visible``).
+    """
+    sys.stdout.write(json_visible(json.dumps(data, ensure_ascii=False, indent=2)) + "\n")
     sys.stdout.flush()
 
 

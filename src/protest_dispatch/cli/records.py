@@ -75,7 +75,7 @@ def calls(
     """The call sheet: whom to phone, the time there, what to say, and how it went so far."""
     from protest_dispatch.cli.views import calls as callviews
     from protest_dispatch.commands import calls as callsheet
-    from protest_dispatch.commands.log import existing_log
+    from protest_dispatch.commands.log_access import existing_log
     from protest_dispatch.commands.session import prepare
 
     session = _ready(
@@ -109,7 +109,7 @@ def called(
     """Record a call you made; a target stays on the call sheet until it is reached."""
     from protest_dispatch.cli.views import calls as views
     from protest_dispatch.commands.calls import record_call
-    from protest_dispatch.commands.log import log_path
+    from protest_dispatch.commands.log_access import log_path
     from protest_dispatch.commands.session import prepare
 
     session = _ready(
@@ -158,7 +158,7 @@ def status(
     ] = False,
 ) -> None:
     """Each campaign at a glance: sent, deferred, failed, uncertain, calls, and replies."""
-    from protest_dispatch.cli.views import calls as callviews
+    from protest_dispatch.cli.views import status as views
     from protest_dispatch.commands.status import gather
 
     report = gather(
@@ -170,6 +170,6 @@ def status(
         log=log,
     )
     if bounced:
-        callviews.bounced_summary(report)
+        views.bounced_summary(report)
     else:
-        callviews.status(report)
+        views.status(report)

@@ -181,6 +181,7 @@ def ask(*, config_path: Path) -> Answers:
         "Send yourself a copy of every letter (Bcc), as a receipt?", default=True, err=True
     )
     imap = _mailbox(provider, smtp_host=host, ca_file=ca_file)
+    proxy = _tor(port=port)
     return Answers(
         name=name,
         email=email,
@@ -197,6 +198,7 @@ def ask(*, config_path: Path) -> Answers:
         limit_per_day=per_day,
         copy_me=copy_me,
         oauth=oauth,
+        proxy=proxy,
         **imap,
     )
 
@@ -360,6 +362,28 @@ def _mailbox(provider: Provider, *, smtp_host: str, ca_file: str | None) -> dict
         "imap_security": security,
         "imap_ca_file": ca_file,
     }
+
+
+def _tor(*, port: int) -> str | None:
+    """``tor`` for those whose provider must not learn where they are; None for the rest."""
+    output.say(
+        "Your mail provider sees your IP address each time protest logs in, and can be made "
+        "to hand it over. Through Tor it sees a Tor exit's address instead; Tor must be "
+        "installed and running (README: 'Hiding where you send from')."
+    )
+    if not typer.confirm(
+        "Do you need to hide your IP address from your mail provider? (Tor)",
+        default=False,
+        err=True,
+    ):
+        return None
+    if port == 25:
+        output.warn(
+            "Tor's exits refuse port 25: set smtp_port to your provider's 587 (starttls) or "
+            "465 (tls) in the config file."
+        )
+    output.say('Every connection will go through Tor (proxy = "tor"); check with protest doctor.')
+    return "tor"
 
 
 def _password(*, username: str, host: str) -> tuple[Storage, str | None]:

@@ -17,6 +17,7 @@ from protest_dispatch.campaign.audience import Selected
 from protest_dispatch.campaign.model import Target
 from protest_dispatch.commands.session import Session
 from protest_dispatch.errors import InputError, NoSenderError
+from protest_dispatch.sendlog.calls import CallLog
 from protest_dispatch.sendlog.store import Call, SendLog
 from protest_dispatch.vocabulary import CallOutcome
 
@@ -70,7 +71,7 @@ def latest_calls(
     log: SendLog | None, *, campaign: str, sender: str | None
 ) -> dict[str, list[Call]]:
     """Each target's logged calls, oldest first."""
-    return by_target(log.calls(campaign=campaign, sender=sender) if log is not None else ())
+    return by_target(CallLog(log).all(campaign=campaign, sender=sender) if log is not None else ())
 
 
 def by_target(calls: Iterable[Call]) -> dict[str, list[Call]]:
@@ -175,7 +176,7 @@ def record_call(
     target = find_target(session, target_id)
     clean = clean_note(note)
     with SendLog.open(path=log_path) as sendlog:
-        call = sendlog.record_call(
+        call = CallLog(sendlog).record(
             campaign=session.campaign_id,
             target=target.id,
             sender=session.sender.email,

@@ -17,15 +17,17 @@ from pathlib import Path
 
 from protest_dispatch.commands.checks import Check, Report, failed, skipped
 from protest_dispatch.commands.doctor_imap import imap_checks
-from protest_dispatch.commands.log import log_path
+from protest_dispatch.commands.doctor_proxy import connect_through, resolved_by_proxy, routes
+from protest_dispatch.commands.log_access import log_path
+from protest_dispatch.delivery.quota import DAY, HOUR, Quota
 from protest_dispatch.errors import ConfigError, ProtestError, SendLogError
-from protest_dispatch.mail.loopback import lookup_addresses
-from protest_dispatch.mail.quota import DAY, HOUR, Quota
 from protest_dispatch.mail.smtp import SmtpConnection, check_plaintext_allowed
+from protest_dispatch.net.loopback import lookup_addresses
+from protest_dispatch.net.proxy import route
 from protest_dispatch.sendlog.store import SendLog
 from protest_dispatch.settings.config import Config
 from protest_dispatch.settings.smtp import SmtpSettings, smtp_settings
-from protest_dispatch.vocabulary import AuthMode, ExitCode
+from protest_dispatch.vocabulary import AuthMode, ExitCode, Route
 
 DOCTOR_TIMEOUT = 10.0
 NETWORK_STEPS = ("Server name (DNS)", "Connection", "Greeting, TLS and certificate", "Login (AUTH)")
@@ -42,13 +44,14 @@ class DoctorRequest:
     smtp_security: str | None = None
     smtp_ca_file: Path | None = None
     smtp_auth: str | None = None
+    proxy: str | None = None
     timeout: float = DOCTOR_TIMEOUT
 
 
 def run(*, request: DoctorRequest) -> Report:
     report = Report()
     try:
-        config = Config.load(path=request.config_path)
+        config = Config.load(path=request.config_path).with_options(proxy=request.proxy)
     except ConfigError as exc:
         report.checks += [
             failed("Config file", exc),
@@ -61,6 +64,9 @@ def run(*, request: DoctorRequest) -> Report:
     settings_check, settings = _settings(config, request, helo_name=sender_domain)
     report.checks.append(settings_check)
     report.checks.append(_send_log(config, request.log, sender=sender_email))
+    proxy = config.proxy()
+    if proxy is not None:
+        report.checks.append(routes(config, proxy, smtp=settings, sender=sender_email or ""))
     if settings is None or sender_domain is None:
         report.checks += skipped(NETWORK_STEPS)
     else:
@@ -219,10 +225,15 @@ def _usage(config: Config, sendlog: SendLog, *, sender: str | None) -> str:
 
 
 def _network(settings: SmtpSettings, *, can_login: bool = True) -> list[Check]:
-    dns = _dns(settings.host, settings.timeout)
-    if dns.status == "fail":
-        return [dns, *skipped(NETWORK_STEPS[1:])]
-    tcp = _tcp(settings.host, settings.port, settings.timeout)
+    proxy, host, port = settings.proxy, settings.host, settings.port
+    if proxy is not None and route(proxy, host) is Route.PROXY:  # no lookup here
+        dns = resolved_by_proxy(NETWORK_STEPS[0], host, proxy)
+        tcp = connect_through(NETWORK_STEPS[1], proxy, host, port, settings.timeout)
+    else:
+        dns = _dns(host, settings.timeout)
+        if dns.status == "fail":
+            return [dns, *skipped(NETWORK_STEPS[1:])]
+        tcp = _tcp(host, port, settings.timeout)
     if tcp.status == "fail":
         return [dns, tcp, *skipped(NETWORK_STEPS[2:])]
     tls = _handshake(dataclasses.replace(settings, username=None, password=None))

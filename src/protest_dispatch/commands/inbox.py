@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
-from protest_dispatch.commands.log import log_path
+from protest_dispatch.commands.log_access import log_path
 from protest_dispatch.errors import NoSenderError
 from protest_dispatch.inbox.scan import FolderScan, default_folders, scan
 from protest_dispatch.inbox.session import open_mailbox
@@ -32,6 +32,7 @@ class InboxRequest:
     folders: tuple[str, ...] = ()
     log: Path | None = None
     config_path: Path | None = None
+    proxy: str | None = None
 
 
 @dataclass
@@ -52,7 +53,7 @@ class InboxReport:
 
 def run(request: InboxRequest) -> InboxReport:
     """Connect, scan, record; the report lists only findings new to the send log."""
-    config = Config.load(path=request.config_path)
+    config = Config.load(path=request.config_path).with_options(proxy=request.proxy)
     sender = config.sender()
     if sender is None:
         raise NoSenderError(so="protest cannot tell which mailbox is yours")

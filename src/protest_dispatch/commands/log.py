@@ -1,37 +1,20 @@
-"""The send log for every command: where it is, opening it only to read, and ``log``'s course.
+"""``protest log``'s course: every letter and call in the send log, with its findings.
 
-``protest log``, ``inbox``, ``replies`` and ``followup`` need the log but not the
-campaign (jinja2, markdown), so this module imports neither.
+It imports nothing of the campaign (jinja2, markdown): ``log`` needs only the log.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from protest_dispatch.commands.log_access import existing_log
 from protest_dispatch.errors import InputError
-from protest_dispatch.sendlog.findings import Finding, FindingLog
-from protest_dispatch.sendlog.store import Call, Entry, SendLog
-from protest_dispatch.settings.config import Config, default_log_path
+from protest_dispatch.sendlog.calls import CallLog
+from protest_dispatch.sendlog.findings import Finding, FindingLog, LetterFindings
+from protest_dispatch.sendlog.store import Call, Entry
+from protest_dispatch.settings.config import Config
 from protest_dispatch.vocabulary import LetterStatus
-
-
-def log_path(*, log: Path | None, config: Config) -> Path:
-    chosen = config.get("log", log)
-    return Path(chosen).expanduser() if chosen else default_log_path()
-
-
-@contextmanager
-def existing_log(*, log: Path | None, config: Config) -> Iterator[tuple[Path, SendLog | None]]:
-    """The send log if there is one: commands that only read must not create it."""
-    path = log_path(log=log, config=config)
-    if not path.exists():
-        yield path, None
-        return
-    with SendLog.open(path=path, read_only=True) as sendlog:
-        yield path, sendlog
 
 
 @dataclass(frozen=True)
@@ -41,11 +24,11 @@ class LogReport:
     entries: tuple[Entry, ...] = ()
     calls: tuple[Call, ...] = ()
     """Empty when a status filter is given: calls have outcomes, not statuses."""
-    findings: dict[tuple[str, str, str], list[Finding]] = field(default_factory=dict)
-    """What came of each letter (campaign, target, sender), oldest first."""
+    findings: LetterFindings = field(default_factory=LetterFindings)
+    """What came of each letter (by its Message-ID), oldest first."""
 
     def events(self, entry: Entry) -> list[Finding]:
-        return self.findings.get((entry.campaign, entry.target, entry.sender), [])
+        return self.findings.of(entry)
 
 
 def read_log(
@@ -57,7 +40,7 @@ def read_log(
         if sendlog is None:
             return LogReport(path=path, exists=False)
         entries = sendlog.entries(campaign=campaign, status=chosen)
-        calls = () if chosen is not None else tuple(sendlog.calls(campaign=campaign))
+        calls = () if chosen is not None else tuple(CallLog(sendlog).all(campaign=campaign))
         found = FindingLog(sendlog).by_letter(campaign=campaign)
         return LogReport(
             path=path, exists=True, entries=tuple(entries), calls=calls, findings=found

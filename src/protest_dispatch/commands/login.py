@@ -27,6 +27,7 @@ class LoginRequest:
     store: TokenStore = TokenStore.KEYRING
     smtp_host: str | None = None
     token_file: Path | None = None  # tests; users get the data folder's file
+    proxy: str | None = None  # --proxy
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,8 @@ class Prompts:
 
     device_code: Callable[[DeviceCode], None]
     browser_url: Callable[[str], None]
+    outside_proxy: Callable[[str, bool], None] = lambda proxy, device: None
+    """Told (the proxy, whether the device flow is used) that the browser bypasses the proxy."""
     open_browser: Callable[[str], object] = webbrowser.open
 
 
@@ -68,9 +71,14 @@ def login(
     pacing: Pacing = Pacing(),  # noqa: B008 - frozen, so one shared default is safe
 ) -> LoginResult:
     """Sign in with the configured client and flow, then store the refresh token."""
-    config = Config.load(path=request.config_path)
+    config = Config.load(path=request.config_path).with_options(proxy=request.proxy)
     client = oauth_client(config)
     store = _store(config, request)
+    open_browser = prompts.open_browser
+    if client.proxy is not None:
+        # The token requests go through the proxy; a browser is outside protest's reach.
+        prompts.outside_proxy(str(client.proxy), client.uses_device_flow)
+        open_browser = _not_opened  # the system browser would show the provider our address
     if client.uses_device_flow:
         from protest_dispatch.oauth.device import device_sign_in
 
@@ -79,7 +87,7 @@ def login(
     else:
         from protest_dispatch.oauth.browser import browser_sign_in
 
-        grant = browser_sign_in(client, show=prompts.browser_url, open_browser=prompts.open_browser)
+        grant = browser_sign_in(client, show=prompts.browser_url, open_browser=open_browser)
         flow = "browser"
     if grant.refresh_token is None:
         raise SignInError(
@@ -96,6 +104,10 @@ def login(
         asked_for=request.store,
         file=store.file,
     )
+
+
+def _not_opened(url: str) -> bool:
+    return False
 
 
 def logout(*, request: LoginRequest) -> LogoutResult:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from protest_dispatch.commands.log import existing_log, log_path
+from protest_dispatch.commands.log_access import existing_log, log_path
 from protest_dispatch.errors import InputError
 from protest_dispatch.sendlog.findings import Finding, FindingLog, followup_finding
 from protest_dispatch.sendlog.store import Entry, SendLog, parse_time
@@ -68,7 +68,7 @@ def unanswered(
         sent_at = parse_time(entry.updated_at)
         if sent_at > now - timedelta(days=days):
             continue
-        mine = findings.get((entry.campaign, entry.target, entry.sender), [])
+        mine = findings.of(entry)
         if any(f.kind in ANSWERED or f.permanent_bounce for f in mine):
             continue
         due.append(Unanswered(entry=entry, sent_at=sent_at))

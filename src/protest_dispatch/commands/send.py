@@ -14,10 +14,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from protest_dispatch.addresses import mailbox, same_mailbox
 from protest_dispatch.campaign.audience import Selected
-from protest_dispatch.commands.log import log_path
+from protest_dispatch.campaign.recipients import copies
+from protest_dispatch.commands.log_access import log_path
 from protest_dispatch.commands.session import Session
-from protest_dispatch.mail.dispatch import (
+from protest_dispatch.delivery.dispatch import (
     BACKOFF_BUDGET,
     Backoff,
     Dispatcher,
@@ -26,7 +28,7 @@ from protest_dispatch.mail.dispatch import (
     SendOptions,
     Summary,
 )
-from protest_dispatch.mail.quota import Quota
+from protest_dispatch.delivery.quota import Quota
 from protest_dispatch.mail.smtp import check_plaintext_allowed
 from protest_dispatch.sendlog.findings import Finding, FindingLog
 from protest_dispatch.sendlog.store import Entry, SendLog
@@ -65,6 +67,23 @@ class ReceivedBefore:
     """The earlier letter: its target id, status and date."""
 
 
+@dataclass(frozen=True)
+class Resend:
+    """A bounced letter this run sends again: a new letter, with a new Message-ID."""
+
+    entry: Entry
+    """The bounced letter as the send log has it."""
+    bounce: Finding
+    to: str
+    """Where it goes now: the campaign file's address (or the same one on --retry-bounced)."""
+    copies_again: tuple[str, ...]
+    """Copy addresses that had the bounced letter and get this one too: they see it twice."""
+
+    @property
+    def address_changed(self) -> bool:
+        return not same_mailbox(self.to, self.bounce.recipient or "")
+
+
 @dataclass
 class Plan:
     jobs: list[Job] = field(default_factory=list)
@@ -75,8 +94,11 @@ class Plan:
     waiting: int = 0
     bounced: list[tuple[Entry, Finding]] = field(default_factory=list)
     """Letters skipped because their To address bounced permanently (see --retry-bounced)."""
-    resending: list[tuple[Entry, Finding]] = field(default_factory=list)
+    resending: list[Resend] = field(default_factory=list)
     """Bounced letters this run sends again (new address, or --retry-bounced)."""
+
+    def resend_of(self, target: str) -> Resend | None:
+        return next((r for r in self.resending if r.entry.target == target), None)
 
     @property
     def skipped(self) -> int:
@@ -105,9 +127,16 @@ def make_plan(*, session: Session, log: SendLog, request: SendRequest) -> Plan:
             )
         )
         bounce = findings.bounce_of(entry) if findings and entry else None
-        earlier = received.get((target.email or "").casefold())
+        earlier = received.get(mailbox(target.email or ""))
         if entry is not None and bounce is not None and entry.status == LetterStatus.SENT:
-            _plan_bounced(plan, selected=selected, entry=entry, bounce=bounce, request=request)
+            _plan_bounced(
+                plan,
+                selected=selected,
+                entry=entry,
+                bounce=bounce,
+                request=request,
+                campaign_cc=session.loaded.campaign.campaign.cc,
+            )
         elif request.retry_bounced:
             continue
         elif earlier is not None and earlier.target != target.id:
@@ -132,15 +161,38 @@ def make_plan(*, session: Session, log: SendLog, request: SendRequest) -> Plan:
 
 
 def _plan_bounced(
-    plan: Plan, *, selected: Selected, entry: Entry, bounce: Finding, request: SendRequest
+    plan: Plan,
+    *,
+    selected: Selected,
+    entry: Entry,
+    bounce: Finding,
+    request: SendRequest,
+    campaign_cc: Sequence[str],
 ) -> None:
     """Resend when the campaign file now gives another address, or on --retry-bounced."""
-    address = (selected.target.email or "").lower()
-    if request.retry_bounced or address != (bounce.recipient or "").lower():
+    target = selected.target
+    to = target.email or ""
+    resend = Resend(
+        entry=entry,
+        bounce=bounce,
+        to=to,
+        copies_again=_copies_again(entry, selected=selected, campaign_cc=campaign_cc),
+    )
+    if request.retry_bounced or resend.address_changed:
         plan.jobs.append(Job(selected=selected, previous=replace(entry, message_id=None)))
-        plan.resending.append((entry, bounce))
+        plan.resending.append(resend)
     else:
         plan.bounced.append((entry, bounce))
+
+
+def _copies_again(
+    entry: Entry, *, selected: Selected, campaign_cc: Sequence[str]
+) -> tuple[str, ...]:
+    """The new letter's copies that already got the bounced one (and did not refuse it)."""
+    target = selected.target
+    had = {mailbox(a) for a in entry.cc} - _refused(entry)
+    now = copies(to=target.email or "", campaign_cc=campaign_cc, target_cc=target.cc)
+    return tuple(a for a in now if mailbox(a) in had)
 
 
 def _received(log: SendLog, *, session: Session) -> dict[str, Entry]:
@@ -151,12 +203,17 @@ def _received(log: SendLog, *, session: Session) -> dict[str, Entry]:
     for entry in sorted(entries, key=lambda e: e.updated_at):
         if entry.status not in (LetterStatus.SENT, LetterStatus.UNCERTAIN):
             continue
-        refused = {r.split(":", 1)[0].strip().casefold() for r in entry.refused}
+        refused = _refused(entry)
         for address in (entry.to, *entry.cc):
-            key = address.casefold()
+            key = mailbox(address)
             if key not in refused:
                 found.setdefault(key, entry)
     return found
+
+
+def _refused(entry: Entry) -> set[str]:
+    """The copies the server refused ("address: reply"), as mailboxes."""
+    return {mailbox(r.split(":", 1)[0].strip()) for r in entry.refused}
 
 
 @dataclass
@@ -207,9 +264,9 @@ class SendRun:
         )
         reopened = FindingLog(self.log)
         going = {job.selected.target.id for job in plan.jobs}
-        for entry, bounce in plan.resending:
-            if entry.target in going:
-                reopened.reopen(entry, bounce=bounce)
+        for resend in plan.resending:
+            if resend.entry.target in going:
+                reopened.reopen(resend.entry, bounce=resend.bounce)
         try:
             summary = asyncio.run(self._run_stoppable(dispatcher, stop_on=stop_on))
         except KeyboardInterrupt:

@@ -40,9 +40,10 @@ def prepare(
     only: Sequence[str] = (),
     note: str | None = None,
     copy_me: bool | None = None,
+    proxy: str | None = None,
     dry_run: bool,
 ) -> Session:
-    config = Config.load(path=config_path)
+    config = Config.load(path=config_path).with_options(proxy=proxy)
     sender = config.sender(from_option=from_, country_option=country, note=note)
     placeholder = sender is None
     if sender is None:

@@ -14,9 +14,10 @@ from protest_dispatch.campaign.audience import select
 from protest_dispatch.campaign.loading import LoadedCampaign, load_campaign
 from protest_dispatch.campaign.model import Target
 from protest_dispatch.commands.calls import by_target, is_reached
-from protest_dispatch.commands.log import existing_log
-from protest_dispatch.mail.quota import Quota
-from protest_dispatch.sendlog.findings import Finding, FindingLog
+from protest_dispatch.commands.log_access import existing_log
+from protest_dispatch.delivery.quota import Quota
+from protest_dispatch.sendlog.calls import CallLog
+from protest_dispatch.sendlog.findings import Finding, FindingLog, letter_key
 from protest_dispatch.sendlog.store import Call, Entry, SendLog, parse_time
 from protest_dispatch.settings.config import Config
 from protest_dispatch.vocabulary import FindingKind, LetterStatus
@@ -45,9 +46,9 @@ class CampaignStatus:
     @property
     def bounced(self) -> list[Finding]:
         """The latest permanent bounce of each letter that still stands (not resent since)."""
-        current = {(e.target, e.message_id) for e in self.entries}
-        latest = {f.target: f for f in self.findings if f.permanent_bounce}
-        return [f for f in latest.values() if (f.target, f.letter_id) in current]
+        current = {letter_key(e.message_id) for e in self.entries if e.message_id}
+        latest = {f.letter_key: f for f in self.findings if f.permanent_bounce}
+        return [f for key, f in latest.items() if key in current]
 
     def with_status(self, status: str) -> list[Entry]:
         return [e for e in self.entries if e.status == status]
@@ -107,7 +108,7 @@ def build(
     now = now or datetime.now(UTC)
     report = StatusReport(sender=sender)
     entries = log.entries(campaign=campaign, sender=sender) if log is not None else []
-    calls = log.calls(campaign=campaign, sender=sender) if log is not None else []
+    calls = CallLog(log).all(campaign=campaign, sender=sender) if log is not None else []
     names = sorted({e.campaign for e in entries} | {c.campaign for c in calls})
     file_id = loaded.campaign.campaign.id if loaded is not None else None
     if file_id is not None and campaign in (None, file_id):
@@ -152,13 +153,16 @@ def _with_file(
 def _no_reply(
     entries: tuple[Entry, ...], findings: tuple[Finding, ...], *, now: datetime
 ) -> tuple[Entry, ...]:
-    answered = {f.target for f in findings if f.kind == FindingKind.REPLY or f.permanent_bounce}
+    """Sent letters old enough, with no reply and no bounce of their own (a letter sent
+    again to a corrected address is a new letter: the old one's bounce does not count)."""
+    answered = {f.letter_key for f in findings if f.kind == FindingKind.REPLY or f.permanent_bounce}
     cutoff = now - timedelta(days=NO_REPLY_DAYS)
     return tuple(
         e
         for e in entries
         if e.status == LetterStatus.SENT
-        and e.target not in answered
+        and e.message_id is not None
+        and letter_key(e.message_id) not in answered
         and parse_time(e.updated_at) <= cutoff
     )
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
 
+from protest_dispatch.addresses import mailbox, same_mailbox
 from protest_dispatch.inbox.classify import (
     Bounce,
     Headers,
@@ -56,7 +57,7 @@ def needs_body(headers: Headers, *, letters: Mapping[str, Entry], sender: str) -
 
 
 def refers_to_letter(headers: Headers, *, letters: Mapping[str, Entry], sender: str) -> bool:
-    return headers.from_address != sender.lower() and any(
+    return not same_mailbox(headers.from_address or "", sender) and any(
         ref in letters for ref in headers.refers_to
     )
 
@@ -96,8 +97,8 @@ def _bounce_findings(
         if entry is None:
             continue
         recipients = (entry.to, *entry.cc)
-        wanted = {address.lower() for address in recipients}
-        reports = [r for r in bounce.reports if r.address in wanted] or (
+        wanted = {mailbox(address) for address in recipients}
+        reports = [r for r in bounce.reports if mailbox(r.address) in wanted] or (
             [] if bounce.reports else reports_in_notice(bounce, recipients)
         )
         if not reports:
@@ -123,7 +124,7 @@ def _bounce_findings(
 def _kind(report: RecipientReport, entry: Entry) -> FindingKind:
     if report.action == "delayed":
         return FindingKind.DELAYED
-    if report.address == entry.to.lower():
+    if same_mailbox(report.address, entry.to):
         return FindingKind.BOUNCED
     return FindingKind.COPY_BOUNCED
 

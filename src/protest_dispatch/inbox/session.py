@@ -22,8 +22,8 @@ from protest_dispatch.errors import (
     ImapRefusedError,
     ImapUnavailableError,
 )
-from protest_dispatch.mail.loopback import resolve_loopback_only
-from protest_dispatch.mail.tls import verified_context
+from protest_dispatch.net.loopback import is_this_machine, resolve_loopback_only
+from protest_dispatch.net.tls import verified_context
 from protest_dispatch.settings.imap import ImapSettings
 from protest_dispatch.vocabulary import Security
 
@@ -51,7 +51,13 @@ def open_mailbox(settings: ImapSettings) -> Iterator[IMAPClient]:
 def check_plaintext_allowed(settings: ImapSettings) -> None:
     if settings.security != Security.NONE:
         return
-    if not asyncio.run(resolve_loopback_only(settings.host)):
+    # with a proxy, no lookup: the name is the proxy's to resolve
+    local = (
+        is_this_machine(settings.host)
+        if settings.proxy is not None
+        else asyncio.run(resolve_loopback_only(settings.host))
+    )
+    if not local:
         raise ConfigError(
             f"imap_security is 'none' but {settings.host} is not this machine: the password "
             "and your mail would cross the network unencrypted.",
@@ -62,21 +68,24 @@ def check_plaintext_allowed(settings: ImapSettings) -> None:
 
 def connect(settings: ImapSettings) -> IMAPClient:
     """A connection protected as the settings say (TLS verified), not yet logged in."""
-    from imapclient import IMAPClient
+    from protest_dispatch.inbox.routed import RoutedIMAPClient
 
     context = verified_context(
         settings.ca_file, key="imap_ca_file", where="imap_ca_file or PROTEST_IMAP_CA_FILE"
     )
     with translate_errors(settings, doing="connect"):
         if settings.security == Security.TLS:
-            return IMAPClient(
+            return RoutedIMAPClient(
                 settings.host,
                 settings.port,
                 ssl=True,
                 ssl_context=context,
                 timeout=settings.timeout,
+                proxy=settings.proxy,
             )
-        client = IMAPClient(settings.host, settings.port, ssl=False, timeout=settings.timeout)
+        client = RoutedIMAPClient(
+            settings.host, settings.port, ssl=False, timeout=settings.timeout, proxy=settings.proxy
+        )
     if settings.security == Security.STARTTLS:
         try:
             with translate_errors(settings, doing="start TLS"):

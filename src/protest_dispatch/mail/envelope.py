@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from protest_dispatch.addresses import mailbox
 from protest_dispatch.errors import ConfigError
 
 _PLAIN_ADDRESS = re.compile(r"[^@,;:()\[\]\\]+@[^@,;:()\[\]\\]+")  # no lists, comments, groups
@@ -42,11 +43,11 @@ def address_problem(address: str) -> str | None:
 
 def unique_copies(to: str, copies: Sequence[str]) -> list[str]:
     """Copies in order, without the To or repeats: one RCPT per mailbox, one letter each."""
-    seen = {to.casefold()}
+    seen = {mailbox(to)}
     unique: list[str] = []
     for copy in copies:
-        if copy.casefold() not in seen:
-            seen.add(copy.casefold())
+        if mailbox(copy) not in seen:
+            seen.add(mailbox(copy))
             unique.append(copy)
     return unique
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Self
@@ -22,7 +23,7 @@ from typing import Self
 import aiosmtplib
 from aiosmtplib import SMTPStatus
 
-from protest_dispatch.errors import ConfigError
+from protest_dispatch.errors import ConfigError, ProxyUnavailableError, SmtpUnavailableError
 from protest_dispatch.mail import auth, verdict, wording, xoauth2
 from protest_dispatch.mail.envelope import (
     address_problem,
@@ -30,13 +31,15 @@ from protest_dispatch.mail.envelope import (
     unique_copies,
     wire_size,
 )
-from protest_dispatch.mail.loopback import resolve_loopback_only
 from protest_dispatch.mail.masking import Masker
-from protest_dispatch.mail.tls import verified_context
 from protest_dispatch.mail.verdict import Delivery
 from protest_dispatch.mail.wording import Wording, find_in_chain
+from protest_dispatch.net.connect import open_proxied
+from protest_dispatch.net.loopback import resolve_loopback_only
+from protest_dispatch.net.proxy import route
+from protest_dispatch.net.tls import verified_context
 from protest_dispatch.settings.smtp import SmtpSettings
-from protest_dispatch.vocabulary import AuthMode, LetterStatus, Security
+from protest_dispatch.vocabulary import AuthMode, LetterStatus, Route, Security
 
 __all__ = [
     "Delivery",
@@ -107,9 +110,11 @@ class SmtpConnection:
         helo_name = checked_helo_name(settings.helo_name)
         oauth = settings.auth is AuthMode.XOAUTH2 and settings.username is not None
         password = await xoauth2.fresh_token(settings) if oauth else _password(settings)
+        sock = await self._proxied_socket()
         smtp = aiosmtplib.SMTP(
-            hostname=settings.host,
-            port=settings.port,
+            hostname=settings.host,  # TLS verifies this name, also through a proxy
+            port=None if sock else settings.port,  # aiosmtplib refuses both
+            sock=sock,
             local_hostname=helo_name,
             timeout=settings.timeout,
             use_tls=settings.security == Security.TLS,
@@ -125,6 +130,8 @@ class SmtpConnection:
             await self._handshake(smtp, helo_name=helo_name, password=password)
         except BaseException:
             smtp.close()
+            if sock is not None:
+                sock.close()
             raise
         self._smtp = smtp
 
@@ -163,6 +170,20 @@ class SmtpConnection:
             smtp.close()
 
     # -- opening --------------------------------------------------------------
+
+    async def _proxied_socket(self) -> socket.socket | None:
+        """The connection through the proxy, or None when aiosmtplib connects directly."""
+        settings = self._settings
+        if settings.proxy is None or route(settings.proxy, settings.host) is not Route.PROXY:
+            return None
+        try:
+            return await open_proxied(
+                settings.proxy, settings.host, settings.port, timeout=settings.timeout
+            )
+        except ProxyUnavailableError as exc:  # so the dispatcher defers the letters
+            raise SmtpUnavailableError(
+                exc.message, host=settings.host, port=settings.port, hint=exc.hint
+            ) from None
 
     async def _handshake(self, smtp: aiosmtplib.SMTP, *, helo_name: str, password: str) -> None:
         try:
@@ -370,7 +391,10 @@ async def check_plaintext_allowed(*, settings: SmtpSettings) -> None:
     """
     if settings.security != Security.NONE or settings.username is None:
         return
-    if await resolve_loopback_only(settings.host):
+    if settings.proxy is not None:  # no lookup: the name is the proxy's to resolve
+        if route(settings.proxy, settings.host) is Route.LOCAL:
+            return
+    elif await resolve_loopback_only(settings.host):
         return
     raise ConfigError(
         f"Refusing to log in to the SMTP server {settings.host}:{settings.port} without "

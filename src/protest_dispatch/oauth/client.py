@@ -63,18 +63,27 @@ class DeviceCode:
 
 
 def session(client: OAuthClient, *, timeout: float = HTTP_TIMEOUT, **options: Any) -> OAuth2Client:
-    """An Authlib client; proxies from the environment are ignored for loopback endpoints."""
+    """An Authlib client; proxies from the environment are ignored for loopback endpoints.
+
+    With the ``proxy`` setting every request goes through it (``net.http``), and the
+    environment's proxies are ignored everywhere.
+    """
     from authlib.integrations.httpx_client import OAuth2Client
 
     secret = client.client_secret.get_secret_value() if client.client_secret else None
     loopback = urlsplit(client.endpoints.token_url).hostname in _LOOPBACK
+    if client.proxy is not None:
+        from protest_dispatch.net.http import http_transport
+
+        options["transport"] = http_transport(client.proxy)
     return OAuth2Client(
         client_id=client.client_id,
         client_secret=secret,
         token_endpoint_auth_method="client_secret_post" if secret else "none",
         scope=client.endpoints.scope,
         timeout=timeout,
-        trust_env=not loopback,
+        # with a proxy set, HTTPS_PROXY and friends may not open another way out
+        trust_env=not loopback and client.proxy is None,
         **options,
     )
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from protest_dispatch.errors import ConfigError
-from protest_dispatch.files import make_private_folder, write_private
+from protest_dispatch.files import data_folder, make_private_folder, write_private
 from protest_dispatch.settings.secrets import KEYRING_SERVICE
 from protest_dispatch.vocabulary import TokenStore
 
@@ -26,9 +26,7 @@ FILE_NAME = "oauth-tokens.json"
 
 
 def default_token_file() -> Path:
-    import platformdirs
-
-    return platformdirs.user_data_path("protest") / FILE_NAME
+    return data_folder() / FILE_NAME
 
 
 def keyring_entry(*, username: str, host: str) -> str:

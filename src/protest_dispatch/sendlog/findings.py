@@ -1,7 +1,9 @@
 """What came of each letter: bounces, auto-replies, replies and the sender's own answers.
 
 One row per incoming message (or per ``followup`` answer), tied to the letter it is
-about by (campaign, target, sender) and the letter's Message-ID. Rows are only ever
+about by the letter's Message-ID. A letter sent again (to a corrected address) has a
+new Message-ID and so starts with no findings: what came of the old letter never
+speaks for the new one. (campaign, target, sender) only say whose letter. Rows are only ever
 added; ``record`` ignores a finding whose source (the incoming Message-ID, or the
 mailbox place) is already recorded for that letter, so reading a mailbox twice
 records nothing twice. The table lives in the send log's file (schema version 2).
@@ -9,8 +11,8 @@ records nothing twice. The table lives in the send log's file (schema version 2)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from protest_dispatch.sendlog.store import Entry, SendLog, format_time, parse_time, utc_now
@@ -45,8 +47,8 @@ class Finding:
     body: str | None = None
 
     @property
-    def letter_key(self) -> tuple[str, str, str]:
-        return (self.campaign, self.target, self.sender)
+    def letter_key(self) -> str:
+        return letter_key(self.letter_id)
 
     @property
     def permanent_bounce(self) -> bool:
@@ -60,10 +62,28 @@ class Finding:
             "recipient": self.recipient,
             "status": self.status,
             "diagnostic": self.diagnostic,
-            "at": parse_time(self.at).isoformat(),
+            "at": format_time(parse_time(self.at)),
             "from": self.from_,
             "subject": self.subject,
         }
+
+
+def letter_key(message_id: str) -> str:
+    """The key of one letter's findings: its Message-ID, compared ignoring case as IDs are."""
+    return message_id.lower()
+
+
+@dataclass(frozen=True)
+class LetterFindings:
+    """Findings grouped by letter (Message-ID), each list in the order recorded."""
+
+    grouped: Mapping[str, list[Finding]] = field(default_factory=dict)
+
+    def of(self, entry: Entry) -> list[Finding]:
+        """What came of this letter; nothing for one not (yet again) handed to a server."""
+        if entry.message_id is None:
+            return []
+        return self.grouped.get(letter_key(entry.message_id), [])
 
 
 @dataclass(frozen=True)
@@ -143,12 +163,12 @@ class FindingLog:
 
     def by_letter(
         self, *, campaign: str | None = None, sender: str | None = None
-    ) -> dict[tuple[str, str, str], list[Finding]]:
+    ) -> LetterFindings:
         """Findings grouped by letter, each list in the order they were recorded."""
-        grouped: dict[tuple[str, str, str], list[Finding]] = {}
+        grouped: dict[str, list[Finding]] = {}
         for finding in self.all(campaign=campaign, sender=sender):
             grouped.setdefault(finding.letter_key, []).append(finding)
-        return grouped
+        return LetterFindings(grouped)
 
     def replies(self) -> list[Finding]:
         """Every reply found in the mailbox; ``protest replies`` numbers them from 1 in order."""
@@ -160,15 +180,8 @@ class FindingLog:
 
     def bounce_of(self, entry: Entry) -> Finding | None:
         """The latest permanent bounce of this letter's To address, if any."""
-        if entry.message_id is None:
-            return None
-        found = [
-            f
-            for f in self.by_letter(campaign=entry.campaign, sender=entry.sender).get(
-                (entry.campaign, entry.target, entry.sender), []
-            )
-            if f.permanent_bounce and f.letter_id == entry.message_id
-        ]
+        mine = self.by_letter(campaign=entry.campaign, sender=entry.sender).of(entry)
+        found = [f for f in mine if f.permanent_bounce]
         return found[-1] if found else None
 
     def reopen(self, entry: Entry, *, bounce: Finding) -> None:

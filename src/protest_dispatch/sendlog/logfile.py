@@ -369,3 +369,14 @@ def _check_identity(*, path: Path, app_id: int, version: int, tables: set[str]) 
             path=path,
             hint=damaged_hint(path),
         )
+
+
+def where_clause(**columns: str | None) -> tuple[str, list[str]]:
+    """A WHERE clause for the given non-None column filters; names come from our code only."""
+    given = [(name, value) for name, value in columns.items() if value is not None]
+    if not given:
+        return "", []
+    return (
+        " WHERE " + " AND ".join(f"{name} = ?" for name, _ in given),
+        [value for _, value in given],
+    )

@@ -1,7 +1,8 @@
 """The send log: the crash-safe record of every letter, so none is lost and none goes twice.
 
 One SQLite file holds one row per (campaign, target, sender) plus usage records for
-provider quotas and logged phone calls. A letter is committed as ``sending`` *before*
+provider quotas; logged phone calls (:mod:`sendlog.calls`) and findings
+(:mod:`sendlog.findings`) share the file. A letter is committed as ``sending`` *before*
 it is handed to the SMTP server and committed again with its outcome afterwards, so a
 run killed in between leaves a row that the next run turns into ``uncertain`` instead
 of sending the letter again.
@@ -31,7 +32,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from protest_dispatch.errors import InputError, SendLogError
+from protest_dispatch.errors import SendLogError
 from protest_dispatch.sendlog import lock
 from protest_dispatch.sendlog.logfile import (
     APPLICATION_ID,
@@ -40,13 +41,13 @@ from protest_dispatch.sendlog.logfile import (
     connect_read_only,
     damaged_hint,
     immediate,
+    where_clause,
     wrap_error,
 )
 from protest_dispatch.sendlog.records import (
     Call,
     Entry,
     Reservation,
-    as_outcome,
     as_status,
     check_count,
     format_time,
@@ -56,7 +57,7 @@ from protest_dispatch.sendlog.records import (
     parse_time,
     utc_now,
 )
-from protest_dispatch.vocabulary import CallOutcome, LetterStatus
+from protest_dispatch.vocabulary import LetterStatus
 
 __all__ = [
     "APPLICATION_ID",
@@ -178,7 +179,7 @@ class SendLog:
         """Letters matching every filter given, ordered by campaign, target, sender."""
         if status is not None:
             as_status(status)
-        where, args = _filters(campaign=campaign, status=status, sender=sender)
+        where, args = where_clause(campaign=campaign, status=status, sender=sender)
         with self._read("list letters") as conn:
             rows = conn.execute(
                 f"SELECT {_LETTER_COLUMNS} FROM letters{where}"  # noqa: S608 - fixed column names; values are bound
@@ -353,54 +354,6 @@ class SendLog:
             ).fetchall()
             return [(str(at), int(count)) for at, count in rows]
 
-    def record_call(
-        self,
-        *,
-        campaign: str,
-        target: str,
-        sender: str,
-        outcome: str,
-        note: str | None,
-    ) -> Call:
-        checked = as_outcome(outcome)
-        if checked is None:
-            raise InputError(
-                f"Unknown call outcome '{outcome}'.",
-                hint=f"Use one of: {', '.join(CallOutcome)}.",
-            )
-        call = Call(
-            campaign=campaign,
-            target=target,
-            sender=sender,
-            outcome=checked,
-            note=note,
-            at=utc_now(),
-        )
-        with self._write("record a call") as conn:
-            conn.execute(
-                "INSERT INTO calls (campaign, target, sender, outcome, note, at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (call.campaign, call.target, call.sender, call.outcome, call.note, call.at),
-            )
-        return call
-
-    def calls(
-        self,
-        *,
-        campaign: str | None = None,
-        target: str | None = None,
-        sender: str | None = None,
-    ) -> list[Call]:
-        """Logged calls matching every filter given, oldest first."""
-        where, args = _filters(campaign=campaign, target=target, sender=sender)
-        with self._read("list calls") as conn:
-            rows = conn.execute(
-                "SELECT campaign, target, sender, outcome, note, at FROM calls"  # noqa: S608 - fixed column names; values are bound
-                f"{where} ORDER BY at, id",
-                args,
-            ).fetchall()
-            return [self._call(row) for row in rows]
-
     def reading(self, action: str) -> contextlib.AbstractContextManager[sqlite3.Connection]:
         """The connection, for sibling modules' queries (findings); errors worded as ours."""
         return self._read(action)
@@ -469,35 +422,12 @@ class SendLog:
                 next_attempt_at=opt_str(row["next_attempt_at"]),
             )
         except ValueError as exc:
-            raise self._damaged_row(exc) from exc
+            raise self.damaged_row(exc) from exc
 
-    def _call(self, row: sqlite3.Row) -> Call:
-        outcome = as_outcome(row["outcome"])
-        if outcome is None:
-            raise self._damaged_row(ValueError(f"unknown call outcome {row['outcome']!r}"))
-        return Call(
-            campaign=str(row["campaign"]),
-            target=str(row["target"]),
-            sender=str(row["sender"]),
-            outcome=outcome,
-            note=opt_str(row["note"]),
-            at=str(row["at"]),
-        )
-
-    def _damaged_row(self, exc: ValueError) -> SendLogError:
+    def damaged_row(self, exc: ValueError) -> SendLogError:
+        """A row this log cannot read, worded as ours (also for sibling modules' tables)."""
         return SendLogError(
             f"The send log {self._path} has a damaged row: {exc}.",
             path=self._path,
             hint="Was it edited by hand? " + damaged_hint(self._path),
         )
-
-
-def _filters(**columns: str | None) -> tuple[str, list[str]]:
-    """A WHERE clause for the given non-None column filters; names come from our code only."""
-    given = [(name, value) for name, value in columns.items() if value is not None]
-    if not given:
-        return "", []
-    return (
-        " WHERE " + " AND ".join(f"{name} = ?" for name, _ in given),
-        [value for _, value in given],
-    )

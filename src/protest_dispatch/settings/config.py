@@ -20,11 +20,13 @@ from typing import TYPE_CHECKING, Any
 from pydantic import SecretStr, ValidationError
 
 from protest_dispatch.errors import ConfigError
+from protest_dispatch.files import data_folder
 from protest_dispatch.settings.secrets import from_keyring, run_password_command
 from protest_dispatch.settings.sender import parse_from
 
 if TYPE_CHECKING:
     from protest_dispatch.campaign.model import Sender
+    from protest_dispatch.net.proxy import Proxy
     from protest_dispatch.settings.model import Settings
     from protest_dispatch.settings.sources import TomlFile
 
@@ -43,9 +45,7 @@ def default_config_path() -> Path:
 
 
 def default_log_path() -> Path:
-    import platformdirs
-
-    return platformdirs.user_data_path("protest") / "sendlog.sqlite3"
+    return data_folder() / "sendlog.sqlite3"
 
 
 def config_path(option: Path | None, *, env: Mapping[str, str] | None = None) -> Path:
@@ -159,6 +159,27 @@ class Config:
                 key="from",
                 hint='Set it like --from "Your Name <you@example.org>" and --country GB.',
             ) from None
+
+    def proxy(self) -> Proxy | None:
+        """The proxy every connection to another machine goes through; None for none.
+
+        With ``tor`` the SOCKS user name is this run's, so a run's connections share
+        one Tor circuit. A password in ``--proxy`` is refused: other users can read
+        a process's arguments.
+        """
+        from protest_dispatch.net.proxy import parse_proxy
+
+        value = self.get("proxy")
+        proxy = None if value is None else parse_proxy(str(value))
+        if proxy is not None and proxy.password and not proxy.tor and self.options.get("proxy"):
+            raise ConfigError(
+                "--proxy holds the proxy's password, which other users of this machine can "
+                "read in the list of processes; nothing was sent.",
+                key="proxy",
+                hint='Put it in the config file (proxy = "socks5://USER:PASSWORD@HOST:PORT") '
+                "or in PROTEST_PROXY.",
+            )
+        return proxy
 
     def password(self, *, username: str, host: str) -> SecretStr | None:
         """Look the password up only when it is needed, from the safest place given."""

@@ -19,6 +19,7 @@ from typing import Literal
 from pydantic import SecretStr
 
 from protest_dispatch.errors import ConfigError
+from protest_dispatch.net.proxy import Proxy
 from protest_dispatch.settings.config import Config
 from protest_dispatch.settings.providers import by_key
 from protest_dispatch.settings.secrets import run_password_command
@@ -48,6 +49,8 @@ class ImapSettings:
     credentials: CredentialSource = field(repr=False, compare=False)
     ca_file: Path | None = None
     timeout: float = 30.0
+    proxy: Proxy | None = None
+    """The SOCKS5 proxy (config ``proxy``); a server on this machine is reached directly."""
 
 
 def imap_configured(config: Config) -> bool:
@@ -84,6 +87,7 @@ def imap_settings(config: Config, *, sender_email: str) -> ImapSettings:
         username=username,
         credentials=_password_source(config, username=username),
         ca_file=_ca_file(config, bridge=bool(preset and preset.needs_ca_file)),
+        proxy=config.proxy(),
     )
 
 

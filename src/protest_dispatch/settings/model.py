@@ -52,10 +52,19 @@ def _endpoint(value: str) -> str:
     return value
 
 
+def _proxy(value: str) -> str:
+    """A SOCKS5 URL, "tor", "tor://HOST:PORT" or "none"; checked here, used via Config.proxy()."""
+    from protest_dispatch.net.proxy import parse_proxy
+
+    parse_proxy(value, isolation="check")
+    return value.strip()
+
+
 Port = Annotated[int, AfterValidator(_port)]
 Count = Annotated[int, AfterValidator(_count)]
 Seconds = Annotated[float, AfterValidator(_seconds)]
 Endpoint = Annotated[str, AfterValidator(_endpoint)]
+ProxyUrl = Annotated[str, AfterValidator(_proxy)]
 
 
 class Settings(BaseSettings):
@@ -111,6 +120,9 @@ class Settings(BaseSettings):
     imap_ca_file: Path | None = None
     imap_password_command: str | None = None
     imap_password: SecretStr | None = None
+
+    proxy: ProxyUrl | None = None
+    """SOCKS5 proxy or Tor for every connection to another machine (``net.proxy``)."""
 
     @field_validator("smtp_security", "imap_security", "smtp_auth", "oauth_provider", mode="before")
     @classmethod

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from pydantic import SecretStr
 
 from protest_dispatch.errors import ConfigError
+from protest_dispatch.net.proxy import Proxy
 from protest_dispatch.settings.config import Config
 from protest_dispatch.settings.providers import by_key
 from protest_dispatch.vocabulary import OAuthProvider
@@ -64,6 +65,8 @@ class OAuthClient:
     client_id: str
     endpoints: Endpoints
     client_secret: SecretStr | None = field(default=None, repr=False)
+    proxy: Proxy | None = None
+    """The SOCKS5 proxy the endpoints are reached through (config ``proxy``)."""
 
     @property
     def uses_device_flow(self) -> bool:
@@ -101,6 +104,7 @@ def oauth_client(config: Config) -> OAuthClient:
         client_id=str(client_id),
         endpoints=endpoints,
         client_secret=SecretStr(secret) if secret else None,
+        proxy=config.proxy(),
     )
 
 

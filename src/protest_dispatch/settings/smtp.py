@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from pydantic import SecretStr
 
 from protest_dispatch.errors import ConfigError
+from protest_dispatch.net.proxy import Proxy
 from protest_dispatch.vocabulary import AuthMode, Security
 
 TokenProvider = Callable[[], Awaitable[str]]
@@ -35,6 +36,8 @@ class SmtpSettings:
     auth: AuthMode = AuthMode.PASSWORD
     token: TokenProvider | None = field(default=None, repr=False, compare=False)
     """With ``auth`` xoauth2: where each connection's access token comes from."""
+    proxy: Proxy | None = None
+    """The SOCKS5 proxy (config ``proxy``); a server on this machine is reached directly."""
 
 
 def check_smtp_options(
@@ -120,4 +123,5 @@ def smtp_settings(
         auth=mode,
         timeout=settings.smtp_timeout or SmtpSettings.timeout,
         data_timeout=settings.smtp_data_timeout or SmtpSettings.data_timeout,
+        proxy=config.proxy(),
     )

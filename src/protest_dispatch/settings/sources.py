@@ -165,7 +165,9 @@ def _explain(
         where, value = f"'{key}' in {path}", (file.toml_data.get(key) if file else None)
         hint = f"Correct '{key}' in {path}."
     problem = _problem(error)
-    shown = "" if "secret" in key or "password" in key else f", not {str(value)!r}"
+    # a proxy URL may hold the proxy's password
+    hidden = "secret" in key or "password" in key or key == "proxy"
+    shown = "" if hidden else f", not {str(value)!r}"
     return ConfigError(f"{where} {problem}{shown}.", key=key, file=path, hint=hint)
 
 

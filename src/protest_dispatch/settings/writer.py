@@ -52,6 +52,8 @@ class Answers:
     imap_security: str | None = None
     imap_ca_file: str | None = None
     oauth: OAuthAnswers | None = None
+    proxy: str | None = None
+    """``tor`` when the sender needs to hide their IP address from the provider."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,8 @@ def config_values(answers: Answers) -> dict[str, Value]:
         values.update(_oauth_values(answers.oauth))
         if answers.imap_host and "oauth_provider" in values:
             values.update(_mailbox_scope(answers.oauth))
+    if answers.proxy:
+        values["proxy"] = answers.proxy
     if answers.limit_per_hour:
         values["limit_per_hour"] = answers.limit_per_hour
     if answers.limit_per_day:

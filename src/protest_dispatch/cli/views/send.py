@@ -11,18 +11,21 @@ from typing import TYPE_CHECKING
 
 from protest_dispatch.campaign.compose import CallToMake, Checked, raise_problems
 from protest_dispatch.campaign.message import Letter
+from protest_dispatch.campaign.placeholders import placeholder_addresses
 from protest_dispatch.campaign.recipients import copies
 from protest_dispatch.cli import output
 from protest_dispatch.errors import SET_SENDER_HINT, Problem
+from protest_dispatch.sendlog.records import format_time
 from protest_dispatch.vocabulary import ExitCode, LetterStatus
 
 if TYPE_CHECKING:
     from rich.progress import Progress
     from rich.text import Text
 
-    from protest_dispatch.commands.send import Plan, ReceivedBefore
+    from protest_dispatch.commands.send import Plan, ReceivedBefore, Resend
     from protest_dispatch.commands.session import Session
-    from protest_dispatch.mail.dispatch import Result, Summary
+    from protest_dispatch.delivery.dispatch import Job, Result, Summary
+    from protest_dispatch.sendlog.store import Entry
     from protest_dispatch.settings.smtp import SmtpSettings
 
 
@@ -90,6 +93,8 @@ def validation(session: Session, *, letters: Sequence[Checked], show_all: bool =
             "lists every one)."
         )
     _notices(session)
+    for placeholder in placeholder_addresses(session.loaded):
+        output.warn(str(placeholder))
     output.info(
         f"The campaign is valid: {len(letters)} letter(s) and {len(audience.calls)} "
         "call(s) for this sender."
@@ -146,35 +151,38 @@ def send_plan(
     session: Session, *, plan: Plan, settings: SmtpSettings, test: bool, display: Display
 ) -> None:
     if plan.recovered:
-        output.warn(
-            f"{len(plan.recovered)} letter(s) were being sent when an earlier run stopped; they "
-            "are now marked uncertain and will not be resent (see 'protest log --status "
-            "uncertain', and --retry-uncertain)."
-        )
+        output.warn(_recovered(plan.recovered))
     if display.quiet:  # 'protest inbox -q' reported each bounce once; cron needs no repeat
         return
     for entry, bounce in plan.bounced:
         output.warn(
-            f"Skipping {entry.target}: the letter to {bounce.recipient} bounced on {bounce.at} "
-            f"({' '.join(filter(None, (bounce.status, bounce.diagnostic)))}). Fix the address "
-            "in the campaign file and run send again, or add --retry-bounced to try it again."
+            f"Skipping {entry.target}: the letter to {bounce.recipient} bounced on "
+            f"{output.when(bounce.at)} UTC "
+            f"({' '.join(filter(None, (bounce.status, bounce.diagnostic)))})."
         )
+    if plan.bounced:
+        output.say(BOUNCED_HINT)
+    for before in plan.received_before:
+        output.say(_received_before(before))
+    if not plan.jobs:
+        _notices(session)
+        output.info(nothing_to_send(plan))
+        return
     _notices(session)
     mode = f" as TEST letters to yourself only ({session.sender.email})" if test else ""
     output.say(
         f"Ready to send {len(plan.jobs)} letter(s){mode} from {session.sender.name} "
         f"<{session.sender.email}> via {settings.host}:{settings.port} ({settings.security})."
     )
-    if plan.jobs:
-        output.stderr.print(
-            output.table(None, ("target", "to", "copies", "state"), _plan_rows(session, plan, test))
-        )
-        if len(plan.jobs) > PLAN_ROWS:
-            output.say(f"... and {len(plan.jobs) - PLAN_ROWS} more.")
+    output.stderr.print(
+        output.table(None, ("target", "to", "copies", "state"), _plan_rows(session, plan, test))
+    )
+    if len(plan.jobs) > PLAN_ROWS:
+        output.say(f"... and {len(plan.jobs) - PLAN_ROWS} more.")
+    for resend in plan.resending:
+        output.say(_resend(resend))
     if session.composer.copy_me and not test:
         output.say(f"Each letter also goes as a Bcc copy to you ({session.sender.email}).")
-    for before in plan.received_before:
-        output.say(_received_before(before))
     for label, count in (
         ("already sent", len(plan.already_sent)),
         ("held from earlier runs (failed or uncertain)", len(plan.held)),
@@ -184,6 +192,60 @@ def send_plan(
             output.say(f"{count} letter(s) {label}.")
 
 
+BOUNCED_HINT = (
+    "Fix the address in the campaign file and run send again ('protest status --bounced' "
+    "lists it for the organisers), or add --retry-bounced to try the same address again."
+)
+
+
+def nothing_to_send(plan: Plan) -> str:
+    """One line: why this run sends nothing, e.g. "Nothing to send: 2 already sent"."""
+    parts = []
+    if plan.already_sent:
+        parts.append(f"{len(plan.already_sent)} already sent")
+    if plan.received_before:
+        ids = ", ".join(b.target for b in plan.received_before)
+        parts.append(f"{len(plan.received_before)} already received under another id ({ids})")
+    if plan.bounced:
+        ids = ", ".join(entry.target for entry, _ in plan.bounced)
+        parts.append(f"{len(plan.bounced)} skipped (bounced: {ids})")
+    if plan.held:
+        held = ", ".join(f"{entry.target} {entry.status}" for entry in plan.held)
+        parts.append(f"{len(plan.held)} held from earlier runs ({held}: see 'protest status')")
+    return "Nothing to send" + (
+        f": {', '.join(parts)}." if parts else ": the campaign has no letters for you."
+    )
+
+
+def _recovered(letters: Sequence[Entry]) -> str:
+    """The letters a killed run left half-sent, each by name: a person decides about each."""
+    named = "; ".join(f"{e.target} (to {e.to})" for e in letters)
+    return (
+        f"{len(letters)} letter(s) were being sent when an earlier run stopped: {named}. They are "
+        "now marked uncertain and will not be resent: check your Sent folder or ask the "
+        "recipient, then resend only those that did not arrive with --retry-uncertain "
+        "--only <target>."
+    )
+
+
+def _resend(resend: Resend) -> str:
+    old, bounce = resend.entry, resend.bounce
+    why = " ".join(filter(None, (bounce.status, bounce.diagnostic)))
+    where = (
+        f"now to {resend.to}" if resend.address_changed else f"to the same address ({resend.to})"
+    )
+    line = (
+        f"{old.target}: the letter to {bounce.recipient} bounced ({why}); it goes again as a "
+        f"new letter, {where}."
+    )
+    if resend.copies_again:
+        line += (
+            f" The copy address(es) {', '.join(resend.copies_again)} got the first letter and "
+            "get this one too, so they see it twice."
+        )
+    return line
+
+
 def _plan_rows(session: Session, plan: Plan, test: bool) -> list[tuple[object, ...]]:
     campaign_cc = session.loaded.campaign.campaign.cc
     rows: list[tuple[object, ...]] = []
@@ -191,11 +253,19 @@ def _plan_rows(session: Session, plan: Plan, test: bool) -> list[tuple[object, .
         target = job.selected.target
         to = target.email or ""
         count = len(copies(to=to, campaign_cc=campaign_cc, target_cc=target.cc))
-        state = job.previous.status if job.previous else "new"
         rows.append(
-            (target.id, session.sender.email, 0, state) if test else (target.id, to, count, state)
+            (target.id, session.sender.email, 0, _state(job, plan))
+            if test
+            else (target.id, to, count, _state(job, plan))
         )
     return rows
+
+
+def _state(job: Job, plan: Plan) -> str:
+    resend = plan.resend_of(job.selected.target.id)
+    if resend is not None:
+        return "resend (address changed)" if resend.address_changed else "resend (bounced)"
+    return job.previous.status if job.previous else "new"
 
 
 def _received_before(before: ReceivedBefore) -> str:
@@ -203,7 +273,7 @@ def _received_before(before: ReceivedBefore) -> str:
     how = "got" if earlier.status == LetterStatus.SENT else f"may have got ({earlier.status})"
     return (
         f"Not sending '{before.target}': {before.to} already {how} this campaign's letter "
-        f"as target '{earlier.target}' on {earlier.updated_at[:16].replace('T', ' ')} UTC."
+        f"as target '{earlier.target}' on {output.when(earlier.updated_at)} UTC."
     )
 
 
@@ -252,7 +322,7 @@ class SendProgress:
     def __init__(self, *, total: int, display: Display) -> None:
         self.display = display
         self.bar: Progress | None = None
-        if not display.json and not display.quiet and output.stderr.is_terminal:
+        if total and not display.json and not display.quiet and output.stderr.is_terminal:
             from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
             self.bar = Progress(
@@ -303,6 +373,7 @@ def _result_line(result: Result, *, verbose: bool) -> Text:
 
 _JSON_COUNT_KEYS = {
     "skipped (already sent)": "skipped",
+    "skipped (bounced)": "bounced",
     "held from earlier runs": "held",
     "not attempted": "not_attempted",
     "calls to make": "calls",
@@ -316,6 +387,7 @@ def send_summary(
     counts = {
         "sent": summary.count(LetterStatus.SENT),
         "skipped (already sent)": plan.skipped,
+        "skipped (bounced)": len(plan.bounced),
         "deferred": summary.count(LetterStatus.DEFERRED),
         "failed": summary.count(LetterStatus.FAILED),
         "uncertain": summary.count(LetterStatus.UNCERTAIN),
@@ -343,7 +415,7 @@ def send_summary(
                     for b in plan.received_before
                 ],
                 "stopped": summary.stopped.message if summary.stopped else None,
-                "quota_free_at": summary.quota_free_at.isoformat()
+                "quota_free_at": format_time(summary.quota_free_at)
                 if summary.quota_free_at
                 else None,
                 "calls": [
@@ -352,6 +424,9 @@ def send_summary(
                 ],
             }
         )
+    elif not plan.jobs:  # the plan said it in one line; a table of zeros says nothing more
+        if not display.quiet:
+            calls(session.composer.calls())
     elif not display.quiet or code == ExitCode.FAILED:
         output.show(
             output.table(
@@ -391,7 +466,7 @@ def _advice(summary: Summary) -> None:
     if summary.quota_free_at is not None:
         output.say(
             f"Your provider's sending limit is reached; the rest can go after "
-            f"{summary.quota_free_at:%Y-%m-%d %H:%M} UTC."
+            f"{output.when(summary.quota_free_at)} UTC."
         )
     if summary.interrupted:
         output.say("Interrupted: letters not yet sent will go with the next run.")

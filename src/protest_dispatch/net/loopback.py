@@ -23,20 +23,37 @@ async def resolve_loopback_only(host: str, *, timeout: float = 2.0) -> bool:
     the process alive at exit either. A name that does not resolve is not
     loopback.
     """
-    name = host.strip()
-    if name.startswith("[") and name.endswith("]"):
-        name = name[1:-1]
-    if name.lower().rstrip(".") == "localhost":
+    name = _bare(host)
+    if is_this_machine(name):
         return True
-    literal = _parse_ip(name)
-    if literal is not None:
-        return _is_loopback(literal)
+    if _parse_ip(name) is not None:
+        return False
     try:
         addresses = await asyncio.wait_for(lookup_addresses(name), timeout)
     except (OSError, UnicodeError, TimeoutError):
         return False
     parsed = [_parse_ip(a) for a in addresses]
     return bool(parsed) and all(ip is not None and _is_loopback(ip) for ip in parsed)
+
+
+def is_this_machine(host: str) -> bool:
+    """``localhost`` or a loopback address, decided without a lookup.
+
+    With a proxy set this is the whole rule: looking a name up would tell the
+    network's resolver which server the sender is about to reach.
+    """
+    name = _bare(host)
+    if name.lower().rstrip(".") == "localhost":
+        return True
+    literal = _parse_ip(name)
+    return literal is not None and _is_loopback(literal)
+
+
+def _bare(host: str) -> str:
+    name = host.strip()
+    if name.startswith("[") and name.endswith("]"):
+        name = name[1:-1]
+    return name
 
 
 def _parse_ip(text: str) -> IpAddress | None:

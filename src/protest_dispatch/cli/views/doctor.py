@@ -1,8 +1,7 @@
-"""How ``init`` and ``doctor`` report, built on ``output``."""
+"""How ``doctor`` reports its checklist, built on ``output``."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -11,7 +10,6 @@ from protest_dispatch.cli import output
 
 if TYPE_CHECKING:
     from protest_dispatch.commands.checks import Report
-    from protest_dispatch.settings.writer import Answers
 
 _MARKS = {
     "ok": ("✓", "green"),
@@ -53,22 +51,3 @@ def doctor(report: Report) -> None:
             "All checks passed; nothing was sent. Next: 'protest send --test' sends "
             "every letter to yourself first."
         )
-
-
-def keep_existing(path: Path) -> None:
-    output.say(f"Kept {path} as it was; nothing was changed.")
-
-
-def written(*, path: Path, answers: Answers) -> None:
-    output.info(f"Wrote {path} (only you can read it).")
-    if answers.username is None:
-        output.say("No login: protest sends without a username or password.")
-    elif answers.storage == "no":
-        output.say(
-            "The password is not stored: set PROTEST_SMTP_PASSWORD or "
-            "PROTEST_SMTP_PASSWORD_COMMAND in the shell you send from."
-        )
-    output.say(
-        "Next: 'protest doctor' checks the connection without sending anything; then "
-        "'protest send --test' sends every letter to yourself first."
-    )

@@ -25,6 +25,24 @@ def browser_url(url: str) -> None:
     output.say("Waiting for the browser to come back to this computer...")
 
 
+def outside_proxy(proxy: str, device: bool) -> None:
+    """Before the sign-in: the token requests use the proxy; a browser does not."""
+    if device:
+        output.say(
+            f"protest's own requests go through the proxy {proxy}. The page below opens in "
+            "a browser, which does not: open it in Tor Browser, or on another device, if "
+            "your provider must not see this computer's IP address."
+        )
+        return
+    output.warn(
+        f"Your browser does not use the proxy {proxy}: this provider has no device sign-in, "
+        "so the sign-in page, opened in a browser, shows the provider your IP address. "
+        "protest does not open a browser for you: open the address below in a browser "
+        "that uses the proxy (Tor Browser for Tor) if that matters. The token requests "
+        "afterwards go through the proxy."
+    )
+
+
 def signed_in(result: LoginResult) -> None:
     if result.fell_back:
         output.warn(

@@ -64,7 +64,7 @@ class Result:
 
 
 class Budget(Protocol):
-    """Provider sending limits shared through the send log (see :mod:`mail.quota`)."""
+    """Provider sending limits shared through the send log (see :mod:`delivery.quota`)."""
 
     def reserve(self, recipients: int) -> Reservation | None:
         """Take ``recipients`` for one letter now, or None if they do not fit."""

@@ -1,0 +1,173 @@
+"""How ``status`` and ``status --bounced`` look, built on ``output``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, TypeVar
+
+from protest_dispatch.cli import output
+from protest_dispatch.commands.status import NO_REPLY_DAYS
+from protest_dispatch.text import visible
+from protest_dispatch.vocabulary import FindingKind
+
+if TYPE_CHECKING:
+    from protest_dispatch.campaign.model import Target
+    from protest_dispatch.commands.status import CampaignStatus, StatusReport
+
+_Row = TypeVar("_Row")
+
+ADVICE = {
+    "deferred": "Deferred letters go with the next 'protest send' (cron: exit code 75 means "
+    "exactly this).",
+    "failed": "The server refused these for good. Fix the address in the campaign file (or "
+    "tell the organisers), then run 'protest send --retry-failed'.",
+    "uncertain": "The connection broke after the letter was handed over, so it may have "
+    "arrived. Look in your Sent folder or ask the recipient; only if it did not arrive, run "
+    "'protest send --retry-uncertain --only <target>'.",
+    "sending": "Another run is sending these now, or a run stopped while sending them: the "
+    "next 'protest send' then marks them uncertain.",
+    "bounced": "These addresses do not take mail; 'protest send' skips them. Fix the address in "
+    "the campaign file (or tell the organisers: 'protest status --bounced' lists them to "
+    "paste), or try again with 'protest send --retry-bounced'.",
+    "replies": "Read them with 'protest replies'.",
+    f"no reply after {NO_REPLY_DAYS} days": "Record answers that came by post or phone with "
+    "'protest followup'.",
+}
+
+
+def status(report: StatusReport) -> None:
+    if not report.campaigns:
+        whose = f" for {report.sender}" if report.sender else ""
+        output.info(
+            f"Nothing recorded yet{whose}. Preview with 'protest send --dry-run', then "
+            "send with 'protest send'."
+        )
+        return
+    for campaign in report.campaigns:
+        _campaign(campaign, report=report)
+
+
+def _campaign(campaign: CampaignStatus, *, report: StatusReport) -> None:
+    counts: list[tuple[str, object]] = [
+        (label, len(campaign.with_status(status)))
+        for label, status in (
+            ("sent", "sent"),
+            ("deferred", "deferred"),
+            ("failed", "failed"),
+            ("uncertain", "uncertain"),
+            ("being sent", "sending"),
+        )
+    ]
+    if campaign.not_yet_sent is not None:
+        counts.append(("not sent yet", len(campaign.not_yet_sent)))
+    outcomes = campaign.call_outcomes()
+    made = ", ".join(f"{k} {v}" for k, v in outcomes.items())
+    counts.append(("calls made", f"{len(campaign.calls)}" + (f" ({made})" if made else "")))
+    if campaign.to_call is not None:
+        counts.append(("calls to make", len(campaign.to_call)))
+    counts += [
+        ("bounced", len(campaign.bounced)),
+        ("automatic replies", len(campaign.found(FindingKind.AUTO_REPLY))),
+        ("replies", len(campaign.found(FindingKind.REPLY))),
+        (f"no reply after {NO_REPLY_DAYS} days", len(campaign.no_reply)),
+    ]
+    output.rule(
+        f"Campaign {campaign.campaign}" + (f", sent as {report.sender}" if report.sender else "")
+    )
+    output.show(
+        output.table(None, ("", "count"), (row for row in counts if row[1] or row[0] in ("sent",)))
+    )
+    _entries(
+        campaign.with_status("deferred"),
+        "deferred",
+        ("target", "to", "attempts", "next attempt", "last error"),
+        lambda e: (e.target, e.to, e.attempts, e.next_attempt_at or "next run", e.error or ""),
+    )
+    _entries(
+        campaign.bounced,
+        "bounced",
+        ("target", "address", "status", "reason", "bounced at"),
+        lambda f: (f.target, f.recipient or "", f.status or "", f.diagnostic or "", f.at),
+    )
+    _entries(
+        campaign.found(FindingKind.REPLY),
+        "replies",
+        ("target", "from", "date", "subject"),
+        lambda f: (f.target, f.from_ or "(you said so)", f.at, f.subject or ""),
+    )
+    _entries(
+        list(campaign.no_reply),
+        f"no reply after {NO_REPLY_DAYS} days",
+        ("target", "to", "sent"),
+        lambda e: (e.target, e.to, e.updated_at),
+    )
+    _entries(
+        campaign.with_status("failed"),
+        "failed",
+        ("target", "to", "smtp_code", "reason"),
+        lambda e: (e.target, e.to, e.smtp_code or "", e.error or ""),
+    )
+    _entries(
+        campaign.with_status("uncertain"),
+        "uncertain",
+        ("target", "to", "since", "what happened"),
+        lambda e: (e.target, e.to, e.updated_at, e.error or ""),
+    )
+    _entries(
+        campaign.with_status("sending"),
+        "sending",
+        ("target", "to", "since"),
+        lambda e: (e.target, e.to, e.updated_at),
+    )
+    if campaign.not_yet_sent:
+        output.say(
+            f"{len(campaign.not_yet_sent)} letter(s) not sent yet: "
+            f"{_ids(campaign.not_yet_sent)}. 'protest send' sends them."
+        )
+    waiting = campaign.not_yet_sent or campaign.with_status("deferred")
+    if waiting and report.quota_free_at is not None:
+        output.say(
+            "Your provider's sending limit is reached until "
+            f"{report.quota_free_at:%Y-%m-%d %H:%M} UTC; a run after that sends the rest."
+        )
+    if campaign.to_call:
+        output.say(
+            f"Calls to make: {_ids(campaign.to_call)}. 'protest calls' shows the "
+            "numbers and what to say."
+        )
+
+
+def _ids(targets: tuple[Target, ...]) -> str:
+    return ", ".join(t.id for t in targets)
+
+
+def _entries(
+    entries: Sequence[_Row],
+    status: str,
+    columns: tuple[str, ...],
+    row: Callable[[_Row], Sequence[object]],
+) -> None:
+    if not entries:
+        return
+    output.show(output.table(status.capitalize(), columns, (row(e) for e in entries)))
+    output.say(ADVICE[status], "dim")
+
+
+def bounced_summary(report: StatusReport) -> None:
+    """The addresses to fix, as plain text an organiser can paste into an issue or email."""
+    lines: list[str] = []
+    for campaign in report.campaigns:
+        bounced = campaign.bounced
+        if not bounced:
+            continue
+        lines.append(f"Campaign {campaign.campaign}: {len(bounced)} address(es) to fix")
+        lines += [
+            f"- {f.target}: {f.recipient} bounced on {f.at}: "
+            + " ".join(filter(None, (f.status, f.diagnostic)))
+            for f in bounced
+        ]
+        lines.append("")
+    if not lines:
+        output.info("No letter has bounced.")
+        return
+    output.print_raw(visible("\n".join(lines)))
