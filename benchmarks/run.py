@@ -47,6 +47,8 @@ PACKAGES = ("protest-dispatch", "aiosmtplib", "aiosmtpd", "typer", "rich", "pyda
 
 sys.path.insert(0, str(HERE))
 from gen_campaign import generate  # noqa: E402  # sibling script, not an installed package
+from gen_paper import SENDER_ADDRESS  # noqa: E402
+from gen_paper import generate as generate_paper  # noqa: E402
 
 # --------------------------------------------------------------------------- plan
 
@@ -65,10 +67,20 @@ class Plan:
     startup_runs: int = 10
     repeat: int = 5
     markdown: bool = False
+    print_goals: tuple[tuple[int, float], ...] = ((100, 3.0), (1000, 15.0))
+    """Letters on paper: (letters, goal in seconds including start-up)."""
 
 
 FULL = Plan()
-QUICK = Plan(send_n=32, fast_n=200, baseline_n=10, bulk_n=500, startup_runs=3, repeat=1)
+QUICK = Plan(
+    send_n=32,
+    fast_n=200,
+    baseline_n=10,
+    bulk_n=500,
+    startup_runs=3,
+    repeat=1,
+    print_goals=((10, 3.0), (50, 15.0)),
+)
 
 
 # --------------------------------------------------------------------------- processes
@@ -79,6 +91,8 @@ class Measured:
     """One finished child process: wall time, its own peak RSS, and how it ended."""
 
     seconds: float
+    cpu_seconds: float
+    """User plus system CPU time of the child: steadier than wall time on a busy host."""
     max_rss_mb: float
     returncode: int
     started_at: float
@@ -115,6 +129,7 @@ def run_measured(argv: Sequence[str], *, env: dict[str, str], timeout: float) ->
         tail = out.read()[-2000:].decode("utf-8", "replace")
     return Measured(
         seconds=seconds,
+        cpu_seconds=usage.ru_utime + usage.ru_stime,
         max_rss_mb=usage.ru_maxrss / 1024.0,
         returncode=proc.returncode,
         started_at=started_at,
@@ -637,6 +652,26 @@ def case_bulk(ctx: Context, report: Report) -> None:
     add_time_and_rss(report, f"validate, {plan.bulk_n} targets", val, goals=False)
 
 
+def case_print(ctx: Context, report: Report) -> None:
+    """protest print: N letters on paper as N PDF files, start-up included."""
+    env = {**ctx.env(), "PROTEST_POSTAL_ADDRESS": SENDER_ADDRESS}
+    for size, goal in ctx.plan.print_goals:
+        targets = generate_paper(out=ctx.fresh_path(f"paper-{size}"), count=size)
+        runs: list[Measured] = []
+        for _ in range(ctx.plan.repeat):
+            out = ctx.fresh_path("print-out")
+            argv = [*ctx.protest, "print", "-t", str(targets), "--out", str(out)]
+            runs.append(checked(report, f"print {size}", run_measured(argv, env=env, timeout=900)))
+            produced = len(list(out.glob("*.pdf")))
+            if produced != size:
+                report.problem(f"print {size}: wrote {produced} PDF files")
+        label = f"print, {size} letters on paper"
+        ok = [m for m in runs if m.returncode == 0]
+        secs = report.add(Row(label, "seconds", [m.seconds for m in ok], fmt="{:.2f}"))
+        secs.goal, secs.passed = f"< {goal:g} s", secs.median < goal
+        report.add(Row(label, "peak RSS MB", [m.max_rss_mb for m in ok], fmt="{:.0f}"))
+
+
 def checked(report: Report, label: str, measured: Measured) -> Measured:
     """Record a failing command as a problem; its time would be meaningless."""
     if measured.returncode != 0:
@@ -700,10 +735,26 @@ def case_startup(ctx: Context, report: Report) -> None:
             )
         )
         dry.goal, dry.passed = "< 0.6 s", dry.median < 0.6
+    # Commands that only read the send log: start-up is nearly all of their time. CPU
+    # seconds too, since on a shared host wall time mostly measures the neighbours.
+    for label, argv in (
+        ("protest --help", [*ctx.protest, "--help"]),
+        ("protest log (empty send log)", [*ctx.protest, "log"]),
+        ("protest status (in the example campaign's folder)", [*ctx.protest, "status"]),
+    ):
+        if "--help" not in argv:
+            report.add(Row(label, "seconds", time_command(ctx, report, argv, runs), fmt="{:.3f}"))
+        cpu = time_command(ctx, report, argv, runs, cpu=True)
+        report.add(Row(label, "CPU seconds", cpu, fmt="{:.3f}"))
 
 
 def time_commands(
-    ctx: Context, report: Report, argvs: Sequence[list[str]], runs: int
+    ctx: Context,
+    report: Report,
+    argvs: Sequence[list[str]],
+    runs: int,
+    *,
+    cpu: bool = False,
 ) -> list[tuple[float, ...]]:
     """Wall seconds of ``runs`` rounds, each running every command once, back to back.
 
@@ -719,13 +770,15 @@ def time_commands(
             for argv in argvs
         ]
         if all(m.returncode == 0 for m in measured):
-            rounds.append(tuple(m.seconds for m in measured))
+            rounds.append(tuple(m.cpu_seconds if cpu else m.seconds for m in measured))
     return rounds
 
 
-def time_command(ctx: Context, report: Report, argv: list[str], runs: int) -> list[float]:
-    """Wall seconds of ``runs`` runs of one command."""
-    return [seconds for (seconds,) in time_commands(ctx, report, [argv], runs)]
+def time_command(
+    ctx: Context, report: Report, argv: list[str], runs: int, *, cpu: bool = False
+) -> list[float]:
+    """Wall (or CPU) seconds of ``runs`` runs of one command."""
+    return [seconds for (seconds,) in time_commands(ctx, report, [argv], runs, cpu=cpu)]
 
 
 # --------------------------------------------------------------------------- output
@@ -868,6 +921,7 @@ CASES: dict[str, Callable[[Context, Report], None]] = {
     "baseline": case_baseline,
     "bulk": case_bulk,
     "startup": case_startup,
+    "print": case_print,
 }
 NEEDS_PROTEST_SEND = {"send", "fast", "bulk"}
 

@@ -16,6 +16,8 @@ pytest_plugins = [
     "xoauth2_smtp",
     "dovecot",
     "inboxkit",
+    "dns_server",
+    "https_server",
     "socks5_server",
 ]
 

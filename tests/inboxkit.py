@@ -6,6 +6,7 @@ test's ``log`` (which each test module defines) through the SMTP test server.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 
 from dovecot import Dovecot
-from kit import SENDER, by_target, env_for, log_rows, make_campaign, send
+from kit import SENDER, by_target, cli, env_for, log_rows, make_campaign, send
 from smtp_server import Server
 
 Sent = tuple[Path, dict[str, str], dict[str, Mapping[str, Any]]]
@@ -57,3 +58,19 @@ def values_for(row: Mapping[str, Any]) -> dict[str, str]:
         "copy": row["cc"][0],
         "sender": SENDER,
     }
+
+
+def read_inbox(env: Mapping[str, str]) -> str:
+    """``protest inbox``, which must succeed; what it printed."""
+    run = cli(["inbox"], env=env)
+    assert run.code == 0, run.output
+    return run.output
+
+
+def age_letters(log: Path, *, days: int) -> None:
+    """Pretend the letters went out ``days`` days ago (the send log's own time column)."""
+    with sqlite3.connect(log) as conn:
+        conn.execute(
+            "UPDATE letters SET updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now', ?)",
+            (f"-{days} days",),
+        )

@@ -33,9 +33,12 @@ Leading lines starting with ``#`` are comments (what the file is) and are droppe
 
 Expectations (:class:`Case`): ``kind`` is one of ``bounced`` (the letter's own
 recipient failed), ``copy-bounced`` (only a Cc failed), ``delayed`` (not failed
-yet), ``auto-reply``, ``reply`` or ``none`` (must be ignored). ``recipient`` names
-the placeholder of the failed address (``"to"`` or ``"copy"``); ``status`` is the
-RFC 3463 code the message states (DSN ``Status:`` field, or the enhanced code in a
+yet), ``delivered`` (a delivery report: never a bounce), ``auto-reply``, ``reply``
+or ``none`` (must be ignored). ``sender_known`` is False where the reply's From
+names no valid single mailbox (it must then be recorded from nobody, never from a
+guess). ``skipped`` cases cannot be read at all: one warning names folder and UID.
+``recipient`` names the placeholder of the failed address (``"to"`` or ``"copy"``);
+``status`` is the RFC 3463 code the message states (DSN ``Status:`` field, or the enhanced code in a
 plain-text bounce); ``diagnostic`` is a substring of the server's explanation.
 ``broken`` cases are malformed on purpose: the parser may record defects or raise.
 """
@@ -56,7 +59,7 @@ from typing import Literal
 
 MAIL_DIR = Path(__file__).parent / "corpus" / "mail"
 
-Kind = Literal["bounced", "copy-bounced", "delayed", "auto-reply", "reply", "none"]
+Kind = Literal["bounced", "copy-bounced", "delayed", "delivered", "auto-reply", "reply", "none"]
 
 DEFAULTS: dict[str, str] = {
     "message_id": "<3f9c2a7e51d04b6c8e2f1a0b9c7d6e5f@example.org>",
@@ -84,6 +87,11 @@ class Case:
     broken: bool = False
     generated: bool = False
     folder: str = "INBOX"
+    sender_known: bool = True
+    skipped: bool = False
+    defects: bool = False
+    """Hostile on purpose but meant to be read: the standard parser, asked for everything,
+    records defects or raises (unlike ``broken``, the finding is still required)."""
 
     def failed_recipient(self, values: Mapping[str, str] | None = None) -> str | None:
         """The failed address for these placeholder values (None if nothing failed)."""
@@ -114,6 +122,15 @@ CASES: list[Case] = [
     Case("dsn-postfix-auto-submitted", "bounced",
          "Postfix DSN that also says Auto-Submitted: auto-replied (still a bounce)", "to",
          "5.7.1", "Recipient address rejected: Access denied"),
+    # Reports that are no failure: only a failure is a bounce
+    Case("dsn-postfix-delivered", "delivered",
+         "Postfix 'Successful Mail Delivery Report', Action: delivered", "to", "2.0.0",
+         "delivered to maildir"),
+    Case("dsn-postfix-relayed", "none", "Postfix success report, Action: relayed"),
+    Case("mdn-read-receipt", "none", "read receipt (RFC 8098 message/disposition-notification)"),
+    Case("notice-delivered-text", "none", "plain-text success notice naming the To"),
+    Case("bounce-substring", "none",
+         "plain-text bounce naming only press-<To>, which contains the To as a substring"),
     # Bounces that are not RFC 3464
     Case("bounce-qmail", "bounced", "qmail-send plain text", "to", "5.1.1",
          "does not like recipient"),
@@ -149,6 +166,17 @@ CASES: list[Case] = [
     Case("charset-lies", "reply", "says utf-8, is windows-1251", broken=True),
     Case("terminal-escapes", "reply",
          "ESC [2J, OSC 8 hyperlink, BEL in the subject (encoded word) and the body"),
+    Case("date-out-of-range", "reply", "Date: Fri, 31 Dec 9999 23:59:59 -2359 (overflows)"),
+    Case("from-recursion", "none", "From: 5,000 '(' (RecursionError in the parser, generated)",
+         generated=True, skipped=True, defects=True),
+    Case("from-cve-2023-27043", "reply", "From: <To>)<attacker@evil.example.net>",
+         sender_known=False, defects=True),
+    *[
+        Case(f"charset-{codec}", "reply",
+             f"text/plain; charset={codec}: a Python codec, no text encoding (generated)",
+             generated=True, defects=True)
+        for codec in ("base64", "rot13", "zlib", "idna")
+    ],
     Case("dsn-stranger", "none",
          "DSN for an address the letter was never sent to (ignore it)"),
     Case("bounce-unknown-message-id", "none",
@@ -288,10 +316,29 @@ def _nested_rfc822(values: Mapping[str, str], depth: int = 60, copies: int = 3) 
     return f"{top}{content_type}\n\n{body[1]}".encode()
 
 
+def _from_recursion(values: Mapping[str, str], depth: int = 5000) -> bytes:
+    head = _reply_headers(values, f"Re: {values['subject']}")
+    head = head.replace(f"From: {values['to_name']} <{values['to']}>", "From: " + "(" * depth)
+    return (head + "Content-Type: text/plain; charset=utf-8\n\nNoted.\n").encode()
+
+
+def _codec_charset(codec: str) -> Callable[[Mapping[str, str]], bytes]:
+    def make(values: Mapping[str, str]) -> bytes:
+        return (
+            _reply_headers(values, f"Re: {values['subject']}")
+            + f"Content-Type: text/plain; charset={codec}\nContent-Transfer-Encoding: 8bit\n\n"
+            + "The court has received your appeal.\n"
+        ).encode()
+
+    return make
+
+
 _GENERATORS: dict[str, Callable[[Mapping[str, str]], bytes]] = {
     "huge": _huge,
     "deep-multipart": _deep_multipart,
     "nested-rfc822": _nested_rfc822,
+    "from-recursion": _from_recursion,
+    **{f"charset-{c}": _codec_charset(c) for c in ("base64", "rot13", "zlib", "idna")},
 }
 
 

@@ -58,6 +58,7 @@ DEFAULT_USER = "user@example.org"
 GMAIL_SCOPE = "https://mail.google.com/"
 OUTLOOK_SMTP_SCOPE = "https://outlook.office.com/SMTP.Send offline_access"
 AuthorizeMode = Literal["approve", "deny", "wrong_state"]
+_RAW = "\x00raw interval\x00"
 
 _USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"  # RFC 8628 §6.1: no vowels, no look-alikes
 _PKCE_VALUE = re.compile(r"[A-Za-z0-9\-._~]{43,128}")  # RFC 7636 §4.1 verifier, §4.2 S256
@@ -81,6 +82,29 @@ class OAuthError(Exception):
         self.error = error
         self.description = description
         self.status = status
+
+
+@dataclass(frozen=True)
+class Hostile:
+    """Ways the server misbehaves, for the tests of a client that must survive them.
+
+    ``interval_json``: the device flow's ``interval`` as raw JSON (``NaN``, ``1e400``).
+    ``echo_secrets``: every error's ``error_description`` repeats the refresh token,
+    client secret, code and verifier it got: as written, split by a line break, and
+    as base64. ``drip_seconds``: the token endpoint sends its answer one byte at a
+    time, this long apart. ``huge_body``: it answers with this many bytes of JSON-ish
+    junk, announced by Content-Length or (``announce_length=False``) not.
+    ``token_type``: what the token endpoint calls its tokens. ``user``: the account
+    the ID token and ``/userinfo`` name (default: the one that signed in).
+    """
+
+    interval_json: str | None = None
+    echo_secrets: bool = False
+    drip_seconds: float | None = None
+    huge_body: int | None = None
+    announce_length: bool = True
+    token_type: str = "Bearer"
+    user: str | None = None
 
 
 @dataclass
@@ -168,6 +192,7 @@ class OAuthServer:
         rotate_refresh_tokens: bool = True,
         require_offline_access: bool = False,
         clock: Callable[[], float] = time.monotonic,
+        hostile: Hostile | None = None,
     ) -> None:
         if not isinstance(interval, int) or interval < 0:
             raise ValueError("interval is advertised as a JSON integer (RFC 8628 §3.2)")
@@ -182,6 +207,7 @@ class OAuthServer:
         self.authorize_mode: AuthorizeMode = authorize_mode
         self.rotate_refresh_tokens = rotate_refresh_tokens
         self.require_offline_access = require_offline_access
+        self.hostile = hostile or Hostile()
         self._base_clock = clock
         self._offset = 0.0
         self._lock = threading.Condition()
@@ -190,6 +216,7 @@ class OAuthServer:
         self.authorize_requests: list[dict[str, str]] = []  # query of each GET /authorize
         self.client_auth: list[str] = []  # "basic", "post" or "none" per authenticated call
         self.refresh_count = 0
+        self.huge_sent = 0  # bytes of hostile.huge_body written before the client hung up
         self.host = HOST
         self.port = 0
         self.scheme = "http"
@@ -354,10 +381,12 @@ class OAuthServer:
         )
         body: dict[str, Any] = {
             "access_token": access,
-            "token_type": "Bearer",
+            "token_type": self.hostile.token_type,
             "expires_in": self.expires_in,
             "scope": scope,
         }
+        if "openid" in scope.split():
+            body["id_token"] = _id_token(self.hostile.user or user, self.base_url)
         if refresh:
             value = secrets.token_urlsafe(32)
             state.refresh_issued += 1
@@ -674,13 +703,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._json(404, {"error": "not_found"})
             return
         headers = {k.lower(): v for k, v in self.headers.items()}
+        form: dict[str, str] = {}
         try:
             form = self._form(headers)
             self._json(200, route(form, headers))
         except OAuthError as exc:
             body = {"error": exc.error}
-            if exc.description:
-                body["error_description"] = exc.description
+            description = exc.description
+            if oauth.hostile.echo_secrets:
+                description = f"{description}. {_echo(form)}"
+            if description:
+                body["error_description"] = description
             self._json(exc.status, body)
 
     def _form(self, headers: Mapping[str, str]) -> dict[str, str]:
@@ -694,7 +727,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         return _single_values(urllib.parse.parse_qs(raw, keep_blank_values=True))
 
     def _json(self, status: int, body: Any) -> None:
-        data = json.dumps(body).encode()
+        hostile = self.server.oauth.hostile
+        if "interval" in body and hostile.interval_json is not None:
+            body = {**body, "interval": _RAW}
+        data = (
+            json.dumps(body)
+            .encode()
+            .replace(json.dumps(_RAW).encode(), (hostile.interval_json or "").encode())
+        )
+        if self.path.startswith("/token") and hostile.huge_body is not None:
+            self._huge(hostile.huge_body, announce=hostile.announce_length)
+            return
         self.send_response(status)
         self.send_header("Content-Type", "application/json;charset=UTF-8")
         self.send_header("Cache-Control", "no-store")  # RFC 6749 §5.1
@@ -703,7 +746,29 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("WWW-Authenticate", 'Basic realm="oauth-test"')
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
+        if self.path.startswith("/token") and hostile.drip_seconds is not None:
+            for byte in data:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                if self.server.stopping.wait(hostile.drip_seconds):
+                    return
+            return
         self.wfile.write(data)
+
+    def _huge(self, size: int, *, announce: bool) -> None:
+        """``size`` bytes of a JSON string, written until done or the client hangs up."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        if announce:
+            self.send_header("Content-Length", str(size))
+        self.end_headers()
+        block = b'{"access_token": "' + b"x" * 65536
+        sent = 0
+        with contextlib.suppress(OSError):
+            while sent < size and not self.server.stopping.is_set():
+                self.wfile.write(block[: size - sent])
+                sent += len(block[: size - sent])
+        self.server.oauth.huge_sent += sent
 
     def _text(self, status: int, text: str) -> None:
         data = f"<!doctype html><title>test sign-in</title><p>{text}</p>".encode()
@@ -712,6 +777,29 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+
+def _id_token(user: str, issuer: str) -> str:
+    """An OpenID Connect ID token naming ``user`` (unsigned: it came over the token
+    endpoint's own connection, which OIDC Core §3.1.3.7 lets a client trust)."""
+
+    def part(data: Mapping[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+    claims = {"iss": issuer, "sub": fingerprint(user), "email": user, "email_verified": True}
+    return f"{part({'alg': 'none'})}.{part(claims)}."
+
+
+def _echo(form: Mapping[str, str]) -> str:
+    """What a careless server says back: each secret it got, three ways."""
+    said = []
+    for name in ("refresh_token", "client_secret", "code", "code_verifier", "device_code"):
+        value = form.get(name)
+        if value:
+            middle = len(value) // 2
+            encoded = base64.b64encode(value.encode()).decode()
+            said.append(f"The {name} {value} ({value[:middle]}\n{value[middle:]}, {encoded})")
+    return "; ".join(said)
 
 
 def _single_values(parsed: Mapping[str, list[str]]) -> dict[str, str]:
@@ -725,6 +813,7 @@ def _single_values(parsed: Mapping[str, list[str]]) -> dict[str, str]:
 class _HTTPServer(http.server.ThreadingHTTPServer):
     daemon_threads = True
     oauth: OAuthServer
+    stopping: threading.Event
 
 
 @contextlib.contextmanager
@@ -738,6 +827,7 @@ def running_oauth_server(
     oauth = OAuthServer(**options)
     httpd = _HTTPServer((HOST, 0), _Handler)
     httpd.oauth = oauth
+    httpd.stopping = threading.Event()
     oauth.port = httpd.server_address[1]
     if tls is not None:
         httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)
@@ -749,6 +839,7 @@ def running_oauth_server(
     try:
         yield oauth
     finally:
+        httpd.stopping.set()
         httpd.shutdown()
         httpd.server_close()
         thread.join(timeout=5)

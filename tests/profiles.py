@@ -13,9 +13,11 @@ import os
 from hypothesis import HealthCheck, settings
 
 EXPLORE_FACTOR = 20
+DEFAULT_EXAMPLES = 100
 
 settings.register_profile(
     "ci",
+    max_examples=DEFAULT_EXAMPLES,
     derandomize=True,
     database=None,
     deadline=None,
@@ -24,6 +26,7 @@ settings.register_profile(
 )
 settings.register_profile(
     "explore",
+    max_examples=DEFAULT_EXAMPLES * EXPLORE_FACTOR,
     derandomize=False,
     deadline=None,
     print_blob=True,

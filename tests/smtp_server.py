@@ -458,9 +458,13 @@ def running_server(
     auth: tuple[str, str] | None = None,
     auth_require_tls: bool = True,
     smtputf8: bool = True,
+    data_size_limit: int | None = None,
     **faults: Any,
 ) -> Iterator[Server]:
-    """Start a server on 127.0.0.1 and a free port; stop it on exit."""
+    """Start a server on 127.0.0.1 and a free port; stop it on exit.
+
+    ``data_size_limit`` is the SIZE the server advertises in EHLO (RFC 1870).
+    """
     handler = Handler(faults=Faults(**faults), auth=auth)
     with tempfile.TemporaryDirectory(prefix="smtp-test-") as scratch:
         ca: trustme.CA | None = None
@@ -484,6 +488,8 @@ def running_server(
             tls_options["auth_exclude_mechanism"] = ["attempts"]
             tls_options["auth_require_tls"] = auth_require_tls
             tls_options["auth_required"] = auth_require_tls
+        if data_size_limit is not None:
+            tls_options["data_size_limit"] = data_size_limit
         controller = _start(handler, smtputf8=smtputf8, options=tls_options)
         handler.stop_listening = lambda: controller.server.close()  # called on its own loop
         handler.forget_connections()  # the Controller's start-up probe is not a client

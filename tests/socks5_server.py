@@ -37,6 +37,8 @@ import pytest
 HOST = "127.0.0.1"
 PROXY_ONLY = "proxy-only.test"
 """Names under this domain exist only for this proxy (RFC 2606 reserves ``.test``)."""
+PROXY_ONLY_ADDRESS = "192.0.2.53"
+"""An address (TEST-NET-1, RFC 5737: routed nowhere) that only this proxy reaches: 127.0.0.1."""
 Fault = Literal["refuse", "garbage", "close", "close-after-method"]
 
 _SUCCEEDED, _REFUSED, _HOST_UNREACHABLE, _NOT_ALLOWED = 0, 5, 4, 2
@@ -100,7 +102,7 @@ class Socks5Server:
 def resolve(host: str) -> str | None:
     """Where the proxy connects for ``host``: only loopback, and only names it knows."""
     name = host.lower().rstrip(".")
-    if name == PROXY_ONLY or name.endswith("." + PROXY_ONLY):
+    if name in (PROXY_ONLY, PROXY_ONLY_ADDRESS) or name.endswith("." + PROXY_ONLY):
         return HOST
     try:
         address = ipaddress.ip_address(name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -52,7 +53,16 @@ def test_the_architecture_map_names_every_module_in_its_row() -> None:
     assert not missing, f"ARCHITECTURE.md's table does not name: {missing}"
 
 
-SHARED_BY_COMMANDS = {"session", "preview", "log_access", "checks", "doctor_imap", "doctor_proxy"}
+SHARED_BY_COMMANDS = {
+    "session",
+    "preview",
+    "log_access",
+    "checks",
+    "doctor_imap",
+    "doctor_proxy",
+    "domains",
+    "people",
+}
 """commands/ modules that are no command's own, each named in ARCHITECTURE.md."""
 
 
@@ -73,17 +83,46 @@ def test_a_command_has_one_name_across_commands_and_views() -> None:
     assert cores >= SHARED_BY_COMMANDS, sorted(SHARED_BY_COMMANDS - cores)
 
 
-@pytest.mark.parametrize("argv", [["log"], ["replies"], ["inbox", "--help"]])
-def test_commands_that_need_no_campaign_do_not_load_its_machinery(argv: list[str]) -> None:
-    """jinja2 and markdown-it cost start-up; only commands that render letters load them."""
+NOT_FOR_READERS = ("jinja2", "markdown_it", "yaml", "aiosmtplib", "imapclient", "asyncio", "ssl")
+
+
+@pytest.mark.parametrize("argv", [["log"], ["replies"], ["status"], ["inbox", "--help"]])
+def test_commands_that_need_no_campaign_do_not_load_its_machinery(
+    argv: list[str], tmp_path: Path
+) -> None:
+    """jinja2, markdown-it, YAML and the mail clients cost start-up; commands that only read
+    the send log load none of them (status reads a campaign file only when one is here)."""
     probe = (
         "import sys\n"
         "from protest_dispatch.cli.app import app\n"
         f"try:\n    app({argv!r}, prog_name='protest')\n"
         "except SystemExit:\n    pass\n"
-        "print(sorted(m for m in ('jinja2', 'markdown_it') if m in sys.modules))\n"
+        f"print(sorted(m for m in {NOT_FOR_READERS!r} if m in sys.modules))\n"
     )
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("PROTEST_")},
+        "PROTEST_CONFIG": str(tmp_path / "none.toml"),
+        "PROTEST_LOG": str(tmp_path / "log.sqlite3"),
+        "PROTEST_FROM": "Ana <ana@example.org>",
+    }
+    (tmp_path / "none.toml").write_text("", encoding="utf-8")
     done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=tmp_path,
+        env=env,
     )
     assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout + done.stderr
+
+
+def test_no_module_is_over_500_lines() -> None:
+    """Small modules (GUIDE): a module that grows past 500 lines holds two concerns."""
+    long = {
+        str(path.relative_to(PACKAGE)): lines
+        for path in PACKAGE.rglob("*.py")
+        if (lines := len(path.read_text(encoding="utf-8").splitlines())) > 500
+    }
+    assert not long, f"split these modules: {long}"

@@ -12,13 +12,14 @@ import time
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from kit import CALLS_SUBJECT, cli, make_campaign, subprocess_env
 from protest_dispatch.errors import ConfigError
 from protest_dispatch.settings.config import Config
 from protest_dispatch.settings.model import FILE_KEYS, KEYS, env_name
 from protest_dispatch.settings.secrets import MAX_PASSWORD_OUTPUT, run_password_command
-from protest_dispatch.settings.smtp import smtp_settings
+from protest_dispatch.settings.smtp import SmtpOverrides, smtp_settings
 from protest_dispatch.settings.sources import MAX_CONFIG_BYTES
 from protest_dispatch.vocabulary import AuthMode, ExitCode, OAuthProvider, Security
 
@@ -38,11 +39,13 @@ def load(path: Path | None = None, **env: str) -> Config:
 
 def test_options_win_over_the_environment_which_wins_over_the_file(tmp_path: Path) -> None:
     path = config_file(tmp_path, 'smtp_host = "file.example.org"\nsmtp_port = 2525\n')
-    assert load(path).get("smtp_host") == "file.example.org"
+    assert load(path).settings.smtp_host == "file.example.org"
     by_env = load(path, PROTEST_SMTP_HOST="env.example.org")
-    assert by_env.get("smtp_host") == "env.example.org"
-    assert by_env.get("smtp_host", "option.example.org") == "option.example.org"
-    assert by_env.get("smtp_port") == 2525
+    assert by_env.settings.smtp_host == "env.example.org"
+    by_option = by_env.with_options(smtp_host="option.example.org")
+    assert by_option.settings.smtp_host == "option.example.org"
+    assert by_option.source("smtp_host") == "--smtp-host"
+    assert by_env.settings.smtp_port == 2525
     assert by_env.source("smtp_host") == "the environment variable PROTEST_SMTP_HOST"
     assert load(path).source("smtp_port") == f"'smtp_port' in {path}"
 
@@ -51,7 +54,7 @@ def test_every_key_has_its_variable(tmp_path: Path) -> None:
     """The README's promise: PROTEST_X sets key x, for every key."""
     samples = {str: "x", int: "7", float: "7", bool: "true"}
     for key in FILE_KEYS:
-        from protest_dispatch.settings.model import toml_type
+        from protest_dispatch.settings.model import field_of, toml_type
 
         if key in ("smtp_security", "imap_security"):
             value = "tls"
@@ -65,7 +68,9 @@ def test_every_key_has_its_variable(tmp_path: Path) -> None:
             value = "socks5://127.0.0.1:9050"
         else:
             value = samples[toml_type(key)]
-        got = load(**{env_name(key): value}).get(key)
+        got = getattr(load(**{env_name(key): value}).settings, field_of(key))
+        if isinstance(got, SecretStr):
+            got = got.get_secret_value()
         assert str(got).lower() in (value, "7", "7.0"), key
 
 
@@ -159,7 +164,9 @@ def test_a_wrong_value_names_the_file_and_key(tmp_path: Path) -> None:
 
 def test_a_secret_never_appears_in_an_error(tmp_path: Path) -> None:
     path = config_file(tmp_path, 'oauth_client_secret = "hunter2-secret"\n')
-    assert load(path).get("oauth_client_secret") == "hunter2-secret"
+    secret = load(path).settings.oauth_client_secret
+    assert secret is not None
+    assert secret.get_secret_value() == "hunter2-secret"
     assert "hunter2-secret" not in repr(load(path).settings)
 
 
@@ -172,23 +179,19 @@ def test_an_empty_variable_is_unset_but_an_empty_username_means_no_login(
         'smtp_password_command = "exit 3"\n',
     )
     config = load(path, PROTEST_COUNTRY="", PROTEST_SMTP_USERNAME="", PROTEST_SMTP_PORT="")
-    assert config.get("country") == "GB"
-    assert config.get("smtp_username") == ""
+    assert config.settings.country == "GB"
+    assert config.settings.smtp_username == ""
     assert config.source("smtp_username") == "the environment variable PROTEST_SMTP_USERNAME"
     # No login, so the (failing) password command is never run.
-    settings = smtp_settings(
-        config, host=None, port=None, security=None, ca_file=None, helo_name="example.org"
-    )
+    settings = smtp_settings(config, helo_name="example.org")
     assert (settings.username, settings.password, settings.port) == (None, None, 587)
     with pytest.raises(ConfigError, match="exited with status 3"):
-        smtp_settings(load(path), host=None, port=None, security=None, ca_file=None, helo_name="x")
+        smtp_settings(load(path), helo_name="x")
 
 
 def test_an_empty_username_in_the_file_means_no_login(tmp_path: Path) -> None:
     path = config_file(tmp_path, 'smtp_host = "127.0.0.1"\nsmtp_username = ""\n')
-    settings = smtp_settings(
-        load(path), host=None, port=None, security="tls", ca_file=None, helo_name="x"
-    )
+    settings = smtp_settings(load(path), given=SmtpOverrides(security="tls"), helo_name="x")
     assert (settings.username, settings.security, settings.port) == (None, Security.TLS, 465)
 
 
@@ -218,7 +221,7 @@ def test_an_oversized_config_file_and_a_pipe(tmp_path: Path) -> None:
         return thread
 
     feeding = write(b'country = "GB"\n')
-    assert load(fifo).get("country") == "GB"
+    assert load(fifo).settings.country == "GB"
     feeding.join()
     endless = write(b"#" * (MAX_CONFIG_BYTES * 3))
     with pytest.raises(ConfigError, match="larger than 1024 KiB"):
@@ -279,7 +282,14 @@ def test_a_bad_environment_value_stops_a_command_with_its_name(tmp_path: Path) -
 
 # What each command's --help said before the settings moved off Typer's envvar=.
 HELP_ENV = {
-    "validate": {"--from": "FROM", "--country": "COUNTRY", "--lang": "LANG", "--config": "CONFIG"},
+    "validate": {
+        "--from": "FROM",
+        "--country": "COUNTRY",
+        "--lang": "LANG",
+        "--config": "CONFIG",
+        "--dns-server": "DNS_SERVER",
+        "--proxy": "PROXY",
+    },
     "send": {
         "--country": "COUNTRY",
         "--lang": "LANG",
@@ -335,7 +345,7 @@ def test_help_still_names_each_environment_variable(command: str) -> None:
 
 
 def test_help_does_not_load_the_settings_machinery() -> None:
-    """--help stays fast: pydantic-settings is imported only when a command runs."""
+    """--help stays fast: the settings model is built only when a command runs."""
     code = (
         "import sys\n"
         "sys.argv = ['protest', 'send', '--help']\n"
@@ -344,7 +354,8 @@ def test_help_does_not_load_the_settings_machinery() -> None:
         "    main()\n"
         "except SystemExit:\n"
         "    pass\n"
-        "print('LOADED' if 'pydantic_settings' in sys.modules else 'LAZY', file=sys.stderr)\n"
+        "loaded = 'protest_dispatch.settings.model' in sys.modules\n"
+        "print('LOADED' if loaded else 'LAZY', file=sys.stderr)\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code],
@@ -366,9 +377,7 @@ def test_smtp_timeouts_come_from_the_settings(tmp_path: Path, text: str, timeout
     from protest_dispatch.settings.smtp import smtp_settings
 
     path = config_file(tmp_path, 'smtp_host = "127.0.0.1"\n' + text)
-    settings = smtp_settings(
-        load(path), host=None, port=None, security=None, ca_file=None, helo_name="example.org"
-    )
+    settings = smtp_settings(load(path), helo_name="example.org")
     assert settings.timeout == timeout
     assert settings.data_timeout == 600.0
 

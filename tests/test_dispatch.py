@@ -20,7 +20,8 @@ import pytest
 
 from kit import FROM, env_for, make_campaign, official, subprocess_env
 from protest_dispatch.commands.session import Session, prepare
-from protest_dispatch.delivery.dispatch import Backoff, Dispatcher, Job, SendOptions, Summary
+from protest_dispatch.delivery.dispatch import Backoff, Dispatcher, Job, Summary
+from protest_dispatch.delivery.options import SendOptions
 from protest_dispatch.sendlog.store import SendLog
 from protest_dispatch.settings.smtp import SmtpSettings
 from protest_dispatch.vocabulary import ExitCode, LetterStatus, Security
@@ -143,7 +144,7 @@ def test_the_whole_wait_for_one_letter_is_bounded_then_it_is_deferred(
         "t01": LetterStatus.DEFERRED,
         "t02": LetterStatus.SENT,  # the next letter still went out
     }
-    assert summary.exit_code == ExitCode.TEMPFAIL
+    assert summary.exit_code() == ExitCode.TEMPFAIL
 
 
 async def _stop_during_data(run: Dispatcher, server: Server, session: Session) -> Summary:
@@ -166,7 +167,7 @@ def test_stop_from_outside_finishes_the_bookkeeping_and_returns_the_summary(
     assert summary.interrupted
     assert [(r.target, r.status) for r in summary.results] == [("t01", LetterStatus.UNCERTAIN)]
     assert summary.not_attempted == 2
-    assert summary.exit_code == ExitCode.FAILED
+    assert summary.exit_code() == ExitCode.FAILED
     statuses = {e.target: e.status for e in log.entries()}
     assert statuses == {"t01": LetterStatus.UNCERTAIN}  # never left "sending"
 
@@ -202,13 +203,15 @@ def test_sigterm_stops_a_run_in_a_real_process_with_its_bookkeeping_done(
         import signal
         from pathlib import Path
         from protest_dispatch.commands.send import SendRequest, open_send
+        from protest_dispatch.vocabulary import LetterStatus
         from protest_dispatch.commands.session import prepare
         session = prepare(targets=Path({str(campaign)!r}), config_path=None, from_={FROM!r},
                           country=None, lang=None, dry_run=False)
-        request = SendRequest(rate=0, concurrency=1, attempts=1)
+        from protest_dispatch.delivery.options import SendOptions
+        request = SendRequest(options=SendOptions(rate=0, concurrency=1, attempts=1))
         with open_send(session=session, request=request) as run:
             summary = run.deliver(stop_on=(signal.SIGTERM,))
-        print(summary.interrupted, summary.count("uncertain"), summary.not_attempted)
+        print(summary.interrupted, summary.count(LetterStatus.UNCERTAIN), summary.not_attempted)
     """)
     child = subprocess.Popen(
         [sys.executable, "-c", script],

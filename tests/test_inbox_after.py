@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
 from dovecot import Dovecot
-from inboxkit import Sent, values_for
+from inboxkit import Sent, age_letters, read_inbox, values_for
 from kit import by_target, cli, log_rows, make_campaign, official, send
 from mailcorpus import render
+from protest_dispatch.sendlog.logfile import SCHEMA_VERSION
 from protest_dispatch.sendlog.store import SendLog
 from smtp_server import Server
 
@@ -20,20 +20,6 @@ from smtp_server import Server
 @pytest.fixture
 def log(tmp_path: Path) -> Path:
     return tmp_path / "data" / "sendlog.sqlite3"
-
-
-def read_inbox(env: Mapping[str, str]) -> None:
-    run = cli(["inbox"], env=env)
-    assert run.code == 0, run.output
-
-
-def age_letters(log: Path, *, days: int) -> None:
-    """Pretend the letters went out ``days`` days ago (the send log's own time column)."""
-    with sqlite3.connect(log) as conn:
-        conn.execute(
-            "UPDATE letters SET updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now', ?)",
-            (f"-{days} days",),
-        )
 
 
 def test_send_skips_a_bounced_letter_and_says_how_to_go_on(
@@ -167,7 +153,9 @@ def test_replies_are_numbered_and_shown_with_control_characters_escaped(
 
 def test_followup_without_a_terminal_lists_and_records_nothing(sent: Sent, log: Path) -> None:
     _, env, _ = sent
-    assert "No letter sent 14 or more days ago" in cli(["followup"], env=env).stdout
+    early = cli(["followup"], env=env).stdout
+    assert early.startswith("Nothing to follow up yet: the first letter, to t01, is due on ")
+    assert "(14 days after it went out)" in early
     age_letters(log, days=20)
     run = cli(["followup"], env=env)
     assert run.code == 0
@@ -184,11 +172,11 @@ def test_followup_records_the_answers_given_on_a_terminal(sent: Sent, log: Path)
     age_letters(log, days=20)
     with SendLog.open(path=log) as sendlog:
         due = unanswered(sendlog, campaign=None, now=datetime.now(UTC))
-        assert [d.entry.target for d in due] == ["t01", "t02", "t03"]
+        assert [d.target for d in due] == ["t01", "t02", "t03"]
         record_answer(sendlog, due[0], replied=True, now=datetime.now(UTC))
         record_answer(sendlog, due[1], replied=False, now=datetime.now(UTC))
         left = unanswered(sendlog, campaign=None, now=datetime.now(UTC))
-    assert [d.entry.target for d in left] == ["t03"]
+    assert [d.target for d in left] == ["t03"]
     events = {t: [e["kind"] for e in r["events"]] for t, r in by_target(log_rows(env)).items()}
     assert events == {"t01": ["reply"], "t02": ["no-reply"], "t03": []}
     assert "t01" not in cli(["followup"], env=env).stdout
@@ -201,6 +189,7 @@ def test_a_version_1_send_log_is_upgraded_in_place_and_keeps_its_letters(
     with sqlite3.connect(log) as conn:
         conn.execute("DROP TABLE findings")
         conn.execute("DROP TABLE mailbox_state")
+        conn.execute("DROP TABLE posts")
         conn.execute("PRAGMA user_version = 1")
     before = log.read_bytes()
     old = log_rows(env)  # read-only: an old log is read as it is, not changed
@@ -210,9 +199,9 @@ def test_a_version_1_send_log_is_upgraded_in_place_and_keeps_its_letters(
     with SendLog.open(path=log):
         pass
     with sqlite3.connect(log) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
-    assert {"letters", "usage", "calls", "findings", "mailbox_state"} <= tables
+    assert {"letters", "usage", "calls", "findings", "mailbox_state", "posts"} <= tables
     after = by_target(log_rows(env))
     assert {t: r["message_id"] for t, r in after.items()} == {
         t: r["message_id"] for t, r in rows.items()
@@ -252,7 +241,7 @@ def test_init_asks_whether_to_read_the_mailbox_and_guesses_the_imap_server(
     result = cli(
         ["init", "--config", str(path)],
         input=answers(
-            "Ana Example", "ana@example.org", "", "other", "smtp.example.org", "starttls", "",
+            "Ana Example", "ana@example.org", "", "", "other", "smtp.example.org", "starttls", "",
             "", "", "", "", "", "", "y", "", "", "",
             "",  # no Tor
         ),
@@ -266,7 +255,7 @@ def test_init_asks_whether_to_read_the_mailbox_and_guesses_the_imap_server(
     )
     declined = cli(
         ["init", "--config", str(path), "--force"],
-        input=answers("Ana Example", "ana@example.org", "", "fastmail", "", "", "", "n", ""),
+        input=answers("Ana Example", "ana@example.org", "", "", "fastmail", "", "", "", "n", ""),
     )
     assert declined.code == 0, declined.output
     assert "imap_host" not in tomllib.loads(path.read_text(encoding="utf-8"))

@@ -36,6 +36,7 @@ def test_init_writes_a_private_config_from_the_answers(tmp_path: Path) -> None:
             "Ana Example",
             EMAIL,
             "gb",
+            "",
             "gmail",
             "",
             "",  # an app password (the default), not OAuth2
@@ -82,6 +83,7 @@ def test_init_asks_again_after_a_wrong_answer(tmp_path: Path) -> None:
             EMAIL,
             "UK",
             "DE",
+            "",
             "9",
             "posteo",
             "",
@@ -108,7 +110,7 @@ def test_init_never_overwrites_without_asking(tmp_path: Path) -> None:
     path = config_at(tmp_path)
     first = cli(
         ["init", "--config", str(path)],
-        input=answers("Ana Example", EMAIL, "", "riseup", "", "", "", "n", ""),
+        input=answers("Ana Example", EMAIL, "", "", "riseup", "", "", "", "n", ""),
     )
     assert first.code == 0, first.output
     before = path.read_text(encoding="utf-8")
@@ -121,7 +123,7 @@ def test_init_never_overwrites_without_asking(tmp_path: Path) -> None:
 
     forced = cli(
         ["init", "--config", str(path), "--force"],
-        input=answers("Ben Example", "ben@example.org", "", "fastmail", "", "", "", "n", ""),
+        input=answers("Ben Example", "ben@example.org", "", "", "fastmail", "", "", "", "n", ""),
     )
     assert forced.code == 0, forced.output
     assert "already exists" not in forced.stderr
@@ -148,6 +150,7 @@ def test_proton_bridge_set_up_then_doctor_then_test_send(
             "Ana Example",
             EMAIL,
             "GB",
+            "",
             "proton",
             str(server.ca_file),
             "",
@@ -203,6 +206,7 @@ def test_keyring_keeps_the_password_and_doctor_logs_in_with_it(
                 "Ana Example",
                 EMAIL,
                 "",
+                "",
                 "other",
                 "127.0.0.1",
                 "starttls",
@@ -226,7 +230,7 @@ def test_keyring_keeps_the_password_and_doctor_logs_in_with_it(
         values = tomllib.loads(text)
         assert values["smtp_password_keyring"] is True
         assert "smtp_password" not in values
-        assert "limit_per_hour" not in values
+        assert values["limit_per_hour"] == 20  # a custom server gets the safe default
 
         doctor = cli(["doctor", "--config", str(path), "--timeout", "5"])
     assert doctor.code == 0, doctor.output
@@ -242,6 +246,7 @@ def test_without_a_keyring_init_says_so_before_asking_for_the_password(tmp_path:
             input=answers(
                 "Ana Example",
                 EMAIL,
+                "",
                 "",
                 "posteo",
                 "",
@@ -272,6 +277,7 @@ def test_init_sets_up_a_server_without_login_and_sends_through_it(
         input=answers(
             "Ana Example",
             EMAIL,
+            "",
             "",
             "other",
             "127.0.0.1",
@@ -307,7 +313,7 @@ def test_init_says_how_to_drop_the_username_later(tmp_path: Path) -> None:
     path = config_at(tmp_path)
     result = cli(
         ["init", "--config", str(path)],
-        input=answers("Ana Example", EMAIL, "", "posteo", "", "", "", "n", ""),
+        input=answers("Ana Example", EMAIL, "", "", "posteo", "", "", "", "n", ""),
     )
     assert result.code == 0, result.output
     assert "remove smtp_username" in " ".join(result.stderr.split())
@@ -333,7 +339,7 @@ def test_init_writes_where_protest_config_points(tmp_path: Path) -> None:
     result = cli(
         ["init"],
         env={"PROTEST_CONFIG": str(path)},
-        input=answers("Ana Example", EMAIL, "", "riseup", "", "", "", "n", ""),
+        input=answers("Ana Example", EMAIL, "", "", "riseup", "", "", "", "n", ""),
     )
     assert result.code == 0, result.output
     assert tomllib.loads(path.read_text(encoding="utf-8"))["smtp_host"] == "mail.riseup.net"

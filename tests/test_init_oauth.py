@@ -24,7 +24,7 @@ def test_outlook_explains_that_passwords_are_refused_and_sets_up_protest_login(
     tmp_path: Path,
 ) -> None:
     values, said = written(
-        tmp_path, "Ana Example", EMAIL, "", "outlook", "", "", "my-own-client-id", "", "n"
+        tmp_path, "Ana Example", EMAIL, "", "", "outlook", "", "", "my-own-client-id", "", "n"
     )
 
     assert "stopped accepting passwords" in said
@@ -39,7 +39,7 @@ def test_outlook_explains_that_passwords_are_refused_and_sets_up_protest_login(
 
 def test_outlook_with_a_token_command_needs_no_client(tmp_path: Path) -> None:
     command = f"oama access {EMAIL}"
-    values, _ = written(tmp_path, "Ana Example", EMAIL, "", "outlook", "", command, "", "n")
+    values, _ = written(tmp_path, "Ana Example", EMAIL, "", "", "outlook", "", command, "", "n")
 
     assert values["smtp_auth"] == "xoauth2"
     assert values["smtp_oauth_token_command"] == command
@@ -51,7 +51,7 @@ def test_gmail_offers_oauth2_as_the_second_choice_with_the_desktop_secret(
 ) -> None:
     values, _ = written(
         tmp_path,
-        *("Ana Example", EMAIL, "", "gmail", "", "2", "", "desktop-id", "desktop-secret", ""),
+        *("Ana Example", EMAIL, "", "", "gmail", "", "2", "", "desktop-id", "desktop-secret", ""),
         "n",
     )
 
@@ -63,7 +63,7 @@ def test_gmail_offers_oauth2_as_the_second_choice_with_the_desktop_secret(
 
 def test_outlook_reading_the_mailbox_asks_microsoft_for_imap_too(tmp_path: Path) -> None:
     values, _ = written(
-        tmp_path, "Ana Example", EMAIL, "", "outlook", "", "", "my-own-client-id", "", "y"
+        tmp_path, "Ana Example", EMAIL, "", "", "outlook", "", "", "my-own-client-id", "", "y"
     )
 
     assert values["imap_host"] == "outlook.office365.com"

@@ -122,14 +122,14 @@ def test_bad_slug(tmp_path: Path, old: str, new: str, target: str | None, field:
     assert "lower-case letters" in problem.message
 
 
-def test_target_needs_email_or_phone(tmp_path: Path) -> None:
+def test_target_needs_email_phone_or_postal_address(tmp_path: Path) -> None:
     text = BASIC.replace("    email: court@example.org\n", "")
     path = write_campaign(tmp_path, text)
     problem = only_problem(path)
     assert problem.target == "court"
     assert problem.field == "email"
     assert problem.line == line_of(path, "- id: court")
-    assert "email address or a phone number" in problem.message
+    assert "an email address, a phone number or a postal address" in problem.message
 
 
 def test_email_without_template(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from profiles import budget
-from protest_dispatch.campaign.model import SPECIAL_USE_DOMAINS, _plainly_valid, email_address
+from protest_dispatch.campaign.fields import SPECIAL_USE_DOMAINS, _plainly_valid, email_address
 
 ATOM = "abcXYZ019!#$%&'*+/=?^_`{|}~-."
 DOMAIN = "abcXYZ019-."

@@ -21,4 +21,5 @@ def test_the_default_profile_draws_the_same_examples_every_run() -> None:
 def test_explore_multiplies_every_budget_and_draws_at_random() -> None:
     explore = settings.get_profile("explore")
     assert explore.derandomize is False
+    assert explore.max_examples == profiles.DEFAULT_EXAMPLES * profiles.EXPLORE_FACTOR
     assert profiles.EXPLORE_FACTOR >= 10

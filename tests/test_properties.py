@@ -34,9 +34,10 @@ from pydantic import ValidationError
 from kit import letters_of
 from profiles import budget
 from protest_dispatch.campaign.compose import Composer
+from protest_dispatch.campaign.fields import header_safe
 from protest_dispatch.campaign.loading import load_campaign
 from protest_dispatch.campaign.message import build_message, make_message_id, message_bytes
-from protest_dispatch.campaign.model import Sender, header_safe
+from protest_dispatch.campaign.model import Sender
 from protest_dispatch.errors import CampaignError, ConfigError
 from protest_dispatch.settings.config import Config
 from protest_dispatch.text import TERMINAL_CONTROL, first_invisible, is_invisible, visible

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import http.server
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
 
+import httpx2
 import pytest
 
 from protest_dispatch.errors import ConfigError, ProxyUnavailableError
 from protest_dispatch.net.connect import open_connection, open_proxied
 from protest_dispatch.net.proxy import RUN_ISOLATION, Proxy, parse_proxy, route
+from protest_dispatch.net.transport import async_http_transport, http_transport
 from protest_dispatch.settings.config import Config
 from protest_dispatch.vocabulary import ExitCode, Route
 from socks5_server import Socks5Server, proxy_only, running_socks5
@@ -251,3 +255,70 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+# -- HTTP -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def web() -> Iterator[int]:
+    """A plain HTTP server on 127.0.0.1 answering every GET with 'hello'."""
+
+    class Hello(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "5")
+            self.end_headers()
+            self.wfile.write(b"hello")
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hello)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def test_http_goes_through_the_proxy_blocking_and_async(
+    socks5_proxy: Socks5Server, web: int
+) -> None:
+    proxy = parse_proxy(socks5_proxy.url)
+    url = f"http://{proxy_only('web')}:{web}/"
+    verify = ssl.create_default_context()
+
+    with httpx2.Client(transport=http_transport(proxy, verify=verify), trust_env=False) as client:
+        assert client.get(url).text == "hello"
+
+    async def fetch() -> str:
+        transport = async_http_transport(proxy, verify=verify)
+        async with httpx2.AsyncClient(transport=transport, trust_env=False) as client:
+            return (await client.get(url)).text
+
+    assert asyncio.run(fetch()) == "hello"
+    assert [(c.host, c.by_name) for c in socks5_proxy.connects] == [(proxy_only("web"), True)] * 2
+
+
+def test_http_with_the_proxy_down_fails_closed(web: int) -> None:
+    proxy = parse_proxy(f"socks5://127.0.0.1:{_free_port()}")
+    url = f"http://{proxy_only('web')}:{web}/"
+    verify = ssl.create_default_context()
+
+    with (
+        httpx2.Client(transport=http_transport(proxy, verify=verify), trust_env=False) as client,
+        pytest.raises(ProxyUnavailableError),
+    ):
+        client.get(url)
+
+    async def fetch() -> None:
+        transport = async_http_transport(proxy, verify=verify)
+        async with httpx2.AsyncClient(transport=transport, trust_env=False) as client:
+            await client.get(url)
+
+    with pytest.raises(ProxyUnavailableError):
+        asyncio.run(fetch())

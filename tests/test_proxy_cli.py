@@ -169,7 +169,7 @@ def test_init_asks_about_tor_and_writes_proxy_tor(tmp_path: Path) -> None:
 
     run = cli(
         ["init", "--config", str(path)],
-        input=answers("Ana Example", "ana@example.org", "", "riseup", "", "", "", "n", "y"),
+        input=answers("Ana Example", "ana@example.org", "", "", "riseup", "", "", "", "n", "y"),
     )
 
     assert run.code == 0, run.output

@@ -9,14 +9,12 @@ and ``log`` shows nothing found for it yet.
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
 from dovecot import Dovecot
-from inboxkit import Sent, values_for
+from inboxkit import Sent, age_letters, read_inbox, values_for
 from kit import CAMPAIGN_CC, by_target, cli, log_rows, official, send
 from mailcorpus import render
 from smtp_server import Server
@@ -27,20 +25,6 @@ FIXED = "registry-new@example.org"
 @pytest.fixture
 def log(tmp_path: Path) -> Path:
     return tmp_path / "data" / "sendlog.sqlite3"
-
-
-def read_inbox(env: Mapping[str, str]) -> str:
-    run = cli(["inbox"], env=env)
-    assert run.code == 0, run.output
-    return run.output
-
-
-def age_letters(log: Path, *, days: int) -> None:
-    with sqlite3.connect(log) as conn:
-        conn.execute(
-            "UPDATE letters SET updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now', ?)",
-            (f"-{days} days",),
-        )
 
 
 def test_a_letter_resent_to_a_fixed_address_starts_with_no_findings(

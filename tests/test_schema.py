@@ -156,6 +156,7 @@ def test_new_writes_a_campaign_that_validates_with_a_warning_per_placeholder(
     targets = folder / "targets.yaml"
     assert targets.read_text(encoding="utf-8").splitlines()[0] == MODELINE
     assert (folder / "letters" / "letter.md.j2").is_file()
+    assert (folder / "attachments").is_dir()
     assert "protest send --dry-run" in (folder / "README.md").read_text(encoding="utf-8")
     loaded = load_campaign(path=folder)
     addresses = [t.email for t in loaded.campaign.targets if t.email]

@@ -74,7 +74,8 @@ def test_each_letter_arrives_once_with_its_copies_and_the_log_says_sent(
     assert set(rows) == {"t01", "t02", "t03"}
     ids = {str(m.message["Message-ID"]): m.rcpt_tos[0] for m in smtp_server.messages}
     for row in rows.values():
-        assert LOG_KEYS <= set(row) <= LOG_KEYS | {"sender", "next_attempt_at", "events"}
+        allowed = LOG_KEYS | {"sender", "next_attempt_at", "events", "campaign_sha256", "channel"}
+        assert LOG_KEYS <= set(row) <= allowed
         assert row["events"] == []
         assert row["status"] == "sent"
         assert row["smtp_code"] == 250

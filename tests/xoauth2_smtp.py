@@ -32,7 +32,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 import trustme
@@ -41,6 +41,7 @@ from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, Session
 from oauth_server import GMAIL_SCOPE, OAuthServer, fingerprint
 from smtp_server import HOST, Faults, Handler, Received, Server, Tls, _start
 
+Echo = Literal["sasl", "sasl-unpadded", "sasl-split", "token-split", "token-base64"]
 ACCEPTED = "235 2.7.0 Accepted"
 REJECTED = "535 5.7.8 Username and Password not accepted"
 
@@ -84,9 +85,11 @@ class XOAuth2Handler(Handler):
         challenge_scope: str,
         faults: Faults,
         auth: tuple[str, str] | None,
+        echo: Echo | None = None,
     ) -> None:
         super().__init__(faults=faults, auth=auth)
         self.oauth = oauth
+        self.echo = echo
         self.required_scope = required_scope
         self.challenge_scope = challenge_scope
         self.xoauth2_attempts: list[XOAuth2Attempt] = []
@@ -125,6 +128,11 @@ class XOAuth2Handler(Handler):
             return AuthResult(
                 success=True, message=ACCEPTED, auth_data=XOAuth2Login(user.encode(), index, fp)
             )
+        if self.echo is not None:  # a careless server: repeats the secret, no challenge
+            sent = args[1] if len(args) == 2 else base64.b64encode(blob).decode()
+            return AuthResult(
+                success=False, handled=False, message=_echoed(self.echo, sent, token or "")
+            )
         status = "400" if reason == "malformed" else "401"
         reply = await server.challenge_auth(gmail_error_challenge(status, self.challenge_scope))
         if reply is MISSING:  # the client answered "*" or garbage; aiosmtpd said 501
@@ -148,6 +156,20 @@ class XOAuth2Handler(Handler):
         if session.authenticated and isinstance(auth_data, XOAuth2Login):
             return dataclasses.replace(received, login=auth_data.login.decode())
         return received
+
+
+def _echoed(how: Echo, sent: str, token: str) -> str:
+    """A 535 reply that repeats the SASL argument or the token the way ``how`` says."""
+    if how == "token-split":
+        middle = len(token) // 2
+        return f"535-5.7.8 token {token[:middle]}\r\n535 5.7.8 {token[middle:]} is not valid"
+    if how == "token-base64":
+        return f"535 5.7.8 not valid: {base64.b64encode(token.encode()).decode()}"
+    if how == "sasl-split":
+        middle = len(sent) // 2
+        return f"535-5.7.8 refused [XOAUTH2 {sent[:middle]}\r\n535 5.7.8 {sent[middle:]}]"
+    shown = sent.rstrip("=") if how == "sasl-unpadded" else sent
+    return f"535 5.7.8 refused [XOAUTH2 {shown}]"
 
 
 def _parse(blob: bytes) -> tuple[str | None, str | None, str | None]:
@@ -196,6 +218,7 @@ def running_xoauth2_server(
     auth: tuple[str, str] | None = None,
     auth_require_tls: bool = True,
     smtputf8: bool = True,
+    echo: Echo | None = None,
     **faults: Any,
 ) -> Iterator[XOAuth2Server]:
     """Start on 127.0.0.1 and a free port; stop on exit.
@@ -203,6 +226,8 @@ def running_xoauth2_server(
     ``offer_xoauth2=False`` leaves only PLAIN/LOGIN in the EHLO AUTH line (a server without
     XOAUTH2); those accept nothing unless ``auth=(user, password)`` is given.
     ``required_scope`` (e.g. ``GMAIL_SCOPE``) must be one of the token's scopes.
+    ``echo`` makes a refusal repeat the secret: the SASL argument (whole, unpadded, or
+    split over two ``535-`` lines), the token split over two lines, or its base64.
     """
     handler = XOAuth2Handler(
         oauth=oauth,
@@ -210,6 +235,7 @@ def running_xoauth2_server(
         challenge_scope=challenge_scope,
         faults=Faults(**faults),
         auth=auth,
+        echo=echo,
     )
     # Handler.auth_attempts is a list, but aiosmtpd takes every auth_* member for a mechanism
     excluded = ["attempts"] if offer_xoauth2 else ["attempts", "XOAUTH2"]

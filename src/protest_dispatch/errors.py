@@ -157,6 +157,55 @@ class SmtpRefusedError(SmtpError):
     exit_code = ExitCode.FAILED
 
 
+class TrustError(InputError):
+    """A campaign's signature, manifest or key cannot be trusted: nothing is sent."""
+
+    def __init__(self, message: str, *, file: Path | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.file = file
+
+
+class TamperedError(TrustError):
+    """A signed campaign's file differs from its MANIFEST, is not listed, or the signature fails."""
+
+    def __init__(self, message: str, *, file: Path | None = None, hint: str | None = None) -> None:
+        super().__init__(
+            message,
+            file=file,
+            hint=hint
+            or "Do not use this copy: get the campaign again from the organiser "
+            "('protest get'), or ask them.",
+        )
+
+
+class DownloadError(InputError):
+    """A campaign archive that may not be fetched or used: nothing is changed."""
+
+    def __init__(self, message: str, *, url: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.url = url
+
+
+class ArchiveError(InputError):
+    """A campaign archive that cannot be unpacked safely: nothing is changed."""
+
+    def __init__(self, message: str, *, source: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.source = source
+
+
+class DownloadUnavailableError(DownloadError):
+    """The campaign's server could not be reached or did not finish in time: try later."""
+
+    exit_code = ExitCode.TEMPFAIL
+
+
+class DnsUnavailableError(ProtestError):
+    """No DNS server answered at all, so nothing could be checked: try later."""
+
+    exit_code = ExitCode.TEMPFAIL
+
+
 class ImapError(ProtestError):
     """A failure talking to the IMAP server that stops reading the mailbox."""
 
@@ -176,6 +225,13 @@ class ImapUnavailableError(ImapError):
 
 class ImapRefusedError(ImapError):
     """The IMAP server refused us in a way waiting will not fix (TLS, certificate, login)."""
+
+    exit_code = ExitCode.FAILED
+
+
+class ImapAnswerError(ImapError):
+    """The IMAP server answered with what protest cannot use (a number out of range, an
+    answer too large, not IMAP at all): a fault waiting will not fix."""
 
     exit_code = ExitCode.FAILED
 
@@ -235,6 +291,14 @@ class TokenEndpointUnavailableError(ProtestError):
     def __init__(self, message: str, *, url: str, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.url = url
+
+
+class PrintError(InputError):
+    """A letter cannot be put on paper: no sender address, a character no font draws, ..."""
+
+    def __init__(self, message: str, *, target: str | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.target = target
 
 
 class ProxyUnavailableError(ProtestError):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 PRIVATE_FOLDER_MODE = 0o700
@@ -14,6 +16,17 @@ def data_folder() -> Path:
     import platformdirs
 
     return platformdirs.user_data_path("protest")
+
+
+def read_at_most(path: Path, limit: int) -> bytes | None:
+    """The bytes of ``path``, or None when it holds more than ``limit``; raises OSError.
+
+    Reads at most one byte past the limit, whatever the file is: a huge file, a pipe
+    that never ends or /dev/zero costs ``limit`` bytes, not all of memory.
+    """
+    with path.open("rb") as handle:
+        data = handle.read(limit + 1)
+    return None if len(data) > limit else data
 
 
 def tighten_private_folder(folder: Path) -> int | None:
@@ -47,12 +60,14 @@ def make_private_folder(folder: Path) -> None:
             os.chmod(item, 0o700)
 
 
-def write_private(path: Path, data: bytes) -> None:
+def write_private(path: Path, data: bytes, *, sync: bool = True) -> None:
     """Replace ``path`` with ``data`` in one step, readable only by its owner; raises OSError.
 
     The bytes go to a new temporary file (mode 0o600 whatever the umask, never one
     that was already there) and are synced before the rename, so a crash leaves the
-    old file or the new one, never half of either.
+    old file or the new one, never half of either. ``sync=False`` skips the sync for
+    files that are cheap to make again (printed letters): a killed process still
+    leaves no half file, but a power cut may.
     """
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
@@ -60,10 +75,43 @@ def write_private(path: Path, data: bytes) -> None:
         try:
             os.fchmod(fd, 0o600)
             os.write(fd, data)
-            os.fsync(fd)
+            if sync:
+                os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(temporary, path)
     except OSError:
         temporary.unlink(missing_ok=True)
         raise
+
+
+class LockBusy(Exception):
+    """Another process holds the lock; ``holder`` is what it wrote in the file (its pid)."""
+
+    def __init__(self, holder: str) -> None:
+        super().__init__(holder)
+        self.holder = holder
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: Path, *, wait: bool, mark: str | None = None) -> Iterator[None]:
+    """Hold an exclusive OS lock (flock) on ``path``, a 0o600 file made if missing.
+
+    Without ``wait``, raises LockBusy at once when another process holds it; ``mark``
+    (the pid) is then what the holder wrote. Raises OSError when the file cannot be
+    made or locked. The OS releases the lock when the process dies, and the file stays
+    on disk: deleting a flock file while others wait on it would let two processes
+    hold "the" lock at once.
+    """
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            raise LockBusy(os.pread(fd, 32, 0).decode(errors="replace").strip()) from None
+        if mark is not None:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, mark.encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock

@@ -20,6 +20,15 @@ TERMINAL_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 ANY_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 """Every C0 and C1 control character, tab and newline included."""
 
+_CONTROL_RUN = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+
+
+def one_line(text: str) -> str:
+    """Untrusted text (a server's or an endpoint's words) as one plain line: each run of
+    control characters, C1 and CSI (U+009B) included, becomes one space."""
+    return _CONTROL_RUN.sub(" ", text).strip()
+
+
 DIRECTION_OVERRIDES = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 """Embeddings, overrides and isolates (LRE RLE PDF LRO RLO LRI RLI FSI PDI): the
 "Trojan Source" characters, which make text display in an order other than its own."""

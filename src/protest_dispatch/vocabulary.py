@@ -43,6 +43,13 @@ class Security(StrEnum):
     def imap_port(self) -> int:
         return _IMAP_PORTS[self]
 
+    @staticmethod
+    def usual_on_smtp_port(port: int) -> Security | None:
+        """What a standard SMTP port speaks: TLS on 465, STARTTLS on 587 and 25 (relays)."""
+        if port == _SMTP_PORTS[Security.TLS]:
+            return Security.TLS
+        return Security.STARTTLS if port in _SMTP_PORTS.values() else None
+
 
 _SMTP_PORTS = {Security.STARTTLS: 587, Security.TLS: 465, Security.NONE: 25}
 _IMAP_PORTS = {Security.STARTTLS: 143, Security.TLS: 993, Security.NONE: 143}
@@ -56,10 +63,23 @@ class FindingKind(StrEnum):
     COPY_BOUNCED = "copy-bounced"
     """Only a copy's address failed: the official still got the letter."""
     DELAYED = "delayed"
+    DELIVERED = "delivered"
+    """A delivery report (DSN Action: delivered) for one of the letter's addresses: it arrived.
+    A later failure report must name that address again before ``--retry-bounced`` resends."""
     AUTO_REPLY = "auto-reply"
     REPLY = "reply"
     NO_REPLY = "no-reply"
     """The sender told `protest followup` that no answer came, by any channel."""
+
+
+class CheckStatus(StrEnum):
+    """How one step of ``protest doctor``'s checklist went."""
+
+    OK = "ok"
+    WARN = "warn"
+    FAIL = "fail"
+    SKIP = "skip"
+    """Not run: an earlier step failed and this one depends on it."""
 
 
 class ExitCode(IntEnum):
@@ -101,6 +121,52 @@ class TokenStore(StrEnum):
 
     KEYRING = "keyring"
     FILE = "file"
+
+
+class PaperSize(StrEnum):
+    """The sheet a letter on paper is laid out for (``protest print --paper``)."""
+
+    A4 = "a4"
+    """210 x 297 mm; the recipient sits in a DIN 5008 type B window."""
+    LETTER = "letter"
+    """8.5 x 11 inches; the recipient sits in a US #10 envelope's window."""
+
+
+class Channel(StrEnum):
+    """How a letter went to its target (``log --json``'s ``channel``)."""
+
+    EMAIL = "email"
+    POST = "post"
+
+
+POSTED = "posted"
+"""A letter on paper's status in ``log --json``: the sender said it is in the post."""
+
+
+class MailDomain(StrEnum):
+    """What DNS says about a domain that letters go to (``validate --check-domains``)."""
+
+    ACCEPTS_MAIL = "accepts-mail"
+    """MX records, or with none an A or AAAA address (RFC 5321 5.1)."""
+    NO_SUCH_DOMAIN = "no-such-domain"
+    """NXDOMAIN: no mail can reach it."""
+    NULL_MX = "null-mx"
+    """A single MX of preference 0 and exchange "." (RFC 7505): it takes no mail."""
+    NO_MAIL_HOST = "no-mail-host"
+    """The domain exists but has no MX, A or AAAA record."""
+    UNCHECKED = "unchecked"
+    """No usable answer (time-out, SERVFAIL, garbage): a warning, never an error."""
+
+
+class TrustState(StrEnum):
+    """Where an activist's copy of a campaign stands (signed campaigns, issue 20)."""
+
+    SIGNED = "signed"
+    """The signature verifies with the key this sender first saw for the campaign id."""
+    FIRST_USE = "first-use"
+    """The signature verifies; its key is now remembered for the campaign id."""
+    UNSIGNED = "unsigned"
+    """No signature: nobody can tell whether the copy is the organiser's."""
 
 
 class Route(StrEnum):

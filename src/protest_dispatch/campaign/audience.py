@@ -24,6 +24,9 @@ class Audience:
     other_countries: tuple[Target, ...]
     needs_country: tuple[Target, ...]
     """Country-scoped targets skipped because the sender has not said where they are."""
+    paper: tuple[Selected, ...] = ()
+    """Letters to print: targets with a postal address and a letter but no email, and
+    those named with ``--only`` that have a postal address (a sender who prefers paper)."""
 
 
 def select(*, campaign: Campaign, country: str | None, only: Sequence[str] = ()) -> Audience:
@@ -40,11 +43,18 @@ def select(*, campaign: Campaign, country: str | None, only: Sequence[str] = ())
     calls: list[Selected] = []
     other: list[Target] = []
     needs: list[Target] = []
+    paper: list[Selected] = []
     for index, target in enumerate(campaign.targets):
         if wanted and target.id not in wanted:
             continue
         if target.country is not None and target.country != country:
             (needs if country is None else other).append(target)
             continue
-        (calls if target.is_call else letters).append(Selected(index, target))
-    return Audience(tuple(letters), tuple(calls), tuple(other), tuple(needs))
+        selected = Selected(index, target)
+        if target.email is not None:
+            letters.append(selected)
+        elif target.is_call:
+            calls.append(selected)
+        if target.has_paper_letter and (target.email is None or target.id in wanted):
+            paper.append(selected)
+    return Audience(tuple(letters), tuple(calls), tuple(other), tuple(needs), tuple(paper))

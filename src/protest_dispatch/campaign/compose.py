@@ -10,7 +10,7 @@ from protest_dispatch.campaign.audience import Audience, Selected, select
 from protest_dispatch.campaign.loading import LoadedCampaign
 from protest_dispatch.campaign.message import Letter, make_letter
 from protest_dispatch.campaign.model import Sender, Target
-from protest_dispatch.campaign.templates import RENDER_SECONDS, LetterRenderer
+from protest_dispatch.campaign.templates import RENDER_SECONDS, LetterRenderer, RenderedLetter
 from protest_dispatch.errors import CampaignError, Problem
 
 PLACEHOLDER_SENDER = Sender(name="Your Name", email="you@example.org")
@@ -61,11 +61,15 @@ class Composer:
             render_seconds=render_seconds,
         )
 
-    def letter(self, selected: Selected) -> Letter:
-        info = self.loaded.campaign.campaign
-        rendered = self.renderer.render(
+    def text(self, selected: Selected) -> RenderedLetter:
+        """The one place a target's letter is written, for email and paper alike."""
+        return self.renderer.render(
             target=selected.target, line=self.loaded.target_line(selected.index)
         )
+
+    def letter(self, selected: Selected) -> Letter:
+        info = self.loaded.campaign.campaign
+        rendered = self.text(selected)
         return make_letter(
             target=selected.target,
             sender=self.sender,
@@ -74,6 +78,7 @@ class Composer:
             rendered=rendered,
             campaign_file=self.loaded.path,
             bcc=(self.sender.email,) if self.copy_me else (),
+            attachments=self.loaded.attachments_for(selected.target),
         )
 
     def language_fallbacks(self) -> tuple[str, ...]:
@@ -139,6 +144,24 @@ class Composer:
             for letter in self.each_letter(problems)
         ]
         self.checked_calls(problems)
+        raise_problems(problems)
+        return checked
+
+    def check_paper(self) -> list[Checked]:
+        """Render every letter to print that is not also an email, collecting every problem."""
+        problems: list[Problem] = []
+        checked: list[Checked] = []
+        for selected in self.audience.paper:
+            if selected.target.email is not None:
+                continue  # checked as an email already
+            try:
+                rendered = self.text(selected)
+            except CampaignError as exc:
+                problems.extend(exc.problems)
+                continue
+            checked.append(
+                Checked(target=selected.target.id, recipients=(), template=rendered.template)
+            )
         raise_problems(problems)
         return checked
 

@@ -18,15 +18,10 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from protest_dispatch.campaign.attachments import FOLDER, Attachment, check_files
+from protest_dispatch.campaign.fields import YAML_BOOLEAN_HINT, FieldError, shown
 from protest_dispatch.campaign.mailboxes import shared_mailboxes
-from protest_dispatch.campaign.model import (
-    YAML_BOOLEAN_HINT,
-    Campaign,
-    CampaignInfo,
-    FieldError,
-    Target,
-    shown,
-)
+from protest_dispatch.campaign.model import Campaign, CampaignInfo, Target
 from protest_dispatch.campaign.recipients import copies, too_many
 from protest_dispatch.errors import CampaignError, InputError, Problem
 
@@ -50,9 +45,16 @@ class LoadedCampaign:
     lines: dict[Path_, int] = field(repr=False)
     warnings: tuple[Problem, ...] = ()
     """What is allowed but probably a mistake (a target's To is another's copy)."""
+    attachments: dict[str, Attachment] = field(default_factory=dict, repr=False)
+    """Every file the campaign names under attachments/, checked, by its name."""
 
     def target_line(self, index: int) -> int | None:
         return self.lines.get(("targets", index))
+
+    def attachments_for(self, target: Target) -> tuple[Attachment, ...]:
+        """The campaign's files, then the target's own, each once."""
+        names = dict.fromkeys((*self.campaign.campaign.attachments, *target.attachments))
+        return tuple(self.attachments[name] for name in names)
 
 
 def resolve_campaign_path(path: Path) -> Path:
@@ -71,7 +73,29 @@ def load_campaign(*, path: Path) -> LoadedCampaign:
         letters_dir=path.parent / "letters",
         lines=lines,
         warnings=tuple(_visible(warnings)),
+        attachments=_attachments(path, campaign, lines),
     )
+
+
+def _attachments(path: Path, campaign: Campaign, lines: dict[Path_, int]) -> dict[str, Attachment]:
+    """Every file named, checked, with each letter's count and size; every problem at once."""
+    checked, faults = check_files(path.parent / FOLDER, campaign)
+    if faults:
+        raise CampaignError(
+            _visible(
+                [
+                    Problem(
+                        file=path,
+                        line=_nearest_line(lines, where),
+                        target=target_id,
+                        field=_field_name(where),
+                        message=message,
+                    )
+                    for where, target_id, message in faults
+                ]
+            )
+        )
+    return checked
 
 
 def _read_text(path: Path) -> str:

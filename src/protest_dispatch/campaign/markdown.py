@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
+    from markdown_it.token import Token
 
 _HTML_PAGE = (
     '<!DOCTYPE html>\n<html><head><meta charset="utf-8"></head>\n<body>\n{body}</body></html>\n'
@@ -38,6 +39,11 @@ def _parser(*, images: bool) -> MarkdownIt:
             parser.disable("image")
         _parsers[images] = parser
     return parser
+
+
+def parse(markdown: str) -> list[Token]:
+    """The letter's block tokens, by the same parser as its HTML part (for paper)."""
+    return _parser(images=False).parse(markdown)
 
 
 def render_html(markdown: str) -> str:

@@ -8,7 +8,9 @@ Envelope recipients come from the validated model, never from parsing headers.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -20,8 +22,10 @@ from email.policy import Compat32
 from email.utils import format_datetime, formataddr
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from protest_dispatch.addresses import mailbox
+from protest_dispatch.campaign.attachments import Attachment
 from protest_dispatch.campaign.markdown import render_html
 from protest_dispatch.campaign.model import Sender, Target
 from protest_dispatch.campaign.recipients import copies, too_many
@@ -69,6 +73,7 @@ class Letter:
     bcc: tuple[str, ...]
     reply_to: str | None
     rendered: RenderedLetter
+    attachments: tuple[Attachment, ...] = ()
 
     @property
     def subject(self) -> str:
@@ -88,6 +93,7 @@ def make_letter(
     rendered: RenderedLetter,
     campaign_file: Path,
     bcc: Sequence[str] = (),
+    attachments: Sequence[Attachment] = (),
 ) -> Letter:
     assert target.email is not None, "calls have no letter"
     cc = copies(to=target.email, campaign_cc=campaign_cc, target_cc=target.cc)
@@ -107,6 +113,7 @@ def make_letter(
         bcc=blind,
         reply_to=reply_to,
         rendered=rendered,
+        attachments=tuple(attachments),
     )
 
 
@@ -153,20 +160,70 @@ def build_message(*, letter: Letter, message_id: str, date: datetime | None = No
     msg["Date"] = format_datetime((date or datetime.now(UTC)).astimezone(UTC))
     msg["Message-ID"] = message_id
     msg["MIME-Version"] = "1.0"
-    if not letter.rendered.markdown:
-        _set_text(msg, letter.rendered.text, "plain")
+    if not letter.attachments:
+        _set_content(msg, letter.rendered)
         return msg
+    # multipart/mixed: the letter's own text (and HTML) first, then each file.
+    msg["Content-Type"] = "multipart/mixed"
+    msg.set_boundary(_boundary(letter.rendered.text, *(a.sha256 for a in letter.attachments)))
+    content = Message()
+    _set_content(content, letter.rendered)
+    del content["MIME-Version"]
+    msg.attach(content)
+    for attachment in letter.attachments:
+        msg.attach(_attachment_part(attachment))
+    return msg
+
+
+def _set_content(msg: Message, rendered: RenderedLetter) -> None:
+    """The letter as text/plain, or text and HTML as multipart/alternative (Markdown)."""
+    if not rendered.markdown:
+        _set_text(msg, rendered.text, "plain")
+        return
     msg["Content-Type"] = "multipart/alternative"
-    msg.set_boundary(_boundary(letter.rendered.text))
-    for text, subtype in (
-        (letter.rendered.text, "plain"),
-        (render_html(letter.rendered.text), "html"),
-    ):
+    msg.set_boundary(_boundary(rendered.text))
+    for text, subtype in ((rendered.text, "plain"), (render_html(rendered.text), "html")):
         part = Message()
         _set_text(part, text, subtype)
         del part["MIME-Version"]
         msg.attach(part)
-    return msg
+
+
+def _attachment_part(attachment: Attachment) -> Message:
+    """One file, base64, under its own name only: no folder, no local path."""
+    part = Message()
+    kind = attachment.content_type
+    part["Content-Type"] = f"{kind}; charset=utf-8" if kind == "text/plain" else kind
+    part["Content-Disposition"] = _disposition(attachment.filename)
+    part["Content-Transfer-Encoding"] = "base64"
+    data = base64.encodebytes(attachment.read()).decode("ascii")
+    part.set_payload(data)
+    return part
+
+
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9._ ()+,-]{1,60}")
+
+
+def _disposition(filename: str) -> str:
+    """``attachment`` with the file name; RFC 2231 (UTF-8, continued) unless it is plain ASCII.
+
+    The parameter is split into ``filename*0*``, ``filename*1*``, ... so that no line
+    of the header grows past 78 characters, however long the name.
+    """
+    if _PLAIN_NAME.fullmatch(filename):
+        return f'attachment; filename="{filename}"'
+    quoted = quote(filename.encode("utf-8"), safe="")
+    chunks: list[str] = []
+    start = 0
+    while start < len(quoted):
+        end = min(start + 50, len(quoted))
+        while end < len(quoted) and "%" in quoted[end - 2 : end]:
+            end -= 1  # never split a %XX
+        chunks.append(quoted[start:end])
+        start = end
+    prefix = "utf-8''"
+    parts = [f"filename*{n}*={prefix if n == 0 else ''}{c}" for n, c in enumerate(chunks)]
+    return "attachment;\n " + ";\n ".join(parts)
 
 
 def _address(name: str, address: str, *, header: str) -> Any:
@@ -187,13 +244,16 @@ def _set_text(part: Message, text: str, subtype: str) -> None:
     part.set_payload(text, _UTF8_BODY)
 
 
-def _boundary(text: str) -> str:
+def _boundary(text: str, *more: str) -> str:
     """Derived from the letter, so two builds differ only in Date and Message-ID.
 
-    Both parts are quoted-printable, where '=' is always followed by a hex digit or a
-    line break, so a boundary starting '=_' can never occur in the content.
+    Text parts are quoted-printable, where '=' is always followed by a hex digit or a
+    line break, and attachments base64, which has no '_', so a boundary starting '=_'
+    can never occur in the content. ``more`` (the files' digests) tells the outer
+    multipart/mixed boundary from the inner one.
     """
-    return "=_" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:40]
+    seed = "\0".join((text, *more)) + ("\0mixed" if more else "")
+    return "=_" + hashlib.sha256(seed.encode("utf-8")).hexdigest()[:40]
 
 
 def message_bytes(message: Message) -> bytes:

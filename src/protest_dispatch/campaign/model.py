@@ -1,16 +1,8 @@
-"""The campaign file's contract, as pydantic models.
-
-Everything that can reach a mail header is checked here, once, so the message
-builder can trust its input: addresses are bare addresses, header texts carry no
-line breaks and no RFC 2047 encoded words (CVE-2024-6923 turned those into
-injected headers on unpatched Pythons).
-"""
+"""The campaign file's contract, as pydantic models; each field's rule is in ``fields``."""
 
 from __future__ import annotations
 
-import re
-import unicodedata
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import (
     AfterValidator,
@@ -22,240 +14,22 @@ from pydantic import (
     model_validator,
 )
 
-from protest_dispatch.campaign.countries import is_country_code
-from protest_dispatch.text import (
-    ANY_CONTROL,
-    TERMINAL_CONTROL,
-    codepoint,
-    first_invisible,
-    first_override,
-    visible,
+from protest_dispatch.campaign.fields import (
+    MAX_NAME,
+    FieldError,
+    country_code,
+    email_address,
+    header_safe,
+    phone_number,
+    postal_address,
+    printable,
+    public_key_text,
+    single_spaced,
+    slug,
+    template_name,
+    timezone_name,
+    update_url,
 )
-
-MAX_SUBJECT = 250
-MAX_NAME = 200
-
-MAX_LOCAL_PART = 64  # RFC 5321 4.5.3.1.1: servers may refuse a longer one
-MIN_PHONE_DIGITS = 8
-MAX_PHONE_DIGITS = 15  # E.164
-
-_SLUG = re.compile(r"[a-z0-9-]+")
-# "+", then digits with spaces, dashes, dots or parentheses between them, then an
-# optional extension: "+7 7172 747570", "+44 (20) 7946-0000 ext. 12". Linear to match,
-# and only tried on at most MAX_PHONE_CHARS characters.
-_PHONE = re.compile(r"\+ ?\(?[0-9][0-9 ()./-]*(?:(?:ext\.?|x) ?[0-9]{1,6})?", re.IGNORECASE)
-MAX_PHONE_CHARS = 40
-_PHONE_EXTENSION = re.compile(r"\s*(?:ext\.?|x)\s*[0-9]{1,6}$", re.IGNORECASE)
-
-
-class FieldError(ValueError):
-    """A rule about the whole target that one field can fix, so messages can name it."""
-
-    def __init__(self, message: str, *, field: str) -> None:
-        super().__init__(message)
-        self.field = field
-
-
-def header_safe(value: str) -> str:
-    """Refuse what could break out of a header: line breaks, controls, encoded words."""
-    if "\r" in value or "\n" in value:
-        raise ValueError("must be on one line: it contains a line break")
-    hidden = first_invisible(value.replace("\t", " "))
-    if hidden is not None:
-        raise ValueError(_invisible_message(hidden))
-    if "=?" in value:
-        raise ValueError(
-            "contains '=?', which mail programs decode as an encoded header word; "
-            "write the text plainly"
-        )
-    return value
-
-
-def _invisible_message(char: str) -> str:
-    if unicodedata.category(char) in ("Cc", "Zl", "Zp"):
-        kind = "the control character"
-    else:
-        kind = "the invisible or direction-changing character"
-    return (
-        f"contains {kind} {codepoint(char)}, which would make it read differently from "
-        "what it is; delete it (retype the text if you cannot see it)"
-    )
-
-
-def printable(value: str) -> str:
-    """Text shown in previews and letters: lines and tabs, no controls, no overrides."""
-    found = TERMINAL_CONTROL.search(value)
-    if found:
-        raise ValueError(
-            f"contains the control character U+{ord(found.group()):04X} "
-            "(terminal escape codes and the like are not allowed)"
-        )
-    override = first_override(value)
-    if override is not None:
-        raise ValueError(_invisible_message(override))
-    return value
-
-
-def shown(text: str) -> str:
-    """Untrusted text made safe to quote in a message: controls and invisibles escaped."""
-    return visible(ANY_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text))
-
-
-def single_spaced(value: str) -> str:
-    """One space between words: a display name's runs of spaces collapse in mail readers."""
-    return " ".join(value.split())
-
-
-_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_PLAIN_EMAIL = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+[A-Za-z]{{2,63}}")
-
-
-# email_validator.SPECIAL_USE_DOMAIN_NAMES, copied so that importing the library (20 ms)
-# waits until an address needs it; tests/test_model.py checks the two stay equal.
-SPECIAL_USE_DOMAINS = ("arpa", "invalid", "local", "localhost", "onion", "test")
-
-
-def _plainly_valid(value: str) -> str | None:
-    """The address as email-validator would give it, for the common plain ASCII case.
-
-    email-validator costs ~75 microseconds an address, which was most of loading a
-    campaign of thousands; this accepts only a subset it accepts unchanged but for
-    the domain's case (tests/test_model.py holds the two to the same answers), and
-    leaves everything else to it.
-    """
-    if len(value) > 254 or not _PLAIN_EMAIL.fullmatch(value):
-        return None
-    local, _, domain = value.rpartition("@")
-    domain = domain.lower()
-    if len(local) > 64 or "xn--" in domain or "--" in domain:
-        return None
-    if any(domain == d or domain.endswith("." + d) for d in SPECIAL_USE_DOMAINS):
-        return None
-    return f"{local}@{domain}"
-
-
-YAML_BOOLEAN_HINT = (
-    "YAML reads a bare yes, no, on or off (or Yes, NO, Off...) as true or false; put the value "
-    'in quotes, like "NO" (Norway)'
-)
-
-
-def email_address(value: Any) -> str:
-    """One bare address: no display name, no list, no quoted tricks."""
-    if isinstance(value, bool):
-        raise ValueError(f"must be an email address, not {str(value).lower()}: {YAML_BOOLEAN_HINT}")
-    if not isinstance(value, str):
-        raise ValueError("must be an email address written as text, like name@example.org")
-    header_safe(value)
-    local = value.strip().rpartition("@")[0]
-    if len(local) > MAX_LOCAL_PART:
-        raise ValueError(
-            f"has {len(local)} characters before the '@'; mail servers may refuse more than "
-            f"{MAX_LOCAL_PART} (RFC 5321), so check the address with its owner"
-        )
-    plain = _plainly_valid(value.strip())
-    if plain is not None:
-        return plain
-    from email_validator import EmailNotValidError, validate_email
-
-    try:
-        checked = validate_email(
-            value.strip(),
-            check_deliverability=False,
-            allow_smtputf8=False,
-            allow_display_name=False,
-            allow_quoted_local=False,
-            allow_domain_literal=False,
-        )
-    except EmailNotValidError as exc:
-        raise ValueError(f"is not a single valid email address ({exc})") from None
-    return checked.ascii_email or checked.normalized
-
-
-def slug(value: str) -> str:
-    if not _SLUG.fullmatch(value):
-        raise ValueError(
-            "must use only lower-case letters a-z, digits and '-', like 'supreme-court'"
-        )
-    return value
-
-
-def country_code(value: Any) -> str:
-    if isinstance(value, bool):
-        raise ValueError(
-            f"must be a two-letter country code, not true or false: {YAML_BOOLEAN_HINT}"
-        )
-    if isinstance(value, str) and value.strip().upper() == "UK":
-        raise ValueError("'UK' is not an ISO 3166-1 code: the United Kingdom is GB")
-    if not isinstance(value, str) or not is_country_code(value.strip().upper()):
-        raise ValueError("must be a two-letter ISO 3166-1 country code such as GB, DE or KZ")
-    return value.strip().upper()
-
-
-def phone_number(value: Any) -> str:
-    """E.164-like: "+", the country code and 8 to 15 digits, any common separators."""
-    expected = (
-        'must be an international phone number: "+", the country code, then the number, '
-        'like "+7 7172 747570" or "+44 20 7946-0000" (spaces, dashes and parentheses may '
-        "separate the digits; write it in quotes)"
-    )
-    if not isinstance(value, str):
-        raise ValueError(expected)
-    number = value.strip()
-    if len(number) > MAX_PHONE_CHARS or not _PHONE.fullmatch(number):
-        raise ValueError(expected)
-    digits = sum(c.isdigit() for c in _PHONE_EXTENSION.sub("", number))
-    if not MIN_PHONE_DIGITS <= digits <= MAX_PHONE_DIGITS:
-        raise ValueError(
-            f"has {digits} digits; an international number has {MIN_PHONE_DIGITS} to "
-            f"{MAX_PHONE_DIGITS} with its country code, {expected.removeprefix('must be ')}"
-        )
-    return number
-
-
-def template_name(value: str) -> str:
-    if not value.endswith((".md.j2", ".txt.j2")):
-        raise ValueError("must name a letter file ending in .md.j2 or .txt.j2")
-    return value
-
-
-def timezone_name(value: str) -> str:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError("must be a time zone name like Asia/Almaty or Europe/London") from None
-    return value
-
-
-_PUBLIC_KEY = re.compile(r"RW[A-Za-z0-9+/]{54}")  # base64 of "Ed", 8-byte id, 32-byte key
-
-
-def public_key_text(value: str) -> str:
-    """A minisign public key as its base64 line; checked fully where it is used."""
-    if not _PUBLIC_KEY.fullmatch(value):
-        raise ValueError(
-            "must be a minisign public key: the line of 56 characters starting 'RW' that "
-            "'protest keygen' printed (or the second line of a minisign .pub file)"
-        )
-    return value
-
-
-def update_url(value: str) -> str:
-    """Where updates come from: HTTPS, or plain HTTP to this machine only (tests)."""
-    from urllib.parse import urlsplit
-
-    printable(value)
-    parts = urlsplit(value)
-    loopback = parts.hostname in ("127.0.0.1", "::1", "localhost")
-    if not parts.hostname or not (parts.scheme == "https" or (parts.scheme == "http" and loopback)):
-        raise ValueError("must be an https:// address of the campaign archive")
-    if parts.username is not None or parts.password is not None:
-        raise ValueError("must not hold a user name or password")
-    return value
-
 
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 Printable = Annotated[str, AfterValidator(printable)]
@@ -265,6 +39,7 @@ Name = Annotated[HeaderText, StringConstraints(max_length=MAX_NAME), AfterValida
 Email = Annotated[str, BeforeValidator(email_address)]
 Country = Annotated[str, BeforeValidator(country_code)]
 Phone = Annotated[str, BeforeValidator(phone_number)]
+PostalAddress = Annotated[str, BeforeValidator(postal_address)]
 TemplateName = Annotated[NonEmpty, AfterValidator(template_name), AfterValidator(printable)]
 CallScriptName = Annotated[
     NonEmpty, StringConstraints(pattern=r".*\.j2$"), AfterValidator(printable)
@@ -272,6 +47,8 @@ CallScriptName = Annotated[
 TimeZone = Annotated[NonEmpty, AfterValidator(timezone_name)]
 PublicKeyText = Annotated[NonEmpty, AfterValidator(public_key_text)]
 UpdateUrl = Annotated[NonEmpty, StringConstraints(max_length=2000), AfterValidator(update_url)]
+AttachmentName = Annotated[NonEmpty, StringConstraints(max_length=255), AfterValidator(header_safe)]
+"""A file under attachments/; the files themselves are checked in loading (attachments.py)."""
 
 
 class Strict(BaseModel):
@@ -316,6 +93,12 @@ class CampaignInfo(Strict):
         "'protest get' with no address fetches it from here. https:// only.",
         examples=["https://example.org/campaigns/kz-smk-2011.tar.gz"],
     )
+    attachments: tuple[AttachmentName, ...] = Field(
+        (),
+        description="Files in the attachments/ folder beside this file that go with every "
+        "letter: PDF, PNG, JPEG, UTF-8 text or ODT; at most 10 files and 10 MiB a letter.",
+        examples=[["appeal.pdf"]],
+    )
 
 
 class Target(Strict):
@@ -350,6 +133,17 @@ class Target(Strict):
         "A target with a phone and no email is on the call sheet.",
         examples=["+7 7172 747570"],
     )
+    fax: Phone | None = Field(
+        None,
+        description="A fax number, written like 'phone'.",
+        examples=["+7 7172 747571"],
+    )
+    postal_address: PostalAddress | None = Field(
+        None,
+        description="Where a letter on paper goes ('protest print'): the lines an envelope "
+        "shows, at most 8 of 60 characters; write its source in a comment.",
+        examples=["Ministry of Foreign Affairs\n1 Example Street\n010000 Astana\nKazakhstan"],
+    )
     country: Country | None = Field(
         None,
         description="An ISO 3166-1 country code: only senders in that country write to this "
@@ -382,11 +176,25 @@ class Target(Strict):
         description="What to say on the phone: a template in letters/ ending in .j2.",
         examples=["call.txt.j2"],
     )
+    attachments: tuple[AttachmentName, ...] = Field(
+        (),
+        description="Files in attachments/ that go with this target's letter, after the "
+        "campaign's.",
+        examples=[["statement.pdf"]],
+    )
 
     @model_validator(mode="after")
     def _reachable(self) -> Target:
-        if self.email is None and self.phone is None:
-            raise FieldError("needs an email address or a phone number (or both)", field="email")
+        if self.email is None and self.phone is None and self.postal_address is None:
+            raise FieldError(
+                "needs at least one of an email address, a phone number or a postal address",
+                field="email",
+            )
+        if self.is_paper_only and self.template is None:
+            raise FieldError(
+                "has only a postal address, so it needs a 'template' (the letter to print)",
+                field="template",
+            )
         if self.email is not None and self.template is None:
             raise FieldError(
                 "has an email address, so it needs a 'template' (a letter in letters/)",
@@ -396,8 +204,18 @@ class Target(Strict):
 
     @property
     def is_call(self) -> bool:
-        """A target without an email is a call to make, never a failed letter."""
-        return self.email is None
+        """A target with a phone and no email is a call to make, never a failed letter."""
+        return self.email is None and self.phone is not None
+
+    @property
+    def is_paper_only(self) -> bool:
+        """Reached only by post: neither a letter to send nor a call to make."""
+        return self.email is None and self.phone is None
+
+    @property
+    def has_paper_letter(self) -> bool:
+        """Whether ``protest print`` can make this target's letter."""
+        return self.postal_address is not None and self.template is not None
 
 
 class Campaign(Strict):
@@ -430,6 +248,8 @@ class Sender(Strict):
     email: Email
     country: Country | None = None
     note: str | None = None
+    postal_address: PostalAddress | None = None
+    """Where the sender lives, for the letterhead of a letter on paper."""
 
     @property
     def domain(self) -> str:

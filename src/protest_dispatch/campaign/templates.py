@@ -28,14 +28,9 @@ import jinja2
 from jinja2.exceptions import SecurityError
 
 from protest_dispatch.campaign.context import Today
+from protest_dispatch.campaign.fields import MAX_SUBJECT, header_safe, shown
 from protest_dispatch.campaign.markdown import first_image, without_images
-from protest_dispatch.campaign.model import (
-    MAX_SUBJECT,
-    Sender,
-    Target,
-    header_safe,
-    shown,
-)
+from protest_dispatch.campaign.model import Sender, Target
 from protest_dispatch.campaign.sandbox import MAX_LETTER_CHARS, LetterEnvironment
 from protest_dispatch.errors import CampaignError, Problem
 from protest_dispatch.text import TERMINAL_CONTROL, codepoint, first_override

@@ -61,17 +61,20 @@ def doctor(
     """Check the settings and the way to your mail server (DNS, TLS, login), sending nothing."""
     from protest_dispatch.cli.views import doctor as doctorviews
     from protest_dispatch.commands.doctor import DoctorRequest, run
+    from protest_dispatch.settings.smtp import SmtpOverrides
 
     report = run(
         request=DoctorRequest(
             config_path=config,
             from_=from_,
             log=log,
-            smtp_host=smtp_host,
-            smtp_port=smtp_port,
-            smtp_security=smtp_security,
-            smtp_ca_file=smtp_ca_file,
-            smtp_auth=smtp_auth,
+            smtp=SmtpOverrides(
+                host=smtp_host,
+                port=smtp_port,
+                security=smtp_security,
+                ca_file=smtp_ca_file,
+                auth=smtp_auth,
+            ),
             proxy=proxy,
             timeout=timeout,
         )

@@ -94,6 +94,7 @@ def _private_data_folder() -> None:
 
 app.command()(letters.validate)
 app.command()(letters.send)
+app.command("print")(letters.print_)
 app.command("log")(records.log_)
 app.command()(account.init)
 app.command()(account.doctor)
@@ -101,12 +102,17 @@ app.command()(account.login)
 app.command()(account.logout)
 app.command()(records.calls)
 app.command()(records.called)
+app.command()(records.posted)
 app.command()(records.status)
 app.command()(mailbox.inbox)
 app.command()(mailbox.replies)
 app.command()(mailbox.followup)
 app.command()(organiser.new)
 app.command()(organiser.schema)
+app.command()(organiser.keygen)
+app.command()(organiser.sign)
+app.command()(organiser.trust)
+app.command()(organiser.get)
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""``validate`` and ``send``: the campaign's letters, previewed, checked and sent."""
+"""``validate``, ``send`` and ``print``: the campaign's letters checked, sent or printed."""
 
 from __future__ import annotations
 
@@ -18,17 +18,21 @@ from protest_dispatch.cli.options import (
     NoteFileOpt,
     NoteOpt,
     OnlyOpt,
+    PostalAddressOpt,
     ProxyOpt,
+    QuietOpt,
     SmtpAuthOpt,
     SmtpCaFileOpt,
     SmtpHostOpt,
     SmtpPortOpt,
     SmtpSecurityOpt,
     TargetsOpt,
+    env_help,
 )
 from protest_dispatch.cli.startup import ready as _ready
+from protest_dispatch.delivery.options import SendOptions
 from protest_dispatch.errors import InputError
-from protest_dispatch.vocabulary import ExitCode
+from protest_dispatch.vocabulary import ExitCode, PaperSize
 
 if TYPE_CHECKING:
     from protest_dispatch.cli.views.send import Display
@@ -45,22 +49,62 @@ def validate(
     all_: Annotated[
         bool, typer.Option("--all", help="List every target (the table shows the first 100).")
     ] = False,
+    check_domains: Annotated[
+        bool,
+        typer.Option(
+            "--check-domains",
+            help="Ask DNS whether every address's domain accepts mail (MX, A or AAAA).",
+        ),
+    ] = False,
+    dns_server: Annotated[
+        str | None,
+        typer.Option(
+            "--dns-server",
+            metavar="HOST[:PORT]",
+            help=env_help(
+                "The DNS resolver for --check-domains [default: the system's; with a "
+                "proxy, required, and asked over TCP through it].",
+                "PROTEST_DNS_SERVER",
+            ),
+        ),
+    ] = None,
+    proxy: ProxyOpt = None,
 ) -> None:
     """Check the campaign file and render every letter for you, sending nothing."""
-    from protest_dispatch.cli.views import send as views
+    from protest_dispatch.cli.views import validate as views
     from protest_dispatch.commands.session import prepare
 
     session = _ready(
         prepare(
             targets=targets,
             config_path=config,
+            proxy=proxy,
             from_=from_,
             country=country,
             lang=lang,
             dry_run=True,
         )
     )
-    views.validation(session, letters=session.composer.check_all(), show_all=all_)
+    letters = session.composer.check_all()
+    domains = None
+    if check_domains:
+        from protest_dispatch.commands.domains import check_session_domains
+
+        domains = check_session_domains(session=session, dns_server=dns_server)
+    views.validation(
+        session,
+        letters=letters,
+        paper=session.composer.check_paper(),
+        show_all=all_,
+        domains=domains,
+    )
+    if domains is not None and domains.errors:
+        from protest_dispatch.errors import CampaignError
+
+        raise CampaignError(
+            domains.errors,
+            hint="Mail to these addresses cannot arrive: check each with its source.",
+        )
 
 
 def send(
@@ -105,7 +149,7 @@ def send(
         typer.Option(
             "--concurrency", metavar="K", min=1, max=32, help="SMTP connections used at once."
         ),
-    ] = 2,
+    ] = SendOptions.concurrency,
     rate: Annotated[
         float,
         typer.Option(
@@ -114,7 +158,7 @@ def send(
             min=0,
             help="Letters per minute across all connections (0: no cap).",
         ),
-    ] = 20,
+    ] = SendOptions.rate,
     limit: Annotated[
         int | None,
         typer.Option("--limit", metavar="N", min=0, help="Send at most N letters in this run."),
@@ -128,7 +172,7 @@ def send(
             max=10,
             help="Tries per letter in this run on temporary errors.",
         ),
-    ] = 3,
+    ] = SendOptions.attempts,
     retry_failed: Annotated[
         bool,
         typer.Option(
@@ -161,13 +205,16 @@ def send(
         bool, typer.Option("--json", help="Print a machine-readable summary instead of tables.")
     ] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Say more.")] = False,
-    quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="Print only what needs attention (for cron).")
-    ] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Send the campaign's letters (preview first with --dry-run)."""
     from protest_dispatch.cli.views import send as views
     from protest_dispatch.commands.session import prepare, read_note
+    from protest_dispatch.settings.smtp import SmtpOverrides
+
+    smtp = SmtpOverrides(
+        host=smtp_host, port=smtp_port, security=smtp_security, ca_file=smtp_ca_file, auth=smtp_auth
+    )
 
     if out is not None and not dry_run:
         raise InputError("--out only goes with --dry-run.")
@@ -190,32 +237,19 @@ def send(
     if dry_run:
         from protest_dispatch.settings.smtp import check_smtp_options
 
-        check_smtp_options(
-            session.config,
-            host=smtp_host,
-            port=smtp_port,
-            security=smtp_security,
-            ca_file=smtp_ca_file,
-        )
+        check_smtp_options(session.config, given=smtp)
         views.dry_run(session, out=out)
         return
     from protest_dispatch.commands.send import SendRequest
 
     request = SendRequest(
-        test=test,
-        concurrency=concurrency,
-        rate=rate,
+        options=SendOptions(concurrency=concurrency, rate=rate, attempts=attempts, test=test),
         limit=limit,
-        attempts=attempts,
         retry_failed=retry_failed,
         retry_uncertain=retry_uncertain,
         retry_bounced=retry_bounced,
         log=log,
-        smtp_host=smtp_host,
-        smtp_port=smtp_port,
-        smtp_security=smtp_security,
-        smtp_ca_file=smtp_ca_file,
-        smtp_auth=smtp_auth,
+        smtp=smtp,
     )
     display = views.Display(json=json_, verbose=verbose, quiet=quiet)
     raise typer.Exit(_send(session=session, request=request, display=display, yes=yes))
@@ -252,3 +286,63 @@ def _send(*, session: Session, request: SendRequest, display: Display, yes: bool
         session, plan=run.plan, summary=summary, test=request.test, display=display, code=code
     )
     return code
+
+
+def print_(
+    targets: TargetsOpt = Path("targets.yaml"),
+    only: OnlyOpt = None,
+    lang: LangOpt = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            metavar="DIR",
+            help="Write each letter as DIR/<target-id>.pdf [default: letters-to-print].",
+        ),
+    ] = None,
+    one: Annotated[
+        Path | None,
+        typer.Option("--one", metavar="FILE.pdf", help="Write every letter into this one PDF."),
+    ] = None,
+    paper: Annotated[
+        PaperSize | None,
+        typer.Option(
+            "--paper",
+            case_sensitive=False,
+            help="a4 or letter [default: letter in US, CA, MX, PH, CL and CO, a4 elsewhere].",
+            show_default=False,
+        ),
+    ] = None,
+    from_: FromOpt = None,
+    country: CountryOpt = None,
+    postal_address: PostalAddressOpt = None,
+    note: NoteOpt = None,
+    note_file: NoteFileOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Write the letters to post as PDF files, ready to print, sign and send."""
+    from protest_dispatch.cli.views import print as views
+    from protest_dispatch.commands.print import print_letters
+    from protest_dispatch.commands.session import prepare, read_note
+    from protest_dispatch.errors import NoSenderError
+
+    if out is not None and one is not None:
+        raise InputError("Choose one of --out (a file per letter) and --one (one file).")
+    session = _ready(
+        prepare(
+            targets=targets,
+            config_path=config,
+            from_=from_,
+            country=country,
+            lang=lang,
+            only=only or (),
+            note=read_note(note=note, note_file=note_file),
+            postal_address=postal_address,
+            dry_run=True,
+        )
+    )
+    if session.placeholder:
+        raise NoSenderError(so="no letter can be printed")
+    views.printed(
+        session, print_letters(session=session, only=only or (), out=out, one=one, paper=paper)
+    )

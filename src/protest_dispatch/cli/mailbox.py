@@ -8,10 +8,12 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from protest_dispatch.cli.options import (
+    CampaignFileOpt,
     CampaignOpt,
     ConfigOpt,
     LogOpt,
     ProxyOpt,
+    QuietOpt,
 )
 
 if TYPE_CHECKING:
@@ -35,10 +37,7 @@ def inbox(
     json_: Annotated[
         bool, typer.Option("--json", help="Print what is new as JSON, for scripts.")
     ] = False,
-    quiet: Annotated[
-        bool,
-        typer.Option("--quiet", "-q", help="Print only what needs attention (for cron)."),
-    ] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Read your mailbox (read-only) for bounces, automatic replies and replies to letters."""
     from protest_dispatch.cli.views import inbox as views
@@ -63,21 +62,29 @@ def replies(
         typer.Option("--show", metavar="N", min=1, help="Print the text of reply number N."),
     ] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print the replies as JSON.")] = False,
+    targets: CampaignFileOpt = None,
     log: LogOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """List the officials' replies found by 'protest inbox' (numbered), or show one."""
     from protest_dispatch.cli.views import replies as views
+    from protest_dispatch.commands.people import Names, campaign_names
     from protest_dispatch.commands.replies import numbered_replies, one_reply
 
+    names = Names() if json_ else campaign_names(targets=targets)
     if show is not None:
-        views.reply(show, one_reply(config_path=config, log=log, number=show))
+        views.reply(show, one_reply(config_path=config, log=log, number=show), names=names)
         return
-    views.replies(numbered_replies(config_path=config, log=log, campaign=campaign), as_json=json_)
+    views.replies(
+        numbered_replies(config_path=config, log=log, campaign=campaign),
+        as_json=json_,
+        names=names,
+    )
 
 
 def followup(
     campaign: CampaignOpt = None,
+    targets: CampaignFileOpt = None,
     log: LogOpt = None,
     config: ConfigOpt = None,
 ) -> None:
@@ -85,18 +92,34 @@ def followup(
     from datetime import UTC, datetime
 
     from protest_dispatch.cli.views import replies as views
-    from protest_dispatch.commands.replies import open_followup, record_answer, unanswered
+    from protest_dispatch.commands.people import campaign_names
+    from protest_dispatch.commands.replies import (
+        first_due,
+        open_followup,
+        record_answer,
+        unanswered,
+    )
 
     now = datetime.now(UTC)
-    with open_followup(config_path=config, log=log) as (sendlog, _):
+    names = campaign_names(targets=targets)
+    with open_followup(config_path=config, log=log, write=False) as (sendlog, _):
         items = [] if sendlog is None else unanswered(sendlog, campaign=campaign, now=now)
-        asking = bool(items) and sys.stdin.isatty()
-        views.followup_list(items, asking=asking)
-        if not asking or sendlog is None:
+        upcoming = (
+            None if sendlog is None or items else first_due(sendlog, campaign=campaign, now=now)
+        )
+    if not items:
+        views.nothing_due(upcoming, names=names)
+        return
+    asking = sys.stdin.isatty()
+    views.followup_list(items, asking=asking, names=names)
+    if not asking:
+        return  # a listing only: the log was opened read-only and is left as it was
+    with open_followup(config_path=config, log=log, write=True) as (sendlog, _):
+        if sendlog is None:
             return
         recorded = skipped = 0
         for item in items:
-            choice = views.ask_followup(item)
+            choice = views.ask_followup(item, names=names)
             if choice == "s":
                 skipped += 1
                 continue

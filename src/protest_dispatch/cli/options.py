@@ -26,6 +26,16 @@ TargetsOpt = Annotated[
         show_default=True,
     ),
 ]
+CampaignFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--targets",
+        "-t",
+        help="The campaign file, for the officials' names "
+        "[default: targets.yaml here, if there is one].",
+        show_default=False,
+    ),
+]
 OnlyOpt = Annotated[
     list[str] | None,
     typer.Option(
@@ -85,6 +95,18 @@ NoteFileOpt = Annotated[
     Path | None, typer.Option("--note-file", help="Read your own paragraph from this file.")
 ]
 
+PostalAddressOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--postal-address",
+        metavar="'LINE\\nLINE'",
+        help=env_help(
+            "Your postal address for letters on paper; a typed \\n breaks a line.",
+            "PROTEST_POSTAL_ADDRESS",
+        ),
+    ),
+]
+
 SmtpHostOpt = Annotated[
     str | None,
     typer.Option("--smtp-host", help=env_help("SMTP server host name.", "PROTEST_SMTP_HOST")),
@@ -142,4 +164,7 @@ ProxyOpt = Annotated[
 
 CampaignOpt = Annotated[
     str | None, typer.Option("--campaign", metavar="ID", help="Only this campaign id.")
+]
+QuietOpt = Annotated[
+    bool, typer.Option("--quiet", "-q", help="Print only what needs attention (for cron).")
 ]

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from protest_dispatch.cli.options import (
+    CampaignOpt,
     ConfigOpt,
     CountryOpt,
     FromOpt,
@@ -25,9 +26,7 @@ if TYPE_CHECKING:
 
 
 def log_(
-    campaign: Annotated[
-        str | None, typer.Option("--campaign", help="Only this campaign id.")
-    ] = None,
+    campaign: CampaignOpt = None,
     status: Annotated[
         str | None,
         typer.Option(
@@ -132,10 +131,73 @@ def called(
     views.recorded(call=recorded.call, target=recorded.target, left=recorded.left)
 
 
-def status(
-    campaign: Annotated[
-        str | None, typer.Option("--campaign", help="Only this campaign id.")
+def posted(
+    target_id: Annotated[str, typer.Argument(metavar="ID", help="The target's id.")],
+    date_: Annotated[
+        str | None,
+        typer.Option(
+            "--date",
+            metavar="YYYY-MM-DD",
+            help="The day you posted it [default: today, in UTC].",
+            show_default=False,
+        ),
     ] = None,
+    again: Annotated[
+        bool,
+        typer.Option("--again", help="Record it even if you recorded posting it before."),
+    ] = False,
+    targets: TargetsOpt = Path("targets.yaml"),
+    from_: FromOpt = None,
+    country: CountryOpt = None,
+    log: LogOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Record that you posted the printed letter to ID (see 'protest print')."""
+    import sys
+    from datetime import UTC, date, datetime
+
+    from protest_dispatch.cli.views import print as views
+    from protest_dispatch.commands.log_access import log_path
+    from protest_dispatch.commands.print import posting, record_posted
+    from protest_dispatch.commands.session import prepare
+
+    today = datetime.now(UTC).date()
+    try:
+        posted_on = today if date_ is None else date.fromisoformat(date_)
+    except ValueError:
+        raise InputError(
+            f"--date {date_!r} is not a date.", hint="Write it as YYYY-MM-DD, like 2011-09-21."
+        ) from None
+    session = _ready(
+        prepare(
+            targets=targets,
+            config_path=config,
+            from_=from_,
+            country=country,
+            lang=None,
+            dry_run=True,
+        )
+    )
+    path = log_path(log=log, config=session.config)
+    found = posting(session=session, log_path=path, target_id=target_id)
+    if found.earlier and not again:
+        if not sys.stdin.isatty():
+            raise InputError(
+                f"You recorded posting the letter to {target_id} on "
+                f"{found.earlier[-1].posted_on} already.",
+                hint="Add --again to record that you posted it once more.",
+            )
+        if not views.confirm_again(target=found.target, earlier=found.earlier):
+            views.not_recorded()
+            return
+    recorded = record_posted(
+        session=session, log_path=path, target=found.target, posted_on=posted_on, today=today
+    )
+    views.recorded_post(recorded)
+
+
+def status(
+    campaign: CampaignOpt = None,
     targets: Annotated[
         Path | None,
         typer.Option(

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from protest_dispatch.commands.session import Session
 
-LOADS_CAMPAIGN = frozenset({"validate", "send", "calls", "called"})
+LOADS_CAMPAIGN = frozenset({"validate", "send", "print", "posted", "calls", "called"})
 """Commands that keep the GC paused until their campaign is loaded (see main)."""
 
 

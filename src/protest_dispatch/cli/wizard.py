@@ -7,16 +7,16 @@ read with echo off and goes straight to the keyring; it is never printed.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TypedDict, TypeVar
 
 import typer
 
+from protest_dispatch.cli import answers as check
 from protest_dispatch.cli import output
 from protest_dispatch.errors import ConfigError
-from protest_dispatch.settings.providers import PROTON_CA_HELP, PROVIDERS, Provider, by_key, guess
+from protest_dispatch.settings.providers import PROTON_CA_HELP, PROVIDERS, Provider, guess
 from protest_dispatch.settings.secrets import keyring_works
 from protest_dispatch.settings.sender import format_from
 from protest_dispatch.settings.writer import (
@@ -27,35 +27,35 @@ from protest_dispatch.settings.writer import (
 )
 from protest_dispatch.vocabulary import OAuthProvider, Security
 
-_HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[?[0-9A-Fa-f:.]+\]?")
-_STORES: dict[str, Storage] = {
-    "1": "no",
-    "n": "no",
-    "no": "no",
-    "2": "command",
-    "c": "command",
-    "command": "command",
-    "3": "keyring",
-    "k": "keyring",
-    "keyring": "keyring",
-}
+_T = TypeVar("_T")
+
+
+class _Mailbox(TypedDict, total=False):
+    """The mailbox answers, as Answers takes them (none: protest inbox is not set up)."""
+
+    imap_host: str
+    imap_port: int | None
+    imap_security: Security | None
+    imap_ca_file: str | None
+    imap_username: str
+    imap_password_command: str | None
 
 
 def _ask(
     text: str,
-    check: Callable[[str], Any],
+    check: Callable[[str], _T],
     *,
     default: str | None = None,
     hide: bool = False,
     confirm: bool = False,
-) -> Any:
-    def proc(value: str) -> Any:
+) -> _T:
+    def proc(value: str) -> _T:
         try:
             return check(value.strip())
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
 
-    return typer.prompt(
+    answer: _T = typer.prompt(  # value_proc made it a _T
         text,
         default=default,
         value_proc=proc,
@@ -64,101 +64,7 @@ def _ask(
         confirmation_prompt=confirm,
         show_default=bool(default),
     )
-
-
-def _name(value: str) -> str:
-    from protest_dispatch.campaign.model import MAX_NAME, header_safe
-
-    if not value:
-        raise ValueError("letters are signed with your name; please give it")
-    if len(value) > MAX_NAME:
-        raise ValueError(f"keep it under {MAX_NAME} characters")
-    return header_safe(value)
-
-
-def _email(value: str) -> str:
-    from protest_dispatch.campaign.model import email_address
-
-    return email_address(value)
-
-
-def _country(value: str) -> str | None:
-    from protest_dispatch.campaign.model import country_code
-
-    return country_code(value) if value else None
-
-
-def _provider(value: str) -> Provider:
-    if value.isdigit() and 1 <= int(value) <= len(PROVIDERS):
-        return PROVIDERS[int(value) - 1]
-    found = by_key(value)
-    if found is None:
-        raise ValueError(f"answer with a number from 1 to {len(PROVIDERS)} or a name such as gmail")
-    return found
-
-
-def _host(value: str) -> str:
-    if not _HOST.fullmatch(value):
-        raise ValueError("give a host name like smtp.example.org, or an IP address")
-    return value
-
-
-def _security(value: str) -> str:
-    if value.lower() not in tuple(Security):
-        raise ValueError("answer starttls, tls or none")
-    return value.lower()
-
-
-def _port(value: str) -> int:
-    if not value.isdigit() or not 0 < int(value) < 65536:
-        raise ValueError("give a port number such as 587")
-    return int(value)
-
-
-def _limit(value: str) -> int | None:
-    if not value:
-        return None
-    if not value.isdigit() or int(value) < 1:
-        raise ValueError("give a whole number, or press Enter for no limit")
-    return int(value)
-
-
-def _ca_file(value: str) -> str | None:
-    if not value:
-        return None
-    path = Path(value).expanduser()
-    if not path.is_file():
-        raise ValueError(f"there is no file {path}")
-    return str(path.resolve())
-
-
-def _text(value: str) -> str:
-    if not value:
-        raise ValueError("please give it")
-    return value
-
-
-_NO_LOGIN = ("none", "-")
-
-
-def _username(value: str) -> str | None:
-    if value.lower() in _NO_LOGIN:
-        return None
-    return _one_line(value)
-
-
-def _one_line(value: str) -> str:
-    """A username goes into an AUTH command: one line, no control characters."""
-    if not value or any(ord(c) < 32 or ord(c) == 127 for c in value):
-        raise ValueError("give the username on one line, or 'none'")
-    return value
-
-
-def _store(value: str) -> Storage:
-    choice = _STORES.get(value.lower())
-    if choice is None:
-        raise ValueError("answer no, command or keyring (or 1, 2, 3)")
-    return choice
+    return answer
 
 
 def ask(*, config_path: Path) -> Answers:
@@ -169,8 +75,11 @@ def ask(*, config_path: Path) -> Answers:
     )
     name, email = _identity()
     country = _ask(
-        "Your country as a two-letter code such as GB or DE (Enter to skip)", _country, default=""
+        "Your country as a two-letter code such as GB or DE (Enter to skip)",
+        check.country,
+        default="",
     )
+    postal_address = _postal_address()
     provider = _choose_provider(email)
     host, port, security, per_hour, per_day = _server(provider)
     ca_file = _trusted_ca(provider, security=security)
@@ -180,12 +89,20 @@ def ask(*, config_path: Path) -> Answers:
     copy_me = typer.confirm(
         "Send yourself a copy of every letter (Bcc), as a receipt?", default=True, err=True
     )
-    imap = _mailbox(provider, smtp_host=host, ca_file=ca_file)
+    imap = _mailbox(
+        provider,
+        smtp_host=host,
+        ca_file=ca_file,
+        email=email,
+        login=username,
+        oauth=oauth is not None,
+    )
     proxy = _tor(port=port)
     return Answers(
         name=name,
         email=email,
         country=country,
+        postal_address=postal_address,
         provider=provider,
         host=host,
         port=port,
@@ -203,13 +120,40 @@ def ask(*, config_path: Path) -> Answers:
     )
 
 
+def _address_line(value: str) -> str:
+    from protest_dispatch.campaign.fields import postal_address
+
+    return postal_address(value) if value else ""
+
+
+def _postal_address() -> str | None:
+    """Line by line, as on an envelope; optional, checked as a whole once it is complete."""
+    from protest_dispatch.campaign.fields import MAX_ADDRESS_LINES, postal_address
+
+    while True:
+        lines: list[str] = []
+        prompt = "Your postal address, for letters on paper: first line (Enter to skip)"
+        while len(lines) < MAX_ADDRESS_LINES:
+            line = _ask(prompt, _address_line, default="")
+            if not line:
+                break
+            lines.append(line)
+            prompt = f"Line {len(lines) + 1} (Enter when done)"
+        if not lines:
+            return None
+        try:
+            return postal_address("\n".join(lines))
+        except ValueError as exc:
+            output.say(f"That address {exc}. Please type it again.")
+
+
 def _identity() -> tuple[str, str]:
     """Name and address, asked again until they make a valid From."""
     from protest_dispatch.settings.sender import parse_from
 
     while True:
-        name = _ask("Your name, as your letters are signed", _name)
-        email = _ask("Your email address", _email)
+        name = _ask("Your name, as your letters are signed", check.name)
+        email = _ask("Your email address", check.email)
         try:
             parse_from(format_from(name=name, email=email), source="your answers")
         except ConfigError as exc:
@@ -225,43 +169,63 @@ def _choose_provider(email: str) -> Provider:
     guessed = guess(email)
     chosen: Provider = _ask(
         "Your mail provider (number or name)",
-        _provider,
+        check.provider,
         default=str(PROVIDERS.index(guessed) + 1) if guessed else None,
     )
     return chosen
 
 
-def _server(provider: Provider) -> tuple[str, int, str, int | None, int | None]:
+LIMIT_HELP = (
+    "Providers limit how many recipients you may write to in an hour and in a day, and "
+    "may block an account that goes over; protest paces itself to stay under the limit."
+)
+SAFE_PER_HOUR = "20"
+"""The hourly limit offered for a server protest has no preset for: low enough for any."""
+
+
+def _server(provider: Provider) -> tuple[str, int, Security, int | None, int | None]:
     """Host, port, security and limits: the preset's, or asked for "other"."""
     if provider.host is None:
-        host = _ask("SMTP server (host name)", _host)
-        security = _ask("Security: starttls, tls or none", _security, default="starttls")
-        port = _ask("SMTP port", _port, default=str(Security(security).smtp_port))
-        per_hour = _ask("Most recipients per hour (Enter for no limit)", _limit, default="")
-        per_day = _ask("Most recipients per day (Enter for no limit)", _limit, default="")
+        output.say(provider.login_help)
+        host = _ask("SMTP server (host name)", check.host)
+        security = _ask("Security: starttls, tls or none", check.security, default="starttls")
+        port = _ask("SMTP port", check.port, default=str(security.smtp_port))
+        output.say(
+            f"{LIMIT_HELP} Give yours: your provider's help pages name it; if you do not "
+            f"know it, {SAFE_PER_HOUR} an hour is safe."
+        )
+        per_hour = _ask("Most recipients an hour", check.limit, default=SAFE_PER_HOUR)
+        per_day = _ask(
+            "Most recipients a day (Enter if your provider sets no daily limit)",
+            check.limit,
+            default="",
+        )
         return host, port, security, per_hour, per_day
-    host, port, security = provider.host, provider.port or 587, provider.security or "starttls"
+    security = provider.security or Security.STARTTLS
+    host, port = provider.host, provider.port or security.smtp_port
     output.say(
-        f"{provider.name}: {host}, port {port}, {security}; at most {provider.limit_per_hour} "
-        f"recipients an hour and {provider.limit_per_day} a day (change limit_per_hour and "
-        "limit_per_day in the config file if yours are different)."
+        f"{provider.name}: {host}, port {port}, {security}. {LIMIT_HELP} {provider.name} "
+        f"allows {provider.limit_per_hour} an hour and {provider.limit_per_day} a day "
+        "(if your account's limits differ, change limit_per_hour and limit_per_day in the "
+        "config file)."
     )
     return host, port, security, provider.limit_per_hour, provider.limit_per_day
 
 
-def _trusted_ca(provider: Provider, *, security: str) -> str | None:
+def _trusted_ca(provider: Provider, *, security: Security) -> str | None:
     ca_file = None
-    if provider.host is None and security != "none":
-        ca_file = _ask(
-            "PEM file of a private certificate authority, for a self-hosted server "
-            "(Enter for none)",
-            _ca_file,
-            default="",
+    if provider.host is None and security is not Security.NONE:
+        output.say(
+            "A self-hosted server may use a certificate from a private certificate "
+            "authority: give its PEM file, or press Enter for none."
         )
+        ca_file = _ask("Certificate authority file", check.ca_file, default="")
     if provider.needs_ca_file:
         output.say(PROTON_CA_HELP)
         ca_file = _ask(
-            "Path of the exported cert.pem (Enter to add smtp_ca_file later)", _ca_file, default=""
+            "Path of the exported cert.pem (Enter to add smtp_ca_file later)",
+            check.ca_file,
+            default="",
         )
         if ca_file is None:
             output.warn("Until smtp_ca_file is set, sending stops with a certificate error.")
@@ -273,11 +237,8 @@ def _login(
 ) -> tuple[str | None, Storage, str | None, OAuthAnswers | None]:
     """The username (None: the server takes mail without a login) and how it signs in:
     the password's place, or OAuth2 (XOAUTH2)."""
-    username: str | None = _ask(
-        f"SMTP username (Enter for {email}; 'none' if the server takes mail without a login)",
-        _username,
-        default=email,
-    )
+    output.say("The SMTP username: 'none' if the server takes mail without a login.")
+    username: str | None = _ask("SMTP username", check.username, default=email)
     if username is None:
         output.say(
             f"No login. To log in later, add smtp_username (and smtp_password_command) "
@@ -288,7 +249,8 @@ def _login(
         f"(If the server turns out to take mail without a login, remove smtp_username "
         f"from {config_path}, or set PROTEST_SMTP_USERNAME= empty for one run.)"
     )
-    output.say(provider.login_help)
+    if provider.host is not None:  # "other" said it before asking for the server
+        output.say(provider.login_help)
     oauth = _oauth(provider)
     if oauth is not None:
         return username, "oauth", None, oauth
@@ -301,11 +263,10 @@ def _oauth(provider: Provider) -> OAuthAnswers | None:
     if provider.oauth is None:
         return None
     if not provider.oauth_only:
-        use = _ask(
-            "Sign in with 1. an app password, or 2. OAuth2 (for accounts without app passwords)",
-            _choice("1", "2"),
-            default="1",
+        output.say(
+            "Sign in with 1. an app password, or 2. OAuth2 (for accounts without app passwords)."
         )
+        use = _ask("Sign in with", check.choice("1", "2"), default="1")
         if use == "1":
             return None
     output.say(
@@ -323,19 +284,20 @@ def _oauth(provider: Provider) -> OAuthAnswers | None:
     return OAuthAnswers(provider=provider.oauth, client_id=client_id or None, client_secret=secret)
 
 
-def _choice(*allowed: str) -> Callable[[str], str]:
-    def check(value: str) -> str:
-        if value not in allowed:
-            raise ValueError(f"answer {' or '.join(allowed)}")
-        return value
-
-    return check
-
-
-def _mailbox(provider: Provider, *, smtp_host: str, ca_file: str | None) -> dict[str, Any]:
-    """Whether 'protest inbox' may read the mailbox, and where it is (presets know)."""
+def _mailbox(
+    provider: Provider,
+    *,
+    smtp_host: str,
+    ca_file: str | None,
+    email: str,
+    login: str | None,
+    oauth: bool,
+) -> _Mailbox:
+    """Whether 'protest inbox' may read the mailbox, where it is (presets know), and how
+    it logs in: with the SMTP login, or (for a server that takes mail without one) its own."""
+    output.say("'protest inbox' can read your mailbox (read-only) for bounces and replies.")
     if not typer.confirm(
-        "Let 'protest inbox' read your mailbox (read-only) for bounces and replies?",
+        "Let it read your mailbox?",
         default=provider.imap_host is not None,
         err=True,
     ):
@@ -343,25 +305,56 @@ def _mailbox(provider: Provider, *, smtp_host: str, ca_file: str | None) -> dict
     if provider.imap_host is not None:
         output.say(
             f"{provider.name}: the mailbox is at {provider.imap_host}, port "
-            f"{provider.imap_port}, {provider.imap_security}; protest logs in to it as it "
-            "does for sending."
+            f"{provider.imap_port}, {provider.imap_security}."
         )
-        return {
+        where: _Mailbox = {
             "imap_host": provider.imap_host,
             "imap_port": provider.imap_port,
-            "imap_security": str(provider.imap_security),
+            "imap_security": provider.imap_security,
             "imap_ca_file": ca_file if provider.needs_ca_file else None,
         }
-    guess_host = smtp_host.replace("smtp.", "imap.", 1) if smtp_host.startswith("smtp.") else None
-    host = _ask("IMAP server (host name)", _host, default=guess_host)
-    security = _ask("IMAP security: tls or starttls", _security, default="tls")
-    port = _ask("IMAP port", _port, default=str(Security(security).imap_port))
-    return {
-        "imap_host": host,
-        "imap_port": port,
-        "imap_security": security,
-        "imap_ca_file": ca_file,
-    }
+    else:
+        output.say(
+            "Your provider's help pages name its IMAP server too (often imap. and your "
+            "mail domain, port 993 with TLS)."
+        )
+        guess_host = (
+            smtp_host.replace("smtp.", "imap.", 1) if smtp_host.startswith("smtp.") else None
+        )
+        host = _ask("IMAP server (host name)", check.host, default=guess_host)
+        security = _ask("IMAP security: tls or starttls", check.security, default="tls")
+        port = _ask("IMAP port", check.port, default=str(security.imap_port))
+        where = {"imap_host": host, "imap_port": port, "imap_security": security}
+        where["imap_ca_file"] = ca_file
+    if where["imap_ca_file"]:
+        output.say(
+            f"It trusts the same certificate authority file as sending ({where['imap_ca_file']})."
+        )
+    if login is not None:
+        how = "the same OAuth2 sign-in" if oauth else "the same password"
+        output.say(f"Reading the mailbox uses your SMTP login ({login}) and {how}.")
+        return where
+    return {**where, **_mailbox_login(email=email)}
+
+
+def _mailbox_login(*, email: str) -> _Mailbox:
+    """Sending needs no login here, but reading a mailbox always does: ask for it."""
+    output.say("Sending needs no login on this server, but reading the mailbox does.")
+    username = _ask("Mailbox username", check.login_name, default=email)
+    output.say(
+        "Where should protest find your mailbox password?\n"
+        "  1. no: do not store it; give it when you read, in PROTEST_IMAP_PASSWORD\n"
+        "  2. command: a command that prints it, e.g. 'pass show email/mailbox'"
+    )
+    store = _ask(
+        "Store the mailbox password", check.choice("1", "2", "no", "command"), default="no"
+    )
+    command = None
+    if store in ("2", "command"):
+        command = _ask("Password command (its first output line is the password)", check.text)
+    else:
+        output.say("Before 'protest inbox', set PROTEST_IMAP_PASSWORD in that shell only.")
+    return {"imap_username": username, "imap_password_command": command}
 
 
 def _tor(*, port: int) -> str | None:
@@ -402,7 +395,7 @@ def _password(*, username: str, host: str) -> tuple[Storage, str | None]:
         f"{keyring_line}"
     )
     while True:
-        store: Storage = _ask("Store the password", _store, default="no")
+        store: Storage = _ask("Store the password", check.store, default="no")
         if store == "keyring" and not has_keyring:
             output.warn(
                 "There is no working system keyring here, so the password cannot be "
@@ -416,8 +409,10 @@ def _password(*, username: str, host: str) -> tuple[Storage, str | None]:
             )
             return store, None
         if store == "command":
-            return store, _ask("Password command (its first output line is the password)", _text)
-        password = _ask("Password (not shown)", _text, hide=True, confirm=True)
+            return store, _ask(
+                "Password command (its first output line is the password)", check.text
+            )
+        password = _ask("Password (not shown)", check.text, hide=True, confirm=True)
         try:
             store_in_keyring(username=username, host=host, password=password)
         except ConfigError as exc:

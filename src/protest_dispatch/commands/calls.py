@@ -12,14 +12,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from protest_dispatch.campaign.audience import Selected
 from protest_dispatch.campaign.model import Target
-from protest_dispatch.commands.session import Session
 from protest_dispatch.errors import InputError, NoSenderError
 from protest_dispatch.sendlog.calls import CallLog
 from protest_dispatch.sendlog.store import Call, SendLog
 from protest_dispatch.vocabulary import CallOutcome
+
+if TYPE_CHECKING:  # status uses this module without loading the letters machinery
+    from protest_dispatch.commands.session import Session
 
 MAX_CALL_NOTE = 2000
 
@@ -43,7 +46,7 @@ class SheetRow:
 
     @property
     def reached(self) -> bool:
-        return self.last is not None and self.last.outcome == "reached"
+        return self.last is not None and self.last.outcome == CallOutcome.REACHED
 
 
 @dataclass(frozen=True)
@@ -83,7 +86,7 @@ def by_target(calls: Iterable[Call]) -> dict[str, list[Call]]:
 
 def is_reached(calls: Sequence[Call]) -> bool:
     """A target is done once its latest call reached someone; until then it stays on the sheet."""
-    return bool(calls) and calls[-1].outcome == "reached"
+    return bool(calls) and calls[-1].outcome == CallOutcome.REACHED
 
 
 def build(
@@ -180,7 +183,7 @@ def record_call(
             campaign=session.campaign_id,
             target=target.id,
             sender=session.sender.email,
-            outcome=outcome.value,
+            outcome=outcome,
             note=clean,
         )
         left = len(unreached(session, sendlog))

@@ -12,7 +12,7 @@ import dataclasses
 import ipaddress
 import socket
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from protest_dispatch.commands.checks import Check, Report, failed, skipped
@@ -26,12 +26,11 @@ from protest_dispatch.net.loopback import lookup_addresses
 from protest_dispatch.net.proxy import route
 from protest_dispatch.sendlog.store import SendLog
 from protest_dispatch.settings.config import Config
-from protest_dispatch.settings.smtp import SmtpSettings, smtp_settings
-from protest_dispatch.vocabulary import AuthMode, ExitCode, Route
+from protest_dispatch.settings.smtp import SmtpOverrides, SmtpSettings, smtp_settings
+from protest_dispatch.vocabulary import AuthMode, CheckStatus, ExitCode, Route, Security
 
 DOCTOR_TIMEOUT = 10.0
 NETWORK_STEPS = ("Server name (DNS)", "Connection", "Greeting, TLS and certificate", "Login (AUTH)")
-_MISMATCHED = {("starttls", 465): "tls", ("tls", 587): "starttls", ("tls", 25): "starttls"}
 
 
 @dataclass(frozen=True)
@@ -39,11 +38,7 @@ class DoctorRequest:
     config_path: Path | None = None
     from_: str | None = None
     log: Path | None = None
-    smtp_host: str | None = None
-    smtp_port: int | None = None
-    smtp_security: str | None = None
-    smtp_ca_file: Path | None = None
-    smtp_auth: str | None = None
+    smtp: SmtpOverrides = field(default_factory=SmtpOverrides)
     proxy: str | None = None
     timeout: float = DOCTOR_TIMEOUT
 
@@ -74,7 +69,7 @@ def run(*, request: DoctorRequest) -> Report:
         if settings.auth is AuthMode.XOAUTH2:
             token_check, settings = _token(config, settings)
             report.checks.append(token_check)
-            can_login = token_check.status == "ok"
+            can_login = token_check.status != CheckStatus.FAIL
         settings = dataclasses.replace(settings, timeout=request.timeout)
         report.checks += _network(settings, can_login=can_login)
     report.checks += imap_checks(config, sender_email=sender_email, timeout=request.timeout)
@@ -96,13 +91,23 @@ def _token(config: Config, settings: SmtpSettings) -> tuple[Check, SmtpSettings]
         if isinstance(source, StoredTokenSource):
             source.current()
             where = f"the sign-in stored by `protest login` renewed ({source.store.entry})"
+            failures = "; ".join(source.store.keyring_failures)
+            if failures:
+                return Check(
+                    name,
+                    CheckStatus.WARN,
+                    f"XOAUTH2: {where} from {source.store.file}, as the system keyring "
+                    f"failed ({failures}).",
+                    "Repair or unlock the keyring, or keep the file: run `protest login "
+                    "--store file` to say so.",
+                ), settings
         else:
             assert isinstance(source, CommandTokenSource), "xoauth2 always gets a source"
             source.current()
             where = "the token command printed a token"
     except ProtestError as exc:
         return failed(name, exc), settings
-    return Check(name, "ok", f"XOAUTH2: {where}."), settings
+    return Check(name, CheckStatus.OK, f"XOAUTH2: {where}."), settings
 
 
 def _config_file(config: Config) -> Check:
@@ -110,7 +115,7 @@ def _config_file(config: Config) -> Check:
     if not path.exists():
         return Check(
             "Config file",
-            "warn",
+            CheckStatus.WARN,
             f"There is no config file at {path}; settings come only from options "
             "and PROTEST_* environment variables.",
             "Run 'protest init' to write one.",
@@ -118,11 +123,11 @@ def _config_file(config: Config) -> Check:
     if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         return Check(
             "Config file",
-            "warn",
+            CheckStatus.WARN,
             f"{path} is valid, but other users may read it.",
             f"Run: chmod 600 {path}",
         )
-    return Check("Config file", "ok", f"{path} is valid and only you can read it.")
+    return Check("Config file", CheckStatus.OK, f"{path} is valid and only you can read it.")
 
 
 def _sender(config: Config, from_: str | None) -> tuple[Check, str | None, str | None]:
@@ -134,7 +139,7 @@ def _sender(config: Config, from_: str | None) -> tuple[Check, str | None, str |
         return (
             Check(
                 "Sender",
-                "fail",
+                CheckStatus.FAIL,
                 "No sender is set: letters need your name and address.",
                 "Run 'protest init', or set PROTEST_FROM=\"Your Name <you@example.org>\".",
                 ExitCode.INVALID,
@@ -148,7 +153,7 @@ def _sender(config: Config, from_: str | None) -> tuple[Check, str | None, str |
         else ("; no country set, so targets meant for senders in one country are skipped")
     )
     return (
-        Check("Sender", "ok", f"{sender.name} <{sender.email}>{where}."),
+        Check("Sender", CheckStatus.OK, f"{sender.name} <{sender.email}>{where}."),
         sender.domain,
         sender.email,
     )
@@ -157,9 +162,9 @@ def _sender(config: Config, from_: str | None) -> tuple[Check, str | None, str |
 def _password_source(config: Config) -> str:
     if config.env.get("PROTEST_SMTP_PASSWORD"):
         return "PROTEST_SMTP_PASSWORD"
-    if config.get("smtp_password_command"):
+    if config.settings.smtp_password_command:
         return "the password command"
-    if config.get("smtp_password_keyring"):
+    if config.settings.smtp_password_keyring:
         return "the system keyring"
     return "the config file"
 
@@ -168,15 +173,7 @@ def _settings(
     config: Config, request: DoctorRequest, *, helo_name: str | None
 ) -> tuple[Check, SmtpSettings | None]:
     try:
-        settings = smtp_settings(
-            config,
-            host=request.smtp_host,
-            port=request.smtp_port,
-            security=request.smtp_security,
-            ca_file=request.smtp_ca_file,
-            helo_name=helo_name or "localhost",
-            auth=request.smtp_auth,
-        )
+        settings = smtp_settings(config, given=request.smtp, helo_name=helo_name or "localhost")
         asyncio.run(check_plaintext_allowed(settings=settings))
     except ConfigError as exc:
         return failed("SMTP settings", exc), None
@@ -189,7 +186,7 @@ def _settings(
     ca = f"; trusting the certificates in {settings.ca_file}" if settings.ca_file else ""
     return Check(
         "SMTP settings",
-        "ok",
+        CheckStatus.OK,
         f"{settings.host}, port {settings.port}, {settings.security}; {login}{ca}.",
     ), settings
 
@@ -197,27 +194,30 @@ def _settings(
 def _send_log(config: Config, log: Path | None, *, sender: str | None) -> Check:
     path = log_path(log=log, config=config)
     if not path.exists():
-        return Check("Send log", "ok", f"None yet; the first send creates {path}.")
+        return Check("Send log", CheckStatus.OK, f"None yet; the first send creates {path}.")
     try:
         with SendLog.open(path=path) as sendlog:
             letters = len(sendlog.entries())
             usage = _usage(config, sendlog, sender=sender)
     except SendLogError as exc:
         return failed("Send log", exc)
-    return Check("Send log", "ok", f"{path}: {letters} letter(s) recorded.{usage}")
+    return Check("Send log", CheckStatus.OK, f"{path}: {letters} letter(s) recorded.{usage}")
 
 
 def _usage(config: Config, sendlog: SendLog, *, sender: str | None) -> str:
     """How much of the provider's allowance this sender has used, as the next send counts it."""
-    per_hour, per_day = config.get("limit_per_hour"), config.get("limit_per_day")
-    if sender is None or not (per_hour or per_day):
+    quota = (
+        None
+        if sender is None
+        else Quota.configured(log=sendlog, sender=sender, settings=config.settings)
+    )
+    if quota is None:
         return ""
-    quota = Quota(log=sendlog, sender=sender, per_hour=per_hour, per_day=per_day)
     parts = [
         f"{quota.used_in(window)} of {limit} recipients {label}"
         for limit, window, label in (
-            (per_hour, HOUR, "in the last hour"),
-            (per_day, DAY, "in the last 24 hours"),
+            (quota.per_hour, HOUR, "in the last hour"),
+            (quota.per_day, DAY, "in the last 24 hours"),
         )
         if limit
     ]
@@ -231,13 +231,13 @@ def _network(settings: SmtpSettings, *, can_login: bool = True) -> list[Check]:
         tcp = connect_through(NETWORK_STEPS[1], proxy, host, port, settings.timeout)
     else:
         dns = _dns(host, settings.timeout)
-        if dns.status == "fail":
+        if dns.status == CheckStatus.FAIL:
             return [dns, *skipped(NETWORK_STEPS[1:])]
         tcp = _tcp(host, port, settings.timeout)
-    if tcp.status == "fail":
+    if tcp.status == CheckStatus.FAIL:
         return [dns, tcp, *skipped(NETWORK_STEPS[2:])]
     tls = _handshake(dataclasses.replace(settings, username=None, password=None))
-    if tls.status == "fail":
+    if tls.status == CheckStatus.FAIL:
         return [dns, tcp, tls, *skipped(NETWORK_STEPS[3:])]
     if not can_login:
         return [dns, tcp, tls, *skipped(NETWORK_STEPS[3:])]
@@ -265,13 +265,13 @@ def _resolve(host: str, timeout: float) -> set[str]:
 def _dns(host: str, timeout: float) -> Check:
     name = NETWORK_STEPS[0]
     if _is_address(host):
-        return Check(name, "ok", f"{host} is an address; no lookup needed.")
+        return Check(name, CheckStatus.OK, f"{host} is an address; no lookup needed.")
     try:
         addresses = _resolve(host, timeout)
     except TimeoutError:
         return Check(
             name,
-            "fail",
+            CheckStatus.FAIL,
             f"Looking up {host} took longer than {timeout:g} s.",
             "Check that you are online; the network's name service may be slow or "
             "blocked. Try again later.",
@@ -280,14 +280,14 @@ def _dns(host: str, timeout: float) -> Check:
     except OSError as exc:
         return Check(
             name,
-            "fail",
+            CheckStatus.FAIL,
             f"The name {host} could not be found ({exc.strerror or exc}).",
             "Check the spelling of smtp_host (config file or PROTEST_SMTP_HOST) "
             "and that you are online.",
             ExitCode.TEMPFAIL,
         )
     shown = ", ".join(sorted(addresses)[:3]) + (" ..." if len(addresses) > 3 else "")
-    return Check(name, "ok", f"{host} is {shown}.")
+    return Check(name, CheckStatus.OK, f"{host} is {shown}.")
 
 
 def _tcp(host: str, port: int, timeout: float) -> Check:
@@ -298,7 +298,7 @@ def _tcp(host: str, port: int, timeout: float) -> Check:
     except ConnectionRefusedError:
         return Check(
             name,
-            "fail",
+            CheckStatus.FAIL,
             f"{host} refused a connection on port {port}: nothing is listening there.",
             "Check smtp_port (usually 587 with starttls, 465 with tls). For Proton "
             "Mail, start Proton Mail Bridge and use the SMTP port it shows.",
@@ -307,7 +307,7 @@ def _tcp(host: str, port: int, timeout: float) -> Check:
     except TimeoutError:
         return Check(
             name,
-            "fail",
+            CheckStatus.FAIL,
             f"{host} did not answer on port {port} within {timeout:g} s.",
             "A firewall or your network may block this mail port (many home and "
             "public networks do). Try another network, or the provider's other port "
@@ -317,12 +317,12 @@ def _tcp(host: str, port: int, timeout: float) -> Check:
     except OSError as exc:
         return Check(
             name,
-            "fail",
+            CheckStatus.FAIL,
             f"Cannot connect to {host} on port {port}: {exc.strerror or exc}.",
             "Check that you are online, then try again.",
             ExitCode.TEMPFAIL,
         )
-    return Check(name, "ok", f"{host} accepts connections on port {port}.")
+    return Check(name, CheckStatus.OK, f"{host} accepts connections on port {port}.")
 
 
 def _open(settings: SmtpSettings) -> None:
@@ -342,29 +342,31 @@ def _handshake(settings: SmtpSettings) -> Check:
         _open(settings)
     except ProtestError as exc:
         hint = exc.hint
-        better = _MISMATCHED.get((settings.security, settings.port))
-        if better:
+        better = Security.usual_on_smtp_port(settings.port)
+        if settings.security is not Security.NONE and better not in (None, settings.security):
             hint = (
                 f'Port {settings.port} usually goes with smtp_security = "{better}", '
                 f'not "{settings.security}".'
             )
-        return Check(name, "fail", exc.message, hint, exc.exit_code)
-    if settings.security == "none":
+        return Check(name, CheckStatus.FAIL, exc.message, hint, exc.exit_code)
+    if settings.security is Security.NONE:
         return Check(
             name,
-            "warn",
+            CheckStatus.WARN,
             "The server answered, without encryption (security "
             "none): letters and the password would cross the network readable.",
             "Use starttls or tls unless the server runs on this machine.",
         )
-    how = "STARTTLS works" if settings.security == "starttls" else "TLS works"
+    how = "STARTTLS works" if settings.security is Security.STARTTLS else "TLS works"
     trust = (
         f"through {settings.ca_file}"
         if settings.ca_file
         else "by your system's certificate authorities"
     )
     return Check(
-        name, "ok", f"{how}; the server's certificate for {settings.host} is trusted {trust}."
+        name,
+        CheckStatus.OK,
+        f"{how}; the server's certificate for {settings.host} is trusted {trust}.",
     )
 
 
@@ -373,7 +375,7 @@ def _login(settings: SmtpSettings) -> Check:
     if settings.username is None:
         return Check(
             name,
-            "skip",
+            CheckStatus.SKIP,
             "No username is set, so protest will not log in; most "
             "providers refuse mail without a login.",
         )
@@ -384,6 +386,6 @@ def _login(settings: SmtpSettings) -> Check:
     what = "its OAuth2 token" if settings.auth is AuthMode.XOAUTH2 else "its password"
     return Check(
         name,
-        "ok",
+        CheckStatus.OK,
         f"The server accepted the username {settings.username} and {what}. Nothing was sent.",
     )

@@ -16,7 +16,7 @@ from protest_dispatch.net.proxy import Proxy, route
 from protest_dispatch.settings.config import Config
 from protest_dispatch.settings.imap import imap_configured, imap_settings
 from protest_dispatch.settings.smtp import SmtpSettings
-from protest_dispatch.vocabulary import AuthMode, ExitCode, Route
+from protest_dispatch.vocabulary import AuthMode, CheckStatus, ExitCode, Route
 
 PROXY_STEP = "Proxy"
 _WAY = {Route.PROXY: "through it", Route.LOCAL: "directly (this machine)"}
@@ -27,7 +27,7 @@ def routes(config: Config, proxy: Proxy, *, smtp: SmtpSettings | None, sender: s
     hops: list[tuple[str, str, int | None]] = []
     if smtp is not None:
         hops.append(("SMTP", smtp.host, smtp.port))
-        if smtp.auth is AuthMode.XOAUTH2 and not config.get("smtp_oauth_token_command"):
+        if smtp.auth is AuthMode.XOAUTH2 and not config.settings.smtp_oauth_token_command:
             host = _token_host(config)
             if host:
                 hops.append(("OAuth", host, None))
@@ -44,13 +44,15 @@ def routes(config: Config, proxy: Proxy, *, smtp: SmtpSettings | None, sender: s
     ]
     return Check(
         PROXY_STEP,
-        "ok",
+        CheckStatus.OK,
         f"connections go through {proxy}" + (": " + "; ".join(parts) if parts else "") + ".",
     )
 
 
 def resolved_by_proxy(name: str, host: str, proxy: Proxy) -> Check:
-    return Check(name, "ok", f"{host} is resolved by the proxy {proxy}; no name is looked up here.")
+    return Check(
+        name, CheckStatus.OK, f"{host} is resolved by the proxy {proxy}; no name is looked up here."
+    )
 
 
 def connect_through(name: str, proxy: Proxy, host: str, port: int, timeout: float) -> Check:
@@ -61,12 +63,14 @@ def connect_through(name: str, proxy: Proxy, host: str, port: int, timeout: floa
     except OSError as exc:  # reached through the proxy, then the socket failed at once
         return Check(
             name,
-            "fail",
+            CheckStatus.FAIL,
             f"Cannot connect to {host} on port {port}: {exc}.",
             "Try again later.",
             ExitCode.TEMPFAIL,
         )
-    return Check(name, "ok", f"{host} accepts connections on port {port}, through the proxy.")
+    return Check(
+        name, CheckStatus.OK, f"{host} accepts connections on port {port}, through the proxy."
+    )
 
 
 def _token_host(config: Config) -> str | None:

@@ -16,6 +16,7 @@ from protest_dispatch.errors import NoSenderError
 from protest_dispatch.inbox.scan import FolderScan, default_folders, scan
 from protest_dispatch.inbox.session import open_mailbox
 from protest_dispatch.inbox.signin import with_sign_in
+from protest_dispatch.masking import Masker
 from protest_dispatch.sendlog.findings import Finding, FindingLog
 from protest_dispatch.sendlog.store import Entry, SendLog, parse_time
 from protest_dispatch.settings.config import Config
@@ -75,7 +76,8 @@ def run(request: InboxRequest) -> InboxReport:
         report.to = {entry.message_id or "": entry.to for entry in letters.values()}
         if not letters:
             return report
-        with open_mailbox(settings) as client:
+        mask = Masker()  # the server's words in warnings may repeat the password
+        with open_mailbox(settings, mask=mask) as client:
             folders = list(request.folders) or default_folders(client)
             result = scan(
                 client,
@@ -86,7 +88,8 @@ def run(request: InboxRequest) -> InboxReport:
                 sender=sender.email,
                 since=_since(letters.values()),
             )
-    report.new, report.warnings, report.folders = result.findings, result.warnings, result.folders
+    report.new, report.folders = result.findings, result.folders
+    report.warnings = [mask(warning) for warning in result.warnings]
     return report
 
 

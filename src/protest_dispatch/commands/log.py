@@ -11,7 +11,9 @@ from pathlib import Path
 from protest_dispatch.commands.log_access import existing_log
 from protest_dispatch.errors import InputError
 from protest_dispatch.sendlog.calls import CallLog
-from protest_dispatch.sendlog.findings import Finding, FindingLog, LetterFindings
+from protest_dispatch.sendlog.findings import Finding, FindingLog, LetterFindings, letter_key
+from protest_dispatch.sendlog.posts import PostLog
+from protest_dispatch.sendlog.records import Post
 from protest_dispatch.sendlog.store import Call, Entry
 from protest_dispatch.settings.config import Config
 from protest_dispatch.vocabulary import LetterStatus
@@ -26,8 +28,12 @@ class LogReport:
     """Empty when a status filter is given: calls have outcomes, not statuses."""
     findings: LetterFindings = field(default_factory=LetterFindings)
     """What came of each letter (by its Message-ID), oldest first."""
+    posts: tuple[Post, ...] = ()
+    """Letters on paper posted (``protest posted``); empty with a status filter, like calls."""
 
-    def events(self, entry: Entry) -> list[Finding]:
+    def events(self, entry: Entry | Post) -> list[Finding]:
+        if isinstance(entry, Post):
+            return list(self.findings.grouped.get(letter_key(entry.letter_id), []))
         return self.findings.of(entry)
 
 
@@ -41,9 +47,15 @@ def read_log(
             return LogReport(path=path, exists=False)
         entries = sendlog.entries(campaign=campaign, status=chosen)
         calls = () if chosen is not None else tuple(CallLog(sendlog).all(campaign=campaign))
+        posts = () if chosen is not None else tuple(PostLog(sendlog).all(campaign=campaign))
         found = FindingLog(sendlog).by_letter(campaign=campaign)
         return LogReport(
-            path=path, exists=True, entries=tuple(entries), calls=calls, findings=found
+            path=path,
+            exists=True,
+            entries=tuple(entries),
+            calls=calls,
+            findings=found,
+            posts=posts,
         )
 
 

@@ -15,8 +15,8 @@ from protest_dispatch.settings.config import Config, default_log_path
 
 
 def log_path(*, log: Path | None, config: Config) -> Path:
-    chosen = config.get("log", log)
-    return Path(chosen).expanduser() if chosen else default_log_path()
+    chosen = config.settings.log if log is None else log
+    return chosen.expanduser() if chosen else default_log_path()
 
 
 @contextmanager

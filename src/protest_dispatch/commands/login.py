@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from protest_dispatch.addresses import same_mailbox
 from protest_dispatch.errors import ConfigError, SignInError
 from protest_dispatch.oauth.client import DeviceCode
 from protest_dispatch.oauth.device import Pacing
@@ -39,6 +40,9 @@ class LoginResult:
     stored_in: TokenStore
     asked_for: TokenStore
     file: Path
+    signed_in_as: str | None = None
+    """The account the provider names (ID token), when the scope asked for it."""
+    keyring_failures: tuple[str, ...] = ()
 
     @property
     def fell_back(self) -> bool:
@@ -51,6 +55,7 @@ class LogoutResult:
     account: str
     removed: tuple[TokenStore, ...]
     file: Path
+    keyring_failures: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,7 @@ def login(
             reason="no_refresh_token",
             hint=_no_refresh_hint(client),
         )
+    _check_account(grant.account, username=store.username)
     where = store.save(grant.refresh_token, where=request.store)
     return LoginResult(
         account=store.entry.removeprefix("oauth:"),
@@ -103,6 +109,27 @@ def login(
         stored_in=where,
         asked_for=request.store,
         file=store.file,
+        signed_in_as=grant.account,
+        keyring_failures=tuple(store.keyring_failures),
+    )
+
+
+def _check_account(account: str | None, *, username: str) -> None:
+    """Refuse a grant for another account than the mailbox the letters go out from.
+
+    The loopback redirect can be reached by any local process; one that read the
+    authorization URL could have put in a code for its own account. The provider's
+    ID token says who signed in, when the scope has ``openid`` and ``email``.
+    """
+    if account is None or same_mailbox(account, username):
+        return
+    raise SignInError(
+        f"The provider says you signed in as {account}, but smtp_username is {username}, "
+        "so the sign-in was not stored.",
+        reason="account",
+        hint=f"Run `protest login` again and choose {username} at the provider (or correct "
+        "smtp_username). If you did choose it, another program on this computer may have "
+        "answered the sign-in in your browser's place: check what runs on this computer.",
     )
 
 
@@ -113,16 +140,18 @@ def _not_opened(url: str) -> bool:
 def logout(*, request: LoginRequest) -> LogoutResult:
     """Remove what ``login`` stored for this account, wherever it is."""
     store = _store(Config.load(path=request.config_path), request)
+    removed = tuple(store.delete())
     return LogoutResult(
         account=store.entry.removeprefix("oauth:"),
-        removed=tuple(store.delete()),
+        removed=removed,
         file=store.file,
+        keyring_failures=tuple(store.keyring_failures),
     )
 
 
 def _store(config: Config, request: LoginRequest) -> RefreshTokenStore:
-    host = config.get("smtp_host", request.smtp_host)
-    username = config.get("smtp_username")
+    settings = config.with_options(smtp_host=request.smtp_host).settings
+    host, username = settings.smtp_host, settings.smtp_username
     if not host or not username:
         missing = "smtp_host" if not host else "smtp_username"
         raise ConfigError(
@@ -131,9 +160,7 @@ def _store(config: Config, request: LoginRequest) -> RefreshTokenStore:
             hint="Run 'protest init', or set smtp_host and smtp_username (your full email "
             "address) in the config file.",
         )
-    return RefreshTokenStore.for_account(
-        username=str(username), host=str(host), file=request.token_file
-    )
+    return RefreshTokenStore.for_account(username=username, host=host, file=request.token_file)
 
 
 def _no_refresh_hint(client: OAuthClient) -> str:

@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from protest_dispatch.campaign.attachments import FOLDER as ATTACHMENTS
 from protest_dispatch.campaign.schema import MODELINE, SCHEMA_FILE, schema_text
 from protest_dispatch.errors import InputError
 
@@ -32,6 +33,7 @@ campaign:
   # reply_to: replies@example.org # PLACEHOLDER: where officials' replies go
   # public_key: RW...             # from `protest keygen`; then `protest sign`
   # update_url: https://example.org/my-campaign.tar.gz  # where you publish it
+  # attachments: [appeal.pdf]     # files in attachments/ that go with every letter
 
 targets:
   # 1. A letter by email.
@@ -41,6 +43,10 @@ targets:
     email: minister@example.org   # PLACEHOLDER. Source: <where it was published>
     template: letter.md.j2
     timezone: Europe/London
+    # postal_address: |           # for letters on paper (protest print); PLACEHOLDER
+    #   Ministry of Justice
+    #   1 Example Street
+    #   London SW1A 0AA
 
   # 2. A phone call: a target with a phone and no email is on the call sheet.
   - id: court
@@ -130,6 +136,7 @@ def scaffold(*, folder: Path) -> Scaffold:
     written: list[Path] = []
     try:
         (folder / "letters").mkdir(parents=True, exist_ok=True)
+        (folder / ATTACHMENTS).mkdir()
         for name, text in files.items():
             path = folder / name
             # O_EXCL: a file that appeared meanwhile is never overwritten.

@@ -3,7 +3,8 @@
 Replies are numbered 1, 2, ... in the order they were recorded, across campaigns,
 so a number stays the same when new replies arrive and ``--show N`` works with or
 without ``--campaign``. ``followup`` asks about letters sent at least
-:data:`FOLLOWUP_DAYS` days ago that have neither a reply nor an answer yet.
+:data:`FOLLOWUP_DAYS` days ago (posted at least :data:`POST_FOLLOWUP_DAYS` days ago:
+post is slower) that have neither a reply nor an answer yet.
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ from pathlib import Path
 
 from protest_dispatch.commands.log_access import existing_log, log_path
 from protest_dispatch.errors import InputError
-from protest_dispatch.sendlog.findings import Finding, FindingLog, followup_finding
-from protest_dispatch.sendlog.store import Entry, SendLog, parse_time
+from protest_dispatch.sendlog.findings import Finding, FindingLog, followup_finding, letter_key
+from protest_dispatch.sendlog.posts import PostLog
+from protest_dispatch.sendlog.store import SendLog, parse_time
 from protest_dispatch.settings.config import Config
-from protest_dispatch.vocabulary import FindingKind, LetterStatus
+from protest_dispatch.vocabulary import Channel, FindingKind, LetterStatus
 
 FOLLOWUP_DAYS = 14
+POST_FOLLOWUP_DAYS = 21
 ANSWERED = frozenset({FindingKind.REPLY, FindingKind.NO_REPLY})
 
 
@@ -51,45 +54,126 @@ def one_reply(*, config_path: Path | None, log: Path | None, number: int) -> Fin
 
 @dataclass(frozen=True)
 class Unanswered:
-    entry: Entry
+    """A letter sent (or posted) long enough ago with no answer known."""
+
+    campaign: str
+    target: str
+    sender: str
+    to: str
+    """The address, or "by post"."""
+    letter_id: str
+    """The email's Message-ID, or ``post:`` and the day it was posted."""
     sent_at: datetime
+    channel: Channel
 
 
 def unanswered(
-    log: SendLog, *, campaign: str | None, now: datetime, days: int = FOLLOWUP_DAYS
+    log: SendLog,
+    *,
+    campaign: str | None,
+    now: datetime,
+    days: int = FOLLOWUP_DAYS,
+    post_days: int = POST_FOLLOWUP_DAYS,
 ) -> list[Unanswered]:
-    """Sent letters at least ``days`` old with no reply found and no answer recorded.
+    """Letters sent ``days`` (posted ``post_days``) ago or more with no answer found or told.
 
     A letter whose To address bounced is left out: it never reached the official.
     """
+    return [
+        item
+        for item in _waiting(log, campaign=campaign)
+        if _due(item, days=days, post_days=post_days) <= now
+    ]
+
+
+def first_due(
+    log: SendLog,
+    *,
+    campaign: str | None,
+    now: datetime,
+    days: int = FOLLOWUP_DAYS,
+    post_days: int = POST_FOLLOWUP_DAYS,
+) -> tuple[Unanswered, datetime] | None:
+    """The letter whose follow-up comes next (not due yet), and when it will be due."""
+    later = [
+        (_due(item, days=days, post_days=post_days), item)
+        for item in _waiting(log, campaign=campaign)
+    ]
+    later = [(due, item) for due, item in later if due > now]
+    if not later:
+        return None
+    due, first = min(later, key=lambda pair: pair[0])
+    return first, due
+
+
+def _due(item: Unanswered, *, days: int, post_days: int) -> datetime:
+    """When to ask about a letter: post is slower than email."""
+    return item.sent_at + timedelta(days=post_days if item.channel == Channel.POST else days)
+
+
+def _waiting(log: SendLog, *, campaign: str | None) -> list[Unanswered]:
+    """Letters sent or posted with no reply, no answer and no bounce of their own."""
     findings = FindingLog(log).by_letter(campaign=campaign)
-    due: list[Unanswered] = []
+    waiting: list[Unanswered] = []
     for entry in log.entries(campaign=campaign, status=LetterStatus.SENT):
-        sent_at = parse_time(entry.updated_at)
-        if sent_at > now - timedelta(days=days):
-            continue
-        mine = findings.of(entry)
-        if any(f.kind in ANSWERED or f.permanent_bounce for f in mine):
-            continue
-        due.append(Unanswered(entry=entry, sent_at=sent_at))
-    return due
+        assert entry.message_id is not None, "a sent letter has its Message-ID"
+        waiting.append(
+            Unanswered(
+                campaign=entry.campaign,
+                target=entry.target,
+                sender=entry.sender,
+                to=entry.to,
+                letter_id=entry.message_id,
+                sent_at=parse_time(entry.updated_at),
+                channel=Channel.EMAIL,
+            )
+        )
+    posted: dict[tuple[str, str, str], Unanswered] = {}
+    for post in PostLog(log).all(campaign=campaign):  # the latest post of each letter counts
+        posted[(post.campaign, post.target, post.sender)] = Unanswered(
+            campaign=post.campaign,
+            target=post.target,
+            sender=post.sender,
+            to="by post",
+            letter_id=post.letter_id,
+            sent_at=datetime.fromisoformat(post.posted_on).replace(tzinfo=UTC),
+            channel=Channel.POST,
+        )
+    waiting += posted.values()
+    return [
+        item
+        for item in waiting
+        if not any(
+            f.kind in ANSWERED or f.permanent_bounce
+            for f in findings.grouped.get(letter_key(item.letter_id), [])
+        )
+    ]
 
 
 @contextmanager
 def open_followup(
-    *, config_path: Path | None, log: Path | None
+    *, config_path: Path | None, log: Path | None, write: bool
 ) -> Iterator[tuple[SendLog | None, Config]]:
+    """The send log for ``followup``: read-only (never migrated) unless answers are to be
+    recorded, which only a person at a terminal gives."""
     config = Config.load(path=config_path)
     path = log_path(log=log, config=config)
     if not path.exists():
         yield None, config
         return
-    with SendLog.open(path=path) as sendlog:
+    with SendLog.open(path=path, read_only=not write) as sendlog:
         yield sendlog, config
 
 
 def record_answer(log: SendLog, item: Unanswered, *, replied: bool, now: datetime) -> Finding:
     kind = FindingKind.REPLY if replied else FindingKind.NO_REPLY
-    finding = followup_finding(item.entry, kind=kind, at=now.astimezone(UTC))
+    finding = followup_finding(
+        campaign=item.campaign,
+        target=item.target,
+        sender=item.sender,
+        letter_id=item.letter_id,
+        kind=kind,
+        at=now.astimezone(UTC),
+    )
     FindingLog(log).record([finding])
     return finding

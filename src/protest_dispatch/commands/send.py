@@ -25,14 +25,14 @@ from protest_dispatch.delivery.dispatch import (
     Dispatcher,
     Job,
     Result,
-    SendOptions,
     Summary,
 )
+from protest_dispatch.delivery.options import SendOptions
 from protest_dispatch.delivery.quota import Quota
 from protest_dispatch.mail.smtp import check_plaintext_allowed
 from protest_dispatch.sendlog.findings import Finding, FindingLog
 from protest_dispatch.sendlog.store import Entry, SendLog
-from protest_dispatch.settings.smtp import SmtpSettings, smtp_settings
+from protest_dispatch.settings.smtp import SmtpOverrides, SmtpSettings, smtp_settings
 from protest_dispatch.vocabulary import AuthMode, ExitCode, LetterStatus
 
 
@@ -40,21 +40,18 @@ from protest_dispatch.vocabulary import AuthMode, ExitCode, LetterStatus
 class SendRequest:
     """What to send and how; how the run is shown is the caller's business."""
 
-    test: bool = False
-    concurrency: int = 2
-    rate: float = 20.0
+    options: SendOptions = field(default_factory=SendOptions)
     limit: int | None = None
-    attempts: int = 3
     retry_failed: bool = False
     retry_uncertain: bool = False
     retry_bounced: bool = False
     """Send only the letters whose To address bounced, to the same address again."""
     log: Path | None = None
-    smtp_host: str | None = None
-    smtp_port: int | None = None
-    smtp_security: str | None = None
-    smtp_ca_file: Path | None = None
-    smtp_auth: str | None = None
+    smtp: SmtpOverrides = field(default_factory=SmtpOverrides)
+
+    @property
+    def test(self) -> bool:
+        return self.options.test
 
 
 @dataclass(frozen=True)
@@ -240,27 +237,18 @@ class SendRun:
         letter in flight is recorded uncertain and the summary says ``interrupted``.
         """
         session, plan, request = self.session, self.plan, self.request
-        per_hour = session.config.get("limit_per_hour")
-        per_day = session.config.get("limit_per_day")
-        budget = (
-            Quota(log=self.log, sender=session.sender.email, per_hour=per_hour, per_day=per_day)
-            if per_hour or per_day
-            else None
+        budget = Quota.configured(
+            log=self.log, sender=session.sender.email, settings=session.config.settings
         )
         dispatcher = Dispatcher(
             composer=session.composer,
             log=self.log,
             settings=self.settings,
             campaign_id=session.campaign_id,
-            options=SendOptions(
-                concurrency=request.concurrency,
-                rate=request.rate,
-                attempts=request.attempts,
-                test=request.test,
-            ),
+            options=replace(request.options, campaign_sha256=session.trust.fingerprint),
             on_result=on_result,
             budget=budget,
-            backoff=_backoff(session.config.get("retry_delay")),
+            backoff=_backoff(session.config.settings.retry_delay),
         )
         reopened = FindingLog(self.log)
         going = {job.selected.target.id for job in plan.jobs}
@@ -305,26 +293,13 @@ def exit_code(*, run: SendRun, summary: Summary) -> ExitCode:
     Letters recovered as uncertain from a killed run need a person as much as a letter
     that became uncertain in this one.
     """
-    failed = summary.count(LetterStatus.FAILED) or summary.count(LetterStatus.UNCERTAIN)
-    if run.plan.recovered or failed:
-        return ExitCode.FAILED
-    if summary.interrupted:
-        return ExitCode.TERMINATED if run.stopped_by == signal.SIGTERM else ExitCode.INTERRUPTED
-    return ExitCode(summary.exit_code)
+    return summary.exit_code(recovered=bool(run.plan.recovered), stopped_by=run.stopped_by)
 
 
 @contextmanager
 def open_send(*, session: Session, request: SendRequest) -> Iterator[SendRun]:
     """Check everything that can be refused, lock the campaign, and plan the run."""
-    settings = smtp_settings(
-        session.config,
-        host=request.smtp_host,
-        port=request.smtp_port,
-        security=request.smtp_security,
-        ca_file=request.smtp_ca_file,
-        helo_name=session.sender.domain,
-        auth=request.smtp_auth,
-    )
+    settings = smtp_settings(session.config, given=request.smtp, helo_name=session.sender.domain)
     asyncio.run(check_plaintext_allowed(settings=settings))
     session.composer.check_all()
     if settings.auth is AuthMode.XOAUTH2:

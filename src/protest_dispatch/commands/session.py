@@ -9,6 +9,7 @@ from pathlib import Path
 from protest_dispatch.campaign.compose import PLACEHOLDER_SENDER, Composer
 from protest_dispatch.campaign.loading import LoadedCampaign, load_campaign
 from protest_dispatch.campaign.model import Sender
+from protest_dispatch.campaign.signing import KnownKeys, Trust, default_store, verify_campaign
 from protest_dispatch.errors import InputError, NoSenderError
 from protest_dispatch.settings.config import Config
 
@@ -24,6 +25,8 @@ class Session:
     sender: Sender
     placeholder: bool
     composer: Composer
+    trust: Trust
+    """Whether this copy is signed, and by the key first seen for its id (issue 20)."""
 
     @property
     def campaign_id(self) -> str:
@@ -40,11 +43,14 @@ def prepare(
     only: Sequence[str] = (),
     note: str | None = None,
     copy_me: bool | None = None,
+    postal_address: str | None = None,
     proxy: str | None = None,
     dry_run: bool,
 ) -> Session:
     config = Config.load(path=config_path).with_options(proxy=proxy)
-    sender = config.sender(from_option=from_, country_option=country, note=note)
+    sender = config.sender(
+        from_option=from_, country_option=country, note=note, postal_address_option=postal_address
+    )
     placeholder = sender is None
     if sender is None:
         if not dry_run:
@@ -53,18 +59,25 @@ def prepare(
             from_option=f"{PLACEHOLDER_SENDER.name} <{PLACEHOLDER_SENDER.email}>",
             country_option=country,
             note=note,
+            postal_address_option=postal_address,
         )
         assert sender is not None, "a --from was given"
     loaded = load_campaign(path=targets)
+    trust = verify_campaign(loaded=loaded, known=KnownKeys(default_store()))
     composer = Composer(
         loaded=loaded,
         sender=sender,
-        lang=_lang(config.get("lang", lang)),
+        lang=_lang(config.settings.lang if lang is None else lang),
         only=only,
-        copy_me=bool(config.get("copy_me", copy_me)),
+        copy_me=bool(config.settings.copy_me if copy_me is None else copy_me),
     )
     return Session(
-        config=config, loaded=loaded, sender=sender, placeholder=placeholder, composer=composer
+        config=config,
+        loaded=loaded,
+        sender=sender,
+        placeholder=placeholder,
+        composer=composer,
+        trust=trust,
     )
 
 

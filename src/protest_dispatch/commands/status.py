@@ -9,20 +9,25 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from protest_dispatch.campaign.audience import select
-from protest_dispatch.campaign.loading import LoadedCampaign, load_campaign
 from protest_dispatch.campaign.model import Target
 from protest_dispatch.commands.calls import by_target, is_reached
 from protest_dispatch.commands.log_access import existing_log
+from protest_dispatch.commands.people import DEFAULT_CAMPAIGN_FILE, Names
 from protest_dispatch.delivery.quota import Quota
 from protest_dispatch.sendlog.calls import CallLog
-from protest_dispatch.sendlog.findings import Finding, FindingLog, letter_key
+from protest_dispatch.sendlog.findings import Finding, FindingLog, letter_key, standing_bounce
+from protest_dispatch.sendlog.posts import PostLog
+from protest_dispatch.sendlog.records import Post
 from protest_dispatch.sendlog.store import Call, Entry, SendLog, parse_time
 from protest_dispatch.settings.config import Config
 from protest_dispatch.vocabulary import FindingKind, LetterStatus
 
-DEFAULT_CAMPAIGN_FILE = Path("targets.yaml")
+if TYPE_CHECKING:
+    from protest_dispatch.campaign.loading import LoadedCampaign
+
 NO_REPLY_DAYS = 14
 
 
@@ -39,18 +44,29 @@ class CampaignStatus:
     """What came of the letters (``protest inbox``, ``protest followup``), oldest first."""
     no_reply: tuple[Entry, ...] = ()
     """Letters sent NO_REPLY_DAYS or more days ago with no reply found (and no bounce)."""
+    posts: tuple[Post, ...] = ()
+    """Letters on paper this sender posted (``protest posted``), each once, latest."""
+    to_post: tuple[Target, ...] | None = None
+    """Letters to print that are not posted yet; None when the campaign file is not at hand."""
 
     def found(self, kind: FindingKind) -> list[Finding]:
         return [f for f in self.findings if f.kind == kind]
 
     @property
     def bounced(self) -> list[Finding]:
-        """The latest permanent bounce of each letter that still stands (not resent since)."""
-        current = {letter_key(e.message_id) for e in self.entries if e.message_id}
-        latest = {f.letter_key: f for f in self.findings if f.permanent_bounce}
-        return [f for key, f in latest.items() if key in current]
+        """The permanent bounce of each letter that still stands (not resent since, not
+        overruled by a later delivery report)."""
+        grouped: dict[str, list[Finding]] = {}
+        for f in self.findings:
+            grouped.setdefault(f.letter_key, []).append(f)
+        standing = (
+            standing_bounce(grouped.get(letter_key(e.message_id), []), to=e.to)
+            for e in self.entries
+            if e.message_id
+        )
+        return [f for f in standing if f is not None]
 
-    def with_status(self, status: str) -> list[Entry]:
+    def with_status(self, status: LetterStatus) -> list[Entry]:
         return [e for e in self.entries if e.status == status]
 
     def call_outcomes(self) -> dict[str, int]:
@@ -66,6 +82,8 @@ class StatusReport:
     sender: str | None = None
     quota_free_at: datetime | None = None
     """When the provider limit next lets a letter go, if it is reached now."""
+    names: Names = field(default_factory=Names)
+    """The targets' names, when the campaign file is at hand."""
 
 
 def gather(
@@ -82,7 +100,13 @@ def gather(
     sender = config.sender(from_option=from_, country_option=country)
     if targets is None and DEFAULT_CAMPAIGN_FILE.is_file():
         targets = DEFAULT_CAMPAIGN_FILE
-    loaded = load_campaign(path=targets) if targets is not None else None
+    loaded = None
+    if targets is not None:  # YAML, the campaign model and signatures only with a file
+        from protest_dispatch.campaign.loading import load_campaign
+        from protest_dispatch.campaign.signing import KnownKeys, default_store, verify_campaign
+
+        loaded = load_campaign(path=targets)
+        verify_campaign(loaded=loaded, known=KnownKeys(default_store()))
     with existing_log(log=log, config=config) as (_, sendlog):
         return build(
             log=sendlog,
@@ -106,10 +130,13 @@ def build(
 ) -> StatusReport:
     """One status per campaign in the log (or just ``campaign``), the file's campaign first."""
     now = now or datetime.now(UTC)
-    report = StatusReport(sender=sender)
+    report = StatusReport(sender=sender, names=Names.of(loaded))
     entries = log.entries(campaign=campaign, sender=sender) if log is not None else []
     calls = CallLog(log).all(campaign=campaign, sender=sender) if log is not None else []
-    names = sorted({e.campaign for e in entries} | {c.campaign for c in calls})
+    posts = PostLog(log).all(campaign=campaign, sender=sender) if log is not None else []
+    names = sorted(
+        {e.campaign for e in entries} | {c.campaign for c in calls} | {p.campaign for p in posts}
+    )
     file_id = loaded.campaign.campaign.id if loaded is not None else None
     if file_id is not None and campaign in (None, file_id):
         names = [file_id, *(n for n in names if n != file_id)]
@@ -117,10 +144,13 @@ def build(
     for name in names:
         mine = tuple(e for e in entries if e.campaign == name)
         made = tuple(c for c in calls if c.campaign == name)
+        posted = tuple({p.target: p for p in posts if p.campaign == name}.values())
         if loaded is not None and name == file_id:
-            one = _with_file(loaded, entries=mine, calls=made, sender=sender, country=country)
+            one = _with_file(
+                loaded, entries=mine, calls=made, posts=posted, sender=sender, country=country
+            )
         else:
-            one = CampaignStatus(campaign=name, entries=mine, calls=made)
+            one = CampaignStatus(campaign=name, entries=mine, calls=made, posts=posted)
         theirs = tuple(f for f in found if f.campaign == name)
         report.campaigns.append(
             replace(one, findings=theirs, no_reply=_no_reply(mine, theirs, now=now))
@@ -134,6 +164,7 @@ def _with_file(
     *,
     entries: tuple[Entry, ...],
     calls: tuple[Call, ...],
+    posts: tuple[Post, ...],
     sender: str | None,
     country: str | None,
 ) -> CampaignStatus:
@@ -141,12 +172,15 @@ def _with_file(
     audience = select(campaign=loaded.campaign, country=country)
     attempted = {e.target for e in entries}
     reached = {target for target, made in by_target(calls).items() if is_reached(made)}
+    posted = {p.target for p in posts}
     return CampaignStatus(
         campaign=campaign_id,
         entries=entries,
         calls=calls,
         not_yet_sent=tuple(s.target for s in audience.letters if s.target.id not in attempted),
         to_call=tuple(s.target for s in audience.calls if s.target.id not in reached),
+        posts=posts,
+        to_post=tuple(s.target for s in audience.paper if s.target.id not in posted),
     )
 
 
@@ -168,8 +202,9 @@ def _no_reply(
 
 
 def _quota_free_at(*, log: SendLog | None, config: Config, sender: str | None) -> datetime | None:
-    per_hour, per_day = config.get("limit_per_hour"), config.get("limit_per_day")
-    if log is None or sender is None or not (per_hour or per_day):
+    if log is None or sender is None:
         return None
-    quota = Quota(log=log, sender=sender, per_hour=per_hour, per_day=per_day)
+    quota = Quota.configured(log=log, sender=sender, settings=config.settings)
+    if quota is None:
+        return None
     return quota.next_free(1)

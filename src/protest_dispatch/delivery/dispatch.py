@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import signal
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from protest_dispatch.campaign.message import (
     make_message_id,
     message_bytes,
 )
+from protest_dispatch.delivery.options import SendOptions
 from protest_dispatch.errors import ProtestError, SmtpUnavailableError
 from protest_dispatch.mail.smtp import Delivery, SmtpConnection
 from protest_dispatch.sendlog.store import Entry, Reservation, SendLog
@@ -82,8 +84,7 @@ class Summary:
     quota_free_at: datetime | None = None
     interrupted: bool = False
 
-    def count(self, status: str) -> int:
-        """Results with ``status`` (a :class:`LetterStatus` or its value)."""
+    def count(self, status: LetterStatus) -> int:
         return sum(1 for r in self.results if r.status == status)
 
     @property
@@ -95,14 +96,23 @@ class Summary:
         """
         return self.count(LetterStatus.SENT) + self.count(LetterStatus.UNCERTAIN)
 
-    @property
-    def exit_code(self) -> int:
-        """1 wins over 75: a failure needs a person, a deferral only time."""
-        failed = self.count(LetterStatus.FAILED) + self.count(LetterStatus.UNCERTAIN)
-        if failed or self.interrupted:
+    def exit_code(
+        self, *, recovered: bool = False, stopped_by: signal.Signals | None = None
+    ) -> ExitCode:
+        """The run's exit code, the one place "1 beats 75" is decided.
+
+        A person is needed (1: a letter failed or is uncertain, in this run or
+        ``recovered`` from a killed one) beats a stop (130 for Ctrl-C, 143 for SIGTERM
+        ``stopped_by``, or the error that stopped the run), which beats "try later"
+        (75: a letter deferred or the sending limit reached): a failure needs a person,
+        a deferral only time.
+        """
+        if recovered or self.count(LetterStatus.FAILED) or self.count(LetterStatus.UNCERTAIN):
             return ExitCode.FAILED
+        if self.interrupted:
+            return ExitCode.TERMINATED if stopped_by == signal.SIGTERM else ExitCode.INTERRUPTED
         if self.stopped is not None:
-            return self.stopped.exit_code
+            return ExitCode(self.stopped.exit_code)
         if self.count(LetterStatus.DEFERRED) or self.quota_reached:
             return ExitCode.TEMPFAIL
         return ExitCode.OK
@@ -134,14 +144,6 @@ class RateLimiter:
         self.next_slot = slot + self.interval
         if slot > now:
             await self._sleep(slot - now)
-
-
-@dataclass(frozen=True)
-class SendOptions:
-    concurrency: int = 2
-    rate: float = 20.0
-    attempts: int = 3
-    test: bool = False
 
 
 @dataclass(frozen=True)
@@ -343,6 +345,7 @@ class Dispatcher:
                 message_id=message_id,
                 recipients=len(recipients),
                 reservation=reservation,
+                campaign_sha256=self.options.campaign_sha256,
             ).attempts
         try:
             delivery = await connection.deliver(

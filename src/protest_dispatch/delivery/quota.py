@@ -11,8 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from protest_dispatch.sendlog.store import Reservation, SendLog, parse_time
+
+if TYPE_CHECKING:
+    from protest_dispatch.settings.model import Settings
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
@@ -34,6 +38,14 @@ class Quota:
         self.per_day = per_day
         self.clock = clock
         self.blocked_until: datetime | None = None
+
+    @classmethod
+    def configured(cls, *, log: SendLog, sender: str, settings: Settings) -> Quota | None:
+        """The sender's budget from ``limit_per_hour`` and ``limit_per_day``; None if neither."""
+        per_hour, per_day = settings.limit_per_hour, settings.limit_per_day
+        if not (per_hour or per_day):
+            return None
+        return cls(log=log, sender=sender, per_hour=per_hour, per_day=per_day)
 
     @property
     def now(self) -> datetime:

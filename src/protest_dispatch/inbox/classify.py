@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import email
 import email.policy
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.header import decode_header, make_header
 from email.message import EmailMessage, Message
 from email.parser import HeaderParser
-from email.utils import getaddresses, parsedate_to_datetime
+from email.utils import parsedate_to_datetime
 
+from protest_dispatch.addresses import mailbox
+from protest_dispatch.inbox.mentions import failed_near, sender
 from protest_dispatch.inbox.text import body_text, decode_part
 
 HEADER_FIELDS = (
@@ -41,6 +44,9 @@ HEADER_FIELDS = (
 _MESSAGE_ID = re.compile(r"<[^<>\s]{1,250}@[^<>\s]{1,250}>")
 _ID_LINE = re.compile(rb"^(?:Original-)?Message-ID:[ \t]*(<[^<>\s]{1,250}>)", re.I | re.M)
 _DSN_TYPES = ("message/delivery-status", "message/global-delivery-status")
+_MDN_TYPES = ("message/disposition-notification", "message/global-disposition-notification")
+_ACTIONS = frozenset({"failed", "delayed", "delivered", "relayed", "expanded"})
+"""The RFC 3464 actions; only failed is a bounce (see ``match``)."""
 _DAEMONS = frozenset(
     {"mailer-daemon", "postmaster", "mail-delivery-subsystem", "mailer_daemon", "mdaemon"}
 )
@@ -66,6 +72,9 @@ class Headers:
     """The few header fields that tell whether a message may concern a letter."""
 
     message_id: str | None
+    identity: str
+    """What the message is, whatever folder or UID it has: its Message-ID, or a hash of
+    Date, From, Subject and In-Reply-To when it has none. Findings are keyed on it."""
     refers_to: tuple[str, ...]
     """Message-IDs in In-Reply-To and References, lower case."""
     from_address: str | None
@@ -79,12 +88,17 @@ class Headers:
 
 
 def read_headers(raw: bytes) -> Headers:
-    """The header fields of ``raw`` (a whole message or just its header)."""
-    # compat32 and our own decoding: the default policy's header objects cost ~1 ms each.
+    """The header fields of ``raw`` (a whole message or just its header).
+
+    Raises on absurd input (see :func:`~protest_dispatch.inbox.mentions.sender`): call it
+    inside the per-message guard, like everything else that reads a message.
+    """
+    # compat32 and our own decoding: the default policy's header objects cost ~1 ms each,
+    # so only From (whose address matters) gets one.
     msg = HeaderParser(policy=email.policy.compat32).parsestr(raw.decode("utf-8", errors="replace"))
-    from_text = _field(msg, "From")
-    addresses = [addr for _name, addr in getaddresses([from_text]) if "@" in addr]
-    from_address = addresses[0].lower() if addresses else None
+    raw_from = msg.get("From")
+    origin = sender(None if raw_from is None else str(raw_from))
+    from_address = origin.address
     refers = tuple(
         found.lower()
         for name in ("In-Reply-To", "References")
@@ -111,9 +125,10 @@ def read_headers(raw: bytes) -> Headers:
     )
     return Headers(
         message_id=own_ids[0] if own_ids else None,
+        identity=own_ids[0].lower() if own_ids else _fingerprint(msg),
         refers_to=refers,
         from_address=from_address,
-        from_text=from_text,
+        from_text=origin.text,
         subject=subject,
         date=_date(_field(msg, "Date")),
         automatic=automatic,
@@ -136,14 +151,23 @@ def _field(msg: Message, name: str) -> str:
     return " ".join(value.split())
 
 
+def _fingerprint(msg: Message) -> str:
+    """A message without a Message-ID, known by the fields a copy of it keeps."""
+    names = ("Date", "From", "Subject", "In-Reply-To")
+    fields = "\0".join(str(msg.get(name, "")) for name in names)
+    return "sha256:" + hashlib.sha256(fields.encode("utf-8", "replace")).hexdigest()
+
+
 def _date(text: str) -> datetime | None:
+    """The Date in UTC; None when absent, broken or beyond datetime's range (year 9999
+    at -2359 overflows when turned into UTC)."""
     try:
         moment = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
+        if moment.tzinfo is None:
+            return None
+        return moment.astimezone(UTC)
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    if moment.tzinfo is None:
-        return None
-    return moment.astimezone(UTC)
 
 
 def parse(raw: bytes) -> EmailMessage:
@@ -158,7 +182,8 @@ class RecipientReport:
 
     address: str
     action: str
-    """``failed`` or ``delayed`` (RFC 3464 Action), lower case."""
+    """The RFC 3464 Action, lower case: failed, delayed, delivered, relayed or expanded
+    (a plain-text bounce gives only failed or delayed)."""
     status: str | None
     diagnostic: str | None
 
@@ -170,18 +195,26 @@ class Bounce:
     reports: tuple[RecipientReport, ...]
     notice: str
     """The human-readable part before the returned message, to find addresses in."""
+    structured: bool
+    """An RFC 3464 report: its per-recipient Action fields are the whole truth, the
+    notice's words are not searched."""
+    read_notice: bool = False
+    """A read receipt (RFC 8098 MDN): never a bounce, and not recorded."""
 
 
 def read_bounce(msg: EmailMessage, *, headers: Headers) -> Bounce:
-    """The failed or delayed addresses and the letters a bounce names."""
-    reports = _dsn_reports(msg)
-    notice = _notice_text(msg)
-    if not reports:
-        reports = _plain_reports(msg, notice=notice)
+    """The failed, delayed or delivered addresses and the letters a report names."""
+    types = {part.get_content_type() for part in msg.walk()}
     ids = {i.lower() for i in _returned_ids(msg)} | set(headers.refers_to)
     if headers.message_id:
         ids.discard(headers.message_id.lower())
-    return Bounce(letter_ids=tuple(sorted(ids)), reports=tuple(reports), notice=notice)
+    letter_ids = tuple(sorted(ids))
+    if types & set(_MDN_TYPES) or "disposition-notification" in str(msg.get("Content-Type", "")):
+        return Bounce(letter_ids, (), "", structured=True, read_notice=True)
+    notice = _notice_text(msg)
+    structured = bool(types & set(_DSN_TYPES))
+    reports = _dsn_reports(msg) if structured else _plain_reports(msg, notice=notice)
+    return Bounce(letter_ids, tuple(reports), notice, structured=structured)
 
 
 def _dsn_reports(msg: EmailMessage) -> list[RecipientReport]:
@@ -202,8 +235,8 @@ def _dsn_reports(msg: EmailMessage) -> list[RecipientReport]:
 def _recipient_block(block: Message) -> RecipientReport | None:
     recipient = _field(block, "Final-Recipient") or _field(block, "Original-Recipient")
     action = _field(block, "Action").lower()
-    address = recipient.partition(";")[2].strip().strip("<>").lower() if recipient else ""
-    if "@" not in address or action not in ("failed", "delayed"):
+    address = mailbox(recipient.partition(";")[2].strip().strip("<>")) if recipient else ""
+    if "@" not in address or action not in _ACTIONS:
         return None
     diagnostic = _field(block, "Diagnostic-Code")
     if ";" in diagnostic:
@@ -228,31 +261,32 @@ def _plain_reports(msg: EmailMessage, *, notice: str) -> list[RecipientReport]:
     found = [(a, "delayed") for a in temporary] + [(a, "failed") for a in permanent]
     reports = []
     for raw_address, action in found:
-        address = raw_address.decode("ascii", errors="replace").strip("<>").lower()
+        address = mailbox(raw_address.decode("ascii", errors="replace").strip("<>"))
         status, diagnostic = _explanation(notice, address)
         reports.append(RecipientReport(address, action, status, diagnostic))
     return reports
 
 
 def reports_in_notice(bounce: Bounce, addresses: tuple[str, ...]) -> list[RecipientReport]:
-    """When no detector found a failed address: the letter's addresses the notice names."""
-    lowered = bounce.notice.lower()
+    """When no detector found a failed address: the letter's addresses that a plain-text
+    notice names as a whole address with a failure stated beside it (never a mention
+    alone, never a longer address that contains it). An RFC 3464 report is never read so."""
+    if bounce.structured:
+        return []
     reports = []
     for address in addresses:
-        if address.lower() in lowered:
-            status, diagnostic = _explanation(bounce.notice, address.lower())
-            reports.append(RecipientReport(address.lower(), "failed", status, diagnostic))
+        if failed_near(bounce.notice, address) is not None:
+            status, diagnostic = _explanation(bounce.notice, address)
+            reports.append(RecipientReport(mailbox(address), "failed", status, diagnostic))
     return reports
 
 
 def _explanation(notice: str, address: str) -> tuple[str | None, str | None]:
-    """The enhanced status code and server text in the paragraph naming ``address``."""
-    lowered = notice.lower()
-    start = lowered.find(address)
-    if start < 0:
+    """The enhanced status code and server text beside the failed ``address``."""
+    span = failed_near(notice, address)
+    if span is None:
         return None, None
-    paragraph_end = notice.find("\n\n", start)
-    paragraph = notice[start : paragraph_end if paragraph_end >= 0 else len(notice)]
+    paragraph = notice[span[0] : span[1]]
     lines = paragraph.splitlines()[1:] or paragraph.splitlines()
     text = " ".join(" ".join(lines).split())[:500]
     code = _STATUS.search(paragraph)

@@ -5,13 +5,18 @@ bounce only if the failed address was a recipient of that letter: anyone can mai
 the activist a fake bounce, and a fake must change nothing. One incoming message
 makes at most one finding per letter; a bounce wins over an automatic reply (a
 Postfix bounce carries ``Auto-Submitted: auto-replied`` too).
+
+Only a failure is a bounce: an RFC 3464 report counts for a recipient whose Action
+is ``failed``; ``delayed`` is a delay, ``delivered`` a delivery, ``relayed`` and
+``expanded`` nothing. A read receipt (RFC 8098) is nothing. Addresses are compared
+as whole mailboxes (``protest_dispatch.addresses.mailbox``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
 from protest_dispatch.addresses import mailbox, same_mailbox
@@ -28,7 +33,16 @@ from protest_dispatch.sendlog.findings import Finding
 from protest_dispatch.sendlog.store import Entry, format_time
 from protest_dispatch.vocabulary import FindingKind
 
-_RANK = {FindingKind.BOUNCED: 3, FindingKind.COPY_BOUNCED: 2, FindingKind.DELAYED: 1}
+_RANK = {
+    FindingKind.BOUNCED: 4,
+    FindingKind.COPY_BOUNCED: 3,
+    FindingKind.DELAYED: 2,
+    FindingKind.DELIVERED: 1,
+}
+_SKEW = timedelta(days=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+"""A message's Date outside [1970, arrival + a day] is no date: its arrival time is used
+(a year 254 or 9999 would also sort and print wrongly)."""
 
 
 @dataclass
@@ -70,6 +84,8 @@ def match(
     headers = incoming.headers
     if headers.bounce_like and msg is not None:
         bounce = read_bounce(msg, headers=headers)
+        if bounce.read_notice:
+            return Matched()
         if bounce.reports or any(i in letters for i in bounce.letter_ids):
             return _bounce_findings(incoming, bounce, letters=letters)
     if not refers_to_letter(headers, letters=letters, sender=sender):
@@ -107,7 +123,10 @@ def _bounce_findings(
                 "it names no address that letter went to, so it may be forged."
             )
             continue
-        kind, report = max(((_kind(r, entry), r) for r in reports), key=lambda pair: _RANK[pair[0]])
+        kinds = [(kind, r) for r in reports if (kind := _kind(r, entry)) is not None]
+        if not kinds:
+            continue  # relayed or expanded: the report says nothing about arrival
+        kind, report = max(kinds, key=lambda pair: _RANK[pair[0]])
         result.findings.append(
             _finding(
                 incoming,
@@ -121,9 +140,13 @@ def _bounce_findings(
     return result
 
 
-def _kind(report: RecipientReport, entry: Entry) -> FindingKind:
+def _kind(report: RecipientReport, entry: Entry) -> FindingKind | None:
     if report.action == "delayed":
         return FindingKind.DELAYED
+    if report.action == "delivered":
+        return FindingKind.DELIVERED
+    if report.action != "failed":
+        return None
     if same_mailbox(report.address, entry.to):
         return FindingKind.BOUNCED
     return FindingKind.COPY_BOUNCED
@@ -141,14 +164,15 @@ def _finding(
 ) -> Finding:
     assert entry.message_id is not None, "letters are matched by their Message-ID"
     headers = incoming.headers
-    when = headers.date or incoming.received
+    date = headers.date
+    when = date if date is not None and _EPOCH <= date <= incoming.received + _SKEW else None
     return Finding(
         campaign=entry.campaign,
         target=entry.target,
         sender=entry.sender,
         letter_id=entry.message_id,
         kind=kind,
-        at=format_time(when.astimezone(UTC)),
+        at=format_time((when or incoming.received).astimezone(UTC)),
         source=incoming.source,
         recipient=recipient,
         status=status,

@@ -6,17 +6,24 @@ the first letter was sent, and a changed UIDVALIDITY means "start again" (findin
 are de-duplicated, so a rescan records nothing twice). Headers are fetched in
 batches; the whole message only of those that may concern a letter, and at most
 :data:`MAX_FETCH` bytes of it. Memory stays flat however big the folder.
+
+One message never stops the reader: everything read from a message (its header
+fields, dates, addresses, MIME structure, charsets) is read inside a per-message
+guard. A message that cannot be read costs one warning naming its folder and UID;
+the bookmark moves past it like past any other.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
 from protest_dispatch.inbox.classify import HEADER_FIELDS, Headers, parse, read_headers
-from protest_dispatch.inbox.match import Incoming, match, needs_body, refers_to_letter
+from protest_dispatch.inbox.match import Incoming, Matched, match, needs_body, refers_to_letter
+from protest_dispatch.inbox.wire import BadAnswer, number, oversized
 from protest_dispatch.sendlog.findings import Finding, FindingLog, MailboxState
 from protest_dispatch.sendlog.store import Entry
 
@@ -27,9 +34,11 @@ HEADER_BATCH = 500
 BODY_BATCH = 20
 MAX_FETCH = 2 * 1024 * 1024
 """Bytes of one message fetched at most: enough for any reply's text and a bounce's report."""
+MAX_HEADER = 64 * 1024
+"""Bytes of a message's few header fields fetched at most."""
 _T = TypeVar("_T")
 _Candidate = tuple[int, Headers, datetime]
-_HEADER_ITEM = f"BODY.PEEK[HEADER.FIELDS ({' '.join(HEADER_FIELDS)})]"
+_HEADER_ITEM = f"BODY.PEEK[HEADER.FIELDS ({' '.join(HEADER_FIELDS)})]<0.{MAX_HEADER}>"
 
 
 @dataclass
@@ -115,7 +124,9 @@ def _scan_folder(
         raise
     except IMAPClientError as exc:
         return f"Skipped the folder {folder!r}: the server would not open it ({exc})."
-    uidvalidity = int(info.get(b"UIDVALIDITY", 0))
+    uidvalidity = number(info.get(b"UIDVALIDITY"), name="UIDVALIDITY")
+    uidnext = info.get(b"UIDNEXT")  # optional in IMAP4rev1; checked before anything is read
+    following = number(uidnext, name="UIDNEXT") if uidnext is not None else 1
     state = findings.mailbox_state(account=account, folder=folder)
     scanned = FolderScan(folder=folder)
     start = 1
@@ -123,22 +134,16 @@ def _scan_folder(
         start = state.last_uid + 1
     else:
         scanned.rescanned = state is not None
-    uids = sorted(u for u in client.search(search_criteria(start, since, letters)) if u >= start)
+    found = client.search(search_criteria(start, since, letters))
+    uids = sorted(u for u in (number(u, name="UID") for u in found) if u >= start)
     scanned.searched = len(uids)
-    reader = _Reader(
-        client,
-        account=account,
-        folder=folder,
-        uidvalidity=uidvalidity,
-        letters=letters,
-        sender=sender,
-    )
+    reader = _Reader(client, folder=folder, letters=letters, sender=sender)
     new: list[Finding] = []
     for batch in _batched(reader.candidates(uids), BODY_BATCH):
         matched = reader.read(batch)
         scanned.fetched += reader.fetched
         new.extend(findings.record(matched))
-    last = max(int(info.get(b"UIDNEXT", 1)) - 1, uids[-1] if uids else 0, start - 1)
+    last = max(following - 1, uids[-1] if uids else 0, start - 1)
     if state is None or (uidvalidity, last) != (state.uidvalidity, state.last_uid):
         findings.save_mailbox_state(
             account=account, folder=folder, state=MailboxState(uidvalidity, last)
@@ -190,15 +195,12 @@ class _Reader:
         self,
         client: IMAPClient,
         *,
-        account: str,
         folder: str,
-        uidvalidity: int,
         letters: Mapping[str, Entry],
         sender: str,
     ) -> None:
         self._client = client
         self._folder = folder
-        self._place = f"{account}/{folder}/{uidvalidity}"
         self._letters = letters
         self._sender = sender
         self.warnings: list[str] = []
@@ -214,11 +216,19 @@ class _Reader:
                 if item is None:
                     continue  # expunged since the search
                 raw = next((v for k, v in item.items() if k.startswith(b"BODY[HEADER")), b"")
-                headers = read_headers(raw if isinstance(raw, bytes) else b"")
+                headers = self._guarded(uid, partial(self._header, raw))
+                if headers is None:
+                    continue
                 if self._needs_body(headers) or refers_to_letter(
                     headers, letters=self._letters, sender=self._sender
                 ):
                     yield uid, headers, _arrival(item.get(b"INTERNALDATE"))
+
+    def _header(self, raw: object) -> Headers:
+        size = oversized(raw)
+        if size is not None:
+            raise _TooLarge(size)
+        return read_headers(raw if isinstance(raw, bytes) else b"")
 
     def read(self, batch: list[_Candidate]) -> list[Finding]:
         """Findings of a batch: from the header where it suffices, else the whole message."""
@@ -227,10 +237,14 @@ class _Reader:
         raw = self._fetch_whole([uid for uid, _, _ in whole]) if whole else {}
         found: list[Finding] = []
         for uid, headers, arrived in batch:
-            source = headers.message_id.lower() if headers.message_id else f"{self._place}/{uid}"
-            incoming = Incoming(headers=headers, source=source, received=arrived)
+            incoming = Incoming(headers=headers, source=headers.identity, received=arrived)
             needed = self._needs_body(headers)
-            found.extend(self._match(uid, incoming, raw.get(uid), needed=needed))
+            matched = self._guarded(
+                uid, partial(self._match, incoming, raw.get(uid), needed=needed)
+            )
+            if matched is not None:
+                self.warnings.extend(matched.warnings)
+                found.extend(matched.findings)
         return found
 
     def _needs_body(self, headers: Headers) -> bool:
@@ -245,22 +259,33 @@ class _Reader:
                 whole[uid] = raw
         return whole
 
-    def _match(
-        self, uid: int, incoming: Incoming, raw: bytes | None, *, needed: bool
-    ) -> list[Finding]:
+    def _match(self, incoming: Incoming, raw: bytes | None, *, needed: bool) -> Matched:
+        size = oversized(raw)
+        if size is not None:
+            raise _TooLarge(size)
+        msg = parse(raw) if raw is not None else None
+        if needed and msg is None:
+            return Matched()
+        return match(incoming, msg, letters=self._letters, sender=self._sender)
+
+    def _guarded(self, uid: int, read: Callable[[], _T]) -> _T | None:
+        """``read()``, or None and one warning line if the message defeats it."""
         try:
-            msg = parse(raw) if raw is not None else None
-            if needed and msg is None:
-                return []
-            matched = match(incoming, msg, letters=self._letters, sender=self._sender)
+            return read()
+        except _TooLarge as exc:
+            why = f"the server sent {exc.size:,} bytes for it, more than the {MAX_FETCH:,} read"
+        except BadAnswer:
+            raise  # the server's fault, not the message's
         except Exception as exc:  # hostile mail must cost one line, not the run
-            folder = self._place.split("/")[-2]
-            self.warnings.append(
-                f"Skipped message {uid} in {folder!r}: it could not be read ({type(exc).__name__})."
-            )
-            return []
-        self.warnings.extend(matched.warnings)
-        return matched.findings
+            why = f"it could not be read ({type(exc).__name__})"
+        self.warnings.append(f"Skipped message {uid} in {self._folder!r}: {why}.")
+        return None
+
+
+class _TooLarge(Exception):
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.size = size
 
 
 def _arrival(value: object) -> datetime:

@@ -21,15 +21,17 @@ from protest_dispatch.vocabulary import AuthMode
 
 def with_sign_in(settings: ImapSettings, config: Config) -> ImapSettings:
     """``settings`` logging in with an OAuth2 access token when the config says so."""
-    if config.get("smtp_auth") != AuthMode.XOAUTH2 or own_password(config):
+    if config.settings.smtp_auth is not AuthMode.XOAUTH2 or own_password(config):
         return settings
-    account = str(config.get("smtp_username") or settings.username)
-    host = str(config.get("smtp_host") or settings.host)
+    account = config.settings.smtp_username or settings.username
+    host = config.settings.smtp_host or settings.host
 
     def credentials() -> Credentials:
         from protest_dispatch.oauth.source import token_source
 
         token = token_source(config, username=account, host=host).current()
-        return Credentials(username=settings.username, secret=SecretStr(token), mechanism="xoauth2")
+        return Credentials(
+            username=settings.username, secret=SecretStr(token), mechanism=AuthMode.XOAUTH2
+        )
 
     return dataclasses.replace(settings, credentials=credentials)

@@ -62,17 +62,38 @@ def html_to_text(html: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
+_NOT_CHARSETS = frozenset({"idna", "punycode", "unicode-escape", "raw-unicode-escape", "undefined"})
+"""Python codecs that decode bytes to text but are no mail charset (a name in a hostile
+message must not pick Python's escape-sequence interpreter, or a codec that refuses)."""
+
+
+def text_charset(name: str | None) -> str:
+    """``name`` if it is a text encoding a message may really be in, else ``utf-8``.
+
+    ``codecs.lookup`` also finds base64, rot13, zlib and other transforms, which
+    ``bytes.decode`` refuses: such a charset must cost replacement characters, never
+    the message.
+    """
+    try:
+        info = codecs.lookup(name or "utf-8")
+    except (LookupError, ValueError, TypeError):
+        return "utf-8"
+    if not getattr(info, "_is_text_encoding", True) or info.name in _NOT_CHARSETS:
+        return "utf-8"
+    return info.name
+
+
 def decode_part(part: Message) -> str:
-    """A text part's content in its charset; an unknown or lying charset gives U+FFFD."""
+    """A text part's content in its charset; an unknown, lying or non-text charset
+    gives U+FFFD where the bytes do not fit, and the text is kept."""
     payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
         return ""
-    charset = part.get_content_charset() or "utf-8"
+    data = payload[: MAX_TEXT * 4]
     try:
-        codecs.lookup(charset)
-    except LookupError:
-        charset = "utf-8"
-    return payload[: MAX_TEXT * 4].decode(charset, errors="replace")
+        return data.decode(text_charset(part.get_content_charset()), errors="replace")
+    except (LookupError, UnicodeError):  # a codec that still refuses: read it as UTF-8
+        return data.decode("utf-8", errors="replace")
 
 
 def body_text(msg: EmailMessage) -> str:

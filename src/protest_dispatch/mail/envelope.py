@@ -7,9 +7,10 @@ from collections.abc import Sequence
 
 from protest_dispatch.addresses import mailbox
 from protest_dispatch.errors import ConfigError
+from protest_dispatch.text import ANY_CONTROL
 
 _PLAIN_ADDRESS = re.compile(r"[^@,;:()\[\]\\]+@[^@,;:()\[\]\\]+")  # no lists, comments, groups
-_UNSAFE_IN_ADDRESS = re.compile(r"[\s<>\"\x00-\x1f\x7f]")
+_UNSAFE_IN_ADDRESS = re.compile(r"[\s<>\"]")
 _LINE_ENDINGS = re.compile(rb"\r\n|\r|\n")
 _DNS_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _DOMAIN = re.compile(rf"{_DNS_LABEL}(?:\.{_DNS_LABEL})*")
@@ -34,7 +35,7 @@ def address_problem(address: str) -> str | None:
     """Why ``address`` cannot go on a MAIL or RCPT line exactly as given, if it cannot."""
     if not address or "@" not in address:
         return "it is not an email address"
-    if _UNSAFE_IN_ADDRESS.search(address):
+    if _UNSAFE_IN_ADDRESS.search(address) or ANY_CONTROL.search(address):
         return "it contains spaces, quotes, angle brackets or control characters"
     if not _PLAIN_ADDRESS.fullmatch(address):
         return "it is not a plain address of the form name@domain"

@@ -14,7 +14,6 @@ server text passes through a :class:`Masker` before it appears in any message.
 from __future__ import annotations
 
 import asyncio
-import re
 import socket
 from collections.abc import Sequence
 from types import TracebackType
@@ -31,14 +30,15 @@ from protest_dispatch.mail.envelope import (
     unique_copies,
     wire_size,
 )
-from protest_dispatch.mail.masking import Masker
 from protest_dispatch.mail.verdict import Delivery
 from protest_dispatch.mail.wording import Wording, find_in_chain
+from protest_dispatch.masking import Masker
 from protest_dispatch.net.connect import open_proxied
 from protest_dispatch.net.loopback import resolve_loopback_only
 from protest_dispatch.net.proxy import route
 from protest_dispatch.net.tls import verified_context
 from protest_dispatch.settings.smtp import SmtpSettings
+from protest_dispatch.text import one_line
 from protest_dispatch.vocabulary import AuthMode, LetterStatus, Route, Security
 
 __all__ = [
@@ -48,7 +48,6 @@ __all__ = [
     "resolve_loopback_only",
 ]
 
-_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]+")
 _ACCEPTED = frozenset({SMTPStatus.completed, SMTPStatus.will_forward})
 _BROKEN = (aiosmtplib.SMTPException, OSError)
 
@@ -67,7 +66,7 @@ class SmtpConnection:
         self._settings = settings
         self._smtp: aiosmtplib.SMTP | None = None
         self._lock = asyncio.Lock()  # one transaction at a time on one session
-        self._masker = Masker(password=_secret(settings))
+        self._masker = Masker(_secret(settings))
         self._say = Wording(settings=settings, mask=self._masker, tidy=self._tidy)
 
     @property
@@ -101,15 +100,11 @@ class SmtpConnection:
             raise RuntimeError("SmtpConnection.open() called on a connection that is open")
         self._drop()
         settings = self._settings
-        if settings.security not in tuple(Security):
-            raise ConfigError(
-                f"Unknown SMTP security {settings.security!r}.",
-                hint="Use one of: starttls, tls, none.",
-            )
         await check_plaintext_allowed(settings=settings)
         helo_name = checked_helo_name(settings.helo_name)
         oauth = settings.auth is AuthMode.XOAUTH2 and settings.username is not None
         password = await xoauth2.fresh_token(settings) if oauth else _password(settings)
+        self._masker.add(password)  # the token this connection presents
         sock = await self._proxied_socket()
         smtp = aiosmtplib.SMTP(
             hostname=settings.host,  # TLS verifies this name, also through a proxy
@@ -204,7 +199,13 @@ class SmtpConnection:
 
     async def _xoauth2(self, smtp: aiosmtplib.SMTP, *, token: str) -> None:
         try:
-            await xoauth2.sign_in(smtp, settings=self._settings, token=token)
+            await xoauth2.sign_in(
+                smtp,
+                settings=self._settings,
+                token=token,
+                remember=self._masker.remember,
+                tidy=self._tidy,
+            )
         except _BROKEN as exc:
             raise self._say.network_error(exc, doing="signing in with XOAUTH2") from exc
 
@@ -253,7 +254,7 @@ class SmtpConnection:
 
     def _tidy(self, text: str) -> str:
         """Server text made safe to show: no password in any form, no control characters."""
-        return _CONTROL_CHARS.sub(" ", self._masker(text)).strip()
+        return one_line(self._masker(text))
 
     # -- delivering -------------------------------------------------------------
 
@@ -424,8 +425,18 @@ def _mail_options(
             return [], wording.NO_8BITMIME
         options.append("BODY=8BITMIME")
     if smtp.supports_extension("size"):
-        options.append(f"SIZE={wire_size(data)}")
+        size = wire_size(data)
+        limit = _size_limit(smtp)
+        if limit and size > limit:  # RFC 1870: refuse it here rather than after DATA
+            return [], wording.too_big(size, limit)
+        options.append(f"SIZE={size}")
     return options, None
+
+
+def _size_limit(smtp: aiosmtplib.SMTP) -> int | None:
+    """The largest message the server takes (EHLO's SIZE parameter); 0 or none: no limit."""
+    value = str(smtp.esmtp_extensions.get("size", "")).strip()
+    return int(value) if value.isdigit() and len(value) < 19 else None
 
 
 def _secret(settings: SmtpSettings) -> str | None:

@@ -210,6 +210,18 @@ NO_8BITMIME = (
 MAY_HAVE_IT = "The server may have accepted it; check before sending it again."
 
 
+def too_big(size: int, limit: int) -> str:
+    return (
+        f"The letter is {_megabytes(size)} with its attachments, and the server takes at most "
+        f"{_megabytes(limit)} (its SIZE limit); nothing was sent. Attach smaller or fewer "
+        "files, or link to them."
+    )
+
+
+def _megabytes(octets: int) -> str:
+    return f"{octets / 1_000_000:.1f} MB" if octets >= 100_000 else f"{octets:,} bytes"
+
+
 def bad_address(address: str, problem: str) -> str:
     return f"The address {address!r} cannot be used: {problem}."
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
+from collections.abc import Callable
 
 import aiosmtplib
 from aiosmtplib.auth import auth_xoauth2_encode
@@ -25,10 +25,11 @@ from protest_dispatch.errors import (
     TokenRefusedError,
 )
 from protest_dispatch.settings.smtp import SmtpSettings
+from protest_dispatch.text import ANY_CONTROL
 
 _AUTH_OK = 235
 _CHALLENGE = 334
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
+_UNSAFE = ANY_CONTROL
 
 
 class XOAuth2Refusal(Exception):
@@ -42,7 +43,13 @@ class XOAuth2Refusal(Exception):
         self.scope = scope
 
 
-async def auth_xoauth2(smtp: aiosmtplib.SMTP, *, username: str, token: str) -> None:
+async def auth_xoauth2(
+    smtp: aiosmtplib.SMTP,
+    *,
+    username: str,
+    token: str,
+    remember: Callable[[str], None] = lambda argument: None,
+) -> None:
     """Sign in with ``token``; raises :class:`XOAuth2Refusal` or aiosmtplib's errors.
 
     After an error challenge the protocol requires an empty line before the final
@@ -51,7 +58,9 @@ async def auth_xoauth2(smtp: aiosmtplib.SMTP, *, username: str, token: str) -> N
     """
     if _UNSAFE.search(username) or _UNSAFE.search(token):
         raise ValueError("the username or token contains control characters")
-    reply = await smtp.execute_command(b"AUTH", b"XOAUTH2", auth_xoauth2_encode(username, token))
+    argument = auth_xoauth2_encode(username, token)
+    remember(argument.decode("ascii"))
+    reply = await smtp.execute_command(b"AUTH", b"XOAUTH2", argument)
     status = scope = None
     if reply.code == _CHALLENGE:
         status, scope = _decode_challenge(reply.message)
@@ -86,8 +95,18 @@ async def fresh_token(settings: SmtpSettings) -> str:
     return await settings.token()
 
 
-async def sign_in(smtp: aiosmtplib.SMTP, *, settings: SmtpSettings, token: str) -> None:
+async def sign_in(
+    smtp: aiosmtplib.SMTP,
+    *,
+    settings: SmtpSettings,
+    token: str,
+    remember: Callable[[str], None],
+    tidy: Callable[[str], str],
+) -> None:
     """XOAUTH2 as ``settings.username``, or an SmtpError that says what to do next.
+
+    ``remember`` learns the SASL argument as sent, and ``tidy`` masks it (with the
+    token, which the caller's masker knows) in whatever the server says back.
 
     Network trouble (aiosmtplib errors, OSError) is left to the caller, which
     classifies it the same way for every step of opening a connection.
@@ -105,7 +124,7 @@ async def sign_in(smtp: aiosmtplib.SMTP, *, settings: SmtpSettings, token: str) 
             'or set smtp_auth = "password" if this server takes a password.',
         )
     try:
-        await auth_xoauth2(smtp, username=username, token=token)
+        await auth_xoauth2(smtp, username=username, token=token, remember=remember)
     except ValueError:
         raise ConfigError(
             "The username or the OAuth2 access token contains control characters, so it "
@@ -114,13 +133,15 @@ async def sign_in(smtp: aiosmtplib.SMTP, *, settings: SmtpSettings, token: str) 
             hint="Check smtp_username, and that the token command prints only the token.",
         ) from None
     except XOAuth2Refusal as refusal:
-        raise _refused(refusal, settings=settings, token=token) from None
+        raise _refused(refusal, settings=settings, tidy=tidy) from None
 
 
-def _refused(refusal: XOAuth2Refusal, *, settings: SmtpSettings, token: str) -> SmtpError:
+def _refused(
+    refusal: XOAuth2Refusal, *, settings: SmtpSettings, tidy: Callable[[str], str]
+) -> SmtpError:
     """4xx: try later. 5xx: the token is refused, with Gmail's decoded reason if it gave one."""
     where = f"{settings.host}:{settings.port}"
-    text = _UNSAFE.sub(" ", refusal.message.replace(token, "********")).strip()
+    text = tidy(refusal.message)
     if 400 <= refusal.code < 500:
         return SmtpUnavailableError(
             f"The SMTP server {where} could not check the sign-in now: "
@@ -130,8 +151,9 @@ def _refused(refusal: XOAuth2Refusal, *, settings: SmtpSettings, token: str) -> 
             code=refusal.code,
             hint="Run the command again later; a cron job will retry by itself.",
         )
-    details = [f"status {refusal.status}"] if refusal.status is not None else []
-    details += [f"scope {refusal.scope}"] if refusal.status is not None and refusal.scope else []
+    details = [f"status {tidy(refusal.status)}"] if refusal.status is not None else []
+    if refusal.status is not None and refusal.scope:
+        details.append(f"scope {tidy(refusal.scope)}")
     reason = f" ({', '.join(details)})" if details else ""
     return TokenRefusedError(
         f"The SMTP server {where} refused the OAuth2 token for {settings.username!r}: "

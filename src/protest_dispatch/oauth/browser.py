@@ -1,10 +1,12 @@
 """Authorization code with PKCE (RFC 7636) on a loopback redirect (RFC 8252 §7.3).
 
-The listener binds 127.0.0.1 on a random port, accepts exactly one request and
-closes. A random ``state`` must come back unchanged; the code and verifier
-never appear in output or errors. The browser is opened with ``webbrowser``
-(which honours ``BROWSER``), and the URL is always shown too, for a machine
-without a browser.
+The listener binds 127.0.0.1 on a random port and a random path, and takes the
+first request that reaches it, whatever it is, and closes: a local process that
+reaches it first (it may read the URL from the browser's command line) can only
+end the sign-in, never put its own code in. A random ``state`` must come back
+unchanged; the code and verifier never appear in output or errors. The browser is
+opened with ``webbrowser`` (which honours ``BROWSER``), and the URL is always shown
+too, for a machine without a browser.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from protest_dispatch.errors import SignInError
 from protest_dispatch.oauth import client as oauth_http
-from protest_dispatch.oauth.client import Grant
+from protest_dispatch.oauth.client import Grant, OAuthReply
 from protest_dispatch.settings.oauth import OAuthClient
 
 LOOPBACK = "127.0.0.1"
@@ -42,8 +44,8 @@ def browser_sign_in(
     assert url_base is not None, "only called for clients with an authorization endpoint"
     verifier = secrets.token_urlsafe(72)  # 96 characters of [A-Za-z0-9_-] (RFC 7636 §4.1)
     state = secrets.token_urlsafe(32)
-    with _OneRequest() as listener:
-        redirect_uri = f"http://{LOOPBACK}:{listener.port}/"
+    with _OneRequest(path=f"/{secrets.token_urlsafe(16)}/", state=state) as listener:
+        redirect_uri = f"http://{LOOPBACK}:{listener.port}{listener.path}"
         with oauth_http.session(
             client, redirect_uri=redirect_uri, code_challenge_method="S256"
         ) as http_client:
@@ -55,7 +57,17 @@ def browser_sign_in(
             open_browser(url)
         query = listener.receive(timeout=wait)
     code = _code_from(query, state=state)
-    return oauth_http.exchange_code(client, code=code, redirect_uri=redirect_uri, verifier=verifier)
+    try:
+        return oauth_http.exchange_code(
+            client, code=code, redirect_uri=redirect_uri, verifier=verifier
+        )
+    except OAuthReply as reply:
+        raise SignInError(
+            f"The token endpoint refused the authorization code: {reply.explained()}.",
+            reason=reply.error,
+            hint="Run `protest login` again; if it keeps failing, check oauth_client_id "
+            "and oauth_client_secret.",
+        ) from None
 
 
 def _code_from(query: dict[str, str] | None, *, state: str) -> str:
@@ -103,7 +115,8 @@ class _OneRequest:
     cannot hold up the real request; connections that send no request do not count.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, path: str, state: str) -> None:
+        self.path = path
         self._received: dict[str, str] | None = None
         self._done = threading.Event()
         self._first = threading.Lock()
@@ -115,7 +128,11 @@ class _OneRequest:
             def do_GET(self) -> None:
                 parts = urlsplit(self.path)
                 query = {k: v[0] for k, v in parse_qs(parts.query).items()}
-                good = parts.path == "/" and ("code" in query or "error" in query)
+                good = (
+                    parts.path == outer.path
+                    and ("code" in query or "error" in query)
+                    and hmac.compare_digest(query.get("state", ""), state)
+                )
                 with outer._first:
                     first = not outer._done.is_set()
                     if first:

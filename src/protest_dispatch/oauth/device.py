@@ -1,7 +1,9 @@
 """RFC 8628 device authorization: show a URL and a code, poll until the user has signed in.
 
 Polls no faster than the server's interval and adds ``slow_down_step`` (5 s in
-RFC 8628 §3.5) after each ``slow_down``. The clock and sleep are injected so the
+RFC 8628 §3.5) after each ``slow_down``. The interval is the server's number, so it
+is clamped to 1-60 s (NaN, the RFC's 5 s): ``0`` would poll hundreds of times a
+second, and ``1e400`` reaches ``time.sleep`` as infinity. The clock and sleep are injected so the
 tests run the real loop in virtual time against a real server.
 """
 
@@ -13,10 +15,13 @@ from dataclasses import dataclass
 
 from protest_dispatch.errors import SignInError
 from protest_dispatch.oauth import client as oauth_http
-from protest_dispatch.oauth.client import DeviceCode, Grant, OAuthReply
+from protest_dispatch.oauth.client import DeviceCode, Grant, OAuthReply, seconds
 from protest_dispatch.settings.oauth import OAuthClient
 
 SLOW_DOWN_STEP = 5.0
+SHORTEST_INTERVAL = 1.0
+LONGEST_INTERVAL = 60.0
+DEFAULT_INTERVAL = 5.0  # RFC 8628 §3.2, when the server gives none
 
 
 @dataclass(frozen=True)
@@ -37,7 +42,7 @@ def device_sign_in(
     """Run the device flow to the end: a grant, or a SignInError saying why not."""
     code = oauth_http.device_authorization(client)
     show(code)
-    interval = max(code.interval, 0.0)
+    interval = _clamped(code.interval)
     deadline = pacing.clock() + code.expires_in
     while True:
         pacing.sleep(interval)
@@ -47,7 +52,7 @@ def device_sign_in(
             if reply.error == "authorization_pending":
                 pass
             elif reply.error == "slow_down":
-                interval += pacing.slow_down_step
+                interval = _clamped(interval + pacing.slow_down_step)
             else:
                 raise _ended(reply) from None
         if pacing.clock() + interval >= deadline:
@@ -56,6 +61,10 @@ def device_sign_in(
                 reason="expired_token",
                 hint="Run `protest login` again and finish signing in within the time shown.",
             )
+
+
+def _clamped(interval: float) -> float:
+    return seconds(interval, low=SHORTEST_INTERVAL, high=LONGEST_INTERVAL, default=DEFAULT_INTERVAL)
 
 
 def _ended(reply: OAuthReply) -> SignInError:

@@ -101,8 +101,14 @@ class StoredTokenSource:
         account = f"{self.store.username} at {self.store.host}"
         stored = self.store.load()
         if stored is None:
+            failed = "; ".join(self.store.keyring_failures)
             raise SignInRequiredError(
-                f"There is no OAuth sign-in stored for {account}.",
+                f"There is no OAuth sign-in stored for {account}"
+                + (
+                    f" that protest can read: the system keyring failed ({failed})."
+                    if failed
+                    else "."
+                ),
                 account=self.store.entry,
                 hint="Run `protest login` first (it is interactive); send never signs in by "
                 "itself.",
@@ -139,14 +145,16 @@ TokenSource = CommandTokenSource | StoredTokenSource
 
 def token_source(config: Config, *, username: str, host: str) -> TokenSource:
     """The token command if one is set, else the stored sign-in for this account."""
-    command = config.get("smtp_oauth_token_command")
+    command = config.settings.smtp_oauth_token_command
     if command:
-        return CommandTokenSource(str(command))
+        return CommandTokenSource(command)
     store = RefreshTokenStore.for_account(username=username, host=host)
     if store.load() is None:
+        failed = "; ".join(store.keyring_failures)
         raise SignInRequiredError(
             f"smtp_auth is xoauth2 but there is no token command and no stored sign-in for "
-            f"{username} at {host}.",
+            f"{username} at {host}"
+            + (f" that protest can read: the system keyring failed ({failed})." if failed else "."),
             account=store.entry,
             hint="Run `protest login` (interactive, once), or set smtp_oauth_token_command "
             "to a token helper such as oama.",

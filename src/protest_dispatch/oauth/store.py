@@ -5,20 +5,29 @@ refresh token, through the ``keyring`` library (so ``PYTHON_KEYRING_BACKEND``
 chooses the backend). The file fallback is ``oauth-tokens.json`` in the data
 folder, mode 600 in a 700 folder, written atomically. Access tokens are never
 stored anywhere: they live in memory only.
+
+A keyring can fail in any way: keyring's own errors, but also OSError, D-Bus errors
+from SecretService (jaraco/keyring#514) or a backend's bug. Every failure means "no
+working keyring": the file is used instead, the failure is kept in
+``keyring_failures`` for the caller to warn about, and a completed sign-in is never
+lost to it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
-import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from protest_dispatch.errors import ConfigError
-from protest_dispatch.files import data_folder, make_private_folder, write_private
+from protest_dispatch.files import (
+    data_folder,
+    exclusive_lock,
+    make_private_folder,
+    write_private,
+)
 from protest_dispatch.settings.secrets import KEYRING_SERVICE
 from protest_dispatch.vocabulary import TokenStore
 
@@ -40,6 +49,8 @@ class RefreshTokenStore:
     username: str
     host: str
     file: Path
+    keyring_failures: list[str] = field(default_factory=list, compare=False, repr=False)
+    """What went wrong with the keyring in this store's calls (exception type and text)."""
 
     @classmethod
     def for_account(
@@ -53,7 +64,7 @@ class RefreshTokenStore:
 
     def load(self) -> tuple[str, TokenStore] | None:
         """The stored refresh token and where it was: the keyring first, then the file."""
-        value = _keyring_get(self.entry)
+        value = _keyring_get(self.entry, self.keyring_failures)
         if value:
             return value, TokenStore.KEYRING
         in_file = self._read_file().get(self.entry)
@@ -67,13 +78,13 @@ class RefreshTokenStore:
         Returns where it went. Whatever the other place held for this account is
         removed, so a later ``load`` cannot find a stale token first.
         """
-        if where is TokenStore.KEYRING and _keyring_set(self.entry, token):
+        if where is TokenStore.KEYRING and _keyring_set(self.entry, token, self.keyring_failures):
             self._remove_from_file()
             return TokenStore.KEYRING
         data = self._read_file()
         data[self.entry] = token
         self._write_file(data)
-        _keyring_delete(self.entry)
+        _keyring_delete(self.entry, self.keyring_failures)
         return TokenStore.FILE
 
     @contextlib.contextmanager
@@ -86,25 +97,26 @@ class RefreshTokenStore:
         log's: deleting a flock file while others wait on it would split the lock.
         """
         lock = self.file.with_name(self.file.name + ".lock")
-        try:
-            make_private_folder(lock.parent)
-            descriptor = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        except OSError as exc:
-            raise ConfigError(
-                f"The sign-in lock {lock} cannot be opened: {exc.strerror}.",
-                file=lock,
-                hint="Check that the data folder is yours and has free space.",
-            ) from None
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX)
+        with contextlib.ExitStack() as held:
+            try:
+                make_private_folder(lock.parent)
+                held.enter_context(exclusive_lock(lock, wait=True))
+            except OSError as exc:
+                raise ConfigError(
+                    f"The sign-in lock {lock} cannot be opened: {exc.strerror}.",
+                    file=lock,
+                    hint="Check that the data folder is yours and has free space.",
+                ) from None
             yield
-        finally:
-            os.close(descriptor)  # closing releases the lock
 
     def delete(self) -> list[TokenStore]:
         """Remove what ``login`` stored; returns the places that held something."""
-        held = _keyring_get(self.entry) is not None
-        removed = [TokenStore.KEYRING] if held and _keyring_delete(self.entry) else []
+        held = _keyring_get(self.entry, self.keyring_failures) is not None
+        removed = (
+            [TokenStore.KEYRING]
+            if held and _keyring_delete(self.entry, self.keyring_failures)
+            else []
+        )
         if self._remove_from_file():
             removed.append(TokenStore.FILE)
         return removed
@@ -152,33 +164,49 @@ class RefreshTokenStore:
             ) from None
 
 
-def _keyring_get(entry: str) -> str | None:
+def _keyring_get(entry: str, failures: list[str]) -> str | None:
     import keyring
-    from keyring.errors import KeyringError
 
     try:
-        return keyring.get_password(KEYRING_SERVICE, entry)
-    except (KeyringError, RuntimeError):  # no backend, or a locked one: the file may have it
+        value = keyring.get_password(KEYRING_SERVICE, entry)
+    except Exception as exc:  # any backend failure: no working keyring; the file may have it
+        _note(failures, exc)
         return None
+    return value if isinstance(value, str) else None
 
 
-def _keyring_set(entry: str, token: str) -> bool:
+def _keyring_set(entry: str, token: str, failures: list[str]) -> bool:
     import keyring
-    from keyring.errors import KeyringError
 
     try:
         keyring.set_password(KEYRING_SERVICE, entry, token)
-    except (KeyringError, RuntimeError):
+    except Exception as exc:  # any backend failure: the caller writes the file instead
+        _note(failures, exc)
         return False
     return True
 
 
-def _keyring_delete(entry: str) -> bool:
+def _keyring_delete(entry: str, failures: list[str]) -> bool:
     import keyring
-    from keyring.errors import KeyringError, PasswordDeleteError
+    from keyring.errors import PasswordDeleteError
 
     try:
         keyring.delete_password(KEYRING_SERVICE, entry)
-    except (PasswordDeleteError, KeyringError, RuntimeError):  # nothing there, or no keyring
+    except PasswordDeleteError:  # nothing there
+        return False
+    except Exception as exc:  # any backend failure: nothing could be there for us
+        _note(failures, exc)
         return False
     return True
+
+
+def _note(failures: list[str], exc: Exception) -> None:
+    """Keep ``OSError: [Errno 5] ...`` (one short line) unless there is simply no keyring."""
+    from keyring.errors import NoKeyringError
+
+    if isinstance(exc, NoKeyringError):
+        return  # a machine without one (a server, cron): nothing broke
+    text = " ".join(str(exc).split())[:120]
+    failure = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    if failure not in failures:
+        failures.append(failure)

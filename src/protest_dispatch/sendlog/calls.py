@@ -23,7 +23,7 @@ class CallLog:
         campaign: str,
         target: str,
         sender: str,
-        outcome: str,
+        outcome: CallOutcome,
         note: str | None,
     ) -> Call:
         checked = as_outcome(outcome)

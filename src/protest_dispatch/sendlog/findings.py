@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from protest_dispatch.addresses import same_mailbox
 from protest_dispatch.sendlog.store import Entry, SendLog, format_time, parse_time, utc_now
 from protest_dispatch.vocabulary import FindingKind
 
@@ -179,10 +180,9 @@ class FindingLog:
         ]
 
     def bounce_of(self, entry: Entry) -> Finding | None:
-        """The latest permanent bounce of this letter's To address, if any."""
+        """The permanent bounce of this letter's To address that still stands, if any."""
         mine = self.by_letter(campaign=entry.campaign, sender=entry.sender).of(entry)
-        found = [f for f in mine if f.permanent_bounce]
-        return found[-1] if found else None
+        return standing_bounce(mine, to=entry.to)
 
     def reopen(self, entry: Entry, *, bounce: Finding) -> None:
         """Let a bounced letter be sent again: 'sent' becomes 'failed', with the reason."""
@@ -235,18 +235,43 @@ FOLLOWUP_SOURCE = "followup:"
 """Source prefix of the sender's own answers to ``protest followup``."""
 
 
-def followup_finding(entry: Entry, *, kind: FindingKind, at: datetime) -> Finding:
-    """The sender's answer to "Did <official> reply?" as a finding on the letter."""
-    assert entry.message_id is not None, "followup asks only about sent letters"
+def followup_finding(
+    *,
+    campaign: str,
+    target: str,
+    sender: str,
+    letter_id: str,
+    kind: FindingKind,
+    at: datetime,
+) -> Finding:
+    """The sender's answer to "Did <official> reply?" as a finding on the letter.
+
+    ``letter_id`` is the email's Message-ID, or ``post:`` and the day a letter on
+    paper was posted.
+    """
     return Finding(
-        campaign=entry.campaign,
-        target=entry.target,
-        sender=entry.sender,
-        letter_id=entry.message_id,
+        campaign=campaign,
+        target=target,
+        sender=sender,
+        letter_id=letter_id,
         kind=kind,
         at=format_time(at),
-        source=f"{FOLLOWUP_SOURCE}{entry.message_id}",
+        source=f"{FOLLOWUP_SOURCE}{letter_id}",
     )
+
+
+def standing_bounce(findings: Iterable[Finding], *, to: str) -> Finding | None:
+    """The latest permanent bounce among one letter's ``findings`` (in the order recorded),
+    unless a delivery report for ``to`` was recorded after it: then the letter arrived, and
+    neither ``send`` nor ``--retry-bounced`` nor ``status --bounced`` may treat it as
+    bounced until a later failure report names that address again."""
+    bounce: Finding | None = None
+    for f in findings:
+        if f.permanent_bounce:
+            bounce = f
+        elif f.kind == FindingKind.DELIVERED and same_mailbox(f.recipient or "", to):
+            bounce = None
+    return bounce
 
 
 def latest(findings: Sequence[Finding]) -> Finding | None:

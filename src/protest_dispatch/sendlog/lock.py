@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import os
 import re
@@ -11,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from protest_dispatch.errors import LockedError, SendLogError
+from protest_dispatch.files import LockBusy, exclusive_lock
 
 
 def _lock_name(campaign: str) -> str:
@@ -34,38 +34,13 @@ def lock_path(log: Path, *, campaign: str) -> Path:
 
 @contextlib.contextmanager
 def hold(log: Path, *, campaign: str) -> Iterator[None]:
-    """Hold the one-run-per-campaign lock; the OS drops it when the process dies.
-
-    The lock file stays on disk: deleting a flock file while others wait on it would
-    let two runs hold "the" lock at once.
-    """
+    """Hold the one-run-per-campaign lock (files.exclusive_lock); a second run is refused."""
     path = lock_path(log, campaign=campaign)
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    except OSError as exc:
-        raise SendLogError(
-            f"Cannot create the lock file {path}: {exc.strerror or exc}.",
-            path=log,
-            hint="Make the send log's folder writable by you.",
-        ) from exc
-    try:
-        _take(fd, log=log, path=path, campaign=campaign)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        try:
+        with exclusive_lock(path, wait=False, mark=f"{os.getpid()}\n"):
             yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
-
-
-def _take(fd: int, *, log: Path, path: Path, campaign: str) -> None:
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
-        by = f" (process {holder})" if holder.isdigit() else ""
+    except LockBusy as busy:
+        by = f" (process {busy.holder})" if busy.holder.isdigit() else ""
         raise LockedError(
             f"Another `protest send` is running for campaign '{campaign}' with the "
             f"send log {log}{by}; lock file {path}.",
@@ -76,6 +51,6 @@ def _take(fd: int, *, log: Path, path: Path, campaign: str) -> None:
         raise SendLogError(
             f"Cannot lock {path}: {exc.strerror or exc}.",
             path=log,
-            hint="Keep the send log on a local disk; network file systems may not "
-            "support file locks.",
+            hint="Make the send log's folder writable by you, and keep it on a local "
+            "disk: network file systems may not support file locks.",
         ) from exc

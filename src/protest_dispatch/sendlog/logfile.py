@@ -22,7 +22,7 @@ from protest_dispatch.vocabulary import CallOutcome, LetterStatus
 APPLICATION_ID = int.from_bytes(b"PrtS", "big")
 """Marks the file as ours in the SQLite header (``PRAGMA application_id``)."""
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 4
 """Stored as ``PRAGMA user_version``; bump it with a migration when the schema changes."""
 
 _BASE_TABLES = frozenset({"letters", "usage", "calls"})
@@ -324,6 +324,11 @@ def _migrate(conn: sqlite3.Connection, *, since: int) -> None:
     """
     for version in range(since + 1, SCHEMA_VERSION + 1):
         for statement in MIGRATIONS[version]:
+            words = statement.split()
+            if words[:2] == ["ALTER", "TABLE"] and words[3:5] == ["ADD", "COLUMN"]:
+                columns = {row[1] for row in conn.execute(f"PRAGMA table_info({words[2]})")}
+                if words[5] in columns:  # added by a run of this migration that got this far
+                    continue
             conn.execute(statement)
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 

@@ -44,6 +44,24 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             PRIMARY KEY (account, folder)
         ) WITHOUT ROWID""",
     ),
+    3: (
+        # The campaign a letter went out under (issue 20): the SHA-256 of its signed
+        # MANIFEST, or of targets.yaml when unsigned. NULL for letters sent before.
+        "ALTER TABLE letters ADD COLUMN campaign_sha256 TEXT",
+    ),
+    4: (
+        # Letters on paper (issue 19): the sender says when a printed letter went in the
+        # post (`protest posted`); one row each time, so a letter posted again shows twice.
+        """CREATE TABLE IF NOT EXISTS posts (
+            id          INTEGER PRIMARY KEY,
+            campaign    TEXT NOT NULL,
+            target      TEXT NOT NULL,
+            sender      TEXT NOT NULL,
+            posted_on   TEXT NOT NULL,
+            recorded_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX IF NOT EXISTS posts_letter ON posts (campaign, target, sender)",
+    ),
 }
 
-MIGRATED_TABLES = frozenset({"findings", "mailbox_state"})
+MIGRATED_TABLES = frozenset({"findings", "mailbox_state", "posts"})

@@ -52,6 +52,8 @@ class Entry:
     updated_at: str
     refused: tuple[str, ...]
     next_attempt_at: str | None
+    campaign_sha256: str | None = None
+    """SHA-256 of the signed MANIFEST (or of targets.yaml, unsigned) it was sent under."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,23 @@ class Call:
     outcome: CallOutcome
     note: str | None
     at: str
+
+
+@dataclass(frozen=True)
+class Post:
+    """A letter on paper the sender said they posted (``protest posted``)."""
+
+    campaign: str
+    target: str
+    sender: str
+    posted_on: str
+    """The day it went in the post, YYYY-MM-DD."""
+    recorded_at: str
+
+    @property
+    def letter_id(self) -> str:
+        """What findings (``protest followup``'s answers) name this letter by; no Message-ID."""
+        return f"post:{self.campaign}/{self.target}/{self.sender}/{self.posted_on}"
 
 
 @dataclass

@@ -80,7 +80,7 @@ UNCERTAIN_ERROR = (
 
 _LETTER_COLUMNS = (
     "campaign, target, sender, to_addr, cc, status, attempts, smtp_code, error, message_id,"
-    " updated_at, refused, next_attempt_at"
+    " updated_at, refused, next_attempt_at, campaign_sha256"
 )
 
 
@@ -91,6 +91,14 @@ class SendLog:
         self._path = path
         self._conn: sqlite3.Connection | None = connection
         self._locked: set[str] = set()
+        # A log opened read-only is read as it is: one older than version 3 has no
+        # campaign_sha256 column, which then reads as NULL.
+        columns = {row[1] for row in connection.execute("PRAGMA table_info(letters)")}
+        self._select = (
+            _LETTER_COLUMNS
+            if "campaign_sha256" in columns or not columns
+            else _LETTER_COLUMNS.replace("campaign_sha256", "NULL AS campaign_sha256")
+        )
 
     @property
     def path(self) -> Path:
@@ -182,7 +190,7 @@ class SendLog:
         where, args = where_clause(campaign=campaign, status=status, sender=sender)
         with self._read("list letters") as conn:
             rows = conn.execute(
-                f"SELECT {_LETTER_COLUMNS} FROM letters{where}"  # noqa: S608 - fixed column names; values are bound
+                f"SELECT {self._select} FROM letters{where}"  # noqa: S608 - fixed column names; values are bound
                 " ORDER BY campaign, target, sender",
                 args,
             ).fetchall()
@@ -199,8 +207,11 @@ class SendLog:
         message_id: str,
         recipients: int,
         reservation: Reservation | None = None,
+        campaign_sha256: str | None = None,
     ) -> Entry:
         """Commit "about to send" before the letter leaves, with its quota usage.
+
+        ``campaign_sha256`` names the copy of the campaign it is sent under.
 
         This commit is what lets the next run see that a killed run may have sent it.
         With a ``reservation`` its usage row is this letter's; otherwise one is added.
@@ -212,14 +223,24 @@ class SendLog:
         with self._write("record a letter as being sent") as conn:
             cursor = conn.execute(
                 f"INSERT INTO letters ({_LETTER_COLUMNS})"  # noqa: S608 - fixed column names; values are bound
-                " VALUES (?, ?, ?, ?, ?, 'sending', 1, NULL, NULL, ?, ?, '[]', NULL)"
+                " VALUES (?, ?, ?, ?, ?, 'sending', 1, NULL, NULL, ?, ?, '[]', NULL, ?)"
                 " ON CONFLICT (campaign, target, sender) DO UPDATE SET"
                 " to_addr = excluded.to_addr, cc = excluded.cc, status = 'sending',"
                 " attempts = letters.attempts + 1, smtp_code = NULL, error = NULL,"
                 " message_id = excluded.message_id, updated_at = excluded.updated_at,"
-                " refused = '[]', next_attempt_at = NULL"
+                " refused = '[]', next_attempt_at = NULL,"
+                " campaign_sha256 = excluded.campaign_sha256"
                 " WHERE letters.status NOT IN ('sent', 'sending')",
-                (campaign, target, sender, to, json.dumps(list(cc)), message_id, now),
+                (
+                    campaign,
+                    target,
+                    sender,
+                    to,
+                    json.dumps(list(cc)),
+                    message_id,
+                    now,
+                    campaign_sha256,
+                ),
             )
             if cursor.rowcount != 1:
                 raise SendLogError(
@@ -397,7 +418,7 @@ class SendLog:
         sender: str,
     ) -> Entry | None:
         row = conn.execute(
-            f"SELECT {_LETTER_COLUMNS} FROM letters"  # noqa: S608 - fixed column names; values are bound
+            f"SELECT {self._select} FROM letters"  # noqa: S608 - fixed column names; values are bound
             " WHERE campaign = ? AND target = ? AND sender = ?",
             (campaign, target, sender),
         ).fetchone()
@@ -420,6 +441,7 @@ class SendLog:
                 updated_at=str(row["updated_at"]),
                 refused=json_list(row["refused"]),
                 next_attempt_at=opt_str(row["next_attempt_at"]),
+                campaign_sha256=opt_str(row["campaign_sha256"]),
             )
         except ValueError as exc:
             raise self.damaged_row(exc) from exc

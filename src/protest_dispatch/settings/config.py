@@ -15,7 +15,7 @@ import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr, ValidationError
 
@@ -66,7 +66,7 @@ class Config:
     settings: Settings
     file: TomlFile | None = field(default=None, repr=False)
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
-    options: Mapping[str, Any] = field(default_factory=dict)
+    options: Mapping[str, object] = field(default_factory=dict)
 
     @classmethod
     def load(
@@ -74,10 +74,9 @@ class Config:
         *,
         path: Path | None = None,
         env: Mapping[str, str] | None = None,
-        options: Mapping[str, Any] | None = None,
+        options: Mapping[str, object] | None = None,
     ) -> Config:
         """Read and check everything once; a missing default file is no error."""
-        from protest_dispatch.settings.model import Settings
         from protest_dispatch.settings.sources import TomlFile, build
 
         environ = dict(os.environ if env is None else env)
@@ -90,32 +89,31 @@ class Config:
                     file=chosen,
                     hint="Check the path, or run 'protest init' to write one.",
                 )
-            file = TomlFile(Settings, path=chosen)
+            file = TomlFile(path=chosen)
         given = dict(options or {})
         settings = build(options=given, environ=environ, file=file)
         return cls(path=chosen, settings=settings, file=file, env=environ, options=given)
 
     @property
-    def file_values(self) -> Mapping[str, Any]:
+    def file_values(self) -> Mapping[str, object]:
         return self.file.toml_data if self.file is not None else {}
 
-    def with_options(self, **options: Any) -> Config:
-        """The same settings with these options on top, checked like the rest."""
+    def with_options(self, **options: object) -> Config:
+        """The same settings with these options on top, checked like the rest.
+
+        Options are named like the settings' fields (``from_``); None is "not given".
+        """
+        from protest_dispatch.settings.model import key_of
         from protest_dispatch.settings.sources import build
 
-        given = {**self.options, **{k: v for k, v in options.items() if v is not None}}
+        new = {key_of(k): v for k, v in options.items() if v is not None}
+        if not new:
+            return self
+        given = {**self.options, **new}
         settings = build(options=given, environ=self.env, file=self.file)
         return Config(
             path=self.path, settings=settings, file=self.file, env=self.env, options=given
         )
-
-    def get(self, key: str, option: Any = None) -> Any:
-        """The option if given, else PROTEST_<KEY>, else the file's key, else the default."""
-        from protest_dispatch.settings.model import field_of
-
-        chosen = self if option is None else self.with_options(**{key: option})
-        value = getattr(chosen.settings, field_of(key))
-        return value.get_secret_value() if isinstance(value, SecretStr) else value
 
     def source(self, key: str) -> str:
         from protest_dispatch.settings.model import env_name, option_name
@@ -138,22 +136,46 @@ class Config:
         from_option: str | None = None,
         country_option: str | None = None,
         note: str | None = None,
+        postal_address_option: str | None = None,
     ) -> Sender | None:
         """The configured sender, or None when nobody has said who they are."""
         from protest_dispatch.campaign.model import Sender
 
-        value = self.get("from", from_option)
-        if value is None:
+        chosen = self.with_options(
+            from_=from_option, country=country_option, postal_address=postal_address_option
+        ).settings
+        if chosen.from_ is None:
             return None
-        name, address = parse_from(value, source="--from" if from_option else self.source("from"))
-        country = self.get("country", country_option)
+        source = "--from" if from_option else self.source("from")
+        name, address = parse_from(chosen.from_, source=source)
+        country = chosen.country
+        postal = chosen.postal_address
+        if postal is not None:
+            # A shell or a crontab line cannot easily hold a line break: a typed \n is one.
+            postal = postal.replace("\\n", "\n")
         try:
-            return Sender(name=name, email=address, country=country, note=note)
-        except ValidationError as exc:
-            details = "; ".join(
-                f"{'.'.join(map(str, e['loc']))} {e['msg'].removeprefix('Value error, ')}"
-                for e in exc.errors(include_url=False)
+            return Sender(
+                name=name, email=address, country=country, note=note, postal_address=postal
             )
+        except ValidationError as exc:
+            errors = exc.errors(include_url=False)
+            details = "; ".join(
+                f"{'.'.join(map(str, e['loc'])).replace('_', ' ')} "
+                f"{e['msg'].removeprefix('Value error, ')}"
+                for e in errors
+            )
+            if any(e["loc"][:1] == ("postal_address",) for e in errors):
+                where = (
+                    "--postal-address"
+                    if postal_address_option is not None
+                    else self.source("postal_address")
+                )
+                raise ConfigError(
+                    f"Your postal address from {where} is not valid: {details}.",
+                    key="postal_address",
+                    hint="Write it as an envelope shows it, one line per line (a typed \\n "
+                    "also breaks a line): at most 8 lines of 60 characters.",
+                ) from None
             raise ConfigError(
                 f"The sender is not valid: {details}.",
                 key="from",
@@ -169,8 +191,8 @@ class Config:
         """
         from protest_dispatch.net.proxy import parse_proxy
 
-        value = self.get("proxy")
-        proxy = None if value is None else parse_proxy(str(value))
+        value = self.settings.proxy
+        proxy = None if value is None else parse_proxy(value)
         if proxy is not None and proxy.password and not proxy.tor and self.options.get("proxy"):
             raise ConfigError(
                 "--proxy holds the proxy's password, which other users of this machine can "
@@ -192,7 +214,7 @@ class Config:
         if self.settings.smtp_password_keyring:
             return from_keyring(username=username, host=host)
         in_file = self.file_values.get("smtp_password")
-        if in_file:
+        if isinstance(in_file, str) and in_file:  # the file's own value, never PROTEST_*'s
             _check_private(self.path)
             return SecretStr(in_file)
         return None

@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 from pydantic import SecretStr
 
@@ -23,7 +22,7 @@ from protest_dispatch.net.proxy import Proxy
 from protest_dispatch.settings.config import Config
 from protest_dispatch.settings.providers import by_key
 from protest_dispatch.settings.secrets import run_password_command
-from protest_dispatch.vocabulary import Security
+from protest_dispatch.vocabulary import AuthMode, Security
 
 
 @dataclass(frozen=True)
@@ -32,7 +31,7 @@ class Credentials:
 
     username: str
     secret: SecretStr
-    mechanism: Literal["password", "xoauth2"] = "password"
+    mechanism: AuthMode = AuthMode.PASSWORD
 
 
 CredentialSource = Callable[[], Credentials]
@@ -53,15 +52,20 @@ class ImapSettings:
     """The SOCKS5 proxy (config ``proxy``); a server on this machine is reached directly."""
 
 
+NO_PASSWORD_KEY = "imap_password_command"  # noqa: S105 - a setting's name, not a password
+"""The key a missing mailbox password is reported under (doctor notes it, not fails)."""
+
+
 def imap_configured(config: Config) -> bool:
     """Whether the sender set up reading the mailbox ('protest init' writes imap_host)."""
-    return bool(config.get("imap_host"))
+    return bool(config.settings.imap_host)
 
 
 def imap_settings(config: Config, *, sender_email: str) -> ImapSettings:
     """The IMAP settings for a run, checked; raises ConfigError naming the key to fix."""
-    given_host = config.get("imap_host")
-    preset = None if given_host else by_key(str(config.get("provider") or ""))
+    settings = config.settings
+    given_host = settings.imap_host
+    preset = None if given_host or not settings.provider else by_key(settings.provider)
     chosen_host = given_host or (preset.imap_host if preset else None)
     if not chosen_host:
         raise ConfigError(
@@ -71,18 +75,12 @@ def imap_settings(config: Config, *, sender_email: str) -> ImapSettings:
             "(or PROTEST_IMAP_HOST), e.g. imap.example.org.",
         )
     # A preset's server comes with its own security and port (Proton Mail Bridge: starttls).
-    security = Security(
-        preset.imap_security
-        if preset and preset.imap_security
-        else config.get("imap_security") or Security.TLS
-    )
-    port = config.get("imap_port") or (preset.imap_port if preset else None)
-    username = str(
-        config.get("imap_username") or config.get("smtp_username") or sender_email
-    ).strip()
+    security = preset.imap_security if preset and preset.imap_security else settings.imap_security
+    port = settings.imap_port or (preset.imap_port if preset else None)
+    username = (settings.imap_username or settings.smtp_username or sender_email).strip()
     return ImapSettings(
-        host=str(chosen_host),
-        port=int(port or security.imap_port),
+        host=chosen_host,
+        port=port or security.imap_port,
         security=security,
         username=username,
         credentials=_password_source(config, username=username),
@@ -93,10 +91,11 @@ def imap_settings(config: Config, *, sender_email: str) -> ImapSettings:
 
 def _ca_file(config: Config, *, bridge: bool) -> Path | None:
     """imap_ca_file; for Proton Mail Bridge's preset, the certificate SMTP trusts."""
-    ca = config.get("imap_ca_file") or (config.get("smtp_ca_file") if bridge else None)
+    settings = config.settings
+    ca = settings.imap_ca_file or (settings.smtp_ca_file if bridge else None)
     if ca is None:
         return None
-    path = Path(ca).expanduser()
+    path = ca.expanduser()
     if not path.is_file():
         raise ConfigError(
             f"The CA file {ca} from {config.source('imap_ca_file')} does not exist.",
@@ -115,36 +114,38 @@ def _password_source(config: Config, *, username: str) -> CredentialSource:
 
 def own_password(config: Config) -> bool:
     """Whether the mailbox has a password of its own (then it wins over an OAuth sign-in)."""
-    return bool(config.get("imap_password") or config.get("imap_password_command"))
+    return bool(config.settings.imap_password or config.settings.imap_password_command)
 
 
 def _password(config: Config) -> SecretStr:
     """IMAP's own password if given, else SMTP's (same mailbox, same account)."""
-    own = config.get("imap_password")  # PROTEST_IMAP_PASSWORD only: never in a file
+    settings = config.settings
+    own = settings.imap_password  # PROTEST_IMAP_PASSWORD only: never in a file
     if own:
-        return SecretStr(str(own))
-    command = config.get("imap_password_command")
+        return own
+    command = settings.imap_password_command
     if command:
         return SecretStr(run_password_command(command, key="imap_password_command"))
-    smtp_user = config.get("smtp_username")
-    smtp_host = config.get("smtp_host")
+    smtp_user = settings.smtp_username
+    smtp_host = settings.smtp_host
     shared = (
-        config.password(username=str(smtp_user), host=str(smtp_host))
+        config.password(username=smtp_user, host=smtp_host)
         if smtp_user and smtp_host
         else _without_keyring(config)
     )
     if shared is None:
         raise ConfigError(
             "No password is configured for reading the mailbox.",
-            key="imap_password_command",
-            hint="Set PROTEST_IMAP_PASSWORD or imap_password_command, or the SMTP password "
-            "(PROTEST_SMTP_PASSWORD, smtp_password_command, or 'protest init').",
+            key=NO_PASSWORD_KEY,
+            hint="Set PROTEST_IMAP_PASSWORD (in that shell only) or imap_password_command; "
+            "a mailbox that shares the SMTP login also takes PROTEST_SMTP_PASSWORD or "
+            "smtp_password_command.",
         )
     return shared
 
 
 def _without_keyring(config: Config) -> SecretStr | None:
     """The SMTP password sources that need no SMTP account name (the keyring does)."""
-    if config.get("smtp_password_keyring"):
+    if config.settings.smtp_password_keyring:
         return None
     return config.password(username="", host="")

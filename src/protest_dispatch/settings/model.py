@@ -1,7 +1,10 @@
 """Every setting once, typed: the config-file key ``x`` is the variable ``PROTEST_X``.
 
-This module imports pydantic-settings, so only ``settings.config`` imports it,
-and only when a command runs (``protest --help`` stays fast).
+This module imports pydantic, so only ``settings.config`` imports it, and only when
+a command runs (``protest --help`` stays fast). The three sources are merged by
+``settings.sources`` (a few lines): pydantic-settings, which did it before, cost
+every command its import (about 200 modules: asyncio, ssl, zipfile, dotenv), for
+flat string, number and true/false keys that need none of its machinery.
 """
 
 from __future__ import annotations
@@ -9,13 +12,15 @@ from __future__ import annotations
 import types
 import typing
 from pathlib import Path
-from typing import Annotated, Any, Union
+from typing import Annotated, Any, TypeVar, Union
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, SecretStr, field_validator
+from pydantic_core import ErrorDetails
 
 from protest_dispatch.vocabulary import AuthMode, OAuthProvider, Security
+
+T = TypeVar("T")
 
 ENV_PREFIX = "PROTEST_"
 ENV_ONLY = frozenset({"imap_password"})
@@ -45,6 +50,7 @@ def _seconds(value: float) -> float:
 
 def _endpoint(value: str) -> str:
     """An OAuth endpoint: HTTPS, or plain HTTP only to this machine (tests, local proxies)."""
+    value = value.strip()
     parts = urlsplit(value)
     loopback = parts.hostname in ("127.0.0.1", "::1", "localhost")
     if not parts.hostname or not (parts.scheme == "https" or (parts.scheme == "http" and loopback)):
@@ -67,20 +73,15 @@ Endpoint = Annotated[str, AfterValidator(_endpoint)]
 ProxyUrl = Annotated[str, AfterValidator(_proxy)]
 
 
-class Settings(BaseSettings):
+class Settings(BaseModel):
     """One invocation's settings: options over ``PROTEST_*`` over the config file."""
 
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX,
-        extra="forbid",
-        frozen=True,
-        populate_by_name=True,
-        hide_input_in_errors=True,
-    )
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
-    # "from" is a Python keyword: the key and the variable are its aliases.
-    from_: str | None = Field(None, validation_alias=AliasChoices("from", "protest_from"))
+    from_: str | None = None  # "from" is a Python keyword: the key is the field's name less _
     country: str | None = None
+    postal_address: str | None = None
+    """The sender's address for letters on paper; lines split at newlines (or a typed \\n)."""
     lang: str | None = None
     log: Path | None = None
     copy_me: bool | None = None
@@ -112,6 +113,14 @@ class Settings(BaseSettings):
     oauth_token_url: Endpoint | None = None
     oauth_device_authorization_url: Endpoint | None = None
     oauth_scope: str | None = None
+
+    dns_server: str | None = None
+    """The resolver for ``validate --check-domains``, HOST[:PORT] (default: the system's)."""
+    dns_timeout: Seconds | None = None
+    """Seconds to wait for each domain's answers in ``--check-domains`` (default 5)."""
+
+    key_password_command: str | None = None
+    """A command that prints the passphrase of the organiser's signing key (keygen, sign)."""
 
     imap_host: str | None = None
     imap_port: Port | None = None
@@ -165,3 +174,35 @@ def _plain(annotation: Any) -> type:
     if annotation in (bool, int, float):
         return typing.cast(type, annotation)
     return str
+
+
+def describe_error(error: ErrorDetails) -> str:
+    """What is wrong with a value, in words (pydantic's error, without its jargon)."""
+    kind = str(error["type"])
+    if kind.startswith("bool"):
+        return "must be true or false"
+    if kind.startswith("int"):
+        return "must be a whole number"
+    if kind == "enum":
+        expected = str(error["ctx"]["expected"]).replace("'", "").replace(" or ", ", ")
+        return f"must be one of {expected}"
+    if kind == "value_error":
+        return str(error["msg"]).removeprefix("Value error, ")
+    return f"is not valid ({error['msg']})"
+
+
+def checked_value(key: str, value: str, kind: type[T]) -> T:
+    """``value`` as the setting ``key`` takes it, checked by the model and nowhere else.
+
+    ``protest init`` checks each answer here, so an answer the model would refuse in the
+    config file is refused when it is typed. ValueError says what is wrong.
+    """
+    from pydantic import ValidationError
+
+    try:
+        checked = getattr(Settings.model_validate({field_of(key): value}), field_of(key))
+    except ValidationError as exc:
+        raise ValueError(describe_error(exc.errors(include_url=False)[0])) from None
+    if not isinstance(checked, kind):
+        raise ValueError(f"must be given for {key}")
+    return checked

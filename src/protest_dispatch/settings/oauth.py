@@ -10,26 +10,23 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
 from protest_dispatch.errors import ConfigError
 from protest_dispatch.net.proxy import Proxy
 from protest_dispatch.settings.config import Config
-from protest_dispatch.settings.providers import by_key
+from protest_dispatch.settings.providers import by_host, by_key
 from protest_dispatch.vocabulary import OAuthProvider
+
+if TYPE_CHECKING:
+    from protest_dispatch.settings.model import Settings
 
 _MICROSOFT = "https://login.microsoftonline.com/common/oauth2/v2.0"
 MICROSOFT_SMTP_SCOPE = "https://outlook.office.com/SMTP.Send offline_access"
 MICROSOFT_IMAP_SCOPE = "https://outlook.office.com/IMAP.AccessAsUser.All"
 GOOGLE_MAIL_SCOPE = "https://mail.google.com/"
-_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
-_BY_HOST = {
-    "smtp-mail.outlook.com": OAuthProvider.MICROSOFT,
-    "smtp.office365.com": OAuthProvider.MICROSOFT,
-    "smtp.gmail.com": OAuthProvider.GOOGLE,
-}
 
 
 @dataclass(frozen=True)
@@ -83,7 +80,8 @@ class OAuthClient:
 
 def oauth_client(config: Config) -> OAuthClient:
     """The configured client, or a ConfigError naming the missing or wrong key."""
-    client_id = config.get("oauth_client_id")
+    settings = config.settings
+    client_id = (settings.oauth_client_id or "").strip()
     if not client_id:
         raise ConfigError(
             "No oauth_client_id is set: protest signs in with your own OAuth client and "
@@ -94,43 +92,48 @@ def oauth_client(config: Config) -> OAuthClient:
             "file (or PROTEST_OAUTH_CLIENT_ID).",
         )
     provider = _provider(config)
-    secret = config.get("oauth_client_secret")
-    endpoints = PRESETS.get(provider) or _custom(config)
-    scope = str(config.get("oauth_scope") or "").strip()
+    secret = settings.oauth_client_secret
+    endpoints = PRESETS.get(provider) or _custom(settings)
+    scope = (settings.oauth_scope or "").strip()
     if scope and scope != endpoints.scope:  # e.g. Microsoft's IMAP scope for a mailbox reader
         endpoints = dataclasses.replace(endpoints, scope=scope)
     return OAuthClient(
         provider=provider,
-        client_id=str(client_id),
+        client_id=client_id,
         endpoints=endpoints,
-        client_secret=SecretStr(secret) if secret else None,
+        client_secret=secret or None,
         proxy=config.proxy(),
     )
 
 
 def _provider(config: Config) -> OAuthProvider:
     """``oauth_provider``, else what the mail provider preset or the SMTP host implies."""
-    raw = str(config.get("oauth_provider") or "").strip().lower()
-    if not raw:
-        preset = by_key(str(config.get("provider") or ""))
-        implied = preset.oauth if preset else _BY_HOST.get(str(config.get("smtp_host") or ""))
-        if implied is not None:
-            return implied
-    if raw not in tuple(OAuthProvider):
+    settings = config.settings
+    if settings.oauth_provider is not None:  # pydantic checked it is one
+        return settings.oauth_provider
+    preset = by_key(settings.provider) if settings.provider else None
+    preset = preset or (by_host(settings.smtp_host) if settings.smtp_host else None)
+    if preset is not None and preset.oauth is not None:
+        return preset.oauth
+    raise ConfigError(
+        f"oauth_provider is not set; it must be one of {', '.join(OAuthProvider)}.",
+        key="oauth_provider",
+        hint='Set oauth_provider = "microsoft" (Outlook, Microsoft 365) or "google" '
+        "in the config file, or PROTEST_OAUTH_PROVIDER.",
+    )
+
+
+def _custom(settings: Settings) -> Endpoints:
+    """A custom provider's endpoints; the model checked each is https (or loopback http)."""
+    token_url = settings.oauth_token_url
+    if not token_url:
         raise ConfigError(
-            f"oauth_provider is {raw or 'not set'}; it must be one of {', '.join(OAuthProvider)}.",
-            key="oauth_provider",
-            hint='Set oauth_provider = "microsoft" (Outlook, Microsoft 365) or "google" '
-            "in the config file, or PROTEST_OAUTH_PROVIDER.",
+            "oauth_provider is custom but oauth_token_url is not set.",
+            key="oauth_token_url",
+            hint="Set oauth_token_url from your provider's OAuth documentation.",
         )
-    return OAuthProvider(raw)
-
-
-def _custom(config: Config) -> Endpoints:
-    token_url = _url(config, "oauth_token_url", required=True)
-    assert token_url is not None  # required=True raises instead
-    device = _url(config, "oauth_device_authorization_url", required=False)
-    authorization = _url(config, "oauth_authorization_url", required=False)
+    device = settings.oauth_device_authorization_url or None
+    authorization = settings.oauth_authorization_url or None
     if device is None and authorization is None:
         raise ConfigError(
             "oauth_provider is custom but neither oauth_device_authorization_url nor "
@@ -139,7 +142,7 @@ def _custom(config: Config) -> Endpoints:
             hint="Set oauth_device_authorization_url (device flow) or oauth_authorization_url "
             "(browser flow) from your provider's documentation.",
         )
-    scope = str(config.get("oauth_scope") or "").strip()
+    scope = (settings.oauth_scope or "").strip()
     if not scope:
         raise ConfigError(
             "oauth_provider is custom but oauth_scope is not set.",
@@ -152,24 +155,4 @@ def _custom(config: Config) -> Endpoints:
         token_url=token_url,
         device_authorization_url=device,
         scope=scope,
-    )
-
-
-def _url(config: Config, key: str, *, required: bool) -> str | None:
-    value = str(config.get(key) or "").strip()
-    if not value:
-        if required:
-            raise ConfigError(
-                f"oauth_provider is custom but {key} is not set.",
-                key=key,
-                hint=f"Set {key} from your provider's OAuth documentation.",
-            )
-        return None
-    parts = urlsplit(value)
-    if parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in _LOOPBACK):
-        return value
-    raise ConfigError(
-        f"{key} must be an https:// URL (plain http only on this machine), not {value!r}.",
-        key=key,
-        hint="Copy the URL from your provider's OAuth documentation.",
     )

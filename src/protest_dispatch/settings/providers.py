@@ -35,6 +35,8 @@ class Provider:
     """Where ``protest inbox`` reads the mailbox the letters were sent from."""
     imap_port: int | None = None
     imap_security: Security | None = None
+    other_hosts: tuple[str, ...] = ()
+    """More SMTP servers of the same provider (Microsoft 365 for Outlook.com's sign-in)."""
 
 
 PROVIDERS: tuple[Provider, ...] = (
@@ -73,6 +75,7 @@ PROVIDERS: tuple[Provider, ...] = (
         domains=("outlook.com", "hotmail.com", "live.com", "msn.com"),
         oauth=OAuthProvider.MICROSOFT,
         oauth_only=True,
+        other_hosts=("smtp.office365.com",),
         imap_host="outlook.office365.com",
         imap_port=993,
         imap_security=Security.TLS,
@@ -164,6 +167,12 @@ PROTON_CA_HELP = (
 def by_key(key: str) -> Provider | None:
     wanted = key.strip().lower()
     return next((p for p in PROVIDERS if p.key == wanted), None)
+
+
+def by_host(host: str) -> Provider | None:
+    """The preset whose SMTP server ``host`` is."""
+    wanted = host.strip().lower().rstrip(".")
+    return next((p for p in PROVIDERS if wanted in (p.host, *p.other_hosts)), None)
 
 
 def guess(email: str) -> Provider | None:

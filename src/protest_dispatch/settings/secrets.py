@@ -64,7 +64,7 @@ def run_secret_command(
             f"hold the {what}.",
         )
     lines = output.decode("utf-8", errors="replace").splitlines()
-    if not lines or not lines[0]:
+    if not lines or not lines[0].strip():  # blank: no secret, and never a mask pattern
         raise ConfigError(
             f"The {what} command ({key}) printed nothing on its first line.",
             key=key,
@@ -111,13 +111,15 @@ def _timed_out(key: str, what: str, timeout: float) -> ConfigError:
 
 def from_keyring(*, username: str, host: str) -> SecretStr:
     import keyring
-    from keyring.errors import KeyringError
 
     try:
         value = keyring.get_password(KEYRING_SERVICE, f"{username}@{host}")
-    except KeyringError as exc:
+    except Exception as exc:  # any backend failure (OSError, D-Bus): no working keyring
         raise ConfigError(
-            f"The system keyring could not be read: {exc}", key="smtp_password_keyring"
+            f"The system keyring could not be read ({type(exc).__name__}: {exc}).",
+            key="smtp_password_keyring",
+            hint="Unlock or repair the keyring, or set PROTEST_SMTP_PASSWORD or "
+            "smtp_password_command instead.",
         ) from None
     if value is None:
         raise ConfigError(

@@ -30,7 +30,7 @@ def parse_from(value: str, *, source: str) -> tuple[str, str]:
     ``Doe, "Ana" <a@example.org>`` or ``J. Doe <j@example.org>``, is taken as
     plain text before the final ``<address>``; the header writer quotes it.
     """
-    from protest_dispatch.campaign.model import email_address, header_safe
+    from protest_dispatch.campaign.fields import email_address, header_safe
 
     try:
         header_safe(value)

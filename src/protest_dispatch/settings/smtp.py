@@ -36,25 +36,43 @@ class SmtpSettings:
     auth: AuthMode = AuthMode.PASSWORD
     token: TokenProvider | None = field(default=None, repr=False, compare=False)
     """With ``auth`` xoauth2: where each connection's access token comes from."""
+
+    def __post_init__(self) -> None:
+        # Code may build this value without the settings model (tests, library use):
+        # an unknown security must fail here, not fall through to clear text later.
+        object.__setattr__(self, "security", Security(self.security))
+        object.__setattr__(self, "auth", AuthMode(self.auth))
+
     proxy: Proxy | None = None
     """The SOCKS5 proxy (config ``proxy``); a server on this machine is reached directly."""
 
 
-def check_smtp_options(
-    config: Config,
-    *,
-    host: str | None = None,
-    port: int | None = None,
-    security: str | None = None,
-    ca_file: Path | None = None,
-    auth: str | None = None,
-) -> Config:
+@dataclass(frozen=True)
+class SmtpOverrides:
+    """The SMTP options given on a command line (``--smtp-host`` ...); None is not given.
+
+    They are raw: the settings model checks them like every other source, and its
+    error names the option.
+    """
+
+    host: str | None = None
+    port: int | None = None
+    security: str | None = None
+    ca_file: Path | None = None
+    auth: str | None = None
+
+
+def check_smtp_options(config: Config, *, given: SmtpOverrides) -> Config:
     """The settings with these SMTP options on top, checked without a password or a network.
 
     ``send --dry-run`` calls this so a typo in an SMTP option fails the preview too.
     """
     checked = config.with_options(
-        smtp_host=host, smtp_port=port, smtp_security=security, smtp_ca_file=ca_file, smtp_auth=auth
+        smtp_host=given.host,
+        smtp_port=given.port,
+        smtp_security=given.security,
+        smtp_ca_file=given.ca_file,
+        smtp_auth=given.auth,
     )
     ca = checked.settings.smtp_ca_file
     if ca is not None and not ca.expanduser().is_file():
@@ -67,23 +85,14 @@ def check_smtp_options(
 
 
 def smtp_settings(
-    config: Config,
-    *,
-    host: str | None,
-    port: int | None,
-    security: str | None,
-    ca_file: Path | None,
-    helo_name: str,
-    auth: str | None = None,
+    config: Config, *, given: SmtpOverrides | None = None, helo_name: str
 ) -> SmtpSettings:
     """The SMTP settings for a run; the password is looked up only if a username is set.
 
     With ``smtp_auth = "xoauth2"`` no password is looked up; the caller attaches the
     token provider (``oauth.source``), which knows commands, keyrings and refreshes.
     """
-    settings = check_smtp_options(
-        config, host=host, port=port, security=security, ca_file=ca_file, auth=auth
-    ).settings
+    settings = check_smtp_options(config, given=given or SmtpOverrides()).settings
     if not settings.smtp_host:
         raise ConfigError(
             "No SMTP server is configured.",

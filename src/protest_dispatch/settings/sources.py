@@ -1,9 +1,9 @@
 """Where settings come from (options, ``PROTEST_*``, the TOML file) and what went wrong where.
 
-pydantic-settings merges the three sources in that order; this module gives it
-a bounded TOML reader, an environment given as a mapping (tests, child runs),
-and turns its validation errors into messages that name the flag, variable or
-file key a person has to fix.
+This module merges the three sources in that order, with a bounded TOML reader
+and an environment given as a mapping (tests, child runs), and turns pydantic's
+validation errors into messages that name the flag, variable or file key a person
+has to fix.
 """
 
 from __future__ import annotations
@@ -11,17 +11,17 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from pydantic import ValidationError
-from pydantic_settings import EnvSettingsSource, InitSettingsSource, TomlConfigSettingsSource
 
 from protest_dispatch.errors import ConfigError
 from protest_dispatch.settings.model import (
     EMPTY_IS_A_VALUE,
     ENV_PREFIX,
     FILE_KEYS,
+    KEYS,
     Settings,
+    describe_error,
     env_name,
     field_of,
     key_of,
@@ -53,40 +53,36 @@ def read_bounded(path: Path, *, limit: int, what: str) -> bytes:
     return data
 
 
-class TomlFile(TomlConfigSettingsSource):
+class TomlFile:
     """The config file: bounded, any kind of file (a pipe too), and only known keys."""
 
-    def __init__(self, settings_cls: type[Settings], *, path: Path) -> None:
+    def __init__(self, *, path: Path) -> None:
         self.path = path
-        super().__init__(settings_cls, toml_file=path)
-
-    def _read_files(self, files: Any, deep_merge: bool = False) -> dict[str, Any]:
-        # The base class skips what is not a regular file; an explicit path is read as given.
-        return self._read_file(self.path)
-
-    def _read_file(self, file_path: Any) -> dict[str, Any]:
-        path = self.path
-        raw = read_bounded(path, limit=MAX_CONFIG_BYTES, what="config file")
-        try:
-            data = tomllib.loads(raw.decode("utf-8"))
-        except UnicodeDecodeError as exc:
-            raise ConfigError(
-                f"Cannot read the config file {path}: it is not UTF-8 text ({exc.reason}).",
-                file=path,
-                hint="Save it as UTF-8, or check the path given with --config or PROTEST_CONFIG.",
-            ) from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(
-                f"The config file {path} is not valid TOML: {exc}",
-                file=path,
-                hint="Fix the line named above; 'protest init --force' writes a fresh file.",
-            ) from None
-        for key, value in data.items():
-            _check_file_value(path, key, value)
-        return data
+        self.toml_data: dict[str, object] = _read_file(path)
 
 
-def _check_file_value(path: Path, key: str, value: Any) -> None:
+def _read_file(path: Path) -> dict[str, object]:
+    raw = read_bounded(path, limit=MAX_CONFIG_BYTES, what="config file")
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"Cannot read the config file {path}: it is not UTF-8 text ({exc.reason}).",
+            file=path,
+            hint="Save it as UTF-8, or check the path given with --config or PROTEST_CONFIG.",
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"The config file {path} is not valid TOML: {exc}",
+            file=path,
+            hint="Fix the line named above; 'protest init --force' writes a fresh file.",
+        ) from None
+    for key, value in data.items():
+        _check_file_value(path, key, value)
+    return data
+
+
+def _check_file_value(path: Path, key: str, value: object) -> None:
     if key not in FILE_KEYS:
         raise ConfigError(
             f"Unknown key '{key}' in the config file {path}.",
@@ -111,45 +107,48 @@ def _check_file_value(path: Path, key: str, value: Any) -> None:
         )
 
 
-class Environment(EnvSettingsSource):
+class Environment:
     """``PROTEST_*`` from a given mapping; an empty variable is unset unless it means "none"."""
 
-    def __init__(self, settings_cls: type[Settings], *, environ: Mapping[str, str]) -> None:
+    def __init__(self, *, environ: Mapping[str, str]) -> None:
         self.given = {
             name.lower(): value
             for name, value in environ.items()
             if name.startswith(ENV_PREFIX)
             and (value != "" or name[len(ENV_PREFIX) :].lower() in EMPTY_IS_A_VALUE)
         }
-        super().__init__(settings_cls)
 
-    def _load_env_vars(self) -> Mapping[str, str | None]:
-        return self.given
+    def values(self) -> dict[str, str]:
+        """The variables of known keys, by field name; others (PROTEST_CONFIG) are not ours."""
+        return {
+            field_of(key): self.given[env_name(key).lower()]
+            for key in KEYS
+            if env_name(key).lower() in self.given
+        }
 
 
 def build(
     *,
-    options: Mapping[str, Any],
+    options: Mapping[str, object],
     environ: Mapping[str, str],
     file: TomlFile | None,
 ) -> Settings:
     """Merge options over the environment over the file, or say which one is wrong."""
     given = {field_of(key): value for key, value in options.items() if value is not None}
-    sources: list[Any] = [
-        InitSettingsSource(Settings, init_kwargs=given),
-        Environment(Settings, environ=environ),
-    ]
-    if file is not None:
-        sources.append(file)
+    env = Environment(environ=environ)
+    in_file = {} if file is None else {field_of(k): v for k, v in file.toml_data.items()}
     try:
-        # The sources are pydantic-settings' own init argument; the typed __init__ hides it.
-        return Settings(_build_sources=(tuple(sources), {}))  # type: ignore[call-arg]
+        return Settings.model_validate({**in_file, **env.values(), **given})
     except ValidationError as exc:
-        raise _explain(exc, options=given, environ=sources[1], file=file) from None
+        raise _explain(exc, options=given, environ=env, file=file) from None
 
 
 def _explain(
-    exc: ValidationError, *, options: Mapping[str, Any], environ: Environment, file: TomlFile | None
+    exc: ValidationError,
+    *,
+    options: Mapping[str, object],
+    environ: Environment,
+    file: TomlFile | None,
 ) -> ConfigError:
     """The first problem, located where the winning value came from."""
     error = exc.errors(include_url=False)[0]
@@ -164,22 +163,8 @@ def _explain(
         path = file.path if file is not None else None
         where, value = f"'{key}' in {path}", (file.toml_data.get(key) if file else None)
         hint = f"Correct '{key}' in {path}."
-    problem = _problem(error)
+    problem = describe_error(error)
     # a proxy URL may hold the proxy's password
     hidden = "secret" in key or "password" in key or key == "proxy"
     shown = "" if hidden else f", not {str(value)!r}"
     return ConfigError(f"{where} {problem}{shown}.", key=key, file=path, hint=hint)
-
-
-def _problem(error: Any) -> str:
-    kind = str(error["type"])
-    if kind.startswith("bool"):
-        return "must be true or false"
-    if kind.startswith("int"):
-        return "must be a whole number"
-    if kind == "enum":
-        expected = str(error["ctx"]["expected"]).replace("'", "").replace(" or ", ", ")
-        return f"must be one of {expected}"
-    if kind == "value_error":
-        return str(error["msg"]).removeprefix("Value error, ")
-    return f"is not valid ({error['msg']})"

@@ -19,7 +19,7 @@ from protest_dispatch.files import make_private_folder, write_private
 from protest_dispatch.settings.providers import Provider
 from protest_dispatch.settings.secrets import KEYRING_SERVICE
 from protest_dispatch.settings.sender import format_from
-from protest_dispatch.vocabulary import AuthMode, OAuthProvider
+from protest_dispatch.vocabulary import AuthMode, OAuthProvider, Security
 
 Storage = Literal["no", "command", "keyring", "oauth"]
 """Where the password is; ``oauth`` means none: XOAUTH2 signs in (see ``OAuthAnswers``)."""
@@ -38,7 +38,7 @@ class Answers:
     provider: Provider
     host: str
     port: int
-    security: str
+    security: Security
     username: str | None  # None: the server takes no login
     storage: Storage = "no"
     password_command: str | None = None
@@ -49,9 +49,14 @@ class Answers:
     imap_host: str | None = None
     """Set when the sender chose to let ``protest inbox`` read the mailbox."""
     imap_port: int | None = None
-    imap_security: str | None = None
+    imap_security: Security | None = None
     imap_ca_file: str | None = None
+    imap_username: str | None = None
+    """Only for a server that takes mail without a login: the mailbox's own."""
+    imap_password_command: str | None = None
     oauth: OAuthAnswers | None = None
+    postal_address: str | None = None
+    """For letters on paper: lines joined by newlines."""
     proxy: str | None = None
     """``tor`` when the sender needs to hide their IP address from the provider."""
 
@@ -72,12 +77,14 @@ def config_values(answers: Answers) -> dict[str, Value]:
     }
     if answers.country:
         values["country"] = answers.country
+    if answers.postal_address:
+        values["postal_address"] = answers.postal_address
     values.update(
         {
             "provider": answers.provider.key,
             "smtp_host": answers.host,
             "smtp_port": answers.port,
-            "smtp_security": answers.security,
+            "smtp_security": answers.security.value,
         }
     )
     if answers.username:
@@ -94,9 +101,13 @@ def config_values(answers: Answers) -> dict[str, Value]:
         if answers.imap_port:
             values["imap_port"] = answers.imap_port
         if answers.imap_security:
-            values["imap_security"] = answers.imap_security
+            values["imap_security"] = answers.imap_security.value
         if answers.imap_ca_file:
             values["imap_ca_file"] = answers.imap_ca_file
+        if answers.imap_username:
+            values["imap_username"] = answers.imap_username
+        if answers.imap_password_command:
+            values["imap_password_command"] = answers.imap_password_command
     if answers.oauth is not None:
         values.update(_oauth_values(answers.oauth))
         if answers.imap_host and "oauth_provider" in values:
@@ -210,13 +221,12 @@ def _private_folder(folder: Path) -> None:
 def store_in_keyring(*, username: str, host: str, password: str) -> None:
     """Keep the password where ``config.password`` will look for it."""
     import keyring
-    from keyring.errors import KeyringError
 
     try:
         keyring.set_password(KEYRING_SERVICE, f"{username}@{host}", password)
-    except (KeyringError, RuntimeError) as exc:
+    except Exception as exc:  # any backend failure (OSError, D-Bus): no working keyring
         raise ConfigError(
-            f"The system keyring could not store the password: {exc}",
+            f"The system keyring could not store the password ({type(exc).__name__}: {exc})",
             key="smtp_password_keyring",
             hint="Choose a password command instead, or set PROTEST_SMTP_PASSWORD when you send.",
         ) from None

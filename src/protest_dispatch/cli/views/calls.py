@@ -22,7 +22,7 @@ RECORD_HINT = (
 
 def _describe(call: Call) -> str:
     note = f" ({call.note})" if call.note else ""
-    return f"{call.outcome}, {call.at}{note}"
+    return f"{call.outcome}, {output.when(call.at)} UTC{note}"
 
 
 def _local(row: SheetRow) -> str:
@@ -57,7 +57,7 @@ def sheet(result: Sheet, *, placeholder: bool) -> None:
         if target.office_hours:
             lines.append(("Office hours", target.office_hours))
         if row.reached and row.last is not None:
-            lines.append(("Done", f"reached, {row.last.at}"))
+            lines.append(("Done", f"reached, {output.when(row.last.at)} UTC"))
         elif row.last is not None:
             lines.append(("Last call", f"{_describe(row.last)}; {len(row.calls)} call(s) so far"))
         else:
@@ -71,8 +71,10 @@ def sheet(result: Sheet, *, placeholder: bool) -> None:
 
 
 def recorded(*, call: Call, target: Target, left: int) -> None:
-    output.info(f"Recorded: {target.id} ({target.name}): {call.outcome} at {call.at}.")
-    if call.outcome != "reached":
+    output.info(
+        f"Recorded: {target.id} ({target.name}): {call.outcome} at {output.when(call.at)} UTC."
+    )
+    if call.outcome != CallOutcome.REACHED:
         output.say("The call stays on your call sheet until you reach someone.")
     output.say(
         f"{left} call(s) left to make for campaign {call.campaign}."

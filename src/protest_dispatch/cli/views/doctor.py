@@ -7,20 +7,21 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 
 from protest_dispatch.cli import output
+from protest_dispatch.vocabulary import CheckStatus
 
 if TYPE_CHECKING:
     from protest_dispatch.commands.checks import Report
 
 _MARKS = {
-    "ok": ("✓", "green"),
-    "warn": ("!", "yellow"),
-    "fail": ("✗", "red bold"),
-    "skip": ("-", "dim"),
+    CheckStatus.OK: ("✓", "green"),
+    CheckStatus.WARN: ("!", "yellow"),
+    CheckStatus.FAIL: ("✗", "red bold"),
+    CheckStatus.SKIP: ("-", "dim"),
 }
-_ASCII = {"✓": "ok", "✗": "FAIL"}
+_ASCII = {"✓": "ok", "✗": "FAIL"}  # the marks in ASCII, not statuses
 
 
-def _mark(status: str) -> tuple[str, str]:
+def _mark(status: CheckStatus) -> tuple[str, str]:
     symbol, style = _MARKS[status]
     encoding = (output.stdout.encoding or "utf-8").lower()
     try:
@@ -38,9 +39,9 @@ def doctor(report: Report) -> None:
                 (f"{symbol} ", style), (f"{check.name}: ", "bold"), output.plain(check.detail)
             )
         )
-        if check.status in ("fail", "warn") and check.hint:
+        if check.status in (CheckStatus.FAIL, CheckStatus.WARN) and check.hint:
             output.show(output.plain(f"  How to fix: {check.hint}", "dim"))
-    failures = [c for c in report.checks if c.status == "fail"]
+    failures = [c for c in report.checks if c.status == CheckStatus.FAIL]
     if failures:
         output.info(
             f'{len(failures)} problem(s). Fix the first one ("{failures[0].name}") '

@@ -6,18 +6,21 @@ Subjects, senders and reply texts come from strangers: they are printed through
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from protest_dispatch.cli import output
-from protest_dispatch.commands.inbox import InboxReport
 from protest_dispatch.sendlog.findings import Finding
 from protest_dispatch.text import visible
 from protest_dispatch.vocabulary import FindingKind
+
+if TYPE_CHECKING:  # replies and followup use this module and open no connection
+    from protest_dispatch.commands.inbox import InboxReport
 
 WHAT = {
     FindingKind.BOUNCED: "bounced",
     FindingKind.COPY_BOUNCED: "a copy bounced (the official still got the letter)",
     FindingKind.DELAYED: "delayed (the server is still trying)",
+    FindingKind.DELIVERED: "delivered (a delivery report says it arrived)",
     FindingKind.AUTO_REPLY: "automatic reply (proof it arrived)",
     FindingKind.REPLY: "reply",
     FindingKind.NO_REPLY: "no reply",
@@ -62,17 +65,14 @@ def inbox(report: InboxReport, *, as_json: bool, quiet: bool) -> None:
         return
     searched = sum(f.searched for f in report.folders)
     names = ", ".join(f.folder for f in report.folders) or "no folder"
-    output.say(f"Read {searched} new message(s) in {names} of {report.account}.")
+    user, _, server = report.account.rpartition("@")
+    output.say(f"Read {searched} new message(s) in {names} of {user} at {server}.")
     if not shown:
         output.info("Nothing new about your letters.")
         return
-    output.show(
-        output.table(
-            f"New about your letters ({len(shown)})",
-            ("campaign", "target", "what", "who", "status", "details", "at"),
-            (_row(f) for f in shown),
-        )
-    )
+    output.info(f"New about your letters ({len(shown)}):")
+    for finding in shown:
+        output.line(describe(finding, to=report.to.get(finding.letter_id)))
     if any(f.kind == FindingKind.REPLY for f in shown):
         output.say("Read the replies with 'protest replies'.")
     if any(f.permanent_bounce for f in shown):
@@ -82,23 +82,13 @@ def inbox(report: InboxReport, *, as_json: bool, quiet: bool) -> None:
         )
 
 
-def _row(finding: Finding) -> Sequence[object]:
-    details = finding.diagnostic or finding.subject or ""
-    return (
-        finding.campaign,
-        finding.target,
-        finding.kind.value,
-        finding.recipient or finding.from_ or "",
-        finding.status or "",
-        details[:120],
-        finding.at,
-    )
-
-
 def describe(finding: Finding, *, to: str | None = None) -> str:
-    """One line for cron mail: what happened to which letter."""
+    """One line: when, which letter, what happened (the time in UTC, as in every table)."""
     who = finding.recipient or to or finding.from_ or "?"
     why = f" ({finding.status} {finding.diagnostic or ''})".rstrip() if finding.status else ""
     if finding.kind == FindingKind.REPLY:
         why = f": {finding.subject or ''}"
-    return f"{finding.campaign}/{finding.target}: {WHAT[finding.kind]} - {who}{why} at {finding.at}"
+    return (
+        f"{output.when(finding.at)}  {finding.campaign}/{finding.target}: "
+        f"{WHAT[finding.kind]} - {who}{why}"
+    )

@@ -11,6 +11,7 @@ from protest_dispatch.cli import output
 from protest_dispatch.commands.log import LogReport
 from protest_dispatch.sendlog.findings import Finding
 from protest_dispatch.text import visible
+from protest_dispatch.vocabulary import POSTED, Channel
 
 WIDE_COLUMNS = (
     "campaign",
@@ -41,6 +42,7 @@ CSV_COLUMNS = (
     "updated_at",
     "refused",
     "next_attempt_at",
+    "campaign_sha256",
 )
 
 
@@ -49,8 +51,21 @@ def show(report: LogReport, *, campaign: str | None, status: str | None, fmt: st
     if fmt == "json":
         output.print_json(
             [
-                {**row, "events": [f.event() for f in report.events(entry)]}
-                for row, entry in zip(rows, report.entries, strict=True)
+                {**row, "channel": Channel.EMAIL, "events": [f.event() for f in report.events(e)]}
+                for row, e in zip(rows, report.entries, strict=True)
+            ]
+            + [
+                {
+                    "campaign": post.campaign,
+                    "target": post.target,
+                    "sender": post.sender,
+                    "channel": Channel.POST,
+                    "status": POSTED,
+                    "posted_on": post.posted_on,
+                    "updated_at": post.recorded_at,
+                    "events": [f.event() for f in report.events(post)],
+                }
+                for post in report.posts
             ]
         )
     elif fmt == "csv":
@@ -80,9 +95,9 @@ def _cell(value: object) -> str:
 
 
 def _tables(report: LogReport, rows: list[dict[str, Any]], *, filtered: bool) -> None:
-    if not rows:
+    if not rows and not report.posts:
         output.info("The send log has no letters yet" + (" matching that." if filtered else "."))
-    else:
+    elif rows:
         wide = output.width() >= WIDE_AT
         columns = WIDE_COLUMNS if wide else NARROW_COLUMNS
         for row, entry in zip(rows, report.entries, strict=True):
@@ -106,8 +121,22 @@ def _tables(report: LogReport, rows: list[dict[str, Any]], *, filtered: bool) ->
             output.table(
                 "Calls",
                 ("campaign", "target", "outcome", "note", "at"),
-                ((c.campaign, c.target, c.outcome, c.note or "", c.at) for c in report.calls),
+                (
+                    (c.campaign, c.target, c.outcome, c.note or "", output.when(c.at))
+                    for c in report.calls
+                ),
                 styles={2: output.STATUS_STYLES},
+            )
+        )
+    if report.posts:
+        output.show(
+            output.table(
+                "Letters posted",
+                ("campaign", "target", "posted on", LATEST),
+                (
+                    (p.campaign, p.target, p.posted_on, _latest(report.events(p)))
+                    for p in report.posts
+                ),
             )
         )
 
@@ -117,12 +146,12 @@ def _latest(findings: list[Finding]) -> str:
     if not findings:
         return ""
     last = findings[-1]
-    parts = (last.kind.value, last.status, last.recipient or last.from_, last.at[:16])
+    parts = (last.kind.value, last.status, last.recipient or last.from_, output.when(last.at))
     return " ".join(p for p in parts if p)
 
 
 def _short(column: str, value: object) -> object:
-    """Times to the minute in the table (the JSON and CSV keep every digit)."""
+    """Short times in the table (the JSON and CSV keep ISO 8601 to the second)."""
     if column == "updated_at" and isinstance(value, str):
-        return value[:16].replace("T", " ")
+        return output.when(value)
     return value

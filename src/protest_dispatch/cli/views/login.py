@@ -45,16 +45,21 @@ def outside_proxy(proxy: str, device: bool) -> None:
 
 def signed_in(result: LoginResult) -> None:
     if result.fell_back:
+        failed = f" ({'; '.join(result.keyring_failures)})" if result.keyring_failures else ""
         output.warn(
-            f"The system keyring does not work here, so the refresh token is in {result.file} "
-            "instead (only you can read it)."
+            f"The system keyring does not work here{failed}, so the refresh token is in "
+            f"{result.file} instead (only you can read it)."
         )
     place = "the system keyring" if result.stored_in is TokenStore.KEYRING else str(result.file)
     output.say(f"Signed in as {result.account}; the refresh token is stored in {place}.")
+    if result.signed_in_as is not None:
+        output.say(f"The provider confirms the account: {result.signed_in_as}.")
     output.say("Next: 'protest doctor' checks the sign-in with your mail server.")
 
 
 def signed_out(result: LogoutResult) -> None:
+    for failure in result.keyring_failures:
+        output.warn(f"The system keyring failed ({failure}); only {result.file} was checked.")
     if not result.removed:
         output.say(f"No sign-in was stored for {result.account}; nothing to remove.")
         return

@@ -5,23 +5,24 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from protest_dispatch.campaign.compose import CallToMake, Checked, raise_problems
+from protest_dispatch.campaign.compose import CallToMake, raise_problems
 from protest_dispatch.campaign.message import Letter
-from protest_dispatch.campaign.placeholders import placeholder_addresses
 from protest_dispatch.campaign.recipients import copies
 from protest_dispatch.cli import output
 from protest_dispatch.errors import SET_SENDER_HINT, Problem
 from protest_dispatch.sendlog.records import format_time
-from protest_dispatch.vocabulary import ExitCode, LetterStatus
+from protest_dispatch.vocabulary import ExitCode, LetterStatus, TrustState
 
 if TYPE_CHECKING:
     from rich.progress import Progress
     from rich.text import Text
 
+    from protest_dispatch.campaign.signing import Trust
     from protest_dispatch.commands.send import Plan, ReceivedBefore, Resend
     from protest_dispatch.commands.session import Session
     from protest_dispatch.delivery.dispatch import Job, Result, Summary
@@ -38,8 +39,11 @@ class Display:
     quiet: bool = False
 
 
-def _notices(session: Session) -> None:
+def notices(session: Session, *, origin: bool = True) -> None:
+    """What the person should know; ``origin``: where the campaign copy came from."""
     audience = session.composer.audience
+    if origin:
+        trust(session.trust, campaign_id=session.campaign_id)
     for warning in session.loaded.warnings:
         output.warn(str(warning))
     fallbacks = session.composer.language_fallbacks()
@@ -62,43 +66,29 @@ def _notices(session: Session) -> None:
         )
 
 
-TABLE_ROWS = 100
+def trust(verdict: Trust, *, campaign_id: str) -> None:
+    """Where this copy of the campaign came from, as far as anyone can tell."""
+    if verdict.state == TrustState.UNSIGNED:
+        output.warn("unsigned campaign: check that it came from the organiser.")
+    elif verdict.state == TrustState.FIRST_USE:
+        output.say(
+            f"Signed campaign: first use of '{campaign_id}', so its key {verdict.public_key} "
+            "is remembered; a copy signed by another key will be refused."
+        )
+    else:
+        output.say(f"Signed campaign: verified with the key {verdict.public_key}.")
+    if verdict.trusted_comment:
+        output.say(
+            f"  {_signed_on(verdict.trusted_comment)}trusted comment: {verdict.trusted_comment}"
+        )
 
 
-def validation(session: Session, *, letters: Sequence[Checked], show_all: bool = False) -> None:
-    audience = session.composer.audience
-    rows = [(c.target, "email", ", ".join(c.recipients), c.template) for c in letters]
-    for selected in audience.calls:
-        rows.append(
-            (
-                selected.target.id,
-                "call",
-                selected.target.phone or "",
-                selected.target.call_script or "",
-            )
-        )
-    for target in (*audience.needs_country, *audience.other_countries):
-        rows.append((target.id, f"skipped (only for senders in {target.country})", "", ""))
-    shown = rows if show_all else rows[:TABLE_ROWS]
-    output.show(
-        output.table(
-            f"Campaign {session.campaign_id}",
-            ("target", "channel", "recipients", "template"),
-            shown,
-        )
-    )
-    if len(shown) < len(rows):
-        output.info(
-            f"... and {len(rows) - len(shown)} more targets ('protest validate --all' "
-            "lists every one)."
-        )
-    _notices(session)
-    for placeholder in placeholder_addresses(session.loaded):
-        output.warn(str(placeholder))
-    output.info(
-        f"The campaign is valid: {len(letters)} letter(s) and {len(audience.calls)} "
-        "call(s) for this sender."
-    )
+def _signed_on(comment: str) -> str:
+    """minisign's trusted comment starts ``timestamp:<seconds>``: the signing time, if so."""
+    stamp = comment.removeprefix("timestamp:").split(None, 1)[0] if comment else ""
+    if not comment.startswith("timestamp:") or not stamp.isdigit() or len(stamp) > 11:
+        return ""
+    return f"signed {output.when(datetime.fromtimestamp(int(stamp), UTC))} UTC; "
 
 
 def dry_run(session: Session, *, out: Path | None) -> None:
@@ -111,7 +101,7 @@ def dry_run(session: Session, *, out: Path | None) -> None:
         output.headers_and_body(letter_headers(letter), letter.rendered.text)
     calls(session.composer.checked_calls(problems))
     raise_problems(problems)
-    _notices(session)
+    notices(session)
     written = f" and wrote {total} .eml file(s) to {out}" if out is not None else ""
     output.info(
         f"Dry run: nothing was sent. {total} letter(s) and "
@@ -131,7 +121,23 @@ def letter_headers(letter: Letter) -> list[tuple[str, str]]:
     if letter.reply_to:
         headers.append(("Reply-To", letter.reply_to))
     headers.append(("Subject", letter.subject))
+    if letter.attachments:
+        headers.append(
+            (
+                "Attachments",
+                ", ".join(f"{a.filename} ({size_text(a.size)})" for a in letter.attachments),
+            )
+        )
     return headers
+
+
+def size_text(octets: int) -> str:
+    """1,234 bytes, 12.3 KB or 1.2 MB: a file's size at a glance."""
+    if octets < 1000:
+        return f"{octets:,} bytes"
+    if octets < 1_000_000:
+        return f"{octets / 1000:.1f} KB"
+    return f"{octets / 1_000_000:.1f} MB"
 
 
 def calls(to_make: Sequence[CallToMake]) -> None:
@@ -164,11 +170,11 @@ def send_plan(
         output.say(BOUNCED_HINT)
     for before in plan.received_before:
         output.say(_received_before(before))
-    if not plan.jobs:
-        _notices(session)
+    if not plan.jobs:  # one plain line: the copy's origin matters only when it sends
+        notices(session, origin=False)
         output.info(nothing_to_send(plan))
         return
-    _notices(session)
+    notices(session)
     mode = f" as TEST letters to yourself only ({session.sender.email})" if test else ""
     output.say(
         f"Ready to send {len(plan.jobs)} letter(s){mode} from {session.sender.name} "
@@ -432,7 +438,7 @@ def send_summary(
             output.table(
                 f"Campaign {session.campaign_id}" + (" (test)" if test else ""),
                 ("outcome", "letters"),
-                ((k, v) for k, v in counts.items() if v or k == "sent"),
+                ((k, v) for i, (k, v) in enumerate(counts.items()) if v or i == 0),  # sent: always
             )
         )
         _advice(summary)

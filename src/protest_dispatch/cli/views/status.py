@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from protest_dispatch.cli import output
 from protest_dispatch.commands.status import NO_REPLY_DAYS
-from protest_dispatch.text import visible
-from protest_dispatch.vocabulary import FindingKind
+from protest_dispatch.vocabulary import FindingKind, LetterStatus
 
 if TYPE_CHECKING:
     from protest_dispatch.campaign.model import Target
@@ -16,16 +15,16 @@ if TYPE_CHECKING:
 
 _Row = TypeVar("_Row")
 
-ADVICE = {
-    "deferred": "Deferred letters go with the next 'protest send' (cron: exit code 75 means "
-    "exactly this).",
-    "failed": "The server refused these for good. Fix the address in the campaign file (or "
-    "tell the organisers), then run 'protest send --retry-failed'.",
-    "uncertain": "The connection broke after the letter was handed over, so it may have "
+ADVICE: dict[str, str] = {
+    LetterStatus.DEFERRED: "Deferred letters go with the next 'protest send' (cron: exit code "
+    "75 means exactly this).",
+    LetterStatus.FAILED: "The server refused these for good. Fix the address in the campaign "
+    "file (or tell the organisers), then run 'protest send --retry-failed'.",
+    LetterStatus.UNCERTAIN: "The connection broke after the letter was handed over, so it may have "
     "arrived. Look in your Sent folder or ask the recipient; only if it did not arrive, run "
     "'protest send --retry-uncertain --only <target>'.",
-    "sending": "Another run is sending these now, or a run stopped while sending them: the "
-    "next 'protest send' then marks them uncertain.",
+    LetterStatus.SENDING: "Another run is sending these now, or a run stopped while sending "
+    "them: the next 'protest send' then marks them uncertain.",
     "bounced": "These addresses do not take mail; 'protest send' skips them. Fix the address in "
     "the campaign file (or tell the organisers: 'protest status --bounced' lists them to "
     "paste), or try again with 'protest send --retry-bounced'.",
@@ -51,11 +50,11 @@ def _campaign(campaign: CampaignStatus, *, report: StatusReport) -> None:
     counts: list[tuple[str, object]] = [
         (label, len(campaign.with_status(status)))
         for label, status in (
-            ("sent", "sent"),
-            ("deferred", "deferred"),
-            ("failed", "failed"),
-            ("uncertain", "uncertain"),
-            ("being sent", "sending"),
+            ("sent", LetterStatus.SENT),
+            ("deferred", LetterStatus.DEFERRED),
+            ("failed", LetterStatus.FAILED),
+            ("uncertain", LetterStatus.UNCERTAIN),
+            ("being sent", LetterStatus.SENDING),
         )
     ]
     if campaign.not_yet_sent is not None:
@@ -65,6 +64,9 @@ def _campaign(campaign: CampaignStatus, *, report: StatusReport) -> None:
     counts.append(("calls made", f"{len(campaign.calls)}" + (f" ({made})" if made else "")))
     if campaign.to_call is not None:
         counts.append(("calls to make", len(campaign.to_call)))
+    counts.append(("posted", len(campaign.posts)))
+    if campaign.to_post is not None:
+        counts.append(("to print and post", len(campaign.to_post)))
     counts += [
         ("bounced", len(campaign.bounced)),
         ("automatic replies", len(campaign.found(FindingKind.AUTO_REPLY))),
@@ -75,65 +77,84 @@ def _campaign(campaign: CampaignStatus, *, report: StatusReport) -> None:
         f"Campaign {campaign.campaign}" + (f", sent as {report.sender}" if report.sender else "")
     )
     output.show(
-        output.table(None, ("", "count"), (row for row in counts if row[1] or row[0] in ("sent",)))
+        output.table(
+            None, ("", "count"), (row for i, row in enumerate(counts) if row[1] or i == 0)
+        )  # sent: always
     )
     _entries(
-        campaign.with_status("deferred"),
-        "deferred",
+        campaign.with_status(LetterStatus.DEFERRED),
+        LetterStatus.DEFERRED,
         ("target", "to", "attempts", "next attempt", "last error"),
-        lambda e: (e.target, e.to, e.attempts, e.next_attempt_at or "next run", e.error or ""),
+        lambda e: (
+            e.target,
+            e.to,
+            e.attempts,
+            output.when(e.next_attempt_at) if e.next_attempt_at else "next run",
+            e.error or "",
+        ),
     )
     _entries(
         campaign.bounced,
         "bounced",
         ("target", "address", "status", "reason", "bounced at"),
-        lambda f: (f.target, f.recipient or "", f.status or "", f.diagnostic or "", f.at),
+        lambda f: (
+            f.target,
+            f.recipient or "",
+            f.status or "",
+            f.diagnostic or "",
+            output.when(f.at),
+        ),
     )
     _entries(
         campaign.found(FindingKind.REPLY),
         "replies",
         ("target", "from", "date", "subject"),
-        lambda f: (f.target, f.from_ or "(you said so)", f.at, f.subject or ""),
+        lambda f: (f.target, f.from_ or "(you said so)", output.when(f.at), f.subject or ""),
     )
     _entries(
         list(campaign.no_reply),
         f"no reply after {NO_REPLY_DAYS} days",
         ("target", "to", "sent"),
-        lambda e: (e.target, e.to, e.updated_at),
+        lambda e: (e.target, e.to, output.when(e.updated_at)),
     )
     _entries(
-        campaign.with_status("failed"),
-        "failed",
+        campaign.with_status(LetterStatus.FAILED),
+        LetterStatus.FAILED,
         ("target", "to", "smtp_code", "reason"),
         lambda e: (e.target, e.to, e.smtp_code or "", e.error or ""),
     )
     _entries(
-        campaign.with_status("uncertain"),
-        "uncertain",
+        campaign.with_status(LetterStatus.UNCERTAIN),
+        LetterStatus.UNCERTAIN,
         ("target", "to", "since", "what happened"),
-        lambda e: (e.target, e.to, e.updated_at, e.error or ""),
+        lambda e: (e.target, e.to, output.when(e.updated_at), e.error or ""),
     )
     _entries(
-        campaign.with_status("sending"),
-        "sending",
+        campaign.with_status(LetterStatus.SENDING),
+        LetterStatus.SENDING,
         ("target", "to", "since"),
-        lambda e: (e.target, e.to, e.updated_at),
+        lambda e: (e.target, e.to, output.when(e.updated_at)),
     )
     if campaign.not_yet_sent:
         output.say(
             f"{len(campaign.not_yet_sent)} letter(s) not sent yet: "
             f"{_ids(campaign.not_yet_sent)}. 'protest send' sends them."
         )
-    waiting = campaign.not_yet_sent or campaign.with_status("deferred")
+    waiting = campaign.not_yet_sent or campaign.with_status(LetterStatus.DEFERRED)
     if waiting and report.quota_free_at is not None:
         output.say(
             "Your provider's sending limit is reached until "
-            f"{report.quota_free_at:%Y-%m-%d %H:%M} UTC; a run after that sends the rest."
+            f"{output.when(report.quota_free_at)} UTC; a run after that sends the rest."
         )
     if campaign.to_call:
         output.say(
             f"Calls to make: {_ids(campaign.to_call)}. 'protest calls' shows the "
             "numbers and what to say."
+        )
+    if campaign.to_post:
+        output.say(
+            f"Letters to print and post: {_ids(campaign.to_post)}. 'protest print' writes "
+            "them as PDF; once one is in the post, record it with 'protest posted ID'."
         )
 
 
@@ -143,14 +164,15 @@ def _ids(targets: tuple[Target, ...]) -> str:
 
 def _entries(
     entries: Sequence[_Row],
-    status: str,
+    section: str,
     columns: tuple[str, ...],
     row: Callable[[_Row], Sequence[object]],
 ) -> None:
+    """One table of the status view: a letter status, or bounced, replies, no reply."""
     if not entries:
         return
-    output.show(output.table(status.capitalize(), columns, (row(e) for e in entries)))
-    output.say(ADVICE[status], "dim")
+    output.show(output.table(section.capitalize(), columns, (row(e) for e in entries)))
+    output.say(ADVICE[section], "dim")
 
 
 def bounced_summary(report: StatusReport) -> None:
@@ -162,12 +184,12 @@ def bounced_summary(report: StatusReport) -> None:
             continue
         lines.append(f"Campaign {campaign.campaign}: {len(bounced)} address(es) to fix")
         lines += [
-            f"- {f.target}: {f.recipient} bounced on {f.at}: "
-            + " ".join(filter(None, (f.status, f.diagnostic)))
+            f"- {report.names.label(f.campaign, f.target)}: {f.recipient} bounced on "
+            f"{output.when(f.at)} UTC: " + " ".join(filter(None, (f.status, f.diagnostic)))
             for f in bounced
         ]
         lines.append("")
     if not lines:
         output.info("No letter has bounced.")
         return
-    output.print_raw(visible("\n".join(lines)))
+    output.paragraph("\n".join(lines).rstrip("\n"))

@@ -1,0 +1,99 @@
+"""How ``validate`` shows a campaign: every letter's recipients, the calls, the checks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from protest_dispatch.addresses import same_mailbox
+from protest_dispatch.campaign.placeholders import placeholder_addresses
+from protest_dispatch.cli import output
+from protest_dispatch.cli.views.send import notices, size_text
+
+if TYPE_CHECKING:
+    from protest_dispatch.campaign.compose import Checked
+    from protest_dispatch.commands.domains import DomainReport
+    from protest_dispatch.commands.session import Session
+
+
+TABLE_ROWS = 100
+
+
+def validation(
+    session: Session,
+    *,
+    letters: Sequence[Checked],
+    paper: Sequence[Checked] = (),
+    show_all: bool = False,
+    domains: DomainReport | None = None,
+) -> None:
+    audience = session.composer.audience
+    rows = [(c.target, "email", _recipients(session, c.recipients), c.template) for c in letters]
+    addresses = {s.target.id: s.target.postal_address or "" for s in audience.paper}
+    for checked in paper:
+        first_line = addresses.get(checked.target, "").partition("\n")[0]
+        rows.append((checked.target, "post", f"{first_line}, ...", checked.template))
+    for selected in audience.calls:
+        rows.append(
+            (
+                selected.target.id,
+                "call",
+                selected.target.phone or "",
+                selected.target.call_script or "",
+            )
+        )
+    for target in (*audience.needs_country, *audience.other_countries):
+        rows.append((target.id, f"skipped (only for senders in {target.country})", "", ""))
+    shown = rows if show_all else rows[:TABLE_ROWS]
+    output.show(
+        output.table(
+            f"Campaign {session.campaign_id}",
+            ("target", "channel", "recipients", "template"),
+            shown,
+        )
+    )
+    if len(shown) < len(rows):
+        output.info(
+            f"... and {len(rows) - len(shown)} more targets ('protest validate --all' "
+            "lists every one)."
+        )
+    files = session.loaded.attachments
+    if files:
+        output.show(
+            output.table(
+                "Attachments",
+                ("file", "size", "type", "SHA-256"),
+                ((a.name, size_text(a.size), a.content_type, a.sha256) for a in files.values()),
+            )
+        )
+    notices(session)
+    for placeholder in placeholder_addresses(session.loaded):
+        output.warn(str(placeholder))
+    if domains is not None:
+        _domains(domains)
+        if domains.errors:
+            return
+    on_paper = f", {len(paper)} letter(s) to print" if paper else ""
+    output.info(
+        f"The campaign is valid: {len(letters)} letter(s){on_paper} and {len(audience.calls)} "
+        "call(s) for this sender."
+    )
+
+
+def _domains(report: DomainReport) -> None:
+    for warning in report.warnings:
+        output.warn(str(warning))
+    fine = len(report.answers) - report.unchecked - len(report.errors)
+    output.info(
+        f"Checked {len(report.answers)} domain(s) in DNS: {fine} accept mail, "
+        f"{len(report.errors)} cannot receive mail, {report.unchecked} could not be checked."
+    )
+
+
+def _recipients(session: Session, recipients: Sequence[str]) -> str:
+    """The letter's addresses, the sender's own Bcc copy marked as such."""
+    own = session.sender.email if session.composer.copy_me else None
+    return ", ".join(
+        f"{a} (Bcc: your copy)" if i and own is not None and same_mailbox(a, own) else a
+        for i, a in enumerate(recipients)  # the first is the To, even when it is you
+    )

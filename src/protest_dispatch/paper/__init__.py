@@ -1,0 +1,1 @@
+"""Letters on paper: the letter as data (``document``) and typeset as PDF (``typeset``)."""
