@@ -669,6 +669,7 @@ def case_print(ctx: Context, report: Report) -> None:
         ok = [m for m in runs if m.returncode == 0]
         secs = report.add(Row(label, "seconds", [m.seconds for m in ok], fmt="{:.2f}"))
         secs.goal, secs.passed = f"< {goal:g} s", secs.median < goal
+        report.add(Row(label, "CPU seconds", [m.cpu_seconds for m in ok], fmt="{:.2f}"))
         report.add(Row(label, "peak RSS MB", [m.max_rss_mb for m in ok], fmt="{:.0f}"))
 
 

@@ -21,7 +21,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from email.message import EmailMessage
 from email.policy import Policy
 from pathlib import Path
@@ -209,15 +209,25 @@ def cli(
     env: Mapping[str, str] | None = None,
     input: str | None = None,
     expect: int | None = None,
+    clock: datetime | None = None,
 ) -> Run:
-    """``protest`` in this process (stdin is not a terminal); it must never print a traceback."""
+    """``protest`` in this process (stdin is not a terminal); it must never print a traceback.
+
+    ``clock`` is the moment the command sees as now (injected, not patched).
+    """
     from protest_dispatch.cli import output
+    from protest_dispatch.cli.clock import Injected
 
     # The consoles read COLUMNS once, at import; keep rows on one line for asserts.
     output.stdout.width = 200
     output.stderr.width = 200
     result = CliRunner().invoke(
-        app, list(args), env=dict(env or {}), input=input, catch_exceptions=False
+        app,
+        list(args),
+        env=dict(env or {}),
+        input=input,
+        catch_exceptions=False,
+        obj=None if clock is None else Injected(now=lambda: clock),
     )
     run = Run(result.exit_code, result.stdout, result.stderr)
     assert "Traceback" not in run.output, run.output
@@ -252,11 +262,17 @@ def env_for(
 
 
 def send(
-    campaign: Path, *args: str, env: Mapping[str, str], yes: bool = True, rate: str = "0"
+    campaign: Path,
+    *args: str,
+    env: Mapping[str, str],
+    yes: bool = True,
+    rate: str = "0",
+    clock: datetime | None = None,
 ) -> Run:
     return cli(
         ["send", "-t", str(campaign), "--rate", rate, *(["--yes"] if yes else []), *args],
         env=env,
+        clock=clock,
     )
 
 

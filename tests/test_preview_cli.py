@@ -235,18 +235,19 @@ def table_rows(out: str) -> list[list[str]]:
 def test_validate_prints_the_summary_table(campaign: Path) -> None:
     run = cli(["validate", "-t", str(campaign), "--from", FROM, "--country", "GB"], expect=0)
     header = next(line for line in run.out.splitlines() if "target" in line)
-    assert re.search(r"target\s*┃\s*channel\s*┃\s*recipients\s*┃\s*template", header)
+    assert re.search(r"target\s*┃\s*channel\s*┃\s*recipients\s*┃\s*template\s*┃\s*own", header)
     rows = table_rows(run.out)
-    assert ["court", "email", "court@example.org, press@example.org", "letter.md.j2"] in rows
+    assert ["court", "email", "court@example.org, press@example.org", "letter.md.j2", "0%"] in rows
     assert [
         "embassy-gb",
         "email",
         "embassy-gb@example.org, press@example.org",
         "letter.md.j2",
+        "0%",
     ] in rows
-    assert ["office", "call", "+44 20 7946 0001", "office-call.txt.j2"] in rows
-    assert ["hotline", "call", "+44 20 7946 0002", ""] in rows
-    assert ["embassy-de", "skipped (only for senders in DE)", "", ""] in rows
+    assert ["office", "call", "+44 20 7946 0001", "office-call.txt.j2", ""] in rows
+    assert ["hotline", "call", "+44 20 7946 0002", "", ""] in rows
+    assert ["embassy-de", "skipped (only for senders in DE)", "", "", ""] in rows
     assert "valid: 2 letter(s) and 2 call(s)" in run.out
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import io
 import os
 import re
 import shutil
@@ -14,11 +15,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pypdf import PdfReader
 
 from kit import BASIC, FROM, SRC, cli, composer, write_campaign
 from protest_dispatch.campaign.context import Today
-from protest_dispatch.paper.typeset import first_missing
+from protest_dispatch.paper.document import PaperLetter
+from protest_dispatch.paper.typeset import Typesetter, first_missing
+from protest_dispatch.vocabulary import PaperSize
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "targets.yaml"
 HOME = r"1 Example Street\nLondon SW1A 1AA"
@@ -386,6 +391,11 @@ def test_only_prints_a_letter_that_has_email_and_refuses_one_without_address(
     bare = write_campaign(tmp_path / "bare", BASIC, LETTERS)
     refused = cli(["print", "-t", str(bare), "--only", "court"], env=env(), expect=2)
     assert "has no postal address" in refused.stderr
+    abroad = write_campaign(tmp_path / "abroad", BASIC + extra + "    country: KZ\n", LETTERS)
+    elsewhere = cli(
+        ["print", "-t", str(abroad), "--only", "court", "--country", "GB"], env=env(), expect=2
+    )
+    assert "only for senders in KZ" in elsewhere.stderr
 
 
 def test_help_does_not_load_the_renderer() -> None:
@@ -396,3 +406,44 @@ def test_help_does_not_load_the_renderer() -> None:
     subprocess.run(
         [sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONPATH": str(SRC)}
     )
+
+
+_TYPST_SYNTAX = "#$@<>[]{}()*_=`\\/~-\"'.,:;+%&|!?^"
+_SCRIPTS = (
+    "abcxyzABCXYZ0189 "
+    + "".join(
+        chr(c) for c in (0x105, 0x107, 0x119, 0x142, 0x144, 0x17C, 0x416, 0x436, 0x42F, 0x44F)
+    )
+    + "".join(chr(c) for c in (0x401, 0x451, 0x3A9, 0x3C9, 0x3A3, 0x3C3, 0x3AC, 0x3AE))
+)
+"""Latin with Extended-A, Cyrillic and Greek, written as code points (ruff flags look-alikes)."""
+
+
+@settings(max_examples=25, deadline=None, derandomize=True, database=None)
+@given(
+    lines=st.lists(
+        st.text(alphabet=_TYPST_SYNTAX + _SCRIPTS, min_size=1, max_size=60).filter(
+            lambda line: line.strip() != ""
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_any_mix_of_typst_syntax_and_letters_prints_as_written(lines: list[str]) -> None:
+    """Property: whatever the text, the page shows exactly it (typst never reads it as code)."""
+    text = "\n\n".join(lines)
+    letter = PaperLetter(
+        target_id="archive",
+        sender_name=lines[0][:40].strip() or "Ana",
+        sender_address=("1 Example Street",),
+        date="21 September 2011",
+        recipient=("The Archive", *(line[:60].strip() or "x" for line in lines[:3])),
+        subject=lines[-1][:100].strip() or "Subject",
+        text=text,
+        markdown=False,
+    )
+    with Typesetter(paper=PaperSize.A4) as typesetter:
+        pdf = typesetter.pdf([letter])
+    shown = squeezed("".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages))
+    for line in lines:
+        assert squeezed(line) in shown, line

@@ -826,6 +826,7 @@ def test_json_prints_a_machine_readable_summary(
         "uncertain": 0,
         "held": 0,
         "not_attempted": 0,
+        "waiting": 0,
         "calls": 0,
     }
     assert summary["calls"] == []

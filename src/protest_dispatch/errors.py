@@ -73,6 +73,23 @@ class CampaignError(InputError):
         )
 
 
+class OwnWordsError(InputError):
+    """The campaign asks for the sender's own words (``own_words``) and letters lack them."""
+
+    def __init__(self, *, required: int, letters: Sequence[tuple[str, int]]) -> None:
+        self.required = required
+        self.letters = tuple(letters)
+        listed = ", ".join(f"{target} ({count})" for target, count in self.letters[:10])
+        more = f" and {len(self.letters) - 10} more" if len(self.letters) > 10 else ""
+        super().__init__(
+            f"Not sending: the campaign asks every letter to carry at least {required} words "
+            f"of your own, and {len(self.letters)} letter(s) have fewer (own words in "
+            f"brackets): {listed}{more}.",
+            hint="Add your own paragraph with --note or --note-file, or write your own version "
+            "of a letter with 'protest edit ID'; 'protest send --dry-run' shows the counts.",
+        )
+
+
 class ConfigError(InputError):
     """A setting is missing or wrong (config file, environment or option)."""
 

@@ -123,6 +123,23 @@ class TokenStore(StrEnum):
     FILE = "file"
 
 
+class CampaignPhase(StrEnum):
+    """Whether a campaign takes letters now (``starts``, ``ends`` and ``closed``)."""
+
+    OPEN = "open"
+    NOT_STARTED = "not-started"
+    ENDED = "ended"
+    CLOSED = "closed"
+
+
+class SendWindow(StrEnum):
+    """When a campaign's letters may go (``campaign.send_window``)."""
+
+    ANY = "any"
+    OFFICE_HOURS = "office_hours"
+    """Only inside each target's office hours, in its own time zone."""
+
+
 class PaperSize(StrEnum):
     """The sheet a letter on paper is laid out for (``protest print --paper``)."""
 
@@ -178,3 +195,14 @@ class Route(StrEnum):
     """A proxy is set, but the server is this machine (Proton Mail Bridge): straight to it."""
     PROXY = "proxy"
     """Through the SOCKS5 proxy, which resolves the name; never directly."""
+
+
+class EditOutcome(StrEnum):
+    """What came of ``protest edit``: only ``saved`` changes the sender's version."""
+
+    SAVED = "saved"
+    EMPTY = "empty"
+    """The file was saved empty: the previous version (or the campaign's) stays."""
+    EDITOR_FAILED = "editor-failed"
+    """The editor exited with an error: the previous version stays."""
+    UNCHANGED = "unchanged"

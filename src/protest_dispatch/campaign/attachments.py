@@ -30,6 +30,8 @@ MAX_FILES = 10
 MAX_BYTES = 10 * 1024 * 1024
 """At most 10 files and 10 MiB in all per letter."""
 
+CACHE_BYTES = 2 * MAX_BYTES
+_cache: dict[tuple[Path, str], bytes] = {}
 _CHANGED = "Check the campaign again with 'protest validate', then run the command again."
 _ODT = b"application/vnd.oasis.opendocument.text"
 _BINARY = re.compile(rb"[\x00-\x08\x0b\x0e-\x1f\x7f]")
@@ -68,7 +70,15 @@ class Attachment:
         return PurePosixPath(self.name).name
 
     def read(self) -> bytes:
-        """The bytes as checked; a file changed since then is refused, not sent."""
+        """The bytes as checked; a file changed since then is refused, not sent.
+
+        A campaign's shared file goes with every letter: it is read and checked once
+        and kept (up to :data:`CACHE_BYTES` of files) instead of once per letter.
+        """
+        key = (self.path, self.sha256)
+        cached = _cache.get(key)
+        if cached is not None:
+            return cached
         try:
             data = _read_regular(self.path, limit=self.size)
         except ValueError as exc:
@@ -77,6 +87,9 @@ class Attachment:
             raise InputError(
                 f"The attachment {self.name!r} changed while protest ran.", hint=_CHANGED
             )
+        while _cache and sum(map(len, _cache.values())) + len(data) > CACHE_BYTES:
+            del _cache[next(iter(_cache))]  # the oldest first
+        _cache[key] = data
         return data
 
 

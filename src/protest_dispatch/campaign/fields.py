@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import date, timedelta
+from datetime import datetime as datetime_type
+from typing import Any
 
 from protest_dispatch.campaign.countries import is_country_code
+from protest_dispatch.campaign.hours import parse_office_hours
 from protest_dispatch.text import (
     ANY_CONTROL,
     TERMINAL_CONTROL,
@@ -279,3 +283,80 @@ def update_url(value: str) -> str:
     if parts.username is not None or parts.password is not None:
         raise ValueError("must not hold a user name or password")
     return value
+
+
+class ItemError(ValueError):
+    """A rule about one item of a list, so messages can point at its line."""
+
+    def __init__(self, message: str, *, index: int) -> None:
+        super().__init__(message)
+        self.index = index
+
+
+MAX_CLOSED = 2000
+"""Characters of a campaign's ``closed`` text, which every cron job prints."""
+MAX_ALTERNATIVES = 20
+"""Alternatives in one ``choose`` block, and subjects in one subject list."""
+
+
+def subjects(value: Any) -> str | tuple[str, ...]:
+    """One subject template, or a list of them of which each sender gets one."""
+    if not isinstance(value, list):
+        return _subject(value)
+    if not value:
+        raise ValueError("is an empty list; give one subject, or a list of subjects")
+    if len(value) > MAX_ALTERNATIVES:
+        raise ValueError(f"lists {len(value)} subjects; at most {MAX_ALTERNATIVES} are allowed")
+    checked = []
+    for index, item in enumerate(value):
+        try:
+            checked.append(_subject(item))
+        except ValueError as exc:
+            raise ItemError(str(exc), index=index) from None
+    return tuple(checked)
+
+
+def _subject(value: Any) -> str:
+    if isinstance(value, bool):
+        raise ValueError(f"must be text, not {str(value).lower()}: {YAML_BOOLEAN_HINT}")
+    if not isinstance(value, str):
+        raise ValueError("must be text (put it in quotes), or a list of texts")
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return header_safe(value.strip())
+
+
+def office_hours(value: str) -> str:
+    parse_office_hours(value)
+    return value
+
+
+_DURATION = re.compile(r"(?:(\d{1,3})d)?(?:(\d{1,4})h)?(?:(\d{1,6})m)?")
+MAX_SPREAD = timedelta(days=7)
+
+
+def duration(value: Any) -> timedelta:
+    """``3h``, ``90m``, ``1h30m``, ``2d``: a span of time written the way people write it."""
+    text = value.strip().replace(" ", "") if isinstance(value, str) else None
+    match = _DURATION.fullmatch(text or "") if text else None
+    if match is None:
+        raise ValueError(
+            'must be a duration like "3h", "90m", "1h30m" or "2d" (days, hours, minutes)'
+        )
+    days, hours, minutes = (int(group or 0) for group in match.groups())
+    span = timedelta(days=days, hours=hours, minutes=minutes)
+    if not timedelta(0) < span <= MAX_SPREAD:
+        raise ValueError(f"must be longer than 0 and at most {MAX_SPREAD.days} days")
+    return span
+
+
+def iso_date(value: Any) -> date:
+    """An ISO date (2026-03-01): YAML reads it as a date; quoted, it is text."""
+    if isinstance(value, date) and not isinstance(value, datetime_type):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ValueError("must be a date written as YYYY-MM-DD, like 2026-03-01 (in UTC)")

@@ -19,10 +19,11 @@ import yaml
 from pydantic import ValidationError
 
 from protest_dispatch.campaign.attachments import FOLDER, Attachment, check_files
-from protest_dispatch.campaign.fields import YAML_BOOLEAN_HINT, FieldError, shown
+from protest_dispatch.campaign.fields import YAML_BOOLEAN_HINT, FieldError, ItemError, shown
 from protest_dispatch.campaign.mailboxes import shared_mailboxes
 from protest_dispatch.campaign.model import Campaign, CampaignInfo, Target
 from protest_dispatch.campaign.recipients import copies, too_many
+from protest_dispatch.campaign.schedule import schedule_problems
 from protest_dispatch.errors import CampaignError, InputError, Problem
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
@@ -338,6 +339,7 @@ def _validate(
     problems.extend(_duplicate_ids(path, data, lines))
     if campaign is not None:
         problems.extend(_too_many_recipients(path, campaign, lines))
+        problems.extend(schedule_problems(path, campaign, lines))
         errors, warnings = shared_mailboxes(path=path, campaign=campaign, lines=lines)
         problems.extend(errors)
     if problems or campaign is None:
@@ -403,6 +405,8 @@ def _problems(
         cause = (error.get("ctx") or {}).get("error")
         if isinstance(cause, FieldError):
             loc = (*loc, cause.field)
+        elif isinstance(cause, ItemError):
+            loc = (*loc, cause.index)
         target = _target_id(data, loc)
         line = _nearest_line(lines, loc)
         field_name = _field_name(loc)
@@ -473,6 +477,14 @@ def _humane(kind: str, msg: str, loc: Path_, ctx: dict[str, Any], given: Any = N
         return "must be a list of targets, each starting with '- id:'"
     if kind in ("tuple_type", "list_type"):
         return "must be a list, like [a@example.org, b@example.org]"
+    if kind == "greater_than_equal":
+        return f"must be at least {ctx.get('ge')}"
+    if kind == "less_than_equal":
+        return f"must be at most {ctx.get('le')}"
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return "must be a whole number"
+    if kind == "enum":
+        return f"must be {ctx.get('expected')}"
     if kind in ("model_type", "model_attributes_type", "dict_type"):
         return "must be a mapping of keys and values"
     return msg.removeprefix("Value error, ")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Annotated
 
 from pydantic import (
@@ -11,25 +12,32 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    WithJsonSchema,
     model_validator,
 )
 
 from protest_dispatch.campaign.fields import (
+    MAX_CLOSED,
     MAX_NAME,
     FieldError,
     country_code,
+    duration,
     email_address,
     header_safe,
+    iso_date,
+    office_hours,
     phone_number,
     postal_address,
     printable,
     public_key_text,
     single_spaced,
     slug,
+    subjects,
     template_name,
     timezone_name,
     update_url,
 )
+from protest_dispatch.vocabulary import SendWindow
 
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 Printable = Annotated[str, AfterValidator(printable)]
@@ -45,6 +53,17 @@ CallScriptName = Annotated[
     NonEmpty, StringConstraints(pattern=r".*\.j2$"), AfterValidator(printable)
 ]
 TimeZone = Annotated[NonEmpty, AfterValidator(timezone_name)]
+Subjects = Annotated[str | tuple[str, ...], BeforeValidator(subjects)]
+OfficeHoursText = Annotated[Printable, AfterValidator(office_hours)]
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(duration),
+    WithJsonSchema({"type": "string", "pattern": r"^(\d+d)?(\d+h)?(\d+m)?$"}),
+]
+IsoDate = Annotated[date, BeforeValidator(iso_date)]
+ClosedText = Annotated[
+    NonEmpty, StringConstraints(max_length=MAX_CLOSED), AfterValidator(printable)
+]
 PublicKeyText = Annotated[NonEmpty, AfterValidator(public_key_text)]
 UpdateUrl = Annotated[NonEmpty, StringConstraints(max_length=2000), AfterValidator(update_url)]
 AttachmentName = Annotated[NonEmpty, StringConstraints(max_length=255), AfterValidator(header_safe)]
@@ -66,8 +85,9 @@ class CampaignInfo(Strict):
         description="The campaign's name as activists see it in previews and summaries.",
         examples=["Kazakhstan 2011: defend the Socialist Movement Kazakhstan activists"],
     )
-    subject: HeaderText = Field(
-        description="Every letter's subject line (a target's own 'subject' wins); one line.",
+    subject: Subjects = Field(
+        description="Every letter's subject line (a target's own 'subject' wins); one line, "
+        "or a list of lines of which each sender gets one.",
         examples=["Drop the charges against the Socialist Movement Kazakhstan activists"],
     )
     cc: tuple[Email, ...] = Field(
@@ -99,6 +119,64 @@ class CampaignInfo(Strict):
         "letter: PDF, PNG, JPEG, UTF-8 text or ODT; at most 10 files and 10 MiB a letter.",
         examples=[["appeal.pdf"]],
     )
+    starts: IsoDate | None = Field(
+        None,
+        description="The first day letters go (YYYY-MM-DD, UTC); before it send sends nothing.",
+        examples=["2011-09-22"],
+    )
+    ends: IsoDate | None = Field(
+        None,
+        description="The last day letters go (YYYY-MM-DD, UTC); after it send sends nothing.",
+        examples=["2011-10-31"],
+    )
+    closed: ClosedText | None = Field(
+        None,
+        description="The campaign is over: send, calls and followup show this text and do "
+        "nothing more (set it when, say, the charges are dropped).",
+        examples=["The charges were dropped on 3 May. Thank you!"],
+    )
+    timezone: TimeZone | None = Field(
+        None,
+        description="The IANA time zone of targets that set none (their office hours).",
+        examples=["Asia/Almaty"],
+    )
+    office_hours: OfficeHoursText | None = Field(
+        None,
+        description="The office hours of targets that set none: spans 'HH:MM-HH:MM' with "
+        "optional days, separated by ';'.",
+        examples=["09:00-18:00 Mon-Fri"],
+    )
+    send_window: Annotated[
+        SendWindow, WithJsonSchema({"type": "string", "enum": [w.value for w in SendWindow]})
+    ] = Field(
+        SendWindow.ANY,
+        description="'office_hours': each letter goes only in its target's office hours; "
+        "'any' (the default): at any time.",
+        examples=["office_hours"],
+    )
+    spread: Duration | None = Field(
+        None,
+        description="Spread the senders' letters over this long after each window opens "
+        "(like 3h, 90m, 1h30m); each sender's moment is fixed.",
+        examples=["3h"],
+    )
+    own_words: int | None = Field(
+        None,
+        ge=1,
+        le=10_000,
+        description="Every letter must carry at least this many words of the sender's own "
+        "(a note, or their own version); send refuses a letter with fewer.",
+        examples=[20],
+    )
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> CampaignInfo:
+        if self.starts is not None and self.ends is not None and self.ends < self.starts:
+            raise FieldError(
+                f"is {self.ends}, before 'starts' ({self.starts}); a campaign ends after it starts",
+                field="ends",
+            )
+        return self
 
 
 class Target(Strict):
@@ -156,20 +234,23 @@ class Target(Strict):
         "an email.",
         examples=["letter.md.j2"],
     )
-    subject: HeaderText | None = Field(
+    subject: Subjects | None = Field(
         None,
-        description="This target's own subject line, instead of the campaign's.",
+        description="This target's own subject line (or a list of them), instead of the "
+        "campaign's.",
         examples=["Appeal on behalf of the Socialist Movement Kazakhstan activists"],
     )
     timezone: TimeZone | None = Field(
         None,
-        description="The target's IANA time zone, for the call sheet's local time.",
+        description="The target's IANA time zone: its office hours are in it, and the call "
+        "sheet shows its local time.",
         examples=["Asia/Almaty"],
     )
-    office_hours: Printable | None = Field(
+    office_hours: OfficeHoursText | None = Field(
         None,
-        description="When the office answers the phone, as text for the call sheet.",
-        examples=["Mon-Fri 09:00-18:00"],
+        description="When the office is open: spans 'HH:MM-HH:MM' with optional days "
+        "(Mon-Fri, Mon,Wed,Fri, Sat), separated by ';'; needs a timezone.",
+        examples=["09:00-18:00 Mon-Fri"],
     )
     call_script: CallScriptName | None = Field(
         None,

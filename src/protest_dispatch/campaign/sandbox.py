@@ -25,6 +25,7 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from protest_dispatch.campaign.context import attribute_allowed
+from protest_dispatch.campaign.variants import ChooseExtension, Forcing
 
 MAX_LETTER_CHARS = 256 * 1024
 MAX_NUMBER = 100_000
@@ -240,7 +241,9 @@ class LetterEnvironment(ImmutableSandboxedEnvironment):
             lstrip_blocks=True,
             keep_trailing_newline=True,
             auto_reload=False,
+            extensions=[ChooseExtension],
         )
+        self.variants = Forcing()
         self.filters = {name: _bounded_filter(f, name) for name, f in self.filters.items()}
         self.globals["range"] = _bounded_filter(range)
 

@@ -31,7 +31,9 @@ from protest_dispatch.campaign.context import Today
 from protest_dispatch.campaign.fields import MAX_SUBJECT, header_safe, shown
 from protest_dispatch.campaign.markdown import first_image, without_images
 from protest_dispatch.campaign.model import Sender, Target
+from protest_dispatch.campaign.originality import NONE, Originality
 from protest_dispatch.campaign.sandbox import MAX_LETTER_CHARS, LetterEnvironment
+from protest_dispatch.campaign.variants import choose_subject
 from protest_dispatch.errors import CampaignError, Problem
 from protest_dispatch.text import TERMINAL_CONTROL, codepoint, first_override
 
@@ -42,6 +44,10 @@ MAX_RENDER_MEMORY = 256 * 1024 * 1024
 class _Limit(Exception):
     """A template went over a bound; reported as a problem with that template."""
 
+    def __init__(self, message: str, *, line: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+
 
 @dataclass(frozen=True)
 class RenderedLetter:
@@ -49,6 +55,18 @@ class RenderedLetter:
     subject: str
     text: str
     markdown: bool
+    own: Originality = NONE
+    """How much of it is the sender's own (campaign/originality.py)."""
+    edited: Edited | None = None
+    """Set when the body is the sender's own version (``protest edit``)."""
+
+
+@dataclass(frozen=True)
+class Edited:
+    path: Path
+    edited_on: str | None
+    campaign_changed: bool
+    """The campaign's letter is not the one the sender started from any more."""
 
 
 class LetterRenderer:
@@ -60,7 +78,7 @@ class LetterRenderer:
         letters_dir: Path,
         campaign_file: Path,
         campaign: dict[str, Any],
-        subject: str,
+        subject: str | tuple[str, ...],
         sender: Sender,
         lang: str | None,
         today: date,
@@ -72,6 +90,8 @@ class LetterRenderer:
         self.env = LetterEnvironment(letters_dir)
         self.campaign = campaign
         self.subject = subject
+        self.sender_model = sender
+        self.today_date = today
         self.sender = sender.model_dump()
         # The note is the sender's own text, given at run time: in a Markdown letter its
         # image syntax stays text (the letter's own images are refused in _check_body).
@@ -80,6 +100,21 @@ class LetterRenderer:
         self.today = Today.of(today)
         self._names: dict[str, str] = {}
         self._subjects: dict[str, jinja2.Template] = {}  # compiled once, not once per target
+
+    def without_note(self) -> LetterRenderer:
+        """The same renderer for the same sender without a note: the organiser's text."""
+        plain = LetterRenderer(
+            letters_dir=self.letters_dir,
+            campaign_file=self.campaign_file,
+            campaign=self.campaign,
+            subject=self.subject,
+            sender=self.sender_model.model_copy(update={"note": None}),
+            lang=self.lang,
+            today=self.today_date,
+            render_seconds=self.render_seconds,
+        )
+        plain._names = self._names
+        return plain
 
     def template_for(self, name: str) -> str:
         """The language variant beside the letter if there is one (name.LL.md.j2)."""
@@ -114,6 +149,24 @@ class LetterRenderer:
             markdown=name.endswith(".md.j2"),
         )
 
+    def render_every_variant(self, *, target: Target, line: int | None = None) -> list[str]:
+        """The letter's text with each alternative of every block and subject list in turn.
+
+        Turn ``i`` takes alternative ``i`` of every block (modulo its count), so every
+        alternative is rendered, and checked, at least once.
+        """
+        forcing = self.env.variants
+        texts: list[str] = []
+        try:
+            forcing.widest, turn = 1, 0
+            while turn < forcing.widest:
+                forcing.index = turn
+                texts.append(self.render(target=target, line=line).text)
+                turn += 1
+        finally:
+            forcing.index = None
+        return texts
+
     def render_call_script(self, *, target: Target, line: int | None = None) -> str | None:
         if target.call_script is None:
             return None
@@ -138,7 +191,13 @@ class LetterRenderer:
 
     def _context(self, target: Target, *, line: int | None) -> dict[str, Any]:
         values = target.model_dump()
-        source = target.subject or self.subject
+        source = choose_subject(
+            target.subject or self.subject,
+            campaign=self.campaign["id"],
+            sender=self.sender["email"],
+            target=target.id,
+            forcing=self.env.variants,
+        )
         base = {"target": values, "sender": self.sender, "today": self.today}
         subject = self._render_string(
             source,
@@ -245,7 +304,8 @@ def _check_body(text: str, *, markdown: bool) -> None:
         raise _Limit(
             f"the letter contains the control character "
             f"U+{ord(control.group()):04X} (on line {where} of the letter); "
-            "terminal escape codes and the like are not allowed"
+            "terminal escape codes and the like are not allowed",
+            line=where,
         )
     override = first_override(text)
     if override is not None:
@@ -253,15 +313,26 @@ def _check_body(text: str, *, markdown: bool) -> None:
         raise _Limit(
             f"the letter contains {codepoint(override)} (on line {where} of the letter), "
             "which makes the text around it display in another order than it is written; "
-            "delete it (the preview shows it as <U+...>)"
+            "delete it (the preview shows it as <U+...>)",
+            line=where,
         )
     image = first_image(text) if markdown else None
     if image is not None:
         raise _Limit(
             f"the letter shows an image (on line {image} of the letter): a mail program "
             "loads it from its server when the letter is opened, telling that server who "
-            "read it; link to it instead, [like this](https://example.org/picture.png)"
+            "read it; link to it instead, [like this](https://example.org/picture.png)",
+            line=image,
         )
+
+
+def letter_problem(text: str, *, markdown: bool) -> tuple[str, int | None] | None:
+    """What is wrong with a letter's text and on which of its lines, if anything."""
+    try:
+        _check_body(text, markdown=markdown)
+    except _Limit as exc:
+        return str(exc), exc.line
+    return None
 
 
 _NO_ATTRIBUTE = re.compile(r"'(?:dict|[\w.]*\.Today) object' has no attribute '([^']*)'")

@@ -94,6 +94,8 @@ def _private_data_folder() -> None:
 
 app.command()(letters.validate)
 app.command()(letters.send)
+app.command()(letters.cron)
+app.command()(letters.edit)
 app.command("print")(letters.print_)
 app.command("log")(records.log_)
 app.command()(account.init)

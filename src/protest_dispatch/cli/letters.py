@@ -85,7 +85,7 @@ def validate(
             dry_run=True,
         )
     )
-    letters = session.composer.check_all()
+    letters = session.composer.check_all(every_variant=True)
     domains = None
     if check_domains:
         from protest_dispatch.commands.domains import check_session_domains
@@ -108,6 +108,7 @@ def validate(
 
 
 def send(
+    ctx: typer.Context,
     targets: TargetsOpt = Path("targets.yaml"),
     only: OnlyOpt = None,
     country: CountryOpt = None,
@@ -206,6 +207,13 @@ def send(
     ] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Say more.")] = False,
     quiet: QuietOpt = False,
+    now: Annotated[
+        bool,
+        typer.Option(
+            "--now",
+            help="Also send the letters waiting for their officials' office hours or spread.",
+        ),
+    ] = False,
 ) -> None:
     """Send the campaign's letters (preview first with --dry-run)."""
     from protest_dispatch.cli.views import send as views
@@ -240,8 +248,15 @@ def send(
         check_smtp_options(session.config, given=smtp)
         views.dry_run(session, out=out)
         return
-    from protest_dispatch.commands.send import SendRequest
+    from protest_dispatch.cli import clock, timing
+    from protest_dispatch.commands.send import SendRequest, phase
 
+    moment = clock.now(ctx)
+    if not test:
+        state = phase(session=session, now=moment)
+        if not state.sending:
+            timing.not_open(session, phase=state, json=json_, quiet=quiet)
+            raise typer.Exit(ExitCode.OK)
     request = SendRequest(
         options=SendOptions(concurrency=concurrency, rate=rate, attempts=attempts, test=test),
         limit=limit,
@@ -250,6 +265,8 @@ def send(
         retry_bounced=retry_bounced,
         log=log,
         smtp=smtp,
+        now=moment,
+        outside_hours=now,
     )
     display = views.Display(json=json_, verbose=verbose, quiet=quiet)
     raise typer.Exit(_send(session=session, request=request, display=display, yes=yes))
@@ -264,7 +281,12 @@ def _send(*, session: Session, request: SendRequest, display: Display, yes: bool
     with open_send(session=session, request=request) as run:
         if not display.json:
             views.send_plan(
-                session, plan=run.plan, settings=run.settings, test=request.test, display=display
+                session,
+                plan=run.plan,
+                settings=run.settings,
+                test=request.test,
+                display=display,
+                checked=run.checked,
             )
         if run.plan.jobs and not yes:
             if not sys.stdin.isatty():
@@ -283,9 +305,99 @@ def _send(*, session: Session, request: SendRequest, display: Display, yes: bool
             summary = run.deliver(on_result=progress.update, stop_on=(signal.SIGTERM,))
     code = exit_code(run=run, summary=summary)
     views.send_summary(
-        session, plan=run.plan, summary=summary, test=request.test, display=display, code=code
+        session,
+        plan=run.plan,
+        summary=summary,
+        test=request.test,
+        display=display,
+        code=code,
+        checked=run.checked,
     )
     return code
+
+
+def cron(
+    targets: TargetsOpt = Path("targets.yaml"),
+    from_: FromOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Print a crontab line and a systemd timer that send this campaign; changes nothing."""
+    from protest_dispatch.cli.views import cron as views
+    from protest_dispatch.commands.cron import cron_setup
+    from protest_dispatch.commands.session import prepare
+
+    session = _ready(
+        prepare(
+            targets=targets,
+            config_path=config,
+            from_=from_,
+            country=None,
+            lang=None,
+            dry_run=True,
+        )
+    )
+    views.show(cron_setup(session=session))
+
+
+def edit(
+    target_id: Annotated[str, typer.Argument(metavar="ID", help="The target's id.")],
+    targets: TargetsOpt = Path("targets.yaml"),
+    lang: LangOpt = None,
+    from_: FromOpt = None,
+    country: CountryOpt = None,
+    config: ConfigOpt = None,
+    reset: Annotated[
+        bool, typer.Option("--reset", help="Remove your version: the campaign's letter again.")
+    ] = False,
+) -> None:
+    """Write your own version of the letter to target ID, in $VISUAL or $EDITOR."""
+    import os
+    import subprocess
+    from datetime import UTC, datetime
+
+    from protest_dispatch.cli.views import edit as views
+    from protest_dispatch.commands.edit import editor_command, finish_edit, reset_edit, start_edit
+    from protest_dispatch.commands.session import prepare
+    from protest_dispatch.vocabulary import EditOutcome
+
+    session = _ready(
+        prepare(
+            targets=targets,
+            config_path=config,
+            from_=from_,
+            country=country,
+            lang=lang,
+            dry_run=False,
+        )
+    )
+    if reset:
+        existed = reset_edit(session=session, target_id=target_id)
+        store = session.composer.edits
+        assert store is not None, "prepare() always gives the composer an edit store"
+        views.reset(target_id, existed=existed, path=store.path(target_id))
+        return
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise InputError(
+            "'protest edit' needs a terminal to run your editor in.",
+            hint="Run it in a terminal window; to write your own words without one, use "
+            "'protest send --note-file PATH'.",
+        )
+    editor = editor_command(os.environ)
+    plan = start_edit(session=session, target_id=target_id)
+    views.opening(plan, editor)
+    files = [str(plan.draft), *([str(plan.campaign_copy)] if plan.campaign_copy else [])]
+    try:
+        status = subprocess.run([*editor, *files], check=False).returncode  # noqa: S603 - an argument list, no shell: the editor the user chose
+    except OSError as exc:
+        plan.draft.unlink(missing_ok=True)
+        raise InputError(
+            f"Cannot start the editor {editor[0]!r}: {exc.strerror}.",
+            hint="Set VISUAL or EDITOR to an editor that is installed, like EDITOR=nano.",
+        ) from None
+    outcome = finish_edit(plan=plan, editor_status=status, now=datetime.now(UTC))
+    views.finished(plan, outcome, status=status)
+    if outcome is EditOutcome.EDITOR_FAILED:
+        raise typer.Exit(ExitCode.FAILED)
 
 
 def print_(

@@ -83,6 +83,7 @@ def replies(
 
 
 def followup(
+    ctx: typer.Context,
     campaign: CampaignOpt = None,
     targets: CampaignFileOpt = None,
     log: LogOpt = None,
@@ -91,6 +92,7 @@ def followup(
     """Ask, for letters sent 14+ days ago with no reply found, whether the official replied."""
     from datetime import UTC, datetime
 
+    from protest_dispatch.cli import clock, timing
     from protest_dispatch.cli.views import replies as views
     from protest_dispatch.commands.people import campaign_names
     from protest_dispatch.commands.replies import (
@@ -100,7 +102,9 @@ def followup(
         unanswered,
     )
 
-    now = datetime.now(UTC)
+    now = clock.now(ctx)
+    if timing.said_closed(targets=targets, now=now):
+        return
     names = campaign_names(targets=targets)
     with open_followup(config_path=config, log=log, write=False) as (sendlog, _):
         items = [] if sendlog is None else unanswered(sendlog, campaign=campaign, now=now)

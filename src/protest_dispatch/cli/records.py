@@ -57,6 +57,7 @@ def log_(
 
 
 def calls(
+    ctx: typer.Context,
     targets: TargetsOpt = Path("targets.yaml"),
     only: OnlyOpt = None,
     country: CountryOpt = None,
@@ -88,8 +89,16 @@ def calls(
             dry_run=True,
         )
     )
+    from protest_dispatch.cli import clock, timing
+    from protest_dispatch.commands.send import phase
+
+    moment = clock.now(ctx)
+    state = phase(session=session, now=moment)
+    if state.closed is not None:
+        timing.not_open(session, phase=state, json=False, quiet=False)
+        return
     with existing_log(log=log, config=session.config) as (_, sendlog):
-        sheet = callsheet.build(session=session, log=sendlog, all_phones=all_)
+        sheet = callsheet.build(session=session, log=sendlog, all_phones=all_, now=moment)
     callviews.sheet(sheet, placeholder=session.placeholder)
 
 

@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from protest_dispatch.commands.session import Session
 
-LOADS_CAMPAIGN = frozenset({"validate", "send", "print", "posted", "calls", "called"})
+LOADS_CAMPAIGN = frozenset(
+    {"validate", "send", "print", "posted", "calls", "called", "cron", "edit"}
+)
 """Commands that keep the GC paused until their campaign is loaded (see main)."""
 
 

@@ -34,11 +34,23 @@ class LocalTime:
 
 
 @dataclass(frozen=True)
+class Office:
+    """The target's office hours as written, and whether the office is open at the moment."""
+
+    hours: str
+    zone: str
+    open_now: bool
+    opens_at: datetime | None
+    """When it next opens (UTC), if it is closed now."""
+
+
+@dataclass(frozen=True)
 class SheetRow:
     target: Target
     local: LocalTime | None
     script: str
     calls: tuple[Call, ...]
+    office: Office | None = None
 
     @property
     def last(self) -> Call | None:
@@ -113,9 +125,27 @@ def build(
                 local=local_time(target, now=moment),
                 script=session.composer.call_script(selected),
                 calls=calls,
+                office=office(target, session=session, now=moment),
             )
         )
     return Sheet(campaign=session.campaign_id, rows=tuple(rows), hidden_reached=hidden)
+
+
+def office(target: Target, *, session: Session, now: datetime) -> Office | None:
+    """Open now, or when it opens: the same parsed hours the send window uses."""
+    from protest_dispatch.campaign.schedule import hours_of
+
+    hours = hours_of(target, session.loaded.campaign.campaign)
+    if hours is None:
+        return None
+    window = hours.hours.window(zone=hours.zone, now=now)
+    open_now = window is not None and now in window
+    return Office(
+        hours=hours.hours.text,
+        zone=hours.zone,
+        open_now=open_now,
+        opens_at=None if open_now or window is None else window.start,
+    )
 
 
 def unreached(session: Session, log: SendLog) -> list[Target]:

@@ -60,6 +60,13 @@ def to_print(session: Session, *, only: Sequence[str] = ()) -> tuple[Selected, .
                 hint="Add 'postal_address' (and 'template') to the target in the campaign "
                 "file, with the address's source.",
             )
+    for target in (*audience.other_countries, *audience.needs_country):
+        if target.id in only:
+            raise InputError(
+                f"The target {target.id} is only for senders in {target.country}, so its "
+                "letter is not yours to print.",
+                hint="If you live there, say so with --country or PROTEST_COUNTRY.",
+            )
     return audience.paper
 
 

@@ -12,11 +12,14 @@ import signal
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 from protest_dispatch.addresses import mailbox, same_mailbox
 from protest_dispatch.campaign.audience import Selected
+from protest_dispatch.campaign.compose import Checked
 from protest_dispatch.campaign.recipients import copies
+from protest_dispatch.campaign.schedule import Phase, Waiting, campaign_phase, waiting
 from protest_dispatch.commands.log_access import log_path
 from protest_dispatch.commands.session import Session
 from protest_dispatch.delivery.dispatch import (
@@ -29,6 +32,7 @@ from protest_dispatch.delivery.dispatch import (
 )
 from protest_dispatch.delivery.options import SendOptions
 from protest_dispatch.delivery.quota import Quota
+from protest_dispatch.errors import OwnWordsError
 from protest_dispatch.mail.smtp import check_plaintext_allowed
 from protest_dispatch.sendlog.findings import Finding, FindingLog
 from protest_dispatch.sendlog.store import Entry, SendLog
@@ -48,6 +52,10 @@ class SendRequest:
     """Send only the letters whose To address bounced, to the same address again."""
     log: Path | None = None
     smtp: SmtpOverrides = field(default_factory=SmtpOverrides)
+    now: datetime | None = None
+    """The moment the run decides by (office hours, spread); None: the system clock."""
+    outside_hours: bool = False
+    """``--now``: also the letters waiting for their office hours or spread offset."""
 
     @property
     def test(self) -> bool:
@@ -93,6 +101,11 @@ class Plan:
     """Letters skipped because their To address bounced permanently (see --retry-bounced)."""
     resending: list[Resend] = field(default_factory=list)
     """Bounced letters this run sends again (new address, or --retry-bounced)."""
+    waiting_letters: list[Waiting] = field(default_factory=list)
+    """Letters outside their target's office hours (or before their spread offset):
+    not attempted and not recorded, so the next run in the window sends them."""
+    outside_hours: list[Waiting] = field(default_factory=list)
+    """Letters this run sends although they would wait (--now)."""
 
     def resend_of(self, target: str) -> Resend | None:
         return next((r for r in self.resending if r.entry.target == target), None)
@@ -114,6 +127,8 @@ def make_plan(*, session: Session, log: SendLog, request: SendRequest) -> Plan:
         plan.recovered = log.recover(campaign=session.campaign_id)
     findings = None if request.test else FindingLog(log)
     received = {} if request.test else _received(log, session=session)
+    info = session.loaded.campaign.campaign
+    now = request.now or datetime.now(UTC)
     for selected in session.composer.audience.letters:
         target = selected.target
         entry = (
@@ -146,6 +161,16 @@ def make_plan(*, session: Session, log: SendLog, request: SendRequest) -> Plan:
             or (entry.status == LetterStatus.FAILED and request.retry_failed)
             or (entry.status == LetterStatus.UNCERTAIN and request.retry_uncertain)
         ):
+            wait = (
+                None
+                if request.test
+                else waiting(info=info, target=target, sender=session.sender.email, now=now)
+            )
+            if wait is not None and not request.outside_hours:
+                plan.waiting_letters.append(wait)
+                continue
+            if wait is not None:
+                plan.outside_hours.append(wait)
             plan.jobs.append(Job(selected=selected, previous=entry))
         elif entry.status == LetterStatus.SENT:
             plan.already_sent.append(entry)
@@ -155,6 +180,11 @@ def make_plan(*, session: Session, log: SendLog, request: SendRequest) -> Plan:
         plan.waiting = len(plan.jobs) - request.limit
         plan.jobs = plan.jobs[: request.limit]
     return plan
+
+
+def phase(*, session: Session, now: datetime) -> Phase:
+    """Whether the campaign takes letters at ``now`` (its dates and ``closed``)."""
+    return campaign_phase(session.loaded.campaign.campaign, now=now)
 
 
 def _plan_bounced(
@@ -222,6 +252,8 @@ class SendRun:
     settings: SmtpSettings
     log: SendLog
     plan: Plan
+    checked: dict[str, Checked] = field(default_factory=dict)
+    """Every letter of the campaign for this sender, checked: its own share among others."""
     stopped_by: signal.Signals | None = None
     """The signal in ``stop_on`` that stopped the run, if one did."""
 
@@ -301,7 +333,7 @@ def open_send(*, session: Session, request: SendRequest) -> Iterator[SendRun]:
     """Check everything that can be refused, lock the campaign, and plan the run."""
     settings = smtp_settings(session.config, given=request.smtp, helo_name=session.sender.domain)
     asyncio.run(check_plaintext_allowed(settings=settings))
-    session.composer.check_all()
+    checked = {c.target: c for c in session.composer.check_all()}
     if settings.auth is AuthMode.XOAUTH2:
         from protest_dispatch.oauth.source import with_token_source
 
@@ -311,4 +343,26 @@ def open_send(*, session: Session, request: SendRequest) -> Iterator[SendRun]:
         log.lock(campaign=session.campaign_id),
     ):
         plan = make_plan(session=session, log=log, request=request)
-        yield SendRun(session=session, request=request, settings=settings, log=log, plan=plan)
+        _check_own_words(session, plan=plan, checked=checked)
+        yield SendRun(
+            session=session,
+            request=request,
+            settings=settings,
+            log=log,
+            plan=plan,
+            checked=checked,
+        )
+
+
+def _check_own_words(session: Session, *, plan: Plan, checked: dict[str, Checked]) -> None:
+    """``campaign.own_words``: refuse the run (exit 2) if a letter it would send has fewer."""
+    required = session.loaded.campaign.campaign.own_words
+    if required is None:
+        return
+    short = [
+        (job.selected.target.id, checked[job.selected.target.id].own.own_words)
+        for job in plan.jobs
+        if checked[job.selected.target.id].own.own_words < required
+    ]
+    if short:
+        raise OwnWordsError(required=required, letters=short)

@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from protest_dispatch.campaign.compose import PLACEHOLDER_SENDER, Composer
+from protest_dispatch.campaign.edits import EditStore
 from protest_dispatch.campaign.loading import LoadedCampaign, load_campaign
 from protest_dispatch.campaign.model import Sender
 from protest_dispatch.campaign.signing import KnownKeys, Trust, default_store, verify_campaign
 from protest_dispatch.errors import InputError, NoSenderError
+from protest_dispatch.files import data_folder
 from protest_dispatch.settings.config import Config
 
 __all__ = ["Session", "prepare", "read_note"]
@@ -63,6 +65,7 @@ def prepare(
         )
         assert sender is not None, "a --from was given"
     loaded = load_campaign(path=targets)
+    edits = EditStore(folder=data_folder() / "edits" / loaded.campaign.campaign.id)
     trust = verify_campaign(loaded=loaded, known=KnownKeys(default_store()))
     composer = Composer(
         loaded=loaded,
@@ -70,6 +73,7 @@ def prepare(
         lang=_lang(config.settings.lang if lang is None else lang),
         only=only,
         copy_me=bool(config.settings.copy_me if copy_me is None else copy_me),
+        edits=edits,
     )
     return Session(
         config=config,

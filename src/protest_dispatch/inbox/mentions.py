@@ -48,6 +48,8 @@ phrase mail servers use for a refused recipient. "delivered to maildir" is none 
 
 _NEARBY = 300
 """Characters after an address in which its failure must be stated."""
+_SCANNED = 20_000
+"""Characters of a notice searched for addresses (the notice is cut there already)."""
 
 
 @dataclass(frozen=True)
@@ -82,15 +84,28 @@ def addresses_in(text: str) -> Iterator[re.Match[str]]:
 
 
 def failed_near(text: str, address: str) -> tuple[int, int] | None:
-    """Where ``text`` names ``address`` with a failure stated beside it: the span from the
-    address to the end of its paragraph (at most :data:`_NEARBY` characters), or None."""
+    """Where ``text`` names ``address`` with a failure stated beside it, or None.
+
+    Beside means from the start of its line (from the address itself when another
+    address comes before it on that line) to the end of its paragraph, at most
+    :data:`_NEARBY` characters on, and not past the next other address: "<b@x>:
+    delivered" next to "<a@x>: 550 5.1.1" is no failure of b.
+    """
     wanted = mailbox(address)
-    for found in addresses_in(text):
-        if mailbox(found.group(1)) != wanted:
+    found = list(addresses_in(text[:_SCANNED]))
+    for index, hit in enumerate(found):
+        if mailbox(hit.group(1)) != wanted:
             continue
-        end = text.find("\n\n", found.end())
-        end = min(found.end() + _NEARBY, len(text) if end < 0 else end)
-        before = max(text.rfind("\n", 0, found.start()), 0)
-        if FAILURE.search(text, before, end):
-            return found.start(), end
+        others_after = (o.start() for o in found[index + 1 :] if mailbox(o.group(1)) != wanted)
+        others_before = (o.end() for o in found[:index] if mailbox(o.group(1)) != wanted)
+        paragraph_end = text.find("\n\n", hit.end())
+        end = min(
+            hit.end() + _NEARBY,
+            len(text) if paragraph_end < 0 else paragraph_end,
+            next(others_after, len(text)),
+        )
+        line = max(text.rfind("\n", 0, hit.start()), 0)
+        start = hit.start() if max(others_before, default=-1) > line else line
+        if FAILURE.search(text, start, end):
+            return hit.start(), end
     return None

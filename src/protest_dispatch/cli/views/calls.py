@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, TypeVar
+from zoneinfo import ZoneInfo
 
 from protest_dispatch.cli import output
 from protest_dispatch.errors import SET_SENDER_HINT
@@ -10,7 +11,7 @@ from protest_dispatch.vocabulary import CallOutcome
 
 if TYPE_CHECKING:
     from protest_dispatch.campaign.model import Target
-    from protest_dispatch.commands.calls import Sheet, SheetRow
+    from protest_dispatch.commands.calls import Office, Sheet, SheetRow
     from protest_dispatch.sendlog.store import Call
 
 _Row = TypeVar("_Row")
@@ -31,6 +32,15 @@ def _local(row: SheetRow) -> str:
     now = row.local.now
     offset = now.strftime("%z")
     return f"{now:%a %H:%M} ({row.local.zone}, UTC{offset[:3]}:{offset[3:]})"
+
+
+def _office(office: Office) -> str:
+    if office.open_now:
+        return f"{office.hours} ({office.zone}): open now"
+    if office.opens_at is None:
+        return f"{office.hours} ({office.zone})"
+    local = office.opens_at.astimezone(ZoneInfo(office.zone))
+    return f"{office.hours} ({office.zone}): opens {local:%a %H:%M}"
 
 
 def sheet(result: Sheet, *, placeholder: bool) -> None:
@@ -54,8 +64,8 @@ def sheet(result: Sheet, *, placeholder: bool) -> None:
             ("Phone", target.phone or ""),
             ("Local time", _local(row)),
         ]
-        if target.office_hours:
-            lines.append(("Office hours", target.office_hours))
+        if row.office is not None:
+            lines.append(("Office hours", _office(row.office)))
         if row.reached and row.last is not None:
             lines.append(("Done", f"reached, {output.when(row.last.at)} UTC"))
         elif row.last is not None:

@@ -6,7 +6,7 @@ import sys
 
 from protest_dispatch.campaign.changes import Changes
 from protest_dispatch.cli import output
-from protest_dispatch.cli.views.send import trust
+from protest_dispatch.cli.views.trust import provenance
 from protest_dispatch.commands.get import Staged
 from protest_dispatch.errors import InputError
 
@@ -22,7 +22,7 @@ def summary(staged: Staged) -> None:
         f"{len(campaign.targets)} target(s): {letters} letter(s), {calls} call(s); "
         f"{staged.files} file(s) from {staged.source}"
     )
-    trust(staged.trust, campaign_id=info.id)
+    provenance(staged.trust, campaign_id=info.id)
     if staged.changes is not None:
         changes(staged.changes)
 

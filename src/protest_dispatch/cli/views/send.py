@@ -3,26 +3,24 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from protest_dispatch.campaign.compose import CallToMake, raise_problems
+from protest_dispatch.campaign.compose import CallToMake, Checked, raise_problems
 from protest_dispatch.campaign.message import Letter
 from protest_dispatch.campaign.recipients import copies
-from protest_dispatch.cli import output
+from protest_dispatch.cli import output, own, timing
 from protest_dispatch.errors import SET_SENDER_HINT, Problem
 from protest_dispatch.sendlog.records import format_time
-from protest_dispatch.vocabulary import ExitCode, LetterStatus, TrustState
+from protest_dispatch.vocabulary import ExitCode, LetterStatus
 
 if TYPE_CHECKING:
     from rich.progress import Progress
     from rich.text import Text
 
-    from protest_dispatch.campaign.signing import Trust
     from protest_dispatch.commands.send import Plan, ReceivedBefore, Resend
     from protest_dispatch.commands.session import Session
     from protest_dispatch.delivery.dispatch import Job, Result, Summary
@@ -43,7 +41,9 @@ def notices(session: Session, *, origin: bool = True) -> None:
     """What the person should know; ``origin``: where the campaign copy came from."""
     audience = session.composer.audience
     if origin:
-        trust(session.trust, campaign_id=session.campaign_id)
+        from protest_dispatch.cli.views.trust import provenance
+
+        provenance(session.trust, campaign_id=session.campaign_id)
     for warning in session.loaded.warnings:
         output.warn(str(warning))
     fallbacks = session.composer.language_fallbacks()
@@ -66,42 +66,28 @@ def notices(session: Session, *, origin: bool = True) -> None:
         )
 
 
-def trust(verdict: Trust, *, campaign_id: str) -> None:
-    """Where this copy of the campaign came from, as far as anyone can tell."""
-    if verdict.state == TrustState.UNSIGNED:
-        output.warn("unsigned campaign: check that it came from the organiser.")
-    elif verdict.state == TrustState.FIRST_USE:
-        output.say(
-            f"Signed campaign: first use of '{campaign_id}', so its key {verdict.public_key} "
-            "is remembered; a copy signed by another key will be refused."
-        )
-    else:
-        output.say(f"Signed campaign: verified with the key {verdict.public_key}.")
-    if verdict.trusted_comment:
-        output.say(
-            f"  {_signed_on(verdict.trusted_comment)}trusted comment: {verdict.trusted_comment}"
-        )
-
-
-def _signed_on(comment: str) -> str:
-    """minisign's trusted comment starts ``timestamp:<seconds>``: the signing time, if so."""
-    stamp = comment.removeprefix("timestamp:").split(None, 1)[0] if comment else ""
-    if not comment.startswith("timestamp:") or not stamp.isdigit() or len(stamp) > 11:
-        return ""
-    return f"signed {output.when(datetime.fromtimestamp(int(stamp), UTC))} UTC; "
-
-
 def dry_run(session: Session, *, out: Path | None) -> None:
     from protest_dispatch.commands.preview import letters
 
     total = len(session.composer.audience.letters)
     problems: list[Problem] = []
+    shares = []
+    edited = []
     for number, letter in enumerate(letters(session=session, out=out, problems=problems), 1):
-        output.rule(f"Letter {number} of {total}: {letter.target.id} ({letter.rendered.template})")
+        shares.append((letter.target.id, letter.rendered.own))
+        edited.append((letter.target.id, letter.rendered.edited))
+        source = "your version" if letter.rendered.edited else letter.rendered.template
+        output.rule(
+            f"Letter {number} of {total}: {letter.target.id} ({source}), "
+            f"your own: {own.share(letter.rendered.own)}"
+        )
         output.headers_and_body(letter_headers(letter), letter.rendered.text)
     calls(session.composer.checked_calls(problems))
     raise_problems(problems)
     notices(session)
+    own.warn_changed(edited)
+    own.warn_own_words(session, shares)
+    own.warn_low(shares)
     written = f" and wrote {total} .eml file(s) to {out}" if out is not None else ""
     output.info(
         f"Dry run: nothing was sent. {total} letter(s) and "
@@ -154,8 +140,15 @@ PLAN_ROWS = 20
 
 
 def send_plan(
-    session: Session, *, plan: Plan, settings: SmtpSettings, test: bool, display: Display
+    session: Session,
+    *,
+    plan: Plan,
+    settings: SmtpSettings,
+    test: bool,
+    display: Display,
+    checked: Mapping[str, Checked] | None = None,
 ) -> None:
+    checked = checked or {}
     if plan.recovered:
         output.warn(_recovered(plan.recovered))
     if display.quiet:  # 'protest inbox -q' reported each bounce once; cron needs no repeat
@@ -173,15 +166,23 @@ def send_plan(
     if not plan.jobs:  # one plain line: the copy's origin matters only when it sends
         notices(session, origin=False)
         output.info(nothing_to_send(plan))
+        timing.waiting_lines(plan.waiting_letters, rows=PLAN_ROWS)
         return
     notices(session)
+    going = {job.selected.target.id for job in plan.jobs}
+    own.warn_changed((t, c.edited) for t, c in checked.items() if t in going)
+    own.warn_low((t, c.own) for t, c in checked.items() if t in going)
     mode = f" as TEST letters to yourself only ({session.sender.email})" if test else ""
     output.say(
         f"Ready to send {len(plan.jobs)} letter(s){mode} from {session.sender.name} "
         f"<{session.sender.email}> via {settings.host}:{settings.port} ({settings.security})."
     )
     output.stderr.print(
-        output.table(None, ("target", "to", "copies", "state"), _plan_rows(session, plan, test))
+        output.table(
+            None,
+            ("target", "to", "copies", "state", "own"),
+            _plan_rows(session, plan, test, checked=checked),
+        )
     )
     if len(plan.jobs) > PLAN_ROWS:
         output.say(f"... and {len(plan.jobs) - PLAN_ROWS} more.")
@@ -196,6 +197,8 @@ def send_plan(
     ):
         if count:
             output.say(f"{count} letter(s) {label}.")
+    timing.waiting_lines(plan.waiting_letters, rows=PLAN_ROWS)
+    timing.outside_hours(plan.outside_hours)
 
 
 BOUNCED_HINT = (
@@ -218,6 +221,8 @@ def nothing_to_send(plan: Plan) -> str:
     if plan.held:
         held = ", ".join(f"{entry.target} {entry.status}" for entry in plan.held)
         parts.append(f"{len(plan.held)} held from earlier runs ({held}: see 'protest status')")
+    if plan.waiting_letters:
+        parts.append(f"{len(plan.waiting_letters)} waiting for their office hours")
     return "Nothing to send" + (
         f": {', '.join(parts)}." if parts else ": the campaign has no letters for you."
     )
@@ -252,17 +257,20 @@ def _resend(resend: Resend) -> str:
     return line
 
 
-def _plan_rows(session: Session, plan: Plan, test: bool) -> list[tuple[object, ...]]:
+def _plan_rows(
+    session: Session, plan: Plan, test: bool, *, checked: Mapping[str, Checked]
+) -> list[tuple[object, ...]]:
     campaign_cc = session.loaded.campaign.campaign.cc
     rows: list[tuple[object, ...]] = []
     for job in plan.jobs[:PLAN_ROWS]:
         target = job.selected.target
         to = target.email or ""
         count = len(copies(to=to, campaign_cc=campaign_cc, target_cc=target.cc))
+        share = own.plan_cell(checked.get(target.id))
         rows.append(
-            (target.id, session.sender.email, 0, _state(job, plan))
+            (target.id, session.sender.email, 0, _state(job, plan), share)
             if test
-            else (target.id, to, count, _state(job, plan))
+            else (target.id, to, count, _state(job, plan), share)
         )
     return rows
 
@@ -299,6 +307,8 @@ def confirm(session: Session, *, plan: Plan, test: bool) -> Answer:
         what = "letter(s)"
         if session.composer.copy_me:
             what += f", each with a Bcc copy to you ({session.sender.email}),"
+    if plan.outside_hours:
+        what += f" ({len(plan.outside_hours)} outside the officials' office hours)"
     question = f"Send {len(plan.jobs)} {what} now? [y/N]: "
     try:
         while True:
@@ -382,12 +392,20 @@ _JSON_COUNT_KEYS = {
     "skipped (bounced)": "bounced",
     "held from earlier runs": "held",
     "not attempted": "not_attempted",
+    "waiting for office hours": "waiting",
     "calls to make": "calls",
 }
 
 
 def send_summary(
-    session: Session, *, plan: Plan, summary: Summary, test: bool, display: Display, code: int
+    session: Session,
+    *,
+    plan: Plan,
+    summary: Summary,
+    test: bool,
+    display: Display,
+    code: int,
+    checked: Mapping[str, Checked] | None = None,
 ) -> None:
     to_call = session.composer.audience.calls
     counts = {
@@ -399,6 +417,7 @@ def send_summary(
         "uncertain": summary.count(LetterStatus.UNCERTAIN),
         "held from earlier runs": len(plan.held),
         "not attempted": summary.not_attempted + plan.waiting,
+        "waiting for office hours": len(plan.waiting_letters),
         "calls to make": len(to_call),
     }
     if display.json:
@@ -424,6 +443,8 @@ def send_summary(
                 "quota_free_at": format_time(summary.quota_free_at)
                 if summary.quota_free_at
                 else None,
+                "waiting": timing.waiting_json(plan.waiting_letters),
+                "letters": [own.as_json(t, c.own) for t, c in (checked or {}).items()],
                 "calls": [
                     {"target": s.target.id, "name": s.target.name, "phone": s.target.phone}
                     for s in to_call

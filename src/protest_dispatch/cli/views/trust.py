@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from protest_dispatch.cli import output
 from protest_dispatch.commands.trust import KeyChange
 from protest_dispatch.errors import InputError
+from protest_dispatch.vocabulary import TrustState
+
+if TYPE_CHECKING:
+    from protest_dispatch.campaign.signing import Trust
 
 
 def confirm(change: KeyChange) -> bool:
@@ -36,3 +42,28 @@ def kept(change: KeyChange) -> None:
 
 def unchanged(change: KeyChange) -> None:
     output.info(f"'{change.campaign_id}' already trusts {change.new}; nothing to do.")
+
+
+def provenance(verdict: Trust, *, campaign_id: str) -> None:
+    """Where this copy of the campaign came from, as far as anyone can tell."""
+    if verdict.state == TrustState.UNSIGNED:
+        output.warn("unsigned campaign: check that it came from the organiser.")
+    elif verdict.state == TrustState.FIRST_USE:
+        output.say(
+            f"Signed campaign: first use of '{campaign_id}', so its key {verdict.public_key} "
+            "is remembered; a copy signed by another key will be refused."
+        )
+    else:
+        output.say(f"Signed campaign: verified with the key {verdict.public_key}.")
+    if verdict.trusted_comment:
+        output.say(
+            f"  {_signed_on(verdict.trusted_comment)}trusted comment: {verdict.trusted_comment}"
+        )
+
+
+def _signed_on(comment: str) -> str:
+    """minisign's trusted comment starts ``timestamp:<seconds>``: the signing time, if so."""
+    stamp = comment.removeprefix("timestamp:").split(None, 1)[0] if comment else ""
+    if not comment.startswith("timestamp:") or not stamp.isdigit() or len(stamp) > 11:
+        return ""
+    return f"signed {output.when(datetime.fromtimestamp(int(stamp), UTC))} UTC; "

@@ -1,4 +1,4 @@
-"""How ``validate`` shows a campaign: every letter's recipients, the calls, the checks."""
+"""How ``protest validate`` looks: the campaign's table, its notices, dates and domains."""
 
 from __future__ import annotations
 
@@ -7,14 +7,13 @@ from typing import TYPE_CHECKING
 
 from protest_dispatch.addresses import same_mailbox
 from protest_dispatch.campaign.placeholders import placeholder_addresses
-from protest_dispatch.cli import output
+from protest_dispatch.cli import output, own, timing
 from protest_dispatch.cli.views.send import notices, size_text
 
 if TYPE_CHECKING:
     from protest_dispatch.campaign.compose import Checked
     from protest_dispatch.commands.domains import DomainReport
     from protest_dispatch.commands.session import Session
-
 
 TABLE_ROWS = 100
 
@@ -28,11 +27,28 @@ def validation(
     domains: DomainReport | None = None,
 ) -> None:
     audience = session.composer.audience
-    rows = [(c.target, "email", _recipients(session, c.recipients), c.template) for c in letters]
+    rows = [
+        (
+            c.target,
+            "email",
+            _recipients(session, c.recipients),
+            "your version" if c.edited else c.template,
+            f"{c.own.own_share:.0%}",
+        )
+        for c in letters
+    ]
     addresses = {s.target.id: s.target.postal_address or "" for s in audience.paper}
     for checked in paper:
         first_line = addresses.get(checked.target, "").partition("\n")[0]
-        rows.append((checked.target, "post", f"{first_line}, ...", checked.template))
+        rows.append(
+            (
+                checked.target,
+                "post",
+                f"{first_line}, ...",
+                "your version" if checked.edited else checked.template,
+                f"{checked.own.own_share:.0%}",
+            )
+        )
     for selected in audience.calls:
         rows.append(
             (
@@ -40,15 +56,16 @@ def validation(
                 "call",
                 selected.target.phone or "",
                 selected.target.call_script or "",
+                "",
             )
         )
     for target in (*audience.needs_country, *audience.other_countries):
-        rows.append((target.id, f"skipped (only for senders in {target.country})", "", ""))
+        rows.append((target.id, f"skipped (only for senders in {target.country})", "", "", ""))
     shown = rows if show_all else rows[:TABLE_ROWS]
     output.show(
         output.table(
             f"Campaign {session.campaign_id}",
-            ("target", "channel", "recipients", "template"),
+            ("target", "channel", "recipients", "template", "own"),
             shown,
         )
     )
@@ -69,6 +86,9 @@ def validation(
     notices(session)
     for placeholder in placeholder_addresses(session.loaded):
         output.warn(str(placeholder))
+    for line in timing.campaign_lines(session.loaded.campaign.campaign):
+        output.info(line)
+    own.warn_changed((c.target, c.edited) for c in letters)
     if domains is not None:
         _domains(domains)
         if domains.errors:
@@ -92,8 +112,8 @@ def _domains(report: DomainReport) -> None:
 
 def _recipients(session: Session, recipients: Sequence[str]) -> str:
     """The letter's addresses, the sender's own Bcc copy marked as such."""
-    own = session.sender.email if session.composer.copy_me else None
+    own_copy = session.sender.email if session.composer.copy_me else None
     return ", ".join(
-        f"{a} (Bcc: your copy)" if i and own is not None and same_mailbox(a, own) else a
+        f"{a} (Bcc: your copy)" if i and own_copy is not None and same_mailbox(a, own_copy) else a
         for i, a in enumerate(recipients)  # the first is the To, even when it is you
     )
