@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+import profiles  # noqa: F401  (loads the Hypothesis profile before any test module)
+
 pytest_plugins = [
     "smtp_server",
     "kit",

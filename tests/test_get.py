@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from https_server import HANG, HttpsServer, Huge, Redirect
 from kit import cli
+from profiles import budget
 from signkit import Key, make_key, set_public_key, sign, signed_campaign
 from smtp_server import free_port
 from socks5_server import Socks5Server, proxy_only
@@ -328,7 +329,8 @@ _PARTS = st.sampled_from(["a", "b.txt", "..", ".", "", "\\", "\x1b", "c/", "/", 
 
 
 @settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=budget(60),
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(names=st.lists(st.lists(_PARTS, min_size=1, max_size=5).map("/".join), max_size=4))
 def test_whatever_an_archive_names_nothing_lands_outside_the_folder(

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from dovecot import Dovecot
 from inboxkit import Sent
 from kit import SENDER, cli
+from profiles import budget
 
 CHARSETS = ["utf-8", "koi8-r", "base64", "rot13", "zlib", "idna", "x-unknown", "utf-7", "hex"]
 SAFE = st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n\x00")
@@ -85,8 +86,7 @@ def reply(draw: st.DrawFn, *, official: str, letter_id: str) -> bytes:
 
 
 @settings(
-    max_examples=25,
-    deadline=None,
+    max_examples=budget(25),
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(data=st.data())

@@ -23,6 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kit import ANA, BASIC, composer, letters_of, only_problem, parse, write_campaign
+from profiles import budget
 from protest_dispatch.campaign.markdown import first_image, render_html, without_images
 from protest_dispatch.campaign.message import (
     Letter,
@@ -454,7 +455,7 @@ def _remote_references(html: str) -> list[tuple[str, str | None]]:
     return checker.bad
 
 
-@settings(max_examples=300, deadline=None, derandomize=True)
+@settings(max_examples=budget(300))
 @given(st.lists(st.sampled_from(MARKDOWN_PIECES), max_size=25).map("".join))
 def test_no_html_part_references_a_remote_resource(markdown: str) -> None:
     """Links stay (a reader must click them); nothing a mail program fetches by itself."""

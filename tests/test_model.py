@@ -7,6 +7,7 @@ from email_validator import EmailNotValidError, validate_email
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from profiles import budget
 from protest_dispatch.campaign.fields import SPECIAL_USE_DOMAINS, _plainly_valid, email_address
 
 ATOM = "abcXYZ019!#$%&'*+/=?^_`{|}~-."
@@ -28,7 +29,7 @@ def library(value: str) -> str | None:
     return checked.ascii_email or checked.normalized
 
 
-@settings(max_examples=400, deadline=None, derandomize=True)
+@settings(max_examples=budget(400))
 @given(
     st.text(ATOM, min_size=1, max_size=70),
     st.text(DOMAIN, min_size=1, max_size=40),

@@ -27,11 +27,12 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from kit import letters_of
+from profiles import budget
 from protest_dispatch.campaign.compose import Composer
 from protest_dispatch.campaign.fields import header_safe
 from protest_dispatch.campaign.loading import load_campaign
@@ -41,13 +42,7 @@ from protest_dispatch.errors import CampaignError, ConfigError
 from protest_dispatch.settings.config import Config
 from protest_dispatch.text import TERMINAL_CONTROL, first_invisible, is_invisible, visible
 
-SETTINGS = settings(
-    max_examples=60,
-    deadline=None,
-    derandomize=True,  # the same examples on every CI run: no flaky failures
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+SETTINGS = settings(max_examples=budget(60))
 
 # Characters that have broken mail headers somewhere: line breaks of every kind,
 # controls, the pieces of RFC 2047 encoded words and of address lists.
@@ -422,7 +417,7 @@ _INVISIBLE = st.one_of(
 )
 
 
-@settings(max_examples=300, deadline=None, derandomize=True)
+@settings(max_examples=budget(300))
 @given(_valid_text(max_size=30), _INVISIBLE, _valid_text(max_size=30))
 def test_every_invisible_character_in_header_text_is_refused(
     before: str, hidden: str, after: str
@@ -434,7 +429,7 @@ def test_every_invisible_character_in_header_text_is_refused(
         Sender(name=text, email="ana@example.org")
 
 
-@settings(max_examples=300, deadline=None, derandomize=True)
+@settings(max_examples=budget(300))
 @given(st.text(st.characters(codec="utf-8", exclude_categories=["Cs"])))
 def test_the_preview_shows_no_invisible_character_and_no_control_code(text: str) -> None:
     shown = visible(text)

@@ -9,9 +9,10 @@ from email.message import EmailMessage
 from email.policy import SMTP
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from profiles import budget
 from protest_dispatch.errors import ConfigError
 from protest_dispatch.settings.config import Config
 from protest_dispatch.settings.sender import format_from, parse_from
@@ -72,7 +73,7 @@ _NAME_CHARS = st.characters(
 _ADDRESSES = st.sampled_from(["ana@example.org", "a.b-c+d@court.example.org", "x@EXAMPLE.org"])
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=budget(300))
 @given(
     name=st.text(_NAME_CHARS, min_size=1, max_size=40),
     address=_ADDRESSES,

@@ -302,21 +302,25 @@ def test_keygen_and_sign_ask_the_passphrase_on_the_terminal_without_echo(
     """A real pseudo-terminal as the controlling terminal, as a person types."""
 
     def run(args: list[str], answers: list[bytes]) -> tuple[int, bytes]:
-        pid, fd = pty.fork()
-        if pid == 0:  # the child: protest on the terminal
-            os.execvpe(
-                sys.executable,
-                [sys.executable, "-m", "protest_dispatch", *args],
-                {**subprocess_env({}), "COLUMNS": "200"},
-            )
+        # setsid --ctty makes the terminal the child's controlling one, as getpass needs,
+        # without forking this multi-threaded test process (pty.fork may deadlock).
+        fd, child_side = pty.openpty()
+        child = subprocess.Popen(
+            ["setsid", "--ctty", "--wait", sys.executable, "-m", "protest_dispatch", *args],
+            stdin=child_side,
+            stdout=child_side,
+            stderr=child_side,
+            env={**subprocess_env({}), "COLUMNS": "200"},
+        )
+        os.close(child_side)
         seen = b""
         for answer in answers:  # each prompt afresh: getpass flushes what was typed ahead
             seen += _read_until(fd, b": ")
             os.write(fd, answer + b"\n")
         seen += _read_until(fd, b"\x00never")
-        _, status = os.waitpid(pid, 0)
+        code = child.wait(timeout=60)
         os.close(fd)
-        return os.waitstatus_to_exitcode(status), seen
+        return code, seen
 
     code, seen = run(["keygen", str(tmp_path / "k.key")], [b"tty-secret", b"tty-secret"])
     assert code == 0, seen

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from kit import cli, env_for, make_campaign, send
+from profiles import budget
 from protest_dispatch.errors import SmtpError, SmtpRefusedError, SmtpUnavailableError
 from protest_dispatch.mail.smtp import SmtpConnection
 from protest_dispatch.masking import MASK, Masker
@@ -90,7 +91,7 @@ secrets = st.text(
 FRAME = "535 5.7.8 authentication failed for [{}]"
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=budget(200))
 @given(password=secrets, where=st.floats(min_value=0, max_value=1))
 @example(password="\U00010000\u00bc0\U00010000", where=0.5)  # LOGIN's echo left 7 characters
 def test_the_password_is_masked_in_every_form_it_was_sent_in(password: str, where: float) -> None:
