@@ -98,20 +98,9 @@ class FindingLog:
 
     def __init__(self, log: SendLog) -> None:
         self._log = log
-        self._present: bool | None = None
 
     def _table_present(self) -> bool:
-        """False for a version 1 log opened read-only: no findings yet, and none to read.
-
-        A writable open migrates the log first, so only readers meet an old one.
-        """
-        if self._present is None:
-            with self._log.reading("read what came of letters") as conn:
-                row = conn.execute(
-                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'findings'"
-                ).fetchone()
-            self._present = row is not None
-        return self._present
+        return self._log.has_table("findings", action="read what came of letters")
 
     def record(self, findings: Iterable[Finding]) -> list[Finding]:
         """Add the findings not recorded yet, in one transaction; return those added."""

@@ -15,20 +15,9 @@ class PostLog:
 
     def __init__(self, log: SendLog) -> None:
         self._log = log
-        self._present: bool | None = None
 
     def _table_present(self) -> bool:
-        """False for an older log opened read-only: nothing was posted through it.
-
-        A writable open migrates the log first, so only readers meet an old one.
-        """
-        if self._present is None:
-            with self._log.reading("read the letters posted") as conn:
-                row = conn.execute(
-                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'posts'"
-                ).fetchone()
-            self._present = row is not None
-        return self._present
+        return self._log.has_table("posts", action="read the letters posted")
 
     def record(self, *, campaign: str, target: str, sender: str, posted_on: date) -> Post:
         post = Post(

@@ -91,6 +91,7 @@ class SendLog:
         self._path = path
         self._conn: sqlite3.Connection | None = connection
         self._locked: set[str] = set()
+        self._tables: dict[str, bool] = {}
         # A log opened read-only is read as it is: one older than version 3 has no
         # campaign_sha256 column, which then reads as NULL.
         columns = {row[1] for row in connection.execute("PRAGMA table_info(letters)")}
@@ -374,6 +375,20 @@ class SendLog:
                 (sender, format_time(since)),
             ).fetchall()
             return [(str(at), int(count)) for at, count in rows]
+
+    def has_table(self, name: str, *, action: str) -> bool:
+        """False for an older log opened read-only, which lacks a later version's table.
+
+        A writable open migrates the log first, so only readers meet an old one, and
+        nothing of that table was ever written through it.
+        """
+        if name not in self._tables:
+            with self._read(action) as conn:
+                row = conn.execute(
+                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+                ).fetchone()
+            self._tables[name] = row is not None
+        return self._tables[name]
 
     def reading(self, action: str) -> contextlib.AbstractContextManager[sqlite3.Connection]:
         """The connection, for sibling modules' queries (findings); errors worded as ours."""
