@@ -89,8 +89,8 @@ def main() -> int:
             f"Python {sys.version.split()[0]}): {args.domains} distinct domains, a DNS server on "
             f"127.0.0.1 answering after {args.delay_ms:g} ms, 16 questions at a time; the whole "
             f"`protest validate --check-domains` process, {args.repeat} runs. 1-min load "
-            f"average {load:.1f} at the end (other engineers' tests; above ~2 the times are "
-            "pessimistic).",
+            f"average {load:.1f} at the end (above ~2, other processes share the CPUs and "
+            "the times are pessimistic).",
             "",
             "| domains | answer delay | median s (min..max) | floor s | goal | result |",
             "|---:|---:|---|---:|---|---|",
