@@ -38,6 +38,7 @@ from protest_dispatch.campaign.message import Letter
 from protest_dispatch.campaign.model import Sender
 from protest_dispatch.cli.app import app
 from protest_dispatch.errors import CampaignError, Problem
+from protest_dispatch.oauth.device import Pacing
 from smtp_server import Server
 
 SENDER_NAME = "Ana Example"
@@ -210,10 +211,12 @@ def cli(
     input: str | None = None,
     expect: int | None = None,
     clock: datetime | None = None,
+    pacing: Pacing | None = None,
 ) -> Run:
     """``protest`` in this process (stdin is not a terminal); it must never print a traceback.
 
-    ``clock`` is the moment the command sees as now (injected, not patched).
+    ``clock`` is the moment the command sees as now, and ``pacing`` the device sign-in's
+    sleep and clock (``oauthkit.virtual_pacing``): injected, not patched.
     """
     from protest_dispatch.cli import output
     from protest_dispatch.cli.clock import Injected
@@ -227,7 +230,7 @@ def cli(
         env=dict(env or {}),
         input=input,
         catch_exceptions=False,
-        obj=None if clock is None else Injected(now=lambda: clock),
+        obj=Injected(now=None if clock is None else lambda: clock, pacing=pacing),
     )
     run = Run(result.exit_code, result.stdout, result.stderr)
     assert "Traceback" not in run.output, run.output
