@@ -231,7 +231,8 @@ def test_the_redirect_listener_takes_only_its_first_request_on_a_random_path(
 
         def race() -> None:  # the other process first, then the real browser
             statuses.append(_get(forged))
-            visit = oauth_server.follow_authorize(url)
+            # the listener answered the forged request, so a refusal now means it closed
+            visit = oauth_server.follow_authorize(url, listener_was_up=True)
             statuses.append(visit.callback_status or -1)  # -1: the listener is gone
 
         racers.append(threading.Thread(target=race, daemon=True))
