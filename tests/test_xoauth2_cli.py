@@ -19,11 +19,13 @@ from pathlib import Path
 import pytest
 
 from kit import (
+    CHILD_DEADLINE,
     MemoryKeyring,
     Run,
     cli,
-    default_sigint,
     make_campaign,
+    read_until,
+    reaped,
     send,
     subprocess_env,
     using_keyring,
@@ -135,12 +137,15 @@ def test_ctrl_c_while_login_waits_for_the_user_exits_130_and_stores_nothing(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        preexec_fn=default_sigint,
     )
-    pending.wait_for_device_code(timeout=30)
-    child.send_signal(signal.SIGINT)
-    _, err = child.communicate(timeout=30)
+    with reaped(child):
+        # Ctrl-C once the person is told to sign in, not as soon as the server made a code
+        assert child.stderr is not None
+        read_until(child.stderr, b"Waiting for you to finish")
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=CHILD_DEADLINE)
 
+    assert pending.device_grants(), "the sign-in had started"
     assert child.returncode == 130, err
     assert "Interrupted." in err
     assert "Aborted" not in err
