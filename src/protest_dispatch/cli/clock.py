@@ -3,7 +3,8 @@
 Commands that decide by the time (campaign dates, office hours, the spread) read
 it here once and hand the moment to the core, which never reads a clock itself.
 A sign-in's waits between polls come from here too, so a test runs the real loop
-in the OAuth server's virtual time instead of sleeping.
+in the OAuth server's virtual time instead of sleeping, and so does the bound on
+rendering a letter, so a test of an endless template need not wait out the real one.
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Injected:
     """What a caller may hand the app as click's ``obj``: a clock instead of the system's,
-    and the device sign-in's sleep and clock instead of real waiting."""
+    the device sign-in's sleep and clock instead of real waiting, and the time a letter
+    may take to render instead of ``RENDER_SECONDS``."""
 
     now: Callable[[], datetime] | None = None
     pacing: Pacing | None = None
+    render_seconds: float | None = None
 
 
 def _injected(context: typer.Context) -> Injected | None:
@@ -48,3 +51,13 @@ def pacing(context: typer.Context) -> Pacing:
     if injected is not None and injected.pacing is not None:
         return injected.pacing
     return Pacing()
+
+
+def render_seconds(context: typer.Context) -> float:
+    """How long one letter may take to render: the product's bound unless injected."""
+    from protest_dispatch.campaign.templates import RENDER_SECONDS
+
+    injected = _injected(context)
+    if injected is not None and injected.render_seconds is not None:
+        return injected.render_seconds
+    return RENDER_SECONDS
