@@ -210,11 +210,11 @@ def test_the_scaffold_letter_varies_by_sender_and_its_commented_settings_are_val
         assert "\n\n\n" not in run.out.split("Dear ", 1)[1].split("Yours", 1)[0]
     assert len(openings) > 1
     targets = folder / "targets.yaml"
-    keys = "timezone|office_hours|send_window|spread|starts|ends|closed"
+    keys = "own_words|timezone|office_hours|send_window|spread|starts|ends|closed"
     settings = re.compile(rf"^  # ((?:{keys}): )")
     text = targets.read_text(encoding="utf-8")
     lines = [settings.sub(r"  \1", line) for line in text.splitlines()]
-    assert sum(a != b for a, b in zip(lines, text.splitlines(), strict=True)) == 7
+    assert sum(a != b for a, b in zip(lines, text.splitlines(), strict=True)) == 8
     targets.write_text("\n".join(lines) + "\n", encoding="utf-8")
     run = cli(["validate", "-t", str(folder)], expect=0)
     assert "The charges were dropped." in run.output

@@ -37,7 +37,7 @@ campaign:
   #
   # Mail filters drop identical letters: vary the text with {{% choose %}} in the
   # letter, and ask each sender for words of their own (--note, `protest edit`).
-  own_words: 15                   # refuse to send a letter with fewer of the sender's words
+  # own_words: 15                # refuse to send a letter with fewer of the sender's words
   #
   # When letters go (all optional; times are the target's own, in its timezone):
   # timezone: Europe/London       # default for targets that set none
