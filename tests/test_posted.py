@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from kit import BASIC, FROM, cli, write_campaign
+from kit import BASIC, FROM, cli, env_for, send, write_campaign
 from protest_dispatch.campaign.loading import load_campaign
 from protest_dispatch.cli.views import print as views
 from protest_dispatch.commands.replies import unanswered
 from protest_dispatch.sendlog.records import Post
 from protest_dispatch.sendlog.store import SendLog
+from smtp_server import Server
 
 PAPER = """\
   - id: archive
@@ -168,3 +169,41 @@ def test_status_counts_a_posted_letter_unanswered_after_21_days_not_14(tmp_path:
     assert "by post" in unanswered_table
     assert f"posted {today - timedelta(days=22):%d %b %Y}" in unanswered_table
     assert "registry" not in unanswered_table
+
+
+BOTH = """\
+  - id: ministry
+    name: "The Ministry"
+    email: ministry@example.org
+    postal_address: "The Ministry\\n3 Example Road\\nExample City"
+    template: court.md.j2
+"""
+
+
+def test_a_letter_posted_on_paper_is_not_emailed_as_well_unless_named(
+    tmp_path: Path, smtp_server: Server
+) -> None:
+    path = write_campaign(tmp_path / "campaign", BASIC + BOTH)
+    env = env_for(smtp_server, log=tmp_path / "log.sqlite3", PROTEST_CONFIG="")
+    done = cli(["posted", "ministry", "-t", str(path)], env=env, expect=0)
+    assert "'protest send' will not email it as well" in _flat(done.output)
+    assert "protest send --only ministry" in _flat(done.output)
+    status = _flat(cli(["status", "-t", str(path)], env=env, expect=0).output)
+    assert "not sent yet: court." in status
+    run = send(path, env=env)
+    assert run.code == 0, run.output
+    assert [m.rcpt_tos for m in smtp_server.messages] == [["court@example.org"]]
+    assert send(path, "--only", "ministry", env=env).code == 0
+    assert [m.rcpt_tos for m in smtp_server.messages][-1] == ["ministry@example.org"]
+
+
+def test_posting_a_letter_already_emailed_says_so(tmp_path: Path, smtp_server: Server) -> None:
+    path = write_campaign(tmp_path / "campaign", BASIC + BOTH)
+    env = env_for(smtp_server, log=tmp_path / "log.sqlite3", PROTEST_CONFIG="")
+    assert send(path, env=env).code == 0
+    done = cli(["posted", "ministry", "-t", str(path)], env=env, expect=0)
+    assert "You emailed it as well, on" in _flat(done.output)
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())

@@ -180,7 +180,10 @@ def _with_file(
         campaign=campaign_id,
         entries=entries,
         calls=calls,
-        not_yet_sent=tuple(s.target for s in audience.letters if s.target.id not in attempted),
+        # A letter posted on paper is not emailed as well (send skips it): not "unsent".
+        not_yet_sent=tuple(
+            s.target for s in audience.letters if s.target.id not in attempted | posted
+        ),
         to_call=tuple(s.target for s in audience.calls if s.target.id not in reached),
         posts=posts,
         to_post=tuple(s.target for s in audience.paper if s.target.id not in posted),
