@@ -22,6 +22,7 @@ MAX_VALUES = 500_000
 MAX_DEPTH = 50
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
+_TOO_DEEP = f"the file is nested more than {MAX_DEPTH} levels deep"
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -81,11 +82,11 @@ def parse(path: Path, text: str) -> tuple[Any, Lines, list[Problem]]:
     if node is None:
         raise single(path, "the file is empty; it needs a 'campaign' and a list of 'targets'")
     if not isinstance(node, yaml.MappingNode):
-        raise single(
+        raise _at(
             path,
+            node,
             "the file must be a mapping with 'campaign' and 'targets' at the top, "
             "not a list or a single value",
-            line=node.start_mark.line + 1,
         )
     _check_shape(path, node)
     builder = _Builder(path)
@@ -101,12 +102,21 @@ def _tab_at(text: str, mark: yaml.Mark | None) -> bool:
     return mark.line < len(lines) and "\t" in lines[mark.line][: mark.column + 1]
 
 
+def _line(node: yaml.Node) -> int:
+    """The node's line as people count them: YAML counts from 0."""
+    return int(node.start_mark.line) + 1
+
+
+def _at(path: Path, node: yaml.Node, message: str) -> CampaignError:
+    return single(path, message, line=_line(node))
+
+
 def _bomb(path: Path, node: yaml.Node) -> CampaignError:
-    return single(
+    return _at(
         path,
+        node,
         f"the file expands to more than {MAX_VALUES:,} values; YAML anchors and "
         "aliases seem to be used to multiply it (a 'billion laughs' file)",
-        line=node.start_mark.line + 1,
     )
 
 
@@ -123,14 +133,10 @@ def _check_shape(path: Path, root: yaml.Node) -> None:
     def measure(node: yaml.Node, depth: int) -> tuple[int, int]:
         key = id(node)
         if key in active:
-            raise single(path, "an alias refers to itself", line=node.start_mark.line + 1)
+            raise _at(path, node, "an alias refers to itself")
         if key not in known:
             if depth > MAX_DEPTH:
-                raise single(
-                    path,
-                    f"the file is nested more than {MAX_DEPTH} levels deep",
-                    line=node.start_mark.line + 1,
-                )
+                raise _at(path, node, _TOO_DEEP)
             children: list[yaml.Node] = []
             if isinstance(node, yaml.SequenceNode):
                 children = list(node.value)
@@ -148,11 +154,7 @@ def _check_shape(path: Path, root: yaml.Node) -> None:
             known[key] = (values, height)
         values, height = known[key]
         if depth + height > MAX_DEPTH:
-            raise single(
-                path,
-                f"the file is nested more than {MAX_DEPTH} levels deep",
-                line=node.start_mark.line + 1,
-            )
+            raise _at(path, node, _TOO_DEEP)
         return values, height
 
     measure(root, 0)
@@ -169,7 +171,7 @@ class _Builder:
 
     def build(self, node: yaml.Node, where: Where) -> Any:
         """Only after _check_shape: the tree is known to be finite and of bounded size."""
-        self.lines.setdefault(where, node.start_mark.line + 1)
+        self.lines.setdefault(where, _line(node))
         if isinstance(node, yaml.ScalarNode):
             return self._scalar(node)
         if isinstance(node, yaml.SequenceNode) and node.tag == _SEQ_TAG:
@@ -184,18 +186,18 @@ class _Builder:
         except yaml.constructor.ConstructorError:
             raise _tag_error(self.path, node) from None
         except (ValueError, OverflowError):  # e.g. an integer of 5,000 digits
-            raise single(
+            raise _at(
                 self.path,
+                node,
                 f"the value '{node.value[:40]}...' is not a number YAML can read "
                 "(far too many digits?); if it is text, put it in quotes",
-                line=node.start_mark.line + 1,
             ) from None
 
     def _mapping(self, node: yaml.MappingNode, where: Where) -> dict[str, Any]:
         result: dict[str, Any] = {}
         start = len(self.problems)
         for key_node, value_node in node.value:
-            line = key_node.start_mark.line + 1
+            line = _line(key_node)
             if key_node.tag == "tag:yaml.org,2002:merge":
                 self.problems.append(
                     Problem(file=self.path, line=line, message="'<<' merge keys are not supported")
@@ -229,9 +231,9 @@ class _Builder:
 
 
 def _tag_error(path: Path, node: yaml.Node) -> CampaignError:
-    return single(
+    return _at(
         path,
+        node,
         f"the YAML tag '{node.tag}' is not allowed: campaign files hold plain text, "
         "numbers, lists and mappings only",
-        line=node.start_mark.line + 1,
     )
