@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import sqlite3
@@ -67,6 +68,15 @@ def test_posted_status_log_and_followup_round_trip(tmp_path: Path) -> None:
             "events": [],
         }
     ]
+
+    (posted,) = csv.DictReader(io.StringIO(cli(["log", "--csv"], env=env, expect=0).stdout))
+    assert (posted["target"], posted["channel"], posted["status"], posted["posted_on"]) == (
+        "archive",
+        "post",
+        "posted",
+        long_ago,
+    )
+    assert posted["to"] == posted["message_id"] == ""
 
     followup = cli(["followup"], env=env, expect=0).output
     assert "archive" in followup
@@ -142,3 +152,19 @@ def test_printing_records_nothing(tmp_path: Path) -> None:
     env["PROTEST_POSTAL_ADDRESS"] = r"1 Example Street\nLondon"
     cli(["print", "-t", str(path), "--out", str(tmp_path / "out")], env=env, expect=0)
     assert not Path(env["PROTEST_LOG"]).exists()
+
+
+def test_status_counts_a_posted_letter_unanswered_after_21_days_not_14(tmp_path: Path) -> None:
+    path, env = setup(tmp_path)
+    today = datetime.now(UTC).date()
+    for target, days in (("archive", 22), ("registry", 18)):
+        when = (today - timedelta(days=days)).isoformat()
+        cli(["posted", target, "--date", when, "-t", str(path)], env=env, expect=0)
+    status = cli(["status", "-t", str(path)], env=env, expect=0).output
+    heading = "No reply after 14 days (21 by post)"
+    assert heading in status
+    unanswered_table = status.split(heading, 1)[1].split("\n\n")[0]
+    assert "archive" in unanswered_table
+    assert "by post" in unanswered_table
+    assert f"posted {today - timedelta(days=22):%d %b %Y}" in unanswered_table
+    assert "registry" not in unanswered_table

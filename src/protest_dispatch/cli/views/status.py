@@ -6,14 +6,15 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 from protest_dispatch.cli import output
-from protest_dispatch.commands.status import NO_REPLY_DAYS
-from protest_dispatch.vocabulary import FindingKind, LetterStatus
+from protest_dispatch.commands.replies import FOLLOWUP_DAYS, POST_FOLLOWUP_DAYS
+from protest_dispatch.vocabulary import Channel, FindingKind, LetterStatus
 
 if TYPE_CHECKING:
     from protest_dispatch.campaign.model import Target
     from protest_dispatch.commands.status import CampaignStatus, StatusReport
 
 _Row = TypeVar("_Row")
+NO_REPLY = f"no reply after {FOLLOWUP_DAYS} days ({POST_FOLLOWUP_DAYS} by post)"
 
 ADVICE: dict[str, str] = {
     LetterStatus.DEFERRED: "Deferred letters go with the next 'protest send' (cron: exit code "
@@ -29,8 +30,7 @@ ADVICE: dict[str, str] = {
     "the campaign file (or tell the organisers: 'protest status --bounced' lists them to "
     "paste), or try again with 'protest send --retry-bounced'.",
     "replies": "Read them with 'protest replies'.",
-    f"no reply after {NO_REPLY_DAYS} days": "Record answers that came by post or phone with "
-    "'protest followup'.",
+    NO_REPLY: "Record answers that came by post or phone with 'protest followup'.",
 }
 
 
@@ -71,7 +71,7 @@ def _campaign(campaign: CampaignStatus, *, report: StatusReport) -> None:
         ("bounced", len(campaign.bounced)),
         ("automatic replies", len(campaign.found(FindingKind.AUTO_REPLY))),
         ("replies", len(campaign.found(FindingKind.REPLY))),
-        (f"no reply after {NO_REPLY_DAYS} days", len(campaign.no_reply)),
+        (NO_REPLY, len(campaign.no_reply)),
     ]
     output.rule(
         f"Campaign {campaign.campaign}" + (f", sent as {report.sender}" if report.sender else "")
@@ -113,9 +113,13 @@ def _campaign(campaign: CampaignStatus, *, report: StatusReport) -> None:
     )
     _entries(
         list(campaign.no_reply),
-        f"no reply after {NO_REPLY_DAYS} days",
+        NO_REPLY,
         ("target", "to", "sent"),
-        lambda e: (e.target, e.to, output.when(e.updated_at)),
+        lambda e: (
+            e.target,
+            e.to,
+            f"posted {e.sent_at:%d %b %Y}" if e.channel == Channel.POST else output.when(e.sent_at),
+        ),
     )
     _entries(
         campaign.with_status(LetterStatus.FAILED),
