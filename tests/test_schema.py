@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from kit import BASIC, cli, make_campaign, write_campaign
-from protest_dispatch.campaign import loading
+from protest_dispatch.campaign import yamlfile
 from protest_dispatch.campaign.loading import load_campaign
 from protest_dispatch.campaign.model import Campaign, CampaignInfo, Target
 from protest_dispatch.campaign.schema import MODELINE, SCHEMA_FILE, campaign_schema
@@ -59,8 +59,8 @@ def _validator() -> jsonschema.Draft7Validator:
 
 def _data(path: Path) -> Any:
     """The campaign as plain data, read as protest reads it (no alias bombs expanded)."""
-    text = loading._read_text(path)
-    data, _lines, _problems = loading._parse(path, text)
+    text = yamlfile.read_text(path)
+    data, _lines, _problems = yamlfile.parse(path, text)
     return data
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from protest_dispatch.addresses import same_mailbox
+from protest_dispatch.sendlog.logfile import select
 from protest_dispatch.sendlog.store import Entry, SendLog, format_time, parse_time, utc_now
 from protest_dispatch.vocabulary import FindingKind
 
@@ -134,21 +135,17 @@ class FindingLog:
 
     def all(self, *, campaign: str | None = None, sender: str | None = None) -> list[Finding]:
         """Every finding (optionally of one campaign or sender), oldest recorded first."""
-        where = " AND ".join(
-            clause
-            for clause, value in (("campaign = ?", campaign), ("sender = ?", sender))
-            if value is not None
-        )
-        args = [value for value in (campaign, sender) if value is not None]
         if not self._table_present():
             return []
         with self._log.reading("read what came of letters") as conn:
-            rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM findings"  # noqa: S608 - fixed column names; values are bound
-                + (f" WHERE {where}" if where else "")
-                + " ORDER BY id",
-                args,
-            ).fetchall()
+            rows = select(
+                conn,
+                columns=_COLUMNS,
+                table="findings",
+                order="id",
+                campaign=campaign,
+                sender=sender,
+            )
         return [_finding(row) for row in rows]
 
     def by_letter(

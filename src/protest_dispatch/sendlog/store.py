@@ -41,7 +41,7 @@ from protest_dispatch.sendlog.logfile import (
     connect_read_only,
     damaged_hint,
     immediate,
-    where_clause,
+    select,
     wrap_error,
 )
 from protest_dispatch.sendlog.records import (
@@ -188,13 +188,16 @@ class SendLog:
         """Letters matching every filter given, ordered by campaign, target, sender."""
         if status is not None:
             as_status(status)
-        where, args = where_clause(campaign=campaign, status=status, sender=sender)
         with self._read("list letters") as conn:
-            rows = conn.execute(
-                f"SELECT {self._select} FROM letters{where}"  # noqa: S608 - fixed column names; values are bound
-                " ORDER BY campaign, target, sender",
-                args,
-            ).fetchall()
+            rows = select(
+                conn,
+                columns=self._select,
+                table="letters",
+                order="campaign, target, sender",
+                campaign=campaign,
+                status=status,
+                sender=sender,
+            )
             return [self._entry(row) for row in rows]
 
     def begin(
