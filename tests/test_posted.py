@@ -193,6 +193,12 @@ def test_a_letter_posted_on_paper_is_not_emailed_as_well_unless_named(
     run = send(path, env=env)
     assert run.code == 0, run.output
     assert [m.rcpt_tos for m in smtp_server.messages] == [["court@example.org"]]
+    assert "Not emailing 1 letter(s) you posted on paper (ministry)" in _flat(run.output)
+    again = send(path, "--json", env=env)
+    assert json.loads(again.stdout)["counts"]["posted"] == 1
+    assert "Nothing to send: 1 already sent, 1 posted on paper (ministry)." in _flat(
+        send(path, env=env).output
+    )
     assert send(path, "--only", "ministry", env=env).code == 0
     assert [m.rcpt_tos for m in smtp_server.messages][-1] == ["ministry@example.org"]
 

@@ -55,7 +55,8 @@ BOUNCED_HINT = (
 
 
 def held_back(plan: Plan) -> None:
-    """The letters skipped because they bounced or already arrived under another id."""
+    """The letters skipped because they bounced, already arrived under another id, or
+    went by post."""
     for entry, bounce in plan.bounced:
         output.warn(
             f"Skipping {entry.target}: the letter to {bounce.recipient} bounced on "
@@ -66,6 +67,12 @@ def held_back(plan: Plan) -> None:
         output.say(BOUNCED_HINT)
     for before in plan.received_before:
         output.say(received_before(before))
+    if plan.posted:
+        ids = ", ".join(p.target for p in plan.posted)
+        output.say(
+            f"Not emailing {len(plan.posted)} letter(s) you posted on paper ({ids}): the "
+            "official has it. To email one as well: protest send --only ID"
+        )
 
 
 def nothing_to_send(plan: Plan) -> str:
@@ -79,6 +86,9 @@ def nothing_to_send(plan: Plan) -> str:
     if plan.bounced:
         ids = ", ".join(entry.target for entry, _ in plan.bounced)
         parts.append(f"{len(plan.bounced)} skipped (bounced: {ids})")
+    if plan.posted:
+        ids = ", ".join(p.target for p in plan.posted)
+        parts.append(f"{len(plan.posted)} posted on paper ({ids})")
     if plan.held:
         held = ", ".join(f"{entry.target} {entry.status}" for entry in plan.held)
         parts.append(f"{len(plan.held)} held from earlier runs ({held}: see 'protest status')")

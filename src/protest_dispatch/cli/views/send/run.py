@@ -88,6 +88,7 @@ def _result_line(result: Result, *, verbose: bool) -> Text:
 _JSON_COUNT_KEYS = {
     "skipped (already sent)": "skipped",
     "skipped (bounced)": "bounced",
+    "skipped (posted)": "posted",
     "held from earlier runs": "held",
     "not attempted": "not_attempted",
     "waiting for office hours": "waiting",
@@ -110,6 +111,7 @@ def send_summary(
         "sent": summary.count(LetterStatus.SENT),
         "skipped (already sent)": plan.skipped,
         "skipped (bounced)": len(plan.bounced),
+        "skipped (posted)": len(plan.posted),
         "deferred": summary.count(LetterStatus.DEFERRED),
         "failed": summary.count(LetterStatus.FAILED),
         "uncertain": summary.count(LetterStatus.UNCERTAIN),
