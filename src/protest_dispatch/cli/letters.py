@@ -246,7 +246,7 @@ def send(
         from protest_dispatch.settings.smtp import check_smtp_options
 
         check_smtp_options(session.config, given=smtp)
-        show_dry_run(session, out=out)
+        show_dry_run(session, out=out, json=json_)
         return
     from protest_dispatch.cli import clock, timing
     from protest_dispatch.commands.send import SendRequest, phase
