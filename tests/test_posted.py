@@ -213,3 +213,34 @@ def test_posting_a_letter_already_emailed_says_so(tmp_path: Path, smtp_server: S
 
 def _flat(text: str) -> str:
     return " ".join(text.split())
+
+
+def test_status_json_gives_the_counts_and_lists_with_utc_times(
+    tmp_path: Path, smtp_server: Server
+) -> None:
+    path = write_campaign(tmp_path / "campaign", BASIC + PAPER)
+    env = env_for(smtp_server, log=tmp_path / "log.sqlite3", PROTEST_CONFIG="")
+    assert send(path, env=env).code == 0
+    long_ago = (datetime.now(UTC).date() - timedelta(days=22)).isoformat()
+    cli(["posted", "archive", "--date", long_ago, "-t", str(path)], env=env, expect=0)
+    run = cli(["status", "-t", str(path), "--json"], env=env, expect=0)
+    report = json.loads(run.stdout)
+    assert report["sender"] == "ana@example.org"
+    (campaign,) = report["campaigns"]
+    counts = campaign["counts"]
+    assert (counts["sent"], counts["posted"], counts["to_post"], counts["not_sent_yet"]) == (
+        1,
+        1,
+        1,
+        0,
+    )
+    assert campaign["to_post"] == ["registry"]
+    assert campaign["no_reply"] == [
+        {
+            "target": "archive",
+            "to": "by post",
+            "channel": "post",
+            "sent_at": f"{long_ago}T00:00:00Z",
+        }
+    ]
+    assert cli(["status", "--json", "--bounced"], env=env, expect=2).err

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from protest_dispatch.cli import output
 from protest_dispatch.commands.replies import FOLLOWUP_DAYS, POST_FOLLOWUP_DAYS
+from protest_dispatch.sendlog.records import format_time
 from protest_dispatch.vocabulary import Channel, FindingKind, LetterStatus
 
 if TYPE_CHECKING:
@@ -197,3 +198,53 @@ def bounced_summary(report: StatusReport) -> None:
         output.info("No letter has bounced.")
         return
     output.paragraph("\n".join(lines).rstrip("\n"))
+
+
+def status_json(report: StatusReport) -> None:
+    """``status --json``: the same counts and lists, with ISO 8601 UTC times; ``null``
+    where the campaign file was not at hand to say what is still to do."""
+    output.print_json(
+        {
+            "sender": report.sender,
+            "quota_free_at": format_time(report.quota_free_at) if report.quota_free_at else None,
+            "campaigns": [_campaign_json(c) for c in report.campaigns],
+        }
+    )
+
+
+def _campaign_json(campaign: CampaignStatus) -> dict[str, object]:
+    def ids(targets: Sequence[Target] | None) -> list[str] | None:
+        return None if targets is None else [t.id for t in targets]
+
+    def count(targets: Sequence[Target] | None) -> int | None:
+        return None if targets is None else len(targets)
+
+    return {
+        "campaign": campaign.campaign,
+        "counts": {
+            **{status.value: len(campaign.with_status(status)) for status in LetterStatus},
+            "not_sent_yet": count(campaign.not_yet_sent),
+            "calls_made": len(campaign.calls),
+            "calls_to_make": count(campaign.to_call),
+            "posted": len(campaign.posts),
+            "to_post": count(campaign.to_post),
+            "bounced": len(campaign.bounced),
+            "auto_replies": len(campaign.found(FindingKind.AUTO_REPLY)),
+            "replies": len(campaign.found(FindingKind.REPLY)),
+            "no_reply": len(campaign.no_reply),
+        },
+        "not_sent_yet": ids(campaign.not_yet_sent),
+        "calls_to_make": ids(campaign.to_call),
+        "to_post": ids(campaign.to_post),
+        "bounced": [{"target": f.target, **f.event()} for f in campaign.bounced],
+        "replies": [{"target": f.target, **f.event()} for f in campaign.found(FindingKind.REPLY)],
+        "no_reply": [
+            {
+                "target": item.target,
+                "to": item.to,
+                "channel": item.channel.value,
+                "sent_at": format_time(item.sent_at),
+            }
+            for item in campaign.no_reply
+        ],
+    }
