@@ -22,7 +22,7 @@ from protest_dispatch.vocabulary import CallOutcome, LetterStatus
 APPLICATION_ID = int.from_bytes(b"PrtS", "big")
 """Marks the file as ours in the SQLite header (``PRAGMA application_id``)."""
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """Stored as ``PRAGMA user_version``; bump it with a migration when the schema changes."""
 
 _BASE_TABLES = frozenset({"letters", "usage", "calls"})
