@@ -124,3 +124,9 @@ def test_an_answer_to_the_letter_a_resend_replaced_is_still_found(
     assert (reply["campaign"], reply["target"], reply["kind"]) == (CAMPAIGN, "t01", "reply")
     # it is the first letter's: the new letter still has nothing found
     assert by_target(log_rows(env))["t01"]["events"] == []
+    # but the official's office has answered: followup does not ask about t01 again
+    age_letters(log, days=20)
+    listed = cli(["followup"], env=env)
+    assert listed.code == 0, listed.output
+    assert FIXED not in listed.stdout
+    assert official(2) in listed.stdout

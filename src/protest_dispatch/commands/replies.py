@@ -123,9 +123,17 @@ def waiting(
     """Letters sent or posted with no finding of a ``settled`` kind and no bounce of their own.
 
     ``followup`` stops asking once told "no reply" (the default); ``status`` still counts
-    such a letter as unanswered, so it passes only REPLY.
+    such a letter as unanswered, so it passes only REPLY. A reply to any letter of the
+    same campaign, official and sender answers them all: to one a resend replaced, or
+    to the one on paper.
     """
     findings = FindingLog(log).by_letter(campaign=campaign)
+    replied = {
+        (f.campaign, f.target, f.sender)
+        for group in findings.grouped.values()
+        for f in group
+        if f.kind == FindingKind.REPLY
+    }
     items: list[Unanswered] = []
     for entry in log.entries(campaign=campaign, sender=sender, status=LetterStatus.SENT):
         assert entry.message_id is not None, "a sent letter has its Message-ID"
@@ -155,7 +163,8 @@ def waiting(
     return [
         item
         for item in items
-        if not any(
+        if (item.campaign, item.target, item.sender) not in replied
+        and not any(
             f.kind in settled or f.permanent_bounce
             for f in findings.grouped.get(letter_key(item.letter_id), [])
         )
