@@ -2,13 +2,16 @@
 
 Each name's behaviour is set by the test (``server.zone["x.example.org"] = "mx"``);
 unknown names get ``default`` (NXDOMAIN unless said). It answers over UDP, and over
-TCP on ``tcp_port`` (RFC 7766 framing: DNS through a SOCKS proxy), in its own thread
-and event loop, after ``delay`` seconds per answer, without blocking other queries.
+TCP on the same port (RFC 7766 framing: the retry after a truncated answer, and DNS
+through a SOCKS proxy), in its own thread and event loop, after ``delay`` seconds per
+answer, without blocking other queries.
 
 Behaviours: ``mx``, ``null-mx``, ``nxdomain``, ``a-only``, ``aaaa-only``, ``nothing``
 (exists, no records), ``timeout`` (never answers), ``servfail``, ``refused``,
-``garbage`` (random bytes), ``truncated`` (TC set: the resolver must retry over TCP,
-where nobody listens), ``huge`` (200 MX records), ``wrong-id``.
+``garbage`` (random bytes), ``truncated`` (TC set, over TCP too: no usable answer),
+``tc-then-tcp`` (TC set over UDP, the MX record over TCP, as a large answer comes),
+``huge`` (200 MX records), ``wrong-id``. ``queries`` records (name, type) and
+``tcp_queries`` the names asked over TCP.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ class DnsServer(asyncio.DatagramProtocol):
         self.default = default
         self.delay = delay
         self.queries: list[tuple[str, str]] = []
+        self.tcp_queries: list[str] = []
         self.loop = asyncio.new_event_loop()
         self.transport: Any = None
         self.port = 0
@@ -47,18 +51,26 @@ class DnsServer(asyncio.DatagramProtocol):
         return self
 
     async def _open(self) -> None:
-        self.transport, _ = await self.loop.create_datagram_endpoint(
-            lambda: self, local_addr=("127.0.0.1", 0)
-        )
-        self.port = self.transport.get_extra_info("sockname")[1]
-        self._tcp = await asyncio.start_server(self._tcp_client, "127.0.0.1", 0)
-        self.tcp_port = self._tcp.sockets[0].getsockname()[1]
+        """UDP and TCP on one port, as a resolver retries a truncated answer there."""
+        for _ in range(50):
+            self.transport, _ = await self.loop.create_datagram_endpoint(
+                lambda: self, local_addr=("127.0.0.1", 0)
+            )
+            self.port = self.transport.get_extra_info("sockname")[1]
+            try:
+                self._tcp = await asyncio.start_server(self._tcp_client, "127.0.0.1", self.port)
+            except OSError:  # that TCP port is taken: another pair
+                self.transport.close()
+                continue
+            self.tcp_port = self.port
+            return
+        raise RuntimeError("no port free for both UDP and TCP on 127.0.0.1")
 
     async def _tcp_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
                 size = int.from_bytes(await reader.readexactly(2), "big")
-                wire = self._respond(await reader.readexactly(size))
+                wire = self._respond(await reader.readexactly(size), tcp=True)
                 if wire is None:
                     continue
                 await asyncio.sleep(self.delay)
@@ -84,7 +96,7 @@ class DnsServer(asyncio.DatagramProtocol):
         if wire is not None:
             self.loop.call_later(self.delay, self.transport.sendto, wire, addr)
 
-    def _respond(self, data: bytes) -> bytes | None:
+    def _respond(self, data: bytes, *, tcp: bool = False) -> bytes | None:
         try:
             query = dns.message.from_wire(data)
         except Exception:
@@ -93,7 +105,12 @@ class DnsServer(asyncio.DatagramProtocol):
         name = question.name.to_text(omit_final_dot=True).lower()
         kind = dns.rdatatype.to_text(question.rdtype)
         self.queries.append((name, kind))
-        return self._answer(query, self.zone.get(name, self.default), question, kind)
+        how = self.zone.get(name, self.default)
+        if tcp:
+            self.tcp_queries.append(name)
+        if how == "tc-then-tcp":
+            how = "mx" if tcp else "truncated"
+        return self._answer(query, how, question, kind)
 
     def _answer(
         self, query: dns.message.Message, how: str, question: Any, kind: str

@@ -75,7 +75,11 @@ def _commands() -> set[str]:
 def test_a_command_has_one_name_across_commands_and_views() -> None:
     """commands/foo.py and cli/views/foo.py are `protest foo`'s (ARCHITECTURE: a new command)."""
     names = _commands()
-    views = {p.stem for p in (PACKAGE / "cli" / "views").glob("*.py")} - {"__init__"}
+    folder = PACKAGE / "cli" / "views"
+    views = {p.stem for p in folder.glob("*.py")} | {
+        p.name for p in folder.iterdir() if (p / "__init__.py").is_file()
+    }
+    views -= {"__init__"}
     cores = {p.stem for p in (PACKAGE / "commands").glob("*.py")} - {"__init__"}
     assert views <= names, f"views not named for a command: {sorted(views - names)}"
     stray = cores - names - SHARED_BY_COMMANDS

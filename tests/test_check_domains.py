@@ -110,6 +110,17 @@ def test_no_usable_answer_is_a_could_not_check_warning_never_an_error(
     assert "The campaign is valid" in out
 
 
+def test_a_truncated_answer_is_asked_again_over_tcp_and_counts(
+    tmp_path: Path, dns_server: DnsServer
+) -> None:
+    dns_server.zone["big.example.org"] = "tc-then-tcp"
+    path = _campaign(tmp_path, ("Court", "c@big.example.org"))
+    out, err = _check(path, dns_server, expect=0)
+    assert "big.example.org" in dns_server.tcp_queries
+    assert "big.example.org could" not in err
+    assert "1 accept mail, 0 cannot receive mail, 0 could not be checked" in out
+
+
 def test_when_no_server_answers_at_all_the_exit_code_is_75(
     tmp_path: Path, dns_server: DnsServer
 ) -> None:

@@ -406,3 +406,43 @@ def test_where_letters_go_is_an_address_change_and_the_rest_is_not(
     changes = compare(load_campaign(path=old), load_campaign(path=new))
     assert len(changes.fields) == 1, changes.fields
     assert changes.needs_confirmation is needs_yes
+
+
+def test_a_copy_turned_down_pins_no_key_and_a_signature_gained_is_applied(
+    tmp_path: Path, published: Path, key: Key
+) -> None:
+    mine = _mine(tmp_path)
+    shutil.copytree(published, mine)  # a copy passed around without its signature
+    for name in ("MANIFEST", "MANIFEST.minisig"):
+        (mine / name).unlink()
+    forged = tmp_path / "forged"
+    shutil.copytree(published, forged)
+    targets = forged / "targets.yaml"
+    targets.write_text(targets.read_text().replace("minister@example.org", "collector@example.net"))
+    intruder = make_key(tmp_path / "intruder.key")
+    set_public_key(forged, intruder.public)
+    sign(forged, intruder)
+    forgery = _archive(tmp_path, forged, "forged.tar.gz")
+    run = cli(["get", str(forgery), str(mine)], expect=2)  # no terminal, no --yes: turned down
+    assert f"its key {intruder.public} will be remembered if you use this copy" in _flat(run.output)
+    run = cli(["get", str(_archive(tmp_path, published)), str(mine)], expect=0)
+    out = _flat(re.sub(r"[│┃|]", " ", run.output))
+    assert "signature unsigned signed" in out
+    assert f"its key {key.public} is remembered" in out
+    assert (mine / "MANIFEST.minisig").is_file()
+    run = cli(["get", str(forgery), str(mine), "--yes"], expect=2)
+    assert f"protest trust my-campaign --key {intruder.public}" in _flat(run.err)
+
+
+def test_a_signature_dropped_is_asked_about_like_an_address(
+    tmp_path: Path, published: Path
+) -> None:
+    stripped = tmp_path / "stripped"
+    shutil.copytree(published, stripped)
+    for name in ("MANIFEST", "MANIFEST.minisig"):
+        (stripped / name).unlink()
+    mine = _mine(tmp_path)
+    shutil.copytree(published, mine)  # signed, but its key never used on this machine
+    run = cli(["get", str(_archive(tmp_path, stripped)), str(mine)], expect=2)
+    assert "signature signed unsigned" in _flat(re.sub(r"[│┃|]", " ", run.output))
+    assert (mine / "MANIFEST.minisig").is_file()

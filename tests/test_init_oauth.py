@@ -68,6 +68,6 @@ def test_outlook_reading_the_mailbox_asks_microsoft_for_imap_too(tmp_path: Path)
 
     assert values["imap_host"] == "outlook.office365.com"
     assert values["oauth_scope"] == (
-        "https://outlook.office.com/SMTP.Send offline_access "
+        "openid email profile https://outlook.office.com/SMTP.Send offline_access "
         "https://outlook.office.com/IMAP.AccessAsUser.All"
     )

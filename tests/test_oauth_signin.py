@@ -294,6 +294,7 @@ def test_oauth_scope_extends_a_presets_scope_for_a_mailbox_reader() -> None:
     with_imap = oauth_client(Config.load(env={**env, "PROTEST_OAUTH_SCOPE": wider}))
 
     assert plain.endpoints.scope == MICROSOFT_SMTP_SCOPE
+    assert {"openid", "email", "profile"} <= set(plain.endpoints.scope.split())
     assert plain.uses_device_flow
     assert with_imap.endpoints.scope == wider
     assert with_imap.endpoints.token_url == plain.endpoints.token_url
@@ -390,3 +391,11 @@ def test_a_hostile_servers_error_challenge_is_decoded_safely_or_ignored(
     from protest_dispatch.mail.xoauth2 import _decode_challenge
 
     assert _decode_challenge(challenge) == expected
+
+
+def test_every_preset_asks_whom_the_user_signed_in_as() -> None:
+    """Without an ID token login cannot refuse a grant for another mailbox."""
+    from protest_dispatch.settings.oauth import PRESETS
+
+    for provider, endpoints in PRESETS.items():
+        assert {"openid", "email"} <= set(endpoints.scope.split()), provider

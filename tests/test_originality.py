@@ -160,6 +160,12 @@ def test_json_gives_every_letter_its_own_share_and_out_writes_nothing_extra(
     for item in letters.values():
         assert item["own_words"] == 20
         assert 0 < item["own_share"] < 1
+    dry = cli(["send", "-t", str(path), "--dry-run", "--json", "--note", OWN, "--from", FROM])
+    previewed = {x["target"]: x for x in json.loads(dry.stdout)["letters"]}
+    assert {t: (x["own_words"], x["own_share"]) for t, x in previewed.items()} == {
+        t: (x["own_words"], x["own_share"]) for t, x in letters.items()
+    }
+    assert "Dry run: nothing was sent." in dry.err
     out = tmp_path / "out"
     cli(["send", "-t", str(path), "--dry-run", "--out", str(out), "--from", FROM], expect=0)
     assert sorted(p.name for p in out.iterdir()) == ["court.eml", "ministry.eml"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import io
+import json
 import os
 import re
 import shutil
@@ -178,6 +179,32 @@ def test_print_renders_the_same_text_as_the_email_with_the_note(tmp_path: Path) 
     out = tmp_path / "out"
     cli(["print", "-t", str(path), "--out", str(out), "--note", note], env=env(), expect=0)
     assert squeezed(note) in squeezed(text_of(out / "archive.pdf"))
+
+
+def test_each_sender_gets_the_same_alternatives_on_paper_as_by_email(tmp_path: Path) -> None:
+    openings = ("I write to ask you", "May I ask you", "I ask you today")
+    letter = (
+        "Dear Keeper,\n\n{% choose %}I write to ask you{% or %}May I ask you{% or %}"
+        "I ask you today{% endchoose %} to open the files.\n\nYours,\n\n{{ sender.name }}\n"
+    )
+    both = (
+        '  - id: office\n    name: "The Office"\n    email: office@example.org\n'
+        '    postal_address: "The Office\\n2 Example Road\\nExample City"\n'
+        "    template: archive.md.j2\n"
+    )
+    path = paper_campaign(tmp_path, both, letters={**LETTERS, "archive.md.j2": letter})
+    seen = set()
+    for n in range(9):
+        who = env(PROTEST_FROM=f"Ana Example <ana-{n}@example.org>")
+        out = tmp_path / f"out-{n}"
+        cli(["print", "-t", str(path), "--only", "office", "--out", str(out)], env=who, expect=0)
+        on_paper = squeezed(text_of(out / "office.pdf"))
+        dry = cli(["send", "--dry-run", "--json", "--only", "office", "-t", str(path)], env=who)
+        (emailed,) = json.loads(dry.stdout)["letters"]
+        (chosen,) = [o for o in openings if o in emailed["text"]]
+        assert [o for o in openings if squeezed(o) in on_paper] == [chosen], n
+        seen.add(chosen)
+    assert len(seen) > 1
 
 
 HOSTILE = [

@@ -9,13 +9,14 @@ and ``log`` shows nothing found for it yet.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from dovecot import Dovecot
 from inboxkit import Sent, age_letters, read_inbox, values_for
-from kit import CAMPAIGN_CC, by_target, cli, log_rows, official, send
+from kit import CAMPAIGN, CAMPAIGN_CC, by_target, cli, log_rows, official, send
 from mailcorpus import render
 from smtp_server import Server
 
@@ -103,3 +104,29 @@ def test_a_letter_that_bounced_and_was_not_fixed_is_left_out_of_followup_and_sta
     assert official(2) in listed
     assert official(1) not in no_reply.split("\n\n")[0]
     assert by_target(log_rows(env))["t01"]["events"][0]["kind"] == "bounced"
+
+
+def test_an_answer_to_the_letter_a_resend_replaced_is_still_found(
+    sent: Sent, mailbox: Dovecot, smtp_server: Server, log: Path
+) -> None:
+    campaign, env, rows = sent
+    mailbox.deliver("INBOX", render("dsn-postfix", **values_for(rows["t01"])))
+    read_inbox(env)
+    campaign.write_text(campaign.read_text().replace(official(1), FIXED))
+    assert send(campaign, env=env).code == 0
+    first = rows["t01"]["message_id"]
+    assert by_target(log_rows(env))["t01"]["message_id"] != first
+
+    # the copy address answers the first letter, after the resend replaced it in the log
+    mailbox.deliver("INBOX", render("reply-plain", **values_for(rows["t01"])))
+    read_inbox(env)
+    (reply,) = json.loads(cli(["replies", "--json"], env=env).stdout)
+    assert (reply["campaign"], reply["target"], reply["kind"]) == (CAMPAIGN, "t01", "reply")
+    # it is the first letter's: the new letter still has nothing found
+    assert by_target(log_rows(env))["t01"]["events"] == []
+    # but the official's office has answered: followup does not ask about t01 again
+    age_letters(log, days=20)
+    listed = cli(["followup"], env=env)
+    assert listed.code == 0, listed.output
+    assert FIXED not in listed.stdout
+    assert official(2) in listed.stdout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 import yaml
 
 from kit import BASIC, cli, make_campaign, write_campaign
-from protest_dispatch.campaign import loading
+from protest_dispatch.campaign import yamlfile
 from protest_dispatch.campaign.loading import load_campaign
 from protest_dispatch.campaign.model import Campaign, CampaignInfo, Target
 from protest_dispatch.campaign.schema import MODELINE, SCHEMA_FILE, campaign_schema
@@ -58,8 +59,8 @@ def _validator() -> jsonschema.Draft7Validator:
 
 def _data(path: Path) -> Any:
     """The campaign as plain data, read as protest reads it (no alias bombs expanded)."""
-    text = loading._read_text(path)
-    data, _lines, _problems = loading._parse(path, text)
+    text = yamlfile.read_text(path)
+    data, _lines, _problems = yamlfile.parse(path, text)
     return data
 
 
@@ -192,3 +193,28 @@ def test_new_into_an_empty_folder_works(tmp_path: Path) -> None:
     (tmp_path / "c").mkdir()
     cli(["new", str(tmp_path / "c")], expect=0)
     load_campaign(path=tmp_path / "c")
+
+
+def test_the_scaffold_letter_varies_by_sender_and_its_commented_settings_are_valid(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "c"
+    cli(["new", str(folder)], expect=0)
+    assert "{% choose %}" in (folder / "letters" / "letter.md.j2").read_text(encoding="utf-8")
+    openings = set()
+    for name in ("ann", "bob", "cyd", "dee", "eve", "fay", "gus", "hal"):
+        env = {"PROTEST_FROM": f"{name.title()} Example <{name}@example.org>"}
+        run = cli(["send", "--dry-run", "-t", str(folder)], env=env, expect=0)
+        opening = next(line for line in run.out.splitlines() if "drop the charges" in line)
+        openings.add(opening)
+        assert "\n\n\n" not in run.out.split("Dear ", 1)[1].split("Yours", 1)[0]
+    assert len(openings) > 1
+    targets = folder / "targets.yaml"
+    keys = "own_words|timezone|office_hours|send_window|spread|starts|ends|closed"
+    settings = re.compile(rf"^  # ((?:{keys}): )")
+    text = targets.read_text(encoding="utf-8")
+    lines = [settings.sub(r"  \1", line) for line in text.splitlines()]
+    assert sum(a != b for a, b in zip(lines, text.splitlines(), strict=True)) == 8
+    targets.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    run = cli(["validate", "-t", str(folder)], expect=0)
+    assert "The charges were dropped." in run.output

@@ -821,6 +821,7 @@ def test_json_prints_a_machine_readable_summary(
         "sent": 1,
         "skipped": 0,
         "bounced": 0,
+        "posted": 0,
         "deferred": 0,
         "failed": 1,
         "uncertain": 0,

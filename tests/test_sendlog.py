@@ -630,3 +630,26 @@ def test_times_are_utc_seconds_with_z() -> None:
     assert parse_time("2026-11-28T23:59:01Z") == datetime(2026, 11, 28, 23, 59, 1, tzinfo=UTC)
     with pytest.raises(ValueError, match="time zone"):
         parse_time("2026-11-28T23:59:01")
+
+
+def test_a_letter_that_may_have_arrived_is_kept_when_a_retry_replaces_it(log: SendLog) -> None:
+    """An uncertain letter retried gets a new Message-ID; the first may still be answered."""
+    begin(log, "judge-a")
+    log.finish(campaign=CAMPAIGN, target="judge-a", sender=ALICE, status="deferred")
+    begin(log, "judge-a")  # a deferred letter reached nobody: nothing to keep
+    assert log.entries(earlier=True) == []
+    log.finish(campaign=CAMPAIGN, target="judge-a", sender=ALICE, status="uncertain")
+    log.begin(
+        campaign=CAMPAIGN,
+        target="judge-a",
+        sender=ALICE,
+        to="judge-a@example.org",
+        cc=[],
+        message_id="<retry@example.org>",
+        recipients=1,
+    )
+    (kept,) = log.entries(earlier=True)
+    assert (kept.message_id, kept.status) == (f"<judge-a.{ALICE}@example.org>", "uncertain")
+    assert log.get(campaign=CAMPAIGN, target="judge-a", sender=ALICE).message_id == (
+        "<retry@example.org>"
+    )

@@ -20,13 +20,10 @@ from protest_dispatch.errors import (
     SmtpRefusedError,
     SmtpUnavailableError,
 )
-from protest_dispatch.mail.smtp import (
-    Delivery,
-    SmtpConnection,
-    SmtpSettings,
-    check_plaintext_allowed,
-    resolve_loopback_only,
-)
+from protest_dispatch.mail.smtp import SmtpConnection, check_plaintext_allowed
+from protest_dispatch.mail.verdict import Delivery
+from protest_dispatch.net.loopback import resolve_loopback_only
+from protest_dispatch.settings.smtp import SmtpSettings
 from protest_dispatch.vocabulary import Security
 from smtp_server import HOST, Server, Tls, free_port, running_server
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from pathlib import Path
@@ -256,3 +257,25 @@ def test_every_english_letter_of_the_example_offers_choices_in_two_places_at_lea
     path = root / "targets.yaml"
     run = cli(["validate", "-t", str(path), "--from", FROM, "--country", "GB"], expect=0)
     assert "The campaign is valid" in run.output
+
+
+def test_the_cli_renders_each_sender_the_letter_the_distribution_was_measured_on(
+    tmp_path: Path,
+) -> None:
+    """The 1,000-sender distribution above is measured on the Composer; the CLI's dry run
+    gives every sender exactly the Composer's letter, so it holds for the CLI too."""
+    path = _campaign(tmp_path)
+    openings: Counter[str] = Counter()
+    for n in range(24):
+        email = f"activist-{n}@example.org"
+        run = cli(
+            ["send", "--dry-run", "--json", "-t", str(path), "--from", f"Ana <{email}>"],
+            expect=0,
+        )
+        shown = {item["target"]: item for item in json.loads(run.stdout)["letters"]}
+        made = letters_of(composer(path, sender=Sender(name="Ana", email=email)))
+        for letter in made:
+            item = shown[letter.target.id]
+            assert (item["text"], item["subject"]) == (letter.rendered.text, letter.subject)
+        openings[_opening(shown["court"]["text"])] += 1
+    assert len(openings) == 3, openings

@@ -206,3 +206,20 @@ class EditOutcome(StrEnum):
     EDITOR_FAILED = "editor-failed"
     """The editor exited with an error: the previous version stays."""
     UNCHANGED = "unchanged"
+
+
+class DsnAction(StrEnum):
+    """A delivery status notification's Action for one address (RFC 3464, section 2.3.3).
+
+    The mail system's word, not ours: a report read from the mailbox carries any text, and
+    one whose Action is none of these is no report (inbox/classify), never an error.
+    """
+
+    FAILED = "failed"
+    """Given up: of the letter's own To, a bounce; only this one is."""
+    DELAYED = "delayed"
+    DELIVERED = "delivered"
+    RELAYED = "relayed"
+    """Handed to a system that sends no reports: says nothing of the letter's fate."""
+    EXPANDED = "expanded"
+    """Delivered to a list that forwards it on: says nothing of the letter's fate either."""

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
+from protest_dispatch.campaign.problems import Where
 from protest_dispatch.errors import InputError
 
 if TYPE_CHECKING:
@@ -113,13 +114,13 @@ def inspect(folder: Path, name: str) -> Attachment:
     )
 
 
-Fault = tuple[tuple[str | int, ...], str | None, str]
+Fault = tuple[Where, str | None, str]
 """Where in the campaign file (a path of keys), which target, and what is wrong."""
 
 
 def check_files(folder: Path, campaign: Campaign) -> tuple[dict[str, Attachment], list[Fault]]:
     """Every file the campaign names, checked once, and each letter's count and size."""
-    places: list[tuple[tuple[str | int, ...], str | None, str]] = [
+    places: list[Fault] = [
         (("campaign", "attachments", i), None, name)
         for i, name in enumerate(campaign.campaign.attachments)
     ]

@@ -27,6 +27,8 @@ class Audience:
     paper: tuple[Selected, ...] = ()
     """Letters to print: targets with a postal address and a letter but no email, and
     those named with ``--only`` that have a postal address (a sender who prefers paper)."""
+    named: frozenset[str] = frozenset()
+    """The ids named with ``--only``: what the sender asked for by name, on purpose."""
 
 
 def select(*, campaign: Campaign, country: str | None, only: Sequence[str] = ()) -> Audience:
@@ -57,4 +59,6 @@ def select(*, campaign: Campaign, country: str | None, only: Sequence[str] = ())
             calls.append(selected)
         if target.has_paper_letter and (target.email is None or target.id in wanted):
             paper.append(selected)
-    return Audience(tuple(letters), tuple(calls), tuple(other), tuple(needs), tuple(paper))
+    return Audience(
+        tuple(letters), tuple(calls), tuple(other), tuple(needs), tuple(paper), frozenset(wanted)
+    )

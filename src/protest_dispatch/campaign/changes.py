@@ -3,7 +3,9 @@
 Compared as data, field by field, so fields added to the model later (dates,
 postal addresses) are compared too. Where a letter goes (To, copies, phone,
 postal address, the campaign's copies and Reply-To) is an address change, which
-the activist must confirm; letters are compared word by word.
+the activist must confirm; letters are compared word by word. A signature gained is
+shown and applied; a signature dropped is asked about like an address, since an
+unsigned copy is one nobody can vouch for.
 """
 
 from __future__ import annotations
@@ -17,9 +19,12 @@ from typing import Any
 
 from protest_dispatch.campaign.loading import LoadedCampaign
 from protest_dispatch.campaign.manifest import read_files
+from protest_dispatch.campaign.signing import is_signed
 
 ADDRESS_FIELDS = frozenset({"email", "cc", "phone", "fax", "postal_address", "reply_to", "address"})
 """Fields that decide where a letter or call goes: a change needs the activist's yes."""
+SIGNATURE = "signature"
+"""The pseudo-field for the copy's signature: "signed" or "unsigned"."""
 _WORDS = re.compile(r"(\s+)")
 
 
@@ -34,6 +39,10 @@ class FieldChange:
     @property
     def address(self) -> bool:
         return self.field in ADDRESS_FIELDS or self.field == "id"
+
+    @property
+    def unsigning(self) -> bool:
+        return self.target is None and self.field == SIGNATURE and self.new == "unsigned"
 
 
 @dataclass(frozen=True)
@@ -64,8 +73,8 @@ class Changes:
 
     @property
     def needs_confirmation(self) -> bool:
-        """Where letters go changes: a person says yes (or --yes)."""
-        return bool(self.addresses or self.added)
+        """Where letters go changes, or the signature goes: a person says yes (or --yes)."""
+        return bool(self.addresses or self.added or any(f.unsigning for f in self.fields))
 
 
 def compare(old: LoadedCampaign, new: LoadedCampaign) -> Changes:
@@ -76,6 +85,10 @@ def compare(old: LoadedCampaign, new: LoadedCampaign) -> Changes:
     )
     for target_id in before.keys() & after.keys():
         fields += _fields(target_id, before[target_id].model_dump(), after[target_id].model_dump())
+    signed = [is_signed(old.path.parent), is_signed(new.path.parent)]
+    if signed[0] != signed[1]:
+        old_state, new_state = ("signed" if s else "unsigned" for s in signed)
+        fields.append(FieldChange(None, SIGNATURE, old_state, new_state))
     fields.sort(key=lambda f: (f.target or "", f.field))
     return Changes(
         added=tuple((i, after[i].name) for i in after if i not in before),

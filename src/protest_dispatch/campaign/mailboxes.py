@@ -15,9 +15,8 @@ from pathlib import Path
 
 from protest_dispatch.addresses import mailbox
 from protest_dispatch.campaign.model import Campaign, Target
+from protest_dispatch.campaign.problems import Lines
 from protest_dispatch.errors import Problem
-
-Lines = dict[tuple[str | int, ...], int]
 
 
 def shared_mailboxes(

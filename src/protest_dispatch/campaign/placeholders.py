@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from protest_dispatch.campaign.loading import LoadedCampaign
+from protest_dispatch.campaign.problems import Where
 from protest_dispatch.errors import Problem
 
 EXAMPLE_DOMAINS = ("example.org", "example.com", "example.net", "example")
@@ -37,7 +38,7 @@ def placeholder_addresses(loaded: LoadedCampaign) -> Iterator[Problem]:
 
 def _problem(
     loaded: LoadedCampaign,
-    where: tuple[str | int, ...],
+    where: Where,
     field: str,
     address: str,
     target: str | None,

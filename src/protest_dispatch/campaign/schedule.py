@@ -14,6 +14,7 @@ from pathlib import Path
 from protest_dispatch.campaign.choice import fraction
 from protest_dispatch.campaign.hours import OfficeHours, Window, parse_office_hours
 from protest_dispatch.campaign.model import Campaign, CampaignInfo, Target
+from protest_dispatch.campaign.problems import Where
 from protest_dispatch.errors import Problem
 from protest_dispatch.vocabulary import CampaignPhase, SendWindow
 
@@ -103,7 +104,7 @@ def waiting(*, info: CampaignInfo, target: Target, sender: str, now: datetime) -
 
 
 def schedule_problems(
-    path: Path, campaign: Campaign, lines: Mapping[tuple[str | int, ...], int]
+    path: Path, campaign: Campaign, lines: Mapping[Where, int]
 ) -> Iterator[Problem]:
     """Rules across fields: hours need a zone; an office-hours window needs hours."""
     info = campaign.campaign

@@ -125,10 +125,13 @@ def verify_signature(*, public_key: str, data: bytes, signature: bytes, where: P
     return shown(parsed.trusted_comment.replace("\t", "  "))
 
 
-def verify_campaign(*, loaded: LoadedCampaign, known: KnownKeys) -> Trust:
+def verify_campaign(*, loaded: LoadedCampaign, known: KnownKeys, remember: bool = True) -> Trust:
     """Check a campaign's signature and files, and its key against the one first seen.
 
-    Raises TrustError (exit 2, nothing sent) when the copy cannot be trusted.
+    Raises TrustError (exit 2, nothing sent) when the copy cannot be trusted. With
+    ``remember=False`` a first use is reported but not recorded: ``protest get`` pins
+    the key only once the activist accepts the copy, so a copy they turned down (its
+    addresses looked wrong) cannot lock out the organiser's real key.
     """
     folder = loaded.path.parent
     campaign_id = loaded.campaign.campaign.id
@@ -170,7 +173,8 @@ def verify_campaign(*, loaded: LoadedCampaign, known: KnownKeys) -> Trust:
         )
     state = TrustState.SIGNED
     if remembered is None:
-        known.remember(campaign_id, public_key)
+        if remember:
+            known.remember(campaign_id, public_key)
         state = TrustState.FIRST_USE
     elif remembered != public_key:
         raise TrustError(

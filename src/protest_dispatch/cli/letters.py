@@ -35,7 +35,7 @@ from protest_dispatch.errors import InputError
 from protest_dispatch.vocabulary import ExitCode, PaperSize
 
 if TYPE_CHECKING:
-    from protest_dispatch.cli.views.send import Display
+    from protest_dispatch.cli.views.send.run import Display
     from protest_dispatch.commands.send import SendRequest
     from protest_dispatch.commands.session import Session
 
@@ -217,7 +217,6 @@ def send(
 ) -> None:
     """Send the campaign's letters (preview first with --dry-run)."""
     from protest_dispatch.cli import clock
-    from protest_dispatch.cli.views import send as views
     from protest_dispatch.commands.session import prepare, read_note
     from protest_dispatch.settings.smtp import SmtpOverrides
 
@@ -245,10 +244,11 @@ def send(
         )
     )
     if dry_run:
+        from protest_dispatch.cli.views.send.preview import dry_run as show_dry_run
         from protest_dispatch.settings.smtp import check_smtp_options
 
         check_smtp_options(session.config, given=smtp)
-        views.dry_run(session, out=out)
+        show_dry_run(session, out=out, json=json_)
         return
     from protest_dispatch.cli import timing
     from protest_dispatch.commands.send import SendRequest, phase
@@ -270,19 +270,22 @@ def send(
         now=moment,
         outside_hours=now,
     )
-    display = views.Display(json=json_, verbose=verbose, quiet=quiet)
+    from protest_dispatch.cli.views.send.run import Display
+
+    display = Display(json=json_, verbose=verbose, quiet=quiet)
     raise typer.Exit(_send(session=session, request=request, display=display, yes=yes))
 
 
 def _send(*, session: Session, request: SendRequest, display: Display, yes: bool) -> int:
     """Plan, show, confirm, deliver with progress, and account: the run as a person sees it."""
 
-    from protest_dispatch.cli.views import send as views
+    from protest_dispatch.cli.views.send import plan as planview
+    from protest_dispatch.cli.views.send import run as runview
     from protest_dispatch.commands.send import exit_code, open_send
 
     with open_send(session=session, request=request) as run:
         if not display.json:
-            views.send_plan(
+            planview.send_plan(
                 session,
                 plan=run.plan,
                 settings=run.settings,
@@ -297,16 +300,18 @@ def _send(*, session: Session, request: SendRequest, display: Display, yes: bool
                     hint="Preview with 'protest send --dry-run', then add --yes to send "
                     "without asking (for cron).",
                 )
-            answer = views.confirm(session, plan=run.plan, test=request.test)
-            if answer != views.Answer.YES:
-                views.cancelled()
-                return ExitCode.INTERRUPTED if answer == views.Answer.INTERRUPTED else ExitCode.OK
+            answer = planview.confirm(session, plan=run.plan, test=request.test)
+            if answer != planview.Answer.YES:
+                planview.cancelled()
+                return (
+                    ExitCode.INTERRUPTED if answer == planview.Answer.INTERRUPTED else ExitCode.OK
+                )
         # SIGTERM (kill, a shutdown) stops a run as Ctrl-C does: the letters in flight
         # are accounted for and the summary printed, instead of rows left 'sending'.
-        with views.SendProgress(total=len(run.plan.jobs), display=display) as progress:
+        with runview.SendProgress(total=len(run.plan.jobs), display=display) as progress:
             summary = run.deliver(on_result=progress.update, stop_on=(signal.SIGTERM,))
     code = exit_code(run=run, summary=summary)
-    views.send_summary(
+    runview.send_summary(
         session,
         plan=run.plan,
         summary=summary,

@@ -89,7 +89,8 @@ def followup(
     log: LogOpt = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Ask, for letters sent 14+ days ago with no reply found, whether the official replied."""
+    """Ask, for letters sent 14+ days ago (posted 21+) with no reply found, whether the
+    official replied."""
     from datetime import UTC, datetime
 
     from protest_dispatch.cli import clock, timing

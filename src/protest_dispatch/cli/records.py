@@ -227,6 +227,9 @@ def status(
             help="Only the bounced addresses to fix, with the reason, as text to paste.",
         ),
     ] = False,
+    json_: Annotated[
+        bool, typer.Option("--json", help="Print the counts and lists as one JSON object.")
+    ] = False,
 ) -> None:
     """Each campaign at a glance: sent, deferred, failed, uncertain, calls, and replies."""
     from protest_dispatch.cli.views import status as views
@@ -240,7 +243,11 @@ def status(
         country=country,
         log=log,
     )
+    if bounced and json_:
+        raise InputError("Choose one of --bounced and --json: --json lists the bounces too.")
     if bounced:
         views.bounced_summary(report)
+    elif json_:
+        views.status_json(report)
     else:
         views.status(report)

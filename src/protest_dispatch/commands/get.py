@@ -3,7 +3,8 @@
 The new copy is unpacked beside DIR, loaded, and verified (signature, manifest, the
 key first seen for its id) before anything is shown; DIR is replaced only when the
 activist agrees, in one atomic exchange on Linux (renameat2), keeping the old copy
-as DIR.previous. Any failure before that leaves DIR as it was.
+as DIR.previous. Any failure before that leaves DIR as it was, and a key seen for
+the first time is remembered only when the copy is put in place.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from protest_dispatch.errors import ArchiveError, InputError, ProtestError
 from protest_dispatch.files import read_at_most
 from protest_dispatch.net.download import download
 from protest_dispatch.net.proxy import Proxy
+from protest_dispatch.vocabulary import TrustState
 
 TIMEOUT = 30.0
 
@@ -84,7 +86,7 @@ def stage(
     try:
         files = unpack(data=data, into=staging, source=source)
         loaded = load_campaign(path=staging)
-        trust = verify_campaign(loaded=loaded, known=KnownKeys(default_store()))
+        trust = verify_campaign(loaded=loaded, known=KnownKeys(default_store()), remember=False)
         changes = None if old is None else compare(old, loaded)
     except ProtestError as exc:
         shutil.rmtree(staging, ignore_errors=True)
@@ -137,7 +139,18 @@ def discard(staged: Staged) -> None:
 
 
 def apply(staged: Staged) -> Path | None:
-    """Put the new copy in place; the old one, if any, becomes DIR.previous (returned)."""
+    """Put the new copy in place; the old one, if any, becomes DIR.previous (returned).
+
+    A first-seen key is remembered only now, once the activist has accepted the copy.
+    """
+    previous = _swap(staged)
+    trust = staged.trust
+    if trust.state is TrustState.FIRST_USE and trust.public_key is not None:
+        KnownKeys(default_store()).remember(staged.loaded.campaign.campaign.id, trust.public_key)
+    return previous
+
+
+def _swap(staged: Staged) -> Path | None:
     folder = staged.folder
     previous = folder.with_name(folder.name + ".previous")
     try:

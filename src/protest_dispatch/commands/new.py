@@ -34,6 +34,19 @@ campaign:
   # public_key: RW...             # from `protest keygen`; then `protest sign`
   # update_url: https://example.org/my-campaign.tar.gz  # where you publish it
   # attachments: [appeal.pdf]     # files in attachments/ that go with every letter
+  #
+  # Mail filters drop identical letters: vary the text with {{% choose %}} in the
+  # letter, and ask each sender for words of their own (--note, `protest edit`).
+  # own_words: 15                # refuse to send a letter with fewer of the sender's words
+  #
+  # When letters go (all optional; times are the target's own, in its timezone):
+  # timezone: Europe/London       # default for targets that set none
+  # office_hours: "09:00-17:00 Mon-Fri"
+  # send_window: office_hours     # letters wait for their target's office hours
+  # spread: 3h                    # cron jobs that start together arrive over 3 hours
+  # starts: 2027-01-10            # nothing goes before this day (UTC)
+  # ends: 2027-02-28              # nothing goes after this day (UTC)
+  # closed: "The charges were dropped. Thank you for writing."  # ends it for everyone
 
 targets:
   # 1. A letter by email.
@@ -66,19 +79,29 @@ targets:
     template: letter.md.j2
 """
 
-LETTER = """Dear {{ target.name }},
+LETTER = """{# Say what happened, to whom, and what you ask for, in a few short paragraphs.
+   Every fact should come from the campaign's published appeal.
 
-I am writing to ask you to drop the charges against the defendants.
+   {% choose %}...{% or %}...{% endchoose %} gives each sender one of its
+   alternatives (always the same one for the same sender and official), so the
+   letters do not read as copies; an empty alternative leaves the sentence out. #}
+Dear {{ target.name }},
 
-{# Say what happened, to whom, and what you ask for, in a few short paragraphs.
-   Every fact should come from the campaign's published appeal. #}
+{% choose %}I am writing to ask{% or %}I write to urge{% or %}I ask{% endchoose %} you to drop \
+the charges against the defendants.
 
 {% if sender.note %}
 {{ sender.note }}
 
 {% endif %}
+{% choose %}
 I will follow this case closely and would welcome your reply.
 
+{% or %}
+I will keep following this case, and I look forward to your reply.
+
+{% or %}
+{% endchoose %}
 Yours sincerely,
 
 {{ sender.name }}{% if sender.country %}, {{ sender.country }}{% endif %}
@@ -100,11 +123,16 @@ with [protest](https://pypi.org/project/protest-dispatch/).
 3. Send, after a last confirmation: `protest send`
 4. The calls to make: `protest calls`; record one with
    `protest called ID --outcome reached`.
-5. Schedule it (letters wait for your provider's limits; nothing goes twice):
+5. Schedule it: `protest cron` prints the crontab line (or a systemd timer) for
+   this folder. Letters wait for your provider's limits; nothing goes twice.
 
-       */30 * * * * cd /path/to/this/folder && protest send --yes -q
+Write a few sentences of your own: officials' mail filters drop identical
+letters. `protest send --note "..."` adds them to every letter, and
+`protest edit ID` lets you rewrite one letter in your own words.
 
 Check with `protest status` what went out and what came back (`protest inbox`).
+If the organiser publishes updates, `protest get` fetches them and shows what
+changed before anything is replaced.
 """
 
 

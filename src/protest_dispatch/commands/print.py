@@ -28,7 +28,7 @@ from protest_dispatch.paper.typeset import Typesetter, check_glyphs
 from protest_dispatch.sendlog.posts import PostLog
 from protest_dispatch.sendlog.records import Post
 from protest_dispatch.sendlog.store import SendLog
-from protest_dispatch.vocabulary import PaperSize
+from protest_dispatch.vocabulary import LetterStatus, PaperSize
 
 DEFAULT_FOLDER = Path("letters-to-print")
 LETTER_COUNTRIES = frozenset({"US", "CA", "MX", "PH", "CL", "CO"})
@@ -187,6 +187,8 @@ class Posted:
     target: Target
     left: int
     """Letters to print that this sender has not posted yet, after this one."""
+    emailed_at: str | None = None
+    """When the letter also went by email (ISO 8601 UTC), if it did."""
 
 
 def posting(*, session: Session, log_path: Path, target_id: str) -> Posting:
@@ -219,8 +221,10 @@ def record_posted(
             posted_on=posted_on,
         )
         done = {p.target for p in posts.all(campaign=session.campaign_id, sender=post.sender)}
+        entry = sendlog.get(campaign=session.campaign_id, target=target.id, sender=post.sender)
     left = sum(1 for s in session.composer.audience.paper if s.target.id not in done)
-    return Posted(post=post, target=target, left=left)
+    emailed = entry.updated_at if entry is not None and entry.status == LetterStatus.SENT else None
+    return Posted(post=post, target=target, left=left, emailed_at=emailed)
 
 
 def _postable(session: Session, target_id: str) -> Target:

@@ -81,8 +81,8 @@ def unanswered(
     """
     return [
         item
-        for item in _waiting(log, campaign=campaign)
-        if _due(item, days=days, post_days=post_days) <= now
+        for item in waiting(log, campaign=campaign)
+        if due(item, days=days, post_days=post_days) <= now
     ]
 
 
@@ -96,28 +96,48 @@ def first_due(
 ) -> tuple[Unanswered, datetime] | None:
     """The letter whose follow-up comes next (not due yet), and when it will be due."""
     later = [
-        (_due(item, days=days, post_days=post_days), item)
-        for item in _waiting(log, campaign=campaign)
+        (due(item, days=days, post_days=post_days), item)
+        for item in waiting(log, campaign=campaign)
     ]
-    later = [(due, item) for due, item in later if due > now]
+    later = [(when, item) for when, item in later if when > now]
     if not later:
         return None
-    due, first = min(later, key=lambda pair: pair[0])
-    return first, due
+    when, first = min(later, key=lambda pair: pair[0])
+    return first, when
 
 
-def _due(item: Unanswered, *, days: int, post_days: int) -> datetime:
-    """When to ask about a letter: post is slower than email."""
+def due(
+    item: Unanswered, *, days: int = FOLLOWUP_DAYS, post_days: int = POST_FOLLOWUP_DAYS
+) -> datetime:
+    """When a letter counts as unanswered: post is slower than email."""
     return item.sent_at + timedelta(days=post_days if item.channel == Channel.POST else days)
 
 
-def _waiting(log: SendLog, *, campaign: str | None) -> list[Unanswered]:
-    """Letters sent or posted with no reply, no answer and no bounce of their own."""
+def waiting(
+    log: SendLog,
+    *,
+    campaign: str | None,
+    sender: str | None = None,
+    settled: frozenset[FindingKind] = ANSWERED,
+) -> list[Unanswered]:
+    """Letters sent or posted with no finding of a ``settled`` kind and no bounce of their own.
+
+    ``followup`` stops asking once told "no reply" (the default); ``status`` still counts
+    such a letter as unanswered, so it passes only REPLY. A reply to any letter of the
+    same campaign, official and sender answers them all: to one a resend replaced, or
+    to the one on paper.
+    """
     findings = FindingLog(log).by_letter(campaign=campaign)
-    waiting: list[Unanswered] = []
-    for entry in log.entries(campaign=campaign, status=LetterStatus.SENT):
+    replied = {
+        (f.campaign, f.target, f.sender)
+        for group in findings.grouped.values()
+        for f in group
+        if f.kind == FindingKind.REPLY
+    }
+    items: list[Unanswered] = []
+    for entry in log.entries(campaign=campaign, sender=sender, status=LetterStatus.SENT):
         assert entry.message_id is not None, "a sent letter has its Message-ID"
-        waiting.append(
+        items.append(
             Unanswered(
                 campaign=entry.campaign,
                 target=entry.target,
@@ -129,7 +149,7 @@ def _waiting(log: SendLog, *, campaign: str | None) -> list[Unanswered]:
             )
         )
     posted: dict[tuple[str, str, str], Unanswered] = {}
-    for post in PostLog(log).all(campaign=campaign):  # the latest post of each letter counts
+    for post in PostLog(log).all(campaign=campaign, sender=sender):  # the latest post counts
         posted[(post.campaign, post.target, post.sender)] = Unanswered(
             campaign=post.campaign,
             target=post.target,
@@ -139,12 +159,13 @@ def _waiting(log: SendLog, *, campaign: str | None) -> list[Unanswered]:
             sent_at=datetime.fromisoformat(post.posted_on).replace(tzinfo=UTC),
             channel=Channel.POST,
         )
-    waiting += posted.values()
+    items += posted.values()
     return [
         item
-        for item in waiting
-        if not any(
-            f.kind in ANSWERED or f.permanent_bounce
+        for item in items
+        if (item.campaign, item.target, item.sender) not in replied
+        and not any(
+            f.kind in settled or f.permanent_bounce
             for f in findings.grouped.get(letter_key(item.letter_id), [])
         )
     ]

@@ -35,6 +35,8 @@ from protest_dispatch.delivery.quota import Quota
 from protest_dispatch.errors import OwnWordsError
 from protest_dispatch.mail.smtp import check_plaintext_allowed
 from protest_dispatch.sendlog.findings import Finding, FindingLog
+from protest_dispatch.sendlog.posts import PostLog
+from protest_dispatch.sendlog.records import Post
 from protest_dispatch.sendlog.store import Entry, SendLog
 from protest_dispatch.settings.smtp import SmtpOverrides, SmtpSettings, smtp_settings
 from protest_dispatch.vocabulary import AuthMode, ExitCode, LetterStatus
@@ -106,6 +108,9 @@ class Plan:
     not attempted and not recorded, so the next run in the window sends them."""
     outside_hours: list[Waiting] = field(default_factory=list)
     """Letters this run sends although they would wait (--now)."""
+    posted: list[Post] = field(default_factory=list)
+    """Letters this sender posted on paper and never emailed: the official has the letter,
+    so it is not emailed as well unless named with --only."""
 
     def resend_of(self, target: str) -> Resend | None:
         return next((r for r in self.resending if r.entry.target == target), None)
@@ -127,10 +132,12 @@ def make_plan(*, session: Session, log: SendLog, request: SendRequest) -> Plan:
         plan.recovered = log.recover(campaign=session.campaign_id)
     findings = None if request.test else FindingLog(log)
     received = {} if request.test else _received(log, session=session)
+    posted = {} if request.test else _posted(log, session=session)
     info = session.loaded.campaign.campaign
     now = request.now or datetime.now(UTC)
     for selected in session.composer.audience.letters:
         target = selected.target
+        on_paper = posted.get(target.id)
         entry = (
             None
             if request.test
@@ -155,6 +162,8 @@ def make_plan(*, session: Session, log: SendLog, request: SendRequest) -> Plan:
             plan.received_before.append(
                 ReceivedBefore(target=target.id, to=target.email or "", earlier=earlier)
             )
+        elif on_paper is not None and (entry is None or entry.status in _NOT_DELIVERED):
+            plan.posted.append(on_paper)
         elif (
             entry is None
             or entry.status == LetterStatus.DEFERRED
@@ -180,6 +189,19 @@ def make_plan(*, session: Session, log: SendLog, request: SendRequest) -> Plan:
         plan.waiting = len(plan.jobs) - request.limit
         plan.jobs = plan.jobs[: request.limit]
     return plan
+
+
+_NOT_DELIVERED = frozenset({LetterStatus.DEFERRED, LetterStatus.FAILED, LetterStatus.UNCERTAIN})
+
+
+def _posted(log: SendLog, *, session: Session) -> dict[str, Post]:
+    """This sender's letters on paper, by target, except those named with --only."""
+    named = session.composer.audience.named
+    return {
+        p.target: p
+        for p in PostLog(log).all(campaign=session.campaign_id, sender=session.sender.email)
+        if p.target not in named
+    }
 
 
 def phase(*, session: Session, now: datetime) -> Phase:

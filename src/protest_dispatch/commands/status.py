@@ -7,7 +7,7 @@ yet: letters never attempted and calls still to make.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,19 +16,18 @@ from protest_dispatch.campaign.model import Target
 from protest_dispatch.commands.calls import by_target, is_reached
 from protest_dispatch.commands.log_access import existing_log
 from protest_dispatch.commands.people import DEFAULT_CAMPAIGN_FILE, Names
+from protest_dispatch.commands.replies import Unanswered, due, waiting
 from protest_dispatch.delivery.quota import Quota
 from protest_dispatch.sendlog.calls import CallLog
 from protest_dispatch.sendlog.findings import Finding, FindingLog, letter_key, standing_bounce
 from protest_dispatch.sendlog.posts import PostLog
 from protest_dispatch.sendlog.records import Post
-from protest_dispatch.sendlog.store import Call, Entry, SendLog, parse_time
+from protest_dispatch.sendlog.store import Call, Entry, SendLog
 from protest_dispatch.settings.config import Config
 from protest_dispatch.vocabulary import FindingKind, LetterStatus
 
 if TYPE_CHECKING:
     from protest_dispatch.campaign.loading import LoadedCampaign
-
-NO_REPLY_DAYS = 14
 
 
 @dataclass(frozen=True)
@@ -42,8 +41,8 @@ class CampaignStatus:
     """Phone targets not yet reached; None when the campaign file is not at hand."""
     findings: tuple[Finding, ...] = ()
     """What came of the letters (``protest inbox``, ``protest followup``), oldest first."""
-    no_reply: tuple[Entry, ...] = ()
-    """Letters sent NO_REPLY_DAYS or more days ago with no reply found (and no bounce)."""
+    no_reply: tuple[Unanswered, ...] = ()
+    """Letters sent (posted) long enough ago with no reply found or told, and no bounce."""
     posts: tuple[Post, ...] = ()
     """Letters on paper this sender posted (``protest posted``), each once, latest."""
     to_post: tuple[Target, ...] | None = None
@@ -153,7 +152,11 @@ def build(
             one = CampaignStatus(campaign=name, entries=mine, calls=made, posts=posted)
         theirs = tuple(f for f in found if f.campaign == name)
         report.campaigns.append(
-            replace(one, findings=theirs, no_reply=_no_reply(mine, theirs, now=now))
+            replace(
+                one,
+                findings=theirs,
+                no_reply=_no_reply(log, campaign=name, sender=sender, now=now),
+            )
         )
     report.quota_free_at = _quota_free_at(log=log, config=config, sender=sender)
     return report
@@ -177,7 +180,10 @@ def _with_file(
         campaign=campaign_id,
         entries=entries,
         calls=calls,
-        not_yet_sent=tuple(s.target for s in audience.letters if s.target.id not in attempted),
+        # A letter posted on paper is not emailed as well (send skips it): not "unsent".
+        not_yet_sent=tuple(
+            s.target for s in audience.letters if s.target.id not in attempted | posted
+        ),
         to_call=tuple(s.target for s in audience.calls if s.target.id not in reached),
         posts=posts,
         to_post=tuple(s.target for s in audience.paper if s.target.id not in posted),
@@ -185,20 +191,16 @@ def _with_file(
 
 
 def _no_reply(
-    entries: tuple[Entry, ...], findings: tuple[Finding, ...], *, now: datetime
-) -> tuple[Entry, ...]:
-    """Sent letters old enough, with no reply and no bounce of their own (a letter sent
-    again to a corrected address is a new letter: the old one's bounce does not count)."""
-    answered = {f.letter_key for f in findings if f.kind == FindingKind.REPLY or f.permanent_bounce}
-    cutoff = now - timedelta(days=NO_REPLY_DAYS)
-    return tuple(
-        e
-        for e in entries
-        if e.status == LetterStatus.SENT
-        and e.message_id is not None
-        and letter_key(e.message_id) not in answered
-        and parse_time(e.updated_at) <= cutoff
-    )
+    log: SendLog | None, *, campaign: str, sender: str | None, now: datetime
+) -> tuple[Unanswered, ...]:
+    """Letters sent FOLLOWUP_DAYS (posted POST_FOLLOWUP_DAYS) ago or more with no reply and
+    no bounce of their own: the same rule as ``followup``, except that a "no reply" the
+    sender recorded still counts as none (a letter sent again to a corrected address is a
+    new letter: the old one's bounce does not count)."""
+    if log is None:
+        return ()
+    items = waiting(log, campaign=campaign, sender=sender, settled=frozenset({FindingKind.REPLY}))
+    return tuple(sorted((i for i in items if due(i) <= now), key=lambda i: (i.sent_at, i.target)))
 
 
 def _quota_free_at(*, log: SendLog | None, config: Config, sender: str | None) -> datetime | None:

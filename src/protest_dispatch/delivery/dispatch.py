@@ -35,7 +35,8 @@ from protest_dispatch.campaign.message import (
 )
 from protest_dispatch.delivery.options import SendOptions
 from protest_dispatch.errors import ProtestError, SmtpUnavailableError
-from protest_dispatch.mail.smtp import Delivery, SmtpConnection
+from protest_dispatch.mail.smtp import SmtpConnection
+from protest_dispatch.mail.verdict import Delivery
 from protest_dispatch.sendlog.store import Entry, Reservation, SendLog
 from protest_dispatch.settings.smtp import SmtpSettings
 from protest_dispatch.vocabulary import ExitCode, LetterStatus

@@ -23,6 +23,7 @@ from email.utils import parsedate_to_datetime
 from protest_dispatch.addresses import mailbox
 from protest_dispatch.inbox.mentions import failed_near, sender
 from protest_dispatch.inbox.text import body_text, decode_part
+from protest_dispatch.vocabulary import DsnAction
 
 HEADER_FIELDS = (
     "MESSAGE-ID",
@@ -45,8 +46,8 @@ _MESSAGE_ID = re.compile(r"<[^<>\s]{1,250}@[^<>\s]{1,250}>")
 _ID_LINE = re.compile(rb"^(?:Original-)?Message-ID:[ \t]*(<[^<>\s]{1,250}>)", re.I | re.M)
 _DSN_TYPES = ("message/delivery-status", "message/global-delivery-status")
 _MDN_TYPES = ("message/disposition-notification", "message/global-disposition-notification")
-_ACTIONS = frozenset({"failed", "delayed", "delivered", "relayed", "expanded"})
-"""The RFC 3464 actions; only failed is a bounce (see ``match``)."""
+_ACTIONS = frozenset(DsnAction)
+"""The words an Action field may hold; only failed is a bounce (see ``match``)."""
 _DAEMONS = frozenset(
     {"mailer-daemon", "postmaster", "mail-delivery-subsystem", "mailer_daemon", "mdaemon"}
 )
@@ -181,9 +182,8 @@ class RecipientReport:
     """What a bounce says about one address."""
 
     address: str
-    action: str
-    """The RFC 3464 Action, lower case: failed, delayed, delivered, relayed or expanded
-    (a plain-text bounce gives only failed or delayed)."""
+    action: DsnAction
+    """The RFC 3464 Action (a plain-text bounce gives only failed or delayed)."""
     status: str | None
     diagnostic: str | None
 
@@ -244,7 +244,7 @@ def _recipient_block(block: Message) -> RecipientReport | None:
     status = _field(block, "Status").split()
     return RecipientReport(
         address=address,
-        action=action,
+        action=DsnAction(action),
         status=status[0] if status and _STATUS.fullmatch(status[0]) else None,
         diagnostic=diagnostic[:500] or None,
     )
@@ -258,7 +258,7 @@ def _plain_reports(msg: EmailMessage, *, notice: str) -> list[RecipientReport]:
         temporary, permanent = all_failures(msg)
     except Exception:  # third-party detectors on hostile mail: count it as none found
         temporary, permanent = frozenset(), frozenset()
-    found = [(a, "delayed") for a in temporary] + [(a, "failed") for a in permanent]
+    found = [(a, DsnAction.DELAYED) for a in temporary] + [(a, DsnAction.FAILED) for a in permanent]
     reports = []
     for raw_address, action in found:
         address = mailbox(raw_address.decode("ascii", errors="replace").strip("<>"))
@@ -277,7 +277,7 @@ def reports_in_notice(bounce: Bounce, addresses: tuple[str, ...]) -> list[Recipi
     for address in addresses:
         if failed_near(bounce.notice, address) is not None:
             status, diagnostic = _explanation(bounce.notice, address)
-            reports.append(RecipientReport(mailbox(address), "failed", status, diagnostic))
+            reports.append(RecipientReport(mailbox(address), DsnAction.FAILED, status, diagnostic))
     return reports
 
 

@@ -31,7 +31,7 @@ from protest_dispatch.inbox.classify import (
 from protest_dispatch.inbox.text import first_lines
 from protest_dispatch.sendlog.findings import Finding
 from protest_dispatch.sendlog.store import Entry, format_time
-from protest_dispatch.vocabulary import FindingKind
+from protest_dispatch.vocabulary import DsnAction, FindingKind
 
 _RANK = {
     FindingKind.BOUNCED: 4,
@@ -141,11 +141,11 @@ def _bounce_findings(
 
 
 def _kind(report: RecipientReport, entry: Entry) -> FindingKind | None:
-    if report.action == "delayed":
+    if report.action == DsnAction.DELAYED:
         return FindingKind.DELAYED
-    if report.action == "delivered":
+    if report.action == DsnAction.DELIVERED:
         return FindingKind.DELIVERED
-    if report.action != "failed":
+    if report.action != DsnAction.FAILED:
         return None
     if same_mailbox(report.address, entry.to):
         return FindingKind.BOUNCED

@@ -1,11 +1,12 @@
-"""SMTP transport: one connection, many letters, every reply classified.
+"""SMTP transport: one session, many letters, every reply classified.
 
-The dispatcher owns retries, pacing and the send log; this module drives the
-protocol. It opens a connection only when that is safe (TLS as configured,
-certificate verified, no password in clear text) and drives each transaction
-itself so that a refused To stops the letter before DATA. What a reply means
-for a letter is :mod:`mail.verdict`'s; every sentence is :mod:`mail.wording`'s;
-logging in is :mod:`mail.auth`'s.
+The dispatcher owns retries, pacing and the send log; this module owns the
+session. It opens a connection only when that is safe (TLS as configured,
+certificate verified, no password in clear text) and hands each letter to a
+:class:`Transaction` of its own, one at a time. A letter's commands are
+:mod:`mail.transaction`'s; what a reply means for a letter is
+:mod:`mail.verdict`'s; every sentence is :mod:`mail.wording`'s; logging in is
+:mod:`mail.auth`'s.
 
 Nothing here logs or prints; the message body never appears in any text, and
 server text passes through a :class:`Masker` before it appears in any message.
@@ -20,18 +21,13 @@ from types import TracebackType
 from typing import Self
 
 import aiosmtplib
-from aiosmtplib import SMTPStatus
 
 from protest_dispatch.errors import ConfigError, ProxyUnavailableError, SmtpUnavailableError
-from protest_dispatch.mail import auth, verdict, wording, xoauth2
-from protest_dispatch.mail.envelope import (
-    address_problem,
-    checked_helo_name,
-    unique_copies,
-    wire_size,
-)
+from protest_dispatch.mail import auth, wording, xoauth2
+from protest_dispatch.mail.envelope import checked_helo_name
+from protest_dispatch.mail.transaction import BROKEN, Transaction
 from protest_dispatch.mail.verdict import Delivery
-from protest_dispatch.mail.wording import Wording, find_in_chain
+from protest_dispatch.mail.wording import Wording
 from protest_dispatch.masking import Masker
 from protest_dispatch.net.connect import open_proxied
 from protest_dispatch.net.loopback import resolve_loopback_only
@@ -40,16 +36,6 @@ from protest_dispatch.net.tls import verified_context
 from protest_dispatch.settings.smtp import SmtpSettings
 from protest_dispatch.text import one_line
 from protest_dispatch.vocabulary import AuthMode, LetterStatus, Route, Security
-
-__all__ = [
-    "Delivery",
-    "SmtpConnection",
-    "check_plaintext_allowed",
-    "resolve_loopback_only",
-]
-
-_ACCEPTED = frozenset({SMTPStatus.completed, SMTPStatus.will_forward})
-_BROKEN = (aiosmtplib.SMTPException, OSError)
 
 
 class SmtpConnection:
@@ -141,7 +127,16 @@ class SmtpConnection:
         """
         async with self._lock:
             try:
-                return await self._transaction(mail_from=mail_from, to=to, copies=copies, data=data)
+                smtp = self._smtp
+                if smtp is None or not smtp.is_connected:
+                    self._drop()
+                    return Delivery(
+                        LetterStatus.DEFERRED, None, wording.CLOSED_BEFORE_LETTER, reconnect=True
+                    )
+                transaction = Transaction(
+                    smtp, settings=self._settings, tidy=self._tidy, drop=self._drop
+                )
+                return await transaction.run(mail_from=mail_from, to=to, copies=copies, data=data)
             except asyncio.CancelledError:
                 self._drop()
                 raise
@@ -164,8 +159,6 @@ class SmtpConnection:
         finally:
             smtp.close()
 
-    # -- opening --------------------------------------------------------------
-
     async def _proxied_socket(self) -> socket.socket | None:
         """The connection through the proxy, or None when aiosmtplib connects directly."""
         settings = self._settings
@@ -185,7 +178,7 @@ class SmtpConnection:
             await smtp.connect()
         except aiosmtplib.SMTPConnectResponseError as exc:
             raise self._say.reply_error("greeted us with", exc.code, exc.message) from exc
-        except _BROKEN as exc:
+        except BROKEN as exc:
             raise self._say.network_error(exc, doing="connecting") from exc
         await self._ehlo(smtp, helo_name)
         if self._settings.security == Security.STARTTLS:
@@ -206,7 +199,7 @@ class SmtpConnection:
                 remember=self._masker.remember,
                 tidy=self._tidy,
             )
-        except _BROKEN as exc:
+        except BROKEN as exc:
             raise self._say.network_error(exc, doing="signing in with XOAUTH2") from exc
 
     async def _starttls(self, smtp: aiosmtplib.SMTP, helo_name: str) -> None:
@@ -218,7 +211,7 @@ class SmtpConnection:
             if exc.code < 0:
                 raise self._say.not_smtp(exc) from exc
             raise self._say.reply_error("refused STARTTLS with", exc.code, exc.message) from exc
-        except _BROKEN as exc:
+        except BROKEN as exc:
             raise self._say.network_error(exc, doing="starting TLS") from exc
         await self._ehlo(smtp, helo_name)
 
@@ -229,7 +222,7 @@ class SmtpConnection:
             raise self._say.reply_error(
                 f"refused our greeting EHLO {helo_name} with", exc.code, exc.message
             ) from exc
-        except _BROKEN as exc:
+        except BROKEN as exc:
             raise self._say.network_error(exc, doing="greeting the server") from exc
 
     async def _login(self, smtp: aiosmtplib.SMTP, username: str, password: str) -> None:
@@ -249,134 +242,12 @@ class SmtpConnection:
         except aiosmtplib.SMTPAuthenticationError as exc:
             # from None: the chained original holds the server's reply unmasked
             raise self._say.auth_refused(username, exc.code, exc.message) from None
-        except _BROKEN as exc:
+        except BROKEN as exc:
             raise self._say.network_error(exc, doing="logging in") from None
 
     def _tidy(self, text: str) -> str:
         """Server text made safe to show: no password in any form, no control characters."""
         return one_line(self._masker(text))
-
-    # -- delivering -------------------------------------------------------------
-
-    async def _transaction(
-        self, *, mail_from: str, to: str, copies: Sequence[str], data: bytes
-    ) -> Delivery:
-        smtp = self._smtp
-        if smtp is None or not smtp.is_connected:
-            self._drop()
-            return Delivery(
-                LetterStatus.DEFERRED, None, wording.CLOSED_BEFORE_LETTER, reconnect=True
-            )
-        extra = unique_copies(to, copies)
-        options, problem = _mail_options(smtp, (mail_from, to, *extra), data)
-        if problem is not None:
-            return Delivery(LetterStatus.FAILED, None, problem)
-        encoding = "ascii" if all(a.isascii() for a in (mail_from, to, *extra)) else "utf-8"
-        refusal = await self._envelope(smtp, mail_from, to, options, encoding)
-        if refusal is not None:
-            return refusal
-        refused: list[str] = []
-        for copy in extra:
-            refusal = await self._copy(smtp, copy, encoding, refused)
-            if refusal is not None:
-                return refusal
-        return await self._data(smtp, data, tuple(refused))
-
-    async def _envelope(
-        self,
-        smtp: aiosmtplib.SMTP,
-        mail_from: str,
-        to: str,
-        options: list[str],
-        encoding: str,
-    ) -> Delivery | None:
-        """MAIL FROM and RCPT TO for the letter's own recipient; a Delivery if either fails."""
-        timeout = self._settings.timeout
-        try:
-            await smtp.mail(mail_from, options=options, encoding=encoding, timeout=timeout)
-        except aiosmtplib.SMTPResponseException as exc:
-            return await self._end(
-                smtp,
-                verdict.before_data(f"the sender <{mail_from}>", exc.code, exc.message, self._tidy),
-            )
-        except (*_BROKEN, ValueError) as exc:
-            return await self._broken_before_data(smtp, exc, during="MAIL FROM")
-        try:
-            await _rcpt(smtp, to, encoding=encoding, timeout=timeout)
-        except aiosmtplib.SMTPResponseException as exc:
-            return await self._end(
-                smtp,
-                verdict.before_data(f"the recipient <{to}>", exc.code, exc.message, self._tidy),
-            )
-        except (*_BROKEN, ValueError) as exc:
-            return await self._broken_before_data(smtp, exc, during=f"RCPT TO <{to}>")
-        return None
-
-    async def _copy(
-        self, smtp: aiosmtplib.SMTP, copy: str, encoding: str, refused: list[str]
-    ) -> Delivery | None:
-        """RCPT TO for a copy: a refusal is noted in ``refused``, a broken session ends it."""
-        try:
-            await _rcpt(smtp, copy, encoding=encoding, timeout=self._settings.timeout)
-        except aiosmtplib.SMTPResponseException as exc:
-            if not verdict.copy_refused(exc.code):
-                return await self._end(
-                    smtp,
-                    verdict.before_data(
-                        f"the copy recipient <{copy}>", exc.code, exc.message, self._tidy
-                    ),
-                )
-            refused.append(f"{copy}: {exc.code} {self._tidy(exc.message)}")
-        except (*_BROKEN, ValueError) as exc:
-            return await self._broken_before_data(smtp, exc, during=f"RCPT TO <{copy}>")
-        return None
-
-    async def _data(self, smtp: aiosmtplib.SMTP, data: bytes, refused: tuple[str, ...]) -> Delivery:
-        data_timeout = self._settings.data_timeout
-        try:
-            reply = await smtp.data(data, timeout=data_timeout)
-        except aiosmtplib.SMTPResponseException as exc:
-            return await self._end(
-                smtp, verdict.at_data(exc.code, exc.message, refused, self._tidy)
-            )
-        except _BROKEN as exc:
-            timed_out = find_in_chain(exc, TimeoutError) is not None
-            return await self._end(
-                smtp,
-                verdict.lost_after_data(
-                    timeout=data_timeout if timed_out else None, refused=refused
-                ),
-            )
-        return Delivery(LetterStatus.SENT, reply.code, self._tidy(reply.message), refused)
-
-    async def _broken_before_data(
-        self, smtp: aiosmtplib.SMTP, exc: BaseException, *, during: str
-    ) -> Delivery:
-        if isinstance(exc, ValueError):  # an address aiosmtplib will not put on the wire
-            return await self._end(
-                smtp, Delivery(LetterStatus.FAILED, None, wording.bad_address_in(during, exc))
-            )
-        timed_out = find_in_chain(exc, TimeoutError) is not None
-        return await self._end(
-            smtp,
-            verdict.broken_before_data(
-                during=during, timeout=self._settings.timeout if timed_out else None
-            ),
-        )
-
-    async def _end(self, smtp: aiosmtplib.SMTP, delivery: Delivery) -> Delivery:
-        """RSET after a refusal so the next letter starts clean, or give the session up."""
-        if delivery.reconnect:
-            self._drop()  # aiosmtplib closes on 421 for commands, not for DATA
-            return delivery
-        try:
-            await smtp.rset(timeout=self._settings.timeout)
-        except _BROKEN:
-            self._drop()
-            return Delivery(
-                delivery.outcome, delivery.code, delivery.message, delivery.refused, True
-            )
-        return delivery
 
     def _drop(self) -> None:
         smtp, self._smtp = self._smtp, None
@@ -407,38 +278,6 @@ async def check_plaintext_allowed(*, settings: SmtpSettings) -> None:
     )
 
 
-def _mail_options(
-    smtp: aiosmtplib.SMTP, addresses: Sequence[str], data: bytes
-) -> tuple[list[str], str | None]:
-    """MAIL FROM parameters for this letter, or why it cannot go through this server."""
-    for address in addresses:
-        problem = address_problem(address)
-        if problem is not None:
-            return [], wording.bad_address(address, problem)
-    options: list[str] = []
-    if not all(a.isascii() for a in addresses):
-        if not smtp.supports_extension("smtputf8"):
-            return [], wording.NO_SMTPUTF8
-        options.append("SMTPUTF8")
-    if not data.isascii():
-        if not smtp.supports_extension("8bitmime"):
-            return [], wording.NO_8BITMIME
-        options.append("BODY=8BITMIME")
-    if smtp.supports_extension("size"):
-        size = wire_size(data)
-        limit = _size_limit(smtp)
-        if limit and size > limit:  # RFC 1870: refuse it here rather than after DATA
-            return [], wording.too_big(size, limit)
-        options.append(f"SIZE={size}")
-    return options, None
-
-
-def _size_limit(smtp: aiosmtplib.SMTP) -> int | None:
-    """The largest message the server takes (EHLO's SIZE parameter); 0 or none: no limit."""
-    value = str(smtp.esmtp_extensions.get("size", "")).strip()
-    return int(value) if value.isdigit() and len(value) < 19 else None
-
-
 def _secret(settings: SmtpSettings) -> str | None:
     return None if settings.password is None else settings.password.get_secret_value()
 
@@ -453,16 +292,3 @@ def _password(settings: SmtpSettings) -> str:
             "username if the server needs no login.",
         )
     return settings.password.get_secret_value()
-
-
-async def _rcpt(smtp: aiosmtplib.SMTP, address: str, *, encoding: str, timeout: float) -> None:
-    """RCPT TO for an address ``address_problem`` has passed.
-
-    aiosmtplib's ``rcpt()`` parses the address again with email.utils, which was a
-    third of the time a letter spends in the transport.
-    """
-    reply = await smtp.execute_command(
-        b"RCPT", b"TO:<" + address.encode(encoding) + b">", timeout=timeout
-    )
-    if reply.code not in _ACCEPTED:
-        raise aiosmtplib.SMTPRecipientRefused(reply.code, reply.message, address)

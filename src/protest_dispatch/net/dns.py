@@ -143,6 +143,8 @@ async def _check(domain: str, resolver: dns.asyncresolver.Resolver) -> DomainAns
         return DomainAnswer(domain, MailDomain.NO_MAIL_HOST, "no MX, A or AAAA record", True)
     except _TooLarge:
         return _unchecked(domain, "the answer was implausibly large", answered=True)
+    except _Truncated:
+        return _unchecked(domain, "the answer came truncated, even over TCP", answered=True)
     except dns.resolver.LifetimeTimeout:
         return _unchecked(domain, "no answer in time")
     except dns.resolver.NoNameservers as exc:
@@ -155,14 +157,21 @@ class _TooLarge(Exception):
     pass
 
 
+class _Truncated(Exception):
+    """TC still set after dnspython's retry over TCP: an empty answer there proves nothing."""
+
+
 async def _records(resolver: dns.asyncresolver.Resolver, name: Any, kind: str) -> list[Any] | None:
     """The records of one type; [] when there are none, None when the domain does not exist."""
+    import dns.flags
     import dns.resolver
 
     try:
         answer = await resolver.resolve(name, kind, search=False, raise_on_no_answer=False)
     except dns.resolver.NXDOMAIN:
         return None
+    if answer.response.flags & dns.flags.TC:
+        raise _Truncated
     if answer.rrset is None:
         return []
     if len(answer.rrset) > MAX_RECORDS:

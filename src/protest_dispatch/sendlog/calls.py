@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from protest_dispatch.errors import InputError
-from protest_dispatch.sendlog.logfile import where_clause
+from protest_dispatch.sendlog.logfile import select
 from protest_dispatch.sendlog.records import Call, as_outcome, opt_str, utc_now
 from protest_dispatch.sendlog.store import SendLog
 from protest_dispatch.vocabulary import CallOutcome
@@ -56,13 +56,16 @@ class CallLog:
         sender: str | None = None,
     ) -> list[Call]:
         """Logged calls matching every filter given, oldest first."""
-        where, args = where_clause(campaign=campaign, target=target, sender=sender)
         with self._log.reading("list calls") as conn:
-            rows = conn.execute(
-                "SELECT campaign, target, sender, outcome, note, at FROM calls"  # noqa: S608 - fixed column names; values are bound
-                f"{where} ORDER BY at, id",
-                args,
-            ).fetchall()
+            rows = select(
+                conn,
+                columns="campaign, target, sender, outcome, note, at",
+                table="calls",
+                order="at, id",
+                campaign=campaign,
+                target=target,
+                sender=sender,
+            )
             return [self._call(row) for row in rows]
 
     def _call(self, row: sqlite3.Row) -> Call:

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from protest_dispatch.addresses import same_mailbox
+from protest_dispatch.sendlog.earlier import keep_earlier
+from protest_dispatch.sendlog.logfile import select
 from protest_dispatch.sendlog.store import Entry, SendLog, format_time, parse_time, utc_now
 from protest_dispatch.vocabulary import FindingKind
 
@@ -134,21 +136,17 @@ class FindingLog:
 
     def all(self, *, campaign: str | None = None, sender: str | None = None) -> list[Finding]:
         """Every finding (optionally of one campaign or sender), oldest recorded first."""
-        where = " AND ".join(
-            clause
-            for clause, value in (("campaign = ?", campaign), ("sender = ?", sender))
-            if value is not None
-        )
-        args = [value for value in (campaign, sender) if value is not None]
         if not self._table_present():
             return []
         with self._log.reading("read what came of letters") as conn:
-            rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM findings"  # noqa: S608 - fixed column names; values are bound
-                + (f" WHERE {where}" if where else "")
-                + " ORDER BY id",
-                args,
-            ).fetchall()
+            rows = select(
+                conn,
+                columns=_COLUMNS,
+                table="findings",
+                order="id",
+                campaign=campaign,
+                sender=sender,
+            )
         return [_finding(row) for row in rows]
 
     def by_letter(
@@ -177,6 +175,7 @@ class FindingLog:
         """Let a bounced letter be sent again: 'sent' becomes 'failed', with the reason."""
         reason = f"bounced: {bounce.recipient} {bounce.status or ''} {bounce.diagnostic or ''}"
         with self._log.writing("reopen a bounced letter") as conn:
+            keep_earlier(conn, campaign=entry.campaign, target=entry.target, sender=entry.sender)
             conn.execute(
                 "UPDATE letters SET status = 'failed', error = ?, message_id = NULL,"
                 " updated_at = ? WHERE campaign = ? AND target = ? AND sender = ?"
@@ -192,8 +191,9 @@ class FindingLog:
             )
 
     def letters_by_message_id(self, *, sender: str | None = None) -> dict[str, Entry]:
-        """Every letter with a Message-ID, keyed by it in lower case (IDs are compared so)."""
-        entries = self._log.entries(sender=sender)
+        """Every letter with a Message-ID, keyed by it in lower case (IDs are compared so),
+        the letters a resend replaced included: the official may answer the first one."""
+        entries = self._log.entries(sender=sender, earlier=True) + self._log.entries(sender=sender)
         return {e.message_id.lower(): e for e in entries if e.message_id}
 
     def first_letter_time(self, *, sender: str | None = None) -> datetime | None:

@@ -22,7 +22,7 @@ from protest_dispatch.vocabulary import CallOutcome, LetterStatus
 APPLICATION_ID = int.from_bytes(b"PrtS", "big")
 """Marks the file as ours in the SQLite header (``PRAGMA application_id``)."""
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """Stored as ``PRAGMA user_version``; bump it with a migration when the schema changes."""
 
 _BASE_TABLES = frozenset({"letters", "usage", "calls"})
@@ -376,12 +376,16 @@ def _check_identity(*, path: Path, app_id: int, version: int, tables: set[str]) 
         )
 
 
-def where_clause(**columns: str | None) -> tuple[str, list[str]]:
-    """A WHERE clause for the given non-None column filters; names come from our code only."""
-    given = [(name, value) for name, value in columns.items() if value is not None]
-    if not given:
-        return "", []
-    return (
-        " WHERE " + " AND ".join(f"{name} = ?" for name, _ in given),
+def select(
+    conn: sqlite3.Connection, *, columns: str, table: str, order: str, **filters: str | None
+) -> list[sqlite3.Row]:
+    """One table's rows matching every filter given (None: any): the read every table shares.
+
+    Column, table and order names come from our code only; filter values are bound.
+    """
+    given = [(name, value) for name, value in filters.items() if value is not None]
+    where = " WHERE " + " AND ".join(f"{name} = ?" for name, _ in given) if given else ""
+    return conn.execute(
+        f"SELECT {columns} FROM {table}{where} ORDER BY {order}",  # noqa: S608 - names are ours; values are bound
         [value for _, value in given],
-    )
+    ).fetchall()

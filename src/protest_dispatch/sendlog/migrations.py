@@ -62,6 +62,26 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         )""",
         "CREATE INDEX IF NOT EXISTS posts_letter ON posts (campaign, target, sender)",
     ),
+    5: (
+        # Letters a resend replaced (sendlog.earlier): a row of `letters` as it was, keyed
+        # by its Message-ID, so an answer to the first letter is still found.
+        """CREATE TABLE IF NOT EXISTS earlier_letters (
+            campaign        TEXT NOT NULL,
+            target          TEXT NOT NULL,
+            sender          TEXT NOT NULL,
+            to_addr         TEXT NOT NULL,
+            cc              TEXT NOT NULL,
+            status          TEXT NOT NULL,
+            attempts        INTEGER NOT NULL,
+            smtp_code       INTEGER,
+            error           TEXT,
+            message_id      TEXT NOT NULL PRIMARY KEY,
+            updated_at      TEXT NOT NULL,
+            refused         TEXT NOT NULL,
+            next_attempt_at TEXT,
+            campaign_sha256 TEXT
+        ) WITHOUT ROWID""",
+    ),
 }
 
-MIGRATED_TABLES = frozenset({"findings", "mailbox_state", "posts"})
+MIGRATED_TABLES = frozenset({"findings", "mailbox_state", "posts", "earlier_letters"})

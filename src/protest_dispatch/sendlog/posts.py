@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import date
 
-from protest_dispatch.sendlog.logfile import where_clause
+from protest_dispatch.sendlog.logfile import select
 from protest_dispatch.sendlog.records import Post, utc_now
 from protest_dispatch.sendlog.store import SendLog
 
@@ -45,13 +45,16 @@ class PostLog:
         """Letters posted matching every filter given, in the order they were posted."""
         if not self._table_present():
             return []
-        where, args = where_clause(campaign=campaign, target=target, sender=sender)
         with self._log.reading("list the letters posted") as conn:
-            rows = conn.execute(
-                "SELECT campaign, target, sender, posted_on, recorded_at FROM posts"  # noqa: S608 - fixed column names; values are bound
-                f"{where} ORDER BY posted_on, id",
-                args,
-            ).fetchall()
+            rows = select(
+                conn,
+                columns="campaign, target, sender, posted_on, recorded_at",
+                table="posts",
+                order="posted_on, id",
+                campaign=campaign,
+                target=target,
+                sender=sender,
+            )
             return [self._post(row) for row in rows]
 
     def _post(self, row: sqlite3.Row) -> Post:

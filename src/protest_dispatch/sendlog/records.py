@@ -13,6 +13,12 @@ from datetime import UTC, datetime
 from protest_dispatch.vocabulary import CallOutcome, LetterStatus
 
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+LETTER_COLUMNS = (
+    "campaign, target, sender, to_addr, cc, status, attempts, smtp_code, error, message_id,"
+    " updated_at, refused, next_attempt_at, campaign_sha256"
+)
+"""A letter's columns, in the order :class:`Entry` is read from (``letters``, and
+``earlier_letters`` for the letters a resend replaced)."""
 
 
 def utc_now() -> str:

@@ -34,6 +34,8 @@ from typing import Self
 
 from protest_dispatch.errors import SendLogError
 from protest_dispatch.sendlog import lock
+from protest_dispatch.sendlog.earlier import TABLE as EARLIER
+from protest_dispatch.sendlog.earlier import keep_earlier
 from protest_dispatch.sendlog.logfile import (
     APPLICATION_ID,
     SCHEMA_VERSION,
@@ -41,10 +43,11 @@ from protest_dispatch.sendlog.logfile import (
     connect_read_only,
     damaged_hint,
     immediate,
-    where_clause,
+    select,
     wrap_error,
 )
 from protest_dispatch.sendlog.records import (
+    LETTER_COLUMNS,
     Call,
     Entry,
     Reservation,
@@ -78,11 +81,6 @@ UNCERTAIN_ERROR = (
     "the previous run stopped while this letter was being sent; the server may have it"
 )
 
-_LETTER_COLUMNS = (
-    "campaign, target, sender, to_addr, cc, status, attempts, smtp_code, error, message_id,"
-    " updated_at, refused, next_attempt_at, campaign_sha256"
-)
-
 
 class SendLog:
     """An open send log. Use ``SendLog.open(path=...)``, ideally as a context manager."""
@@ -96,9 +94,9 @@ class SendLog:
         # campaign_sha256 column, which then reads as NULL.
         columns = {row[1] for row in connection.execute("PRAGMA table_info(letters)")}
         self._select = (
-            _LETTER_COLUMNS
+            LETTER_COLUMNS
             if "campaign_sha256" in columns or not columns
-            else _LETTER_COLUMNS.replace("campaign_sha256", "NULL AS campaign_sha256")
+            else LETTER_COLUMNS.replace("campaign_sha256", "NULL AS campaign_sha256")
         )
 
     @property
@@ -184,17 +182,24 @@ class SendLog:
         campaign: str | None = None,
         status: LetterStatus | None = None,
         sender: str | None = None,
+        earlier: bool = False,
     ) -> list[Entry]:
-        """Letters matching every filter given, ordered by campaign, target, sender."""
+        """Letters matching every filter given, ordered by campaign, target, sender;
+        ``earlier``: the letters a resend replaced instead (:mod:`.earlier`)."""
         if status is not None:
             as_status(status)
-        where, args = where_clause(campaign=campaign, status=status, sender=sender)
+        if earlier and not self.has_table(EARLIER, action="list earlier letters"):
+            return []
         with self._read("list letters") as conn:
-            rows = conn.execute(
-                f"SELECT {self._select} FROM letters{where}"  # noqa: S608 - fixed column names; values are bound
-                " ORDER BY campaign, target, sender",
-                args,
-            ).fetchall()
+            rows = select(
+                conn,
+                columns=LETTER_COLUMNS if earlier else self._select,
+                table=EARLIER if earlier else "letters",
+                order="campaign, target, sender",
+                campaign=campaign,
+                status=status,
+                sender=sender,
+            )
             return [self._entry(row) for row in rows]
 
     def begin(
@@ -222,8 +227,9 @@ class SendLog:
             raise TypeError("cc must be a sequence of addresses, not one string")
         now = utc_now()
         with self._write("record a letter as being sent") as conn:
+            keep_earlier(conn, campaign=campaign, target=target, sender=sender)
             cursor = conn.execute(
-                f"INSERT INTO letters ({_LETTER_COLUMNS})"  # noqa: S608 - fixed column names; values are bound
+                f"INSERT INTO letters ({LETTER_COLUMNS})"  # noqa: S608 - fixed column names; values are bound
                 " VALUES (?, ?, ?, ?, ?, 'sending', 1, NULL, NULL, ?, ?, '[]', NULL, ?)"
                 " ON CONFLICT (campaign, target, sender) DO UPDATE SET"
                 " to_addr = excluded.to_addr, cc = excluded.cc, status = 'sending',"

@@ -24,9 +24,16 @@ if TYPE_CHECKING:
     from protest_dispatch.settings.model import Settings
 
 _MICROSOFT = "https://login.microsoftonline.com/common/oauth2/v2.0"
-MICROSOFT_SMTP_SCOPE = "https://outlook.office.com/SMTP.Send offline_access"
+ACCOUNT_SCOPE = "openid email"
+"""OpenID Connect's ID token names the account that signed in, so ``login`` can refuse
+a grant for another mailbox than the one the letters go out from (a code pasted in
+from someone else's sign-in). Microsoft puts ``preferred_username`` in it only with
+``profile``."""
+MICROSOFT_SMTP_SCOPE = (
+    f"{ACCOUNT_SCOPE} profile https://outlook.office.com/SMTP.Send offline_access"
+)
 MICROSOFT_IMAP_SCOPE = "https://outlook.office.com/IMAP.AccessAsUser.All"
-GOOGLE_MAIL_SCOPE = "https://mail.google.com/"
+GOOGLE_MAIL_SCOPE = f"{ACCOUNT_SCOPE} https://mail.google.com/"
 
 
 @dataclass(frozen=True)

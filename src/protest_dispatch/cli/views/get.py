@@ -22,7 +22,8 @@ def summary(staged: Staged) -> None:
         f"{len(campaign.targets)} target(s): {letters} letter(s), {calls} call(s); "
         f"{staged.files} file(s) from {staged.source}"
     )
-    provenance(staged.trust, campaign_id=info.id)
+    asks = staged.changes is not None and staged.changes.needs_confirmation
+    provenance(staged.trust, campaign_id=info.id, pending=asks)
     if staged.changes is not None:
         changes(staged.changes)
 

@@ -10,6 +10,7 @@ from typing import Any
 from protest_dispatch.cli import output
 from protest_dispatch.commands.log import LogReport
 from protest_dispatch.sendlog.findings import Finding
+from protest_dispatch.sendlog.records import Post
 from protest_dispatch.text import visible
 from protest_dispatch.vocabulary import POSTED, Channel
 
@@ -43,7 +44,10 @@ CSV_COLUMNS = (
     "refused",
     "next_attempt_at",
     "campaign_sha256",
+    "channel",
+    "posted_on",
 )
+"""New columns go at the end: scripts may read the CSV by position."""
 
 
 def show(report: LogReport, *, campaign: str | None, status: str | None, fmt: str) -> None:
@@ -55,25 +59,29 @@ def show(report: LogReport, *, campaign: str | None, status: str | None, fmt: st
                 for row, e in zip(rows, report.entries, strict=True)
             ]
             + [
-                {
-                    "campaign": post.campaign,
-                    "target": post.target,
-                    "sender": post.sender,
-                    "channel": Channel.POST,
-                    "status": POSTED,
-                    "posted_on": post.posted_on,
-                    "updated_at": post.recorded_at,
-                    "events": [f.event() for f in report.events(post)],
-                }
+                {**_posted(post), "events": [f.event() for f in report.events(post)]}
                 for post in report.posts
             ]
         )
     elif fmt == "csv":
-        _csv(rows)
+        _csv([{**row, "channel": Channel.EMAIL} for row in rows] + list(map(_posted, report.posts)))
     elif not report.exists:
         output.info(f"Nothing has been sent yet: there is no send log at {report.path}.")
     else:
         _tables(report, rows, filtered=bool(campaign or status))
+
+
+def _posted(post: Post) -> dict[str, Any]:
+    """A letter on paper as a row: JSON and CSV give it the same fields."""
+    return {
+        "campaign": post.campaign,
+        "target": post.target,
+        "sender": post.sender,
+        "channel": Channel.POST,
+        "status": POSTED,
+        "posted_on": post.posted_on,
+        "updated_at": post.recorded_at,
+    }
 
 
 def _csv(rows: list[dict[str, Any]]) -> None:

@@ -61,7 +61,15 @@ def recorded_post(posted: Posted) -> None:
         if posted.left
         else " Every letter to print is posted."
     )
+    target = posted.target
+    if posted.emailed_at is not None:
+        left += f" You emailed it as well, on {output.when(posted.emailed_at)}."
+    elif target.email is not None:
+        left += (
+            f" 'protest send' will not email it as well; to send both, name it: "
+            f"protest send --only {target.id}"
+        )
     output.info(
-        f"Recorded: your letter to {posted.target.name} ({posted.target.id}) went in the post "
+        f"Recorded: your letter to {target.name} ({target.id}) went in the post "
         f"on {posted.post.posted_on}.{left}"
     )

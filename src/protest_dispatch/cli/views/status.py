@@ -6,14 +6,16 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 from protest_dispatch.cli import output
-from protest_dispatch.commands.status import NO_REPLY_DAYS
-from protest_dispatch.vocabulary import FindingKind, LetterStatus
+from protest_dispatch.commands.replies import FOLLOWUP_DAYS, POST_FOLLOWUP_DAYS
+from protest_dispatch.sendlog.records import format_time
+from protest_dispatch.vocabulary import Channel, FindingKind, LetterStatus
 
 if TYPE_CHECKING:
     from protest_dispatch.campaign.model import Target
     from protest_dispatch.commands.status import CampaignStatus, StatusReport
 
 _Row = TypeVar("_Row")
+NO_REPLY = f"no reply after {FOLLOWUP_DAYS} days ({POST_FOLLOWUP_DAYS} by post)"
 
 ADVICE: dict[str, str] = {
     LetterStatus.DEFERRED: "Deferred letters go with the next 'protest send' (cron: exit code "
@@ -29,8 +31,7 @@ ADVICE: dict[str, str] = {
     "the campaign file (or tell the organisers: 'protest status --bounced' lists them to "
     "paste), or try again with 'protest send --retry-bounced'.",
     "replies": "Read them with 'protest replies'.",
-    f"no reply after {NO_REPLY_DAYS} days": "Record answers that came by post or phone with "
-    "'protest followup'.",
+    NO_REPLY: "Record answers that came by post or phone with 'protest followup'.",
 }
 
 
@@ -71,7 +72,7 @@ def _campaign(campaign: CampaignStatus, *, report: StatusReport) -> None:
         ("bounced", len(campaign.bounced)),
         ("automatic replies", len(campaign.found(FindingKind.AUTO_REPLY))),
         ("replies", len(campaign.found(FindingKind.REPLY))),
-        (f"no reply after {NO_REPLY_DAYS} days", len(campaign.no_reply)),
+        (NO_REPLY, len(campaign.no_reply)),
     ]
     output.rule(
         f"Campaign {campaign.campaign}" + (f", sent as {report.sender}" if report.sender else "")
@@ -113,9 +114,13 @@ def _campaign(campaign: CampaignStatus, *, report: StatusReport) -> None:
     )
     _entries(
         list(campaign.no_reply),
-        f"no reply after {NO_REPLY_DAYS} days",
+        NO_REPLY,
         ("target", "to", "sent"),
-        lambda e: (e.target, e.to, output.when(e.updated_at)),
+        lambda e: (
+            e.target,
+            e.to,
+            f"posted {e.sent_at:%d %b %Y}" if e.channel == Channel.POST else output.when(e.sent_at),
+        ),
     )
     _entries(
         campaign.with_status(LetterStatus.FAILED),
@@ -193,3 +198,53 @@ def bounced_summary(report: StatusReport) -> None:
         output.info("No letter has bounced.")
         return
     output.paragraph("\n".join(lines).rstrip("\n"))
+
+
+def status_json(report: StatusReport) -> None:
+    """``status --json``: the same counts and lists, with ISO 8601 UTC times; ``null``
+    where the campaign file was not at hand to say what is still to do."""
+    output.print_json(
+        {
+            "sender": report.sender,
+            "quota_free_at": format_time(report.quota_free_at) if report.quota_free_at else None,
+            "campaigns": [_campaign_json(c) for c in report.campaigns],
+        }
+    )
+
+
+def _campaign_json(campaign: CampaignStatus) -> dict[str, object]:
+    def ids(targets: Sequence[Target] | None) -> list[str] | None:
+        return None if targets is None else [t.id for t in targets]
+
+    def count(targets: Sequence[Target] | None) -> int | None:
+        return None if targets is None else len(targets)
+
+    return {
+        "campaign": campaign.campaign,
+        "counts": {
+            **{status.value: len(campaign.with_status(status)) for status in LetterStatus},
+            "not_sent_yet": count(campaign.not_yet_sent),
+            "calls_made": len(campaign.calls),
+            "calls_to_make": count(campaign.to_call),
+            "posted": len(campaign.posts),
+            "to_post": count(campaign.to_post),
+            "bounced": len(campaign.bounced),
+            "auto_replies": len(campaign.found(FindingKind.AUTO_REPLY)),
+            "replies": len(campaign.found(FindingKind.REPLY)),
+            "no_reply": len(campaign.no_reply),
+        },
+        "not_sent_yet": ids(campaign.not_yet_sent),
+        "calls_to_make": ids(campaign.to_call),
+        "to_post": ids(campaign.to_post),
+        "bounced": [{"target": f.target, **f.event()} for f in campaign.bounced],
+        "replies": [{"target": f.target, **f.event()} for f in campaign.found(FindingKind.REPLY)],
+        "no_reply": [
+            {
+                "target": item.target,
+                "to": item.to,
+                "channel": item.channel.value,
+                "sent_at": format_time(item.sent_at),
+            }
+            for item in campaign.no_reply
+        ],
+    }

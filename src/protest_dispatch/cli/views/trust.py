@@ -44,14 +44,18 @@ def unchanged(change: KeyChange) -> None:
     output.info(f"'{change.campaign_id}' already trusts {change.new}; nothing to do.")
 
 
-def provenance(verdict: Trust, *, campaign_id: str) -> None:
-    """Where this copy of the campaign came from, as far as anyone can tell."""
+def provenance(verdict: Trust, *, campaign_id: str, pending: bool = False) -> None:
+    """Where this copy of the campaign came from, as far as anyone can tell.
+
+    ``pending``: the copy is not accepted yet (``protest get``), so neither is its key.
+    """
     if verdict.state == TrustState.UNSIGNED:
         output.warn("unsigned campaign: check that it came from the organiser.")
     elif verdict.state == TrustState.FIRST_USE:
+        when = "will be remembered if you use this copy" if pending else "is remembered"
         output.say(
             f"Signed campaign: first use of '{campaign_id}', so its key {verdict.public_key} "
-            "is remembered; a copy signed by another key will be refused."
+            f"{when}; a copy signed by another key will be refused."
         )
     else:
         output.say(f"Signed campaign: verified with the key {verdict.public_key}.")

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 from protest_dispatch.addresses import same_mailbox
 from protest_dispatch.campaign.placeholders import placeholder_addresses
 from protest_dispatch.cli import output, own, timing
-from protest_dispatch.cli.views.send import notices, size_text
+from protest_dispatch.cli.views.send.notices import notices
+from protest_dispatch.cli.views.send.preview import size_text
 
 if TYPE_CHECKING:
     from protest_dispatch.campaign.compose import Checked
