@@ -42,6 +42,7 @@ class DnsServer(asyncio.DatagramProtocol):
         self.loop = asyncio.new_event_loop()
         self.transport: Any = None
         self.port = 0
+        self._clients: set[asyncio.Task[Any]] = set()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
 
     def start(self) -> DnsServer:
@@ -67,6 +68,9 @@ class DnsServer(asyncio.DatagramProtocol):
         raise RuntimeError("no port free for both UDP and TCP on 127.0.0.1")
 
     async def _tcp_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._clients.add(task)
         try:
             while True:
                 size = int.from_bytes(await reader.readexactly(2), "big")
@@ -79,13 +83,26 @@ class DnsServer(asyncio.DatagramProtocol):
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
+            self._clients.discard(task)
             writer.close()
 
+    async def _close(self) -> None:
+        """End every connection now, in the running loop. A client left waiting was
+        collected in some later test, closing its writer on a closed loop: an
+        unraisable error that failed that test (seen in CI on Python 3.12)."""
+        self._tcp.close()
+        self.transport.close()
+        clients = list(self._clients)
+        for client in clients:
+            client.cancel()
+        await asyncio.gather(*clients, return_exceptions=True)
+
     def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self._tcp.close)
-        self.loop.call_soon_threadsafe(self.transport.close)
+        asyncio.run_coroutine_threadsafe(self._close(), self.loop).result(5)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(5)
+        if not self._thread.is_alive():
+            self.loop.close()
 
     @property
     def address(self) -> str:
