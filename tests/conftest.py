@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,13 @@ pytest_plugins = [
     "https_server",
     "socks5_server",
 ]
+
+# A runner started as a background job (CI's `&`) ignores SIGINT, and an ignored signal
+# stays ignored across exec: the real CLI the tests start would never see their Ctrl-C.
+# Handled here, in the runner, the children start with the default again, as they do
+# from a person's shell; no child needs a preexec_fn (a fork in this threaded process).
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)

@@ -71,9 +71,13 @@ def _get(url: str, timeout: float) -> tuple[int, dict[str, str], str]:
         conn.close()
 
 
-def visit(url: str, *, timeout: float = 5.0) -> Visit:
+def visit(url: str, *, timeout: float = 5.0, listener_was_up: bool = False) -> Visit:
     """GET ``url``; if it redirects to a loopback http URL, GET that too (retrying until the
-    listener is up, within ``timeout``). Redirects elsewhere are reported, not followed."""
+    listener is up, within ``timeout``). Redirects elsewhere are reported, not followed.
+
+    ``listener_was_up``: the caller saw the listener answer already, so a refused
+    connection means it has closed; that is reported at once instead of waited out.
+    """
     status, headers, _ = _get(url, timeout)
     location = headers.get("location") if 300 <= status < 400 else None
     if location is None:
@@ -86,7 +90,7 @@ def visit(url: str, *, timeout: float = 5.0) -> Visit:
         try:
             cb_status, _, cb_body = _get(location, timeout)
         except ConnectionRefusedError:
-            if time.monotonic() > deadline:
+            if listener_was_up or time.monotonic() > deadline:
                 return Visit(url, status, location, error="loopback listener refused")
             time.sleep(0.02)
             continue

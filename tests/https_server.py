@@ -86,7 +86,9 @@ class HttpsServer:
             self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
         self.scheme = "https" if tls else "http"
         self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def url(self, path: str) -> str:
         return f"{self.scheme}://127.0.0.1:{self.port}{path}"

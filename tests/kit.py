@@ -12,7 +12,7 @@ import email
 import email.policy
 import json
 import os
-import signal
+import select
 import sqlite3
 import subprocess
 import sys
@@ -25,7 +25,7 @@ from datetime import date, datetime
 from email.message import EmailMessage
 from email.policy import Policy
 from pathlib import Path
-from typing import Any, cast
+from typing import IO, Any, cast
 
 import keyring
 import pytest
@@ -38,6 +38,7 @@ from protest_dispatch.campaign.message import Letter
 from protest_dispatch.campaign.model import Sender
 from protest_dispatch.cli.app import app
 from protest_dispatch.errors import CampaignError, Problem
+from protest_dispatch.oauth.device import Pacing
 from smtp_server import Server
 
 SENDER_NAME = "Ana Example"
@@ -210,10 +211,12 @@ def cli(
     input: str | None = None,
     expect: int | None = None,
     clock: datetime | None = None,
+    pacing: Pacing | None = None,
 ) -> Run:
     """``protest`` in this process (stdin is not a terminal); it must never print a traceback.
 
-    ``clock`` is the moment the command sees as now (injected, not patched).
+    ``clock`` is the moment the command sees as now, and ``pacing`` the device sign-in's
+    sleep and clock (``oauthkit.virtual_pacing``): injected, not patched.
     """
     from protest_dispatch.cli import output
     from protest_dispatch.cli.clock import Injected
@@ -227,7 +230,7 @@ def cli(
         env=dict(env or {}),
         input=input,
         catch_exceptions=False,
-        obj=None if clock is None else Injected(now=lambda: clock),
+        obj=Injected(now=None if clock is None else lambda: clock, pacing=pacing),
     )
     run = Run(result.exit_code, result.stdout, result.stderr)
     assert "Traceback" not in run.output, run.output
@@ -370,14 +373,42 @@ def spawn(campaign: Path, *args: str, env: Mapping[str, str]) -> subprocess.Pope
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        preexec_fn=default_sigint,
     )
 
 
-def default_sigint() -> None:
-    """In the child: Ctrl-C acts again even if the runner ignores it (a background job does),
-    so the child's Python turns SIGINT into KeyboardInterrupt as it would for a user."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+CHILD_DEADLINE = 120.0
+"""How long a test waits for a child process to show a state or to end: a safety net for
+a hung child, never a measure (on a starved machine Python alone can take many seconds
+to start), so it is generous."""
+
+
+@contextlib.contextmanager
+def reaped(child: subprocess.Popen[Any]) -> Iterator[subprocess.Popen[Any]]:
+    """``child``, killed and waited for if the test ends first: a failed test must not
+    leave a run going that slows, and so fails, the tests after it."""
+    try:
+        yield child
+    finally:
+        if child.poll() is None:
+            child.kill()
+        child.wait()
+
+
+def read_until(stream: IO[Any], needle: bytes) -> bytes:
+    """What a child wrote to ``stream`` (its stdout or stderr pipe) up to ``needle``: the
+    state a person would see, waited for instead of a fixed time. It is read past the
+    buffers of ``stream``, so ``communicate()`` later returns the rest."""
+    fd = stream.fileno()
+    seen = b""
+    deadline = time.monotonic() + CHILD_DEADLINE
+    while needle not in seen:
+        assert time.monotonic() < deadline, f"{needle!r} never came: {seen!r}"
+        ready, _, _ = select.select([fd], [], [], 0.1)
+        if ready:
+            chunk = os.read(fd, 4096)
+            assert chunk, f"the output ended before {needle!r}: {seen!r}"
+            seen += chunk
+    return seen
 
 
 def statuses(log: Path) -> dict[str, str]:

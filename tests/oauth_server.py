@@ -341,9 +341,12 @@ class OAuthServer:
 
     # ---- browser ---------------------------------------------------------------------
 
-    def follow_authorize(self, url: str, *, timeout: float = 5.0) -> Visit:
-        """Do the browser's part: GET ``url``, then GET the loopback redirect it returns."""
-        return fake_browser.visit(url, timeout=timeout)
+    def follow_authorize(
+        self, url: str, *, timeout: float = 5.0, listener_was_up: bool = False
+    ) -> Visit:
+        """Do the browser's part: GET ``url``, then GET the loopback redirect it returns
+        (``listener_was_up``: a refused redirect is a closed listener, not a slow one)."""
+        return fake_browser.visit(url, timeout=timeout, listener_was_up=listener_was_up)
 
     # ---- internals -------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from oauth_server import (
     PUBLIC_CLIENT,
     OAuthServer,
 )
+from protest_dispatch.oauth.device import Pacing
 from xoauth2_smtp import XOAuth2Server
 
 USER = DEFAULT_USER
@@ -66,3 +67,9 @@ def xoauth2_env(
     env.update(browser_env(oauth) if browser else device_env(oauth))
     env.update(extra)
     return env
+
+
+def virtual_pacing(oauth: OAuthServer) -> Pacing:
+    """The device sign-in's sleep and clock in ``oauth``'s virtual time: each wait between
+    polls moves the server's clock on, so the server sees the interval kept, at once."""
+    return Pacing(sleep=oauth.advance, clock=oauth.now)

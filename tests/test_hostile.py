@@ -34,7 +34,9 @@ from protest_dispatch.campaign.compose import Composer
 from protest_dispatch.campaign.loading import load_campaign
 from protest_dispatch.campaign.message import build_message, make_message_id, message_bytes
 from protest_dispatch.campaign.model import Sender
+from protest_dispatch.campaign.templates import RENDER_SECONDS
 from protest_dispatch.cli.app import app
+from protest_dispatch.cli.clock import Injected
 from protest_dispatch.sendlog.store import SendLog
 from smtp_server import Server, running_server
 
@@ -43,6 +45,9 @@ FROM = "Ana Example <ana@example.org>"
 SENDER = "ana@example.org"
 BENIGN_LETTER = "Dear {{ target.name }},\n\nPlease drop the charges.\n\n{{ sender.name }}\n"
 DEFAULT_MAX_MB = 200
+ENDLESS = "longer than"
+"""The words of the refusal of a letter that renders for ever (the render time-out)."""
+ENDLESS_BOUND = 0.5
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # all but tab and newline
 
 
@@ -95,8 +100,11 @@ def _smtp(server: Server, log: Path) -> list[str]:
     ]
 
 
-def _cli(args: Sequence[str], *, env: dict[str, str] | None = None) -> Result:
-    return CliRunner().invoke(app, list(args), env=env)
+def _cli(
+    args: Sequence[str], *, env: dict[str, str] | None = None, render_seconds: float | None = None
+) -> Result:
+    """``protest``, in this process; ``render_seconds`` bounds each letter's rendering."""
+    return CliRunner().invoke(app, list(args), env=env, obj=Injected(render_seconds=render_seconds))
 
 
 def _flat(text: str) -> str:
@@ -242,14 +250,20 @@ def test_a_hostile_letter_is_refused_in_bounded_time_and_memory(
         tracemalloc.stop()
     print(f"{name}: refused in {elapsed:.2f} s, peak {peak / 2**20:.1f} MiB")
     _assert_refused(result, expects=case.expects, names=name)
+    if ENDLESS in case.expects:  # at the product's own bound
+        assert f"longer than {RENDER_SECONDS:g} s" in _flat(result.output)
     assert elapsed < 10
     assert peak < case.max_mb * 2**20
     assert resource.getrlimit(resource.RLIMIT_AS) == limit_before, "the memory cap was lifted"
-    # The other commands render the same way (at the real 5 s bound for an endless loop).
+    # The other commands render the same way. An endless loop was refused above at the
+    # real bound (RENDER_SECONDS); here the bound is injected, so it is not waited out twice.
     log = tmp_path / "log.sqlite3"
+    bound = ENDLESS_BOUND if ENDLESS in case.expects else None
     for command in (["send", "--dry-run"], ["send", "--yes", *_smtp(server, log)]):
-        result = _cli([*command, "-t", str(path), "--from", FROM])
+        result = _cli([*command, "-t", str(path), "--from", FROM], render_seconds=bound)
         _assert_refused(result, expects=case.expects, names=name)
+        if bound is not None:
+            assert f"longer than {bound:g} s" in _flat(result.output)
     assert _letters_in_log(log) == 0
 
 

@@ -191,7 +191,9 @@ def test_oauth2_bearer_tokens_checked_by_introspection(
     dovecot_factory: Callable[..., Dovecot],
 ) -> None:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Introspection)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
         url = f"http://127.0.0.1:{server.server_port}/introspect"

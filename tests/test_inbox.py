@@ -207,7 +207,9 @@ def test_xoauth2_logs_in_with_the_token_the_token_command_prints(
 
     _, env, rows = sent
     introspection = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Introspection)
-    thread = threading.Thread(target=introspection.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=introspection.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
         url = f"http://127.0.0.1:{introspection.server_port}/introspect"

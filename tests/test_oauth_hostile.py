@@ -24,7 +24,7 @@ from pydantic import SecretStr
 
 from kit import cli, make_campaign, send, using_keyring
 from oauth_server import DESKTOP_CLIENT, DESKTOP_SECRET, GMAIL_SCOPE, Hostile, OAuthServer
-from oauthkit import USER, xoauth2_env
+from oauthkit import USER, virtual_pacing, xoauth2_env
 from protest_dispatch.errors import SignInError, TokenEndpointUnavailableError
 from protest_dispatch.oauth import client as oauth_http
 from protest_dispatch.oauth.browser import browser_sign_in
@@ -117,7 +117,7 @@ def test_doctor_and_send_map_a_bounded_endpoint_failure_to_exit_75(
 ) -> None:
     good = oauth_server_factory(interval=0, auto_approve_after=0)
     env = xoauth2_env(good, None, log=log)
-    assert cli(["login"], env=env).code == 0
+    assert cli(["login"], env=env, pacing=virtual_pacing(good)).code == 0
     huge = oauth_server_factory(hostile=Hostile(huge_body=600 * MB, announce_length=False))
     smtp = xoauth2_smtp_factory(huge)
     env = xoauth2_env(good, smtp, log=log, PROTEST_OAUTH_TOKEN_URL=huge.token_endpoint)
@@ -143,7 +143,7 @@ def test_a_token_that_is_not_a_bearer_token_is_refused_and_not_stored(
         interval=0, auto_approve_after=0, hostile=Hostile(token_type=token_type)
     )
 
-    run = cli(["login"], env=xoauth2_env(oauth, None, log=log))
+    run = cli(["login"], env=xoauth2_env(oauth, None, log=log), pacing=virtual_pacing(oauth))
 
     assert run.code == 1, run.output
     assert "not a Bearer token" in run.stderr
@@ -231,7 +231,8 @@ def test_the_redirect_listener_takes_only_its_first_request_on_a_random_path(
 
         def race() -> None:  # the other process first, then the real browser
             statuses.append(_get(forged))
-            visit = oauth_server.follow_authorize(url)
+            # the listener answered the forged request, so a refusal now means it closed
+            visit = oauth_server.follow_authorize(url, listener_was_up=True)
             statuses.append(visit.callback_status or -1)  # -1: the listener is gone
 
         racers.append(threading.Thread(target=race, daemon=True))
@@ -313,7 +314,7 @@ def test_a_broken_keyring_falls_back_to_the_file_and_never_loses_the_grant(
     smtp = xoauth2_smtp_factory(oauth)
     env = xoauth2_env(oauth, smtp, log=log)
     with using_keyring(BrokenKeyring(error)):
-        signed = cli(["login"], env=env)
+        signed = cli(["login"], env=env, pacing=virtual_pacing(oauth))
         checked = cli(["doctor"], env=env)
         sent = send(make_campaign(tmp_path / "c", targets=1), env=env)
         out = cli(["logout"], env=env)

@@ -13,7 +13,7 @@ from dovecot import Dovecot
 from inboxkit import imap_env
 from kit import FROM, answers, cli, env_for, make_campaign, send
 from oauth_server import OAuthServer
-from oauthkit import browser_env, device_env
+from oauthkit import browser_env, device_env, virtual_pacing
 from protest_dispatch.commands.login import LoginRequest, Prompts, login
 from protest_dispatch.vocabulary import TokenStore
 from smtp_server import Server, free_port
@@ -212,7 +212,7 @@ def test_login_with_a_proxy_and_a_device_flow_says_where_to_open_the_page(
         **device_env(oauth),
     }
 
-    run = cli(["login"], env=env)
+    run = cli(["login"], env=env, pacing=virtual_pacing(oauth))
 
     assert run.code == 0, run.output
     assert "open it in Tor Browser" in " ".join(run.stderr.split())

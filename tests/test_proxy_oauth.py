@@ -16,7 +16,7 @@ import trustme
 
 from kit import cli, make_campaign, send
 from oauth_server import OAuthServer, running_oauth_server
-from oauthkit import xoauth2_env
+from oauthkit import virtual_pacing, xoauth2_env
 from smtp_server import free_port
 from socks5_server import Socks5Server, proxy_only
 from xoauth2_smtp import XOAuth2Server
@@ -46,7 +46,7 @@ def test_sign_in_and_every_refresh_go_through_the_proxy(
     smtp = xoauth2_smtp_factory(oauth)
     env = xoauth2_env(oauth, smtp, log=tmp_path / "log.sqlite3", PROTEST_PROXY=socks5_proxy.url)
 
-    signed = cli(["login"], env=env)
+    signed = cli(["login"], env=env, pacing=virtual_pacing(oauth))
     assert signed.code == 0, signed.output
     at_login = len(socks5_proxy.connects)
     sent = send(make_campaign(tmp_path / "c", targets=2), env=env)
@@ -69,7 +69,11 @@ def test_an_unreachable_proxy_defers_the_run_at_the_token_refresh(
 ) -> None:
     smtp = xoauth2_smtp_factory(oauth)
     log = tmp_path / "log.sqlite3"
-    signed = cli(["login"], env=xoauth2_env(oauth, smtp, log=log, PROTEST_PROXY=socks5_proxy.url))
+    signed = cli(
+        ["login"],
+        env=xoauth2_env(oauth, smtp, log=log, PROTEST_PROXY=socks5_proxy.url),
+        pacing=virtual_pacing(oauth),
+    )
     assert signed.code == 0, signed.output
     refreshes = oauth.refresh_count
     down = f"socks5://127.0.0.1:{free_port()}"

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import pty
-import select
 import signal
 import subprocess
 import sys
@@ -19,13 +18,15 @@ from pathlib import Path
 import pytest
 
 from kit import (
+    CHILD_DEADLINE,
     FROM,
     SENDER,
     cli,
-    default_sigint,
     env_for,
     make_campaign,
     official,
+    read_until,
+    reaped,
     send,
     spawn,
     statuses,
@@ -107,7 +108,6 @@ def _on_a_terminal(args: list[str], env: dict[str, str]) -> tuple[subprocess.Pop
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=subprocess_env(env),
-        preexec_fn=default_sigint,
     )
     os.close(slave)
     return child, master
@@ -115,16 +115,7 @@ def _on_a_terminal(args: list[str], env: dict[str, str]) -> tuple[subprocess.Pop
 
 def _wait_for_prompt(child: subprocess.Popen[bytes]) -> bytes:
     assert child.stderr is not None
-    seen = b""
-    deadline = time.monotonic() + 30
-    while b"[y/N]" not in seen:
-        assert time.monotonic() < deadline, seen
-        ready, _, _ = select.select([child.stderr], [], [], 0.1)
-        if ready:
-            chunk = os.read(child.stderr.fileno(), 4096)
-            assert chunk, seen
-            seen += chunk
-    return seen
+    return read_until(child.stderr, b"[y/N]")
 
 
 @pytest.mark.slow
@@ -139,12 +130,13 @@ def test_the_prompt_says_nothing_was_sent_and_exits_by_the_answer(
     env = env_for(smtp_server, log=tmp_path / "log.db", PROTEST_COPY_ME="true")
     child, master = _on_a_terminal(["send", "-t", str(campaign), "--rate", "0"], env)
     try:
-        shown = _wait_for_prompt(child)
-        if answer == "ctrl-c":
-            child.send_signal(signal.SIGINT)
-        else:
-            os.write(master, {"ctrl-d": b"\x04", "no": b"n\n", "enter": b"\n"}[answer])
-        _, err = child.communicate(timeout=30)
+        with reaped(child):
+            shown = _wait_for_prompt(child)
+            if answer == "ctrl-c":
+                child.send_signal(signal.SIGINT)
+            else:
+                os.write(master, {"ctrl-d": b"\x04", "no": b"n\n", "enter": b"\n"}[answer])
+            _, err = child.communicate(timeout=CHILD_DEADLINE)
     finally:
         os.close(master)
     assert child.returncode == code, err
@@ -162,9 +154,10 @@ def test_the_test_prompt_names_your_own_address_and_subjects_name_the_target(
     env = env_for(smtp_server, log=tmp_path / "log.db")
     child, master = _on_a_terminal(["send", "-t", str(campaign), "--rate", "0", "--test"], env)
     try:
-        shown = _wait_for_prompt(child)
-        os.write(master, b"y\n")
-        child.communicate(timeout=30)
+        with reaped(child):
+            shown = _wait_for_prompt(child)
+            os.write(master, b"y\n")
+            child.communicate(timeout=CHILD_DEADLINE)
     finally:
         os.close(master)
     assert f"test letter(s) to yourself ({SENDER})".encode() in shown

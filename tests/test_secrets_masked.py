@@ -23,7 +23,7 @@ import pytest
 from inboxkit import Sent
 from kit import Run, cli, make_campaign, send
 from oauth_server import DESKTOP_SECRET, Hostile, OAuthServer
-from oauthkit import USER, xoauth2_env
+from oauthkit import USER, virtual_pacing, xoauth2_env
 from protest_dispatch.masking import FRAGMENT, MASK, Masker, base64_forms
 from protest_dispatch.oauth.store import default_token_file
 from xoauth2_smtp import XOAuth2Server
@@ -99,7 +99,7 @@ def test_a_token_endpoint_echoing_the_refresh_token_and_client_secret_shows_neit
     env = xoauth2_env(oauth, smtp, log=log, browser=False)
     env["PROTEST_OAUTH_CLIENT_SECRET"] = DESKTOP_SECRET  # sent, so the endpoint can echo it
     env["PROTEST_OAUTH_CLIENT_ID"] = "protest-desktop-client"
-    signed = cli(["login", "--store", "file"], env=env)
+    signed = cli(["login", "--store", "file"], env=env, pacing=virtual_pacing(oauth))
     assert signed.code == 0, signed.output
     refresh = next(iter(__import__("json").loads(default_token_file().read_text()).values()))
     oauth.revoke_all()

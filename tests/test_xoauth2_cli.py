@@ -19,17 +19,19 @@ from pathlib import Path
 import pytest
 
 from kit import (
+    CHILD_DEADLINE,
     MemoryKeyring,
     Run,
     cli,
-    default_sigint,
     make_campaign,
+    read_until,
+    reaped,
     send,
     subprocess_env,
     using_keyring,
 )
 from oauth_server import DESKTOP_SECRET, GMAIL_SCOPE, OAuthServer
-from oauthkit import USER, xoauth2_env
+from oauthkit import USER, virtual_pacing, xoauth2_env
 from protest_dispatch.oauth.store import default_token_file
 from smtp_server import free_port
 from xoauth2_smtp import XOAuth2Server
@@ -77,8 +79,9 @@ def assert_no_secret(secrets: list[str], *runs: Run, log: Path | None = None) ->
         assert secret.encode() not in stored
 
 
-def login(env: Mapping[str, str], *args: str) -> Run:
-    return cli(["login", *args], env=env)
+def login(oauth: OAuthServer, env: Mapping[str, str], *args: str) -> Run:
+    """``protest login`` waiting between polls in ``oauth``'s virtual time, not real seconds."""
+    return cli(["login", *args], env=env, pacing=virtual_pacing(oauth))
 
 
 def test_login_with_the_device_flow_then_send_delivers_with_xoauth2(
@@ -88,7 +91,7 @@ def test_login_with_the_device_flow_then_send_delivers_with_xoauth2(
     env = xoauth2_env(oauth, smtp, log=log)
     campaign = make_campaign(tmp_path / "c", targets=3)
 
-    signed = login(env)
+    signed = login(oauth, env)
     sent = send(campaign, "--concurrency", "2", env=env)
 
     assert signed.code == 0, signed.output
@@ -134,12 +137,15 @@ def test_ctrl_c_while_login_waits_for_the_user_exits_130_and_stores_nothing(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        preexec_fn=default_sigint,
     )
-    pending.wait_for_device_code(timeout=30)
-    child.send_signal(signal.SIGINT)
-    _, err = child.communicate(timeout=30)
+    with reaped(child):
+        # Ctrl-C once the person is told to sign in, not as soon as the server made a code
+        assert child.stderr is not None
+        read_until(child.stderr, b"Waiting for you to finish")
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=CHILD_DEADLINE)
 
+    assert pending.device_grants(), "the sign-in had started"
     assert child.returncode == 130, err
     assert "Interrupted." in err
     assert "Aborted" not in err
@@ -151,7 +157,7 @@ def test_login_stores_in_the_keyring_when_it_works_and_logout_removes_it(
 ) -> None:
     env = xoauth2_env(oauth, None, log=log)
     with using_keyring(MemoryKeyring()) as backend:
-        signed = login(env)
+        signed = login(oauth, env)
         stored = dict(backend.items)  # type: ignore[attr-defined]  # MemoryKeyring's own dict
         out = cli(["logout"], env=env)
         left = dict(backend.items)  # type: ignore[attr-defined]
@@ -172,7 +178,7 @@ def test_login_store_file_writes_the_private_file_and_logout_removes_it(
 ) -> None:
     env = xoauth2_env(oauth, None, log=log)
     with using_keyring(MemoryKeyring()) as backend:
-        signed = login(env, "--store", "file")
+        signed = login(oauth, env, "--store", "file")
         in_keyring = dict(backend.items)  # type: ignore[attr-defined]
 
     assert signed.code == 0, signed.output
@@ -187,7 +193,7 @@ def test_login_store_file_writes_the_private_file_and_logout_removes_it(
 def test_login_without_a_client_id_exits_2_naming_the_key(log: Path, oauth: OAuthServer) -> None:
     env = {**xoauth2_env(oauth, None, log=log), "PROTEST_OAUTH_CLIENT_ID": ""}
 
-    run = login(env)
+    run = login(oauth, env)
 
     assert run.code == 2, run.output
     assert "oauth_client_id" in run.stderr
@@ -205,7 +211,7 @@ def test_browser_login_uses_pkce_on_a_loopback_redirect_and_asks_for_offline_acc
     smtp = xoauth2_smtp_factory(oauth, required_scope=GMAIL_SCOPE)
     env = xoauth2_env(oauth, smtp, log=log, browser=True)
 
-    signed = login(env)
+    signed = login(oauth, env)
     sent = send(make_campaign(tmp_path / "c", targets=1), env=env)
 
     assert signed.code == 0, signed.output
@@ -237,7 +243,7 @@ def test_browser_login_refuses_a_forged_state_and_reports_a_denial(
     oauth = oauth_server_factory(authorize_mode=mode)
     env = xoauth2_env(oauth, None, log=log, browser=True)
 
-    run = login(env)
+    run = login(oauth, env)
 
     assert run.code == 1, run.output
     assert words in run.stderr
@@ -251,7 +257,7 @@ def test_an_access_token_that_expires_mid_run_is_refreshed_for_the_next_connecti
     oauth = oauth_server_factory(interval=0, auto_approve_after=0, expires_in=3)
     smtp = xoauth2_smtp_factory(oauth, hangup_after=1)  # a new connection for every letter
     env = xoauth2_env(oauth, smtp, log=log)
-    assert login(env).code == 0
+    assert login(oauth, env).code == 0
 
     sent = send(
         make_campaign(tmp_path / "c", targets=3), "--concurrency", "1", "--rate", "40", env=env
@@ -270,7 +276,7 @@ def test_a_revoked_sign_in_stops_send_with_exit_1_and_says_run_login_once(
 ) -> None:
     smtp = xoauth2_smtp_factory(oauth)
     env = xoauth2_env(oauth, smtp, log=log)
-    assert login(env).code == 0
+    assert login(oauth, env).code == 0
     oauth.revoke_all()
     campaign = make_campaign(tmp_path / "c", targets=2)
 
@@ -290,7 +296,7 @@ def test_an_unreachable_token_endpoint_defers_the_run_with_75(
 ) -> None:
     smtp = xoauth2_smtp_factory(oauth)
     env = xoauth2_env(oauth, smtp, log=log)
-    assert login(env).code == 0
+    assert login(oauth, env).code == 0
     env["PROTEST_OAUTH_TOKEN_URL"] = f"http://127.0.0.1:{free_port()}/token"
 
     run = send(make_campaign(tmp_path / "c", targets=1), env=env)
@@ -398,7 +404,7 @@ def test_a_server_without_xoauth2_is_refused_with_exit_1(
 ) -> None:
     smtp = xoauth2_smtp_factory(oauth, offer_xoauth2=False, auth=("someone", "password"))
     env = xoauth2_env(oauth, smtp, log=log)
-    assert login(env).code == 0
+    assert login(oauth, env).code == 0
 
     run = send(make_campaign(tmp_path / "c", targets=1), env=env)
     checked = cli(["doctor"], env=env)
@@ -414,7 +420,7 @@ def test_doctor_checks_the_stored_sign_in_and_reports_a_revoked_one(
     log: Path, oauth: OAuthServer, smtp: XOAuth2Server
 ) -> None:
     env = xoauth2_env(oauth, smtp, log=log)
-    assert login(env).code == 0
+    assert login(oauth, env).code == 0
 
     good = cli(["doctor"], env=env)
     oauth.revoke_all()

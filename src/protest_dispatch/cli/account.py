@@ -84,6 +84,7 @@ def doctor(
 
 
 def login(
+    ctx: typer.Context,
     store: Annotated[
         TokenStore,
         typer.Option(
@@ -96,6 +97,7 @@ def login(
     config: ConfigOpt = None,
 ) -> None:
     """Sign in to your mail provider with OAuth2 (for smtp_auth = "xoauth2"); interactive."""
+    from protest_dispatch.cli import clock
     from protest_dispatch.cli.views import login as views
     from protest_dispatch.commands.login import LoginRequest, Prompts
     from protest_dispatch.commands.login import login as sign_in
@@ -107,6 +109,7 @@ def login(
             browser_url=views.browser_url,
             outside_proxy=views.outside_proxy,
         ),
+        pacing=clock.pacing(ctx),
     )
     views.signed_in(result)
 

@@ -216,6 +216,7 @@ def send(
     ] = False,
 ) -> None:
     """Send the campaign's letters (preview first with --dry-run)."""
+    from protest_dispatch.cli import clock
     from protest_dispatch.commands.session import prepare, read_note
     from protest_dispatch.settings.smtp import SmtpOverrides
 
@@ -239,6 +240,7 @@ def send(
             copy_me=copy_me,
             proxy=proxy,
             dry_run=dry_run,
+            render_seconds=clock.render_seconds(ctx),
         )
     )
     if dry_run:
@@ -248,7 +250,7 @@ def send(
         check_smtp_options(session.config, given=smtp)
         show_dry_run(session, out=out, json=json_)
         return
-    from protest_dispatch.cli import clock, timing
+    from protest_dispatch.cli import timing
     from protest_dispatch.commands.send import SendRequest, phase
 
     moment = clock.now(ctx)

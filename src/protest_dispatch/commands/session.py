@@ -11,6 +11,7 @@ from protest_dispatch.campaign.edits import EditStore
 from protest_dispatch.campaign.loading import LoadedCampaign, load_campaign
 from protest_dispatch.campaign.model import Sender
 from protest_dispatch.campaign.signing import KnownKeys, Trust, default_store, verify_campaign
+from protest_dispatch.campaign.templates import RENDER_SECONDS
 from protest_dispatch.errors import InputError, NoSenderError
 from protest_dispatch.files import data_folder
 from protest_dispatch.settings.config import Config
@@ -48,6 +49,7 @@ def prepare(
     postal_address: str | None = None,
     proxy: str | None = None,
     dry_run: bool,
+    render_seconds: float = RENDER_SECONDS,
 ) -> Session:
     config = Config.load(path=config_path).with_options(proxy=proxy)
     sender = config.sender(
@@ -74,6 +76,7 @@ def prepare(
         only=only,
         copy_me=bool(config.settings.copy_me if copy_me is None else copy_me),
         edits=edits,
+        render_seconds=render_seconds,
     )
     return Session(
         config=config,
