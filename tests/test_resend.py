@@ -28,13 +28,19 @@ def log(tmp_path: Path) -> Path:
     return tmp_path / "data" / "sendlog.sqlite3"
 
 
-def test_a_letter_resent_to_a_fixed_address_starts_with_no_findings(
-    sent: Sent, mailbox: Dovecot, smtp_server: Server, log: Path
-) -> None:
+def _bounced_and_fixed(sent: Sent, mailbox: Dovecot) -> None:
+    """t01's letter bounced, the inbox saw it, and the organiser fixed the address."""
     campaign, env, rows = sent
     mailbox.deliver("INBOX", render("dsn-postfix", **values_for(rows["t01"])))
     read_inbox(env)
     campaign.write_text(campaign.read_text().replace(official(1), FIXED))
+
+
+def test_a_letter_resent_to_a_fixed_address_starts_with_no_findings(
+    sent: Sent, mailbox: Dovecot, smtp_server: Server, log: Path
+) -> None:
+    campaign, env, rows = sent
+    _bounced_and_fixed(sent, mailbox)
     before = len(smtp_server.messages)
 
     run = send(campaign, env=env)
@@ -110,9 +116,7 @@ def test_an_answer_to_the_letter_a_resend_replaced_is_still_found(
     sent: Sent, mailbox: Dovecot, smtp_server: Server, log: Path
 ) -> None:
     campaign, env, rows = sent
-    mailbox.deliver("INBOX", render("dsn-postfix", **values_for(rows["t01"])))
-    read_inbox(env)
-    campaign.write_text(campaign.read_text().replace(official(1), FIXED))
+    _bounced_and_fixed(sent, mailbox)
     assert send(campaign, env=env).code == 0
     first = rows["t01"]["message_id"]
     assert by_target(log_rows(env))["t01"]["message_id"] != first
