@@ -218,3 +218,15 @@ def test_the_scaffold_letter_varies_by_sender_and_its_commented_settings_are_val
     targets.write_text("\n".join(lines) + "\n", encoding="utf-8")
     run = cli(["validate", "-t", str(folder)], expect=0)
     assert "The charges were dropped." in run.output
+
+
+def test_validate_names_the_first_20_placeholders_and_counts_the_rest(tmp_path: Path) -> None:
+    """A test campaign of thousands of example.org addresses must not bury the rest."""
+    path = make_campaign(tmp_path / "c", targets=24, campaign_cc=())
+    run = cli(["validate", "-t", str(path), "--from", "Ana <ana@example.org>"], expect=0)
+    named = [line for line in run.err.splitlines() if "is a placeholder" in line]
+    assert len(named) == 20
+    assert "... and 4 more placeholder address(es)" in " ".join(run.err.split())
+    every = cli(["validate", "-t", str(path), "--from", "Ana <ana@example.org>", "--all"])
+    assert len([line for line in every.err.splitlines() if "is a placeholder" in line]) == 24
+    assert "more placeholder" not in every.err

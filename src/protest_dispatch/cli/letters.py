@@ -47,7 +47,12 @@ def validate(
     lang: LangOpt = None,
     config: ConfigOpt = None,
     all_: Annotated[
-        bool, typer.Option("--all", help="List every target (the table shows the first 100).")
+        bool,
+        typer.Option(
+            "--all",
+            help="List every target and placeholder address (the table shows the first 100 "
+            "targets, the warnings the first 20 placeholders).",
+        ),
     ] = False,
     check_domains: Annotated[
         bool,

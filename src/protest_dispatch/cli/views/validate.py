@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from protest_dispatch.commands.session import Session
 
 TABLE_ROWS = 100
+PLACEHOLDERS_SHOWN = 20
 
 
 def validation(
@@ -85,8 +86,7 @@ def validation(
             )
         )
     notices(session)
-    for placeholder in placeholder_addresses(session.loaded):
-        output.warn(str(placeholder))
+    _placeholders(session, show_all=show_all)
     for line in timing.campaign_lines(session.loaded.campaign.campaign):
         output.info(line)
     own.warn_changed((c.target, c.edited) for c in letters)
@@ -99,6 +99,20 @@ def validation(
         f"The campaign is valid: {len(letters)} letter(s){on_paper} and {len(audience.calls)} "
         "call(s) for this sender."
     )
+
+
+def _placeholders(session: Session, *, show_all: bool) -> None:
+    """One warning per placeholder address, the first PLACEHOLDERS_SHOWN of them: a test
+    campaign of thousands would otherwise bury everything else (``--all``: every one)."""
+    found = list(placeholder_addresses(session.loaded))
+    shown = found if show_all else found[:PLACEHOLDERS_SHOWN]
+    for placeholder in shown:
+        output.warn(str(placeholder))
+    if len(shown) < len(found):
+        output.warn(
+            f"... and {len(found) - len(shown):,} more placeholder address(es); "
+            "'protest validate --all' lists every one."
+        )
 
 
 def _domains(report: DomainReport) -> None:
