@@ -9,7 +9,7 @@ post is slower) that have neither a reply nor an answer yet.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,7 +19,8 @@ from protest_dispatch.commands.log_access import existing_log, log_path
 from protest_dispatch.errors import InputError
 from protest_dispatch.sendlog.findings import Finding, FindingLog, followup_finding, letter_key
 from protest_dispatch.sendlog.posts import PostLog
-from protest_dispatch.sendlog.store import SendLog, parse_time
+from protest_dispatch.sendlog.records import Post
+from protest_dispatch.sendlog.store import Entry, SendLog, parse_time
 from protest_dispatch.settings.config import Config
 from protest_dispatch.vocabulary import Channel, FindingKind, LetterStatus
 
@@ -120,22 +121,39 @@ def waiting(
     sender: str | None = None,
     settled: frozenset[FindingKind] = ANSWERED,
 ) -> list[Unanswered]:
+    """:func:`unanswered_of` the letters, posts and findings in the send log."""
+    return unanswered_of(
+        entries=log.entries(campaign=campaign, sender=sender, status=LetterStatus.SENT),
+        posts=PostLog(log).all(campaign=campaign, sender=sender),
+        findings=FindingLog(log).all(campaign=campaign, sender=sender),
+        settled=settled,
+    )
+
+
+def unanswered_of(
+    *,
+    entries: Iterable[Entry],
+    posts: Iterable[Post],
+    findings: Iterable[Finding],
+    settled: frozenset[FindingKind] = ANSWERED,
+) -> list[Unanswered]:
     """Letters sent or posted with no finding of a ``settled`` kind and no bounce of their own.
 
     ``followup`` stops asking once told "no reply" (the default); ``status`` still counts
     such a letter as unanswered, so it passes only REPLY. A reply to any letter of the
     same campaign, official and sender answers them all: to one a resend replaced, or
-    to the one on paper.
+    to the one on paper. ``status`` passes what it has read already; the rest, the log.
     """
-    findings = FindingLog(log).by_letter(campaign=campaign)
-    replied = {
-        (f.campaign, f.target, f.sender)
-        for group in findings.grouped.values()
-        for f in group
-        if f.kind == FindingKind.REPLY
-    }
+    grouped: dict[str, list[Finding]] = {}
+    replied: set[tuple[str, str, str]] = set()
+    for f in findings:
+        grouped.setdefault(f.letter_key, []).append(f)
+        if f.kind == FindingKind.REPLY:
+            replied.add((f.campaign, f.target, f.sender))
     items: list[Unanswered] = []
-    for entry in log.entries(campaign=campaign, sender=sender, status=LetterStatus.SENT):
+    for entry in entries:
+        if entry.status != LetterStatus.SENT:
+            continue
         assert entry.message_id is not None, "a sent letter has its Message-ID"
         items.append(
             Unanswered(
@@ -149,7 +167,7 @@ def waiting(
             )
         )
     posted: dict[tuple[str, str, str], Unanswered] = {}
-    for post in PostLog(log).all(campaign=campaign, sender=sender):  # the latest post counts
+    for post in posts:  # in the order posted: the latest post of a letter counts
         posted[(post.campaign, post.target, post.sender)] = Unanswered(
             campaign=post.campaign,
             target=post.target,
@@ -166,7 +184,7 @@ def waiting(
         if (item.campaign, item.target, item.sender) not in replied
         and not any(
             f.kind in settled or f.permanent_bounce
-            for f in findings.grouped.get(letter_key(item.letter_id), [])
+            for f in grouped.get(letter_key(item.letter_id), [])
         )
     ]
 

@@ -16,7 +16,7 @@ from protest_dispatch.campaign.model import Target
 from protest_dispatch.commands.calls import by_target, is_reached
 from protest_dispatch.commands.log_access import existing_log
 from protest_dispatch.commands.people import DEFAULT_CAMPAIGN_FILE, Names
-from protest_dispatch.commands.replies import Unanswered, due, waiting
+from protest_dispatch.commands.replies import Unanswered, due, unanswered_of
 from protest_dispatch.delivery.quota import Quota
 from protest_dispatch.sendlog.calls import CallLog
 from protest_dispatch.sendlog.findings import Finding, FindingLog, letter_key, standing_bounce
@@ -155,7 +155,7 @@ def build(
             replace(
                 one,
                 findings=theirs,
-                no_reply=_no_reply(log, campaign=name, sender=sender, now=now),
+                no_reply=_no_reply(mine, posted, theirs, now=now),
             )
         )
     report.quota_free_at = _quota_free_at(log=log, config=config, sender=sender)
@@ -191,15 +191,19 @@ def _with_file(
 
 
 def _no_reply(
-    log: SendLog | None, *, campaign: str, sender: str | None, now: datetime
+    entries: tuple[Entry, ...],
+    posts: tuple[Post, ...],
+    findings: tuple[Finding, ...],
+    *,
+    now: datetime,
 ) -> tuple[Unanswered, ...]:
     """Letters sent FOLLOWUP_DAYS (posted POST_FOLLOWUP_DAYS) ago or more with no reply and
     no bounce of their own: the same rule as ``followup``, except that a "no reply" the
     sender recorded still counts as none (a letter sent again to a corrected address is a
     new letter: the old one's bounce does not count)."""
-    if log is None:
-        return ()
-    items = waiting(log, campaign=campaign, sender=sender, settled=frozenset({FindingKind.REPLY}))
+    items = unanswered_of(
+        entries=entries, posts=posts, findings=findings, settled=frozenset({FindingKind.REPLY})
+    )
     return tuple(sorted((i for i in items if due(i) <= now), key=lambda i: (i.sent_at, i.target)))
 
 
