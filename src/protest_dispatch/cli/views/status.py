@@ -47,33 +47,47 @@ def status(report: StatusReport) -> None:
         _campaign(campaign, report=report)
 
 
+_STATUS_LABELS = (
+    ("sent", LetterStatus.SENT),
+    ("deferred", LetterStatus.DEFERRED),
+    ("failed", LetterStatus.FAILED),
+    ("uncertain", LetterStatus.UNCERTAIN),
+    ("being sent", LetterStatus.SENDING),
+)
+
+
+def _counts(campaign: CampaignStatus) -> list[tuple[str, str, int | None]]:
+    """Each count once, for the table and for --json: (label, JSON key, number), the
+    number None where the campaign file was not at hand to say what is still to do."""
+
+    def count(targets: Sequence[Target] | None) -> int | None:
+        return None if targets is None else len(targets)
+
+    return [
+        *(
+            (label, status.value, len(campaign.with_status(status)))
+            for label, status in _STATUS_LABELS
+        ),
+        ("not sent yet", "not_sent_yet", count(campaign.not_yet_sent)),
+        ("calls made", "calls_made", len(campaign.calls)),
+        ("calls to make", "calls_to_make", count(campaign.to_call)),
+        ("posted", "posted", len(campaign.posts)),
+        ("to print and post", "to_post", count(campaign.to_post)),
+        ("bounced", "bounced", len(campaign.bounced)),
+        ("automatic replies", "auto_replies", len(campaign.found(FindingKind.AUTO_REPLY))),
+        ("replies", "replies", len(campaign.found(FindingKind.REPLY))),
+        (NO_REPLY, "no_reply", len(campaign.no_reply)),
+    ]
+
+
 def _campaign(campaign: CampaignStatus, *, report: StatusReport) -> None:
-    counts: list[tuple[str, object]] = [
-        (label, len(campaign.with_status(status)))
-        for label, status in (
-            ("sent", LetterStatus.SENT),
-            ("deferred", LetterStatus.DEFERRED),
-            ("failed", LetterStatus.FAILED),
-            ("uncertain", LetterStatus.UNCERTAIN),
-            ("being sent", LetterStatus.SENDING),
-        )
-    ]
-    if campaign.not_yet_sent is not None:
-        counts.append(("not sent yet", len(campaign.not_yet_sent)))
-    outcomes = campaign.call_outcomes()
-    made = ", ".join(f"{k} {v}" for k, v in outcomes.items())
-    counts.append(("calls made", f"{len(campaign.calls)}" + (f" ({made})" if made else "")))
-    if campaign.to_call is not None:
-        counts.append(("calls to make", len(campaign.to_call)))
-    counts.append(("posted", len(campaign.posts)))
-    if campaign.to_post is not None:
-        counts.append(("to print and post", len(campaign.to_post)))
-    counts += [
-        ("bounced", len(campaign.bounced)),
-        ("automatic replies", len(campaign.found(FindingKind.AUTO_REPLY))),
-        ("replies", len(campaign.found(FindingKind.REPLY))),
-        (NO_REPLY, len(campaign.no_reply)),
-    ]
+    outcomes = ", ".join(f"{k} {v}" for k, v in campaign.call_outcomes().items())
+    counts: list[tuple[str, object]] = []
+    for label, key, number in _counts(campaign):
+        if key == "calls_made":  # always a row (a string, so 0 shows), with how they went
+            counts.append((label, f"{number}" + (f" ({outcomes})" if outcomes else "")))
+        elif number is not None:
+            counts.append((label, number))
     output.rule(
         f"Campaign {campaign.campaign}" + (f", sent as {report.sender}" if report.sender else "")
     )
@@ -216,23 +230,9 @@ def _campaign_json(campaign: CampaignStatus) -> dict[str, object]:
     def ids(targets: Sequence[Target] | None) -> list[str] | None:
         return None if targets is None else [t.id for t in targets]
 
-    def count(targets: Sequence[Target] | None) -> int | None:
-        return None if targets is None else len(targets)
-
     return {
         "campaign": campaign.campaign,
-        "counts": {
-            **{status.value: len(campaign.with_status(status)) for status in LetterStatus},
-            "not_sent_yet": count(campaign.not_yet_sent),
-            "calls_made": len(campaign.calls),
-            "calls_to_make": count(campaign.to_call),
-            "posted": len(campaign.posts),
-            "to_post": count(campaign.to_post),
-            "bounced": len(campaign.bounced),
-            "auto_replies": len(campaign.found(FindingKind.AUTO_REPLY)),
-            "replies": len(campaign.found(FindingKind.REPLY)),
-            "no_reply": len(campaign.no_reply),
-        },
+        "counts": {key: number for _, key, number in _counts(campaign)},
         "not_sent_yet": ids(campaign.not_yet_sent),
         "calls_to_make": ids(campaign.to_call),
         "to_post": ids(campaign.to_post),
